@@ -1,0 +1,111 @@
+#pragma once
+
+/// Typed configuration of a wsvisor node. Every field has a built-in default,
+/// so `config{}` runs a useful single node on 127.0.0.1:8080. Values are
+/// validated by `load_config` (config/loader.hpp); code that receives a
+/// `config` may rely on every invariant listed in docs/configuration.md.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wsvisor {
+
+/// Every duration in the config is held in milliseconds (the finest unit the
+/// config accepts).
+using duration = std::chrono::milliseconds;
+
+/// Erlang's restart types: permanent children always restart, transient ones
+/// only after an abnormal exit, temporary ones never.
+enum class restart_kind { permanent, transient, temporary };
+
+/// Which siblings restart with a failed child.
+enum class strategy_kind { one_for_one, one_for_all, rest_for_one };
+
+/// Jitter applied to exponential backoff (AWS "Exponential Backoff And Jitter").
+enum class jitter_kind { none, full, equal, decorrelated };
+
+/// What a supervisor does once a child exceeds its restart intensity.
+enum class give_up_action { escalate, stop };
+
+enum class log_format { text, json };
+enum class log_level { trace, debug, info, warn, error, critical, off };
+
+struct server_config {
+  std::string listen = "127.0.0.1:8080";      // loopback: exposing the service is a choice
+  std::string path = "/ws";                   // WebSocket upgrade target
+  std::uint64_t max_message_bytes = 65536;    // larger frames close with 1009
+  std::uint64_t max_connections = 10000;      // beyond this, new clients are refused
+  duration handshake_timeout{10'000};         // to send a request, upgrade and say hello
+  std::uint32_t io_threads = 1;               // Asio threads; one suffices on two cores
+  std::uint32_t actor_threads = 0;            // CAF scheduler workers; 0 = one per core
+  bool operator==(const server_config&) const = default;
+};
+
+struct session_config {
+  duration resume_window{30'000};             // how long a detached session waits
+  std::uint64_t replay_buffer = 1024;         // unacknowledged messages kept per session
+  std::uint64_t replay_buffer_bytes = 4u << 20;  // and their total payload bytes
+  duration heartbeat_interval{25'000};        // server ping period
+  duration heartbeat_timeout{35'000};         // silence after which a connection is dead
+  bool operator==(const session_config&) const = default;
+};
+
+struct log_config {
+  log_level level = log_level::info;          // info says what happened without flooding
+  log_format format = log_format::text;       // json: one object per line for shippers
+  bool operator==(const log_config&) const = default;
+};
+
+/// A named supervision policy (`[policies.NAME]`).
+struct policy {
+  restart_kind restart = restart_kind::permanent;      // default restart type of children
+  strategy_kind strategy = strategy_kind::one_for_one; // used when a supervisor runs under it
+  duration backoff_min{200};                  // first restart delay
+  duration backoff_max{30'000};               // cap on the delay
+  double backoff_multiplier = 2.0;            // growth per consecutive restart
+  jitter_kind jitter = jitter_kind::full;     // spreads reconnect storms
+  duration reset_after{30'000};               // up this long: back to backoff_min
+  std::uint32_t max_restarts = 20;            // within restart_window; 0 = unlimited
+  duration restart_window{60'000};            // intensity window
+  give_up_action on_give_up = give_up_action::escalate;  // a crash loop is not hidden
+  bool operator==(const policy&) const = default;
+};
+
+/// The policies every node has; `[policies.NAME]` tables override or add.
+std::map<std::string, policy> builtin_policies();
+
+struct upstream_config {
+  std::string name;                           // unique; names the supervised child
+  std::string url;                            // ws:// or wss://
+  std::string channel;                        // the channel this upstream owns
+  std::string policy = "upstream";            // a key of `policies`
+  std::uint64_t buffer = 1024;                // forwards kept while the link is down
+  bool operator==(const upstream_config&) const = default;
+};
+
+struct cluster_config {
+  bool enabled = false;                       // a single node needs no middleman
+  std::string node;                           // unique node name; empty: the host name
+  std::string listen = "127.0.0.1:7070";      // middleman address
+  std::vector<std::string> peers;             // host:port of other nodes' middleman
+  std::string public_url;                     // this node's ws:// URL for clients
+  duration heartbeat_interval{1'000};         // CAF middleman.heartbeat-interval
+  duration peer_timeout{5'000};               // CAF middleman.connection-timeout
+  std::string policy = "cluster";             // supervision policy of peer links
+  bool operator==(const cluster_config&) const = default;
+};
+
+struct config {
+  server_config server;
+  session_config session;
+  log_config log;
+  std::map<std::string, policy> policies = builtin_policies();
+  std::vector<upstream_config> upstreams;
+  cluster_config cluster;
+  bool operator==(const config&) const = default;
+};
+
+}  // namespace wsvisor

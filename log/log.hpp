@@ -1,0 +1,65 @@
+#pragma once
+
+/// Structured logging on top of spdlog. Every logger writes to stderr through
+/// one formatter chosen by `[log] format`: `text` (one readable line) or
+/// `json` (one object per line: time, level, logger, message, fields).
+/// Thread-safe: loggers may be used from actors and I/O threads alike.
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include "config/config.hpp"
+
+namespace wsvisor::log {
+
+/// One key/value pair attached to a log event; the value is rendered with fmt.
+struct field {
+  template <class T>
+  field(std::string_view k, const T& v) : key(k) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view>)
+      value = std::string{std::string_view{v}};
+    else
+      value = fmt::format("{}", v);
+  }
+  std::string key;
+  std::string value;
+};
+
+/// Applies `[log]` to every existing logger and to those created later.
+void configure(const log_config& cfg);
+
+/// The logger called `name`, created on first use with the configured sink,
+/// formatter and level.
+std::shared_ptr<spdlog::logger> get(const std::string& name);
+
+/// Logs `message` with structured `fields` at `level`.
+void write(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+           std::initializer_list<field> fields = {});
+
+inline void debug(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {}) {
+  write(l, spdlog::level::debug, m, f);
+}
+inline void info(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {}) {
+  write(l, spdlog::level::info, m, f);
+}
+inline void warn(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {}) {
+  write(l, spdlog::level::warn, m, f);
+}
+inline void error(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {}) {
+  write(l, spdlog::level::err, m, f);
+}
+
+/// Renders one event as the configured format would (no trailing newline).
+/// Exposed for tests and for tools that print events themselves.
+std::string render(log_format format, std::string_view time, std::string_view level,
+                   std::string_view logger, std::string_view message,
+                   std::initializer_list<field> fields);
+
+}  // namespace wsvisor::log

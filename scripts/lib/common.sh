@@ -1,0 +1,47 @@
+# Shared by scripts/run and scripts/test: install missing Debian packages,
+# then configure and build one CMake preset. Sourced, not executed.
+
+WSVISOR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# Build and runtime dependencies; everything comes from Debian 12.
+WSVISOR_PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config
+  libcaf-dev libboost1.81-dev libboost-json1.81-dev libspdlog-dev
+  libgtest-dev libtomlplusplus-dev libssl-dev
+)
+# Independent peers used by the interoperability tests.
+WSVISOR_TEST_PACKAGES=(python3 python3-websockets)
+
+die() { echo "wsvisor: $*" >&2; exit 1; }
+
+# install_packages PKG... — installs those not yet installed (apt-get update once).
+install_packages() {
+  [ -r /etc/debian_version ] || die "this script needs Debian 12 (apt and dpkg); install the packages listed in scripts/lib/common.sh by hand elsewhere"
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "missing packages (${missing[*]}) and not root, with no sudo to install them"
+    sudo=(sudo)
+  fi
+  echo "wsvisor: installing ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    || die "apt-get update failed"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# build_preset NAME [TARGET...] — configure (first time only) and build.
+build_preset() {
+  local preset="$1"; shift
+  cd "$WSVISOR_ROOT" || die "cannot enter $WSVISOR_ROOT"
+  if [ ! -f "build/$preset/build.ninja" ]; then
+    cmake --preset "$preset" >/dev/null || die "cmake configure (preset $preset) failed"
+  fi
+  local targets=()
+  [ $# -gt 0 ] && targets=(--target "$@")
+  cmake --build --preset "$preset" "${targets[@]}" || die "build (preset $preset) failed"
+}
