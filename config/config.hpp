@@ -2,7 +2,7 @@
 
 /// Typed configuration of a wsvisor node. Every field has a built-in default,
 /// so `config{}` runs a useful single node on 127.0.0.1:8080. Values are
-/// validated by `load_config` (config/loader.hpp); code that receives a
+/// validated by the loaders in config/loader.hpp; code that receives a
 /// `config` may rely on every invariant listed in docs/configuration.md.
 
 #include <chrono>

@@ -1,0 +1,52 @@
+#pragma once
+
+/// Format checks, quoting and "did you mean" suggestions shared by the config loader
+/// and the command line parser. Pure functions on text, safe from any thread.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wsvisor {
+
+/// `host:port` with host an IPv4 address, a DNS host name or a bracketed
+/// IPv6 address (`[::1]:8080`), and port 0..65535 (0: the OS chooses).
+bool is_host_port(std::string_view text);
+
+/// `ws://` or `wss://`, a host (as in `is_host_port`) with an optional port,
+/// then an optional path; no whitespace or control characters.
+bool is_ws_url(std::string_view text);
+
+/// ^[A-Za-z0-9_.:-]{1,128}$
+bool is_channel_name(std::string_view text);
+
+/// ^[A-Za-z0-9_.-]{1,64}$: upstream names and cluster node names.
+bool is_node_name(std::string_view text);
+
+/// ^[A-Za-z0-9_-]{1,64}$: no dots, so that `--set policies.NAME.KEY=...`
+/// stays unambiguous.
+bool is_policy_name(std::string_view text);
+
+/// `text` as a TOML basic string: in double quotes, with quotes, backslashes
+/// and control characters escaped. Also how error messages show text.
+std::string quote(std::string_view text);
+
+/// `value` as a TOML float in its shortest round-trip form, always with a
+/// '.' or exponent: 2.0 → "2.0", 0.1 → "0.1", 1e300 → "1e+300".
+std::string format_float(double value);
+
+/// The names separated by `separator`: join({"a", "b"}, ", ") == "a, b".
+std::string join(const std::vector<std::string_view>& names, std::string_view separator);
+
+/// Levenshtein distance (insertions, deletions, substitutions).
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The candidate `word` was most likely meant to be: the closest one within
+/// edit distance 2, else the one sharing the longest prefix of at least 4
+/// characters with it (`heartbeat` → `heartbeat_interval`); nullopt if none.
+std::optional<std::string> suggest(std::string_view word,
+                                   const std::vector<std::string_view>& candidates);
+
+}  // namespace wsvisor

@@ -1,0 +1,293 @@
+// The schema: which keys each table has, their types and ranges, and the
+// checks that span keys. The ranges are documented in docs/configuration.md;
+// change both together.
+
+#include <limits>
+
+#include "config/checks.hpp"
+#include "config/reader.hpp"
+#include "config/units.hpp"
+
+namespace wsvisor::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+using field = reader::field;
+
+// Every duration: at least 1 ms (tests and tuning need short ones), at most a
+// day (anything longer is a typo in the unit, not a policy).
+constexpr duration min_duration = 1ms;
+constexpr duration max_duration = 24h;
+constexpr std::int64_t unbounded = std::numeric_limits<std::int64_t>::max();
+constexpr std::uint64_t kib = 1024;
+constexpr std::uint64_t mib = 1024 * kib;
+constexpr std::uint64_t gib = 1024 * mib;
+
+const std::vector<std::string_view> restart_names{"permanent", "transient", "temporary"};
+const std::vector<std::string_view> strategy_names{"one_for_one", "one_for_all", "rest_for_one"};
+const std::vector<std::string_view> jitter_names{"none", "full", "equal", "decorrelated"};
+const std::vector<std::string_view> give_up_names{"escalate", "stop"};
+const std::vector<std::string_view> format_names{"text", "json"};
+const std::vector<std::string_view> level_names{
+    "trace", "debug", "info", "warn", "error", "critical", "off",
+};
+
+constexpr std::string_view host_port_expectation =
+    "expected host:port like \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\"";
+constexpr std::string_view url_expectation = "expected a ws:// or wss:// URL with a host";
+constexpr std::string_view node_name_expectation = "expected 1 to 64 of A-Z a-z 0-9 _ . -";
+
+field duration_field(reader& r, std::string_view name, duration& out) {
+  return {name, [&r, &out](const std::string& path, const toml::node& node) {
+            r.read_duration(path, node, out, min_duration, max_duration);
+          }};
+}
+
+field size_field(reader& r, std::string_view name, std::uint64_t& out, std::uint64_t min,
+                 std::uint64_t max) {
+  return {name, [&r, &out, min, max](const std::string& path, const toml::node& node) {
+            r.read_size(path, node, out, min, max);
+          }};
+}
+
+template <class T>
+field integer_field(reader& r, std::string_view name, T& out, std::int64_t min, std::int64_t max) {
+  return {name, [&r, &out, min, max](const std::string& path, const toml::node& node) {
+            // read_integer leaves `value` alone on failure, so `out` keeps its value.
+            auto value = static_cast<std::int64_t>(out);
+            r.read_integer(path, node, value, min, max);
+            out = static_cast<T>(value);
+          }};
+}
+
+field string_field(reader& r, std::string_view name, std::string& out,
+                   std::function<bool(std::string_view)> valid = {},
+                   std::string_view expectation = {}) {
+  return {name, [&r, &out, valid = std::move(valid), expectation](const std::string& path,
+                                                                  const toml::node& node) {
+            r.read_string(path, node, out, valid, expectation);
+          }};
+}
+
+template <class Enum>
+field enum_field(reader& r, std::string_view name, Enum& out,
+                 std::optional<Enum> (*parse)(std::string_view),
+                 const std::vector<std::string_view>& names) {
+  return {name, [&r, &out, parse, &names](const std::string& path, const toml::node& node) {
+            r.read_enum(path, node, out, parse, names);
+          }};
+}
+
+void read_server(reader& r, const std::string& path, const toml::node& node, server_config& s) {
+  r.read_table(path, node,
+               {
+                   string_field(r, "listen", s.listen, is_host_port, host_port_expectation),
+                   string_field(
+                       r, "path", s.path,
+                       [](std::string_view p) {
+                         return p.starts_with('/') &&
+                                p.find_first_of(" \t\r\n?#") == std::string_view::npos;
+                       },
+                       "expected a path starting with \"/\" (no spaces, '?' or '#')"),
+                   size_field(r, "max_message_bytes", s.max_message_bytes, 64, 64 * mib),
+                   integer_field(r, "max_connections", s.max_connections, 1, unbounded),
+                   duration_field(r, "handshake_timeout", s.handshake_timeout),
+                   integer_field(r, "io_threads", s.io_threads, 1, 64),
+                   integer_field(r, "actor_threads", s.actor_threads, 0, 256),
+               });
+}
+
+void read_session(reader& r, const std::string& path, const toml::node& node, session_config& s) {
+  r.read_table(path, node,
+               {
+                   duration_field(r, "resume_window", s.resume_window),
+                   integer_field(r, "replay_buffer", s.replay_buffer, 1, unbounded),
+                   size_field(r, "replay_buffer_bytes", s.replay_buffer_bytes, kib, gib),
+                   duration_field(r, "heartbeat_interval", s.heartbeat_interval),
+                   duration_field(r, "heartbeat_timeout", s.heartbeat_timeout),
+               });
+}
+
+void read_log(reader& r, const std::string& path, const toml::node& node, log_config& l) {
+  r.read_table(path, node,
+               {
+                   enum_field(r, "level", l.level, parse_log_level, level_names),
+                   enum_field(r, "format", l.format, parse_log_format, format_names),
+               });
+}
+
+void read_policy(reader& r, const std::string& path, const toml::node& node, policy& p) {
+  r.read_table(path, node,
+               {
+                   enum_field(r, "restart", p.restart, parse_restart_kind, restart_names),
+                   enum_field(r, "strategy", p.strategy, parse_strategy_kind, strategy_names),
+                   duration_field(r, "backoff_min", p.backoff_min),
+                   duration_field(r, "backoff_max", p.backoff_max),
+                   {"backoff_multiplier",
+                    [&r, &p](const std::string& key, const toml::node& value) {
+                      r.read_double(key, value, p.backoff_multiplier, 1.0, 100.0);
+                    }},
+                   enum_field(r, "jitter", p.jitter, parse_jitter_kind, jitter_names),
+                   duration_field(r, "reset_after", p.reset_after),
+                   integer_field(r, "max_restarts", p.max_restarts, 0,
+                                 std::numeric_limits<std::uint32_t>::max()),
+                   duration_field(r, "restart_window", p.restart_window),
+                   enum_field(r, "on_give_up", p.on_give_up, parse_give_up_action, give_up_names),
+               });
+}
+
+void read_policies(reader& r, const std::string& path, const toml::node& node,
+                   std::map<std::string, policy>& policies) {
+  const auto* table = node.as_table();
+  if (!table) {
+    r.fail(path, &node, "expected a table of [policies.NAME] tables, got " + describe(node));
+    return;
+  }
+  for (auto&& [key, value] : *table) {
+    auto name = std::string{key.str()};
+    // Quoted in the path when not a valid name: policies."a.b" is unambiguous.
+    auto child = path + "." + (is_policy_name(name) ? name : quote(name));
+    if (!is_policy_name(name)) {
+      r.fail(child, &value, "a policy name must be 1 to 64 of A-Z a-z 0-9 _ -");
+      continue;
+    }
+    if (!value.is_table()) {
+      r.fail(child, &value, "expected a table [" + child + "], got " + describe(value));
+      continue;
+    }
+    // A built-in policy is refined, not replaced; a new one starts from policy{}.
+    read_policy(r, child, value, policies.try_emplace(name).first->second);
+  }
+}
+
+void read_upstream(reader& r, const std::string& path, const toml::node& node, upstream_config& u) {
+  r.read_table(path, node,
+               {
+                   string_field(r, "name", u.name, is_node_name, node_name_expectation),
+                   string_field(r, "url", u.url, is_ws_url, url_expectation),
+                   string_field(r, "channel", u.channel, is_channel_name,
+                                "expected 1 to 128 of A-Z a-z 0-9 _ . : -"),
+                   string_field(r, "policy", u.policy),
+                   integer_field(r, "buffer", u.buffer, 0, unbounded),
+               });
+  const auto* table = node.as_table();
+  if (!table) return;
+  for (std::string_view required : {"name", "url", "channel"})
+    if (!table->contains(required))
+      r.fail(path + "." + std::string{required}, &node,
+             "missing required key `" + std::string{required} + "` in [[upstream]]");
+}
+
+void read_upstreams(reader& r, const std::string& path, const toml::node& node,
+                    std::vector<upstream_config>& upstreams) {
+  const auto* array = node.as_array();
+  if (!array) {
+    r.fail(path, &node, "expected [[upstream]] tables, got " + describe(node));
+    return;
+  }
+  std::vector<upstream_config> result;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const auto& element = *array->get(i);
+    auto child = path + "[" + std::to_string(i) + "]";
+    upstream_config u;
+    if (!element.is_table())
+      r.fail(child, &element, "expected a table, got " + describe(element));
+    else
+      read_upstream(r, child, element, u);
+    // Kept even when broken, so that indices in later errors match the file.
+    result.push_back(std::move(u));
+  }
+  upstreams = std::move(result);
+}
+
+void read_cluster(reader& r, const std::string& path, const toml::node& node, cluster_config& c) {
+  r.read_table(
+      path, node,
+      {
+          {"enabled", [&r, &c](const std::string& key,
+                               const toml::node& value) { r.read_bool(key, value, c.enabled); }},
+          string_field(
+              r, "node", c.node, [](std::string_view n) { return n.empty() || is_node_name(n); },
+              node_name_expectation),
+          string_field(r, "listen", c.listen, is_host_port, host_port_expectation),
+          {"peers",
+           [&r, &c](const std::string& key, const toml::node& value) {
+             r.read_string_array(key, value, c.peers, is_host_port, host_port_expectation);
+           }},
+          string_field(
+              r, "public_url", c.public_url,
+              [](std::string_view u) { return u.empty() || is_ws_url(u); }, url_expectation),
+          duration_field(r, "heartbeat_interval", c.heartbeat_interval),
+          duration_field(r, "peer_timeout", c.peer_timeout),
+          string_field(r, "policy", c.policy),
+      });
+}
+
+std::string policy_list(const std::map<std::string, policy>& policies) {
+  std::vector<std::string_view> names;
+  for (const auto& [name, p] : policies) names.push_back(name);
+  return join(names, ", ");
+}
+
+}  // namespace
+
+void read_document(reader& r, const toml::table& root, config& cfg) {
+  r.read_table(
+      "", root,
+      {
+          {"server",
+           [&](const std::string& p, const toml::node& n) { read_server(r, p, n, cfg.server); }},
+          {"session",
+           [&](const std::string& p, const toml::node& n) { read_session(r, p, n, cfg.session); }},
+          {"log", [&](const std::string& p, const toml::node& n) { read_log(r, p, n, cfg.log); }},
+          {"policies", [&](const std::string& p,
+                           const toml::node& n) { read_policies(r, p, n, cfg.policies); }},
+          {"upstream", [&](const std::string& p,
+                           const toml::node& n) { read_upstreams(r, p, n, cfg.upstreams); }},
+          {"cluster",
+           [&](const std::string& p, const toml::node& n) { read_cluster(r, p, n, cfg.cluster); }},
+      });
+}
+
+void check_consistency(reader& r, const config& cfg) {
+  for (const auto& [name, p] : cfg.policies) {
+    if (p.backoff_min > p.backoff_max)
+      r.cross_error({"policies." + name + ".backoff_min", "policies." + name + ".backoff_max"},
+                    "backoff_min (" + format_duration(p.backoff_min) +
+                        ") must not exceed backoff_max (" + format_duration(p.backoff_max) + ")");
+  }
+  const auto& s = cfg.session;
+  if (s.heartbeat_timeout <= s.heartbeat_interval)
+    r.cross_error({"session.heartbeat_timeout", "session.heartbeat_interval"},
+                  "heartbeat_timeout (" + format_duration(s.heartbeat_timeout) +
+                      ") must be greater than heartbeat_interval (" +
+                      format_duration(s.heartbeat_interval) + ")");
+  const auto& c = cfg.cluster;
+  if (c.heartbeat_interval >= c.peer_timeout)
+    r.cross_error({"cluster.heartbeat_interval", "cluster.peer_timeout"},
+                  "heartbeat_interval (" + format_duration(c.heartbeat_interval) +
+                      ") must be less than peer_timeout (" + format_duration(c.peer_timeout) + ")");
+  if (c.enabled && c.public_url.empty())
+    r.cross_error({"cluster.enabled", "cluster.public_url"},
+                  "a cluster node needs cluster.public_url, its ws:// URL for clients");
+  if (!cfg.policies.contains(c.policy))
+    r.cross_error({"cluster.policy"}, "unknown policy " + quote(c.policy) +
+                                          "; defined policies: " + policy_list(cfg.policies));
+  for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
+    const auto& u = cfg.upstreams[i];
+    auto prefix = "upstream[" + std::to_string(i) + "]";
+    if (!cfg.policies.contains(u.policy))
+      r.cross_error({prefix + ".policy"}, "unknown policy " + quote(u.policy) +
+                                              "; defined policies: " + policy_list(cfg.policies));
+    for (std::size_t j = 0; j < i; ++j) {
+      if (u.name.empty() || cfg.upstreams[j].name != u.name) continue;
+      r.cross_error({prefix + ".name"}, "duplicate upstream name " + quote(u.name) +
+                                            ", already used by upstream[" + std::to_string(j) +
+                                            "]");
+      break;
+    }
+  }
+}
+
+}  // namespace wsvisor::detail

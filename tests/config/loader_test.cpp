@@ -1,0 +1,241 @@
+#include "config/loader.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/units.hpp"
+#include "tests/config/error_matchers.hpp"
+
+namespace wsvisor {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::all_errors;
+
+const std::string defaults_file = std::string{WSVISOR_SOURCE_DIR} + "/config/wsvisor.toml";
+
+TEST(ConfigLoader, ShippedDefaultsFileEqualsTheBuiltInDefaults) {
+  auto r = load_config_file(defaults_file);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg, config{});
+}
+
+TEST(ConfigLoader, EmptyTextGivesTheBuiltInDefaults) {
+  auto r = load_config_string("");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg, config{});
+}
+
+TEST(ConfigLoader, NoFileGivesTheBuiltInDefaults) {
+  auto r = load_config_defaults();
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg, config{});
+}
+
+TEST(ConfigLoader, BuiltInPoliciesExistWhenTheFileNamesNone) {
+  auto r = load_config_string("[server]\nio_threads = 2\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.policies, builtin_policies());
+  EXPECT_EQ(r.cfg.policies.size(), 3u);
+}
+
+TEST(ConfigLoader, MissingKeysKeepTheirDefaults) {
+  auto r = load_config_string(R"([session]
+resume_window = "5s"
+[log]
+format = "json"
+)");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  config expected;
+  expected.session.resume_window = 5s;
+  expected.log.format = log_format::json;
+  EXPECT_EQ(r.cfg, expected);
+}
+
+TEST(ConfigLoader, ReadsEveryKindOfValue) {
+  auto r = load_config_string(R"([server]
+listen = "[::1]:0"
+max_message_bytes = 1024
+max_connections = 5
+actor_threads = 4
+[session]
+replay_buffer_bytes = "1MiB"
+heartbeat_interval = "250ms"
+heartbeat_timeout = "1s"
+[log]
+level = "debug"
+[cluster]
+enabled = true
+node = "node-a"
+peers = ["10.0.0.2:7070", "peer.example:7070"]
+public_url = "wss://a.example/ws"
+)");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.server.listen, "[::1]:0");
+  EXPECT_EQ(r.cfg.server.max_message_bytes, 1024u);
+  EXPECT_EQ(r.cfg.server.max_connections, 5u);
+  EXPECT_EQ(r.cfg.server.actor_threads, 4u);
+  EXPECT_EQ(r.cfg.session.replay_buffer_bytes, 1u << 20);
+  EXPECT_EQ(r.cfg.session.heartbeat_interval, 250ms);
+  EXPECT_EQ(r.cfg.session.heartbeat_timeout, 1s);
+  EXPECT_EQ(r.cfg.log.level, log_level::debug);
+  EXPECT_TRUE(r.cfg.cluster.enabled);
+  EXPECT_EQ(r.cfg.cluster.node, "node-a");
+  EXPECT_EQ(r.cfg.cluster.peers, (std::vector<std::string>{"10.0.0.2:7070", "peer.example:7070"}));
+  EXPECT_EQ(r.cfg.cluster.public_url, "wss://a.example/ws");
+}
+
+TEST(ConfigLoader, PolicyTableRefinesTheBuiltInPolicyOfThatName) {
+  auto r = load_config_string("[policies.root]\nmax_restarts = 9\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  auto expected = builtin_policies().at("root");
+  expected.max_restarts = 9;
+  EXPECT_EQ(r.cfg.policies.at("root"), expected);
+  EXPECT_EQ(r.cfg.policies.at("cluster"), builtin_policies().at("cluster"));
+}
+
+TEST(ConfigLoader, NewPolicyStartsFromTheDefaultPolicy) {
+  auto r = load_config_string(R"([policies.fast]
+backoff_min = "10ms"
+backoff_multiplier = 3
+[[upstream]]
+name = "feed"
+url = "ws://127.0.0.1:9000/feed"
+channel = "feed"
+policy = "fast"
+)");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  policy expected;
+  expected.backoff_min = 10ms;
+  expected.backoff_multiplier = 3.0;
+  EXPECT_EQ(r.cfg.policies.at("fast"), expected);
+  EXPECT_EQ(r.cfg.policies.size(), 4u);
+  ASSERT_EQ(r.cfg.upstreams.size(), 1u);
+  EXPECT_EQ(
+      r.cfg.upstreams[0],
+      (upstream_config{
+          .name = "feed", .url = "ws://127.0.0.1:9000/feed", .channel = "feed", .policy = "fast"}));
+}
+
+TEST(ConfigLoader, ReportsAnUnreadableFileNamingItsPath) {
+  auto path = std::string{"/nonexistent/wsvisor-test/missing.toml"};
+  auto r = load_config_file(path);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].line, 0);
+  EXPECT_NE(r.errors[0].message.find(path), std::string::npos) << r.errors[0].message;
+  EXPECT_EQ(to_string(r.errors[0], path), r.errors[0].message);
+}
+
+TEST(ConfigLoader, ReportsADirectoryAsUnreadable) {
+  auto r = load_config_file(std::string{WSVISOR_SOURCE_DIR});
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_NE(r.errors[0].message.find("directory"), std::string::npos) << r.errors[0].message;
+}
+
+TEST(ConfigLoader, ReadsAFileAndAppliesOverridesOnTop) {
+  // The pid keeps concurrent runs of this test (other build dirs) apart.
+  auto path = std::filesystem::temp_directory_path() /
+              ("wsvisor_loader_test_" + std::to_string(::getpid()) + ".toml");
+  {
+    std::ofstream out{path};
+    out << "[session]\nresume_window = \"5s\"\nreplay_buffer = 7\n";
+  }
+  auto r = load_config_file(path.string(), {"session.replay_buffer=8"});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.session.resume_window, 5s);
+  EXPECT_EQ(r.cfg.session.replay_buffer, 8u);
+}
+
+TEST(ConfigLoader, FormatsErrorsWithSourceLineAndKey) {
+  EXPECT_EQ(to_string({"session.resume_window", 3, "bad"}, "wsvisor.toml"),
+            "wsvisor.toml:3: session.resume_window: bad");
+  EXPECT_EQ(to_string({"session.resume_window", 3, "bad"}), "line 3: session.resume_window: bad");
+  EXPECT_EQ(to_string({"session.resume_window", 0, "bad"}, "wsvisor.toml"),
+            "--set session.resume_window: bad");
+  EXPECT_EQ(to_string({"", 4, "syntax"}, "a.toml"), "a.toml:4: syntax");
+}
+
+TEST(ConfigLoader, FormatsTheDocumentedExampleMessage) {
+  auto r = load_config_string("\n\n[session]\nresume_window = \"soon\"\n");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(
+      to_string(r.errors[0], "wsvisor.toml"),
+      "wsvisor.toml:4: session.resume_window: expected a duration like \"30s\", got \"soon\"");
+}
+
+config non_default_config() {
+  config c;
+  c.server = {.listen = "0.0.0.0:0",
+              .path = "/socket",
+              .max_message_bytes = 1000,
+              .max_connections = 77,
+              .handshake_timeout = 1500ms,
+              .io_threads = 2,
+              .actor_threads = 3};
+  c.session = {.resume_window = 2min,
+               .replay_buffer = 5,
+               .replay_buffer_bytes = 3u << 20,
+               .heartbeat_interval = 100ms,
+               .heartbeat_timeout = 1h};
+  c.log = {.level = log_level::trace, .format = log_format::json};
+  c.policies["root"].max_restarts = 1;
+  c.policies["fast"] = policy{.restart = restart_kind::transient,
+                              .strategy = strategy_kind::rest_for_one,
+                              .backoff_min = 10ms,
+                              .backoff_max = 90s,
+                              .backoff_multiplier = 1.5,
+                              .jitter = jitter_kind::decorrelated,
+                              .reset_after = 7s,
+                              .max_restarts = 0,
+                              .restart_window = 24h,
+                              .on_give_up = give_up_action::stop};
+  c.upstreams = {
+      {.name = "feed", .url = "ws://127.0.0.1:9000/feed", .channel = "feed", .buffer = 0},
+      {.name = "quotes.eu",
+       .url = "wss://[::1]:443/q?x=\"1\"",
+       .channel = "quotes:eu",
+       .policy = "fast",
+       .buffer = 12345},
+  };
+  c.cluster = {.enabled = true,
+               .node = "n1",
+               .listen = "127.0.0.1:0",
+               .peers = {"10.0.0.2:7070", "[fe80::1]:7070"},
+               .public_url = "ws://n1.example:8080/ws",
+               .heartbeat_interval = 250ms,
+               .peer_timeout = 3s,
+               .policy = "fast"};
+  return c;
+}
+
+TEST(ConfigLoader, ToTomlRoundTripsANonDefaultConfig) {
+  auto c = non_default_config();
+  auto text = to_toml(c);
+  auto r = load_config_string(text);
+  ASSERT_TRUE(r.ok()) << all_errors(r) << text;
+  EXPECT_EQ(r.cfg, c) << text;
+}
+
+TEST(ConfigLoader, ToTomlRoundTripsTheDefaults) {
+  auto r = load_config_string(to_toml(config{}));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg, config{});
+}
+
+TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
+  auto text = to_toml(non_default_config());
+  for (auto expected :
+       {"handshake_timeout = \"1500ms\"", "resume_window = \"2m\"",
+        "replay_buffer_bytes = \"3MiB\"", "max_message_bytes = \"1000\"", "[policies.fast]",
+        "[policies.root]", "[policies.upstream]", "[policies.cluster]", "[[upstream]]",
+        "backoff_multiplier = 1.5", "backoff_multiplier = 2.0",
+        "peers = [\"10.0.0.2:7070\", \"[fe80::1]:7070\"]", "enabled = true"})
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+}
+
+}  // namespace
+}  // namespace wsvisor
