@@ -1,0 +1,65 @@
+#include "actors/errors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
+
+namespace wsvisor {
+
+caf::error make_error(errc code) {
+  return caf::error{static_cast<std::uint8_t>(code), error_category};
+}
+
+caf::error make_error(errc code, std::string context) {
+  return caf::error{static_cast<std::uint8_t>(code), error_category,
+                    caf::make_message(std::move(context))};
+}
+
+std::string to_string(errc code) {
+  switch (code) {
+    case errc::supervisor_gave_up:
+      return "supervisor_gave_up";
+    case errc::duplicate_child:
+      return "duplicate_child";
+    case errc::unknown_policy:
+      return "unknown_policy";
+    case errc::unknown_child:
+      return "unknown_child";
+    case errc::invalid_child_spec:
+      return "invalid_child_spec";
+    case errc::child_start_failed:
+      return "child_start_failed";
+    case errc::shutting_down:
+      return "shutting_down";
+    case errc::child_not_running:
+      return "child_not_running";
+  }
+  return "errc(" + std::to_string(static_cast<int>(code)) + ")";
+}
+
+void add_error_category(caf::actor_system_config& cfg) {
+  // CAF 0.17's templated add_error_category<T> passes a two-argument lambda
+  // where a three-argument renderer is required and does not compile, so the
+  // renderer is spelled out here.
+  cfg.add_error_category(error_category,
+                         [](std::uint8_t code, caf::atom_value, const caf::message& context) {
+                           std::string out = "wsvisor: ";
+                           out += to_string(static_cast<errc>(code));
+                           if (context.size() == 1 && context.match_element<std::string>(0)) {
+                             out += " (";
+                             out += context.get_as<std::string>(0);
+                             out += ')';
+                           } else if (!context.empty()) {
+                             out += ' ';
+                             out += to_string(context);
+                           }
+                           return out;
+                         });
+}
+
+std::string describe(const caf::actor_system& sys, const caf::error& err) {
+  if (!err) return "normal";
+  return sys.render(err);
+}
+
+}  // namespace wsvisor
