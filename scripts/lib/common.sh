@@ -38,9 +38,8 @@ install_packages() {
 build_preset() {
   local preset="$1"; shift
   cd "$WSVISOR_ROOT" || die "cannot enter $WSVISOR_ROOT"
-  if [ ! -f "build/$preset/build.ninja" ]; then
-    cmake --preset "$preset" >/dev/null || die "cmake configure (preset $preset) failed"
-  fi
+  # Re-applying the preset is cheap and picks up changed preset flags.
+  cmake --preset "$preset" >/dev/null || die "cmake configure (preset $preset) failed"
   local targets=()
   [ $# -gt 0 ] && targets=(--target "$@")
   cmake --build --preset "$preset" "${targets[@]}" || die "build (preset $preset) failed"

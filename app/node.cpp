@@ -1,0 +1,224 @@
+#include "app/node.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <optional>
+#include <thread>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "app/build_info.hpp"
+#include "config/cli.hpp"
+#include "config/loader.hpp"
+#include "log/log.hpp"
+#include "net/http_server.hpp"
+#include "wsvisor/version.hpp"
+
+namespace wsvisor {
+
+namespace asio = boost::asio;
+
+namespace {
+
+caf::actor_system_config make_caf_config(const config& cfg) {
+  caf::actor_system_config caf_cfg;
+  if (cfg.server.actor_threads > 0)
+    caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
+  add_message_types(caf_cfg);
+  return caf_cfg;
+}
+
+// The root supervisor's own children. Upstream links attach under
+// "upstreams" once they exist; until then it is an empty supervisor.
+std::vector<child_spec> root_children(const config& cfg) {
+  auto policies = cfg.policies;
+  auto strategy = cfg.policies.at("upstream").strategy;
+  child_spec upstreams{
+      .name = "upstreams",
+      .factory =
+          [policies, strategy](caf::actor_system& sys) {
+            return spawn_supervisor(sys, supervisor_options{.name = "upstreams",
+                                                            .strategy = strategy,
+                                                            .policies = policies});
+          },
+      .restart = restart_kind::permanent,
+      .policy = "root",
+  };
+  return {std::move(upstreams)};
+}
+
+}  // namespace
+
+struct node::impl {
+  impl(config c, node_options o)
+      : cfg(std::move(c)), opts(std::move(o)), caf_cfg(make_caf_config(cfg)) {}
+
+  void begin_shutdown(std::string_view why) {
+    if (stopping.exchange(true)) return;
+    log::info(*logger, "shutting down", {{"cause", why}});
+    http->stop();
+    if (!root_ended) {
+      caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+      grace.expires_after(opts.shutdown_grace);
+      grace.async_wait([this](boost::system::error_code ec) {
+        if (ec || root_ended) return;
+        log::error(*logger, "supervision tree did not stop in time; killing it",
+                   {{"grace", opts.shutdown_grace}});
+        caf::anon_send_exit(root, caf::exit_reason::kill);
+      });
+    }
+  }
+
+  void on_root_down(const caf::error& reason) {
+    root_ended = true;
+    root_reason = reason;
+    grace.cancel();
+    if (!stopping) {
+      // Nobody asked for this: the root supervisor gave up on a crash loop.
+      // Exit non-zero so that a service manager restarts the process.
+      log::error(*logger, "root supervisor ended; exiting", {{"reason", system->render(reason)}});
+      stopping = true;
+      http->stop();
+    } else {
+      log::info(*logger, "supervision tree stopped");
+    }
+    if (signals) signals->cancel();
+    work.reset();
+    ioc.stop();
+  }
+
+  void await_signal() {
+    signals->async_wait([this](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      if (stopping) {
+        // A second signal means "now": the operator does not want to wait.
+        log::warn(*logger, "second signal; exiting at once", {{"signal", signo}});
+        spdlog::shutdown();
+        _exit(exit_failure);
+      }
+      begin_shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
+      await_signal();
+    });
+  }
+
+  config cfg;
+  node_options opts;
+  std::shared_ptr<spdlog::logger> logger = log::get("node");
+  // Declared before the actor system: actors post to it until the system is
+  // destroyed, which waits for every actor.
+  asio::io_context ioc{static_cast<int>(cfg.server.io_threads)};
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  asio::steady_timer grace{ioc};
+  std::optional<asio::signal_set> signals;
+  caf::actor_system_config caf_cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<net::http_server> http;
+  caf::actor root;
+  std::atomic<bool> stopping{false};
+  bool root_ended = false;  // touched only on I/O threads
+  caf::error root_reason;
+};
+
+node::node(config cfg, node_options opts)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(opts))) {}
+
+node::~node() {
+  auto& d = *impl_;
+  if (d.root && !d.root_ended) caf::anon_send_exit(d.root, caf::exit_reason::kill);
+  d.root = nullptr;
+  d.system.reset();  // waits for every actor to finish
+}
+
+std::string node::start() {
+  auto& d = *impl_;
+  d.system = std::make_unique<caf::actor_system>(d.caf_cfg);
+  d.http = std::make_unique<net::http_server>(
+      d.ioc, net::http_options{.listen = d.cfg.server.listen,
+                               .request_timeout = d.cfg.server.handshake_timeout,
+                               .version_json = version_json()});
+  if (auto err = d.http->start(); !err.empty()) return err;
+
+  auto children = root_children(d.cfg);
+  for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
+  d.root = spawn_supervisor(*d.system,
+                            supervisor_options{.name = "root",
+                                               .strategy = d.cfg.policies.at("root").strategy,
+                                               .policies = d.cfg.policies,
+                                               .children = std::move(children)});
+  d.root->attach_functor([&d](const caf::error& reason) {
+    asio::post(d.ioc, [&d, reason] { d.on_root_down(reason); });
+  });
+  if (d.opts.handle_signals) {
+    d.signals.emplace(d.ioc, SIGINT, SIGTERM);
+    d.await_signal();
+  }
+  log::info(*d.logger, "listening", {{"address", d.http->local_address()}, {"version", version_string}});
+  return {};
+}
+
+int node::run() {
+  auto& d = *impl_;
+  std::vector<std::thread> extra;
+  for (std::uint32_t i = 1; i < d.cfg.server.io_threads; ++i) extra.emplace_back([&d] { d.ioc.run(); });
+  d.ioc.run();
+  for (auto& t : extra) t.join();
+  bool requested = d.stopping && (d.root_reason == caf::exit_reason::user_shutdown || !d.root_reason);
+  int status = d.root_ended && requested ? exit_ok : exit_failure;
+  log::info(*d.logger, "stopped", {{"status", status}});
+  return status;
+}
+
+void node::stop() {
+  auto& d = *impl_;
+  asio::post(d.ioc, [&d] { d.begin_shutdown("stop requested"); });
+}
+
+std::uint16_t node::http_port() const { return impl_->http->local_port(); }
+
+int run_main(int argc, const char* const* argv) {
+  auto cli = parse_cli(argc, argv);
+  if (!cli.ok()) {
+    std::cerr << "wsvisor: " << cli.error << "\nTry 'wsvisor --help'.\n";
+    return exit_bad_config;
+  }
+  const auto& o = cli.options;
+  if (o.show_help) {
+    std::cout << usage_text();
+    return exit_ok;
+  }
+  if (o.show_version) {
+    std::cout << version_text();
+    return exit_ok;
+  }
+  auto loaded = o.config_file ? load_config_file(*o.config_file, o.overrides)
+                              : load_config_defaults(o.overrides);
+  if (!loaded.ok()) {
+    std::string source = o.config_file ? *o.config_file : std::string{};
+    for (auto& e : loaded.errors) std::cerr << to_string(e, source) << "\n";
+    std::cerr << "wsvisor: " << loaded.errors.size()
+              << " configuration error(s); nothing was started\n";
+    return exit_bad_config;
+  }
+  if (o.check_config) {
+    std::cout << to_toml(loaded.cfg);
+    return exit_ok;
+  }
+  log::configure(loaded.cfg.log);
+  node n{loaded.cfg};
+  if (auto err = n.start(); !err.empty()) {
+    log::error(*log::get("node"), "cannot start", {{"error", err}});
+    return exit_failure;
+  }
+  return n.run();
+}
+
+}  // namespace wsvisor

@@ -1,0 +1,65 @@
+#pragma once
+
+/// A running wsvisor node: the CAF actor system with its root supervisor, the
+/// Asio I/O threads and the HTTP listener, wired from one validated `config`.
+///
+/// Lifecycle: construct, `start()` (binds and spawns; returns an error message
+/// or empty), then `run()` on the calling thread until the node stops. A stop
+/// comes from `stop()` (any thread), SIGINT/SIGTERM when `handle_signals`, or
+/// the root supervisor giving up. Shutdown is staged: stop accepting, stop the
+/// supervision tree in reverse start order, then stop the I/O threads.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/supervisor.hpp"
+#include "config/config.hpp"
+
+namespace wsvisor {
+
+/// Process exit statuses.
+enum exit_status : int {
+  exit_ok = 0,            // stopped on request
+  exit_failure = 1,       // could not start, or the root supervisor gave up
+  exit_bad_config = 2,    // bad command line or configuration; nothing started
+};
+
+struct node_options {
+  bool handle_signals = true;                   // SIGINT/SIGTERM stop the node
+  std::vector<child_spec> extra_root_children;  // appended to the root supervisor's children
+  duration shutdown_grace{30'000};              // bound on the supervision tree's shutdown
+};
+
+class node {
+ public:
+  explicit node(config cfg, node_options opts = {});
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// Binds the listener and spawns the supervision tree. Empty on success,
+  /// otherwise what failed (naming the address for a listen failure).
+  std::string start();
+
+  /// Runs the I/O loop on this thread (plus `server.io_threads - 1` more)
+  /// until the node has stopped; returns the process exit status.
+  int run();
+
+  /// Starts a staged shutdown; safe from any thread, idempotent.
+  void stop();
+
+  /// The HTTP listener's bound port (after `start`).
+  std::uint16_t http_port() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The `wsvisor` command line: parses arguments, loads and validates the
+/// configuration, then runs a node. Returns the process exit status.
+int run_main(int argc, const char* const* argv);
+
+}  // namespace wsvisor

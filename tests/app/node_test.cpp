@@ -1,0 +1,70 @@
+#include "app/node.hpp"
+
+#include <thread>
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/support/http_client.hpp"
+
+namespace wsvisor {
+namespace {
+
+using namespace std::chrono_literals;
+
+config test_config() {
+  config cfg;
+  cfg.server.listen = "127.0.0.1:0";
+  cfg.log.level = log_level::warn;
+  return cfg;
+}
+
+TEST(Node, ServesHealthzWhileRunningAndStopEndsRunWithStatusZero) {
+  node n{test_config(), {.handle_signals = false}};
+  ASSERT_EQ(n.start(), "");
+  int status = -1;
+  std::thread runner{[&] { status = n.run(); }};
+  EXPECT_EQ(test::http_request(n.http_port(), "GET", "/healthz").status, 200);
+  n.stop();
+  runner.join();
+  EXPECT_EQ(status, exit_ok);
+}
+
+TEST(Node, RootSupervisorGivingUpEndsRunWithNonZeroStatus) {
+  auto cfg = test_config();
+  auto& root = cfg.policies.at("root");
+  root.backoff_min = 1ms;
+  root.backoff_max = 5ms;
+  root.max_restarts = 2;
+  root.on_give_up = give_up_action::escalate;
+  // A child that crashes as soon as it starts: a crash loop the root
+  // supervisor must give up on, ending the process with a failure status.
+  child_spec crasher{
+      .name = "crasher",
+      .factory =
+          [](caf::actor_system& sys) {
+            return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+              self->quit(caf::make_error(caf::sec::runtime_error));
+              return {};
+            });
+          },
+      .restart = restart_kind::permanent,
+      .policy = "root",
+  };
+  node n{cfg, {.handle_signals = false, .extra_root_children = {crasher}}};
+  ASSERT_EQ(n.start(), "");
+  EXPECT_EQ(n.run(), exit_failure);
+}
+
+TEST(Node, StartNamesTheAddressWhenItCannotListen) {
+  node first{test_config(), {.handle_signals = false}};
+  ASSERT_EQ(first.start(), "");
+  auto cfg = test_config();
+  cfg.server.listen = "127.0.0.1:" + std::to_string(first.http_port());
+  node second{cfg, {.handle_signals = false}};
+  auto err = second.start();
+  EXPECT_NE(err.find(cfg.server.listen), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace wsvisor
