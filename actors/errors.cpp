@@ -33,6 +33,12 @@ std::string to_string(errc code) {
       return "shutting_down";
     case errc::child_not_running:
       return "child_not_running";
+    case errc::session_expired:
+      return "session_expired";
+    case errc::resume_unknown:
+      return "resume_unknown";
+    case errc::resume_overflow:
+      return "resume_overflow";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -30,6 +30,9 @@ enum class errc : std::uint8_t {
   child_start_failed,      // the factory threw or returned an invalid handle; context: why
   shutting_down,           // the supervisor is stopping and takes no new children
   child_not_running,       // get_child: the child exists but has no incarnation now
+  session_expired,         // a session's resume window ran out: its exit reason
+  resume_unknown,          // resume refused: wrong token, or last_seq above the session's seq
+  resume_overflow,         // resume refused: a message the client lacks was evicted
 };
 
 // make_error must be declared right after the enum, before anything compares

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -144,6 +145,116 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_event& x) {
            x.delay, x.reason, x.generation, x.actor);
 }
 
+// -- connection (actors/connection.hpp) <- its socket (net/ws_session) -------
+//
+// The socket side tells the connection actor what arrived; the actor answers
+// through its `transport` (actors/transport.hpp). The actor's life is the
+// socket's: it quits when told the socket closed, and the socket is closed
+// when the actor quits.
+
+/// (ws_text_atom, std::string payload): one complete text frame arrived.
+using ws_text_atom = caf::atom_constant<caf::atom("ws_text")>;
+
+/// (ws_binary_atom): one complete binary frame arrived (unsupported; answered with an error).
+using ws_binary_atom = caf::atom_constant<caf::atom("ws_binary")>;
+
+/// (ws_closed_atom, std::uint16_t code, std::string why): the socket is gone (close
+/// frame received, reset, timeout, slow reader). `code` is the close code
+/// received or sent, 1006 when there was none.
+using ws_closed_atom = caf::atom_constant<caf::atom("ws_closed")>;
+
+// -- session registry (actors/registry.hpp) <- connections -----------------
+//
+// The registry answers with the session now carrying the connection; the
+// session itself has already sent `welcome` (and any replay) on the transport.
+
+/// (hello_atom, caf::actor connection, transport_ptr) -> caf::actor session: start a new session.
+using hello_atom = caf::atom_constant<caf::atom("s_hello")>;
+
+/// (resume_atom, caf::actor connection, transport_ptr, std::string session, std::string token,
+/// std::uint64_t last_seq) -> caf::actor session: resume it, or start a new one (welcome says
+/// which). Also registry -> session, without the id: -> ok_atom | errc::resume_unknown,
+/// errc::resume_overflow.
+using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
+
+/// (registry_stats_atom) -> std::uint64_t: sessions alive now (tests, metrics).
+using registry_stats_atom = caf::atom_constant<caf::atom("reg_stats")>;
+
+// -- session (actors/session.hpp) <- its current connection -----------------
+//
+// A session acts only on frames from the connection it is attached to; anything
+// from an earlier connection is dropped.
+
+/// (subscribe_atom, std::string channel): client `subscribe`; the session answers `subscribed`.
+/// Also session -> broker: (subscribe_atom, std::string channel, caf::actor session).
+using subscribe_atom = caf::atom_constant<caf::atom("s_sub")>;
+
+/// (unsubscribe_atom, std::string channel): client `unsubscribe`; answered by `unsubscribed`.
+/// Also session -> broker: (unsubscribe_atom, std::string channel, caf::actor session).
+using unsubscribe_atom = caf::atom_constant<caf::atom("s_unsub")>;
+
+/// (publish_atom, std::string channel, shared_body body, std::uint64_t cseq): client `publish`,
+/// `body` is the encoded `message` body (proto::encode_message_body).
+/// Also session -> broker: (publish_atom, std::string channel, shared_body body).
+using publish_atom = caf::atom_constant<caf::atom("s_pub")>;
+
+/// (client_ack_atom, std::uint64_t seq): client `ack`; trims the replay buffer.
+using client_ack_atom = caf::atom_constant<caf::atom("s_ack")>;
+
+/// (bye_atom): client `bye`; the session closes the transport with 1000 and ends.
+using bye_atom = caf::atom_constant<caf::atom("s_bye")>;
+
+// -- session <- broker, session <- itself ------------------------------------
+
+/// (deliver_atom, std::string channel, shared_body body): a publish on a subscribed channel;
+/// one message object is shared by every subscriber.
+using deliver_atom = caf::atom_constant<caf::atom("s_deliver")>;
+
+/// (welcomed_atom) -> caf::actor: the session itself, once its first welcome is written (the
+/// registry delegates a connection's hello to the new session with it).
+using welcomed_atom = caf::atom_constant<caf::atom("s_welcomed")>;
+
+/// (expire_atom, std::uint64_t generation): the resume window armed at that generation ran out.
+using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
+
+/// (room_atom, std::uint64_t generation): the transport attached at that generation has
+/// drained (transport::when_room); sending the backlog may continue.
+using room_atom = caf::atom_constant<caf::atom("s_room")>;
+
+// -- connection (actors/connection.hpp) <- its session, <- itself -----------
+
+/// (drop_conn_atom, std::uint16_t code, std::string reason): close the socket with `code`
+/// and quit (4409 when the session was resumed on another connection).
+using drop_conn_atom = caf::atom_constant<caf::atom("c_drop")>;
+
+/// (handshake_timeout_atom): handshake_timeout has passed since the connection started.
+using handshake_timeout_atom = caf::atom_constant<caf::atom("c_hs_tmo")>;
+
+/// (heartbeat_tick_atom): time to send the next `ping`.
+using heartbeat_tick_atom = caf::atom_constant<caf::atom("c_hb_tick")>;
+
+/// (silence_check_atom): check whether heartbeat_timeout passed without a text frame.
+using silence_check_atom = caf::atom_constant<caf::atom("c_hb_chk")>;
+
+// -- broker (actors/broker.hpp) ----------------------------------------------
+// (subscribe_atom, ...), (unsubscribe_atom, ...), (publish_atom, ...) as above, plus:
+
+/// (broker_stats_atom) -> std::uint64_t: channels with at least one subscriber.
+/// (broker_stats_atom, std::string channel) -> std::uint64_t: subscribers of `channel`.
+using broker_stats_atom = caf::atom_constant<caf::atom("b_stats")>;
+
+// -- names in CAF's actor registry (sys.registry()) --------------------------
+
+/// The running session registry; connections look it up on every hello/resume,
+/// so a restarted registry is found. Put and erased by the registry itself.
+inline constexpr caf::atom_value session_registry_name = caf::atom("wsv_reg");
+
+/// The broker of the running session registry. Put and erased by the registry.
+inline constexpr caf::atom_value broker_name = caf::atom("wsv_broker");
+
+/// One encoded payload shared by every recipient (never copied per recipient).
+using shared_body = std::shared_ptr<const std::string>;
+
 /// Declared in actors/supervisor.hpp. Holds a std::function, so it can only be
 /// sent within one process.
 struct child_spec;
@@ -151,3 +262,6 @@ struct child_spec;
 }  // namespace wsvisor
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::child_spec)
+// A shared body lives in this process's memory: sessions and the broker of one
+// node pass the pointer, never the bytes. Cluster fan-out will send strings.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::shared_body)

@@ -1,0 +1,31 @@
+#pragma once
+
+/// The broker: channel -> subscribed session actors, and fan-out.
+///
+/// A publish sends every subscriber of its channel the same CAF message
+/// (deliver_atom, channel, body): one allocation per publish, whatever the
+/// number of subscribers, and the body bytes are never copied. Subscribers are
+/// monitored: a subscriber that ends is removed from every channel it was on
+/// (reverse index), and a channel without subscribers is forgotten, so the
+/// broker's memory follows the live subscriptions only.
+///
+/// Message interface (atoms in actors/messages.hpp):
+/// - (subscribe_atom, std::string channel, caf::actor session): idempotent.
+/// - (unsubscribe_atom, std::string channel, caf::actor session): idempotent.
+/// - (publish_atom, std::string channel, shared_body body): to each subscriber
+///   (deliver_atom, channel, body). No reply.
+/// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
+///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.
+///
+/// The session registry spawns its broker itself and is linked to it
+/// (actors/registry.hpp); spawn one directly only in tests.
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+namespace wsvisor {
+
+/// Spawns a broker with no subscriptions.
+caf::actor spawn_broker(caf::actor_system& sys);
+
+}  // namespace wsvisor

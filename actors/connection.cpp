@@ -1,0 +1,237 @@
+#include "actors/connection.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/message.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
+#include "log/log.hpp"
+
+namespace wsvisor {
+namespace {
+
+struct connection_state;
+using connection_actor = caf::stateful_actor<connection_state>;
+
+enum class phase : std::uint8_t {
+  greeting,  // waiting for hello/resume
+  joining,   // asked the registry; frames are kept until the session answers
+  attached,  // frames go to the session
+};
+
+struct connection_state {
+  static inline const char* name = "connection";
+
+  explicit connection_state(connection_actor* self) : self_(self) {}
+
+  connection_actor* self_;
+  std::shared_ptr<spdlog::logger> log_ = log::get("connection");
+  transport_ptr transport_;
+  connection_options opts_;
+  phase phase_ = phase::greeting;
+  caf::actor session_;
+  std::vector<caf::message> pending_;  // joining: frames for the session, in order
+  caf::actor_clock::time_point last_text_;
+
+  void send_error(proto::error_code code, std::string_view message) {
+    transport_->send(out_frame{proto::encode_error(code, message), nullptr});
+  }
+
+  void close_and_quit(std::uint16_t code, std::string reason) {
+    log::debug(*log_, "closing connection",
+               {{"peer", transport_->peer()}, {"code", code}, {"reason", reason}});
+    transport_->close(code, std::move(reason));
+    self_->quit();
+  }
+
+  void arm_silence_check(caf::actor_clock::duration_type after) {
+    // Rounded up so a check never fires a hair early and re-arms for 0 ms.
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(after);
+    self_->delayed_send(self_, ms, silence_check_atom::value);
+  }
+
+  /// Asks the registry, as it is named at this moment, for a session.
+  void join(caf::message request) {
+    auto registry = self_->home_system().registry().get<caf::actor>(session_registry_name);
+    if (!registry) {
+      log::warn(*log_, "no session registry running", {{"peer", transport_->peer()}});
+      close_and_quit(1013, "try again later");
+      return;
+    }
+    phase_ = phase::joining;
+    arm_silence_check(opts_.session.heartbeat_timeout);
+    self_->request(registry, caf::infinite, std::move(request))
+        .then([this](caf::actor& session) { attach(std::move(session)); },
+              [this](caf::error& err) {
+                log::warn(
+                    *log_, "session registry failed the request",
+                    {{"peer", transport_->peer()}, {"error", describe(self_->home_system(), err)}});
+                close_and_quit(1013, "try again later");
+              });
+  }
+
+  caf::actor me() const { return caf::actor_cast<caf::actor>(self_); }
+
+  void attach(caf::actor session) {
+    session_ = std::move(session);
+    phase_ = phase::attached;
+    self_->monitor(session_);
+    for (auto& msg : pending_) self_->send(session_, std::move(msg));
+    pending_.clear();
+    self_->delayed_send(self_, opts_.session.heartbeat_interval, heartbeat_tick_atom::value);
+  }
+
+  void to_session(caf::message msg) {
+    if (phase_ == phase::attached) {
+      self_->send(session_, std::move(msg));
+    } else if (pending_.size() < opts_.max_pending_frames) {
+      pending_.push_back(std::move(msg));
+    } else {
+      send_error(proto::error_code::rate_limited,
+                 "too many frames before welcome; this one was ignored");
+    }
+  }
+
+  void on_frame(proto::client_frame& frame) {
+    bool greeting = phase_ == phase::greeting;
+    bool is_handshake =
+        std::holds_alternative<proto::hello>(frame) || std::holds_alternative<proto::resume>(frame);
+    if (greeting && !is_handshake) {
+      send_error(proto::error_code::no_session,
+                 std::string{proto::type_name(frame)} + ": send hello or resume first");
+      return;
+    }
+    if (!greeting && is_handshake) {
+      send_error(proto::error_code::bad_frame,
+                 std::string{proto::type_name(frame)} + ": this connection already has a session");
+      return;
+    }
+    std::visit(
+        [this](auto& f) {
+          using frame_type = std::decay_t<decltype(f)>;
+          if constexpr (std::is_same_v<frame_type, proto::hello>) {
+            // `auth` is accepted and not checked: authentication is later work.
+            join(caf::make_message(hello_atom::value, me(), transport_));
+          } else if constexpr (std::is_same_v<frame_type, proto::resume>) {
+            join(caf::make_message(resume_atom::value, me(), transport_, std::move(f.session),
+                                   std::move(f.token), f.last_seq));
+          } else if constexpr (std::is_same_v<frame_type, proto::subscribe>) {
+            to_session(caf::make_message(subscribe_atom::value, std::move(f.channel)));
+          } else if constexpr (std::is_same_v<frame_type, proto::unsubscribe>) {
+            to_session(caf::make_message(unsubscribe_atom::value, std::move(f.channel)));
+          } else if constexpr (std::is_same_v<frame_type, proto::publish>) {
+            to_session(caf::make_message(publish_atom::value, std::move(f.channel),
+                                         std::move(f.body), f.cseq));
+          } else if constexpr (std::is_same_v<frame_type, proto::ack>) {
+            to_session(caf::make_message(client_ack_atom::value, f.seq));
+          } else if constexpr (std::is_same_v<frame_type, proto::bye>) {
+            to_session(caf::make_message(bye_atom::value));
+          } else {
+            static_assert(std::is_same_v<frame_type, proto::pong>);
+            // A pong only proves liveness, which last_text_ already recorded.
+          }
+        },
+        frame);
+  }
+};
+
+caf::behavior connection_behavior(connection_actor* self, transport_ptr transport,
+                                  connection_options opts) {
+  auto& st = self->state;
+  st.transport_ = std::move(transport);
+  st.opts_ = std::move(opts);
+  st.last_text_ = self->clock().now();
+  self->delayed_send(self, st.opts_.handshake_timeout, handshake_timeout_atom::value);
+  log::debug(*st.log_, "connection opened", {{"peer", st.transport_->peer()}});
+
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (!st.session_ || msg.source != st.session_.address()) return;
+    // A normal end is `bye`: the session has closed the transport with 1000.
+    if (!msg.reason) {
+      self->quit();
+    } else if (msg.reason == caf::exit_reason::user_shutdown) {
+      st.close_and_quit(1001, "server going away");
+    } else {
+      log::warn(
+          *st.log_, "session ended under an attached connection",
+          {{"peer", st.transport_->peer()}, {"reason", describe(self->home_system(), msg.reason)}});
+      st.close_and_quit(1011, "session lost");
+    }
+  });
+
+  return {
+      [self](ws_text_atom, const std::string& payload) {
+        auto& st = self->state;
+        st.last_text_ = self->clock().now();
+        auto parsed = proto::parse(payload);
+        if (auto* err = std::get_if<proto::protocol_error>(&parsed)) {
+          st.send_error(err->code, err->message);
+          return;
+        }
+        st.on_frame(std::get<proto::client_frame>(parsed));
+      },
+      [self](ws_binary_atom) {
+        self->state.send_error(proto::error_code::binary_unsupported,
+                               "binary frames are not supported; send JSON text frames");
+      },
+      [self](ws_closed_atom, std::uint16_t code, const std::string& why) {
+        log::debug(*self->state.log_, "connection closed by its socket",
+                   {{"peer", self->state.transport_->peer()}, {"code", code}, {"why", why}});
+        self->quit();
+      },
+      [self](drop_conn_atom, std::uint16_t code, std::string& reason) {
+        self->state.close_and_quit(code, std::move(reason));
+      },
+      [self](handshake_timeout_atom) {
+        auto& st = self->state;
+        if (st.phase_ != phase::greeting) return;
+        log::info(*st.log_, "handshake timeout", {{"peer", st.transport_->peer()}});
+        st.close_and_quit(4408, "handshake timeout");
+      },
+      [self](heartbeat_tick_atom) {
+        auto& st = self->state;
+        st.transport_->send(out_frame{proto::encode_ping(), nullptr});
+        self->delayed_send(self, st.opts_.session.heartbeat_interval, heartbeat_tick_atom::value);
+      },
+      [self](silence_check_atom) {
+        auto& st = self->state;
+        auto timeout = st.opts_.session.heartbeat_timeout;
+        auto quiet = self->clock().now() - st.last_text_;
+        if (quiet < timeout) {
+          // One timer at a time: a text frame only moves last_text_, and the
+          // pending check re-arms for the remainder when it fires.
+          st.arm_silence_check(timeout - quiet);
+          return;
+        }
+        log::info(*st.log_, "heartbeat timeout", {{"peer", st.transport_->peer()}});
+        st.close_and_quit(4408, "heartbeat timeout");
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_connection(caf::actor_system& sys, transport_ptr transport,
+                            connection_options opts) {
+  return sys.spawn(connection_behavior, std::move(transport), std::move(opts));
+}
+
+}  // namespace wsvisor

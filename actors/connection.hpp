@@ -1,0 +1,51 @@
+#pragma once
+
+/// One connection actor per WebSocket. Its life is its socket's: net/ spawns
+/// it with the socket's transport, feeds it (ws_text_atom / ws_binary_atom /
+/// ws_closed_atom, actors/messages.hpp), and closes the socket when it quits
+/// (with 1011 unless the actor closed the transport itself).
+///
+/// It parses client frames (actors/protocol.hpp). Before a session exists it
+/// accepts only hello/resume (anything else: error `no_session`) and asks the
+/// session registry, found in CAF's actor registry under
+/// `session_registry_name` at that moment, for a session. Frames that arrive
+/// after hello/resume but before the session answers are kept (up to
+/// `max_pending_frames`; beyond: error `rate_limited`) and forwarded in order
+/// once attached. Then it forwards subscribe/unsubscribe/publish/ack/bye to
+/// the session; the session writes its answers to the transport itself.
+/// Parse errors and binary frames are answered with `error`; the connection
+/// stays open.
+///
+/// Heartbeat: once attached it sends `ping` every heartbeat_interval; if no
+/// text frame (pong included) arrives for heartbeat_timeout it closes.
+///
+/// Close codes it sends (transport::close), after which it quits normally:
+/// - 4408: no hello/resume within handshake_timeout, or heartbeat_timeout of silence;
+/// - 4409: its session was resumed on another connection (drop_conn_atom);
+/// - 1013: no session registry is running, or it failed the request ("try again later");
+/// - 1001: its session ended with exit_reason::user_shutdown (the node is stopping);
+/// - 1011: its session ended abnormally otherwise.
+/// After `bye` the session closes with 1000 and ends normally; the connection
+/// then quits without closing again. On ws_closed it quits without closing.
+
+#include <cstddef>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/transport.hpp"
+#include "config/config.hpp"
+
+namespace wsvisor {
+
+struct connection_options {
+  session_config session;               // heartbeat_interval, heartbeat_timeout
+  duration handshake_timeout{10'000};   // server.handshake_timeout: time to say hello/resume
+  std::size_t max_pending_frames = 64;  // frames kept between hello/resume and welcome
+};
+
+/// Spawns the actor for one accepted WebSocket whose socket side is `transport`.
+caf::actor spawn_connection(caf::actor_system& sys, transport_ptr transport,
+                            connection_options opts);
+
+}  // namespace wsvisor

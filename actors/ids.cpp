@@ -1,0 +1,67 @@
+#include "actors/ids.hpp"
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+namespace wsvisor {
+namespace {
+
+template <std::size_t N>
+std::array<unsigned char, N> random_bytes() {
+  std::array<unsigned char, N> out{};
+  // A weak id or token would make sessions guessable: no fallback to a
+  // non-cryptographic generator.
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed: no secure randomness");
+  return out;
+}
+
+}  // namespace
+
+std::string new_session_id() {
+  static constexpr char digits[] = "0123456789abcdef";
+  auto bytes = random_bytes<16>();
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (auto b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 0x0f];
+  }
+  return out;
+}
+
+std::string new_token() {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  auto bytes = random_bytes<32>();
+  std::string out;
+  out.reserve(43);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) |
+                      std::uint32_t{bytes[i + 2]};
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    out += alphabet[n & 63];
+  }
+  // 32 bytes leave two over: three characters, unpadded.
+  std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
+  out += alphabet[(n >> 18) & 63];
+  out += alphabet[(n >> 12) & 63];
+  out += alphabet[(n >> 6) & 63];
+  return out;
+}
+
+bool token_equal(std::string_view a, std::string_view b) {
+  // The length is public (all tokens are 43 characters); only the content
+  // must be compared without an early exit.
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace wsvisor

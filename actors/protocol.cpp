@@ -1,0 +1,260 @@
+#include "actors/protocol.hpp"
+
+#include "config/checks.hpp"
+
+#include <array>
+#include <utility>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace wsvisor::proto {
+namespace {
+
+namespace json = boost::json;
+
+// Error messages echo at most this much of a client-chosen string (a type
+// name), so an error frame cannot be made arbitrarily large.
+constexpr std::size_t max_echo = 64;
+
+protocol_error fail(error_code code, std::string message) {
+  return protocol_error{code, std::move(message)};
+}
+
+protocol_error missing(std::string_view type, std::string_view key) {
+  return fail(error_code::bad_frame,
+              std::string{type} + ": field \"" + std::string{key} + "\" is missing");
+}
+
+protocol_error wrong(std::string_view type, std::string_view key, std::string_view what) {
+  return fail(error_code::bad_frame, std::string{type} + ": field \"" + std::string{key} +
+                                         "\" must be " + std::string{what});
+}
+
+std::optional<protocol_error> get_string(const json::object& obj, std::string_view type,
+                                         std::string_view key, std::string& out) {
+  auto* v = obj.if_contains(key);
+  if (v == nullptr) return missing(type, key);
+  if (!v->is_string()) return wrong(type, key, "a string");
+  auto& s = v->get_string();
+  out.assign(s.data(), s.size());
+  return std::nullopt;
+}
+
+// Sequence numbers are non-negative integers. boost::json stores a
+// non-negative literal as int64 when it fits and as uint64 above that; a
+// fraction or exponent makes a double, which is rejected rather than rounded.
+std::optional<protocol_error> get_count(const json::object& obj, std::string_view type,
+                                        std::string_view key, std::uint64_t& out) {
+  auto* v = obj.if_contains(key);
+  if (v == nullptr) return missing(type, key);
+  if (v->is_uint64()) {
+    out = v->get_uint64();
+  } else if (v->is_int64() && v->get_int64() >= 0) {
+    out = static_cast<std::uint64_t>(v->get_int64());
+  } else {
+    return wrong(type, key, "a non-negative integer");
+  }
+  return std::nullopt;
+}
+
+std::optional<protocol_error> get_channel(const json::object& obj, std::string_view type,
+                                          std::string& out) {
+  if (auto err = get_string(obj, type, "channel", out)) return err;
+  if (!valid_channel(out))
+    return fail(error_code::bad_channel,
+                std::string{type} + ": channel must match ^[A-Za-z0-9_.:-]{1,128}$");
+  return std::nullopt;
+}
+
+// Takes the frame by reference: had it been a by-value argument next to the
+// call that fills it, the copy could be made before the field was read.
+template <class Frame>
+parse_result frame_or(std::optional<protocol_error> err, Frame& frame) {
+  if (err) return std::move(*err);
+  return client_frame{std::move(frame)};
+}
+
+parse_result parse_object(const json::object& obj) {
+  auto* type_field = obj.if_contains("type");
+  if (type_field == nullptr) return missing("frame", "type");
+  if (!type_field->is_string()) return wrong("frame", "type", "a string");
+  std::string_view type{type_field->get_string().data(), type_field->get_string().size()};
+  if (type == "hello") {
+    hello f;
+    if (auto* auth = obj.if_contains("auth")) {
+      if (!auth->is_string()) return wrong(type, "auth", "a string");
+      f.auth.emplace(auth->get_string().data(), auth->get_string().size());
+    }
+    return client_frame{std::move(f)};
+  }
+  if (type == "resume") {
+    resume f;
+    if (auto err = get_string(obj, type, "session", f.session)) return std::move(*err);
+    if (auto err = get_string(obj, type, "token", f.token)) return std::move(*err);
+    auto err = get_count(obj, type, "last_seq", f.last_seq);
+    return frame_or(std::move(err), f);
+  }
+  if (type == "subscribe") {
+    subscribe f;
+    auto err = get_channel(obj, type, f.channel);
+    return frame_or(std::move(err), f);
+  }
+  if (type == "unsubscribe") {
+    unsubscribe f;
+    auto err = get_channel(obj, type, f.channel);
+    return frame_or(std::move(err), f);
+  }
+  if (type == "publish") {
+    publish f;
+    // Field errors are reported in a fixed order (channel, data, cseq) so a
+    // client sees the same message for the same frame every time.
+    std::string channel_text;
+    if (auto err = get_string(obj, type, "channel", channel_text)) return std::move(*err);
+    auto* data = obj.if_contains("data");
+    if (data == nullptr) return missing(type, "data");
+    if (auto err = get_count(obj, type, "cseq", f.cseq)) return std::move(*err);
+    if (f.cseq == 0) return wrong(type, "cseq", "a positive integer");
+    if (!valid_channel(channel_text))
+      return fail(error_code::bad_channel, "publish: channel must match ^[A-Za-z0-9_.:-]{1,128}$");
+    f.channel = std::move(channel_text);
+    // The one re-serialisation of `data`: from here on every subscriber's
+    // frame shares these bytes.
+    f.body = encode_message_body(f.channel, json::serialize(*data));
+    return client_frame{std::move(f)};
+  }
+  if (type == "ack") {
+    ack f;
+    auto err = get_count(obj, type, "seq", f.seq);
+    return frame_or(std::move(err), f);
+  }
+  if (type == "pong") return client_frame{pong{}};
+  if (type == "bye") return client_frame{bye{}};
+  auto shown = type.substr(0, max_echo);
+  return fail(error_code::unknown_type, "unknown type \"" + std::string{shown} + "\"");
+}
+
+void append_quoted(std::string& out, std::string_view text) {
+  out += json::serialize(json::string_view{text.data(), text.size()});
+}
+
+}  // namespace
+
+std::string_view to_string(error_code code) {
+  switch (code) {
+    case error_code::bad_json:
+      return "bad_json";
+    case error_code::bad_frame:
+      return "bad_frame";
+    case error_code::unknown_type:
+      return "unknown_type";
+    case error_code::no_session:
+      return "no_session";
+    case error_code::bad_channel:
+      return "bad_channel";
+    case error_code::bad_cseq:
+      return "bad_cseq";
+    case error_code::binary_unsupported:
+      return "binary_unsupported";
+    case error_code::unauthorized:
+      return "unauthorized";
+    case error_code::rate_limited:
+      return "rate_limited";
+  }
+  return "bad_frame";
+}
+
+parse_result parse(std::string_view text) {
+  // Parsed values die with this call: a monotonic arena is cheaper than the
+  // default allocator for the many small nodes of one frame. Nesting is
+  // allowed deeper than boost::json's default of 32 because `data` is the
+  // client's own document.
+  json::monotonic_resource arena;
+  json::parse_options options;
+  options.max_depth = 64;
+  boost::system::error_code ec;
+  auto value = json::parse(json::string_view{text.data(), text.size()}, ec, &arena, options);
+  if (ec) return fail(error_code::bad_json, "not valid JSON: " + ec.message());
+  if (!value.is_object()) return fail(error_code::bad_json, "a frame must be a JSON object");
+  return parse_object(value.get_object());
+}
+
+std::string_view type_name(const client_frame& frame) {
+  static constexpr std::array<std::string_view, std::variant_size_v<client_frame>> names{
+      "hello", "resume", "subscribe", "unsubscribe", "publish", "ack", "pong", "bye"};
+  return names[frame.index()];
+}
+
+// One definition of a channel name for the config, the server and the client.
+bool valid_channel(std::string_view channel) { return is_channel_name(channel); }
+
+std::string encode(const welcome& frame) {
+  json::object obj;
+  obj["type"] = "welcome";
+  obj["session"] = frame.session;
+  obj["token"] = frame.token;
+  obj["resumed"] = frame.resumed;
+  if (!frame.reason.empty()) obj["reason"] = frame.reason;
+  obj["last_cseq"] = frame.last_cseq;
+  obj["heartbeat_ms"] = frame.heartbeat.count();
+  obj["resume_window_ms"] = frame.resume_window.count();
+  return json::serialize(obj);
+}
+
+std::string encode(const goaway& frame) {
+  json::object obj;
+  obj["type"] = "goaway";
+  obj["reason"] = frame.reason;
+  obj["retry_ms"] = frame.retry.count();
+  if (!frame.url.empty()) obj["url"] = frame.url;
+  return json::serialize(obj);
+}
+
+std::string encode_subscribed(std::string_view channel) {
+  std::string out = R"({"type":"subscribed","channel":)";
+  append_quoted(out, channel);
+  out += '}';
+  return out;
+}
+
+std::string encode_unsubscribed(std::string_view channel) {
+  std::string out = R"({"type":"unsubscribed","channel":)";
+  append_quoted(out, channel);
+  out += '}';
+  return out;
+}
+
+std::string encode_ack(std::uint64_t cseq) {
+  return R"({"type":"ack","cseq":)" + std::to_string(cseq) + "}";
+}
+
+std::string encode_ping() { return R"({"type":"ping"})"; }
+
+std::string encode_error(error_code code, std::string_view message) {
+  std::string out = R"({"type":"error","code":")";
+  out += to_string(code);
+  out += R"(","message":)";
+  append_quoted(out, message);
+  out += '}';
+  return out;
+}
+
+shared_body encode_message_body(std::string_view channel, std::string_view data_json) {
+  std::string out;
+  out.reserve(channel.size() + data_json.size() + 24);
+  out += R"("channel":)";
+  append_quoted(out, channel);
+  out += R"(,"data":)";
+  out += data_json;
+  out += '}';
+  return std::make_shared<const std::string>(std::move(out));
+}
+
+std::string encode_message_head(std::uint64_t seq) {
+  return R"({"type":"message","seq":)" + std::to_string(seq) + ",";
+}
+
+}  // namespace wsvisor::proto

@@ -1,0 +1,132 @@
+#pragma once
+
+/// The wsvisor.v1 wire codec (docs/protocol.md): client text frames parsed into
+/// typed frames or a protocol error, and every server frame encoded as JSON
+/// text. Pure functions, no state: safe from any thread.
+///
+/// A `message` frame is sent as two parts (out_frame in actors/transport.hpp):
+/// a body `"channel":…,"data":…}` encoded once per publish and shared by every
+/// recipient, and a per-session head `{"type":"message","seq":N,`. Together
+/// they are one JSON object.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "config/config.hpp"
+
+namespace wsvisor::proto {
+
+/// One encoded payload shared by every recipient (same type as wsvisor::shared_body).
+using shared_body = std::shared_ptr<const std::string>;
+
+/// Values of `error.code`. The names are part of the wire contract.
+enum class error_code : std::uint8_t {
+  bad_json,            // the frame is not a JSON object
+  bad_frame,           // a required field is missing or has the wrong type
+  unknown_type,        // `type` names no client frame
+  no_session,          // a frame other than hello/resume before the session exists
+  bad_channel,         // a channel name outside ^[A-Za-z0-9_.:-]{1,128}$
+  bad_cseq,            // a publish cseq skips ahead of the next expected value
+  binary_unsupported,  // a binary frame
+  unauthorized,        // hello without valid auth (authentication: not implemented yet)
+  rate_limited,        // too many frames (only: too many frames before `welcome`)
+};
+
+/// The wire name, e.g. "bad_json".
+std::string_view to_string(error_code code);
+
+/// Why a client frame was rejected; sent back as an `error` frame.
+struct protocol_error {
+  error_code code = error_code::bad_frame;
+  std::string message;  // human-readable; names the offending field where there is one
+};
+
+// -- client frames -------------------------------------------------------------
+
+struct hello {
+  std::optional<std::string> auth;  // not checked yet: authentication is later work
+};
+
+struct resume {
+  std::string session;
+  std::string token;
+  std::uint64_t last_seq = 0;  // highest seq the client holds, 0 if none
+};
+
+struct subscribe {
+  std::string channel;
+};
+
+struct unsubscribe {
+  std::string channel;
+};
+
+struct publish {
+  std::string channel;
+  std::uint64_t cseq = 0;  // >= 1
+  /// The `message` body for this publish (encode_message_body), with `data`
+  /// re-serialised once: every subscriber's frame shares it.
+  shared_body body;
+};
+
+struct ack {
+  std::uint64_t seq = 0;
+};
+
+struct pong {};
+
+struct bye {};
+
+using client_frame = std::variant<hello, resume, subscribe, unsubscribe, publish, ack, pong, bye>;
+
+/// A parsed client frame, or why it was rejected.
+using parse_result = std::variant<client_frame, protocol_error>;
+
+/// Parses one client text frame. Unknown fields are ignored. Never throws on
+/// any input.
+parse_result parse(std::string_view text);
+
+/// The frame's `type` as on the wire, e.g. "publish".
+std::string_view type_name(const client_frame& frame);
+
+/// True iff `channel` matches ^[A-Za-z0-9_.:-]{1,128}$.
+bool valid_channel(std::string_view channel);
+
+// -- server frames -------------------------------------------------------------
+
+struct welcome {
+  std::string session;
+  std::string token;
+  bool resumed = false;
+  std::string reason;  // unknown | expired | overflow; empty: the field is omitted
+  std::uint64_t last_cseq = 0;
+  duration heartbeat{0};      // sent as heartbeat_ms
+  duration resume_window{0};  // sent as resume_window_ms
+};
+
+struct goaway {
+  std::string reason;
+  duration retry{0};  // sent as retry_ms
+  std::string url;    // empty: the field is omitted
+};
+
+std::string encode(const welcome& frame);
+std::string encode(const goaway& frame);
+std::string encode_subscribed(std::string_view channel);
+std::string encode_unsubscribed(std::string_view channel);
+std::string encode_ack(std::uint64_t cseq);
+std::string encode_ping();
+std::string encode_error(error_code code, std::string_view message);
+
+/// The shared part of a `message` frame: `"channel":"…","data":…}`.
+/// `data_json` must be one serialised JSON value; it is copied verbatim.
+shared_body encode_message_body(std::string_view channel, std::string_view data_json);
+
+/// The per-session part of a `message` frame: `{"type":"message","seq":N,`.
+std::string encode_message_head(std::uint64_t seq);
+
+}  // namespace wsvisor::proto

@@ -1,0 +1,212 @@
+#include "actors/registry.hpp"
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include <spdlog/logger.h>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/broker.hpp"
+#include "actors/errors.hpp"
+#include "actors/ids.hpp"
+#include "actors/messages.hpp"
+#include "actors/session.hpp"
+#include "actors/transport.hpp"
+#include "log/log.hpp"
+
+namespace wsvisor {
+namespace {
+
+struct registry_state;
+using registry_actor = caf::stateful_actor<registry_state>;
+
+struct live_session {
+  caf::actor actor;
+  std::string token;  // kept to recognise a later resume of this id as `expired`
+};
+
+struct expired_session {
+  std::string id;
+  caf::actor_clock::time_point at;
+};
+
+struct registry_state {
+  static inline const char* name = "session_registry";
+
+  explicit registry_state(registry_actor* self) : self_(self) {}
+
+  // Runs however the registry ends, before its links and monitors hear of
+  // it. Links would not stop the broker and the sessions after a normal end,
+  // so they are sent our reason here (user_shutdown for a normal end). The
+  // names are erased only if they still point at us: a successor may own them.
+  ~registry_state() {
+    auto& names = self_->home_system().registry();
+    if (names.get<caf::actor_addr>(session_registry_name) == self_->address())
+      names.erase(session_registry_name);
+    caf::error reason = self_->fail_state();
+    if (!reason) reason = caf::exit_reason::user_shutdown;
+    if (broker_) {
+      if (names.get<caf::actor_addr>(broker_name) == broker_.address()) names.erase(broker_name);
+      self_->send_exit(broker_, reason);
+    }
+    for (auto& entry : sessions_) self_->send_exit(entry.second.actor, reason);
+  }
+
+  registry_state(const registry_state&) = delete;
+  registry_state& operator=(const registry_state&) = delete;
+
+  registry_actor* self_;
+  std::shared_ptr<spdlog::logger> log_ = log::get("registry");
+  registry_options opts_;
+  caf::actor broker_;
+  std::unordered_map<std::string, live_session> sessions_;
+  std::unordered_map<caf::actor_addr, std::string> ids_;         // from monitors: down_msg pending
+  std::unordered_set<caf::actor_addr> linked_;                   // from links: exit_msg pending
+  std::deque<expired_session> expired_order_;                    // oldest first
+  std::unordered_map<std::string, std::string> expired_tokens_;  // id -> token
+
+  caf::actor create(caf::actor conn, transport_ptr transport, std::string reason) {
+    std::string id;
+    do {
+      id = new_session_id();
+    } while (sessions_.count(id) > 0 || expired_tokens_.count(id) > 0);
+    auto token = new_token();
+    auto session = spawn_session(self_->home_system(),
+                                 session_args{id, token, opts_.session, broker_, std::move(conn),
+                                              std::move(transport), std::move(reason)});
+    self_->link_to(session);
+    self_->monitor(session);
+    linked_.insert(session.address());
+    ids_.emplace(session.address(), id);
+    sessions_.emplace(std::move(id), live_session{session, std::move(token)});
+    return session;
+  }
+
+  void forget_old(caf::actor_clock::time_point now) {
+    auto ttl = opts_.expired_ttl;
+    while (!expired_order_.empty() &&
+           (expired_order_.size() > opts_.expired_capacity ||
+            (ttl.count() > 0 && now - expired_order_.front().at >= ttl))) {
+      expired_tokens_.erase(expired_order_.front().id);
+      expired_order_.pop_front();
+    }
+  }
+
+  void remember_expired(const std::string& id, const std::string& token) {
+    auto now = self_->clock().now();
+    expired_tokens_[id] = token;
+    expired_order_.push_back(expired_session{id, now});
+    forget_old(now);
+  }
+
+  /// True iff `id` expired recently and `token` was its token.
+  bool expired_match(const std::string& id, const std::string& token) {
+    forget_old(self_->clock().now());
+    auto it = expired_tokens_.find(id);
+    return it != expired_tokens_.end() && token_equal(it->second, token);
+  }
+};
+
+caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf::actor broker) {
+  auto& st = self->state;
+  st.opts_ = std::move(opts);
+  st.broker_ = std::move(broker);
+  self->link_to(st.broker_);
+
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (st.linked_.erase(msg.source) > 0) return;  // a session ended: its down_msg handles it
+    if (msg.source == st.broker_.address()) {
+      log::error(*st.log_, "broker ended, the session registry ends with it",
+                 {{"reason", describe(self->home_system(), msg.reason)}});
+      self->quit(std::move(msg.reason));
+      return;
+    }
+    // A parent's exit signal. A normal one never stops an actor in CAF; keep that.
+    if (msg.reason) self->quit(std::move(msg.reason));
+  });
+
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto it = st.ids_.find(msg.source);
+    if (it == st.ids_.end()) return;
+    auto id = std::move(it->second);
+    st.ids_.erase(it);
+    auto session = st.sessions_.find(id);
+    if (session == st.sessions_.end()) return;
+    if (msg.reason == errc::session_expired) st.remember_expired(id, session->second.token);
+    st.sessions_.erase(session);
+  });
+
+  return {
+      [self](hello_atom, caf::actor& conn, transport_ptr& transport) -> caf::result<caf::actor> {
+        auto rp = self->make_response_promise();
+        rp.delegate(self->state.create(std::move(conn), std::move(transport), {}),
+                    welcomed_atom::value);
+        return rp;
+      },
+      [self](resume_atom, caf::actor& conn, transport_ptr& transport, std::string& id,
+             std::string& token, std::uint64_t last_seq) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        auto found = st.sessions_.find(id);
+        // Every answer names the session once its welcome is on the transport:
+        // a resumed one has written it before saying ok, a new one is asked
+        // (welcomed_atom) and answers the connection directly.
+        auto rp = self->make_response_promise();
+        if (found == st.sessions_.end()) {
+          auto reason = st.expired_match(id, token) ? "expired" : "unknown";
+          log::debug(*st.log_, "resume of an absent session", {{"reason", reason}});
+          rp.delegate(st.create(std::move(conn), std::move(transport), reason),
+                      welcomed_atom::value);
+          return rp;
+        }
+        auto session = found->second.actor;
+        self->request(session, caf::infinite, resume_atom::value, conn, transport, token, last_seq)
+            .then([rp, session](caf::ok_atom) mutable { rp.deliver(session); },
+                  [self, rp, conn, transport, id, token](caf::error& err) mutable {
+                    auto& st = self->state;
+                    // The session may have expired between lookup and request;
+                    // its down_msg can arrive after this error.
+                    std::string reason = "unknown";
+                    if (err == errc::resume_overflow)
+                      reason = "overflow";
+                    else if (err != errc::resume_unknown && st.expired_match(id, token))
+                      reason = "expired";
+                    log::debug(*st.log_, "resume refused", {{"reason", reason}});
+                    rp.delegate(st.create(std::move(conn), std::move(transport), reason),
+                                welcomed_atom::value);
+                  });
+        return rp;
+      },
+      [self](registry_stats_atom) {
+        return static_cast<std::uint64_t>(self->state.sessions_.size());
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_registry(caf::actor_system& sys, registry_options opts) {
+  // Both are spawned and named here rather than in the registry's first
+  // activation, so that a connection created right after this call finds
+  // them. The registry links to its broker before it handles any message.
+  auto broker = spawn_broker(sys);
+  auto registry = sys.spawn(registry_behavior, std::move(opts), broker);
+  sys.registry().put(session_registry_name, registry);
+  sys.registry().put(broker_name, broker);
+  log::info(*log::get("registry"), "session registry started");
+  return registry;
+}
+
+}  // namespace wsvisor

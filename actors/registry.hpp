@@ -1,0 +1,56 @@
+#pragma once
+
+/// The session registry: the only owner of session id -> session actor.
+///
+/// `hello` makes a new session; `resume` finds the session and asks it (the
+/// token is checked by the session, in constant time). Whenever a resume
+/// fails, a new session is made and welcomed with resumed:false and the
+/// reason: `expired` (the id is among the recently expired and the token is
+/// right), `overflow` (the session could not replay what the client lacks) or
+/// `unknown` (anything else: no such id, wrong token, last_seq in the future —
+/// the cases are not told apart and a wrong token leaves the session alone).
+///
+/// `spawn_registry` spawns the registry's own broker with it; the registry
+/// links to the broker before it handles any message (shared fate: a registry
+/// without its broker, or the reverse, is useless). Both are put in CAF's actor
+/// registry under `session_registry_name` and `broker_name`
+/// (actors/messages.hpp) before `spawn_registry` returns, and the registry
+/// erases both when it ends.
+/// Connections look the registry up there on every hello/resume, so a
+/// restarted registry is found by new connections. Sessions are linked to the
+/// registry (they end with it) and monitored (it forgets ended ones). Exits
+/// are trapped: a session's end never takes the registry down; its parent's
+/// exit signal or its broker's end does, with that reason.
+///
+/// Message interface (atoms in actors/messages.hpp):
+/// - (hello_atom, caf::actor connection, transport_ptr) -> caf::actor session
+/// - (resume_atom, caf::actor connection, transport_ptr, std::string session,
+///   std::string token, std::uint64_t last_seq) -> caf::actor session
+///   Either way the session has already written `welcome` (and, for a
+///   successful resume, the replay) to the transport when the reply arrives;
+///   for a new session the reply comes from the session itself.
+/// - (registry_stats_atom) -> std::uint64_t sessions alive
+/// Never blocks; the only request it makes (to a session) has an error handler.
+
+#include <cstddef>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "config/config.hpp"
+
+namespace wsvisor {
+
+struct registry_options {
+  session_config session;  // handed to every session
+  /// How many recently expired sessions are remembered for `expired` answers.
+  std::size_t expired_capacity = 65536;
+  /// How long an expired session is remembered (0: until pushed out by capacity).
+  duration expired_ttl{600'000};
+};
+
+/// Spawns the session registry (which spawns its broker) and registers both in
+/// `sys.registry()`. A registry already registered there is replaced.
+caf::actor spawn_registry(caf::actor_system& sys, registry_options opts);
+
+}  // namespace wsvisor

@@ -1,0 +1,69 @@
+#pragma once
+
+/// A session's unacknowledged outbound messages, oldest first (plain data, no
+/// actors; owned by one session actor, not thread-safe).
+///
+/// Bounded by a message count and a byte count: past either bound the oldest
+/// entry is evicted. Evictions are remembered as a high-water mark, so
+/// `can_replay_after(last_seq)` answers whether a resume can still deliver
+/// every message the client lacks. Acknowledged entries are dropped too, but
+/// they are not lost: the client said it holds them.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace wsvisor {
+
+class replay_buffer {
+ public:
+  struct entry {
+    std::uint64_t seq = 0;
+    std::shared_ptr<const std::string> body;  // the shared `message` body
+    std::size_t bytes = 0;                    // counted against max_bytes: body size
+  };
+
+  using const_iterator = std::deque<entry>::const_iterator;
+
+  /// `max_messages` and `max_bytes` are the bounds (session.replay_buffer and
+  /// session.replay_buffer_bytes); 0 keeps nothing.
+  replay_buffer(std::uint64_t max_messages, std::uint64_t max_bytes);
+
+  /// Appends the message `seq`, which must be above every seq pushed before,
+  /// then evicts the oldest entries while either bound is exceeded (a message
+  /// larger than max_bytes on its own evicts itself).
+  void push(std::uint64_t seq, std::shared_ptr<const std::string> body);
+
+  /// The client holds every message up to `seq`: drops them.
+  void ack(std::uint64_t seq);
+
+  /// True iff every message with a seq above `last_seq` that was ever pushed
+  /// is still here (or was acknowledged, so the client has it).
+  bool can_replay_after(std::uint64_t last_seq) const;
+
+  /// The first entry with seq > last_seq (entries are in seq order); iterate
+  /// to end() to replay.
+  const_iterator first_after(std::uint64_t last_seq) const;
+
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.end(); }
+  std::size_t size() const { return entries_.size(); }
+  std::uint64_t bytes() const { return bytes_; }
+
+  /// Highest seq evicted without acknowledgement (0 if none).
+  std::uint64_t lost_through() const { return lost_through_; }
+
+  /// Highest seq acknowledged (0 if none).
+  std::uint64_t acked_through() const { return acked_through_; }
+
+ private:
+  std::uint64_t max_messages_;
+  std::uint64_t max_bytes_;
+  std::deque<entry> entries_;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t lost_through_ = 0;
+  std::uint64_t acked_through_ = 0;
+};
+
+}  // namespace wsvisor

@@ -1,0 +1,58 @@
+#pragma once
+
+/// One logical session (docs/protocol.md): it outlives the WebSocket
+/// connections that carry it.
+///
+/// The session owns the seq counter (1, 2, 3, … across connections), the
+/// replay buffer, its subscriptions (kept across resumes) and the highest
+/// accepted cseq (exactly-once publishes). It writes its outbound frames
+/// straight to the transport of the connection it is attached to, and acts
+/// only on frames that connection forwards: frames, timers and the down_msg of
+/// any earlier connection are ignored.
+///
+/// Lifecycle: attached to the connection it was spawned with. When that
+/// connection ends (down_msg) it detaches and arms the resume window, a
+/// generation-stamped delayed message; while detached it keeps buffering. A
+/// resume attaches a new connection (an attached one is told to close with
+/// 4409). It ends
+/// - with `errc::session_expired` when the resume window runs out;
+/// - normally on `bye`, after closing the transport with 1000;
+/// - with its parent (the registry links to it).
+///
+/// Message interface (atoms in actors/messages.hpp):
+/// - from its current connection: (subscribe_atom, channel), (unsubscribe_atom,
+///   channel), (publish_atom, channel, body, cseq), (client_ack_atom, seq), (bye_atom);
+/// - from the registry: (welcomed_atom) -> caf::actor, this session: answered
+///   after the first welcome was written; (resume_atom, caf::actor connection, transport_ptr, token,
+///   last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow. On ok
+///   the welcome and the replay have been written to the new transport;
+/// - from the broker: (deliver_atom, channel, body);
+/// - from itself: (expire_atom, generation).
+
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/transport.hpp"
+#include "config/config.hpp"
+
+namespace wsvisor {
+
+struct session_args {
+  std::string id;
+  std::string token;
+  session_config config;  // resume window, replay bounds, heartbeat (announced in welcome)
+  caf::actor broker;
+  caf::actor connection;    // attached at start
+  transport_ptr transport;  // the connection's transport
+  /// Why this session was started instead of a resume: "unknown", "expired",
+  /// "overflow", or empty for a hello. Sent in the welcome.
+  std::string reason;
+};
+
+/// Spawns a session attached to `args.connection`; it sends the welcome first
+/// thing. The caller (the registry) links and monitors it.
+caf::actor spawn_session(caf::actor_system& sys, session_args args);
+
+}  // namespace wsvisor
