@@ -38,6 +38,8 @@ struct server_config {
   std::string path = "/ws";                   // WebSocket upgrade target
   std::uint64_t max_message_bytes = 65536;    // larger frames close with 1009
   std::uint64_t max_connections = 10000;      // beyond this, new clients are refused
+  std::uint64_t send_queue_bytes = 1u << 20;  // outbound bytes queued per client; a client this
+                                              // far behind stopped reading and is dropped
   duration handshake_timeout{10'000};         // to send a request, upgrade and say hello
   std::uint32_t io_threads = 1;               // Asio threads; one suffices on two cores
   std::uint32_t actor_threads = 0;            // CAF scheduler workers; 0 = one per core

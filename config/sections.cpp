@@ -92,6 +92,7 @@ void read_server(reader& r, const std::string& path, const toml::node& node, ser
                        "expected a path starting with \"/\" (no spaces, '?' or '#')"),
                    size_field(r, "max_message_bytes", s.max_message_bytes, 64, 64 * mib),
                    integer_field(r, "max_connections", s.max_connections, 1, unbounded),
+                   size_field(r, "send_queue_bytes", s.send_queue_bytes, kib, gib),
                    duration_field(r, "handshake_timeout", s.handshake_timeout),
                    integer_field(r, "io_threads", s.io_threads, 1, 64),
                    integer_field(r, "actor_threads", s.actor_threads, 0, 256),
@@ -257,6 +258,14 @@ void check_consistency(reader& r, const config& cfg) {
                     "backoff_min (" + format_duration(p.backoff_min) +
                         ") must not exceed backoff_max (" + format_duration(p.backoff_max) + ")");
   }
+  // The queue must hold the largest message a client may publish, or every
+  // fan-out of such a message would drop its slower recipients.
+  const auto& srv = cfg.server;
+  if (srv.send_queue_bytes < srv.max_message_bytes)
+    r.cross_error({"server.send_queue_bytes", "server.max_message_bytes"},
+                  "send_queue_bytes (" + format_size(srv.send_queue_bytes) +
+                      ") must be at least max_message_bytes (" +
+                      format_size(srv.max_message_bytes) + ")");
   const auto& s = cfg.session;
   if (s.heartbeat_timeout <= s.heartbeat_interval)
     r.cross_error({"session.heartbeat_timeout", "session.heartbeat_interval"},

@@ -51,6 +51,7 @@ std::string to_toml(const config& cfg) {
   w.string("path", cfg.server.path);
   w.size("max_message_bytes", cfg.server.max_message_bytes);
   w.integer("max_connections", cfg.server.max_connections);
+  w.size("send_queue_bytes", cfg.server.send_queue_bytes);
   w.duration("handshake_timeout", cfg.server.handshake_timeout);
   w.integer("io_threads", cfg.server.io_threads);
   w.integer("actor_threads", cfg.server.actor_threads);

@@ -5,8 +5,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "log/log.hpp"
+#include "net/ws_session.hpp"
+#include "net/ws_upgrade.hpp"
 
 namespace wsvisor::net {
 
@@ -17,6 +20,10 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// What an over-capacity client is told to wait before retrying. A hint only:
+// clients add their own backoff and jitter.
+constexpr const char* retry_after_seconds = "5";
+
 std::shared_ptr<spdlog::logger> http_log() {
   static auto logger = log::get("http");
   return logger;
@@ -25,8 +32,9 @@ std::shared_ptr<spdlog::logger> http_log() {
 // One HTTP connection. Lives as long as an asynchronous operation holds it.
 class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
-  http_connection(tcp::socket&& socket, std::shared_ptr<const http_options> opts)
-      : stream_(std::move(socket)), opts_(std::move(opts)) {}
+  http_connection(tcp::socket&& socket, std::shared_ptr<const http_options> opts,
+                  std::shared_ptr<ws_slots> slots)
+      : stream_(std::move(socket)), opts_(std::move(opts)), slots_(std::move(slots)) {}
 
   void run() {
     // Start on the connection's strand: the socket was accepted elsewhere.
@@ -58,12 +66,51 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
       log::debug(*http_log(), "bad request", {{"peer", peer()}, {"error", ec.message()}});
       return reply_error(http::status::bad_request);
     }
-    respond(parser_->release());
+    auto req = parser_->release();
+    if (opts_->on_websocket && path_of(req) == opts_->ws_path) return upgrade(std::move(req));
+    respond(req);
+  }
+
+  static std::string_view path_of(const http::request<http::string_body>& req) {
+    auto target = std::string_view{req.target().data(), req.target().size()};
+    return target.substr(0, target.find('?'));
+  }
+
+  // Every refusal happens here, before the 101: a refused client costs no
+  // WebSocket handshake and no actor.
+  void upgrade(http::request<http::string_body>&& req) {
+    if (!beast::websocket::is_upgrade(req)) {
+      // RFC 7231 §6.5.15: a 426 names the protocol to upgrade to.
+      return reply_error(http::status::upgrade_required, "this is a WebSocket endpoint\n",
+                         {{http::field::upgrade, "websocket"},
+                          {http::field::sec_websocket_version, "13"}});
+    }
+    auto choice = choose_subprotocol(req);
+    if (!choice.acceptable) {
+      return reply_error(http::status::bad_request,
+                         "unsupported subprotocol; this server speaks " +
+                             std::string{ws_subprotocol} + "\n");
+    }
+    if (buffer_.size() != 0) {
+      return reply_error(http::status::bad_request, "data sent before the upgrade completed\n");
+    }
+    // Over capacity: 503 before the upgrade, not the close code 4429 that
+    // protocol.md also lists. A refusal then costs no WebSocket handshake
+    // and no actor, and every HTTP client understands it.
+    if (!slots_->try_acquire()) {
+      log::debug(*http_log(), "websocket refused: at max_connections",
+                 {{"peer", peer()}, {"max_connections", opts_->max_connections}});
+      return reply_error(http::status::service_unavailable, "too many connections\n",
+                         {{http::field::retry_after, retry_after_seconds}});
+    }
+    // The HTTP phase's deadline ends here; the WebSocket sets its own.
+    stream_.expires_never();
+    ws_session::start(stream_.release_socket(), std::move(req), std::move(choice.selected), opts_,
+                      slots_);
   }
 
   void respond(const http::request<http::string_body>& req) {
-    auto target = std::string_view{req.target().data(), req.target().size()};
-    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    auto target = path_of(req);
     http::response<http::string_body> res;
     res.version(req.version());
     res.keep_alive(req.keep_alive());
@@ -97,12 +144,14 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     send(std::move(res));
   }
 
-  void reply_error(http::status status) {
+  void reply_error(http::status status, std::string body = {},
+                   std::initializer_list<std::pair<http::field, std::string_view>> headers = {}) {
     http::response<http::string_body> res{status, 11};
     res.set(http::field::server, "wsvisor");
     res.set(http::field::content_type, "text/plain");
+    for (const auto& [name, value] : headers) res.set(name, value);
     res.keep_alive(false);
-    res.body() = std::string{http::obsolete_reason(status)} + "\n";
+    res.body() = body.empty() ? std::string{http::obsolete_reason(status)} + "\n" : std::move(body);
     res.prepare_payload();
     send(std::move(res));
   }
@@ -134,6 +183,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const http_options> opts_;
+  std::shared_ptr<ws_slots> slots_;
 };
 
 }  // namespace
@@ -142,6 +192,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   impl(asio::io_context& ioc, http_options opts)
       : ioc_(ioc),
         opts_(std::make_shared<const http_options>(std::move(opts))),
+        slots_(std::make_shared<ws_slots>(opts_->max_connections)),
         acceptor_(asio::make_strand(ioc)) {}
 
   void accept() {
@@ -154,7 +205,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                // rather than go deaf; the condition is logged.
                                log::warn(*http_log(), "accept failed", {{"error", ec.message()}});
                              } else {
-                               std::make_shared<http_connection>(std::move(socket), self->opts_)->run();
+                               std::make_shared<http_connection>(std::move(socket), self->opts_,
+                                                                 self->slots_)
+                                   ->run();
                              }
                              self->accept();
                            });
@@ -162,6 +215,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   asio::io_context& ioc_;
   std::shared_ptr<const http_options> opts_;
+  std::shared_ptr<ws_slots> slots_;
   tcp::acceptor acceptor_;
   tcp::endpoint bound_;
 };
@@ -204,6 +258,8 @@ void http_server::stop() {
 }
 
 std::uint16_t http_server::local_port() const { return impl_->bound_.port(); }
+
+std::uint64_t http_server::open_websockets() const { return impl_->slots_->open(); }
 
 std::string http_server::local_address() const {
   auto addr = impl_->bound_.address();

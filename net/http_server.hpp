@@ -6,6 +6,22 @@
 /// `request_timeout` and may idle between keep-alive requests for at most the
 /// same time: a slow or silent client cannot hold a socket forever.
 ///
+/// WebSockets share the port: an upgrade request for `ws_path` (query string
+/// ignored) becomes a WebSocket whose connection actor `on_websocket` spawns
+/// (net/ws_session.hpp describes what the actor receives). Refusals are plain
+/// HTTP answers, given before any upgrade:
+///   - an upgrade for another path: 404; a request for `ws_path` that is not
+///     an upgrade: 426 Upgrade Required;
+///   - subprotocols: `wsvisor.v1` is selected when offered (alone or in a
+///     list); a client offering none is accepted without the header; a client
+///     offering only others gets 400 naming `wsvisor.v1`;
+///   - `max_connections` WebSockets open: 503 with `Retry-After`. protocol.md
+///     lists close code 4429 for this; refusing before the upgrade costs no
+///     WebSocket handshake and no actor, and any HTTP client understands it;
+///   - bytes sent after the upgrade request but before our 101 (RFC 6455
+///     §4.1 forbids it; Beast could not hand them on): 400.
+/// Without `on_websocket`, `ws_path` is served like any unknown path (404).
+///
 /// Threading: all socket work runs on the `io_context` given to the
 /// constructor; `start`, `stop` and `local_port` may be called from any thread
 /// that does not race with each other (in practice: the owner's thread).
@@ -15,6 +31,12 @@
 #include <memory>
 #include <string>
 
+#include <functional>
+
+#include <caf/actor.hpp>
+
+#include "actors/transport.hpp"
+#include "net/io_gate.hpp"
 #include "config/config.hpp"
 
 namespace boost::asio {
@@ -28,6 +50,19 @@ struct http_options {
   duration request_timeout{10'000};       // deliver a request, or idle, at most this long
   std::uint64_t max_header_bytes = 8192;  // larger request headers get 431
   std::string version_json = "{}";        // body of GET /version
+
+  std::string ws_path = "/ws";                // target of the WebSocket upgrade; query ignored
+  std::uint64_t max_message_bytes = 65536;    // inbound messages above this close with 1009
+  std::uint64_t max_connections = 10000;      // open WebSockets; beyond, upgrades get 503
+  std::uint64_t send_queue_bytes = 1u << 20;  // outbound bytes queued per WebSocket; past it
+                                              // the client stopped reading: reset
+  duration handshake_timeout{10'000};         // WebSocket opening and closing handshakes
+  /// Spawns the connection actor of a new WebSocket (called on the socket's
+  /// strand, after the 101). An invalid handle closes the socket with 1011.
+  std::function<caf::actor(transport_ptr)> on_websocket;
+  /// Guards posts from connection actors' exit functors to the io_context
+  /// (net/io_gate.hpp); the io_context's owner closes it before destroying it.
+  std::shared_ptr<io_gate> gate = std::make_shared<io_gate>();
 };
 
 class http_server {
@@ -42,7 +77,8 @@ class http_server {
   std::string start();
 
   /// Stops accepting new connections; connections already open finish their
-  /// current request and close.
+  /// current request and close. Open WebSockets stay open: shutting them
+  /// down (goaway, close 1001) is their actors' part of a staged shutdown.
   void stop();
 
   /// The bound port (useful after listening on port 0); 0 before `start`.
@@ -50,6 +86,9 @@ class http_server {
 
   /// The bound address as `host:port`.
   std::string local_address() const;
+
+  /// WebSockets open now (counted against `max_connections`); any thread.
+  std::uint64_t open_websockets() const;
 
  private:
   struct impl;

@@ -155,6 +155,7 @@ TEST(ConfigErrors, AcceptsTheEdgesOfEveryRange) {
   auto r = load_config_string(R"([server]
 listen = "127.0.0.1:0"
 max_message_bytes = "64MiB"
+send_queue_bytes = "1GiB"
 io_threads = 64
 actor_threads = 256
 handshake_timeout = "1ms"
@@ -170,6 +171,9 @@ max_restarts = 4294967295
 listen = "localhost:65535"
 )");
   EXPECT_TRUE(r.ok()) << all_errors(r);
+  auto smallest_queue = load_config_string(
+      "[server]\nsend_queue_bytes = \"1KiB\"\nmax_message_bytes = \"1KiB\"\n");
+  EXPECT_TRUE(smallest_queue.ok()) << all_errors(smallest_queue);
   auto too_far = load_config_string("[server]\nlisten = \"127.0.0.1:65536\"\n");
   EXPECT_TRUE(has_error(too_far, "server.listen", 2, "expected host:port"));
 }
@@ -234,6 +238,26 @@ backoff_max = "100ms"
   EXPECT_TRUE(has_error(r, "policies.upstream.backoff_max", 2,
                         "backoff_min (200ms) must not exceed backoff_max (100ms)"));
   EXPECT_EQ(r.errors.size(), 1u) << all_errors(r);
+}
+
+TEST(ConfigErrors, RejectsASendQueueOutsideItsRange) {
+  auto r = load_config_string("[server]\nsend_queue_bytes = \"1023B\"\n");
+  EXPECT_TRUE(has_error(r, "server.send_queue_bytes", 2, "must be between 1KiB and 1GiB"));
+  EXPECT_EQ(r.errors.size(), 1u) << all_errors(r);
+  auto big = load_config_string("[server]\nsend_queue_bytes = \"2GiB\"\n");
+  EXPECT_TRUE(has_error(big, "server.send_queue_bytes", 2, "must be between 1KiB and 1GiB"));
+}
+
+TEST(ConfigErrors, RejectsASendQueueSmallerThanTheLargestMessage) {
+  // Reported at the key the file set: here only max_message_bytes.
+  auto r = load_config_string("[server]\nmax_message_bytes = \"2MiB\"\n");
+  EXPECT_TRUE(has_error(r, "server.max_message_bytes", 2,
+                        "send_queue_bytes (1MiB) must be at least max_message_bytes (2MiB)"));
+  EXPECT_EQ(r.errors.size(), 1u) << all_errors(r);
+  auto both = load_config_string(
+      "[server]\nsend_queue_bytes = \"64KiB\"\nmax_message_bytes = \"128KiB\"\n");
+  EXPECT_TRUE(has_error(both, "server.send_queue_bytes", 2, "must be at least max_message_bytes"));
+  EXPECT_EQ(both.errors.size(), 1u) << all_errors(both);
 }
 
 TEST(ConfigErrors, RejectsHeartbeatTimeoutNotAboveTheInterval) {

@@ -173,6 +173,7 @@ config non_default_config() {
               .path = "/socket",
               .max_message_bytes = 1000,
               .max_connections = 77,
+              .send_queue_bytes = 3u << 20,
               .handshake_timeout = 1500ms,
               .io_threads = 2,
               .actor_threads = 3};
@@ -230,7 +231,8 @@ TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
   auto text = to_toml(non_default_config());
   for (auto expected :
        {"handshake_timeout = \"1500ms\"", "resume_window = \"2m\"",
-        "replay_buffer_bytes = \"3MiB\"", "max_message_bytes = \"1000\"", "[policies.fast]",
+        "replay_buffer_bytes = \"3MiB\"", "max_message_bytes = \"1000\"",
+        "send_queue_bytes = \"3MiB\"", "[policies.fast]",
         "[policies.root]", "[policies.upstream]", "[policies.cluster]", "[[upstream]]",
         "backoff_multiplier = 1.5", "backoff_multiplier = 2.0",
         "peers = [\"10.0.0.2:7070\", \"[fe80::1]:7070\"]", "enabled = true"})

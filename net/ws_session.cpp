@@ -1,0 +1,405 @@
+#include "net/ws_session.hpp"
+
+#include "net/io_gate.hpp"
+
+#include <array>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
+#include <caf/send.hpp>
+
+#include "actors/messages.hpp"
+#include "log/log.hpp"
+
+namespace wsvisor::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// A read buffer keeps its capacity between messages; one that grew for a big
+// message is given back, so that idle connections cost little.
+constexpr std::size_t retained_read_buffer = 16 * 1024;
+
+std::shared_ptr<spdlog::logger> ws_log() {
+  static auto logger = log::get("ws");
+  return logger;
+}
+
+// A close frame holds at most 123 bytes of reason, and Beast's fixed-size
+// string throws past that: cut at a UTF-8 character boundary.
+std::string trim_reason(std::string reason) {
+  constexpr std::size_t max = 123;
+  if (reason.size() <= max) return reason;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+  reason.resize(n);
+  return reason;
+}
+
+// Codes an endpoint may put in a close frame (RFC 6455 §7.4; the same set
+// Beast accepts from a peer). 1005, 1006 and 1015 only ever describe a close.
+bool sendable_close_code(std::uint16_t code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1013) ||
+         (code >= 3000 && code <= 4999);
+}
+
+bool is_normal_ending(const beast::error_code& ec) {
+  return ec == asio::error::operation_aborted || ec == websocket::error::closed;
+}
+
+std::string endpoint_text(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  auto addr = ep.address();
+  auto host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+void ws_session::start(tcp::socket&& socket, http::request<http::string_body>&& req,
+                       std::string subprotocol, std::shared_ptr<const http_options> opts,
+                       std::shared_ptr<ws_slots> slots) {
+  auto self = std::make_shared<ws_session>(std::move(socket), std::move(subprotocol),
+                                           std::move(opts), std::move(slots));
+  // The listener calls this on the connection's strand, which is ours too, so
+  // dispatch runs inline; it is spelled out so that no other caller can
+  // touch the stream off the strand.
+  asio::dispatch(self->strand_,
+                 [self, req = std::move(req)]() mutable { self->accept(std::move(req)); });
+}
+
+ws_session::ws_session(tcp::socket&& socket, std::string subprotocol,
+                       std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots)
+    : strand_(socket.get_executor()),
+      peer_(endpoint_text(socket)),
+      subprotocol_(std::move(subprotocol)),
+      opts_(std::move(opts)),
+      slots_(std::move(slots)),
+      ws_(std::move(socket)),
+      close_deadline_(strand_) {}
+
+ws_session::~ws_session() {
+  // Only reached unfinished when the io_context dropped our handlers (the
+  // server stopped without closing). No ws_closed then: the actor, if any,
+  // released us, and the actor system may already be gone.
+  if (!finished_) slots_->release();
+}
+
+void ws_session::accept(http::request<http::string_body> req) {
+  // Beast's own timer bounds the opening handshake and the closes we start.
+  // No idle timeout and no keep-alive pings: the application heartbeat owns
+  // liveness, and a control frame proves nothing about the application.
+  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.handshake_timeout = opts_->handshake_timeout;
+  timeouts.idle_timeout = websocket::stream_base::none();
+  timeouts.keep_alive_pings = false;
+  ws_.set_option(timeouts);
+  ws_.set_option(
+      websocket::stream_base::decorator([proto = subprotocol_](websocket::response_type& res) {
+        res.set(http::field::server, "wsvisor");
+        if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+      }));
+  ws_.read_message_max(opts_->max_message_bytes);
+  // One frame per message, written straight from the frame's two buffers
+  // (a server does not mask, so Beast copies nothing).
+  ws_.auto_fragment(false);
+  beast::get_lowest_layer(ws_).rate_policy().on_teardown = [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->arm_close_deadline();
+  };
+  ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+}
+
+void ws_session::on_accept(beast::error_code ec) {
+  if (ec) {
+    fail(ec, "accept");
+    return finish(ec);
+  }
+  accepted_ = true;
+  try {
+    if (opts_->on_websocket) actor_ = opts_->on_websocket(shared_from_this());
+  } catch (const std::exception& e) {
+    // An exception must not escape into the io_context's run loop.
+    log::error(*ws_log(), "spawning the connection actor failed",
+               {{"peer", peer_}, {"error", e.what()}});
+  }
+  if (!actor_) {
+    request_close(1011, "internal error");
+  } else {
+    // The actor's end closes the socket. A weak reference: the session must
+    // not keep itself alive through the actor it keeps alive.
+    actor_->attach_functor([weak = weak_from_this(), gate = opts_->gate](const caf::error&) {
+      if (auto self = weak.lock())
+        gate->post(self->strand_, [self] { self->request_close(1011, "internal error"); });
+    });
+  }
+  log::debug(*ws_log(), "websocket open", {{"peer", peer_}, {"subprotocol", subprotocol_}});
+  read();
+}
+
+void ws_session::read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+}
+
+void ws_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec) return finish(ec);
+  auto payload = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
+  if (buffer_.capacity() > retained_read_buffer) buffer_.shrink_to_fit();
+  // After asking for a close the actor is done with this connection; we
+  // keep reading only so that Beast sees the peer's close frame.
+  if (actor_ && !close_requested_) {
+    if (ws_.got_text())
+      caf::anon_send(actor_, ws_text_atom::value, std::move(payload));
+    else
+      caf::anon_send(actor_, ws_binary_atom::value);
+  }
+  read();
+}
+
+send_result ws_session::send(out_frame frame) {
+  if (!accepting_.load(std::memory_order_acquire)) return send_result::closed;
+  const std::uint64_t size = frame.size();
+  const std::uint64_t limit = opts_->send_queue_bytes;
+  // Reserve the bytes before posting, so that concurrent senders see each
+  // other and the bound holds without a lock.
+  auto queued = queued_.load(std::memory_order_acquire);
+  do {
+    if (queued != 0 && queued + size > limit) {
+      if (accepting_.exchange(false, std::memory_order_acq_rel))
+        asio::post(strand_,
+                   [self = shared_from_this()] { self->reset_socket("send queue overflow"); });
+      return send_result::dropped;
+    }
+  } while (!queued_.compare_exchange_weak(queued, queued + size, std::memory_order_acq_rel,
+                                          std::memory_order_acquire));
+  auto peak = peak_.load(std::memory_order_relaxed);
+  while (queued + size > peak &&
+         !peak_.compare_exchange_weak(peak, queued + size, std::memory_order_relaxed)) {
+  }
+  asio::post(strand_, [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    self->enqueue(std::move(frame));
+  });
+  return send_result::queued;
+}
+
+void ws_session::close(std::uint16_t code, std::string reason) {
+  accepting_.store(false, std::memory_order_release);
+  asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+    self->request_close(code, std::move(reason));
+  });
+}
+
+void ws_session::enqueue(out_frame frame) {
+  // A frame that raced with close() or with the socket's end is discarded.
+  if (finished_ || close_requested_) {
+    queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
+    return;
+  }
+  queue_.push_back(std::move(frame));
+  if (!writing_) write_next();
+}
+
+void ws_session::write_next() {
+  const auto& frame = queue_.front();
+  writing_ = true;
+  // The deque keeps `frame` in place until on_write pops it.
+  std::array<asio::const_buffer, 2> buffers{
+      asio::buffer(frame.head),
+      frame.body ? asio::buffer(*frame.body) : asio::const_buffer{},
+  };
+  ws_.text(true);
+  ws_.async_write(buffers, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+}
+
+bool ws_session::has_room() const {
+  return queued_.load(std::memory_order_acquire) < opts_->send_queue_bytes / 2;
+}
+
+void ws_session::when_room(std::function<void()> fn) {
+  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    if (self->finished_) return;  // never called once the connection has ended
+    self->on_room_ = std::move(fn);
+    self->notify_room();
+  });
+}
+
+void ws_session::notify_room() {
+  // Below a quarter, not half: some hysteresis, so that a producer refills
+  // the queue in batches rather than one frame per write completion.
+  if (!on_room_ || queued_.load(std::memory_order_acquire) > opts_->send_queue_bytes / 4) return;
+  auto fn = std::move(on_room_);
+  on_room_ = nullptr;
+  fn();
+}
+
+void ws_session::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  queued_.fetch_sub(queue_.front().size(), std::memory_order_acq_rel);
+  queue_.pop_front();
+  notify_room();
+  if (ec) {
+    fail(ec, "write");
+    discard_queue();
+    // A failed write means a broken connection; make sure the read ends too.
+    if (!is_normal_ending(ec)) reset_socket("write failed");
+    return;
+  }
+  if (!queue_.empty()) return write_next();
+  if (close_requested_ && !finished_) start_close();
+}
+
+void ws_session::discard_queue() {
+  // The frame being written stays until its write completes.
+  auto keep = writing_ ? 1u : 0u;
+  while (queue_.size() > keep) {
+    queued_.fetch_sub(queue_.back().size(), std::memory_order_acq_rel);
+    queue_.pop_back();
+  }
+}
+
+void ws_session::request_close(std::uint16_t code, std::string reason) {
+  accepting_.store(false, std::memory_order_release);
+  if (finished_ || close_requested_) return;
+  if (!sendable_close_code(code)) {
+    log::warn(*ws_log(), "invalid close code replaced by 1011", {{"peer", peer_}, {"code", code}});
+    code = 1011;
+  }
+  close_requested_ = close_request{code, trim_reason(std::move(reason))};
+  // From now on the socket has handshake_timeout to go, whatever blocks it
+  // (a peer that reads nothing, a peer that never answers the close).
+  arm_close_deadline();
+  if (!writing_) start_close();  // otherwise on_write starts it once the queue drains
+}
+
+void ws_session::start_close() {
+  // Beast may be closing already (the peer's close frame, a failed frame):
+  // a second close frame is not allowed, and the deadline bounds Beast's.
+  // After our own reset there is nobody to send a close frame to.
+  if (!ws_.is_open() || !beast::get_lowest_layer(ws_).socket().is_open()) return;
+  close_started_ = true;
+  close_pending_ = true;
+  websocket::close_reason frame{close_requested_->code};
+  frame.reason = close_requested_->reason;  // trimmed to fit by request_close
+  ws_.async_close(frame, beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
+}
+
+void ws_session::on_close(beast::error_code ec) {
+  close_pending_ = false;
+  if (ec) fail(ec, "close");
+  // The read usually ends first; if it has, the socket is ours to release.
+  if (finished_) release_socket();
+}
+
+void ws_session::arm_close_deadline() {
+  if (deadline_armed_ || finished_) return;
+  deadline_armed_ = true;
+  close_deadline_.expires_after(opts_->handshake_timeout);
+  close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec != asio::error::operation_aborted) self->on_close_deadline();
+  });
+}
+
+void ws_session::on_close_deadline() {
+  auto& socket = beast::get_lowest_layer(ws_).socket();
+  if (!socket.is_open()) return;
+  if (!deadline_passed_) {
+    // First a shutdown rather than a close: reads see EOF and blocked writes
+    // fail, so Beast's operations end by themselves and keep their result
+    // (a teardown after 1009 still reports 1009). Linger 0 makes the close
+    // that follows a reset, dropping what a dead peer never read.
+    deadline_passed_ = true;
+    if (!reset_reason_) reset_reason_ = "close timed out";
+    log::info(*ws_log(), "websocket close timed out", {{"peer", peer_}});
+    beast::error_code ignored;
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    // Data already queued is still read after a shutdown: a peer that keeps
+    // sending could stretch Beast's drain, so a hard close follows shortly.
+    close_deadline_.expires_after(std::min<duration>(opts_->handshake_timeout, duration{1000}));
+    close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec != asio::error::operation_aborted) self->on_close_deadline();
+    });
+    return;
+  }
+  reset_socket("close timed out");
+}
+
+void ws_session::reset_socket(const char* why) {
+  auto& socket = beast::get_lowest_layer(ws_).socket();
+  if (!socket.is_open()) return;
+  if (!reset_reason_) reset_reason_ = why;
+  log::info(*ws_log(), "websocket reset", {{"peer", peer_}, {"reason", why}});
+  // Linger 0 turns close into a reset: the kernel drops what the peer never
+  // read instead of holding it for the peer, so the memory is freed now.
+  beast::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  beast::get_lowest_layer(ws_).close();
+}
+
+void ws_session::release_socket() {
+  close_deadline_.cancel();
+  if (beast::get_lowest_layer(ws_).socket().is_open()) beast::get_lowest_layer(ws_).close();
+}
+
+void ws_session::finish(beast::error_code ec) {
+  on_room_ = nullptr;  // its producer learns of the end through ws_closed instead
+  if (finished_) return;
+  finished_ = true;
+  accepting_.store(false, std::memory_order_release);
+  discard_queue();
+  if (ec != websocket::error::closed) fail(ec, "read");
+
+  std::uint16_t code = 1006;
+  std::string reason;
+  if (close_started_) {
+    // Our close frame went out; what the actor asked for is what it hears.
+    code = close_requested_->code;
+    reason = close_requested_->reason;
+  } else if (ec == websocket::error::closed || ws_.reason().code != websocket::close_code::none) {
+    // The peer's close (Beast has answered it with the same code), also when
+    // the teardown after it was cut short by the close deadline.
+    code =
+        ws_.reason().code == websocket::close_code::none ? std::uint16_t{1005} : ws_.reason().code;
+    reason = std::string{ws_.reason().reason.data(), ws_.reason().reason.size()};
+  } else if (ec == websocket::error::message_too_big) {
+    code = websocket::close_code::too_big;  // sent by Beast's read
+    reason = "message too big";
+  } else if (ec == websocket::error::bad_frame_payload) {
+    code = websocket::close_code::bad_payload;
+    reason = "invalid UTF-8";
+  } else if (ec.category() == websocket::make_error_code(websocket::error::closed).category() &&
+             accepted_) {
+    code = websocket::close_code::protocol_error;
+    reason = "protocol error";
+  } else {
+    reason = reset_reason_ ? reset_reason_ : ec.message();
+  }
+
+  // A close of ours still in flight releases the socket in on_close.
+  if (!close_pending_) release_socket();
+  slots_->release();
+  log::debug(*ws_log(), "websocket closed", {{"peer", peer_}, {"code", code}, {"reason", reason}});
+  if (actor_) {
+    caf::anon_send(actor_, ws_closed_atom::value, code, std::move(reason));
+    actor_ = nullptr;
+  }
+}
+
+void ws_session::fail(beast::error_code ec, const char* what) {
+  if (is_normal_ending(ec) || failure_logged_) return;
+  failure_logged_ = true;
+  log::debug(*ws_log(), "websocket failed",
+             {{"peer", peer_}, {"during", what}, {"error", ec.message()}});
+}
+
+}  // namespace wsvisor::net

@@ -1,0 +1,151 @@
+#pragma once
+
+/// One accepted WebSocket: the adapter between its socket and its connection
+/// actor (internal to net/; the listener creates it, the actor sees it only
+/// as a `wsvisor::transport`).
+///
+/// Inbound: every complete text message goes to the actor as
+/// `(ws_text_atom, std::string)`, every binary one as `(ws_binary_atom)`.
+/// When the socket ends, for whatever reason, the actor gets
+/// `(ws_closed_atom, std::uint16_t code, std::string reason)` exactly once:
+/// the code the session sent (its own close, 1009 for an oversized message,
+/// 1002/1007 for protocol errors), else the one the peer sent (1005 for a
+/// close frame without a code), else 1006 (reset, EOF, send-queue overflow,
+/// timeout).
+///
+/// Outbound: see `transport`. At most one write is in flight; the frames
+/// behind it wait in a queue bounded by `send_queue_bytes`. A frame that
+/// would take the queue past that bound is dropped, `send` answers
+/// `dropped`, and the socket is reset at once (a client that stopped reading
+/// would never read a close frame either). One exception keeps an oversized
+/// frame from killing a healthy connection: a frame is always accepted when
+/// nothing is queued, so the queue never holds more than
+/// max(send_queue_bytes, the largest single frame).
+///
+/// Deadlines: the opening handshake, and every close from the moment it is
+/// asked for (by the actor, the actor's exit, the peer, or Beast failing the
+/// connection), are bounded by `handshake_timeout`: then the socket is shut
+/// down (pending reads see EOF, blocked writes fail) and, at most
+/// min(1 s, handshake_timeout) later, reset. There is no idle timeout:
+/// liveness is the application heartbeat's business (control frames do not
+/// count, protocol.md); the actor's close after a missed heartbeat is bounded
+/// like any other.
+///
+/// Threading: `send`, `close`, `peer`, `queued_bytes`, `peak_queued_bytes`
+/// may be called from any thread. Every other member is touched only on the
+/// session's strand (the executor of its socket); public calls reach it
+/// through `asio::post`. The connection actor is notified with `anon_send`,
+/// which never blocks.
+///
+/// Lifetime: pending operations and the actor's `transport_ptr` keep the
+/// session alive; the session holds the actor until it has sent
+/// `ws_closed`. When the actor terminates, a functor attached to it closes
+/// the socket (1011 "internal error" unless the actor had asked for a close).
+/// The socket belongs to the listener's io_context, which must outlive every
+/// `transport_ptr`; a session destroyed unfinished (its io_context went away
+/// with the handlers) sends no `ws_closed`.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <caf/actor.hpp>
+
+#include "actors/transport.hpp"
+#include "net/http_server.hpp"
+#include "net/ws_stream.hpp"
+#include "net/ws_upgrade.hpp"
+
+namespace wsvisor::net {
+
+class ws_session final : public transport, public std::enable_shared_from_this<ws_session> {
+ public:
+  /// Takes over `socket`, whose upgrade request `req` passed the listener's
+  /// checks and for which a slot of `slots` was acquired (the session
+  /// returns it when the socket ends). Answers the upgrade with 101,
+  /// selecting `subprotocol` when not empty, then spawns the connection
+  /// actor with `opts->on_websocket` and starts reading.
+  static void start(boost::asio::ip::tcp::socket&& socket,
+                    boost::beast::http::request<boost::beast::http::string_body>&& req,
+                    std::string subprotocol, std::shared_ptr<const http_options> opts,
+                    std::shared_ptr<ws_slots> slots);
+
+  ws_session(boost::asio::ip::tcp::socket&& socket, std::string subprotocol,
+             std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots);
+  ~ws_session() override;
+
+  send_result send(out_frame frame) override;
+  void close(std::uint16_t code, std::string reason) override;
+  std::string peer() const override { return peer_; }
+  bool has_room() const override;
+  void when_room(std::function<void()> fn) override;
+
+  /// Bytes of frames accepted by `send` and not yet written (thread-safe).
+  std::uint64_t queued_bytes() const { return queued_.load(std::memory_order_acquire); }
+
+  /// The most `queued_bytes` ever was (thread-safe; for tests and stats).
+  std::uint64_t peak_queued_bytes() const { return peak_.load(std::memory_order_acquire); }
+
+ private:
+  void accept(boost::beast::http::request<boost::beast::http::string_body> req);
+  void on_accept(boost::beast::error_code ec);
+  void read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void enqueue(out_frame frame);
+  void write_next();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void discard_queue();
+  void notify_room();
+  void request_close(std::uint16_t code, std::string reason);
+  void start_close();
+  void on_close(boost::beast::error_code ec);
+  void arm_close_deadline();
+  void on_close_deadline();
+  void reset_socket(const char* why);
+  void release_socket();
+  void finish(boost::beast::error_code ec);
+  void fail(boost::beast::error_code ec, const char* what);
+
+  // Immutable after construction: safe from any thread.
+  const boost::asio::any_io_executor strand_;
+  const std::string peer_;
+  const std::string subprotocol_;
+  const std::shared_ptr<const http_options> opts_;
+  const std::shared_ptr<ws_slots> slots_;
+
+  // Thread-safe.
+  std::atomic<bool> accepting_{true};  // `send` queues frames; false once closing
+  std::atomic<std::uint64_t> queued_{0};
+  std::atomic<std::uint64_t> peak_{0};
+  std::function<void()> on_room_;  // strand only: pending when_room callback
+
+  // Strand only.
+  ws_stream ws_;
+  boost::beast::flat_buffer buffer_;
+  boost::asio::steady_timer close_deadline_;
+  caf::actor actor_;
+  std::deque<out_frame> queue_;  // front() is being written while `writing_`
+  bool writing_ = false;
+  bool accepted_ = false;
+  struct close_request {
+    std::uint16_t code;
+    std::string reason;
+  };
+  std::optional<close_request> close_requested_;
+  bool close_started_ = false;  // async_close issued: our close frame is on its way
+  bool close_pending_ = false;  // async_close has not completed yet
+  bool deadline_armed_ = false;
+  bool deadline_passed_ = false;  // the socket was shut down; a hard close is next
+  bool finished_ = false;         // ws_closed sent, slot returned
+  bool failure_logged_ = false;
+  const char* reset_reason_ = nullptr;  // set when we reset the socket ourselves
+};
+
+}  // namespace wsvisor::net
