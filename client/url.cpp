@@ -1,0 +1,71 @@
+#include "client/url.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace wsvisor::detail {
+
+std::string ws_url::host_header() const {
+  auto h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return port == "80" ? h : h + ":" + port;
+}
+
+std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error) {
+  constexpr std::string_view ws = "ws://";
+  constexpr std::string_view wss = "wss://";
+  std::string_view rest{url};
+  if (rest.substr(0, wss.size()) == wss) {
+    error = "wss:// is not supported by this client yet: " + url;
+    return std::nullopt;
+  }
+  if (rest.substr(0, ws.size()) != ws) {
+    error = "URL must start with ws://: " + url;
+    return std::nullopt;
+  }
+  rest.remove_prefix(ws.size());
+  ws_url out;
+  auto slash = rest.find_first_of("/?");
+  auto authority = rest.substr(0, slash);
+  out.target = slash == std::string_view::npos ? "/" : std::string{rest.substr(slash)};
+  if (out.target.front() == '?') out.target.insert(0, "/");
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      error = "unterminated IPv6 literal: " + url;
+      return std::nullopt;
+    }
+    out.host = std::string{authority.substr(1, close - 1)};
+    auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        error = "garbage after IPv6 literal: " + url;
+        return std::nullopt;
+      }
+      port = after.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    out.host = std::string{authority.substr(0, colon)};
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) {
+    error = "URL names no host: " + url;
+    return std::nullopt;
+  }
+  if (port.empty()) {
+    out.port = "80";
+  } else {
+    bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
+                    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                  });
+    if (!digits || std::stoul(std::string{port}) > 65535) {
+      error = "bad port in URL: " + url;
+      return std::nullopt;
+    }
+    out.port = std::string{port};
+  }
+  return out;
+}
+
+}  // namespace wsvisor::detail
