@@ -15,12 +15,15 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/connection.hpp"
 #include "actors/messages.hpp"
+#include "actors/registry.hpp"
 #include "app/build_info.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
 #include "log/log.hpp"
 #include "net/http_server.hpp"
+#include "net/io_gate.hpp"
 #include "wsvisor/version.hpp"
 
 namespace wsvisor {
@@ -37,11 +40,21 @@ caf::actor_system_config make_caf_config(const config& cfg) {
   return caf_cfg;
 }
 
-// The root supervisor's own children. Upstream links attach under
-// "upstreams" once they exist; until then it is an empty supervisor.
+// The root supervisor's children, in start order: the session registry
+// (which owns its broker), then the upstream links' supervisor. Upstream
+// links attach under "upstreams" once they exist; until then it is empty.
 std::vector<child_spec> root_children(const config& cfg) {
   auto policies = cfg.policies;
   auto strategy = cfg.policies.at("upstream").strategy;
+  child_spec sessions{
+      .name = "sessions",
+      .factory =
+          [session = cfg.session](caf::actor_system& sys) {
+            return spawn_registry(sys, registry_options{.session = session});
+          },
+      .restart = restart_kind::permanent,
+      .policy = "root",
+  };
   child_spec upstreams{
       .name = "upstreams",
       .factory =
@@ -53,7 +66,7 @@ std::vector<child_spec> root_children(const config& cfg) {
       .restart = restart_kind::permanent,
       .policy = "root",
   };
-  return {std::move(upstreams)};
+  return {std::move(sessions), std::move(upstreams)};
 }
 
 }  // namespace
@@ -113,15 +126,19 @@ struct node::impl {
   config cfg;
   node_options opts;
   std::shared_ptr<spdlog::logger> logger = log::get("node");
-  // Declared before the actor system: actors post to it until the system is
-  // destroyed, which waits for every actor.
+  caf::actor_system_config caf_cfg;
+  // The actor system is declared before the I/O side so that it is destroyed
+  // after it: handlers still queued on the stopped io_context hold actor
+  // handles, which must be released while the system exists.
+  std::unique_ptr<caf::actor_system> system;
   asio::io_context ioc{static_cast<int>(cfg.server.io_threads)};
   asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   asio::steady_timer grace{ioc};
   std::optional<asio::signal_set> signals;
-  caf::actor_system_config caf_cfg;
-  std::unique_ptr<caf::actor_system> system;
   std::unique_ptr<net::http_server> http;
+  // Closed first thing in ~node: actors' exit functors post to ioc only
+  // through it, so none can reach ioc once it is being destroyed.
+  std::shared_ptr<net::io_gate> gate = std::make_shared<net::io_gate>();
   caf::actor root;
   std::atomic<bool> stopping{false};
   bool root_ended = false;  // touched only on I/O threads
@@ -133,20 +150,40 @@ node::node(config cfg, node_options opts)
 
 node::~node() {
   auto& d = *impl_;
+  d.gate->close();
   if (d.root && !d.root_ended) caf::anon_send_exit(d.root, caf::exit_reason::kill);
   d.root = nullptr;
-  d.system.reset();  // waits for every actor to finish
+  // Connection actors end with their sessions (which end with the registry)
+  // or, before hello, at their handshake timeout. Once every actor is done,
+  // nothing posts to the io_context any more and it can be torn down.
+  if (d.system) d.system->await_all_actors_done();
 }
 
 std::string node::start() {
   auto& d = *impl_;
   d.system = std::make_unique<caf::actor_system>(d.caf_cfg);
+  auto& sys = *d.system;
+  const auto& server = d.cfg.server;
+  connection_options conn_opts{.session = d.cfg.session,
+                               .handshake_timeout = server.handshake_timeout};
   d.http = std::make_unique<net::http_server>(
-      d.ioc, net::http_options{.listen = d.cfg.server.listen,
-                               .request_timeout = d.cfg.server.handshake_timeout,
-                               .version_json = version_json()});
-  if (auto err = d.http->start(); !err.empty()) return err;
+      d.ioc, net::http_options{
+                 .listen = server.listen,
+                 .request_timeout = server.handshake_timeout,
+                 .version_json = version_json(),
+                 .ws_path = server.path,
+                 .max_message_bytes = server.max_message_bytes,
+                 .max_connections = server.max_connections,
+                 .send_queue_bytes = server.send_queue_bytes,
+                 .handshake_timeout = server.handshake_timeout,
+                 .on_websocket =
+                     [&sys, conn_opts](transport_ptr t) {
+                       return spawn_connection(sys, std::move(t), conn_opts);
+                     },
+                 .gate = d.gate});
 
+  // The supervision tree first, so that the registry is there before the
+  // first WebSocket can ask for it.
   auto children = root_children(d.cfg);
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,
@@ -154,9 +191,10 @@ std::string node::start() {
                                                .strategy = d.cfg.policies.at("root").strategy,
                                                .policies = d.cfg.policies,
                                                .children = std::move(children)});
-  d.root->attach_functor([&d](const caf::error& reason) {
-    asio::post(d.ioc, [&d, reason] { d.on_root_down(reason); });
+  d.root->attach_functor([&d, gate = d.gate](const caf::error& reason) {
+    gate->post(d.ioc, [&d, reason] { d.on_root_down(reason); });
   });
+  if (auto err = d.http->start(); !err.empty()) return err;
   if (d.opts.handle_signals) {
     d.signals.emplace(d.ioc, SIGINT, SIGTERM);
     d.await_signal();
