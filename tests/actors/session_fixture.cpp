@@ -96,6 +96,15 @@ welcome_info SessionFixture::resume(test_client& c, const welcome_info& w, std::
   return read_welcome(c);
 }
 
+SessionFixture::news_pair SessionFixture::reader_and_writer() {
+  auto& reader = connect();
+  auto& writer = connect();
+  auto welcome = hello(reader);
+  hello(writer);
+  subscribe(reader, "news");
+  return {reader, writer, welcome};
+}
+
 void SessionFixture::subscribe(test_client& c, const std::string& channel) {
   c.send(json::object{{"type", "subscribe"}, {"channel", channel}});
   auto f = c.expect("subscribed");

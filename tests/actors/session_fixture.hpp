@@ -54,6 +54,14 @@ class SessionFixture : public ::testing::Test {
   /// Sends resume and returns the welcome.
   welcome_info resume(test_client& c, const welcome_info& w, std::uint64_t last_seq);
 
+  /// A welcomed subscriber on "news" and a welcomed publisher beside it.
+  struct news_pair {
+    test_client& reader;
+    test_client& writer;
+    welcome_info welcome;  // the reader's
+  };
+  news_pair reader_and_writer();
+
   /// Subscribes and awaits `subscribed`.
   void subscribe(test_client& c, const std::string& channel);
 

@@ -18,11 +18,7 @@ class SessionPublish : public SessionFixture {};
 
 TEST_F(SessionPublish, AResentPublishIsAckedAgainButDeliveredOnce) {
   start_registry();
-  auto& reader = connect();
-  auto& writer = connect();
-  hello(reader);
-  hello(writer);
-  subscribe(reader, "news");
+  auto [reader, writer, welcome] = reader_and_writer();
   publish(writer, "news", 10, 1);
   publish(writer, "news", 11, 2);
   publish(writer, "news", 10, 1);  // resends: acknowledged, not published
@@ -35,11 +31,7 @@ TEST_F(SessionPublish, AResentPublishIsAckedAgainButDeliveredOnce) {
 
 TEST_F(SessionPublish, ACseqGapIsBadCseqAndNotPublished) {
   start_registry();
-  auto& reader = connect();
-  auto& writer = connect();
-  hello(reader);
-  hello(writer);
-  subscribe(reader, "news");
+  auto [reader, writer, welcome] = reader_and_writer();
   publish(writer, "news", 1, 1);
   writer.send(R"({"type":"publish","channel":"news","data":3,"cseq":3})");
   auto err = writer.expect("error");

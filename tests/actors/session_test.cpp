@@ -46,11 +46,7 @@ TEST_F(Session, HelloIsAnsweredByAWelcomeWithEveryField) {
 
 TEST_F(Session, PublishesReachSubscribersWithConsecutiveSeq) {
   start_registry();
-  auto& reader = connect();
-  auto& writer = connect();
-  hello(reader);
-  hello(writer);
-  subscribe(reader, "news");
+  auto [reader, writer, welcome] = reader_and_writer();
   for (int i = 1; i <= 3; ++i) publish(writer, "news", 100 + i, i);
   for (int i = 1; i <= 3; ++i) expect_message(reader, i, 100 + i);
   // Another channel's traffic takes the next seq of the same session.
@@ -61,11 +57,7 @@ TEST_F(Session, PublishesReachSubscribersWithConsecutiveSeq) {
 
 TEST_F(Session, ResumeReplaysExactlyTheMissedMessagesInOrderThenLive) {
   start_registry();
-  auto& first = connect();
-  auto& writer = connect();
-  auto w = hello(first);
-  hello(writer);
-  subscribe(first, "news");
+  auto [first, writer, w] = reader_and_writer();
   publish(writer, "news", 1, 1);
   publish(writer, "news", 2, 2);
   expect_message(first, 1, 1);
@@ -131,11 +123,7 @@ TEST_F(Session, FiveDropsInARowLoseNothingAndReplayNothingAcknowledged) {
 
 TEST_F(Session, AWrongTokenGetsUnknownAndLeavesTheSessionAlone) {
   start_registry();
-  auto& first = connect();
-  auto& writer = connect();
-  auto w = hello(first);
-  hello(writer);
-  subscribe(first, "news");
+  auto [first, writer, w] = reader_and_writer();
   first.drop();
   ASSERT_TRUE(await_down(sys_, first.actor()));
   publish(writer, "news", 1, 1);
@@ -239,11 +227,7 @@ TEST_F(Session, AnExpiryTimerArmedBeforeAResumeIsIgnored) {
 TEST_F(Session, OverflowByCountGetsOverflow) {
   session_.replay_buffer = 3;
   start_registry();
-  auto& first = connect();
-  auto& writer = connect();
-  auto w = hello(first);
-  hello(writer);
-  subscribe(first, "news");
+  auto [first, writer, w] = reader_and_writer();
   auto& probe = connect();
   hello(probe);
   subscribe(probe, "news");
@@ -267,11 +251,7 @@ TEST_F(Session, OverflowByCountGetsOverflow) {
 TEST_F(Session, OverflowByBytesGetsOverflow) {
   session_.replay_buffer_bytes = 100;
   start_registry();
-  auto& first = connect();
-  auto& writer = connect();
-  auto w = hello(first);
-  hello(writer);
-  subscribe(first, "news");
+  auto [first, writer, w] = reader_and_writer();
   auto& probe = connect();
   hello(probe);
   subscribe(probe, "news");
