@@ -26,8 +26,14 @@ std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error) {
   ws_url out;
   auto slash = rest.find_first_of("/?");
   auto authority = rest.substr(0, slash);
-  out.target = slash == std::string_view::npos ? "/" : std::string{rest.substr(slash)};
-  if (out.target.front() == '?') out.target.insert(0, "/");
+  // A bare query gets its "/" prepended (built, not insert()ed: GCC 12 at -O3
+  // reports a false -Wrestrict on the insert, GCC bug 105329).
+  if (slash == std::string_view::npos) {
+    out.target = "/";
+  } else {
+    if (rest[slash] == '?') out.target = "/";
+    out.target.append(rest.substr(slash));
+  }
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
