@@ -205,6 +205,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                // rather than go deaf; the condition is logged.
                                log::warn(*http_log(), "accept failed", {{"error", ec.message()}});
                              } else {
+                               // Small frames must leave at once: with Nagle on,
+                               // a frame written right after another (the `ack`
+                               // then the `message` of a publish) waits for the
+                               // peer's delayed ACK, 40 ms on Linux. Measured
+                               // in docs/benchmarks.md.
+                               beast::error_code ignored;
+                               socket.set_option(tcp::no_delay(true), ignored);
                                std::make_shared<http_connection>(std::move(socket), self->opts_,
                                                                  self->slots_)
                                    ->run();
