@@ -1,5 +1,7 @@
 #include "app/node.hpp"
 
+#include <sched.h>
+
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -32,10 +34,31 @@ namespace asio = boost::asio;
 
 namespace {
 
+std::size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+  return static_cast<std::size_t>(CPU_COUNT(&set));
+}
+
+}  // namespace
+
+bool use_work_sharing(actor_scheduler s) {
+  switch (s) {
+    case actor_scheduler::stealing: return false;
+    case actor_scheduler::sharing: return true;
+    case actor_scheduler::automatic: return usable_cpus() == 1;
+  }
+  return false;
+}
+
+namespace {
+
 caf::actor_system_config make_caf_config(const config& cfg) {
   caf::actor_system_config caf_cfg;
   if (cfg.server.actor_threads > 0)
     caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
+  if (use_work_sharing(cfg.server.scheduler)) caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   add_message_types(caf_cfg);
   return caf_cfg;
 }
@@ -199,7 +222,10 @@ std::string node::start() {
     d.signals.emplace(d.ioc, SIGINT, SIGTERM);
     d.await_signal();
   }
-  log::info(*d.logger, "listening", {{"address", d.http->local_address()}, {"version", version_string}});
+  log::info(*d.logger, "listening",
+            {{"address", d.http->local_address()},
+             {"version", version_string},
+             {"actor_scheduler", use_work_sharing(d.cfg.server.scheduler) ? "sharing" : "stealing"}});
   return {};
 }
 

@@ -58,6 +58,10 @@ class node {
   std::unique_ptr<impl> impl_;
 };
 
+/// Whether CAF runs its work-sharing scheduler for `server.actor_scheduler`
+/// (`auto`: when this process may run on one CPU only).
+bool use_work_sharing(actor_scheduler s);
+
 /// The `wsvisor` command line: parses arguments, loads and validates the
 /// configuration, then runs a node. Returns the process exit status.
 int run_main(int argc, const char* const* argv);

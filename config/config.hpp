@@ -31,6 +31,11 @@ enum class jitter_kind { none, full, equal, decorrelated };
 enum class give_up_action { escalate, stop };
 
 enum class log_format { text, json };
+/// CAF's scheduler: work stealing (idle workers poll before they sleep) or
+/// work sharing (one queue; idle workers sleep at once). `automatic` picks
+/// sharing when the process may run on one CPU only, where a polling worker
+/// can only take time from the I/O thread (docs/benchmarks.md).
+enum class actor_scheduler { automatic, stealing, sharing };
 enum class log_level { trace, debug, info, warn, error, critical, off };
 
 struct server_config {
@@ -43,6 +48,7 @@ struct server_config {
   duration handshake_timeout{10'000};         // to send a request, upgrade and say hello
   std::uint32_t io_threads = 1;               // Asio threads; one suffices on two cores
   std::uint32_t actor_threads = 0;            // CAF scheduler workers; 0 = one per core
+  actor_scheduler scheduler = actor_scheduler::automatic;  // key: actor_scheduler
   bool operator==(const server_config&) const = default;
 };
 

@@ -77,6 +77,11 @@ constexpr name_table<log_format, 2> format_names{{
     {log_format::text, "text"},
     {log_format::json, "json"},
 }};
+constexpr name_table<actor_scheduler, 3> scheduler_names{{
+    {actor_scheduler::automatic, "auto"},
+    {actor_scheduler::stealing, "stealing"},
+    {actor_scheduler::sharing, "sharing"},
+}};
 constexpr name_table<log_level, 7> level_names{{
     {log_level::trace, "trace"},
     {log_level::debug, "debug"},
@@ -157,6 +162,7 @@ std::string_view to_string(jitter_kind value) { return name_of(jitter_names, val
 std::string_view to_string(give_up_action value) { return name_of(give_up_names, value); }
 std::string_view to_string(log_format value) { return name_of(format_names, value); }
 std::string_view to_string(log_level value) { return name_of(level_names, value); }
+std::string_view to_string(actor_scheduler value) { return name_of(scheduler_names, value); }
 
 std::optional<restart_kind> parse_restart_kind(std::string_view text) {
   return value_of(restart_names, text);
@@ -175,6 +181,9 @@ std::optional<log_format> parse_log_format(std::string_view text) {
 }
 std::optional<log_level> parse_log_level(std::string_view text) {
   return value_of(level_names, text);
+}
+std::optional<actor_scheduler> parse_actor_scheduler(std::string_view text) {
+  return value_of(scheduler_names, text);
 }
 
 }  // namespace wsvisor

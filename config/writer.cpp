@@ -55,6 +55,7 @@ std::string to_toml(const config& cfg) {
   w.duration("handshake_timeout", cfg.server.handshake_timeout);
   w.integer("io_threads", cfg.server.io_threads);
   w.integer("actor_threads", cfg.server.actor_threads);
+  w.string("actor_scheduler", to_string(cfg.server.scheduler));
 
   w.table("session");
   w.duration("resume_window", cfg.session.resume_window);

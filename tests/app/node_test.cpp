@@ -1,5 +1,7 @@
 #include "app/node.hpp"
 
+#include <sched.h>
+
 #include <thread>
 
 #include <caf/all.hpp>
@@ -64,6 +66,35 @@ TEST(Node, StartNamesTheAddressWhenItCannotListen) {
   node second{cfg, {.handle_signals = false}};
   auto err = second.start();
   EXPECT_NE(err.find(cfg.server.listen), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace wsvisor
+
+namespace wsvisor {
+namespace {
+
+// server.actor_scheduler = "auto" follows the CPUs this thread may run on
+// (what `taskset` sets for a whole process).
+TEST(ActorScheduler, AutoSharesWorkOnOneCpuOnly) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  EXPECT_TRUE(use_work_sharing(actor_scheduler::sharing));
+  EXPECT_FALSE(use_work_sharing(actor_scheduler::stealing));
+  EXPECT_EQ(use_work_sharing(actor_scheduler::automatic), CPU_COUNT(&saved) == 1);
+
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &saved)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  EXPECT_TRUE(use_work_sharing(actor_scheduler::automatic));
+  EXPECT_FALSE(use_work_sharing(actor_scheduler::stealing));
+  ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
 }
 
 }  // namespace

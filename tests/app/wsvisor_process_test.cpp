@@ -58,6 +58,27 @@ TEST(WsvisorProcess, ServesHealthzAndExitsZeroOnSigterm) {
   EXPECT_NE(p.stderr_text().find("cause=SIGTERM"), std::string::npos);
 }
 
+TEST(WsvisorProcess, AutoSchedulerSharesWorkWhenPinnedToOneCpu) {
+  // taskset (util-linux, on every Debian) pins the process to one CPU.
+  child_process pinned{"/usr/bin/taskset", {"-c", "0", binary, "--set", "server.listen=127.0.0.1:0"}};
+  auto line = pinned.wait_for_stderr_line(
+      [](const std::string& l) { return l.find("listening") != std::string::npos; });
+  ASSERT_TRUE(line) << pinned.stderr_text();
+  EXPECT_NE(line->find("actor_scheduler=sharing"), std::string::npos) << *line;
+  pinned.send_signal(SIGTERM);
+  EXPECT_EQ(pinned.wait_exit(), 0);
+
+  child_process forced{binary, {"--set", "server.listen=127.0.0.1:0", "--set", "server.actor_scheduler=\"stealing\""}};
+  line = forced.wait_for_stderr_line(
+      [](const std::string& l) { return l.find("listening") != std::string::npos; });
+  ASSERT_TRUE(line) << forced.stderr_text();
+  EXPECT_NE(line->find("actor_scheduler=stealing"), std::string::npos) << *line;
+  auto port = std::stoi(line->substr(line->find("127.0.0.1:") + 10));
+  EXPECT_EQ(test::http_request(static_cast<std::uint16_t>(port), "GET", "/healthz").status, 200);
+  forced.send_signal(SIGTERM);
+  EXPECT_EQ(forced.wait_exit(), 0);
+}
+
 TEST(WsvisorProcess, ExitsZeroOnSigint) {
   child_process p{binary, {"--set", "server.listen=127.0.0.1:0"}};
   ASSERT_NE(await_listening(p), 0);

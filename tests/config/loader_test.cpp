@@ -176,7 +176,8 @@ config non_default_config() {
               .send_queue_bytes = 3u << 20,
               .handshake_timeout = 1500ms,
               .io_threads = 2,
-              .actor_threads = 3};
+              .actor_threads = 3,
+              .scheduler = actor_scheduler::sharing};
   c.session = {.resume_window = 2min,
                .replay_buffer = 5,
                .replay_buffer_bytes = 3u << 20,
