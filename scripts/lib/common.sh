@@ -9,8 +9,12 @@ WSVISOR_PACKAGES=(
   libcaf-dev libboost1.81-dev libboost-json1.81-dev libspdlog-dev
   libgtest-dev libtomlplusplus-dev libssl-dev
 )
-# Independent peers used by the interoperability tests.
-WSVISOR_TEST_PACKAGES=(python3 python3-websockets)
+# Independent peers used by the interoperability tests and by the load
+# generator's own tests (WebSocket++ peer; Node for the npm ws and Socket.IO
+# peers, whose packages come from tools/bench/node/package-lock.json).
+WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs)
+# What scripts/bench needs on top: plots, and taskset to pin processes.
+WSVISOR_BENCH_PACKAGES=(gnuplot-nox util-linux)
 
 die() { echo "wsvisor: $*" >&2; exit 1; }
 
@@ -43,4 +47,15 @@ build_preset() {
   local targets=()
   [ $# -gt 0 ] && targets=(--target "$@")
   cmake --build --preset "$preset" "${targets[@]}" || die "build (preset $preset) failed"
+}
+
+# install_node_peers — npm ci in tools/bench/node when its lock file changed
+# since the last install (or nothing is installed yet).
+install_node_peers() {
+  local dir="$WSVISOR_ROOT/tools/bench/node"
+  command -v npm >/dev/null 2>&1 || die "npm not found: the nodejs package should have brought it"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "wsvisor: npm ci in tools/bench/node" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2 || die "npm ci in $dir failed"
+  fi
 }

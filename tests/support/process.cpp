@@ -72,19 +72,29 @@ int child_process::pump(std::chrono::milliseconds timeout) {
   return 1;
 }
 
-std::optional<std::string> child_process::wait_for_stderr_line(
-    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
+std::optional<std::string> child_process::wait_for_line(
+    const std::string& text, std::size_t& scanned, const std::function<bool(const std::string&)>& pred,
+    std::chrono::milliseconds timeout) {
   auto deadline = clock::now() + timeout;
   for (;;) {
-    for (auto nl = err_.find('\n', err_scanned_); nl != std::string::npos;
-         nl = err_.find('\n', err_scanned_)) {
-      auto line = err_.substr(err_scanned_, nl - err_scanned_);
-      err_scanned_ = nl + 1;
+    for (auto nl = text.find('\n', scanned); nl != std::string::npos; nl = text.find('\n', scanned)) {
+      auto line = text.substr(scanned, nl - scanned);
+      scanned = nl + 1;
       if (pred(line)) return line;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
     if (left.count() <= 0 || pump(left) < 0) return std::nullopt;
   }
+}
+
+std::optional<std::string> child_process::wait_for_stderr_line(
+    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
+  return wait_for_line(err_, err_scanned_, pred, timeout);
+}
+
+std::optional<std::string> child_process::wait_for_stdout_line(
+    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
+  return wait_for_line(out_, out_scanned_, pred, timeout);
 }
 
 std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {

@@ -28,6 +28,11 @@ class child_process {
       const std::function<bool(const std::string&)>& pred,
       std::chrono::milliseconds timeout = std::chrono::seconds{20});
 
+  /// The same for stdout.
+  std::optional<std::string> wait_for_stdout_line(
+      const std::function<bool(const std::string&)>& pred,
+      std::chrono::milliseconds timeout = std::chrono::seconds{20});
+
   /// Waits for the child to exit (draining its output); nullopt on timeout.
   /// The result is the exit status, or 128 + signal number if killed.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds{20});
@@ -42,6 +47,9 @@ class child_process {
   // Reads whatever is available on either pipe, waiting at most `timeout`.
   // Returns 1 after reading, 0 when nothing arrived, -1 once both are closed.
   int pump(std::chrono::milliseconds timeout);
+  std::optional<std::string> wait_for_line(const std::string& text, std::size_t& scanned,
+                                           const std::function<bool(const std::string&)>& pred,
+                                           std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   int out_fd_ = -1;
@@ -49,6 +57,7 @@ class child_process {
   std::string out_;
   std::string err_;
   std::size_t err_scanned_ = 0;
+  std::size_t out_scanned_ = 0;
   std::optional<int> status_;
 };
 

@@ -1,0 +1,232 @@
+#include "tools/bench/wire.hpp"
+
+#include <charconv>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+namespace json = boost::json;
+
+namespace wsbench {
+
+std::optional<dialect> parse_dialect(std::string_view name) {
+  if (name == "wsvisor") return dialect::wsvisor;
+  if (name == "raw") return dialect::raw;
+  if (name == "socketio") return dialect::socketio;
+  return std::nullopt;
+}
+
+const char* to_string(dialect d) {
+  switch (d) {
+    case dialect::wsvisor: return "wsvisor";
+    case dialect::raw: return "raw";
+    case dialect::socketio: return "socketio";
+  }
+  return "?";
+}
+
+namespace {
+
+template <class Int>
+void append_number(std::string& out, Int v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+template <class Int>
+bool read_number(std::string_view& in, Int& v) {
+  auto [end, ec] = std::from_chars(in.data(), in.data() + in.size(), v);
+  if (ec != std::errc{} || end == in.data() + in.size() || *end != ':') return false;
+  in.remove_prefix(static_cast<std::size_t>(end - in.data()) + 1);
+  return true;
+}
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
+std::string string_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string{v->get_string()} : std::string{};
+}
+
+std::uint64_t uint_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return 0;
+}
+
+}  // namespace
+
+std::string make_payload(const stamp& s, std::size_t size) {
+  std::string out;
+  out.reserve(size);
+  append_number(out, s.src);
+  out += ':';
+  append_number(out, s.k);
+  out += ':';
+  append_number(out, s.t_ns);
+  out += ':';
+  if (out.size() < size) out.append(size - out.size(), 'x');
+  return out;
+}
+
+std::optional<stamp> parse_payload(std::string_view payload) {
+  stamp s;
+  if (!read_number(payload, s.src) || !read_number(payload, s.k) || !read_number(payload, s.t_ns))
+    return std::nullopt;
+  return s;
+}
+
+// ---- wsvisor.v1 ----------------------------------------------------------
+
+std::string wsv_hello() { return R"({"type":"hello"})"; }
+
+std::string wsv_resume(std::string_view session, std::string_view token, std::uint64_t last_seq) {
+  std::string out = R"({"type":"resume","session":)" + quoted(session) + R"(,"token":)" + quoted(token) +
+                    R"(,"last_seq":)";
+  append_number(out, last_seq);
+  out += '}';
+  return out;
+}
+
+std::string wsv_subscribe(std::string_view channel) {
+  return R"({"type":"subscribe","channel":)" + quoted(channel) + '}';
+}
+
+std::string wsv_publish(std::string_view channel, std::string_view payload, std::uint64_t cseq) {
+  std::string out = R"({"type":"publish","channel":)" + quoted(channel) + R"(,"data":)" + quoted(payload) +
+                    R"(,"cseq":)";
+  append_number(out, cseq);
+  out += '}';
+  return out;
+}
+
+std::string wsv_ack(std::uint64_t seq) {
+  std::string out = R"({"type":"ack","seq":)";
+  append_number(out, seq);
+  out += '}';
+  return out;
+}
+
+std::string wsv_pong() { return R"({"type":"pong"})"; }
+std::string wsv_bye() { return R"({"type":"bye"})"; }
+
+wsv_frame parse_wsv(std::string_view text) {
+  wsv_frame f;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    f.type = wsv_frame::malformed;
+    return f;
+  }
+  const auto& o = v.get_object();
+  auto type = string_field(o, "type");
+  if (type == "message") {
+    f.type = wsv_frame::message;
+    f.seq = uint_field(o, "seq");
+    f.data = string_field(o, "data");
+  } else if (type == "ack") {
+    f.type = wsv_frame::ack;
+    f.cseq = uint_field(o, "cseq");
+  } else if (type == "ping") {
+    f.type = wsv_frame::ping;
+  } else if (type == "welcome") {
+    f.type = wsv_frame::welcome;
+    f.session = string_field(o, "session");
+    f.token = string_field(o, "token");
+    auto* r = o.if_contains("resumed");
+    f.resumed = r && r->is_bool() && r->get_bool();
+    f.reason = string_field(o, "reason");
+  } else if (type == "subscribed") {
+    f.type = wsv_frame::subscribed;
+  } else if (type == "error") {
+    f.type = wsv_frame::error;
+    f.reason = string_field(o, "code");
+  } else if (type == "goaway") {
+    f.type = wsv_frame::goaway;
+    f.reason = string_field(o, "reason");
+  }
+  return f;
+}
+
+// ---- Engine.IO v4 / Socket.IO v5 -----------------------------------------
+
+std::string sio_connect(std::string_view pid, std::string_view offset) {
+  if (pid.empty()) return "40";
+  return R"(40{"pid":)" + quoted(pid) + R"(,"offset":)" + quoted(offset) + '}';
+}
+
+std::string sio_event(std::string_view event, std::string_view payload) {
+  return "42[" + quoted(event) + ',' + quoted(payload) + ']';
+}
+
+std::string sio_pong() { return "3"; }
+std::string sio_disconnect() { return "41"; }
+
+sio_frame parse_sio(std::string_view text) {
+  sio_frame f;
+  if (text.empty()) {
+    f.type = sio_frame::malformed;
+    return f;
+  }
+  auto parse_json = [&](std::string_view body) -> std::optional<json::value> {
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec) return std::nullopt;
+    return v;
+  };
+  switch (text[0]) {
+    case '0': {  // Engine.IO open
+      auto v = parse_json(text.substr(1));
+      if (!v || !v->is_object()) break;
+      f.type = sio_frame::open;
+      f.sid = string_field(v->get_object(), "sid");
+      return f;
+    }
+    case '2':  // Engine.IO ping (the server pings in v4)
+      if (text.size() == 1) f.type = sio_frame::ping;
+      return f;
+    case '4': {  // Engine.IO message carrying a Socket.IO packet
+      if (text.size() < 2) break;
+      auto body = text.substr(2);
+      if (text[1] == '0') {  // CONNECT reply: 40{"sid":..,"pid":..}
+        auto v = parse_json(body);
+        if (!v || !v->is_object()) break;
+        f.type = sio_frame::connected;
+        f.sid = string_field(v->get_object(), "sid");
+        f.pid = string_field(v->get_object(), "pid");
+        return f;
+      }
+      if (text[1] == '4') {
+        f.type = sio_frame::connect_error;
+        return f;
+      }
+      if (text[1] == '2') {  // EVENT: 42["name", args..., offset?]
+        auto v = parse_json(body);
+        if (!v || !v->is_array() || v->get_array().empty() || !v->get_array()[0].is_string()) break;
+        const auto& a = v->get_array();
+        f.type = sio_frame::emitted;
+        f.event = a[0].get_string();
+        if (a.size() >= 2 && a[1].is_string()) f.payload = a[1].get_string();
+        if (a.size() >= 3 && a.back().is_string()) f.offset = a.back().get_string();
+        return f;
+      }
+      return f;  // other Socket.IO packets: ignored
+    }
+    default:
+      return f;
+  }
+  f.type = sio_frame::malformed;
+  return f;
+}
+
+}  // namespace wsbench

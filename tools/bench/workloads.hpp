@@ -1,0 +1,41 @@
+#pragma once
+
+/// The five workloads of the load generator (docs/benchmarks.md says what
+/// each measures and how). Each runs against one server and returns its
+/// figures as one JSON object.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "tools/bench/client.hpp"
+
+namespace wsbench {
+
+struct options {
+  std::string workload;   // roundtrip | fanout | idle | detached | storm | connrate
+  std::string label;      // the server's name in the output
+  target to;
+  pid_t server_pid = 0;   // for CPU and RSS; 0 = not measured
+  std::uint32_t n = 100;  // connections / subscribers / sessions
+  std::size_t payload = 64;
+  double warmup_s = 1;
+  double duration_s = 5;
+  double settle_s = 2;        // idle, detached: before reading RSS
+  int threads = 1;            // generator threads, one io_context each
+  std::uint32_t window = 4;   // fanout: messages in flight
+  double rate = 10;           // storm: publishes per second
+  double reconnect_delay_s = 0;  // storm: pause between the cut and the reconnect
+  std::uint32_t concurrency = 32;  // connrate: clients connecting at once
+  std::uint32_t batch = 500;  // connections opened at once while ramping up
+  double timeout_s = 120;     // bound on any phase
+  std::string cdf_file;       // latency CDF for gnuplot, if set
+};
+
+/// Runs `o.workload`; throws std::runtime_error naming what failed.
+boost::json::object run_workload(const options& o);
+
+}  // namespace wsbench
