@@ -2,6 +2,10 @@
 
 #include "net/io_gate.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <array>
 
 #include <boost/asio/dispatch.hpp>
@@ -186,9 +190,17 @@ send_result ws_session::send(out_frame frame) {
   while (queued + size > peak &&
          !peak_.compare_exchange_weak(peak, queued + size, std::memory_order_relaxed)) {
   }
-  asio::post(strand_, [self = shared_from_this(), frame = std::move(frame)]() mutable {
-    self->enqueue(std::move(frame));
-  });
+  // Frames wait in the inbox for the strand; only the first of a batch
+  // posts. A burst from the actors (a publish's ack and then its message, a
+  // fan-out, a replay) therefore costs one post and leaves in one write.
+  bool post = false;
+  {
+    std::lock_guard lock{inbox_mutex_};
+    inbox_.push_back(std::move(frame));
+    post = !drain_posted_;
+    drain_posted_ = true;
+  }
+  if (post) asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
   return send_result::queued;
 }
 
@@ -199,19 +211,39 @@ void ws_session::close(std::uint16_t code, std::string reason) {
   });
 }
 
-void ws_session::enqueue(out_frame frame) {
-  // A frame that raced with close() or with the socket's end is discarded.
-  if (finished_ || close_requested_) {
-    queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
-    return;
+void ws_session::drain_inbox() {
+  {
+    std::lock_guard lock{inbox_mutex_};
+    draining_.swap(inbox_);
+    drain_posted_ = false;
   }
-  queue_.push_back(std::move(frame));
-  if (!writing_) write_next();
+  for (auto& frame : draining_) {
+    // A frame that raced with close() or with the socket's end is discarded.
+    if (finished_ || close_requested_)
+      queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
+    else
+      queue_.push_back(std::move(frame));
+  }
+  draining_.clear();
+  if (!writing_ && !queue_.empty()) write_next();
 }
 
 void ws_session::write_next() {
   const auto& frame = queue_.front();
   writing_ = true;
+  if (queue_.size() > 1 && !corked_) {
+    // Several frames to go: Beast writes one frame per send, so hold the
+    // segment (TCP_CORK) until this batch's last frame is handed to the
+    // kernel: one segment, one wake-up of the peer, instead of one per
+    // frame. Bounded to the frames queued now, so a steady stream is never
+    // held back longer than one batch takes to write.
+    int one = 1;
+    auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) == 0) {
+      corked_ = true;
+      cork_left_ = queue_.size();
+    }
+  }
   // The deque keeps `frame` in place until on_write pops it.
   std::array<asio::const_buffer, 2> buffers{
       asio::buffer(frame.head),
@@ -246,6 +278,7 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   queued_.fetch_sub(queue_.front().size(), std::memory_order_acq_rel);
   queue_.pop_front();
+  if (corked_ && --cork_left_ == 0) uncork();
   notify_room();
   if (ec) {
     fail(ec, "write");
@@ -255,7 +288,16 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     return;
   }
   if (!queue_.empty()) return write_next();
+  uncork();
   if (close_requested_ && !finished_) start_close();
+}
+
+void ws_session::uncork() {
+  if (!corked_) return;
+  corked_ = false;
+  int zero = 0;
+  auto& socket = beast::get_lowest_layer(ws_).socket();
+  if (socket.is_open()) ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
 }
 
 void ws_session::discard_queue() {

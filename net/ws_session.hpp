@@ -22,6 +22,13 @@
 /// nothing is queued, so the queue never holds more than
 /// max(send_queue_bytes, the largest single frame).
 ///
+/// Batching: `send` puts frames in an inbox under a mutex; only the first
+/// frame of a batch posts to the strand, which moves the whole inbox to the
+/// queue. Frames found queued together are written with TCP_CORK set until
+/// the last of them is handed to the kernel, so a burst (an ack and its
+/// message, a fan-out window, a replay) leaves in one segment rather than
+/// one per frame (docs/benchmarks.md has the measurement).
+///
 /// Deadlines: the opening handshake, and every close from the moment it is
 /// asked for (by the actor, the actor's exit, the peer, or Beast failing the
 /// connection), are bounded by `handshake_timeout`: then the socket is shut
@@ -49,7 +56,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include <boost/asio/steady_timer.hpp>
@@ -98,10 +107,11 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   void on_accept(boost::beast::error_code ec);
   void read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void enqueue(out_frame frame);
+  void drain_inbox();
   void write_next();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void discard_queue();
+  void uncork();
   void notify_room();
   void request_close(std::uint16_t code, std::string reason);
   void start_close();
@@ -125,6 +135,9 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   std::atomic<std::uint64_t> queued_{0};
   std::atomic<std::uint64_t> peak_{0};
   std::function<void()> on_room_;  // strand only: pending when_room callback
+  std::mutex inbox_mutex_;         // guards inbox_ and drain_posted_
+  std::vector<out_frame> inbox_;   // sent, not yet moved to the strand's queue_
+  bool drain_posted_ = false;      // a drain_inbox is posted and has not taken inbox_ yet
 
   // Strand only.
   ws_stream ws_;
@@ -132,7 +145,10 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   boost::asio::steady_timer close_deadline_;
   caf::actor actor_;
   std::deque<out_frame> queue_;  // front() is being written while `writing_`
+  std::vector<out_frame> draining_;  // inbox_ swapped out by drain_inbox
   bool writing_ = false;
+  bool corked_ = false;        // TCP_CORK is set while a batch of frames is written
+  std::size_t cork_left_ = 0;  // frames of the corked batch not yet written
   bool accepted_ = false;
   struct close_request {
     std::uint16_t code;
