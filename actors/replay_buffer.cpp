@@ -9,24 +9,43 @@ replay_buffer::replay_buffer(std::uint64_t max_messages, std::uint64_t max_bytes
     : max_messages_(max_messages), max_bytes_(max_bytes) {}
 
 void replay_buffer::push(std::uint64_t seq, std::shared_ptr<const std::string> body) {
-  auto size = body ? body->size() : 0;
-  entries_.push_back(entry{seq, std::move(body), size});
-  bytes_ += size;
-  while (!entries_.empty() && (entries_.size() > max_messages_ || bytes_ > max_bytes_)) {
-    auto& oldest = entries_.front();
+  auto bytes = body ? body->size() : 0;
+  entries_.push_back(entry{seq, std::move(body), bytes});
+  bytes_ += bytes;
+  while (size() > 0 && (size() > max_messages_ || bytes_ > max_bytes_)) {
     // Evicted before the client acknowledged it: a resume from below this
     // seq can no longer be served.
-    lost_through_ = std::max(lost_through_, oldest.seq);
-    bytes_ -= oldest.bytes;
-    entries_.pop_front();
+    lost_through_ = std::max(lost_through_, entries_[head_].seq);
+    drop_front();
   }
+  compact();
 }
 
 void replay_buffer::ack(std::uint64_t seq) {
   acked_through_ = std::max(acked_through_, seq);
-  while (!entries_.empty() && entries_.front().seq <= seq) {
-    bytes_ -= entries_.front().bytes;
-    entries_.pop_front();
+  while (size() > 0 && entries_[head_].seq <= seq) drop_front();
+  compact();
+}
+
+void replay_buffer::drop_front() {
+  auto& oldest = entries_[head_++];
+  bytes_ -= oldest.bytes;
+  oldest.body.reset();  // the body may be large: free it now, not at compaction
+}
+
+void replay_buffer::compact() {
+  if (head_ == entries_.size()) {
+    // Empty: give the memory back unless it is small enough to keep for
+    // the next message (a session that is sent one message at a time and
+    // acks it keeps a few entries, not a growing vector).
+    entries_.clear();
+    head_ = 0;
+    if (entries_.capacity() > 16) entries_.shrink_to_fit();
+    return;
+  }
+  if (head_ >= 16 && head_ * 2 >= entries_.size()) {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 
@@ -37,7 +56,7 @@ bool replay_buffer::can_replay_after(std::uint64_t last_seq) const {
 }
 
 replay_buffer::const_iterator replay_buffer::first_after(std::uint64_t last_seq) const {
-  return std::upper_bound(entries_.begin(), entries_.end(), last_seq,
+  return std::upper_bound(begin(), end(), last_seq,
                           [](std::uint64_t s, const entry& e) { return s < e.seq; });
 }
 

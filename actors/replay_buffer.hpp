@@ -10,9 +10,9 @@
 /// they are not lost: the client said it holds them.
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace wsvisor {
 
@@ -24,7 +24,7 @@ class replay_buffer {
     std::size_t bytes = 0;                    // counted against max_bytes: body size
   };
 
-  using const_iterator = std::deque<entry>::const_iterator;
+  using const_iterator = std::vector<entry>::const_iterator;
 
   /// `max_messages` and `max_bytes` are the bounds (session.replay_buffer and
   /// session.replay_buffer_bytes); 0 keeps nothing.
@@ -46,9 +46,13 @@ class replay_buffer {
   /// to end() to replay.
   const_iterator first_after(std::uint64_t last_seq) const;
 
-  const_iterator begin() const { return entries_.begin(); }
+  const_iterator begin() const { return entries_.begin() + static_cast<std::ptrdiff_t>(head_); }
   const_iterator end() const { return entries_.end(); }
-  std::size_t size() const { return entries_.size(); }
+  std::size_t size() const { return entries_.size() - head_; }
+
+  /// Heap bytes held for entries (their capacity), for tests: an empty
+  /// buffer holds none, so an idle or detached session costs nothing here.
+  std::size_t capacity_bytes() const { return entries_.capacity() * sizeof(entry); }
   std::uint64_t bytes() const { return bytes_; }
 
   /// Highest seq evicted without acknowledgement (0 if none).
@@ -60,7 +64,15 @@ class replay_buffer {
  private:
   std::uint64_t max_messages_;
   std::uint64_t max_bytes_;
-  std::deque<entry> entries_;
+  // Live entries are entries_[head_..]: dropping the oldest only moves
+  // head_, and the dead prefix is erased once it is half the vector. Unlike
+  // a std::deque (which allocates a 512-byte block and its map even when
+  // empty), an empty vector holds no memory, and one emptied after a burst
+  // gives its memory back.
+  void drop_front();
+  void compact();
+  std::vector<entry> entries_;
+  std::size_t head_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint64_t lost_through_ = 0;
   std::uint64_t acked_through_ = 0;

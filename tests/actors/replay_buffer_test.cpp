@@ -117,3 +117,40 @@ TEST(ReplayBuffer, EntriesShareTheirBody) {
 
 }  // namespace
 }  // namespace wsvisor
+
+namespace wsvisor {
+namespace {
+
+TEST(ReplayBuffer, HoldsNoMemoryWhenEmptyAndGivesItBackOnceAcked) {
+  replay_buffer buf{1024, 1 << 20};
+  EXPECT_EQ(buf.capacity_bytes(), 0u);  // an idle or detached session pays nothing here
+  auto body = std::make_shared<const std::string>("x");
+  for (std::uint64_t seq = 1; seq <= 500; ++seq) buf.push(seq, body);
+  EXPECT_GT(buf.capacity_bytes(), 0u);
+  buf.ack(500);
+  EXPECT_EQ(buf.size(), 0u);
+  EXPECT_EQ(buf.capacity_bytes(), 0u);
+}
+
+TEST(ReplayBuffer, StaysOrderedAndBoundedThroughLongRunsOfPushesAndAcks) {
+  // Many more messages than the bound, acked in uneven steps: the dead
+  // prefix is compacted away, the live part stays in order, and memory
+  // stays proportional to the bound.
+  replay_buffer buf{100, 1 << 20};
+  auto body = std::make_shared<const std::string>("payload");
+  std::uint64_t acked = 0;
+  for (std::uint64_t seq = 1; seq <= 100000; ++seq) {
+    buf.push(seq, body);
+    if (seq % 7 == 0) buf.ack(acked = seq - 3);
+    ASSERT_LE(buf.size(), 100u);
+  }
+  EXPECT_EQ(seqs_after(buf, 0).front(), acked + 1);
+  EXPECT_EQ(seqs_after(buf, 0).back(), 100000u);
+  EXPECT_EQ(buf.size(), 100000u - acked);
+  EXPECT_LE(buf.capacity_bytes(), 4 * 100 * sizeof(replay_buffer::entry));
+  EXPECT_EQ(buf.lost_through(), 0u);
+  EXPECT_EQ(seqs_after(buf, 99998), (std::vector<std::uint64_t>{99999, 100000}));
+}
+
+}  // namespace
+}  // namespace wsvisor
