@@ -168,8 +168,26 @@ struct node::impl {
   caf::error root_reason;
 };
 
+bool use_batch_scheduling(actor_scheduler s) {
+  return s == actor_scheduler::automatic && usable_cpus() == 1;
+}
+
+namespace {
+
+// Threads inherit their scheduling policy from the thread that creates them:
+// set before the actor system (CAF's workers) and the I/O threads exist.
+config with_thread_policy(config cfg) {
+  if (use_batch_scheduling(cfg.server.scheduler)) {
+    sched_param param{};
+    sched_setscheduler(0, SCHED_BATCH, &param);  // best effort: unchanged if refused
+  }
+  return cfg;
+}
+
+}  // namespace
+
 node::node(config cfg, node_options opts)
-    : impl_(std::make_unique<impl>(std::move(cfg), std::move(opts))) {}
+    : impl_(std::make_unique<impl>(with_thread_policy(std::move(cfg)), std::move(opts))) {}
 
 node::~node() {
   auto& d = *impl_;
@@ -225,7 +243,8 @@ std::string node::start() {
   log::info(*d.logger, "listening",
             {{"address", d.http->local_address()},
              {"version", version_string},
-             {"actor_scheduler", use_work_sharing(d.cfg.server.scheduler) ? "sharing" : "stealing"}});
+             {"actor_scheduler", use_work_sharing(d.cfg.server.scheduler) ? "sharing" : "stealing"},
+             {"thread_policy", sched_getscheduler(0) == SCHED_BATCH ? "batch" : "normal"}});
   return {};
 }
 

@@ -62,6 +62,12 @@ class node {
 /// (`auto`: when this process may run on one CPU only).
 bool use_work_sharing(actor_scheduler s);
 
+/// Whether the node's threads run under SCHED_BATCH: with `auto`, when this
+/// process may run on one CPU only. The I/O thread and the actor worker then
+/// share that CPU, and a batch thread woken by the other does not preempt
+/// it, so each finishes its batch of frames or messages before switching.
+bool use_batch_scheduling(actor_scheduler s);
+
 /// The `wsvisor` command line: parses arguments, loads and validates the
 /// configuration, then runs a node. Returns the process exit status.
 int run_main(int argc, const char* const* argv);

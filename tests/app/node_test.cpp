@@ -94,6 +94,8 @@ TEST(ActorScheduler, AutoSharesWorkOnOneCpuOnly) {
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
   EXPECT_TRUE(use_work_sharing(actor_scheduler::automatic));
   EXPECT_FALSE(use_work_sharing(actor_scheduler::stealing));
+  EXPECT_TRUE(use_batch_scheduling(actor_scheduler::automatic));
+  EXPECT_FALSE(use_batch_scheduling(actor_scheduler::sharing));  // an explicit choice keeps the OS default
   ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
 }
 

@@ -65,6 +65,7 @@ TEST(WsvisorProcess, AutoSchedulerSharesWorkWhenPinnedToOneCpu) {
       [](const std::string& l) { return l.find("listening") != std::string::npos; });
   ASSERT_TRUE(line) << pinned.stderr_text();
   EXPECT_NE(line->find("actor_scheduler=sharing"), std::string::npos) << *line;
+  EXPECT_NE(line->find("thread_policy=batch"), std::string::npos) << *line;
   pinned.send_signal(SIGTERM);
   EXPECT_EQ(pinned.wait_exit(), 0);
 
@@ -73,6 +74,7 @@ TEST(WsvisorProcess, AutoSchedulerSharesWorkWhenPinnedToOneCpu) {
       [](const std::string& l) { return l.find("listening") != std::string::npos; });
   ASSERT_TRUE(line) << forced.stderr_text();
   EXPECT_NE(line->find("actor_scheduler=stealing"), std::string::npos) << *line;
+  EXPECT_NE(line->find("thread_policy=normal"), std::string::npos) << *line;
   auto port = std::stoi(line->substr(line->find("127.0.0.1:") + 10));
   EXPECT_EQ(test::http_request(static_cast<std::uint16_t>(port), "GET", "/healthz").status, 200);
   forced.send_signal(SIGTERM);
