@@ -166,7 +166,8 @@ def run_all(args):
                     "--label", peer, "-n", str(n), "--timeout", "180", "--cdf", cdf] + extra
             shown = ["wsbench"] + argv[1:]
             shown[shown.index("--port") + 1] = "PORT"
-            commands.append(" ".join(shlex.quote(a) for a in shown if a != cdf) + " --server-pid PID")
+            del shown[shown.index("--cdf"):shown.index("--cdf") + 2]
+            commands.append(" ".join(shlex.quote(a) for a in shown) + " --server-pid PID")
             log(f"{workload} n={n} {peer}")
             proc = subprocess.run(pinned(gen_cpu, argv + ["--server-pid", str(server.proc.pid)]),
                                   capture_output=True, text=True, timeout=600)
@@ -499,6 +500,8 @@ def report(analysis_path):
     out.append("## 3. Idle memory\n")
     out.append("Server RSS (from `/proc/PID/status`) after N idle sessions (wsvisor: `hello` answered; "
                "Socket.IO: connected to `/`; raw peers: upgraded), minus the RSS before, divided by N. "
+               "The RSS before is read after 20 warm-up sessions, so that what a server pays once (code "
+               "and libraries paged in on first use, a JIT) is not charged to each session. "
                "Detached: N sessions opened in batches of 100 whose connections are then cut, so at most "
                "one batch of connection buffers is counted in; raw peers have no sessions to keep.\n")
     out.append(table(results, peers, "idle", ns("idle"),

@@ -145,12 +145,12 @@ class run {
     }
   }
 
-  /// Spawns `make(i)` for i in [0, n) in batches of `o.batch`, waiting for
-  /// each batch to be ready (or failed) before the next: a ramp that never
-  /// overflows the server's accept backlog.
-  void ramp(std::uint32_t n, const std::function<task<void>(std::uint32_t)>& make) {
+  /// Spawns `make(i)` for i in [first, n) in batches of `o.batch`, waiting
+  /// for each batch to be ready (or failed) before the next: a ramp that
+  /// never overflows the server's accept backlog.
+  void ramp(std::uint32_t n, const std::function<task<void>(std::uint32_t)>& make, std::uint32_t first = 0) {
     std::uint32_t batch = std::max<std::uint32_t>(1, o_.batch);
-    for (std::uint32_t start = 0; start < n; start += batch) {
+    for (std::uint32_t start = first; start < n; start += batch) {
       std::uint32_t end = std::min(n, start + batch);
       for (std::uint32_t i = start; i < end; ++i) spawn(i, make(i));
       if (!wait_until([&] { return ready + failures >= end; }, o_.timeout_s))
@@ -505,9 +505,11 @@ json::object fanout(const options& o) {
 json::object idle(const options& o, bool detached) {
   run r{o};
   env x{r, o, path_for(o, "/echo")};
-  auto base = rss_kib(o.server_pid);
-  if (!base) throw std::runtime_error("--server-pid is required to read the server's RSS");
-  for (std::uint32_t i = 0; i < o.n; ++i) r.add_client(i);
+  if (!rss_kib(o.server_pid)) throw std::runtime_error("--server-pid is required to read the server's RSS");
+  // A few sessions first, not counted: what a server pays once (code and
+  // libraries paged in on first use, pools, a JIT) is not per session.
+  constexpr std::uint32_t warm = 20;
+  for (std::uint32_t i = 0; i < warm + o.n; ++i) r.add_client(i);
   auto open = [](env& x, bool detached, std::uint32_t i) -> task<void> {
     auto& c = *x.r.clients[i];
     if (!co_await c.connect(x.path) || !co_await c.establish(false)) {
@@ -517,16 +519,22 @@ json::object idle(const options& o, bool detached) {
     if (detached) c.cut();  // the session stays, waiting for a resume
     ++x.r.ready;
   };
-  r.ramp(o.n, [&](std::uint32_t i) { return open(x, detached, i); });
+  r.ramp(warm, [&](std::uint32_t i) { return open(x, detached, i); });
+  sleep_s(std::min(o.settle_s, 1.0));
+  auto base = rss_kib(o.server_pid);
+  auto warmed = r.ready.load();
+  r.ramp(warm + o.n, [&](std::uint32_t i) { return open(x, detached, i); }, warm);
   sleep_s(o.settle_s);
   auto rss = rss_kib(o.server_pid);
   auto out = header(o, r);
   r.stop_threads();
-  auto sessions = r.ready.load();
+  auto sessions = r.ready.load() - warmed;
   out["sessions"] = sessions;
   out["rss_base_kib"] = base;
   out["rss_kib"] = rss;
-  out["bytes_per_session"] = sessions ? static_cast<double>(rss - base) * 1024 / sessions : 0.0;
+  // Signed: a garbage-collected server may shrink meanwhile.
+  out["bytes_per_session"] =
+      sessions ? (static_cast<double>(rss) - static_cast<double>(base)) * 1024 / sessions : 0.0;
   put_errors(out, r);
   return out;
 }
