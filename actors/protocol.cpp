@@ -169,10 +169,14 @@ std::string_view to_string(error_code code) {
 
 parse_result parse(std::string_view text) {
   // Parsed values die with this call: a monotonic arena is cheaper than the
-  // default allocator for the many small nodes of one frame. Nesting is
-  // allowed deeper than boost::json's default of 32 because `data` is the
+  // default allocator for the many small nodes of one frame, and its first
+  // block on the stack means a typical frame allocates nothing at all (its
+  // default first block went to the heap: a 1 KiB+ malloc per frame that
+  // made glibc consolidate its fast bins, 3 % of a fan-out profile). Nesting
+  // is allowed deeper than boost::json's default of 32 because `data` is the
   // client's own document.
-  json::monotonic_resource arena;
+  unsigned char first_block[2048];
+  json::monotonic_resource arena{first_block, sizeof first_block};
   json::parse_options options;
   options.max_depth = 64;
   boost::system::error_code ec;
