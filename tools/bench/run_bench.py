@@ -148,7 +148,7 @@ def run_all(args):
     cpus = os.cpu_count() or 1
     server_cpu, gen_cpu = (1, 0) if cpus >= 2 else (None, None)
     os.makedirs(os.path.join(OUT_DIR), exist_ok=True)
-    os.makedirs(os.path.join(WORK, "cdf"), exist_ok=True)
+    os.makedirs(os.path.join(OUT_DIR, "cdf"), exist_ok=True)
     results_path = os.path.join(OUT_DIR, "results.jsonl")
     open(results_path, "w").close()
     peers = [p for p in available_peers() if not args.peers or p in args.peers.split(",")]
@@ -161,7 +161,7 @@ def run_all(args):
             if not applies(workload, peer):
                 continue
             server = Server(peer, server_cpu)
-            cdf = os.path.join(WORK, "cdf", f"{workload}-{n}-{peer}.dat")
+            cdf = os.path.join(OUT_DIR, "cdf", f"{workload}-{n}-{peer}.dat")
             argv = [WSBENCH, "--workload", workload, "--dialect", DIALECT[peer], "--port", str(server.port),
                     "--label", peer, "-n", str(n), "--timeout", "180", "--cdf", cdf] + extra
             shown = ["wsbench"] + argv[1:]
@@ -315,6 +315,8 @@ def num(key, unit="", scale=1.0):
         v = r.get(key)
         if v is None:
             return "–"
+        if isinstance(v, int) and scale == 1.0:
+            return f"{v:,}{unit}"
         v = v / scale
         return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}") + unit
     return cell
@@ -448,7 +450,9 @@ def report(analysis_path):
     out.append("wsvisor against a raw Beast server (the ceiling of our own stack), WebSocket++, Node `ws` and "
                "Socket.IO with connection state recovery, all driven by the same load generator "
                "(`tools/bench/wsbench`) in the same run. **Ratios are the headline**: the machine is shared "
-               "and noisy, so absolute figures move between runs while ratios from one run hold up.\n")
+               "and noisy, so absolute figures move between runs while ratios from one run hold up. "
+               "The last column of every table is wsvisor's figure divided by that server's: above 1 "
+               "is wsvisor's advantage for rates, below 1 for memory and times.\n")
     out.append("Reproduce with `./scripts/bench` (about "
                f"{max(1, round(meta['elapsed_s'] / 60))} minutes here); "
                "`./scripts/bench --quick` runs a smaller version in about two minutes.\n")
@@ -535,7 +539,8 @@ def report(analysis_path):
                "latency.\n")
     out.append(table(results, peers, "connrate", ns("connrate"),
                      [("sessions/s", num("rate")), ("setup p50", ms("setup_p50_us")),
-                      ("setup p99", ms("setup_p99_us")), ("server CPU", num("server_cpu"))],
+                      ("setup p99", ms("setup_p99_us")), ("server CPU", num("server_cpu")),
+                      ("generator CPU", num("gen_cpu"))],
                      "rate", no_sessions) + "\n")
 
     out.append("## Commands\n")
