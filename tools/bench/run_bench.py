@@ -148,7 +148,11 @@ def run_all(args):
     cpus = os.cpu_count() or 1
     server_cpu, gen_cpu = (1, 0) if cpus >= 2 else (None, None)
     os.makedirs(os.path.join(OUT_DIR), exist_ok=True)
-    os.makedirs(os.path.join(OUT_DIR, "cdf"), exist_ok=True)
+    cdf_dir = os.path.join(OUT_DIR, "cdf")
+    os.makedirs(cdf_dir, exist_ok=True)
+    for old in os.listdir(cdf_dir):  # a run replaces the previous one's data
+        if old.endswith(".dat"):
+            os.remove(os.path.join(cdf_dir, old))
     results_path = os.path.join(OUT_DIR, "results.jsonl")
     open(results_path, "w").close()
     peers = [p for p in available_peers() if not args.peers or p in args.peers.split(",")]
