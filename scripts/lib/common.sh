@@ -53,7 +53,9 @@ build_preset() {
 # since the last install (or nothing is installed yet).
 install_node_peers() {
   local dir="$WSVISOR_ROOT/tools/bench/node"
-  command -v npm >/dev/null 2>&1 || die "npm not found: the nodejs package should have brought it"
+  # NodeSource's nodejs brings npm; Debian's own nodejs needs Debian's npm.
+  command -v npm >/dev/null 2>&1 || install_packages npm
+  command -v npm >/dev/null 2>&1 || die "npm not found, and installing Debian's npm package did not provide it"
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "wsvisor: npm ci in tools/bench/node" >&2
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2 || die "npm ci in $dir failed"
