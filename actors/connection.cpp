@@ -16,6 +16,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/message.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
@@ -59,6 +60,8 @@ struct connection_state {
   caf::actor session_;
   std::vector<caf::message> pending_;  // joining: frames for the session, in order
   caf::actor_clock::time_point last_text_;
+  caf::actor_clock::time_point handshake_due_;  // greeting: hello/resume by then
+  caf::actor_clock::time_point ping_due_;       // attached: the next ping
 
   void send_error(proto::error_code code, std::string_view message) {
     transport_->send(out_frame{proto::encode_error(code, message), nullptr});
@@ -71,10 +74,39 @@ struct connection_state {
     self_->quit();
   }
 
-  void arm_silence_check(caf::actor_clock::duration_type after) {
-    // Rounded up so a check never fires a hair early and re-arms for 0 ms.
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(after);
-    self_->delayed_send(self_, ms, silence_check_atom::value);
+  /// One timer for every deadline, on the transport (see transport.hpp):
+  /// greeting, the handshake deadline; joining, the silence deadline
+  /// (heartbeat_timeout after the last text frame); attached, that or the
+  /// next ping, whichever is first.
+  void arm_timer() {
+    auto due = phase_ == phase::greeting ? handshake_due_ : last_text_ + opts_.session.heartbeat_timeout;
+    if (phase_ == phase::attached) due = std::min(due, ping_due_);
+    // Rounded up so the timer never fires a hair early and re-arms for 0 ms.
+    auto delay = std::chrono::ceil<std::chrono::milliseconds>(due - self_->clock().now());
+    auto me = caf::actor_cast<caf::weak_actor_ptr>(self_);
+    transport_->set_timer(std::max(delay, std::chrono::milliseconds{0}), [me] {
+      if (auto conn = caf::actor_cast<caf::actor>(me)) caf::anon_send(conn, conn_timer_atom::value);
+    });
+  }
+
+  void on_timer() {
+    auto now = self_->clock().now();
+    if (phase_ == phase::greeting) {
+      if (now >= handshake_due_) {
+        log::info(*log_, "handshake timeout", {{"peer", transport_->peer()}});
+        return close_and_quit(4408, "handshake timeout");
+      }
+    } else {
+      if (now - last_text_ >= opts_.session.heartbeat_timeout) {
+        log::info(*log_, "heartbeat timeout", {{"peer", transport_->peer()}});
+        return close_and_quit(4408, "heartbeat timeout");
+      }
+      if (phase_ == phase::attached && now >= ping_due_) {
+        transport_->send(out_frame{proto::encode_ping(), nullptr});
+        ping_due_ = now + opts_.session.heartbeat_interval;
+      }
+    }
+    arm_timer();
   }
 
   /// Asks the registry, as it is named at this moment, for a session.
@@ -86,7 +118,7 @@ struct connection_state {
       return;
     }
     phase_ = phase::joining;
-    arm_silence_check(opts_.session.heartbeat_timeout);
+    arm_timer();
     self_->request(registry, caf::infinite, std::move(request))
         .then([this](caf::actor& session) { attach(std::move(session)); },
               [this](caf::error& err) {
@@ -105,7 +137,8 @@ struct connection_state {
     self_->monitor(session_);
     for (auto& msg : pending_) self_->send(session_, std::move(msg));
     pending_.clear();
-    self_->delayed_send(self_, opts_.session.heartbeat_interval, heartbeat_tick_atom::value);
+    ping_due_ = self_->clock().now() + opts_.session.heartbeat_interval;
+    arm_timer();
   }
 
   void to_session(caf::message msg) {
@@ -168,7 +201,8 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   st.transport_ = std::move(transport);
   st.opts_ = std::move(opts);
   st.last_text_ = self->clock().now();
-  self->delayed_send(self, st.opts_.handshake_timeout, handshake_timeout_atom::value);
+  st.handshake_due_ = st.last_text_ + st.opts_.handshake_timeout;
+  st.arm_timer();
   log::debug(*st.log_, "connection opened", {{"peer", st.transport_->peer()}});
 
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -210,30 +244,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
       [self](drop_conn_atom, std::uint16_t code, std::string& reason) {
         self->state.close_and_quit(code, std::move(reason));
       },
-      [self](handshake_timeout_atom) {
-        auto& st = self->state;
-        if (st.phase_ != phase::greeting) return;
-        log::info(*st.log_, "handshake timeout", {{"peer", st.transport_->peer()}});
-        st.close_and_quit(4408, "handshake timeout");
-      },
-      [self](heartbeat_tick_atom) {
-        auto& st = self->state;
-        st.transport_->send(out_frame{proto::encode_ping(), nullptr});
-        self->delayed_send(self, st.opts_.session.heartbeat_interval, heartbeat_tick_atom::value);
-      },
-      [self](silence_check_atom) {
-        auto& st = self->state;
-        auto timeout = st.opts_.session.heartbeat_timeout;
-        auto quiet = self->clock().now() - st.last_text_;
-        if (quiet < timeout) {
-          // One timer at a time: a text frame only moves last_text_, and the
-          // pending check re-arms for the remainder when it fires.
-          st.arm_silence_check(timeout - quiet);
-          return;
-        }
-        log::info(*st.log_, "heartbeat timeout", {{"peer", st.transport_->peer()}});
-        st.close_and_quit(4408, "heartbeat timeout");
-      },
+      [self](conn_timer_atom) { self->state.on_timer(); },
   };
 }
 

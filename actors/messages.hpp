@@ -227,14 +227,10 @@ using room_atom = caf::atom_constant<caf::atom("s_room")>;
 /// and quit (4409 when the session was resumed on another connection).
 using drop_conn_atom = caf::atom_constant<caf::atom("c_drop")>;
 
-/// (handshake_timeout_atom): handshake_timeout has passed since the connection started.
-using handshake_timeout_atom = caf::atom_constant<caf::atom("c_hs_tmo")>;
-
-/// (heartbeat_tick_atom): time to send the next `ping`.
-using heartbeat_tick_atom = caf::atom_constant<caf::atom("c_hb_tick")>;
-
-/// (silence_check_atom): check whether heartbeat_timeout passed without a text frame.
-using silence_check_atom = caf::atom_constant<caf::atom("c_hb_chk")>;
+/// (conn_timer_atom): the transport's timer fired (transport::set_timer): the
+/// earliest of the handshake deadline, the next ping and the silence deadline
+/// is due.
+using conn_timer_atom = caf::atom_constant<caf::atom("c_timer")>;
 
 // -- broker (actors/broker.hpp) ----------------------------------------------
 // (subscribe_atom, ...), (unsubscribe_atom, ...), (publish_atom, ...) as above, plus:

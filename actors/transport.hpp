@@ -9,6 +9,7 @@
 /// Ordering: frames passed to `send` from one thread, or from one actor, go
 /// out in that order.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +67,18 @@ class transport {
   /// quarter of its bound (at once if it already has). A later call replaces
   /// a pending one. Never called once the connection has ended.
   virtual void when_room(std::function<void()> fn) { fn(); }
+
+  // -- timer ------------------------------------------------------------------
+  //
+  // The connection's deadlines (handshake, heartbeat, silence) live with the
+  // socket rather than in CAF: a `delayed_send` cannot be cancelled in CAF
+  // 0.17 and keeps its receiver allocated until it fires, so every connection
+  // cut at once would stay in memory for up to heartbeat_timeout.
+
+  /// Calls `fn` once, from any thread, after `delay`. A later call replaces a
+  /// pending one. Never called once the connection has ended, and `fn` is
+  /// released then.
+  virtual void set_timer(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
 };
 
 using transport_ptr = std::shared_ptr<transport>;

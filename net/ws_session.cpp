@@ -90,7 +90,8 @@ ws_session::ws_session(tcp::socket&& socket, std::string subprotocol,
       opts_(std::move(opts)),
       slots_(std::move(slots)),
       ws_(std::move(socket)),
-      close_deadline_(strand_) {}
+      close_deadline_(strand_),
+      timer_(strand_) {}
 
 ws_session::~ws_session() {
   // Only reached unfinished when the io_context dropped our handlers (the
@@ -265,6 +266,22 @@ void ws_session::when_room(std::function<void()> fn) {
   });
 }
 
+void ws_session::set_timer(std::chrono::milliseconds delay, std::function<void()> fn) {
+  asio::post(strand_, [self = shared_from_this(), delay, fn = std::move(fn)]() mutable {
+    if (self->finished_) return;  // never called once the connection has ended
+    self->timer_fn_ = std::move(fn);
+    auto generation = ++self->timer_generation_;
+    self->timer_.expires_after(delay);  // cancels a pending wait
+    self->timer_.async_wait([self, generation](beast::error_code ec) {
+      // A replaced wait may have completed already; only the latest fires.
+      if (ec || generation != self->timer_generation_ || self->finished_ || !self->timer_fn_) return;
+      auto fire = std::move(self->timer_fn_);
+      self->timer_fn_ = nullptr;
+      fire();
+    });
+  });
+}
+
 void ws_session::notify_room() {
   // Below a quarter, not half: some hysteresis, so that a producer refills
   // the queue in batches rather than one frame per write completion.
@@ -395,6 +412,10 @@ void ws_session::release_socket() {
 
 void ws_session::finish(beast::error_code ec) {
   on_room_ = nullptr;  // its producer learns of the end through ws_closed instead
+  // The timer's callback holds the connection actor (weakly, which still
+  // keeps its memory): drop it with the socket.
+  timer_fn_ = nullptr;
+  timer_.cancel();
   if (finished_) return;
   finished_ = true;
   accepting_.store(false, std::memory_order_release);

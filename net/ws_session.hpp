@@ -95,6 +95,7 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   std::string peer() const override { return peer_; }
   bool has_room() const override;
   void when_room(std::function<void()> fn) override;
+  void set_timer(std::chrono::milliseconds delay, std::function<void()> fn) override;
 
   /// Bytes of frames accepted by `send` and not yet written (thread-safe).
   std::uint64_t queued_bytes() const { return queued_.load(std::memory_order_acquire); }
@@ -143,6 +144,9 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   ws_stream ws_;
   boost::beast::flat_buffer buffer_;
   boost::asio::steady_timer close_deadline_;
+  boost::asio::steady_timer timer_;     // set_timer's
+  std::function<void()> timer_fn_;      // pending set_timer callback
+  std::uint64_t timer_generation_ = 0;  // a wait that completes after being replaced is stale
   caf::actor actor_;
   std::deque<out_frame> queue_;  // front() is being written while `writing_`
   std::vector<out_frame> draining_;  // inbox_ swapped out by drain_inbox

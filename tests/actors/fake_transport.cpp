@@ -20,6 +20,50 @@ namespace json = boost::json;
 
 fake_transport::fake_transport(std::string peer) : peer_(std::move(peer)) {}
 
+fake_transport::~fake_transport() {
+  {
+    std::lock_guard guard{timer_mtx_};
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_all();
+  if (!timer_thread_.joinable()) return;
+  if (timer_thread_.get_id() == std::this_thread::get_id())
+    timer_thread_.detach();  // the last owner let go inside a callback
+  else
+    timer_thread_.join();
+}
+
+void fake_transport::set_timer(std::chrono::milliseconds delay, std::function<void()> fn) {
+  std::lock_guard guard{timer_mtx_};
+  timer_due_ = std::chrono::steady_clock::now() + delay;
+  timer_fn_ = std::move(fn);
+  if (!timer_thread_.joinable()) timer_thread_ = std::thread{[this] { timer_loop(); }};
+  timer_cv_.notify_all();
+}
+
+void fake_transport::timer_loop() {
+  std::unique_lock lock{timer_mtx_};
+  while (!timer_stop_) {
+    if (!timer_fn_) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    auto due = timer_due_;
+    timer_cv_.wait_until(lock, due);
+    if (timer_stop_ || !timer_fn_ || timer_due_ != due || std::chrono::steady_clock::now() < due) continue;
+    auto fire = std::move(timer_fn_);
+    timer_fn_ = nullptr;
+    bool closed = false;
+    {
+      std::lock_guard guard{mtx_};
+      closed = close_.has_value();
+    }
+    lock.unlock();
+    if (!closed) fire();
+    lock.lock();
+  }
+}
+
 send_result fake_transport::send(out_frame frame) {
   std::lock_guard guard{mtx_};
   if (close_) return send_result::closed;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -39,10 +40,14 @@ struct close_record {
 class fake_transport final : public transport {
  public:
   explicit fake_transport(std::string peer = "127.0.0.1:50000");
+  ~fake_transport() override;
 
   send_result send(out_frame frame) override;
   void close(std::uint16_t code, std::string reason) override;
   std::string peer() const override;
+  /// A real timer on a thread of its own (started on first use); it does
+  /// not fire once the transport is closed.
+  void set_timer(std::chrono::milliseconds delay, std::function<void()> fn) override;
 
   /// The oldest frame not taken yet, waiting up to `timeout` for one.
   std::optional<out_frame> next_frame(std::chrono::milliseconds timeout = await_timeout);
@@ -60,6 +65,14 @@ class fake_transport final : public transport {
   std::vector<out_frame> frames_;
   std::size_t taken_ = 0;
   std::optional<close_record> close_;
+
+  void timer_loop();
+  std::mutex timer_mtx_;  // taken before mtx_ when both are needed
+  std::condition_variable timer_cv_;
+  std::function<void()> timer_fn_;
+  std::chrono::steady_clock::time_point timer_due_;
+  bool timer_stop_ = false;
+  std::thread timer_thread_;
 };
 
 /// A client of one real connection actor over a fake transport.

@@ -182,3 +182,51 @@ TEST_F(WsSession, OversizedFrameFollowedBySilenceStillReports1009) {
 
 }  // namespace
 }  // namespace wsvisor::net
+
+namespace wsvisor::net {
+namespace {
+
+using namespace ws_testing;
+using namespace std::chrono_literals;
+
+class WsSessionTimer : public WsServer {};
+
+TEST_F(WsSessionTimer, FiresOnceAfterItsDelayAndALaterCallReplacesIt) {
+  start({}, {.stay = true});
+  ws_client c;
+  ASSERT_TRUE(c.connect(port()).ok);
+  ASSERT_TRUE(eventually([&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
+  auto t = rec_->read([](const observed& o) { return o.transports.front(); }).lock();
+  ASSERT_TRUE(t);
+  std::atomic<int> replaced{0}, fired{0};
+  t->set_timer(1h, [&] { ++replaced; });
+  t->set_timer(20ms, [&] { ++fired; });
+  ASSERT_TRUE(eventually([&] { return fired.load() == 1; }));
+  EXPECT_EQ(replaced.load(), 0);
+  t->set_timer(0ms, [&] { ++fired; });  // re-armable after firing
+  ASSERT_TRUE(eventually([&] { return fired.load() == 2; }));
+}
+
+TEST_F(WsSessionTimer, ItsCallbackIsReleasedWhenTheSocketEnds) {
+  // The callback holds the connection actor; a socket that is gone must not
+  // keep it (and its memory) until the timer would have fired.
+  start({}, {.stay = true});
+  ws_client c;
+  ASSERT_TRUE(c.connect(port()).ok);
+  ASSERT_TRUE(eventually([&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
+  auto t = rec_->read([](const observed& o) { return o.transports.front(); }).lock();
+  ASSERT_TRUE(t);
+  auto held = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = held;
+  bool called = false;
+  t->set_timer(1h, [held = std::move(held), &called] { called = true; });
+  c.drop(/*reset=*/true);
+  ASSERT_TRUE(await_closed(1));
+  EXPECT_TRUE(eventually([&] { return watch.expired(); }));
+  EXPECT_FALSE(called);
+  t->set_timer(0ms, [&called] { called = true; });  // after the end: never called
+  t.reset();
+}
+
+}  // namespace
+}  // namespace wsvisor::net
