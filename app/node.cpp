@@ -235,6 +235,20 @@ std::string node::start() {
   d.root->attach_functor([&d, gate = d.gate](const caf::error& reason) {
     gate->post(d.ioc, [&d, reason] { d.on_root_down(reason); });
   });
+  // The supervisor starts its children in its first activation, on CAF's
+  // scheduler, not in spawn_supervisor: listening at once let a client's
+  // hello arrive before the registry existed (answered 1013). A reply to
+  // any request comes after that activation, so wait for one (bounded; a
+  // root that dies at once ends run() with its own status instead).
+  {
+    caf::scoped_actor self{*d.system};
+    self->request(d.root, std::chrono::seconds{10}, get_tree_atom::value)
+        .receive([](const supervision_tree&) {},
+                 [&d](const caf::error& err) {
+                   log::warn(*d.logger, "supervision tree not confirmed before listening",
+                             {{"error", describe(*d.system, err)}});
+                 });
+  }
   if (auto err = d.http->start(); !err.empty()) return err;
   if (d.opts.handle_signals) {
     d.signals.emplace(d.ioc, SIGINT, SIGTERM);
