@@ -127,7 +127,10 @@ TEST_F(WsSession, ReadingClientKeepsUpWithAPacedFlood) {
     ASSERT_EQ(e.type, kind::text) << i << ": " << e.text;
     ASSERT_EQ(e.text.size(), 65536u);
   }
-  EXPECT_EQ(rec_->read([](const observed& o) { return o.flood_queued; }), 50);
+  // The probe records each `queued` after send() returns, which may be after
+  // the frame has already reached the client: await the count.
+  EXPECT_TRUE(rec_->await([](const observed& o) { return o.flood_queued == 50; }))
+      << rec_->read([](const observed& o) { return o.flood_queued; });
 }
 
 TEST_F(WsSession, SharedBodyFramesArriveIntact) {
