@@ -232,6 +232,20 @@ class meter {
   double gen0_ = 0, gen1_ = 0, srv0_ = 0, srv1_ = 0;
 };
 
+/// Releases the clients, lets the warm-up pass, then counts for the
+/// duration: what roundtrip, fanout and connrate measure.
+meter measure(run& r, const options& o) {
+  r.open_gate();
+  sleep_s(o.warmup_s);
+  meter m{o.server_pid};
+  m.start();
+  r.measuring = true;
+  sleep_s(o.duration_s);
+  r.measuring = false;
+  m.stop();
+  return m;
+}
+
 std::string path_for(const options& o, const char* raw_path) {
   if (!o.to.path.empty()) return o.to.path;
   switch (o.to.kind) {
@@ -328,14 +342,7 @@ json::object roundtrip(const options& o) {
     ++r.done;
   };
   r.ramp(o.n, [&](std::uint32_t i) { return loop(x, i); });
-  r.open_gate();
-  sleep_s(o.warmup_s);
-  meter m{o.server_pid};
-  m.start();
-  r.measuring = true;
-  sleep_s(o.duration_s);
-  r.measuring = false;
-  m.stop();
+  auto m = measure(r, o);
   r.stop = true;
   wait_until([&] { return r.done + r.failures >= o.n; }, 10);
   r.stop_threads();
@@ -397,6 +404,21 @@ task<void> drain(client& c) {
   }
 }
 
+/// The publisher (client n): connects, starts its session, drains what it
+/// is sent, and waits at the gate. False when it could not connect.
+task<bool> start_publisher(env& x) {
+  auto& [r, o, path] = x;
+  auto& c = *r.clients[o.n];
+  if (!co_await c.connect(path) || !co_await c.establish(false)) {
+    r.failed(c);
+    co_return false;
+  }
+  r.spawn(o.n, drain(c));
+  ++r.ready;
+  co_await r.gate(o.n);
+  co_return true;
+}
+
 void put_delivery(json::object& out, run& r, fan_state& f) {
   std::uint64_t lost = 0, dups = 0, seq_errors = 0;
   auto sent = f.sent.load();
@@ -444,13 +466,7 @@ json::object fanout(const options& o) {
     auto& [r, o, path] = x;
     auto& c = *r.clients[o.n];
     auto& wake = *f.wake;
-    if (!co_await c.connect(path) || !co_await c.establish(false)) {
-      r.failed(c);
-      co_return;
-    }
-    r.spawn(o.n, drain(c));
-    ++r.ready;
-    co_await r.gate(o.n);
+    if (!co_await start_publisher(x)) co_return;
     std::uint64_t k = 0;
     const std::uint64_t n = o.n, window = std::max<std::uint32_t>(1, o.window);
     while (f.publishing) {
@@ -473,14 +489,7 @@ json::object fanout(const options& o) {
   r.spawn(o.n, publisher(x, f, channel));
   if (!wait_until([&] { return r.ready + r.failures >= o.n + 1; }, o.timeout_s))
     throw std::runtime_error("the publisher did not connect");
-  r.open_gate();
-  sleep_s(o.warmup_s);
-  meter m{o.server_pid};
-  m.start();
-  r.measuring = true;
-  sleep_s(o.duration_s);
-  r.measuring = false;
-  m.stop();
+  auto m = measure(r, o);
   f.publishing = false;
   // Let what is in flight arrive: bounded by the window, so this is quick.
   sleep_s(0.1);
@@ -610,13 +619,7 @@ task<void> storm_subscriber(env& x, fan_state& f, storm_state& st, const std::st
 task<void> storm_publisher(env& x, fan_state& f, const std::string& channel) {
   auto& [r, o, path] = x;
   auto& c = *r.clients[o.n];
-  if (!co_await c.connect(path) || !co_await c.establish(false)) {
-    r.failed(c);
-    co_return;
-  }
-  r.spawn(o.n, drain(c));
-  ++r.ready;
-  co_await r.gate(o.n);
+  if (!co_await start_publisher(x)) co_return;
   asio::steady_timer tick{r.ctx_of(o.n)};
   auto period = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(1.0 / o.rate));
   auto at = steady::now();
@@ -710,14 +713,7 @@ json::object connrate(const options& o) {
   auto loops = o.concurrency;
   for (std::uint32_t i = 0; i < loops; ++i) r.add_client(i);
   for (std::uint32_t i = 0; i < loops; ++i) r.spawn(i, connect_loop(x, i));
-  r.open_gate();
-  sleep_s(o.warmup_s);
-  meter m{o.server_pid};
-  m.start();
-  r.measuring = true;
-  sleep_s(o.duration_s);
-  r.measuring = false;
-  m.stop();
+  auto m = measure(r, o);
   r.stop = true;
   wait_until([&] { return r.done >= loops; }, 10);
   r.stop_threads();

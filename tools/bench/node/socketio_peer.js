@@ -13,27 +13,9 @@
 const http = require('http');
 const { Server } = require('socket.io');
 
-function parsePort(argv) {
-  let port = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    let v;
-    if (a === '--port') v = argv[++i];
-    else if (a.startsWith('--port=')) v = a.slice('--port='.length);
-    else {
-      process.stderr.write(`socketio_peer: unknown argument ${a}\nusage: node socketio_peer.js [--port N]\n`);
-      process.exit(2);
-    }
-    if (v === undefined || !/^\d+$/.test(v) || Number(v) > 65535) {
-      process.stderr.write(`socketio_peer: bad --port value ${v}\n`);
-      process.exit(2);
-    }
-    port = Number(v);
-  }
-  return port;
-}
+const { parsePort } = require('./peer_args');
 
-const port = parsePort(process.argv.slice(2));
+const port = parsePort('socketio_peer', process.argv.slice(2));
 
 // Socket.IO takes over /socket.io/; anything else gets a plain 404 (without a
 // handler such requests would hang).

@@ -14,27 +14,9 @@
 const http = require('http');
 const { WebSocketServer, WebSocket } = require('ws');
 
-function parsePort(argv) {
-  let port = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    let v;
-    if (a === '--port') v = argv[++i];
-    else if (a.startsWith('--port=')) v = a.slice('--port='.length);
-    else {
-      process.stderr.write(`ws_peer: unknown argument ${a}\nusage: node ws_peer.js [--port N]\n`);
-      process.exit(2);
-    }
-    if (v === undefined || !/^\d+$/.test(v) || Number(v) > 65535) {
-      process.stderr.write(`ws_peer: bad --port value ${v}\n`);
-      process.exit(2);
-    }
-    port = Number(v);
-  }
-  return port;
-}
+const { parsePort } = require('./peer_args');
 
-const port = parsePort(process.argv.slice(2));
+const port = parsePort('ws_peer', process.argv.slice(2));
 const MAX_PAYLOAD = 16 * 1024 * 1024;
 
 const wss = new WebSocketServer({
