@@ -48,6 +48,7 @@ struct connection_state {
   // connection (1.2 KB) lived as long as the session it carried.
   ~connection_state() {
     if (session_) self_->demonitor(session_);
+    if (registry_) self_->demonitor(registry_);
   }
   connection_state(const connection_state&) = delete;
   connection_state& operator=(const connection_state&) = delete;
@@ -58,6 +59,10 @@ struct connection_state {
   connection_options opts_;
   phase phase_ = phase::greeting;
   caf::actor session_;
+  // Greeting: the registry, monitored so that a connection that never says
+  // hello still ends with the node. Its deadline runs on the socket's timer,
+  // which stops with the I/O loop; nothing else would end it then.
+  caf::actor registry_;
   std::vector<caf::message> pending_;  // joining: frames for the session, in order
   caf::actor_clock::time_point last_text_;
   caf::actor_clock::time_point handshake_due_;  // greeting: hello/resume by then
@@ -116,6 +121,10 @@ struct connection_state {
       log::warn(*log_, "no session registry running", {{"peer", transport_->peer()}});
       close_and_quit(1013, "try again later");
       return;
+    }
+    if (registry_) {
+      self_->demonitor(registry_);
+      registry_ = nullptr;
     }
     phase_ = phase::joining;
     arm_timer();
@@ -203,10 +212,17 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   st.last_text_ = self->clock().now();
   st.handshake_due_ = st.last_text_ + st.opts_.handshake_timeout;
   st.arm_timer();
+  st.registry_ = self->home_system().registry().get<caf::actor>(session_registry_name);
+  if (st.registry_) self->monitor(st.registry_);
   log::debug(*st.log_, "connection opened", {{"peer", st.transport_->peer()}});
 
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
+    if (st.registry_ && msg.source == st.registry_.address()) {
+      st.registry_ = nullptr;
+      if (st.phase_ == phase::greeting) st.close_and_quit(1001, "server going away");
+      return;
+    }
     if (!st.session_ || msg.source != st.session_.address()) return;
     // A normal end is `bye`: the session has closed the transport with 1000.
     if (!msg.reason) {

@@ -304,6 +304,20 @@ TEST_F(Session, ClientThatNeverSaysHelloIsClosedWith4408) {
   EXPECT_EQ(c.await_close(), 4408);
 }
 
+TEST_F(Session, NodeStopsWhileAClientHasNotSaidHello) {
+  // Its deadline is on the socket's timer, which stops with the I/O loop:
+  // the connection must still end with the node, not hold it forever.
+  cfg_.server.handshake_timeout = 1h;
+  start_node();
+  wire_client c{port()};
+  c.send({{"type", "subscribe"}, {"channel", "x"}});
+  EXPECT_EQ(str(c.expect("error")["code"]), "no_session");  // its connection actor runs
+  node_->stop();
+  runner_.join();
+  EXPECT_EQ(status_, exit_ok);
+  node_.reset();  // awaits every actor: hung here before
+}
+
 TEST_F(Session, ClientThatStopsAnsweringPingsIsClosedWith4408AndCanResume) {
   cfg_.session.heartbeat_interval = 100ms;
   cfg_.session.heartbeat_timeout = 300ms;
