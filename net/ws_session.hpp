@@ -38,8 +38,8 @@
 /// count, protocol.md); the actor's close after a missed heartbeat is bounded
 /// like any other.
 ///
-/// Threading: `send`, `close`, `peer`, `queued_bytes`, `peak_queued_bytes`
-/// may be called from any thread. Every other member is touched only on the
+/// Threading: `send`, `close`, `peer`, `has_room`, `when_room`, `set_timer`,
+/// `queued_bytes` and `peak_queued_bytes` may be called from any thread. Every other member is touched only on the
 /// session's strand (the executor of its socket); public calls reach it
 /// through `asio::post`. The connection actor is notified with `anon_send`,
 /// which never blocks.

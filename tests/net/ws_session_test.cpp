@@ -192,14 +192,20 @@ namespace {
 using namespace ws_testing;
 using namespace std::chrono_literals;
 
-class WsSessionTimer : public WsServer {};
+class WsSessionTimer : public WsServer {
+ protected:
+  /// Connects `c` and returns the server side of its WebSocket.
+  transport_ptr connect(ws_client& c) {
+    start({}, {.stay = true});
+    EXPECT_TRUE(c.connect(port()).ok);
+    EXPECT_TRUE(eventually([&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
+    return rec_->read([](const observed& o) { return o.transports.front(); }).lock();
+  }
+};
 
 TEST_F(WsSessionTimer, FiresOnceAfterItsDelayAndALaterCallReplacesIt) {
-  start({}, {.stay = true});
   ws_client c;
-  ASSERT_TRUE(c.connect(port()).ok);
-  ASSERT_TRUE(eventually([&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
-  auto t = rec_->read([](const observed& o) { return o.transports.front(); }).lock();
+  auto t = connect(c);
   ASSERT_TRUE(t);
   std::atomic<int> replaced{0}, fired{0};
   t->set_timer(1h, [&] { ++replaced; });
@@ -213,11 +219,8 @@ TEST_F(WsSessionTimer, FiresOnceAfterItsDelayAndALaterCallReplacesIt) {
 TEST_F(WsSessionTimer, ItsCallbackIsReleasedWhenTheSocketEnds) {
   // The callback holds the connection actor; a socket that is gone must not
   // keep it (and its memory) until the timer would have fired.
-  start({}, {.stay = true});
   ws_client c;
-  ASSERT_TRUE(c.connect(port()).ok);
-  ASSERT_TRUE(eventually([&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
-  auto t = rec_->read([](const observed& o) { return o.transports.front(); }).lock();
+  auto t = connect(c);
   ASSERT_TRUE(t);
   auto held = std::make_shared<int>(0);
   std::weak_ptr<int> watch = held;
