@@ -99,6 +99,13 @@ bool is_node_name(std::string_view text) { return all_of_set(text, "_.-", 64); }
 
 bool is_policy_name(std::string_view text) { return all_of_set(text, "_-", 64); }
 
+bool is_bare_key(std::string_view text) { return all_of_set(text, "_-", text.size()); }
+
+bool is_http_token(std::string_view text) {
+  // Bounded only to keep a typo from becoming a megabyte header.
+  return all_of_set(text, "!#$%&'*+-.^_`|~", 256);
+}
+
 std::string quote(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {

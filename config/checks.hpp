@@ -25,9 +25,16 @@ bool is_channel_name(std::string_view text);
 /// ^[A-Za-z0-9_.-]{1,64}$: upstream names and cluster node names.
 bool is_node_name(std::string_view text);
 
+/// An RFC 7230 token (1 or more of A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~):
+/// HTTP header names and WebSocket subprotocols.
+bool is_http_token(std::string_view text);
+
 /// ^[A-Za-z0-9_-]{1,64}$: no dots, so that `--set policies.NAME.KEY=...`
 /// stays unambiguous.
 bool is_policy_name(std::string_view text);
+
+/// A TOML bare key (1 or more of A-Z a-z 0-9 _ -): a key that needs no quotes.
+bool is_bare_key(std::string_view text);
 
 /// `text` as a TOML basic string: in double quotes, with quotes, backslashes
 /// and control characters escaped. Also how error messages show text.

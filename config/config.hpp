@@ -91,7 +91,23 @@ struct upstream_config {
   std::string channel;                        // the channel this upstream owns
   std::string policy = "upstream";            // a key of `policies`
   std::uint64_t buffer = 1024;                // forwards kept while the link is down
+  std::vector<std::string> subprotocols;      // offered in Sec-WebSocket-Protocol; empty: omitted
+  std::map<std::string, std::string> headers; // extra handshake headers (auth, tenant); the
+                                              // handshake's own headers are refused
+  duration connect_timeout{10'000};           // resolve + connect + TLS + upgrade: a dead host
+                                              // fails fast and the policy's backoff takes over
+  duration heartbeat_timeout{30'000};         // silence that ends the link; a ping goes out at
+                                              // half of it; 0 = off (the upstream pings us)
+  std::string ca_file;                        // wss://: PEM of extra trusted CAs (a private CA);
+                                              // empty = the system trust store
   bool operator==(const upstream_config&) const = default;
+};
+
+/// The HTTP API (docs/api.md).
+struct api_config {
+  std::string token;                          // bearer token of POST /api/publish; empty = none,
+                                              // served only on a loopback server.listen
+  bool operator==(const api_config&) const = default;
 };
 
 struct cluster_config {
@@ -108,6 +124,7 @@ struct cluster_config {
 
 struct config {
   server_config server;
+  api_config api;
   session_config session;
   log_config log;
   std::map<std::string, policy> policies = builtin_policies();

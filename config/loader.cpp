@@ -22,16 +22,6 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-bool is_bare_key(std::string_view segment) {
-  if (segment.empty()) return false;
-  for (char c : segment) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool is_dotted_key(std::string_view key) {
   std::size_t start = 0;
   while (true) {

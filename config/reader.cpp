@@ -223,6 +223,21 @@ void reader::read_string(const std::string& path, const toml::node& node, std::s
   succeeded(path, node);
 }
 
+void reader::read_checked_string(const std::string& path, const toml::node& node, std::string& out,
+                                 const std::function<std::string(const std::string&)>& check) {
+  auto text = text_of(path, node);
+  if (!text) {
+    expected(path, node, "a string");
+    return;
+  }
+  if (auto problem = check(*text); !problem.empty()) {
+    fail(path, &node, std::move(problem));
+    return;
+  }
+  out = std::move(*text);
+  succeeded(path, node);
+}
+
 void reader::read_string_array(const std::string& path, const toml::node& node,
                                std::vector<std::string>& out,
                                const std::function<bool(std::string_view)>& valid,
@@ -247,6 +262,44 @@ void reader::read_string_array(const std::string& path, const toml::node& node,
     } else {
       values.push_back(s->get());
     }
+  }
+  if (!all_ok) {
+    failed_.insert(path);
+    return;
+  }
+  out = std::move(values);
+  succeeded(path, node);
+}
+
+void reader::read_string_map(
+    const std::string& path, const toml::node& node, std::map<std::string, std::string>& out,
+    const std::function<std::string(const std::string&)>& check_key,
+    const std::function<std::string(const std::string&, const std::string&)>& check_value) {
+  const auto* table = node.as_table();
+  if (!table) {
+    expected(path, node, "a table of strings like { Name = \"value\" }");
+    return;
+  }
+  std::map<std::string, std::string> values;
+  bool all_ok = true;
+  for (auto&& [key, value] : *table) {
+    auto name = std::string{key.str()};
+    auto entry_path = path + "." + (is_bare_key(name) ? name : quote(name));
+    const auto* s = value.as_string();
+    std::string problem;
+    if (!s)
+      problem = "expected a string, got " + describe(value);
+    else if (problem = check_key(name); problem.empty())
+      problem = check_value(name, s->get());
+    if (problem.empty()) {
+      values.emplace(std::move(name), s->get());
+      continue;
+    }
+    all_ok = false;
+    int line = source_.from_override ? 0 : static_cast<int>(key.source().begin.line);
+    if (line == 0) line = line_of(value);
+    errors_.push_back({entry_path, line, std::move(problem)});
+    failed_.insert(entry_path);
   }
   if (!all_ok) {
     failed_.insert(path);

@@ -65,10 +65,24 @@ class reader {
   void read_string(const std::string& path, const toml::node& node, std::string& out,
                    const std::function<bool(std::string_view)>& valid,
                    std::string_view expectation);
+  /// As read_string, but `check` returns why the text is unacceptable (empty
+  /// when it is fine), and the message is that reason alone: for values that
+  /// must not be echoed (secrets) or whose problem is not their format (a
+  /// file that cannot be read).
+  void read_checked_string(const std::string& path, const toml::node& node, std::string& out,
+                           const std::function<std::string(const std::string&)>& check);
   void read_string_array(const std::string& path, const toml::node& node,
                          std::vector<std::string>& out,
                          const std::function<bool(std::string_view)>& valid,
                          std::string_view expectation);
+  /// A table of strings, usually inline: `{ A = "x", "B-C" = "y" }`. `check_key`
+  /// and `check_value(key, value)` return why an entry is unacceptable (empty:
+  /// fine); such an error names `path.KEY` (KEY quoted unless a bare key).
+  /// `out` is replaced only when every entry is fine.
+  void read_string_map(
+      const std::string& path, const toml::node& node, std::map<std::string, std::string>& out,
+      const std::function<std::string(const std::string&)>& check_key,
+      const std::function<std::string(const std::string&, const std::string&)>& check_value);
   /// `names` lists the accepted values for the message.
   template <class Enum>
   void read_enum(const std::string& path, const toml::node& node, Enum& out,

@@ -1,10 +1,9 @@
 // The schema: which keys each table has, their types and ranges, and the
-// checks that span keys. The ranges are documented in docs/configuration.md;
-// change both together.
-
-#include <limits>
+// checks that span keys; [[upstream]] is in config/upstreams.cpp. The ranges
+// are documented in docs/configuration.md; change both together.
 
 #include "config/checks.hpp"
+#include "config/fields.hpp"
 #include "config/reader.hpp"
 #include "config/units.hpp"
 
@@ -12,14 +11,6 @@ namespace wsvisor::detail {
 
 namespace {
 
-using namespace std::chrono_literals;
-using field = reader::field;
-
-// Every duration: at least 1 ms (tests and tuning need short ones), at most a
-// day (anything longer is a typo in the unit, not a policy).
-constexpr duration min_duration = 1ms;
-constexpr duration max_duration = 24h;
-constexpr std::int64_t unbounded = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint64_t kib = 1024;
 constexpr std::uint64_t mib = 1024 * kib;
 constexpr std::uint64_t gib = 1024 * mib;
@@ -36,49 +27,6 @@ const std::vector<std::string_view> level_names{
 
 constexpr std::string_view host_port_expectation =
     "expected host:port like \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\"";
-constexpr std::string_view url_expectation = "expected a ws:// or wss:// URL with a host";
-constexpr std::string_view node_name_expectation = "expected 1 to 64 of A-Z a-z 0-9 _ . -";
-
-field duration_field(reader& r, std::string_view name, duration& out) {
-  return {name, [&r, &out](const std::string& path, const toml::node& node) {
-            r.read_duration(path, node, out, min_duration, max_duration);
-          }};
-}
-
-field size_field(reader& r, std::string_view name, std::uint64_t& out, std::uint64_t min,
-                 std::uint64_t max) {
-  return {name, [&r, &out, min, max](const std::string& path, const toml::node& node) {
-            r.read_size(path, node, out, min, max);
-          }};
-}
-
-template <class T>
-field integer_field(reader& r, std::string_view name, T& out, std::int64_t min, std::int64_t max) {
-  return {name, [&r, &out, min, max](const std::string& path, const toml::node& node) {
-            // read_integer leaves `value` alone on failure, so `out` keeps its value.
-            auto value = static_cast<std::int64_t>(out);
-            r.read_integer(path, node, value, min, max);
-            out = static_cast<T>(value);
-          }};
-}
-
-field string_field(reader& r, std::string_view name, std::string& out,
-                   std::function<bool(std::string_view)> valid = {},
-                   std::string_view expectation = {}) {
-  return {name, [&r, &out, valid = std::move(valid), expectation](const std::string& path,
-                                                                  const toml::node& node) {
-            r.read_string(path, node, out, valid, expectation);
-          }};
-}
-
-template <class Enum>
-field enum_field(reader& r, std::string_view name, Enum& out,
-                 std::optional<Enum> (*parse)(std::string_view),
-                 const std::vector<std::string_view>& names) {
-  return {name, [&r, &out, parse, &names](const std::string& path, const toml::node& node) {
-            r.read_enum(path, node, out, parse, names);
-          }};
-}
 
 void read_server(reader& r, const std::string& path, const toml::node& node, server_config& s) {
   r.read_table(path, node,
@@ -164,44 +112,26 @@ void read_policies(reader& r, const std::string& path, const toml::node& node,
   }
 }
 
-void read_upstream(reader& r, const std::string& path, const toml::node& node, upstream_config& u) {
+void read_api(reader& r, const std::string& path, const toml::node& node, api_config& a) {
   r.read_table(path, node,
                {
-                   string_field(r, "name", u.name, is_node_name, node_name_expectation),
-                   string_field(r, "url", u.url, is_ws_url, url_expectation),
-                   string_field(r, "channel", u.channel, is_channel_name,
-                                "expected 1 to 128 of A-Z a-z 0-9 _ . : -"),
-                   string_field(r, "policy", u.policy),
-                   integer_field(r, "buffer", u.buffer, 0, unbounded),
+                   {"token",
+                    [&r, &a](const std::string& key, const toml::node& value) {
+                      // The messages never show the token: it is a secret
+                      // even when it is a bad one.
+                      r.read_checked_string(key, value, a.token, [](const std::string& t) {
+                        if (t.empty()) return std::string{};
+                        if (t.size() < 16)
+                          return "must be empty or at least 16 characters, got " +
+                                 std::to_string(t.size());
+                        for (char c : t)
+                          if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+                            return std::string{
+                                "must not contain whitespace or control characters"};
+                        return std::string{};
+                      });
+                    }},
                });
-  const auto* table = node.as_table();
-  if (!table) return;
-  for (std::string_view required : {"name", "url", "channel"})
-    if (!table->contains(required))
-      r.fail(path + "." + std::string{required}, &node,
-             "missing required key `" + std::string{required} + "` in [[upstream]]");
-}
-
-void read_upstreams(reader& r, const std::string& path, const toml::node& node,
-                    std::vector<upstream_config>& upstreams) {
-  const auto* array = node.as_array();
-  if (!array) {
-    r.fail(path, &node, "expected [[upstream]] tables, got " + describe(node));
-    return;
-  }
-  std::vector<upstream_config> result;
-  for (std::size_t i = 0; i < array->size(); ++i) {
-    const auto& element = *array->get(i);
-    auto child = path + "[" + std::to_string(i) + "]";
-    upstream_config u;
-    if (!element.is_table())
-      r.fail(child, &element, "expected a table, got " + describe(element));
-    else
-      read_upstream(r, child, element, u);
-    // Kept even when broken, so that indices in later errors match the file.
-    result.push_back(std::move(u));
-  }
-  upstreams = std::move(result);
 }
 
 void read_cluster(reader& r, const std::string& path, const toml::node& node, cluster_config& c) {
@@ -227,12 +157,6 @@ void read_cluster(reader& r, const std::string& path, const toml::node& node, cl
       });
 }
 
-std::string policy_list(const std::map<std::string, policy>& policies) {
-  std::vector<std::string_view> names;
-  for (const auto& [name, p] : policies) names.push_back(name);
-  return join(names, ", ");
-}
-
 }  // namespace
 
 void read_document(reader& r, const toml::table& root, config& cfg) {
@@ -241,6 +165,7 @@ void read_document(reader& r, const toml::table& root, config& cfg) {
       {
           {"server",
            [&](const std::string& p, const toml::node& n) { read_server(r, p, n, cfg.server); }},
+          {"api", [&](const std::string& p, const toml::node& n) { read_api(r, p, n, cfg.api); }},
           {"session",
            [&](const std::string& p, const toml::node& n) { read_session(r, p, n, cfg.session); }},
           {"log", [&](const std::string& p, const toml::node& n) { read_log(r, p, n, cfg.log); }},
@@ -285,20 +210,7 @@ void check_consistency(reader& r, const config& cfg) {
   if (!cfg.policies.contains(c.policy))
     r.cross_error({"cluster.policy"}, "unknown policy " + quote(c.policy) +
                                           "; defined policies: " + policy_list(cfg.policies));
-  for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
-    const auto& u = cfg.upstreams[i];
-    auto prefix = "upstream[" + std::to_string(i) + "]";
-    if (!cfg.policies.contains(u.policy))
-      r.cross_error({prefix + ".policy"}, "unknown policy " + quote(u.policy) +
-                                              "; defined policies: " + policy_list(cfg.policies));
-    for (std::size_t j = 0; j < i; ++j) {
-      if (u.name.empty() || cfg.upstreams[j].name != u.name) continue;
-      r.cross_error({prefix + ".name"}, "duplicate upstream name " + quote(u.name) +
-                                            ", already used by upstream[" + std::to_string(j) +
-                                            "]");
-      break;
-    }
-  }
+  check_upstreams(r, cfg);
 }
 
 }  // namespace wsvisor::detail

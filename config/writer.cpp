@@ -2,6 +2,7 @@
 // toml++'s formatter: toml++ orders keys alphabetically, and --check-config
 // output should read in the same order as wsvisor.toml and the docs.
 
+#include <map>
 #include <sstream>
 
 #include "config/checks.hpp"
@@ -36,6 +37,16 @@ class toml_writer {
       out_ << (i == 0 ? "" : ", ") << quote(values[i]);
     out_ << "]\n";
   }
+  // An inline table: `headers = { Authorization = "Bearer x", "X.Y" = "z" }`.
+  void string_table(std::string_view key, const std::map<std::string, std::string>& values) {
+    out_ << key << " = {";
+    const char* separator = " ";
+    for (const auto& [name, value] : values) {
+      out_ << separator << (is_bare_key(name) ? name : quote(name)) << " = " << quote(value);
+      separator = ", ";
+    }
+    out_ << (values.empty() ? "}\n" : " }\n");
+  }
   std::string str() const { return out_.str().substr(1); }  // drop the leading blank line
 
  private:
@@ -56,6 +67,9 @@ std::string to_toml(const config& cfg) {
   w.integer("io_threads", cfg.server.io_threads);
   w.integer("actor_threads", cfg.server.actor_threads);
   w.string("actor_scheduler", to_string(cfg.server.scheduler));
+
+  w.table("api");
+  w.string("token", cfg.api.token);
 
   w.table("session");
   w.duration("resume_window", cfg.session.resume_window);
@@ -90,6 +104,11 @@ std::string to_toml(const config& cfg) {
     w.string("channel", u.channel);
     w.string("policy", u.policy);
     w.integer("buffer", u.buffer);
+    w.strings("subprotocols", u.subprotocols);
+    w.string_table("headers", u.headers);
+    w.duration("connect_timeout", u.connect_timeout);
+    w.duration("heartbeat_timeout", u.heartbeat_timeout);
+    w.string("ca_file", u.ca_file);
   }
 
   w.table("cluster");

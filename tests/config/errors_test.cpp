@@ -349,6 +349,34 @@ url = "ws://b"
   EXPECT_EQ(r.errors.size(), 2u) << all_errors(r);
 }
 
+TEST(ConfigErrors, RejectsAShortOrSpacedApiTokenWithoutShowingIt) {
+  auto r = load_config_string(R"([api]
+token = "tooshort"
+)");
+  EXPECT_TRUE(has_error(r, "api.token", 2, "must be empty or at least 16 characters, got 8"));
+  EXPECT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors.at(0).message.find("tooshort"), std::string::npos);
+  auto spaced = load_config_string(R"([api]
+token = "long enough but spaced"
+)");
+  EXPECT_TRUE(has_error(spaced, "api.token", 2, "must not contain whitespace"));
+  EXPECT_EQ(spaced.errors.at(0).message.find("spaced"), std::string::npos);
+  auto tab = load_config_string("[api]\ntoken = \"0123456789abcdef\\t\"\n");
+  EXPECT_TRUE(has_error(tab, "api.token", 2, "must not contain whitespace"));
+  auto typed = load_config_string("[api]\ntoken = 1234567890123456\n");
+  EXPECT_TRUE(has_error(typed, "api.token", 2, "expected a string, got integer"));
+  auto unknown = load_config_string("[api]\ntokens = \"x\"\n");
+  EXPECT_TRUE(has_error(unknown, "api.tokens", 2, "did you mean `token`?"));
+}
+
+TEST(ConfigErrors, AcceptsAnEmptyApiTokenAndOneOfSixteenCharacters) {
+  auto empty = load_config_string("[api]\ntoken = \"\"\n");
+  EXPECT_TRUE(empty.ok()) << all_errors(empty);
+  auto sixteen = load_config_string("[api]\ntoken = \"0123456789abcdef\"\n");
+  ASSERT_TRUE(sixteen.ok()) << all_errors(sixteen);
+  EXPECT_EQ(sixteen.cfg.api.token, "0123456789abcdef");
+}
+
 TEST(ConfigErrors, ReportsAllErrorsAtOnceInLineOrder) {
   auto r = load_config_string(R"([session]
 resume_window = "soon"

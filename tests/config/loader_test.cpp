@@ -88,6 +88,13 @@ public_url = "wss://a.example/ws"
   EXPECT_EQ(r.cfg.cluster.public_url, "wss://a.example/ws");
 }
 
+TEST(ConfigLoader, ReadsTheApiToken) {
+  auto r = load_config_string("[api]\ntoken = \"s3cr3t-s3cr3t-s3cr3t\"\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.api.token, "s3cr3t-s3cr3t-s3cr3t");
+  EXPECT_EQ(config{}.api.token, "");
+}
+
 TEST(ConfigLoader, PolicyTableRefinesTheBuiltInPolicyOfThatName) {
   auto r = load_config_string("[policies.root]\nmax_restarts = 9\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -201,8 +208,14 @@ config non_default_config() {
        .url = "wss://[::1]:443/q?x=\"1\"",
        .channel = "quotes:eu",
        .policy = "fast",
-       .buffer = 12345},
+       .buffer = 12345,
+       .subprotocols = {"v2.quotes", "quotes"},
+       .headers = {{"Authorization", "Bearer \"x\"\t\\y"}, {"X.Tenant!", "a"}, {"x-empty", ""}},
+       .connect_timeout = 1500ms,
+       .heartbeat_timeout = 0ms,
+       .ca_file = defaults_file},
   };
+  c.api = {.token = "0123456789abcdef-\"quoted\"-token"};
   c.cluster = {.enabled = true,
                .node = "n1",
                .listen = "127.0.0.1:0",
@@ -236,7 +249,12 @@ TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
         "send_queue_bytes = \"3MiB\"", "[policies.fast]",
         "[policies.root]", "[policies.upstream]", "[policies.cluster]", "[[upstream]]",
         "backoff_multiplier = 1.5", "backoff_multiplier = 2.0",
-        "peers = [\"10.0.0.2:7070\", \"[fe80::1]:7070\"]", "enabled = true"})
+        "peers = [\"10.0.0.2:7070\", \"[fe80::1]:7070\"]", "enabled = true", "[api]",
+        "subprotocols = [\"v2.quotes\", \"quotes\"]", "subprotocols = []", "headers = {}",
+        "headers = { Authorization = \"Bearer \\\"x\\\"\\t\\\\y\", \"X.Tenant!\" = \"a\", "
+        "x-empty = \"\" }",
+        "connect_timeout = \"1500ms\"", "heartbeat_timeout = \"0ms\"",
+        "heartbeat_timeout = \"30s\"", "ca_file = \"\""})
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
 }
 

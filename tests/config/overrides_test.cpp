@@ -60,6 +60,20 @@ TEST(ConfigOverrides, TakeNumbersAsTextWhereTextIsExpected) {
   EXPECT_EQ(r.cfg.cluster.node, "7");
 }
 
+TEST(ConfigOverrides, SetTheApiTokenEvenWhenItLooksLikeANumber) {
+  auto r = load_config_defaults({"api.token=s3cr3t-s3cr3t-s3cr3t"});
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.api.token, "s3cr3t-s3cr3t-s3cr3t");
+  auto digits = load_config_defaults({"api.token=12345678901234567"});
+  ASSERT_TRUE(digits.ok()) << all_errors(digits);
+  EXPECT_EQ(digits.cfg.api.token, "12345678901234567");
+  auto cleared = load_config_string("[api]\ntoken = \"0123456789abcdef\"\n", "t", {"api.token="});
+  ASSERT_TRUE(cleared.ok()) << all_errors(cleared);
+  EXPECT_EQ(cleared.cfg.api.token, "");
+  auto bad = load_config_defaults({"api.token=short"});
+  EXPECT_TRUE(has_error(bad, "api.token", 0, "at least 16 characters"));
+}
+
 TEST(ConfigOverrides, CanCreateAPolicy) {
   auto r = load_config_defaults({"policies.fast.backoff_min=10ms", "cluster.policy=fast"});
   ASSERT_TRUE(r.ok()) << all_errors(r);
