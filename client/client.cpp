@@ -13,8 +13,8 @@
 #include "client/frames.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
-#include "client/url.hpp"
 #include "log/log.hpp"
+#include "net/ws_url.hpp"
 
 namespace wsvisor {
 
@@ -55,7 +55,7 @@ std::string to_string(reset_reason x) {
 client::client(caf::actor_system& sys, client_options opts, client_callbacks callbacks)
     : close_timeout_(opts.close_timeout) {
   std::string error;
-  if (!detail::parse_ws_url(opts.url, error)) throw std::invalid_argument(error);
+  if (!net::parse_ws_url(opts.url, error)) throw std::invalid_argument(error);
   shared_ = std::make_shared<detail::client_shared>();
   shared_->callbacks = std::move(callbacks);
   shared_->max_pending = opts.max_pending_publishes;

@@ -41,7 +41,7 @@ class client_io;
 }  // namespace detail
 
 struct client_options {
-  std::string url;                   // ws://host[:port]/path; wss:// is not supported yet
+  std::string url;                   // ws://host[:port]/path or wss://...
   policy reconnect;                  // backoff, reset_after, intensity and give-up of reconnects
   std::uint32_t ack_every = 16;      // ack after this many messages ...
   duration ack_interval{100};        // ... or this long after the first unacked one
@@ -111,6 +111,7 @@ struct client_stats {
   std::uint64_t duplicates = 0;  // messages dropped because their seq was already delivered
   std::uint64_t published = 0;   // publishes accepted by publish()
   std::uint64_t publishes_acked = 0;
+  std::uint64_t publishes_refused = 0;  // answered `upstream_down`: dropped, not resent
   std::size_t pending_publishes = 0;  // accepted, not yet acknowledged
   std::uint64_t resent = 0;           // publish frames sent again after a reconnect
   std::uint64_t connects = 0;         // link incarnations (connection attempts)

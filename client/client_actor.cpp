@@ -14,7 +14,6 @@
 #include "client/link.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
-#include "client/url.hpp"
 #include "log/log.hpp"
 
 namespace wsvisor::detail {

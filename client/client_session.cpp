@@ -8,8 +8,8 @@
 #include "client/client_actor.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
-#include "client/url.hpp"
 #include "log/log.hpp"
+#include "net/ws_url.hpp"
 
 namespace wsvisor::detail {
 namespace {
@@ -253,6 +253,21 @@ void client_actor_state::on_error_frame(const server_frame& f) {
   // refused publish makes every later cseq a gap; a refused hello never gets
   // a welcome). Reconnecting and resuming re-synchronises through last_cseq,
   // with the policy's backoff in front of it.
+  // The server refused one publish for good (its upstream is down) and
+  // counts its cseq as used: drop it rather than resend it. Answers come in
+  // cseq order, so everything before it is answered already.
+  if (f.code == "upstream_down" && f.cseq > 0) {
+    release_acked(f.cseq - 1);
+    if (!pending_.empty() && pending_.front().cseq == f.cseq) {
+      pending_.pop_front();
+      shared_->pending -= 1;
+      shared_->update([&](client_stats& s) {
+        ++s.publishes_refused;
+        s.pending_publishes = pending_.size();
+      });
+    }
+    return;
+  }
   if (f.code == "bad_cseq" || f.code == "rate_limited" || f.code == "unauthorized" ||
       f.code == "no_session")
     drop_link(client_errc::server_error, f.code + (f.message.empty() ? "" : ": " + f.message));
@@ -262,7 +277,7 @@ void client_actor_state::on_goaway(const server_frame& f) {
   goaway_until_ = steady::now() + std::chrono::milliseconds{f.retry_ms};
   if (f.url) {
     std::string error;
-    if (parse_ws_url(*f.url, error)) {
+    if (net::parse_ws_url(*f.url, error)) {
       // The server moved us: later reconnects go there too, until the next goaway.
       url_ = *f.url;
       shared_->update([&](client_stats& s) { s.url = url_; });

@@ -69,6 +69,7 @@ bool decode_fields(const json::object& o, server_frame& f, std::string& missing)
     case server_frame_kind::error:
       // Only the code matters to the client; a missing message is tolerated.
       read(o, "message", f.message);
+      read(o, "cseq", f.cseq);  // only on an error about one publish (upstream_down)
       return need(read(o, "code", f.code), "code");
     case server_frame_kind::goaway: {
       read(o, "reason", f.reason);

@@ -63,7 +63,7 @@ struct server_frame {
   // message
   std::uint64_t seq = 0;
   std::string data;  // the JSON value, serialised
-  // ack
+  // ack; error about one publish (0: none)
   std::uint64_t cseq = 0;
   // error
   std::string code;

@@ -1,8 +1,9 @@
 #pragma once
 
-/// The socket side of one client link: a Beast WebSocket client connection
-/// that offers subprotocol wsvisor.v1 and turns socket events into actor
-/// messages. Internal to the client.
+/// The socket side of one client link: an outbound WebSocket
+/// (net/ws_client.hpp, ws:// or wss://) that offers subprotocol wsvisor.v1,
+/// requires it to be selected, and turns socket events into actor messages.
+/// Internal to the client.
 ///
 /// Threading: every member may be called from any thread; the work is posted
 /// to the connection's strand. The socket side never waits for an actor: it
@@ -20,7 +21,6 @@
 
 #include <caf/actor.hpp>
 
-#include "client/url.hpp"
 #include "config/config.hpp"
 
 namespace boost::asio {
@@ -30,7 +30,7 @@ class io_context;
 namespace wsvisor::detail {
 
 struct ws_link_params {
-  ws_url url;
+  std::string url;       // ws:// or wss://; a bad one reports connect_failed
   caf::actor client;     // receives open and frames
   caf::actor link;       // receives closed
   std::uint64_t id = 0;  // stamps open and frames: the link actor's id
@@ -57,7 +57,8 @@ class ws_link {
   virtual void abort() = 0;
 };
 
-/// Starts resolving and connecting on `ioc` and returns at once.
+/// Starts resolving and connecting on `ioc` and returns at once; reports
+/// nothing before it returned.
 std::shared_ptr<ws_link> open_ws_link(boost::asio::io_context& ioc, ws_link_params params);
 
 }  // namespace wsvisor::detail

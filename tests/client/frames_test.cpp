@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
-#include "client/url.hpp"
-
 namespace wsvisor::detail {
 namespace {
 
@@ -89,31 +87,6 @@ TEST(ClientFrames, ValidatesChannelsAndJsonValues) {
   EXPECT_TRUE(is_json_value(R"( {"a":null} )"));
   EXPECT_FALSE(is_json_value("{} {}"));
   EXPECT_FALSE(is_json_value(""));
-}
-
-TEST(ClientUrl, ParsesWsUrls) {
-  std::string error;
-  auto u = parse_ws_url("ws://127.0.0.1:8080/ws", error);
-  ASSERT_TRUE(u) << error;
-  EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, "8080");
-  EXPECT_EQ(u->target, "/ws");
-  EXPECT_EQ(u->host_header(), "127.0.0.1:8080");
-  u = parse_ws_url("ws://example.org", error);
-  ASSERT_TRUE(u) << error;
-  EXPECT_EQ(u->port, "80");
-  EXPECT_EQ(u->target, "/");
-  EXPECT_EQ(u->host_header(), "example.org");
-  u = parse_ws_url("ws://[::1]:9/a?b=c", error);
-  ASSERT_TRUE(u) << error;
-  EXPECT_EQ(u->host, "::1");
-  EXPECT_EQ(u->target, "/a?b=c");
-  EXPECT_EQ(u->host_header(), "[::1]:9");
-  EXPECT_FALSE(parse_ws_url("wss://h/ws", error));
-  EXPECT_FALSE(parse_ws_url("http://h/ws", error));
-  EXPECT_FALSE(parse_ws_url("ws://:80/ws", error));
-  EXPECT_FALSE(parse_ws_url("ws://h:99999/ws", error));
-  EXPECT_FALSE(parse_ws_url("ws://h:8x/ws", error));
 }
 
 }  // namespace

@@ -1,29 +1,36 @@
-#include "client/url.hpp"
+#include "net/ws_url.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
-namespace wsvisor::detail {
+namespace wsvisor::net {
+
+namespace {
+
+const char* default_port(bool tls) { return tls ? "443" : "80"; }
+
+}  // namespace
 
 std::string ws_url::host_header() const {
   auto h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return port == "80" ? h : h + ":" + port;
+  return port == default_port(tls) ? h : h + ":" + port;
 }
 
 std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error) {
   constexpr std::string_view ws = "ws://";
   constexpr std::string_view wss = "wss://";
   std::string_view rest{url};
-  if (rest.substr(0, wss.size()) == wss) {
-    error = "wss:// is not supported by this client yet: " + url;
-    return std::nullopt;
-  }
-  if (rest.substr(0, ws.size()) != ws) {
-    error = "URL must start with ws://: " + url;
-    return std::nullopt;
-  }
-  rest.remove_prefix(ws.size());
   ws_url out;
+  if (rest.starts_with(wss)) {
+    out.tls = true;
+    rest.remove_prefix(wss.size());
+  } else if (rest.starts_with(ws)) {
+    rest.remove_prefix(ws.size());
+  } else {
+    error = "URL must start with ws:// or wss://: " + url;
+    return std::nullopt;
+  }
   auto slash = rest.find_first_of("/?");
   auto authority = rest.substr(0, slash);
   // A bare query gets its "/" prepended (built, not insert()ed: GCC 12 at -O3
@@ -60,7 +67,7 @@ std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error) {
     return std::nullopt;
   }
   if (port.empty()) {
-    out.port = "80";
+    out.port = default_port(out.tls);
   } else {
     bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
                     return std::isdigit(static_cast<unsigned char>(c)) != 0;
@@ -74,4 +81,4 @@ std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error) {
   return out;
 }
 
-}  // namespace wsvisor::detail
+}  // namespace wsvisor::net
