@@ -1,6 +1,10 @@
 #include "net/http_server.hpp"
 
+#include <variant>
+
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -8,6 +12,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "log/log.hpp"
+#include "net/api_routes.hpp"
 #include "net/ws_session.hpp"
 #include "net/ws_upgrade.hpp"
 
@@ -29,12 +34,19 @@ std::shared_ptr<spdlog::logger> http_log() {
   return logger;
 }
 
-// One HTTP connection. Lives as long as an asynchronous operation holds it.
+// One HTTP connection. Lives as long as an asynchronous operation or an
+// unanswered publish_reply holds it.
 class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
-  http_connection(tcp::socket&& socket, std::shared_ptr<const http_options> opts,
-                  std::shared_ptr<ws_slots> slots)
-      : stream_(std::move(socket)), opts_(std::move(opts)), slots_(std::move(slots)) {}
+  http_connection(asio::io_context& ioc, tcp::socket&& socket,
+                  std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots,
+                  bool loopback)
+      : ioc_(ioc),
+        stream_(std::move(socket)),
+        answer_wait_(stream_.get_executor()),
+        opts_(std::move(opts)),
+        slots_(std::move(slots)),
+        loopback_(loopback) {}
 
   void run() {
     // Start on the connection's strand: the socket was accepted elsewhere.
@@ -46,10 +58,42 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts_->max_header_bytes));
-    parser_->body_limit(0);  // the routes served here take no request body
+    // The body limit depends on the route, known once the header is in
+    // (on_header); Beast would check Content-Length against it too early.
+    parser_->body_limit(boost::none);
+    api_ = false;
     // One deadline covers both waiting for a request and receiving it, so an
     // idle keep-alive client and a slowloris client are cut alike.
     stream_.expires_after(opts_->request_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&http_connection::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    const auto& req = parser_->get();
+    auto path = path_of(req);
+    api_ = opts_->on_publish && path == api_publish_path &&
+           !(opts_->on_websocket && path == opts_->ws_path);
+    // Only the API takes a body; for every other route any body is an error.
+    std::uint64_t limit = api_ ? opts_->max_message_bytes : 0;
+    if (parser_->content_length().value_or(0) > limit) return on_read(http::error::body_limit, 0);
+    parser_->body_limit(limit);  // bounds a chunked body
+    if (api_ && !parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
+      // curl waits a second for this before sending a body over 1 KiB.
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      return http::async_write(
+          stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+            if (ec) return self->close();
+            self->read_body();
+          });
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
   }
@@ -61,14 +105,67 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
       return close();
     }
     if (ec == http::error::header_limit) return reply_error(http::status::request_header_fields_too_large);
-    if (ec == http::error::body_limit) return reply_error(http::status::payload_too_large);
+    if (ec == http::error::body_limit) {
+      if (api_) return send_api(body_too_large(opts_->max_message_bytes), 11, false, {});
+      return reply_error(http::status::payload_too_large);
+    }
     if (ec) {
       log::debug(*http_log(), "bad request", {{"peer", peer()}, {"error", ec.message()}});
       return reply_error(http::status::bad_request);
     }
     auto req = parser_->release();
     if (opts_->on_websocket && path_of(req) == opts_->ws_path) return upgrade(std::move(req));
+    if (api_) return publish(std::move(req));
     respond(req);
+  }
+
+  void publish(http::request<http::string_body>&& req) {
+    auto version = req.version();
+    auto keep_alive = req.keep_alive();
+    auto refusal =
+        check_publish_access(req.method() == http::verb::post, req[http::field::authorization],
+                             opts_->api_token, loopback_);
+    if (refusal) return send_api(*refusal, version, keep_alive, {});
+    auto parsed = parse_publish(req.body());
+    if (auto* bad = std::get_if<api_answer>(&parsed))
+      return send_api(*bad, version, keep_alive, {});
+    auto& request = std::get<publish_request>(parsed);
+    // Until the answer comes, a wait on the io_context holds this connection,
+    // so that it ends with the io_context if no answer comes first. The reply
+    // may outlive the io_context (held by an actor): it holds no strong
+    // reference and no executor, whose destruction would then touch freed
+    // memory, and reaches the io_context only through the gate.
+    answer_wait_.expires_at(asio::steady_timer::time_point::max());
+    answer_wait_.async_wait([self = shared_from_this()](beast::error_code) {});
+    auto deliver = [weak = weak_from_this(), gate = opts_->gate, ioc = &ioc_, version, keep_alive,
+                    channel = request.channel](publish_outcome outcome) {
+      gate->post(*ioc, [weak, version, keep_alive, channel, outcome = std::move(outcome)] {
+        auto self = weak.lock();
+        if (!self) return;
+        asio::dispatch(self->stream_.get_executor(),
+                       [self, version, keep_alive, channel, outcome = std::move(outcome)] {
+                         self->answer_wait_.cancel();
+                         self->send_api(answer_publish(outcome), version, keep_alive, channel);
+                       });
+      });
+    };
+    opts_->on_publish(std::move(request), make_publish_reply(std::move(deliver)));
+  }
+
+  void send_api(const api_answer& answer, unsigned version, bool keep_alive,
+                std::string_view channel) {
+    http::response<http::string_body> res{static_cast<http::status>(answer.status), version};
+    res.keep_alive(keep_alive);
+    res.set(http::field::server, "wsvisor");
+    res.set(http::field::cache_control, "no-store");
+    res.set(http::field::content_type, "application/json");
+    if (answer.challenge) res.set(http::field::www_authenticate, "Bearer");
+    if (answer.allow_post) res.set(http::field::allow, "POST");
+    res.body() = answer.body;
+    res.prepare_payload();
+    log::debug(*http_log(), "api publish",
+               {{"peer", peer()}, {"channel", channel}, {"status", answer.status}});
+    send(std::move(res));
   }
 
   static std::string_view path_of(const http::request<http::string_body>& req) {
@@ -179,11 +276,15 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     return ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
+  asio::io_context& ioc_;
   beast::tcp_stream stream_;
+  asio::steady_timer answer_wait_;  // pending while on_publish has not answered
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const http_options> opts_;
   std::shared_ptr<ws_slots> slots_;
+  const bool loopback_;  // is_loopback_listen(opts_->listen)
+  bool api_ = false;     // the request being read is for the API
 };
 
 }  // namespace
@@ -193,6 +294,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       : ioc_(ioc),
         opts_(std::make_shared<const http_options>(std::move(opts))),
         slots_(std::make_shared<ws_slots>(opts_->max_connections)),
+        loopback_(is_loopback_listen(opts_->listen)),
         acceptor_(asio::make_strand(ioc)) {}
 
   void accept() {
@@ -212,8 +314,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                // in docs/benchmarks.md.
                                beast::error_code ignored;
                                socket.set_option(tcp::no_delay(true), ignored);
-                               std::make_shared<http_connection>(std::move(socket), self->opts_,
-                                                                 self->slots_)
+                               std::make_shared<http_connection>(self->ioc_, std::move(socket),
+                                                                 self->opts_, self->slots_,
+                                                                 self->loopback_)
                                    ->run();
                              }
                              self->accept();
@@ -223,6 +326,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   asio::io_context& ioc_;
   std::shared_ptr<const http_options> opts_;
   std::shared_ptr<ws_slots> slots_;
+  bool loopback_;  // the API without a token answers only then
   tcp::acceptor acceptor_;
   tcp::endpoint bound_;
 };

@@ -22,16 +22,22 @@
 ///     §4.1 forbids it; Beast could not hand them on): 400.
 /// Without `on_websocket`, `ws_path` is served like any unknown path (404).
 ///
+/// `POST /api/publish` publishes one message through `on_publish`; the
+/// answers are in docs/api.md. Without `on_publish` it is an unknown path
+/// (404). Its body may be up to `max_message_bytes`; every other route takes
+/// no body (413). With an empty `api_token` the API answers only when
+/// `listen` is a loopback address (`is_loopback_listen`), else 403.
+///
 /// Threading: all socket work runs on the `io_context` given to the
 /// constructor; `start`, `stop` and `local_port` may be called from any thread
 /// that does not race with each other (in practice: the owner's thread).
 /// Beast and Asio stay out of this header so that it is cheap to include.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
-
-#include <functional>
+#include <string_view>
 
 #include <caf/actor.hpp>
 
@@ -44,6 +50,26 @@ class io_context;
 }  // namespace boost::asio
 
 namespace wsvisor::net {
+
+/// POST /api/publish: the validated request.
+struct publish_request {
+  std::string channel;    // passes proto::valid_channel and does not start with "sys."
+  std::string data_json;  // `data`, one serialised JSON value (may be "null")
+};
+
+/// What the actors answered to a publish_request.
+struct publish_outcome {
+  std::uint64_t sessions = 0;  // sessions the message reached (0 when the channel is an upstream's)
+  std::string upstream;        // non-empty: the channel is owned by this upstream link; the data
+                               // was sent or buffered for it
+  std::string error;           // empty: published; else a code: "upstream_down" and "timeout"
+                               // answer 503, any other 500
+  std::string message;         // human-readable detail of the error
+};
+
+/// Answers a publish_request; callable from any thread, at most once (later
+/// calls are ignored).
+using publish_reply = std::function<void(publish_outcome)>;
 
 struct http_options {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 lets the OS choose
@@ -60,9 +86,20 @@ struct http_options {
   /// Spawns the connection actor of a new WebSocket (called on the socket's
   /// strand, after the 101). An invalid handle closes the socket with 1011.
   std::function<caf::actor(transport_ptr)> on_websocket;
-  /// Guards posts from connection actors' exit functors to the io_context
-  /// (net/io_gate.hpp); the io_context's owner closes it before destroying it.
+  /// Guards posts from other threads to the io_context (connection actors'
+  /// exit functors, publish replies; net/io_gate.hpp); the io_context's
+  /// owner closes it before destroying it.
   std::shared_ptr<io_gate> gate = std::make_shared<io_gate>();
+
+  /// POST /api/publish (docs/api.md). Called on the connection's strand with
+  /// a validated request; must call `reply` exactly once, from any thread.
+  /// The connection waits for it (no deadline here: the callee bounds its
+  /// own wait and answers "timeout"); a `reply` destroyed unanswered answers
+  /// 500. Empty: /api/publish is 404.
+  std::function<void(publish_request, publish_reply)> on_publish;
+  /// The bearer token the API requires (`Authorization: Bearer TOKEN`);
+  /// empty: none, and the API is served only on a loopback `listen`.
+  std::string api_token;
 };
 
 class http_server {
@@ -97,5 +134,10 @@ class http_server {
 
 /// Splits `host:port` or `[v6]:port`. Returns false when malformed.
 bool split_host_port(const std::string& address, std::string& host, std::string& port);
+
+/// True when `listen` (`host:port`) only accepts connections from this host:
+/// an address in 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or the name
+/// `localhost` (any case). Other names are not resolved and count as exposed.
+bool is_loopback_listen(std::string_view listen);
 
 }  // namespace wsvisor::net

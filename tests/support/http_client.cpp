@@ -1,5 +1,7 @@
 #include "tests/support/http_client.hpp"
 
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,14 +15,98 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target,
-                        std::chrono::milliseconds timeout) {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+http::request<http::string_body> make_request(const http_call& call, bool keep_alive) {
+  http::request<http::string_body> req{http::string_to_verb(call.method), call.target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(keep_alive);
+  req.body() = call.body;
+  if (!call.body.empty()) req.prepare_payload();
+  for (const auto& [name, value] : call.headers) req.set(name, value);
+  return req;
+}
+
+void fill_reply(http_reply& reply, const http::response<http::string_body>& res) {
+  reply.status = static_cast<int>(res.result_int());
+  reply.body = res.body();
+  reply.content_type = std::string{res[http::field::content_type]};
+  reply.keep_alive = res.keep_alive();
+  for (const auto& field : res)
+    reply.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
+}
+
+}  // namespace
+
+std::string http_reply::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (iequals(n, name)) return v;
+  return {};
+}
+
+struct http_session::impl {
   asio::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
-  http::request<http::empty_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.keep_alive(false);
+  std::string error;  // set once the connection failed; every later send fails with it
+};
+
+http_session::http_session(std::uint16_t port, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<impl>()) {
+  impl_->stream.expires_after(timeout);
+  impl_->stream.async_connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port},
+                              [this](beast::error_code ec) {
+                                if (ec) impl_->error = "connect: " + ec.message();
+                              });
+  impl_->ioc.run_for(timeout + std::chrono::seconds{1});
+}
+
+http_session::~http_session() = default;
+
+http_reply http_session::send(const http_call& call, std::chrono::milliseconds timeout) {
+  http_reply reply;
+  if (!impl_->error.empty()) {
+    reply.error = impl_->error;
+    return reply;
+  }
+  auto req = make_request(call, true);
+  http::response<http::string_body> res;
+  auto& s = *impl_;
+  s.stream.expires_after(timeout);
+  http::async_write(s.stream, req, [&](beast::error_code ec, std::size_t) {
+    if (ec) {
+      reply.error = "write: " + ec.message();
+      return;
+    }
+    http::async_read(s.stream, s.buffer, res, [&](beast::error_code ec, std::size_t) {
+      if (ec) reply.error = "read: " + ec.message();
+    });
+  });
+  s.ioc.restart();
+  s.ioc.run_for(timeout + std::chrono::seconds{1});
+  if (reply.error.empty() && res.result_int() == 0) reply.error = "no response";
+  if (!reply.error.empty()) {
+    s.error = reply.error;
+    return reply;
+  }
+  fill_reply(reply, res);
+  return reply;
+}
+
+http_reply http_send(std::uint16_t port, const http_call& call, std::chrono::milliseconds timeout) {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  auto req = make_request(call, false);
   http::response<http::string_body> res;
   http_reply reply;
   stream.expires_after(timeout);
@@ -43,12 +129,13 @@ http_reply http_request(std::uint16_t port, std::string_view method, std::string
                        });
   ioc.run_for(timeout + std::chrono::seconds{1});
   if (reply.error.empty() && res.result_int() == 0) reply.error = "no response";
-  if (reply.error.empty()) {
-    reply.status = static_cast<int>(res.result_int());
-    reply.body = res.body();
-    reply.content_type = std::string{res[http::field::content_type]};
-  }
+  if (reply.error.empty()) fill_reply(reply, res);
   return reply;
+}
+
+http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target,
+                        std::chrono::milliseconds timeout) {
+  return http_send(port, {.method = std::string{method}, .target = std::string{target}}, timeout);
 }
 
 raw_exchange send_raw(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout) {

@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace wsvisor::test {
 
@@ -15,10 +18,48 @@ struct http_reply {
   std::string body;
   std::string content_type;
   std::string error;   // transport error, empty on success
+  bool keep_alive = false;                                   // the server keeps the connection
+  std::vector<std::pair<std::string, std::string>> headers;  // every response field, in order
+
+  /// The value of the first field called `name` (any case); empty if none.
+  std::string header(std::string_view name) const;
 };
 
 http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target,
                         std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+/// A request with a body and extra fields. Host and, for a non-empty body,
+/// Content-Length are set unless `headers` sets them.
+struct http_call {
+  std::string method = "GET";
+  std::string target = "/";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Sends `call` on a new connection with `Connection: close`.
+http_reply http_send(std::uint16_t port, const http_call& call,
+                     std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+/// One keep-alive connection to 127.0.0.1:`port`, for several requests in a
+/// row. Not thread-safe.
+class http_session {
+ public:
+  explicit http_session(std::uint16_t port,
+                        std::chrono::milliseconds timeout = std::chrono::seconds{10});
+  ~http_session();
+  http_session(const http_session&) = delete;
+  http_session& operator=(const http_session&) = delete;
+
+  /// Sends `call` (keep-alive unless its headers say otherwise) and waits
+  /// for the response. `error` is set when the connection failed or closed.
+  http_reply send(const http_call& call,
+                  std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
 
 struct raw_exchange {
   std::string received;                 // every byte the server sent

@@ -1,0 +1,58 @@
+#pragma once
+
+/// The HTTP API's decisions (docs/api.md), apart from the socket work in
+/// net/http_server.cpp: who may publish, what a request body means and what
+/// each outcome answers. Internal to net/. Pure functions, safe from any
+/// thread; no Beast types, so that each rule is tested on its own.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "net/http_server.hpp"
+
+namespace wsvisor::net {
+
+inline constexpr std::string_view api_publish_path = "/api/publish";
+
+/// One answer of the API: an HTTP status and a JSON body.
+struct api_answer {
+  unsigned status = 200;
+  std::string body;         // a JSON object: {"sessions":N,...} or {"error":...,"message":...}
+  bool challenge = false;   // 401: send `WWW-Authenticate: Bearer`
+  bool allow_post = false;  // 405: send `Allow: POST`
+};
+
+/// The checks made before the body is looked at, in this order: the method
+/// (405), an API without token on an exposed listener (403), the bearer
+/// token (401). `authorization` is the request's Authorization field;
+/// `loopback` is is_loopback_listen(listen). nullopt: go on.
+std::optional<api_answer> check_publish_access(bool is_post, std::string_view authorization,
+                                               std::string_view token, bool loopback);
+
+/// True iff `authorization` is `Bearer TOKEN` (scheme in any case) and TOKEN
+/// equals `token`, compared in time independent of where they differ.
+bool bearer_matches(std::string_view authorization, std::string_view token);
+
+/// The body `{"channel": "...", "data": <any JSON>}` as a request, or the
+/// 400 answer: bad_json (not a JSON object), bad_request (a field missing or
+/// of the wrong type), bad_channel (invalid or reserved channel).
+std::variant<publish_request, api_answer> parse_publish(std::string_view body);
+
+/// 200 {"sessions":N[,"upstream":"NAME"]}, or the outcome's error: 503 for
+/// "upstream_down" and "timeout", 500 for any other code.
+api_answer answer_publish(const publish_outcome& outcome);
+
+/// The `reply` handed to on_publish. Its first call passes the outcome to
+/// `deliver`, on the calling thread; later calls are ignored. When its last
+/// copy is destroyed uncalled, `deliver` gets {error "internal"}, so that a
+/// callee that lost the request still gets the client an answer (500).
+publish_reply make_publish_reply(std::function<void(publish_outcome)> deliver);
+
+/// 413: the body is larger than `limit` bytes (server.max_message_bytes).
+api_answer body_too_large(std::uint64_t limit);
+
+}  // namespace wsvisor::net
