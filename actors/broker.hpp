@@ -12,8 +12,18 @@
 /// Message interface (atoms in actors/messages.hpp):
 /// - (subscribe_atom, std::string channel, caf::actor session): idempotent.
 /// - (unsubscribe_atom, std::string channel, caf::actor session): idempotent.
-/// - (publish_atom, std::string channel, shared_body body): to each subscriber
-///   (deliver_atom, channel, body). No reply.
+/// - (publish_atom, std::string channel, shared_body body) -> (std::uint64_t
+///   sessions reached, std::string upstream): a client's publish, to each
+///   subscriber as (deliver_atom, channel, body); on a channel owned by an
+///   upstream link, delegated to its owner instead (up_forward_atom), whose
+///   answer is 0 sessions and the upstream's name, or errc::upstream_down.
+/// - (fanout_atom, std::string channel, shared_body body): a publish by the
+///   server itself (upstream frames, `sys.*` reports): to each subscriber,
+///   whoever owns the channel. No reply.
+/// - (own_channel_atom | disown_channel_atom, std::string channel, caf::actor
+///   owner): ownership of a channel by the upstreams actor. Owners are
+///   monitored and lose their channels when they end. A new broker asks the
+///   upstreams actor named `upstreams_name` for its channels at start.
 /// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
 ///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.
 ///

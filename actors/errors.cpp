@@ -39,6 +39,12 @@ std::string to_string(errc code) {
       return "resume_unknown";
     case errc::resume_overflow:
       return "resume_overflow";
+    case errc::upstream_down:
+      return "upstream_down";
+    case errc::upstream_failed:
+      return "upstream_failed";
+    case errc::invalid_upstream:
+      return "invalid_upstream";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }
@@ -61,6 +67,13 @@ void add_error_category(caf::actor_system_config& cfg) {
                            }
                            return out;
                          });
+}
+
+std::string context_of(const caf::error& err) {
+  const auto& context = err.context();
+  if (context.size() == 1 && context.match_element<std::string>(0))
+    return context.get_as<std::string>(0);
+  return {};
 }
 
 std::string describe(const caf::actor_system& sys, const caf::error& err) {

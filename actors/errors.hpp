@@ -33,6 +33,9 @@ enum class errc : std::uint8_t {
   session_expired,         // a session's resume window ran out: its exit reason
   resume_unknown,          // resume refused: wrong token, or last_seq above the session's seq
   resume_overflow,         // resume refused: a message the client lacks was evicted
+  upstream_down,           // a publish on the channel of an upstream link that is given up
+  upstream_failed,         // an upstream link's socket ended; context: how (outbound_result)
+  invalid_upstream,        // add/update of an upstream: bad config; context: which field
 };
 
 // make_error must be declared right after the enum, before anything compares
@@ -51,6 +54,10 @@ std::string to_string(errc code);
 
 /// Lets `sys.render(err)` print wsvisor errors by name.
 void add_error_category(caf::actor_system_config& cfg);
+
+/// The context string of an error made by make_error(code, context); empty
+/// when it has none.
+std::string context_of(const caf::error& err);
 
 /// A readable one-line description of any error, via the system's renderers:
 /// "normal" for no error (CAF's exit_reason::normal), otherwise what

@@ -43,6 +43,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<child_info>("wsvisor::child_info");
   cfg.add_message_type<supervision_tree>("wsvisor::supervision_tree");
   cfg.add_message_type<supervisor_event>("wsvisor::supervisor_event");
+  // -- upstreams --
+  cfg.add_message_type<upstream_status>("wsvisor::upstream_status");
 }
 
 }  // namespace wsvisor

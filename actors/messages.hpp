@@ -195,7 +195,9 @@ using unsubscribe_atom = caf::atom_constant<caf::atom("s_unsub")>;
 
 /// (publish_atom, std::string channel, shared_body body, std::uint64_t cseq): client `publish`,
 /// `body` is the encoded `message` body (proto::encode_message_body).
-/// Also session -> broker: (publish_atom, std::string channel, shared_body body).
+/// Also session (or the HTTP API) -> broker: (publish_atom, std::string channel, shared_body body)
+/// -> (std::uint64_t sessions_reached, std::string upstream) | errc::upstream_down. A channel
+/// owned by an upstream link goes to that link only: 0 sessions, `upstream` names it.
 using publish_atom = caf::atom_constant<caf::atom("s_pub")>;
 
 /// (client_ack_atom, std::uint64_t seq): client `ack`; trims the replay buffer.
@@ -235,9 +237,91 @@ using conn_timer_atom = caf::atom_constant<caf::atom("c_timer")>;
 // -- broker (actors/broker.hpp) ----------------------------------------------
 // (subscribe_atom, ...), (unsubscribe_atom, ...), (publish_atom, ...) as above, plus:
 
+/// (fanout_atom, std::string channel, shared_body body): a publish by the server itself (an
+/// upstream link's frame, a state report on `sys.*`): to every subscriber, whoever owns the
+/// channel. No reply.
+using fanout_atom = caf::atom_constant<caf::atom("b_fanout")>;
+
+/// (own_channel_atom, std::string channel, caf::actor owner): client publishes on `channel`
+/// go to `owner` as (up_forward_atom, ...) from now on; the broker monitors the owner and
+/// forgets its channels when it ends.
+using own_channel_atom = caf::atom_constant<caf::atom("b_own")>;
+
+/// (disown_channel_atom, std::string channel, caf::actor owner): undoes own_channel_atom.
+using disown_channel_atom = caf::atom_constant<caf::atom("b_disown")>;
+
 /// (broker_stats_atom) -> std::uint64_t: channels with at least one subscriber.
 /// (broker_stats_atom, std::string channel) -> std::uint64_t: subscribers of `channel`.
 using broker_stats_atom = caf::atom_constant<caf::atom("b_stats")>;
+
+// -- upstream links (actors/upstreams.hpp) -----------------------------------
+//
+// The `upstreams` actor owns every upstream's channel, buffer and state, and
+// supervises the link actors (actors/upstream_link.hpp), one per upstream,
+// each living exactly as long as its socket.
+
+/// (up_forward_atom, std::string channel, shared_body body) -> (std::uint64_t 0, std::string
+/// upstream) | errc::upstream_down: broker -> upstreams, a client publish on an owned channel.
+using up_forward_atom = caf::atom_constant<caf::atom("u_forward")>;
+
+/// (up_owners_atom) -> std::vector<std::string>: the channels owned (a new broker asks).
+using up_owners_atom = caf::atom_constant<caf::atom("u_owners")>;
+
+/// (up_open_atom, std::string name, caf::actor link, std::string subprotocol): link ->
+/// upstreams, the link's socket is open; buffered forwards may go.
+using up_open_atom = caf::atom_constant<caf::atom("u_open")>;
+
+/// (up_send_atom, std::uint64_t id, std::string text): upstreams -> link, one forward.
+using up_send_atom = caf::atom_constant<caf::atom("u_send")>;
+
+/// (up_written_atom, std::string name, std::uint64_t id): the socket -> upstreams, the forward
+/// `id` (and every one before it) is written; it leaves the buffer.
+using up_written_atom = caf::atom_constant<caf::atom("u_written")>;
+
+/// (up_text_atom, std::string text): the socket -> its link actor, one text frame.
+using up_text_atom = caf::atom_constant<caf::atom("u_text")>;
+
+/// (up_sock_open_atom, std::string subprotocol): the socket -> its link actor, upgraded.
+using up_sock_open_atom = caf::atom_constant<caf::atom("u_sockopen")>;
+
+/// (up_closed_atom, std::string how): the socket -> its link actor, it ended (describe()).
+using up_closed_atom = caf::atom_constant<caf::atom("u_closed")>;
+
+/// (up_close_t_atom): a link's graceful close took too long; it quits anyway.
+using up_close_t_atom = caf::atom_constant<caf::atom("u_close_t")>;
+
+/// (add_upstream_atom, upstream_config) -> ok_atom | errc::{invalid_upstream, duplicate_child}:
+/// start one more upstream link; the others are not touched.
+using add_upstream_atom = caf::atom_constant<caf::atom("u_add")>;
+
+/// (remove_upstream_atom, std::string name) -> ok_atom once its link is stopped |
+/// errc::unknown_child. Its channel is no longer owned; its buffer is dropped (logged).
+using remove_upstream_atom = caf::atom_constant<caf::atom("u_remove")>;
+
+/// (update_upstream_atom, upstream_config) -> ok_atom | error: replace the upstream of that
+/// name (its link restarts with the new config; its buffer is kept).
+using update_upstream_atom = caf::atom_constant<caf::atom("u_update")>;
+
+/// (up_status_atom) -> std::vector<upstream_status>: every upstream's state, in config order.
+using up_status_atom = caf::atom_constant<caf::atom("u_status")>;
+
+/// One upstream as reported by up_status_atom and on `sys.upstream.NAME`.
+struct upstream_status {
+  std::string name;
+  std::string channel;
+  std::string url;
+  std::string state;              // connecting | up | down | given_up | stopped
+  std::string reason;             // down, given_up, stopped: why the link ended
+  std::uint64_t buffered = 0;     // forwards held (waiting, or written but not confirmed)
+  std::uint64_t dropped = 0;      // forwards dropped because the buffer was full (total)
+  std::uint32_t restarts = 0;     // links started after the first one
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upstream_status& x) {
+  return f(caf::meta::type_name("upstream_status"), x.name, x.channel, x.url, x.state, x.reason,
+           x.buffered, x.dropped, x.restarts);
+}
 
 // -- names in CAF's actor registry (sys.registry()) --------------------------
 
@@ -247,6 +331,9 @@ inline constexpr caf::atom_value session_registry_name = caf::atom("wsv_reg");
 
 /// The broker of the running session registry. Put and erased by the registry.
 inline constexpr caf::atom_value broker_name = caf::atom("wsv_broker");
+
+/// The running `upstreams` actor. Put and erased by it.
+inline constexpr caf::atom_value upstreams_name = caf::atom("wsv_ups");
 
 /// One encoded payload shared by every recipient (never copied per recipient).
 using shared_body = std::shared_ptr<const std::string>;
@@ -258,6 +345,8 @@ struct child_spec;
 }  // namespace wsvisor
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::child_spec)
+// Runtime changes of upstreams come from this node's own configuration.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::upstream_config)
 // A shared body lives in this process's memory: sessions and the broker of one
 // node pass the pointer, never the bytes. Cluster fan-out will send strings.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::shared_body)

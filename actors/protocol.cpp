@@ -120,6 +120,9 @@ parse_result parse_object(const json::object& obj) {
     if (f.cseq == 0) return wrong(type, "cseq", "a positive integer");
     if (!valid_channel(channel_text))
       return fail(error_code::bad_channel, "publish: channel must match ^[A-Za-z0-9_.:-]{1,128}$");
+    if (reserved_channel(channel_text))
+      return fail(error_code::bad_channel,
+                  "publish: channels starting with \"sys.\" are reserved for the server");
     f.channel = std::move(channel_text);
     // The one re-serialisation of `data`: from here on every subscriber's
     // frame shares these bytes.
@@ -163,6 +166,8 @@ std::string_view to_string(error_code code) {
       return "unauthorized";
     case error_code::rate_limited:
       return "rate_limited";
+    case error_code::upstream_down:
+      return "upstream_down";
   }
   return "bad_frame";
 }
@@ -194,6 +199,8 @@ std::string_view type_name(const client_frame& frame) {
 
 // One definition of a channel name for the config, the server and the client.
 bool valid_channel(std::string_view channel) { return is_channel_name(channel); }
+
+bool reserved_channel(std::string_view channel) { return channel.starts_with("sys."); }
 
 std::string encode(const welcome& frame) {
   json::object obj;
@@ -246,6 +253,13 @@ std::string encode_error(error_code code, std::string_view message) {
   return out;
 }
 
+std::string encode_error(error_code code, std::string_view message, std::uint64_t cseq) {
+  auto out = encode_error(code, message);
+  out.pop_back();
+  out += R"(,"cseq":)" + std::to_string(cseq) + "}";
+  return out;
+}
+
 shared_body encode_message_body(std::string_view channel, std::string_view data_json) {
   std::string out;
   out.reserve(channel.size() + data_json.size() + 24);
@@ -259,6 +273,38 @@ shared_body encode_message_body(std::string_view channel, std::string_view data_
 
 std::string encode_message_head(std::uint64_t seq) {
   return R"({"type":"message","seq":)" + std::to_string(seq) + ",";
+}
+
+std::string_view message_body_data(std::string_view body) {
+  // `"channel":"NAME","data":DATA}`; a channel name needs no escaping, so the
+  // first `","data":` ends it.
+  constexpr std::string_view marker = R"(","data":)";
+  auto at = body.find(marker);
+  if (at == std::string_view::npos || body.empty()) return {};
+  auto begin = at + marker.size();
+  return body.substr(begin, body.size() - 1 - begin);
+}
+
+std::string upstream_text(std::string_view data_json) {
+  if (data_json.empty() || data_json.front() != '"') return std::string{data_json};
+  boost::system::error_code ec;
+  auto value = json::parse(json::string_view{data_json.data(), data_json.size()}, ec);
+  if (ec || !value.is_string()) return std::string{data_json};
+  auto& s = value.get_string();
+  return std::string{s.data(), s.size()};
+}
+
+std::string upstream_data(std::string_view text) {
+  unsigned char first_block[2048];
+  json::monotonic_resource arena{first_block, sizeof first_block};
+  json::parse_options options;
+  options.max_depth = 64;
+  boost::system::error_code ec;
+  json::parse(json::string_view{text.data(), text.size()}, ec, &arena, options);
+  if (!ec) return std::string{text};
+  std::string out;
+  append_quoted(out, text);
+  return out;
 }
 
 }  // namespace wsvisor::proto

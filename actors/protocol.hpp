@@ -34,6 +34,7 @@ enum class error_code : std::uint8_t {
   binary_unsupported,  // a binary frame
   unauthorized,        // hello without valid auth (authentication: not implemented yet)
   rate_limited,        // too many frames (only: too many frames before `welcome`)
+  upstream_down,       // a publish on an upstream's channel while that link is given up
 };
 
 /// The wire name, e.g. "bad_json".
@@ -96,6 +97,10 @@ std::string_view type_name(const client_frame& frame);
 /// True iff `channel` matches ^[A-Za-z0-9_.:-]{1,128}$.
 bool valid_channel(std::string_view channel);
 
+/// True iff `channel` is reserved for the server's own publishes (`sys.`
+/// prefix, e.g. `sys.upstream.NAME`): clients may subscribe, not publish.
+bool reserved_channel(std::string_view channel);
+
 // -- server frames -------------------------------------------------------------
 
 struct welcome {
@@ -121,6 +126,8 @@ std::string encode_unsubscribed(std::string_view channel);
 std::string encode_ack(std::uint64_t cseq);
 std::string encode_ping();
 std::string encode_error(error_code code, std::string_view message);
+/// An error about the publish with this `cseq` (the field is added).
+std::string encode_error(error_code code, std::string_view message, std::uint64_t cseq);
 
 /// The shared part of a `message` frame: `"channel":"…","data":…}`.
 /// `data_json` must be one serialised JSON value; it is copied verbatim.
@@ -128,5 +135,19 @@ shared_body encode_message_body(std::string_view channel, std::string_view data_
 
 /// The per-session part of a `message` frame: `{"type":"message","seq":N,`.
 std::string encode_message_head(std::uint64_t seq);
+
+// -- upstream links (docs/upstreams.md) ------------------------------------------
+
+/// The serialised `data` of a body made by encode_message_body.
+std::string_view message_body_data(std::string_view body);
+
+/// The text frame an upstream receives for a publish whose serialised data is
+/// `data_json`: a JSON string is sent as its content, any other value as its
+/// JSON text.
+std::string upstream_text(std::string_view data_json);
+
+/// The serialised `data` for a text frame an upstream sent: the frame itself
+/// when it is one JSON value, otherwise the frame as a JSON string.
+std::string upstream_data(std::string_view text);
 
 }  // namespace wsvisor::proto

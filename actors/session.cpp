@@ -1,6 +1,7 @@
 #include "actors/session.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -51,6 +52,40 @@ struct session_state {
   // transport; the rest of the buffer waits until the transport has room.
   std::uint64_t sent_ = 0;
   bool awaiting_room_ = false;
+  // Accepted publishes whose broker answer is outstanding, oldest first. Their
+  // acks (or errors) go out in cseq order: an upstream's channel answers later
+  // than a plain one, and the client must never see ack N+1 before ack N.
+  struct pending_answer {
+    std::uint64_t cseq;
+    std::string frame;  // empty while the answer is outstanding
+  };
+  std::deque<pending_answer> answers_;
+
+  bool awaiting_answer(std::uint64_t cseq) const {
+    return !answers_.empty() && cseq >= answers_.front().cseq;
+  }
+
+  void answer(std::uint64_t cseq, std::string frame) {
+    for (auto& a : answers_)
+      if (a.cseq == cseq) a.frame = std::move(frame);
+    while (!answers_.empty() && !answers_.front().frame.empty()) {
+      send_text(std::move(answers_.front().frame));
+      answers_.pop_front();
+    }
+    if (bye_pending_ && answers_.empty()) end_with_bye();
+  }
+
+  bool bye_pending_ = false;  // bye arrived while publishes were being answered
+
+  void end_with_bye() {
+    log::info(*log_, "session ended", {{"session", id_}, {"reason", "bye"}});
+    if (transport_) transport_->close(1000, "bye");
+    // The broker would also drop us on our down_msg; telling it now means
+    // no more fan-out is spent on a session that is gone.
+    auto me = caf::actor_cast<caf::actor>(self_);
+    for (auto& channel : channels_) self_->send(broker_, unsubscribe_atom::value, channel, me);
+    self_->quit();
+  }
 
   void send(out_frame frame) {
     // The result needs no handling here: a transport that drops a frame
@@ -115,6 +150,7 @@ struct session_state {
 
   /// True iff the message being handled comes from the attached connection.
   bool from_current() {
+    if (bye_pending_) return false;  // nothing counts after bye
     if (conn_ && self_->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(conn_))
       return true;
     log::debug(*log_, "frame from a former connection ignored", {{"session", id_}});
@@ -203,7 +239,9 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         auto& st = self->state;
         if (!st.from_current()) return;
         if (cseq <= st.last_cseq_) {
-          // A resend (the client missed our ack): acknowledge again, publish nothing.
+          // A resend (the client missed our ack): acknowledge again, publish
+          // nothing. One still being answered gets that answer when it comes.
+          if (st.awaiting_answer(cseq)) return;
           st.send_text(proto::encode_ack(cseq));
           return;
         }
@@ -214,8 +252,21 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
           return;
         }
         st.last_cseq_ = cseq;
-        self->send(st.broker_, publish_atom::value, channel, body);
-        st.send_text(proto::encode_ack(cseq));
+        st.answers_.push_back({cseq, {}});
+        self->request(st.broker_, caf::infinite, publish_atom::value, channel, body)
+            .then(
+                [self, cseq](std::uint64_t, const std::string&) {
+                  self->state.answer(cseq, proto::encode_ack(cseq));
+                },
+                [self, cseq, channel](caf::error& err) {
+                  // upstream_down is the only refusal; anything else means the
+                  // broker is gone, and this session goes with it.
+                  auto why = err == errc::upstream_down
+                                 ? "publish: channel " + channel + ": " + context_of(err)
+                                 : "publish: not delivered: " + describe(self->home_system(), err);
+                  self->state.answer(
+                      cseq, proto::encode_error(proto::error_code::upstream_down, why, cseq));
+                });
       },
       [self](client_ack_atom, std::uint64_t seq) {
         auto& st = self->state;
@@ -225,14 +276,13 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       [self](bye_atom) {
         auto& st = self->state;
         if (!st.from_current()) return;
-        log::info(*st.log_, "session ended", {{"session", st.id_}, {"reason", "bye"}});
-        st.transport_->close(1000, "bye");
-        // The broker would also drop us on our down_msg; telling it now means
-        // no more fan-out is spent on a session that is gone.
-        auto me = caf::actor_cast<caf::actor>(self);
-        for (auto& channel : st.channels_)
-          self->send(st.broker_, unsubscribe_atom::value, channel, me);
-        self->quit();
+        // Publishes still being answered are answered first: a client that
+        // publishes and says bye gets its acks before the close.
+        if (!st.answers_.empty()) {
+          st.bye_pending_ = true;
+          return;
+        }
+        st.end_with_bye();
       },
       [self](deliver_atom, const std::string& channel, const shared_body& body) {
         auto& st = self->state;

@@ -19,13 +19,18 @@
 
 #include "actors/connection.hpp"
 #include "actors/messages.hpp"
+#include "actors/errors.hpp"
+#include "actors/outbound.hpp"
+#include "actors/protocol.hpp"
 #include "actors/registry.hpp"
+#include "actors/upstreams.hpp"
 #include "app/build_info.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
 #include "log/log.hpp"
 #include "net/http_server.hpp"
 #include "net/io_gate.hpp"
+#include "net/ws_client.hpp"
 #include "wsvisor/version.hpp"
 
 namespace wsvisor {
@@ -63,10 +68,82 @@ caf::actor_system_config make_caf_config(const config& cfg) {
   return caf_cfg;
 }
 
+// An outbound socket whose calls reach the io_context only while it exists:
+// a link actor may be destroyed (and abort its socket) while the node tears
+// the io_context down (net/io_gate.hpp).
+class gated_socket final : public outbound_socket {
+ public:
+  gated_socket(outbound_socket_ptr inner, std::shared_ptr<net::io_gate> gate)
+      : inner_(std::move(inner)), gate_(std::move(gate)) {}
+  void send(std::string text, std::uint64_t tag) override {
+    gate_->call([&] { inner_->send(std::move(text), tag); });
+  }
+  void close() override {
+    gate_->call([&] { inner_->close(); });
+  }
+  void abort() override {
+    gate_->call([&] { inner_->abort(); });
+  }
+
+ private:
+  outbound_socket_ptr inner_;
+  std::shared_ptr<net::io_gate> gate_;
+};
+
+// What a socket dialled after the gate closed is: the node is going down and
+// its actors with it, so it never opens and never reports.
+class dead_socket final : public outbound_socket {
+ public:
+  void send(std::string, std::uint64_t) override {}
+  void close() override {}
+  void abort() override {}
+};
+
+outbound_dialer make_dialer(asio::io_context& ioc, std::shared_ptr<net::io_gate> gate) {
+  return [&ioc, gate](outbound_options opts, outbound_events events) -> outbound_socket_ptr {
+    outbound_socket_ptr socket;
+    gate->call([&] { socket = net::open_ws_client(ioc, std::move(opts), std::move(events)); });
+    if (!socket) return std::make_shared<dead_socket>();
+    return std::make_shared<gated_socket>(std::move(socket), gate);
+  };
+}
+
+// One POST /api/publish: asks the broker as a client's publish would, answers,
+// and ends.
+caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req,
+                          net::publish_reply reply) {
+  auto broker = caf::actor_cast<caf::actor>(self->home_system().registry().get(broker_name));
+  if (!broker) {
+    reply(net::publish_outcome{.error = "unavailable", .message = "the session registry is restarting"});
+    self->quit();
+    return {};
+  }
+  auto body = proto::encode_message_body(req.channel, req.data_json);
+  self->request(broker, std::chrono::seconds{5}, publish_atom::value, req.channel, body)
+      .then(
+          [self, reply](std::uint64_t sessions, std::string& upstream) {
+            reply(net::publish_outcome{.sessions = sessions, .upstream = std::move(upstream)});
+            self->quit();
+          },
+          [self, reply, channel = req.channel](caf::error& err) {
+            net::publish_outcome out;
+            if (err == errc::upstream_down) {
+              out.error = "upstream_down";
+              out.message = "channel " + channel + ": " + context_of(err);
+            } else {
+              out.error = err == caf::sec::request_timeout ? "timeout" : "unavailable";
+              out.message = describe(self->home_system(), err);
+            }
+            reply(std::move(out));
+            self->quit();
+          });
+  return {};
+}
+
 // The root supervisor's children, in start order: the session registry
-// (which owns its broker), then the upstream links' supervisor. Upstream
-// links attach under "upstreams" once they exist; until then it is empty.
-std::vector<child_spec> root_children(const config& cfg) {
+// (which owns its broker), then the upstreams actor, which owns the upstream
+// links' supervisor (actors/upstreams.hpp).
+std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& dial) {
   auto policies = cfg.policies;
   auto strategy = cfg.policies.at("upstream").strategy;
   child_spec sessions{
@@ -81,10 +158,13 @@ std::vector<child_spec> root_children(const config& cfg) {
   child_spec upstreams{
       .name = "upstreams",
       .factory =
-          [policies, strategy](caf::actor_system& sys) {
-            return spawn_supervisor(sys, supervisor_options{.name = "upstreams",
-                                                            .strategy = strategy,
-                                                            .policies = policies});
+          [policies, strategy, dial, ups = cfg.upstreams,
+           max_frame = cfg.server.max_message_bytes](caf::actor_system& sys) {
+            return spawn_upstreams(sys, upstreams_options{.upstreams = ups,
+                                                          .policies = policies,
+                                                          .strategy = strategy,
+                                                          .dial = dial,
+                                                          .max_frame_bytes = max_frame});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -221,11 +301,19 @@ std::string node::start() {
                      [&sys, conn_opts](transport_ptr t) {
                        return spawn_connection(sys, std::move(t), conn_opts);
                      },
-                 .gate = d.gate});
+                 .gate = d.gate,
+                 .on_publish =
+                     [&sys](net::publish_request req, net::publish_reply reply) {
+                       sys.spawn(api_publish, std::move(req), std::move(reply));
+                     },
+                 .api_token = d.cfg.api.token});
+  if (d.cfg.api.token.empty() && !net::is_loopback_listen(server.listen))
+    log::warn(*d.logger, "the HTTP API is disabled: it needs [api] token on a non-loopback listen",
+              {{"listen", server.listen}});
 
   // The supervision tree first, so that the registry is there before the
   // first WebSocket can ask for it.
-  auto children = root_children(d.cfg);
+  auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate));
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,
                             supervisor_options{.name = "root",

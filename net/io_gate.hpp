@@ -26,6 +26,15 @@ class io_gate {
     if (open_) boost::asio::post(target, std::forward<F>(f));
   }
 
+  /// Runs `f` now, on this thread, unless the gate is closed; the io_context
+  /// is not destroyed while it runs. For calls that post to it themselves.
+  template <class F>
+  bool call(F&& f) {
+    std::lock_guard guard{mtx_};
+    if (open_) std::forward<F>(f)();
+    return open_;
+  }
+
   /// From now on, `post` drops its handler. Returns once no post is running.
   void close() {
     std::lock_guard guard{mtx_};

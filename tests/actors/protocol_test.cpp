@@ -181,6 +181,47 @@ TEST(Protocol, ErrorCodesHaveTheirWireNames) {
   EXPECT_EQ(to_string(error_code::binary_unsupported), "binary_unsupported");
   EXPECT_EQ(to_string(error_code::unauthorized), "unauthorized");
   EXPECT_EQ(to_string(error_code::rate_limited), "rate_limited");
+  EXPECT_EQ(to_string(error_code::upstream_down), "upstream_down");
+}
+
+TEST(Protocol, APublishOnASysChannelIsRefusedButASubscribeIsNot) {
+  auto pub = parse(R"({"type":"publish","channel":"sys.upstream.feed","data":1,"cseq":1})");
+  ASSERT_TRUE(std::holds_alternative<protocol_error>(pub));
+  EXPECT_EQ(std::get<protocol_error>(pub).code, error_code::bad_channel);
+  EXPECT_NE(std::get<protocol_error>(pub).message.find("reserved"), std::string::npos);
+  auto sub = parse(R"({"type":"subscribe","channel":"sys.upstream.feed"})");
+  EXPECT_TRUE(std::holds_alternative<client_frame>(sub));
+  EXPECT_TRUE(reserved_channel("sys.x"));
+  EXPECT_FALSE(reserved_channel("system"));
+}
+
+TEST(Protocol, AnErrorAboutOnePublishCarriesItsCseq) {
+  auto v = json::parse(encode_error(error_code::upstream_down, "down", 7));
+  EXPECT_EQ(v.at("type"), "error");
+  EXPECT_EQ(v.at("code"), "upstream_down");
+  EXPECT_EQ(v.at("message"), "down");
+  EXPECT_EQ(v.at("cseq"), 7);
+}
+
+TEST(Protocol, UpstreamTextIsAStringsContentOrTheJsonOfAnyOtherValue) {
+  auto body = encode_message_body("feed", R"("say \"hi\"")");
+  EXPECT_EQ(message_body_data(*body), R"("say \"hi\"")");
+  EXPECT_EQ(upstream_text(message_body_data(*body)), R"(say "hi")");
+  EXPECT_EQ(upstream_text(R"({"a":[1,2]})"), R"({"a":[1,2]})");
+  EXPECT_EQ(upstream_text("42"), "42");
+  EXPECT_EQ(upstream_text("null"), "null");
+  EXPECT_EQ(message_body_data(*encode_message_body("a.b:c-d", "{}")), "{}");
+}
+
+TEST(Protocol, UpstreamDataIsTheFrameWhenItIsJsonAndAStringOtherwise) {
+  EXPECT_EQ(upstream_data(R"({"price": 10})"), R"({"price": 10})");
+  EXPECT_EQ(upstream_data("3.5"), "3.5");
+  EXPECT_EQ(upstream_data("hello"), R"("hello")");
+  EXPECT_EQ(upstream_data(R"({"broken":)"), R"("{\"broken\":")");
+  EXPECT_EQ(upstream_data(""), R"("")");
+  // Either way the result is one JSON value.
+  for (auto text : {"x\ny", "[1,", "\"q\"", "tab\tend"})
+    EXPECT_NO_THROW(json::parse(upstream_data(text))) << text;
 }
 
 }  // namespace

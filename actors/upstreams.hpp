@@ -1,0 +1,70 @@
+#pragma once
+
+/// The upstreams actor: owner of every `[[upstream]]` link's channel, buffer
+/// and state, and parent of the links' supervisor (docs/upstreams.md).
+///
+/// It spawns a supervisor (`upstream_links`, actors/supervisor.hpp) with one
+/// child per upstream, the link actor (actors/upstream_link.hpp), under the
+/// upstream's named policy, and observes it (supervisor_event): the
+/// supervisor restarts a link that ended after the policy's backoff, gives it
+/// up past the restart intensity, and escalates by ending, which ends this
+/// actor with the same reason (its parent decides).
+///
+/// Channels: each upstream owns its `channel` (registered with the broker,
+/// actors/broker.hpp). A client publish on it arrives as up_forward_atom and
+/// goes to the upstream only, as a text frame holding `data` (a string as its
+/// content, any other value as JSON), in publish order. Its subscribers see
+/// what the upstream sends. The answer (the client's ack) comes once the
+/// forward is handed to the link or buffered; a given-up or stopped link,
+/// or a down one whose `buffer` is 0, answers errc::upstream_down.
+///
+/// Buffer: forwards stay buffered until their write completed. While a link
+/// is not up they wait, in order, at most `buffer` of them; past the bound
+/// the oldest are dropped, counted and logged. A link that comes up gets
+/// everything still buffered first, so a forward handed to a link that died
+/// before writing it is sent again by the next one.
+///
+/// State: every change (connecting, up, down with reason and next attempt,
+/// given_up, stopped, removed) is published on `sys.upstream.NAME` as a JSON
+/// object (docs/upstreams.md) and logged.
+///
+/// Message interface (atoms and upstream_status in actors/messages.hpp):
+/// - (up_forward_atom, channel, shared_body) -> (std::uint64_t 0, std::string name) | error
+/// - (up_owners_atom) -> std::vector<std::string> channels
+/// - (up_status_atom) -> std::vector<upstream_status>
+/// - (add_upstream_atom, upstream_config) -> ok_atom | error
+/// - (remove_upstream_atom, std::string name) -> ok_atom | error
+/// - (update_upstream_atom, upstream_config) -> ok_atom | error
+/// - (get_tree_atom) -> supervision_tree of the links' supervisor
+/// Registered as `upstreams_name` in sys.registry() while it runs.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/outbound.hpp"
+#include "config/config.hpp"
+
+namespace wsvisor {
+
+struct upstreams_options {
+  std::vector<upstream_config> upstreams;           // started in this order
+  std::map<std::string, policy> policies;           // named policies the upstreams refer to
+  strategy_kind strategy = strategy_kind::one_for_one;  // of the links' supervisor
+  outbound_dialer dial;                             // opens the links' sockets
+  std::uint64_t max_frame_bytes = 65536;            // largest frame accepted from an upstream
+  std::uint64_t seed = 0;                           // backoff jitter seed; 0 = random
+  duration shutdown_timeout{5000};                  // per link, when stopping it
+};
+
+/// Checks one upstream as add/update would (name, url, channel, policy);
+/// returns what is wrong, or an empty string.
+std::string validate_upstream(const upstream_config& u, const std::map<std::string, policy>& policies);
+
+caf::actor spawn_upstreams(caf::actor_system& sys, upstreams_options opts);
+
+}  // namespace wsvisor
