@@ -69,6 +69,17 @@ class Upstream : public NodeTest {
     return c;
   }
 
+  /// Starts the node, waits for its link to the running `upstream`, then
+  /// kills the upstream; returns a client that followed sys.upstream.feed
+  /// from before the kill.
+  std::unique_ptr<wire_client> start_then_kill(upstream_server& upstream) {
+    start_node();
+    EXPECT_TRUE(upstream.await_upgrades(1));
+    auto watcher = watch();
+    upstream.kill();
+    return watcher;
+  }
+
   static report next_report(wire_client& c, ms timeout = ms{10'000}) {
     auto m = c.expect("message", timeout);
     report r{.at = clock::now()};
@@ -174,10 +185,7 @@ TEST_F(Upstream, FullJitterDelaysStayWithinTheirBounds) {
   upstream_server upstream;
   cfg_.policies["fast"].jitter = jitter_kind::full;
   add_upstream(upstream.url());
-  start_node();
-  ASSERT_TRUE(upstream.await_upgrades(1));
-  auto watcher = watch();
-  upstream.kill();
+  auto watcher = start_then_kill(upstream);
   auto seen = restarts(*watcher, 5);
   std::vector<std::int64_t> base{50, 100, 200, 400, 400};
   for (std::size_t i = 0; i < seen.size(); ++i) {
@@ -192,10 +200,7 @@ TEST_F(Upstream, FullJitterDelaysStayWithinTheirBounds) {
 TEST_F(Upstream, AboveTheBufferExactlyTheOldestAreDroppedAndCounted) {
   upstream_server upstream;
   add_upstream(upstream.url(), 3);
-  start_node();
-  ASSERT_TRUE(upstream.await_upgrades(1));
-  auto watcher = watch();
-  upstream.kill();
+  auto watcher = start_then_kill(upstream);
   await_report(*watcher, "down");
   wire_client c{port()};
   c.hello();
@@ -211,10 +216,7 @@ TEST_F(Upstream, GivesUpUnderStopAndThenRefusesPublishesOnItsChannel) {
   upstream_server upstream;
   cfg_.policies["fast"].max_restarts = 3;
   add_upstream(upstream.url());
-  start_node();
-  ASSERT_TRUE(upstream.await_upgrades(1));
-  auto watcher = watch();
-  upstream.kill();
+  auto watcher = start_then_kill(upstream);
   auto given_up = await_report(*watcher, "given_up");
   EXPECT_EQ(given_up.state(), "given_up");
   EXPECT_NE(given_up.reason().find("connect_failed"), std::string::npos) << given_up.reason();
@@ -237,10 +239,7 @@ TEST_F(Upstream, TheCppClientDropsAPublishRefusedAsUpstreamDownAndStaysConnected
   upstream_server upstream;
   cfg_.policies["fast"].max_restarts = 1;
   add_upstream(upstream.url());
-  start_node();
-  ASSERT_TRUE(upstream.await_upgrades(1));
-  auto watcher = watch();
-  upstream.kill();
+  auto watcher = start_then_kill(upstream);
   await_report(*watcher, "given_up");
 
   caf::actor_system_config caf_cfg;
@@ -263,10 +262,7 @@ TEST_F(Upstream, GivesUpUnderEscalateAndTheRootRestartsTheUpstreams) {
   cfg_.policies["fast"].max_restarts = 2;
   cfg_.policies["fast"].on_give_up = give_up_action::escalate;
   add_upstream(upstream.url());
-  start_node();
-  ASSERT_TRUE(upstream.await_upgrades(1));
-  auto watcher = watch();
-  upstream.kill();
+  auto watcher = start_then_kill(upstream);
   await_report(*watcher, "given_up");
   // The root supervisor restarts the whole upstreams subtree under its own
   // policy; with the upstream back, the new link comes up.
@@ -281,10 +277,7 @@ TEST_F(Upstream, ResetAfterBringsBackTheMinimumDelayAfterAStablePeriod) {
   upstream_server upstream;
   cfg_.policies["fast"].reset_after = ms{300};
   add_upstream(upstream.url());
-  start_node();
-  ASSERT_TRUE(upstream.await_upgrades(1));
-  auto watcher = watch();
-  upstream.kill();
+  auto watcher = start_then_kill(upstream);
   auto seen = restarts(*watcher, 2);
   EXPECT_EQ(seen[1].first.retry_in_ms(), 100);
   upstream.restart();

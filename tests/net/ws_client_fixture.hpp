@@ -30,6 +30,7 @@
 #include "actors/outbound.hpp"
 #include "net/ws_client.hpp"
 #include "tests/support/tls_cert.hpp"
+#include "tests/support/watched.hpp"
 
 namespace wsvisor::net::ws_client_testing {
 
@@ -41,38 +42,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using ms = std::chrono::milliseconds;
 using namespace std::chrono_literals;
-
-/// A value guarded by a mutex; the test thread awaits predicates on it.
-template <class T>
-class watched {
- public:
-  template <class F>
-  void update(F f) {
-    {
-      std::lock_guard lock{mutex_};
-      f(data_);
-    }
-    cv_.notify_all();
-  }
-
-  template <class F>
-  auto read(F f) {
-    std::lock_guard lock{mutex_};
-    return f(data_);
-  }
-
-  /// Waits until `pred(value)` holds; false after `timeout`.
-  template <class Pred>
-  bool await(Pred pred, ms timeout = 10s) {
-    std::unique_lock lock{mutex_};
-    return cv_.wait_for(lock, timeout, [&] { return pred(data_); });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  T data_;
-};
+using test::watched;
 
 /// What the scripted server saw.
 struct server_notes {

@@ -24,6 +24,7 @@
 #include "actors/messages.hpp"
 #include "net/http_server.hpp"
 #include "net/ws_session.hpp"
+#include "tests/support/watched.hpp"
 #include "tests/support/ws_client.hpp"
 
 namespace wsvisor::net::ws_testing {
@@ -56,35 +57,7 @@ struct observed {
   std::vector<caf::actor> actors;
 };
 
-class recorder {
- public:
-  template <class F>
-  void update(F f) {
-    {
-      std::lock_guard lock{mutex_};
-      f(data_);
-    }
-    cv_.notify_all();
-  }
-
-  template <class F>
-  auto read(F f) {
-    std::lock_guard lock{mutex_};
-    return f(data_);
-  }
-
-  /// Waits until `pred(observed)` holds; false after `timeout`.
-  template <class Pred>
-  bool await(Pred pred, ms timeout = 10s) {
-    std::unique_lock lock{mutex_};
-    return cv_.wait_for(lock, timeout, [&] { return pred(data_); });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  observed data_;
-};
+using recorder = test::watched<observed>;
 
 struct probe_options {
   bool stay = false;  // keep running after ws_closed (to count duplicates)
