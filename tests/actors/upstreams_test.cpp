@@ -190,6 +190,30 @@ TEST_F(Upstreams, ForwardsClientPublishesToTheUpstreamOnlyAndPublishesItsFrames)
   EXPECT_EQ(next_frame(), R"("not json")");
 }
 
+TEST_F(Upstreams, DialsWithEverySocketSettingOfItsConfig) {
+  auto u = feed();
+  u.url = "wss://feed.example:8443/v2";
+  u.subprotocols = {"feed.v2", "feed.v1"};
+  u.headers = {{"Authorization", "Bearer 0123456789abcdef"}};
+  u.connect_timeout = ms{1234};
+  u.heartbeat_timeout = ms{5678};
+  u.ca_file = "/etc/ssl/private-ca.pem";
+  start({u});
+  auto socket = dialer_.await_dial(1);
+  ASSERT_TRUE(socket);
+  const auto& o = socket->options;
+  EXPECT_EQ(o.url, "wss://feed.example:8443/v2");
+  EXPECT_EQ(o.subprotocols, u.subprotocols);
+  ASSERT_EQ(o.headers.size(), 1u);
+  EXPECT_EQ(o.headers[0].first, "Authorization");
+  EXPECT_EQ(o.headers[0].second, "Bearer 0123456789abcdef");
+  EXPECT_EQ(o.connect_timeout, ms{1234});
+  EXPECT_EQ(o.heartbeat_timeout, ms{5678});
+  EXPECT_EQ(o.ca_file, "/etc/ssl/private-ca.pem");
+  EXPECT_EQ(o.max_frame_bytes, 65536u);  // upstreams_options' default: server.max_message_bytes
+  EXPECT_FALSE(o.require_subprotocol);
+}
+
 TEST_F(Upstreams, BuffersForwardsWhileDownAndFlushesThemInOrderAfterReconnecting) {
   start({feed()});
   auto first = dialer_.await_dial(1);

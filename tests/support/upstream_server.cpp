@@ -56,6 +56,7 @@ struct upstream_server::impl : std::enable_shared_from_this<upstream_server::imp
   std::condition_variable cv;
   std::vector<std::string> received;
   std::size_t upgrades = 0;
+  std::vector<clock::time_point> accepts;
   std::map<std::string, std::string> last_headers;
 
   template <class F>
@@ -81,9 +82,17 @@ struct upstream_server::impl : std::enable_shared_from_this<upstream_server::imp
   void accept() {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec) return;  // closed by kill()
+      {
+        std::lock_guard lock{self->mtx};
+        self->accepts.push_back(clock::now());
+      }
+      self->cv.notify_all();
       auto c = std::make_shared<conn>(std::move(s));
       self->conns.push_back(c);
-      if (self->mode != upstream_mode::silent) self->read_request(c);
+      if (self->mode == upstream_mode::reset)
+        self->drop(c);
+      else if (self->mode != upstream_mode::silent)
+        self->read_request(c);
       self->accept();
     });
   }
@@ -173,11 +182,15 @@ struct upstream_server::impl : std::enable_shared_from_this<upstream_server::imp
     conns.remove(c);
   }
 
+  void drop_all() {
+    auto all = conns;
+    for (auto& c : all) drop(c);
+  }
+
   void kill() {
     beast::error_code ignored;
     acceptor.close(ignored);
-    auto all = conns;
-    for (auto& c : all) drop(c);
+    drop_all();
   }
 };
 
@@ -214,6 +227,20 @@ void upstream_server::kill() {
 
 void upstream_server::restart() {
   impl_->run_sync([this] { impl_->listen(); });
+}
+
+void upstream_server::drop_connections() {
+  impl_->run_sync([this] { impl_->drop_all(); });
+}
+
+std::vector<upstream_server::clock::time_point> upstream_server::accept_times() const {
+  std::lock_guard lock{impl_->mtx};
+  return impl_->accepts;
+}
+
+bool upstream_server::await_accepts(std::size_t n, ms timeout) {
+  std::unique_lock lock{impl_->mtx};
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->accepts.size() >= n; });
 }
 
 void upstream_server::broadcast(const std::string& text) {

@@ -23,6 +23,7 @@ enum class upstream_mode {
   http_500,  // answer the upgrade request with HTTP 500
   silent,    // accept TCP, never read or answer: the handshake never completes
   frozen,    // upgrade, then never read again: pings go unanswered
+  reset,     // accept TCP and reset it at once: every attempt fails, and is seen
 };
 
 class upstream_server {
@@ -45,6 +46,14 @@ class upstream_server {
   void kill();
   /// Listens again on the same port.
   void restart();
+  /// Resets every open connection; keeps listening.
+  void drop_connections();
+
+  /// When each TCP connection was accepted, in order (every connection
+  /// attempt that reached the server).
+  std::vector<clock::time_point> accept_times() const;
+  /// Waits until `n` TCP connections have been accepted in total.
+  bool await_accepts(std::size_t n, ms timeout = ms{10'000});
 
   /// Sends one text frame on every open WebSocket.
   void broadcast(const std::string& text);
