@@ -1,5 +1,6 @@
 #include "actors/upstream_link.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <spdlog/logger.h>
@@ -107,6 +108,10 @@ outbound_options upstream_socket_options(const upstream_config& u, std::uint64_t
   o.connect_timeout = u.connect_timeout;
   o.heartbeat_timeout = u.heartbeat_timeout;
   o.max_frame_bytes = max_frame_bytes;
+  // The upstreams actor hands over at most 1 MiB plus one forward before the
+  // writes are confirmed, and forwards are client messages of at most
+  // max_frame_bytes: the queue never needs more than this.
+  o.max_queued_bytes = std::max<std::uint64_t>(16u << 20, (1u << 20) + 2 * max_frame_bytes);
   o.ca_file = u.ca_file;
   return o;
 }

@@ -34,6 +34,13 @@ struct forward {
   std::string text;
 };
 
+// Bytes handed to a link's socket and not yet written, at most (one forward
+// always goes, whatever its size). The rest waits in the buffer, where the
+// bound applies: an upstream that reads slowly fills the buffer and loses
+// the oldest forwards, counted, instead of growing the socket's queue until
+// it overflows and the link is cut over and over.
+constexpr std::size_t in_flight_window = 1u << 20;
+
 struct upstream_entry {
   upstream_config cfg;
   std::string state = "connecting";
@@ -47,6 +54,8 @@ struct upstream_entry {
   std::deque<forward> buffer;   // forwards not known to be written, oldest first
   std::uint64_t next_id = 1;
   std::uint64_t sent_upto = 0;  // forwards up to this id were handed to `link`
+  std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;  // handed, not written: id, bytes
+  std::size_t in_flight_bytes = 0;
   std::uint64_t dropped = 0;
   std::uint64_t dropped_while_down = 0;
   std::uint32_t restarts = 0;
@@ -171,6 +180,8 @@ struct upstreams_state {
     e.link = caf::actor{};
     e.reason = why;
     e.sent_upto = e.buffer.empty() ? e.next_id - 1 : e.buffer.front().id - 1;
+    e.in_flight.clear();
+    e.in_flight_bytes = 0;
     trim(e);
   }
 
@@ -181,7 +192,7 @@ struct upstreams_state {
       if (e.buffer.front().id > e.sent_upto) {
         if (e.dropped_while_down == 0)
           log::warn(*log_, "upstream buffer full, dropping the oldest forwards",
-                    {{"upstream", e.cfg.name}, {"buffer", e.cfg.buffer}});
+                    {{"upstream", e.cfg.name}, {"buffer", e.cfg.buffer}, {"state", e.state}});
         ++e.dropped;
         ++e.dropped_while_down;
       }
@@ -189,11 +200,16 @@ struct upstreams_state {
     }
   }
 
+  /// Hands the link what waits, in order, while the window has room.
   void flush(upstream_entry& e) {
+    if (!e.link) return;
     for (auto& f : e.buffer) {
       if (f.id <= e.sent_upto) continue;
+      if (!e.in_flight.empty() && e.in_flight_bytes + f.text.size() > in_flight_window) return;
       self_->send(e.link, up_send_atom::value, f.id, f.text);
       e.sent_upto = f.id;
+      e.in_flight.emplace_back(f.id, f.text.size());
+      e.in_flight_bytes += f.text.size();
     }
   }
 
@@ -292,10 +308,7 @@ struct upstreams_state {
                         "upstream " + e->cfg.name + " is " + e->state + " and buffers nothing");
     auto id = e->next_id++;
     e->buffer.push_back(forward{id, proto::upstream_text(proto::message_body_data(*body))});
-    if (e->link) {
-      self_->send(e->link, up_send_atom::value, id, e->buffer.back().text);
-      e->sent_upto = id;
-    }
+    flush(*e);
     trim(*e);
     return {std::uint64_t{0}, e->cfg.name};
   }
@@ -304,6 +317,11 @@ struct upstreams_state {
     auto* e = by_name(name);
     if (e == nullptr) return;
     while (!e->buffer.empty() && e->buffer.front().id <= id) e->buffer.pop_front();
+    while (!e->in_flight.empty() && e->in_flight.front().first <= id) {
+      e->in_flight_bytes -= e->in_flight.front().second;
+      e->in_flight.pop_front();
+    }
+    flush(*e);
   }
 
   std::string check_new(const upstream_config& u, const std::string& replacing) {

@@ -264,6 +264,44 @@ TEST_F(Upstreams, ResendsWhatTheLastLinkWasHandedButDidNotWrite) {
   EXPECT_EQ(texts(second->await_sent(2)), (std::vector<std::string>{"2", "3"}));
 }
 
+TEST_F(Upstreams, HandsASlowUpstreamAtMostAWindowAndBuffersTheRest) {
+  start({feed(100)});
+  auto socket = dialer_.await_dial(1);
+  socket->open();
+  await_state("up");
+  // 40 forwards of 100 KiB: 4 MB, far more than the 1 MiB window.
+  std::string big(100 * 1024, 'x');
+  for (int i = 0; i < 40; ++i)
+    EXPECT_FALSE(publish("feed", "\"" + std::to_string(i) + big + "\"").error);
+  auto handed = socket->sent().size();
+  EXPECT_GE(handed, 1u);
+  EXPECT_LE(handed, 11u);  // 1 MiB / 100 KiB, plus the one that always goes
+  EXPECT_EQ(status()[0].buffered, 40u);
+  // As writes complete, the rest follows, in order.
+  while (socket->sent().size() < 40) {
+    auto before = socket->sent().size();
+    socket->write_all();
+    socket->await_sent(before + 1);
+  }
+  auto sent = socket->sent();
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(sent[i].second.substr(0, std::to_string(i).size()), std::to_string(i));
+  EXPECT_EQ(status()[0].dropped, 0u);
+}
+
+TEST_F(Upstreams, ASlowUpstreamLosesTheOldestBeyondTheBufferNotTheLink) {
+  start({feed(5)});
+  auto socket = dialer_.await_dial(1);
+  socket->open();
+  await_state("up");
+  std::string big(400 * 1024, 'x');
+  for (int i = 0; i < 20; ++i) publish("feed", "\"" + std::to_string(i) + big + "\"");
+  auto s = status();
+  EXPECT_EQ(s[0].state, "up");
+  EXPECT_GT(s[0].dropped, 0u);
+  EXPECT_LE(s[0].buffered, 5u);
+  EXPECT_EQ(dialer_.dials(), 1u);
+}
+
 TEST_F(Upstreams, AnUnbufferedLinkRefusesPublishesWhileDown) {
   start({feed(0)});
   auto first = dialer_.await_dial(1);
