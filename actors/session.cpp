@@ -258,11 +258,13 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                 [self, cseq](std::uint64_t, const std::string&) {
                   self->state.answer(cseq, proto::encode_ack(cseq));
                 },
-                [self, cseq, channel](caf::error& err) {
+                [self, cseq](caf::error& err) {
                   // upstream_down is the only refusal; anything else means the
-                  // broker is gone, and this session goes with it.
+                  // broker is gone, and this session goes with it. (The
+                  // channel is not captured: a copy per publish for a rare
+                  // error; the context names the upstream.)
                   auto why = err == errc::upstream_down
-                                 ? "publish: channel " + channel + ": " + context_of(err)
+                                 ? "publish: " + context_of(err)
                                  : "publish: not delivered: " + describe(self->home_system(), err);
                   self->state.answer(
                       cseq, proto::encode_error(proto::error_code::upstream_down, why, cseq));

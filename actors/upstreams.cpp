@@ -300,7 +300,7 @@ struct upstreams_state {
                                                      const shared_body& body) {
     auto* e = by_channel(channel);
     if (e == nullptr || e->removing)
-      return make_error(errc::upstream_down, "no upstream link owns it any more");
+      return make_error(errc::upstream_down, "channel " + channel + " has no upstream link any more");
     if (e->state == "given_up" || e->state == "stopped")
       return make_error(errc::upstream_down, "upstream " + e->cfg.name + " is " + e->state);
     if (!e->link && e->cfg.buffer == 0)

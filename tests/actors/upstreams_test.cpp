@@ -273,15 +273,16 @@ TEST_F(Upstreams, HandsASlowUpstreamAtMostAWindowAndBuffersTheRest) {
   std::string big(100 * 1024, 'x');
   for (int i = 0; i < 40; ++i)
     EXPECT_FALSE(publish("feed", "\"" + std::to_string(i) + big + "\"").error);
-  auto handed = socket->sent().size();
-  EXPECT_GE(handed, 1u);
-  EXPECT_LE(handed, 11u);  // 1 MiB / 100 KiB, plus the one that always goes
+  // The link actor hands them to the socket after the answers: wait for the
+  // first, then for the upstreams actor's view (a request, so in order).
+  socket->await_sent(1);
   EXPECT_EQ(status()[0].buffered, 40u);
+  auto handed = socket->sent().size();
+  EXPECT_LE(handed, 11u);  // 1 MiB / 100 KiB, plus the one that always goes
   // As writes complete, the rest follows, in order.
-  while (socket->sent().size() < 40) {
-    auto before = socket->sent().size();
+  for (auto n = socket->sent().size(); n < 40; n = socket->sent().size()) {
     socket->write_all();
-    socket->await_sent(before + 1);
+    socket->await_sent(n + 1);
   }
   auto sent = socket->sent();
   for (int i = 0; i < 40; ++i) EXPECT_EQ(sent[i].second.substr(0, std::to_string(i).size()), std::to_string(i));
