@@ -43,13 +43,14 @@ void remove(broker_state& st, const std::string& channel, const caf::actor_addr&
   if (it->second.empty()) st.channels.erase(it);
 }
 
-void fan_out(broker_actor* self, const std::string& channel, const shared_body& body) {
-  auto it = self->state.channels.find(channel);
-  if (it == self->state.channels.end()) return;
+using subscribers = std::unordered_map<caf::actor_addr, caf::actor>;
+
+void fan_out(broker_actor* self, const subscribers& to, const std::string& channel,
+             const shared_body& body) {
   // One message for all: CAF messages are reference-counted and immutable
   // while shared, so each send only bumps a count.
   auto msg = caf::make_message(deliver_atom::value, channel, body);
-  for (auto& [addr, who] : it->second) self->send(who, msg);
+  for (auto& [addr, who] : to) self->send(who, msg);
 }
 
 void own(broker_actor* self, const std::string& channel, const caf::actor& owner) {
@@ -123,14 +124,15 @@ caf::behavior broker_behavior(broker_actor* self, int /*unused*/) {
         // channel gets its `ack` before its copy of the message, as it did
         // when sessions acked without asking.
         auto it = self->state.channels.find(channel);
-        auto reached = it == self->state.channels.end() ? 0 : it->second.size();
+        auto found = it != self->state.channels.end();
         auto rp = self->make_response_promise<std::uint64_t, std::string>();
-        rp.deliver(static_cast<std::uint64_t>(reached), std::string{});
-        fan_out(self, channel, body);
+        rp.deliver(static_cast<std::uint64_t>(found ? it->second.size() : 0), std::string{});
+        if (found) fan_out(self, it->second, channel, body);
         return rp;
       },
       [self](fanout_atom, const std::string& channel, const shared_body& body) {
-        fan_out(self, channel, body);
+        auto it = self->state.channels.find(channel);
+        if (it != self->state.channels.end()) fan_out(self, it->second, channel, body);
       },
       [self](own_channel_atom, const std::string& channel, const caf::actor& owner) {
         own(self, channel, owner);

@@ -1,7 +1,6 @@
 #include "actors/upstreams.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <deque>
 #include <utility>
 
@@ -57,22 +56,10 @@ struct upstream_entry {
   std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;  // handed, not written: id, bytes
   std::size_t in_flight_bytes = 0;
   std::uint64_t dropped = 0;
-  std::uint64_t dropped_while_down = 0;
+  std::uint64_t dropped_since_up = 0;
   std::uint32_t restarts = 0;
   bool removing = false;
 };
-
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];  // room for any int in every field: -Wformat-truncation at -O3
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
 
 // The supervisor renders a link's exit reason as "wsvisor: upstream_failed
 // (HOW)"; reports and logs of the upstream say just HOW.
@@ -163,7 +150,7 @@ struct upstreams_state {
     if (delay.count() >= 0) {
       obj["attempt"] = attempt;
       obj["retry_in_ms"] = delay.count();
-      obj["next_attempt_at"] = iso8601(std::chrono::system_clock::now() + delay);
+      obj["next_attempt_at"] = log::utc_timestamp(std::chrono::system_clock::now() + delay);
     }
     obj["buffered"] = e.buffer.size();
     obj["dropped"] = e.dropped;
@@ -190,11 +177,11 @@ struct upstreams_state {
       // One already handed to the open link is still on its way: it leaves the
       // buffer (no longer resent) but is not lost.
       if (e.buffer.front().id > e.sent_upto) {
-        if (e.dropped_while_down == 0)
+        if (e.dropped_since_up == 0)
           log::warn(*log_, "upstream buffer full, dropping the oldest forwards",
                     {{"upstream", e.cfg.name}, {"buffer", e.cfg.buffer}, {"state", e.state}});
         ++e.dropped;
-        ++e.dropped_while_down;
+        ++e.dropped_since_up;
       }
       e.buffer.pop_front();
     }
@@ -286,10 +273,10 @@ struct upstreams_state {
     e->link = link;
     e->state = "up";
     e->reason.clear();
-    if (e->dropped_while_down > 0)
+    if (e->dropped_since_up > 0)
       log::warn(*log_, "upstream back up; forwards were dropped while it was down",
-                {{"upstream", name}, {"dropped", e->dropped_while_down}});
-    e->dropped_while_down = 0;
+                {{"upstream", name}, {"dropped", e->dropped_since_up}});
+    e->dropped_since_up = 0;
     log::info(*log_, "upstream up",
               {{"upstream", name}, {"subprotocol", subprotocol}, {"flushing", e->buffer.size()}});
     report(*e);

@@ -125,11 +125,11 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
             reply(net::publish_outcome{.sessions = sessions, .upstream = std::move(upstream)});
             self->quit();
           },
-          [self, reply, channel = req.channel](caf::error& err) {
+          [self, reply](caf::error& err) {
             net::publish_outcome out;
             if (err == errc::upstream_down) {
               out.error = "upstream_down";
-              out.message = "channel " + channel + ": " + context_of(err);
+              out.message = context_of(err);  // names the upstream or the channel
             } else {
               out.error = err == caf::sec::request_timeout ? "timeout" : "unavailable";
               out.message = describe(self->home_system(), err);

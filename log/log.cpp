@@ -132,14 +132,6 @@ std::string render_parsed(log_format format, std::string_view time, std::string_
   return out;
 }
 
-std::string utc_timestamp(spdlog::log_clock::time_point tp) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
 
 class event_formatter final : public spdlog::formatter {
  public:
@@ -230,6 +222,15 @@ std::string render(log_format format, std::string_view time, std::string_view le
   parsed_payload p{message, {}};
   for (auto& f : fields) p.fields.emplace_back(f.key, f.value);
   return render_parsed(format, time, level, logger, p);
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point tp) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
 }  // namespace wsvisor::log

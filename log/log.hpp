@@ -5,6 +5,7 @@
 /// `json` (one object per line: time, level, logger, message, fields).
 /// Thread-safe: loggers may be used from actors and I/O threads alike.
 
+#include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -55,6 +56,10 @@ inline void warn(spdlog::logger& l, std::string_view m, std::initializer_list<fi
 inline void error(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {}) {
   write(l, spdlog::level::err, m, f);
 }
+
+/// `tp` as UTC with milliseconds, e.g. "2026-11-26T07:41:02.512Z": the
+/// timestamp of every log line, and of times the server reports.
+std::string utc_timestamp(std::chrono::system_clock::time_point tp);
 
 /// Renders one event as the configured format would (no trailing newline).
 /// Exposed for tests and for tools that print events themselves.
