@@ -259,15 +259,16 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                   self->state.answer(cseq, proto::encode_ack(cseq));
                 },
                 [self, cseq](caf::error& err) {
-                  // upstream_down is the only refusal; anything else means the
-                  // broker is gone, and this session goes with it. (The
-                  // channel is not captured: a copy per publish for a rare
-                  // error; the context names the upstream.)
-                  auto why = err == errc::upstream_down
-                                 ? "publish: " + context_of(err)
-                                 : "publish: not delivered: " + describe(self->home_system(), err);
-                  self->state.answer(
-                      cseq, proto::encode_error(proto::error_code::upstream_down, why, cseq));
+                  // upstream_down is the only refusal (its context names the
+                  // upstream). Anything else means the broker is gone: the
+                  // publish may not have happened, so it must not be answered
+                  // as refused; the session ends as it would with the
+                  // registry, and the client's resume starts a new one into
+                  // which it resends.
+                  if (err != errc::upstream_down) return self->quit(std::move(err));
+                  self->state.answer(cseq, proto::encode_error(proto::error_code::upstream_down,
+                                                               "publish: " + context_of(err),
+                                                               cseq));
                 });
       },
       [self](client_ack_atom, std::uint64_t seq) {
