@@ -1,6 +1,8 @@
 #include "actors/broker.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -13,6 +15,7 @@
 #include <caf/message.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/messages.hpp"
 #include "log/log.hpp"
@@ -23,6 +26,9 @@ namespace {
 struct broker_state {
   static inline const char* name = "broker";
 
+  std::uint64_t origin = 0;   // this node's origin id (0 on a single node)
+  std::uint64_t counter = 0;  // publishes taken by this broker (stamps deliveries)
+
   // channel -> its subscribers, keyed by address so that a down_msg (which
   // carries only the address) finds the entry.
   std::unordered_map<std::string, std::unordered_map<caf::actor_addr, caf::actor>> channels;
@@ -32,25 +38,64 @@ struct broker_state {
   // channel -> the actor that owns it (the upstreams actor): client publishes
   // on it go there instead of to the subscribers.
   std::unordered_map<std::string, caf::actor> owners;
+  // Cluster nodes only. channel -> the peers' cluster actors that have
+  // subscribers on it: each publish made here goes once to each of them.
+  std::unordered_map<std::string, std::vector<caf::actor>> remote;
+  // channel -> subscribes waiting for the cluster to confirm this node's
+  // interest (its first local subscriber); they join when it has.
+  struct pending_subscribe {
+    caf::actor who;
+    caf::typed_response_promise<caf::ok_atom> rp;
+  };
+  std::unordered_map<std::string, std::vector<pending_subscribe>> pending;
 };
 
 using broker_actor = caf::stateful_actor<broker_state>;
 
-void remove(broker_state& st, const std::string& channel, const caf::actor_addr& who) {
+caf::actor cluster_of(broker_actor* self) {
+  return self->home_system().registry().get<caf::actor>(cluster_name);
+}
+
+void remove(broker_actor* self, const std::string& channel, const caf::actor_addr& who) {
+  auto& st = self->state;
   auto it = st.channels.find(channel);
   if (it == st.channels.end()) return;
   it->second.erase(who);
-  if (it->second.empty()) st.channels.erase(it);
+  if (!it->second.empty()) return;
+  st.channels.erase(it);
+  if (st.pending.count(channel) == 0)
+    if (auto cluster = cluster_of(self)) self->send(cluster, cl_interest_atom::value, channel, false);
+}
+
+void add(broker_actor* self, const std::string& channel, const caf::actor& who) {
+  auto& st = self->state;
+  auto [it, first] = st.by_subscriber.try_emplace(who.address());
+  if (first) self->monitor(who);
+  it->second.insert(channel);
+  st.channels[channel].emplace(who.address(), who);
 }
 
 using subscribers = std::unordered_map<caf::actor_addr, caf::actor>;
 
 void fan_out(broker_actor* self, const subscribers& to, const std::string& channel,
-             const shared_body& body) {
+             const shared_body& body, std::uint64_t origin, std::uint64_t counter) {
   // One message for all: CAF messages are reference-counted and immutable
   // while shared, so each send only bumps a count.
-  auto msg = caf::make_message(deliver_atom::value, channel, body);
+  auto msg = caf::make_message(deliver_atom::value, channel, body, origin, counter);
   for (auto& [addr, who] : to) self->send(who, msg);
+}
+
+/// A publish taken by this broker: to local subscribers, and once to each
+/// peer with subscribers on the channel.
+void publish_here(broker_actor* self, const std::string& channel, const shared_body& body) {
+  auto& st = self->state;
+  auto counter = ++st.counter;
+  if (auto it = st.channels.find(channel); it != st.channels.end())
+    fan_out(self, it->second, channel, body, st.origin, counter);
+  auto it = st.remote.find(channel);
+  if (it == st.remote.end()) return;
+  for (auto& peer : it->second)
+    self->send(peer, cl_fanout_atom::value, channel, *body, st.origin, counter);
 }
 
 void own(broker_actor* self, const std::string& channel, const caf::actor& owner) {
@@ -65,7 +110,8 @@ void own(broker_actor* self, const std::string& channel, const caf::actor& owner
   log::info(*log::get("broker"), "channel owned by an upstream", {{"channel", channel}});
 }
 
-caf::behavior broker_behavior(broker_actor* self, int /*unused*/) {
+caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin) {
+  self->state.origin = origin;
   // A broker that replaces a crashed one learns the owned channels from the
   // upstreams actor, if there is one; one that starts later registers itself.
   if (auto ups = self->home_system().registry().get(upstreams_name)) {
@@ -76,6 +122,9 @@ caf::behavior broker_behavior(broker_actor* self, int /*unused*/) {
             },
             [](caf::error&) {});
   }
+  // On a cluster node, a broker that replaces a crashed one learns which
+  // peers want which channels.
+  if (auto cluster = cluster_of(self)) self->send(cluster, cl_broker_atom::value);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     for (auto it = st.owners.begin(); it != st.owners.end();) {
@@ -86,26 +135,66 @@ caf::behavior broker_behavior(broker_actor* self, int /*unused*/) {
     }
     auto it = st.by_subscriber.find(msg.source);
     if (it == st.by_subscriber.end()) return;
-    for (auto& channel : it->second) remove(st, channel, msg.source);
+    for (auto& channel : it->second) remove(self, channel, msg.source);
     log::debug(*log::get("broker"), "subscriber gone",
                {{"channels", it->second.size()}, {"remaining_channels", st.channels.size()}});
     st.by_subscriber.erase(it);
   });
   return {
-      [self](subscribe_atom, const std::string& channel, const caf::actor& who) {
-        if (!who) return;
+      [self](subscribe_atom, const std::string& channel,
+             const caf::actor& who) -> caf::result<caf::ok_atom> {
+        if (!who) return caf::ok_atom::value;
         auto& st = self->state;
-        auto [it, first] = st.by_subscriber.try_emplace(who.address());
-        if (first) self->monitor(who);
-        it->second.insert(channel);
-        st.channels[channel].emplace(who.address(), who);
+        if (auto it = st.pending.find(channel); it != st.pending.end()) {
+          auto rp = self->make_response_promise<caf::ok_atom>();
+          it->second.push_back({who, rp});
+          return rp;
+        }
+        auto cluster = st.channels.count(channel) > 0 ? caf::actor{} : cluster_of(self);
+        if (!cluster) {
+          add(self, channel, who);
+          return caf::ok_atom::value;
+        }
+        // This node's first subscriber: the peers learn of it before the
+        // client hears `subscribed`, so that publishes made anywhere after
+        // that reach it.
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.pending[channel].push_back({who, rp});
+        auto join = [self, channel] {
+          auto& st = self->state;
+          auto waiting = std::move(st.pending[channel]);
+          st.pending.erase(channel);
+          for (auto& w : waiting) {
+            add(self, channel, w.who);
+            w.rp.deliver(caf::ok_atom::value);
+          }
+        };
+        self->request(cluster, caf::infinite, cl_interest_atom::value, channel)
+            .then([join](caf::ok_atom) { join(); },
+                  [join, channel](caf::error&) {
+                    // The cluster actor ended meanwhile; its successor learns
+                    // nothing of this channel until a later first subscriber.
+                    log::warn(*log::get("broker"), "cluster did not confirm interest",
+                              {{"channel", channel}});
+                    join();
+                  });
+        return rp;
       },
       [self](unsubscribe_atom, const std::string& channel, const caf::actor& who) {
         if (!who) return;
         auto& st = self->state;
+        if (auto p = st.pending.find(channel); p != st.pending.end()) {
+          auto& waiting = p->second;
+          for (auto w = waiting.begin(); w != waiting.end(); ++w)
+            if (w->who == who) {
+              w->rp.deliver(caf::ok_atom::value);
+              waiting.erase(w);
+              break;
+            }
+        }
         auto it = st.by_subscriber.find(who.address());
         if (it == st.by_subscriber.end() || it->second.erase(channel) == 0) return;
-        remove(st, channel, who.address());
+        remove(self, channel, who.address());
         if (it->second.empty()) {
           // A down_msg already queued may still arrive (CAF issue 1301); the
           // down handler ignores subscribers it does not know.
@@ -127,12 +216,45 @@ caf::behavior broker_behavior(broker_actor* self, int /*unused*/) {
         auto found = it != self->state.channels.end();
         auto rp = self->make_response_promise<std::uint64_t, std::string>();
         rp.deliver(static_cast<std::uint64_t>(found ? it->second.size() : 0), std::string{});
-        if (found) fan_out(self, it->second, channel, body);
+        publish_here(self, channel, body);
         return rp;
       },
       [self](fanout_atom, const std::string& channel, const shared_body& body) {
+        publish_here(self, channel, body);
+      },
+      [self](cl_deliver_atom, const std::string& channel, const shared_body& body,
+             std::uint64_t origin, std::uint64_t counter) {
         auto it = self->state.channels.find(channel);
-        if (it != self->state.channels.end()) fan_out(self, it->second, channel, body);
+        if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
+      },
+      [self](cl_barrier_atom) -> caf::result<caf::ok_atom> {
+        auto cluster = cluster_of(self);
+        if (!cluster) return caf::ok_atom::value;
+        // Answered from here (not delegated) once the cluster answers: that
+        // answer comes behind every peer publish the cluster handed us before.
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        self->request(cluster, caf::infinite, cl_barrier_atom::value)
+            .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
+                  [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [self](cl_barrier_atom, std::uint64_t token, const caf::actor& origin_cluster) {
+        // Behind every publish this broker sent that node before.
+        self->send(origin_cluster, cl_echo_atom::value, token);
+      },
+      [self](cl_peer_intr_atom, const caf::actor& peer, const std::string& channel, bool on) {
+        auto& peers = self->state.remote[channel];
+        auto it = std::find(peers.begin(), peers.end(), peer);
+        if (on && it == peers.end()) peers.push_back(peer);
+        if (!on && it != peers.end()) peers.erase(it);
+        if (peers.empty()) self->state.remote.erase(channel);
+      },
+      [self](cl_peer_gone_atom, const caf::actor& peer) {
+        auto& remote = self->state.remote;
+        for (auto it = remote.begin(); it != remote.end();) {
+          std::erase(it->second, peer);
+          it = it->second.empty() ? remote.erase(it) : std::next(it);
+        }
       },
       [self](own_channel_atom, const std::string& channel, const caf::actor& owner) {
         own(self, channel, owner);
@@ -154,10 +276,8 @@ caf::behavior broker_behavior(broker_actor* self, int /*unused*/) {
 
 }  // namespace
 
-caf::actor spawn_broker(caf::actor_system& sys) {
-  // Spawned with a dummy argument: CAF 0.17 dereferences a null tuple pointer
-  // when a function actor is spawned without arguments (docs/supervision.md).
-  return sys.spawn(broker_behavior, 0);
+caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin) {
+  return sys.spawn(broker_behavior, origin);
 }
 
 }  // namespace wsvisor

@@ -10,7 +10,7 @@
 /// broker's memory follows the live subscriptions only.
 ///
 /// Message interface (atoms in actors/messages.hpp):
-/// - (subscribe_atom, std::string channel, caf::actor session): idempotent.
+/// - (subscribe_atom, std::string channel, caf::actor session) -> ok_atom: idempotent.
 /// - (unsubscribe_atom, std::string channel, caf::actor session): idempotent.
 /// - (publish_atom, std::string channel, shared_body body) -> (std::uint64_t
 ///   sessions reached, std::string upstream): a client's publish, to each
@@ -24,6 +24,13 @@
 ///   owner): ownership of a channel by the upstreams actor. Owners are
 ///   monitored and lose their channels when they end. A new broker asks the
 ///   upstreams actor named `upstreams_name` for its channels at start.
+/// - Cluster nodes (actors/cluster.hpp): a subscribe that makes a channel's
+///   first local subscriber is answered once the cluster has told every peer;
+///   each publish is also sent once to every peer with subscribers on its
+///   channel (cl_fanout_atom); peers' publishes arrive as cl_deliver_atom and
+///   go to local subscribers only. Deliveries are stamped with (origin,
+///   counter). (cl_barrier_atom) -> ok_atom once every peer's earlier
+///   publishes to this node have been delivered.
 /// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
 ///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.
 ///
@@ -35,7 +42,8 @@
 
 namespace wsvisor {
 
-/// Spawns a broker with no subscriptions.
-caf::actor spawn_broker(caf::actor_system& sys);
+/// Spawns a broker with no subscriptions. `origin` identifies this node in
+/// the stamps of deliveries (node_origin in actors/ids.hpp; 0 on a single node).
+caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin = 0);
 
 }  // namespace wsvisor

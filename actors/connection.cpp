@@ -64,6 +64,9 @@ struct connection_state {
   // which stops with the I/O loop; nothing else would end it then.
   caf::actor registry_;
   std::vector<caf::message> pending_;  // joining: frames for the session, in order
+  bool remote_session_ = false;        // the session lives on another node
+  std::uint64_t owed_credit_ = 0;      // bytes of its frames written but not yet credited
+  bool awaiting_room_ = false;
   caf::actor_clock::time_point last_text_;
   caf::actor_clock::time_point handshake_due_;  // greeting: hello/resume by then
   caf::actor_clock::time_point ping_due_;       // attached: the next ping
@@ -143,16 +146,58 @@ struct connection_state {
   void attach(caf::actor session) {
     session_ = std::move(session);
     phase_ = phase::attached;
+    remote_session_ = session_.node() != self_->node();
     self_->monitor(session_);
-    for (auto& msg : pending_) self_->send(session_, std::move(msg));
+    // A session on another node does not end with this node: the registry's
+    // end (this node stopping) must end the connection instead.
+    if (remote_session_ && !registry_) {
+      registry_ = self_->home_system().registry().get<caf::actor>(session_registry_name);
+      if (registry_) self_->monitor(registry_);
+    }
+    for (auto& msg : pending_) self_->send(session_, for_session(std::move(msg)));
     pending_.clear();
     ping_due_ = self_->clock().now() + opts_.session.heartbeat_interval;
     arm_timer();
   }
 
+  /// A shared body lives in this process: a session on another node gets
+  /// the bytes.
+  caf::message for_session(caf::message msg) const {
+    if (!remote_session_ ||
+        !msg.match_elements<publish_atom, std::string, shared_body, std::uint64_t>())
+      return msg;
+    const auto& body = msg.get_as<shared_body>(2);
+    return caf::make_message(publish_atom::value, msg.get_as<std::string>(1),
+                             body ? *body : std::string{}, msg.get_as<std::uint64_t>(3));
+  }
+
+  /// A frame from a session on another node (remote_transport).
+  void write_from_remote(std::string frame) {
+    owed_credit_ += frame.size();
+    transport_->send(out_frame{std::move(frame), nullptr});
+    pay_credit();
+  }
+
+  /// Gives the remote session credit for what has left our queue, or waits
+  /// until it has drained.
+  void pay_credit() {
+    if (owed_credit_ == 0 || !session_ || awaiting_room_) return;
+    if (transport_->has_room()) {
+      self_->send(session_, conn_credit_atom::value, owed_credit_);
+      owed_credit_ = 0;
+      return;
+    }
+    awaiting_room_ = true;
+    auto me = caf::actor_cast<caf::weak_actor_ptr>(self_);
+    transport_->when_room([me] {
+      if (auto conn = caf::actor_cast<caf::actor>(me))
+        caf::anon_send(conn, room_atom::value, std::uint64_t{0});
+    });
+  }
+
   void to_session(caf::message msg) {
     if (phase_ == phase::attached) {
-      self_->send(session_, std::move(msg));
+      self_->send(session_, for_session(std::move(msg)));
     } else if (pending_.size() < opts_.max_pending_frames) {
       pending_.push_back(std::move(msg));
     } else {
@@ -220,7 +265,8 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
     auto& st = self->state;
     if (st.registry_ && msg.source == st.registry_.address()) {
       st.registry_ = nullptr;
-      if (st.phase_ == phase::greeting) st.close_and_quit(1001, "server going away");
+      if (st.phase_ == phase::greeting || (st.phase_ == phase::attached && st.remote_session_))
+        st.close_and_quit(1001, "server going away");
       return;
     }
     if (!st.session_ || msg.source != st.session_.address()) return;
@@ -261,6 +307,11 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         self->state.close_and_quit(code, std::move(reason));
       },
       [self](conn_timer_atom) { self->state.on_timer(); },
+      [self](conn_out_atom, std::string& frame) { self->state.write_from_remote(std::move(frame)); },
+      [self](room_atom, std::uint64_t) {
+        self->state.awaiting_room_ = false;
+        self->state.pay_credit();
+      },
   };
 }
 

@@ -45,6 +45,10 @@ std::string to_string(errc code) {
       return "upstream_failed";
     case errc::invalid_upstream:
       return "invalid_upstream";
+    case errc::peer_failed:
+      return "peer_failed";
+    case errc::duplicate_node:
+      return "duplicate_node";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -36,6 +36,8 @@ enum class errc : std::uint8_t {
   upstream_down,           // a publish on the channel of an upstream link that is given up
   upstream_failed,         // an upstream link's socket ended; context: how (outbound_result)
   invalid_upstream,        // add/update of an upstream: bad config; context: which field
+  peer_failed,             // a cluster peer link ended; context: how (connect failed, peer lost)
+  duplicate_node,          // a cluster join from a node with this node's own name
 };
 
 // make_error must be declared right after the enum, before anything compares

@@ -15,6 +15,10 @@ namespace wsvisor {
 /// (an actor calling this then ends with sec::runtime_error).
 std::string new_session_id();
 
+/// The origin id of a cluster node's broker (FNV-1a of its name; never 0,
+/// which a single node uses): the same on every node.
+std::uint64_t node_origin(std::string_view node);
+
 /// A new resume token: 256 random bits as 43 base64url characters (no
 /// padding). Throws std::runtime_error if the CSPRNG fails.
 std::string new_token();

@@ -45,6 +45,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<supervisor_event>("wsvisor::supervisor_event");
   // -- upstreams --
   cfg.add_message_type<upstream_status>("wsvisor::upstream_status");
+  // -- cluster --
+  cfg.add_message_type<session_handover>("wsvisor::session_handover");
 }
 
 }  // namespace wsvisor

@@ -208,8 +208,11 @@ using bye_atom = caf::atom_constant<caf::atom("s_bye")>;
 
 // -- session <- broker, session <- itself ------------------------------------
 
-/// (deliver_atom, std::string channel, shared_body body): a publish on a subscribed channel;
-/// one message object is shared by every subscriber.
+/// (deliver_atom, std::string channel, shared_body body, std::uint64_t origin, std::uint64_t
+/// counter): a publish on a subscribed channel; one message object is shared by every
+/// subscriber. `origin` names the node whose broker took the publish (0 on a single node) and
+/// `counter` numbers that broker's publishes: a session handed over between nodes uses the pair
+/// to drop what it would otherwise get twice.
 using deliver_atom = caf::atom_constant<caf::atom("s_deliver")>;
 
 /// (welcomed_atom) -> caf::actor: the session itself, once its first welcome is written (the
@@ -323,6 +326,134 @@ typename Inspector::result_type inspect(Inspector& f, upstream_status& x) {
            x.buffered, x.dropped, x.restarts);
 }
 
+// -- cluster (actors/cluster.hpp) --------------------------------------------
+//
+// Every type below is made of atoms, strings, integers, vectors of strings
+// and actor handles, which CAF serialises without registration; the cluster
+// test sends each across two real nodes.
+
+/// (cl_hello_atom) -> caf::actor: asked of a node's published contact actor,
+/// which answers with that node's running cluster actor.
+using cl_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
+
+/// (cl_link_atom, caf::actor remote_cluster) -> std::string peer name: a peer link -> its
+/// cluster actor: the link reached `remote_cluster`; join it.
+using cl_link_atom = caf::atom_constant<caf::atom("cl_link")>;
+
+/// (cl_join_atom, std::string node, caf::actor cluster, std::string public_url,
+/// std::vector<std::string> interest) -> (std::string node, std::string public_url,
+/// std::vector<std::string> interest): cluster <-> cluster, each side learns the other's name,
+/// URL and channels with subscribers. Errors: errc::duplicate_node.
+using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
+
+/// (cl_interest_atom, std::string channel) -> ok_atom: broker -> cluster, the channel got its
+/// first local subscriber; answered once every peer has acknowledged.
+/// (cl_interest_atom, std::string channel, false): broker -> cluster, it lost its last one.
+/// Also cluster -> cluster: (cl_interest_atom, std::string node, std::string channel, bool on)
+/// -> ok_atom once the receiving node's broker has been told.
+using cl_interest_atom = caf::atom_constant<caf::atom("cl_intr")>;
+
+/// (cl_peer_intr_atom, caf::actor peer_cluster, std::string channel, bool on): cluster ->
+/// broker, forward (or stop forwarding) publishes on `channel` to that peer.
+using cl_peer_intr_atom = caf::atom_constant<caf::atom("cl_pintr")>;
+
+/// (cl_peer_gone_atom, caf::actor peer_cluster): cluster -> broker, forget that peer.
+using cl_peer_gone_atom = caf::atom_constant<caf::atom("cl_pgone")>;
+
+/// (cl_broker_atom): a new broker -> cluster: send me every peer's interest (cl_peer_intr_atom).
+using cl_broker_atom = caf::atom_constant<caf::atom("cl_broker")>;
+
+/// (cl_fanout_atom, std::string channel, std::string body): broker -> a peer's cluster, a
+/// publish made on this node; the peer delivers it to its own subscribers only.
+using cl_fanout_atom = caf::atom_constant<caf::atom("cl_fanout")>;
+
+/// (cl_deliver_atom, std::string channel, shared_body body): cluster -> its broker, a publish
+/// from a peer: to local subscribers only, never forwarded again.
+using cl_deliver_atom = caf::atom_constant<caf::atom("cl_deliver")>;
+
+/// (cl_find_atom, std::string session, std::string token) -> caf::actor session |
+/// errc::resume_unknown | errc::session_expired: registry -> cluster, a resume of a session
+/// this node does not hold; the cluster asks every peer (cl_lookup_atom).
+using cl_find_atom = caf::atom_constant<caf::atom("cl_find")>;
+
+/// (cl_lookup_atom, std::string session, std::string token) -> the same: cluster -> a peer's
+/// cluster -> its registry, which answers for its own sessions only.
+using cl_lookup_atom = caf::atom_constant<caf::atom("cl_lookup")>;
+
+/// (cl_attach_atom, caf::actor connection, std::string peer, std::string token,
+/// std::uint64_t last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow: registry ->
+/// a session on another node, the resume of resume_atom for a connection on this node. The
+/// session writes to it through a remote transport (actors/remote_transport.hpp).
+using cl_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
+
+/// (cl_members_atom) -> std::vector<std::string>: the peers joined now, by node name.
+using cl_members_atom = caf::atom_constant<caf::atom("cl_members")>;
+
+/// (cl_targets_atom) -> (std::vector<caf::actor> clusters, std::vector<std::string> urls): the
+/// joined peers' cluster actors and public URLs (a draining registry picks handover targets).
+using cl_targets_atom = caf::atom_constant<caf::atom("cl_targets")>;
+
+/// (cl_barrier_atom) -> ok_atom: session -> its broker -> the cluster. Answered once every
+/// peer's broker has echoed (cl_echo_atom) along the path its publishes take to this node, so
+/// every publish a peer sent here before the barrier has been delivered before the answer.
+/// Also cluster -> peer cluster -> its broker: (cl_barrier_atom, std::uint64_t token,
+/// caf::actor origin_cluster).
+using cl_barrier_atom = caf::atom_constant<caf::atom("cl_barrier")>;
+
+/// (cl_echo_atom, std::uint64_t token): a peer's broker -> the cluster that sent the barrier.
+using cl_echo_atom = caf::atom_constant<caf::atom("cl_echo")>;
+
+/// (cl_adopt_atom, session_handover) -> caf::actor: a draining node's session -> a peer's
+/// cluster -> its registry: take this session over. Answered by the new session once it is
+/// subscribed everywhere (errc::duplicate_child if the id is taken there).
+using cl_adopt_atom = caf::atom_constant<caf::atom("cl_adopt")>;
+
+/// (cl_handoff_atom, std::string channel, std::string body, std::uint64_t origin,
+/// std::uint64_t counter): a handed-over session -> its successor, a delivery it got after the
+/// snapshot, in its order.
+using cl_handoff_atom = caf::atom_constant<caf::atom("cl_handoff")>;
+
+/// (cl_handoff_done_atom, std::uint64_t last_cseq): the last of the handed-over session's
+/// messages to its successor; nothing more comes from it.
+using cl_handoff_done_atom = caf::atom_constant<caf::atom("cl_hdone")>;
+
+/// (handover_atom, caf::actor target_cluster, std::string target_url, std::uint32_t retry_ms)
+/// -> ok_atom: registry -> session during a drain; answered once the session lives on the
+/// target and its client was sent `goaway` (the old session then ends).
+using handover_atom = caf::atom_constant<caf::atom("s_handover")>;
+
+/// (drain_atom, duration bound) -> (std::uint64_t handed_over, std::uint64_t failed): node ->
+/// registry, hand every session to live peers, at most a few at a time.
+using drain_atom = caf::atom_constant<caf::atom("s_drain")>;
+
+/// A session as handed over between nodes (cl_adopt_atom).
+struct session_handover {
+  std::string id;
+  std::string token;
+  std::uint64_t seq = 0;        // of the last message produced
+  std::uint64_t last_cseq = 0;  // highest accepted publish cseq
+  std::uint64_t acked_through = 0;
+  std::uint64_t lost_through = 0;
+  std::vector<std::string> channels;
+  std::vector<std::uint64_t> buffer_seqs;  // the replay buffer, oldest first
+  std::vector<std::string> buffer_bodies;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
+  return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
+           x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies);
+}
+
+// -- connection <-> a session on another node ---------------------------------
+
+/// (conn_out_atom, std::string frame): a remote session -> its connection: write this frame.
+using conn_out_atom = caf::atom_constant<caf::atom("c_out")>;
+
+/// (conn_credit_atom, std::uint64_t bytes): connection -> its remote session: that many bytes
+/// of conn_out_atom frames have left the connection's queue (flow control).
+using conn_credit_atom = caf::atom_constant<caf::atom("c_credit")>;
+
 // -- names in CAF's actor registry (sys.registry()) --------------------------
 
 /// The running session registry; connections look it up on every hello/resume,
@@ -334,6 +465,9 @@ inline constexpr caf::atom_value broker_name = caf::atom("wsv_broker");
 
 /// The running `upstreams` actor. Put and erased by it.
 inline constexpr caf::atom_value upstreams_name = caf::atom("wsv_ups");
+
+/// The running cluster actor (cluster nodes only). Put and erased by it.
+inline constexpr caf::atom_value cluster_name = caf::atom("wsv_clu");
 
 /// One encoded payload shared by every recipient (never copied per recipient).
 using shared_body = std::shared_ptr<const std::string>;

@@ -1,6 +1,9 @@
 #include "actors/registry.hpp"
 
 #include <deque>
+#include <optional>
+#include <random>
+#include <vector>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,6 +19,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/broker.hpp"
 #include "actors/errors.hpp"
@@ -79,7 +83,7 @@ struct registry_state {
   caf::actor create(caf::actor conn, transport_ptr transport, std::string reason) {
     std::string id;
     do {
-      id = new_session_id();
+      id = opts_.node.empty() ? new_session_id() : opts_.node + "." + new_session_id();
     } while (sessions_.count(id) > 0 || expired_tokens_.count(id) > 0);
     auto token = new_token();
     auto session = spawn_session(self_->home_system(),
@@ -92,6 +96,125 @@ struct registry_state {
     sessions_.emplace(std::move(id), live_session{session, std::move(token)});
     return session;
   }
+
+  /// A resume of a session this node does not hold: the cluster finds it on
+  /// another node and it is attached to `conn` across nodes; otherwise a new
+  /// session is started with the reason.
+  void resume_elsewhere(const caf::actor& cluster, caf::response_promise rp, caf::actor conn,
+                        transport_ptr transport, std::string id, std::string token,
+                        std::uint64_t last_seq) {
+    auto* self = self_;
+    auto fallback = [self, rp, conn, transport](const caf::error& err) mutable {
+      auto& st = self->state;
+      std::string reason = "unknown";
+      if (err == errc::resume_overflow)
+        reason = "overflow";
+      else if (err == errc::session_expired)
+        reason = "expired";
+      log::debug(*st.log_, "resume across nodes refused",
+                 {{"reason", reason}, {"error", describe(self->home_system(), err)}});
+      rp.delegate(st.create(std::move(conn), std::move(transport), reason), welcomed_atom::value);
+    };
+    self->request(cluster, caf::infinite, cl_find_atom::value, id, token)
+        .then(
+            [self, rp, conn, transport, token, last_seq, fallback](caf::actor& session) mutable {
+              auto peer = transport->peer();
+              self->request(session, self->state.opts_.peer_timeout, cl_attach_atom::value, conn,
+                            peer, token, last_seq)
+                  .then([rp, session](caf::ok_atom) mutable { rp.deliver(session); },
+                        [fallback](caf::error& err) mutable { fallback(err); });
+            },
+            [fallback](caf::error& err) mutable { fallback(err); });
+  }
+
+  /// A session handed over by a draining peer.
+  caf::actor adopt(session_handover h, caf::actor predecessor) {
+    auto id = h.id;
+    auto token = h.token;
+    session_args args{id, token, opts_.session, broker_, nullptr, nullptr, {}};
+    args.adopted = std::move(h);
+    args.predecessor = std::move(predecessor);
+    args.peer_timeout = opts_.peer_timeout;
+    auto session = spawn_session(self_->home_system(), std::move(args));
+    self_->link_to(session);
+    self_->monitor(session);
+    linked_.insert(session.address());
+    ids_.emplace(session.address(), id);
+    sessions_.emplace(std::move(id), live_session{session, std::move(token)});
+    return session;
+  }
+
+  // -- drain ------------------------------------------------------------------
+
+  /// At most this many handovers run at once: a drain must not stampede the
+  /// peers that take the sessions over.
+  static constexpr std::size_t handovers_in_flight = 16;
+
+  struct drain_run {
+    caf::typed_response_promise<std::uint64_t, std::uint64_t> rp;
+    std::vector<caf::actor> clusters;
+    std::vector<std::string> urls;
+    std::vector<caf::actor> queue;  // sessions still to hand over
+    std::size_t next_target = 0;
+    std::size_t running = 0;
+    std::uint64_t handed = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t generation = 0;
+    duration bound{0};
+  };
+  std::optional<drain_run> drain_;
+  std::uint64_t drain_generation_ = 0;
+
+  void start_drain(caf::typed_response_promise<std::uint64_t, std::uint64_t> rp,
+                   std::vector<caf::actor> clusters, std::vector<std::string> urls,
+                   duration bound) {
+    if (clusters.empty()) {
+      rp.deliver(std::uint64_t{0}, static_cast<std::uint64_t>(sessions_.size()));
+      return;
+    }
+    drain_run run{.rp = rp, .clusters = std::move(clusters), .urls = std::move(urls)};
+    for (auto& [id, s] : sessions_) run.queue.push_back(s.actor);
+    run.generation = ++drain_generation_;
+    run.bound = bound;
+    log::info(*log_, "draining", {{"sessions", run.queue.size()}, {"peers", run.clusters.size()}});
+    drain_ = std::move(run);
+    self_->delayed_send(self_, bound, drain_atom::value, drain_->generation);
+    pump_drain();
+  }
+
+  void pump_drain() {
+    auto& d = *drain_;
+    while (d.running < handovers_in_flight && !d.queue.empty()) {
+      auto session = std::move(d.queue.back());
+      d.queue.pop_back();
+      auto i = d.next_target++ % d.clusters.size();
+      // Spread the clients' reconnects over a second.
+      auto retry_ms = static_cast<std::uint32_t>(rng_() % 1000);
+      ++d.running;
+      self_->request(session, d.bound, handover_atom::value, d.clusters[i], d.urls[i], retry_ms)
+          .then([this, gen = d.generation](caf::ok_atom) { handover_done(gen, true); },
+                [this, gen = d.generation](caf::error&) { handover_done(gen, false); });
+    }
+    if (d.running == 0 && d.queue.empty()) finish_drain(false);
+  }
+
+  void handover_done(std::uint64_t generation, bool ok) {
+    if (!drain_ || drain_->generation != generation) return;
+    --drain_->running;
+    ++(ok ? drain_->handed : drain_->failed);
+    pump_drain();
+  }
+
+  void finish_drain(bool timed_out) {
+    auto d = std::move(*drain_);
+    drain_.reset();
+    auto left = static_cast<std::uint64_t>(d.queue.size() + d.running);
+    log::info(*log_, timed_out ? "drain bound passed" : "drained",
+              {{"handed_over", d.handed}, {"failed", d.failed}, {"left", left}});
+    d.rp.deliver(d.handed, d.failed + left);
+  }
+
+  std::minstd_rand rng_{std::random_device{}()};
 
   void forget_old(caf::actor_clock::time_point now) {
     auto ttl = opts_.expired_ttl;
@@ -165,10 +288,21 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
         // (welcomed_atom) and answers the connection directly.
         auto rp = self->make_response_promise();
         if (found == st.sessions_.end()) {
-          auto reason = st.expired_match(id, token) ? "expired" : "unknown";
-          log::debug(*st.log_, "resume of an absent session", {{"reason", reason}});
-          rp.delegate(st.create(std::move(conn), std::move(transport), reason),
-                      welcomed_atom::value);
+          if (st.expired_match(id, token)) {
+            rp.delegate(st.create(std::move(conn), std::move(transport), "expired"),
+                        welcomed_atom::value);
+            return rp;
+          }
+          auto cluster = st.opts_.node.empty() ? caf::actor{}
+                             : self->home_system().registry().get<caf::actor>(cluster_name);
+          if (!cluster) {
+            log::debug(*st.log_, "resume of an absent session", {{"reason", "unknown"}});
+            rp.delegate(st.create(std::move(conn), std::move(transport), "unknown"),
+                        welcomed_atom::value);
+            return rp;
+          }
+          st.resume_elsewhere(cluster, rp, std::move(conn), std::move(transport), std::move(id),
+                              std::move(token), last_seq);
           return rp;
         }
         auto session = found->second.actor;
@@ -189,6 +323,47 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
                   });
         return rp;
       },
+      [self](cl_lookup_atom, const std::string& id,
+             const std::string& token) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        if (auto found = st.sessions_.find(id); found != st.sessions_.end())
+          return found->second.actor;
+        if (st.expired_match(id, token)) return make_error(errc::session_expired);
+        return make_error(errc::resume_unknown);
+      },
+      [self](cl_adopt_atom, session_handover& h) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        if (st.sessions_.count(h.id) > 0) return make_error(errc::duplicate_child, h.id);
+        auto rp = self->make_response_promise();
+        auto predecessor = caf::actor_cast<caf::actor>(self->current_sender());
+        rp.delegate(st.adopt(std::move(h), std::move(predecessor)), welcomed_atom::value);
+        return rp;
+      },
+      [self](drain_atom, duration bound) -> caf::result<std::uint64_t, std::uint64_t> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+        auto cluster = self->home_system().registry().get<caf::actor>(cluster_name);
+        if (!cluster || st.sessions_.empty()) {
+          rp.deliver(std::uint64_t{0}, static_cast<std::uint64_t>(st.sessions_.size()));
+          return rp;
+        }
+        self->request(cluster, bound, cl_targets_atom::value)
+            .then(
+                [self, rp, bound](std::vector<caf::actor>& clusters,
+                                  std::vector<std::string>& urls) mutable {
+                  self->state.start_drain(rp, std::move(clusters), std::move(urls), bound);
+                },
+                [self, rp](caf::error&) mutable {
+                  rp.deliver(std::uint64_t{0},
+                             static_cast<std::uint64_t>(self->state.sessions_.size()));
+                });
+        return rp;
+      },
+      [self](drain_atom, std::uint64_t generation) {
+        // The drain's bound passed.
+        auto& st = self->state;
+        if (st.drain_ && st.drain_->generation == generation) st.finish_drain(true);
+      },
       [self](registry_stats_atom) {
         return static_cast<std::uint64_t>(self->state.sessions_.size());
       },
@@ -201,7 +376,7 @@ caf::actor spawn_registry(caf::actor_system& sys, registry_options opts) {
   // Both are spawned and named here rather than in the registry's first
   // activation, so that a connection created right after this call finds
   // them. The registry links to its broker before it handles any message.
-  auto broker = spawn_broker(sys);
+  auto broker = spawn_broker(sys, opts.node.empty() ? 0 : node_origin(opts.node));
   auto registry = sys.spawn(registry_behavior, std::move(opts), broker);
   sys.registry().put(session_registry_name, registry);
   sys.registry().put(broker_name, broker);

@@ -30,6 +30,9 @@
 ///   successful resume, the replay) to the transport when the reply arrives;
 ///   for a new session the reply comes from the session itself.
 /// - (registry_stats_atom) -> std::uint64_t sessions alive
+/// - (cl_lookup_atom, std::string session, std::string token) -> caf::actor |
+///   errc::session_expired | errc::resume_unknown: a peer's cluster looks for
+///   one of our sessions (the token is checked by the session on attach).
 /// Never blocks; the only request it makes (to a session) has an error handler.
 
 #include <cstddef>
@@ -47,6 +50,12 @@ struct registry_options {
   std::size_t expired_capacity = 65536;
   /// How long an expired session is remembered (0: until pushed out by capacity).
   duration expired_ttl{600'000};
+  /// A cluster node's name: session ids are made as "NODE.<random>", and a
+  /// resume of a session this registry does not hold is asked of the cluster
+  /// (cl_find_atom) and attached across nodes. Empty on a single node.
+  std::string node;
+  /// Bound on a request to a session on another node.
+  duration peer_timeout{5'000};
 };
 
 /// Spawns the session registry (which spawns its broker) and registers both in

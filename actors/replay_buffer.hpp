@@ -58,6 +58,13 @@ class replay_buffer {
   /// Highest seq evicted without acknowledgement (0 if none).
   std::uint64_t lost_through() const { return lost_through_; }
 
+  /// Restores the marks of a buffer handed over from another node (entries
+  /// are pushed separately).
+  void restore_marks(std::uint64_t acked_through, std::uint64_t lost_through) {
+    acked_through_ = acked_through;
+    lost_through_ = lost_through;
+  }
+
   /// Highest seq acknowledged (0 if none).
   std::uint64_t acked_through() const { return acked_through_; }
 

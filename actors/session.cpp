@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <optional>
+#include <vector>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -14,16 +17,21 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
 #include "actors/messages.hpp"
 #include "actors/protocol.hpp"
+#include "actors/remote_transport.hpp"
 #include "actors/replay_buffer.hpp"
 #include "log/log.hpp"
 
 namespace wsvisor {
 namespace {
+
+/// Bytes a session keeps in flight to a connection on another node.
+constexpr std::uint64_t remote_window = 256 * 1024;
 
 struct session_state;
 using session_actor = caf::stateful_actor<session_state>;
@@ -41,6 +49,8 @@ struct session_state {
   caf::actor broker_;
   caf::actor conn_;          // the attached connection; null while detached
   transport_ptr transport_;  // conn_'s transport; null while detached
+  // transport_ when conn_ lives on another node; it takes the connection's credit.
+  std::shared_ptr<remote_transport> remote_;
   replay_buffer buffer_{0, 0};
   std::uint64_t seq_ = 0;        // seq of the last message produced
   std::uint64_t last_cseq_ = 0;  // highest accepted publish cseq
@@ -52,22 +62,33 @@ struct session_state {
   // transport; the rest of the buffer waits until the transport has room.
   std::uint64_t sent_ = 0;
   bool awaiting_room_ = false;
-  // Accepted publishes whose broker answer is outstanding, oldest first. Their
-  // acks (or errors) go out in cseq order: an upstream's channel answers later
-  // than a plain one, and the client must never see ack N+1 before ack N.
+  // Answers that wait for another actor (a publish's broker answer, a
+  // subscribe's confirmation across the cluster), oldest first, and the
+  // answers queued behind them. They go out in order: an upstream's channel
+  // answers later than a plain one, and the client must never see ack N+1
+  // before ack N, nor `unsubscribed` before the `subscribed` it asked first.
   struct pending_answer {
-    std::uint64_t cseq;
-    std::string frame;  // empty while the answer is outstanding
+    std::uint64_t ticket;
+    std::uint64_t cseq;  // of a publish; 0 otherwise
+    std::string frame;   // empty while the answer is outstanding
   };
   std::deque<pending_answer> answers_;
+  std::uint64_t next_ticket_ = 0;
 
   bool awaiting_answer(std::uint64_t cseq) const {
-    return !answers_.empty() && cseq >= answers_.front().cseq;
+    return std::any_of(answers_.begin(), answers_.end(),
+                       [cseq](const pending_answer& a) { return a.cseq == cseq; });
   }
 
-  void answer(std::uint64_t cseq, std::string frame) {
+  /// Reserves the next place in the order of answers.
+  std::uint64_t expect_answer(std::uint64_t cseq) {
+    answers_.push_back({++next_ticket_, cseq, {}});
+    return next_ticket_;
+  }
+
+  void answer(std::uint64_t ticket, std::string frame) {
     for (auto& a : answers_)
-      if (a.cseq == cseq) a.frame = std::move(frame);
+      if (a.ticket == ticket) a.frame = std::move(frame);
     while (!answers_.empty() && !answers_.front().frame.empty()) {
       send_text(std::move(answers_.front().frame));
       answers_.pop_front();
@@ -75,7 +96,101 @@ struct session_state {
     if (bye_pending_ && answers_.empty()) end_with_bye();
   }
 
+  /// An answer that is ready now, sent after those still outstanding.
+  void reply(std::string frame) {
+    if (answers_.empty()) return send_text(std::move(frame));
+    answers_.push_back({++next_ticket_, 0, std::move(frame)});
+  }
+
   bool bye_pending_ = false;  // bye arrived while publishes were being answered
+
+  // -- handover (docs/cluster.md, "Graceful drain") ---------------------------
+  duration peer_timeout_{5'000};
+  // Predecessor side: deliveries after the snapshot go to the successor too.
+  bool handing_over_ = false;
+  caf::actor successor_;
+  struct stamped {
+    std::string channel;
+    shared_body body;
+    std::uint64_t origin;
+    std::uint64_t counter;
+  };
+  std::vector<stamped> since_snapshot_;  // until the successor is known
+  // Successor side: direct deliveries are held until the predecessor is done;
+  // those it forwarded too (by origin and counter) are then dropped.
+  bool adopting_ = false;
+  caf::actor predecessor_;
+  std::map<std::uint64_t, std::uint64_t> forwarded_through_;  // origin -> counter
+  std::vector<stamped> held_;
+  std::optional<caf::typed_response_promise<caf::actor>> ready_;  // adopt answer
+  std::size_t resubscribing_ = 0;
+
+  void forward_to_successor(const stamped& d) {
+    self_->send(successor_, cl_handoff_atom::value, d.channel, *d.body, d.origin, d.counter);
+  }
+
+  void append(const std::string& channel, shared_body body, std::uint64_t origin,
+              std::uint64_t counter) {
+    if (channels_.count(channel) == 0) return;  // fanned out before our unsubscribe
+    if (adopting_) {
+      held_.push_back({channel, std::move(body), origin, counter});
+      return;
+    }
+    if (handing_over_) {
+      stamped d{channel, body, origin, counter};
+      if (successor_)
+        forward_to_successor(d);
+      else
+        since_snapshot_.push_back(std::move(d));
+    }
+    buffer_.push(++seq_, std::move(body));
+    pump();
+  }
+
+  session_handover snapshot() const {
+    session_handover h{.id = id_,
+                       .token = token_,
+                       .seq = seq_,
+                       .last_cseq = last_cseq_,
+                       .acked_through = buffer_.acked_through(),
+                       .lost_through = buffer_.lost_through(),
+                       .channels = {channels_.begin(), channels_.end()}};
+    for (auto& e : buffer_) {
+      h.buffer_seqs.push_back(e.seq);
+      h.buffer_bodies.push_back(*e.body);
+    }
+    return h;
+  }
+
+  /// Successor: the predecessor is done (or gone): held deliveries it did not
+  /// forward are appended, in the order they came.
+  void end_adoption(std::uint64_t last_cseq) {
+    if (!adopting_) return;
+    adopting_ = false;
+    last_cseq_ = std::max(last_cseq_, last_cseq);
+    std::size_t kept = 0;
+    for (auto& d : held_) {
+      auto it = forwarded_through_.find(d.origin);
+      if (it != forwarded_through_.end() && d.counter <= it->second) continue;
+      append(d.channel, std::move(d.body), d.origin, d.counter);
+      ++kept;
+    }
+    log::info(*log_, "session taken over",
+              {{"session", id_}, {"seq", seq_}, {"held", held_.size()}, {"kept", kept}});
+    held_.clear();
+    held_.shrink_to_fit();
+    forwarded_through_.clear();
+    if (predecessor_) self_->demonitor(predecessor_);
+    predecessor_ = nullptr;
+  }
+
+  void resubscribed() {
+    if (resubscribing_ > 0) --resubscribing_;
+    if (resubscribing_ == 0 && ready_) {
+      ready_->deliver(caf::actor_cast<caf::actor>(self_));
+      ready_.reset();
+    }
+  }
 
   void end_with_bye() {
     log::info(*log_, "session ended", {{"session", id_}, {"reason", "bye"}});
@@ -100,9 +215,11 @@ struct session_state {
     send_text(proto::encode_error(code, message));
   }
 
-  void attach(caf::actor conn, transport_ptr transport, std::uint64_t client_holds) {
+  void attach(caf::actor conn, transport_ptr transport, std::uint64_t client_holds,
+              std::shared_ptr<remote_transport> remote = nullptr) {
     conn_ = std::move(conn);
     transport_ = std::move(transport);
+    remote_ = std::move(remote);
     ++generation_;
     sent_ = client_holds;
     awaiting_room_ = false;
@@ -148,6 +265,90 @@ struct session_state {
 
   std::string peer() const { return transport_ ? transport_->peer() : std::string{}; }
 
+  /// A resume on `conn`, of this node or (with `remote`) of another one.
+  caf::result<caf::ok_atom> resume(caf::actor conn, transport_ptr transport,
+                                   std::shared_ptr<remote_transport> remote,
+                                   const std::string& token, std::uint64_t last_seq) {
+    // Refusals change nothing here: a wrong token must not disturb the
+    // session, and the registry answers the client with a new session.
+    if (!token_equal(token, token_) || last_seq > seq_) return make_error(errc::resume_unknown);
+    if (!buffer_.can_replay_after(last_seq)) return make_error(errc::resume_overflow);
+    if (conn_) {
+      log::info(*log_, "session moved to another connection",
+                {{"session", id_}, {"from", peer()}, {"to", transport->peer()}});
+      self_->demonitor(conn_);
+      if (remote_) remote_->close(4409, "session resumed on another connection");
+      else
+        self_->send(conn_, drop_conn_atom::value, std::uint16_t{4409},
+                    std::string{"session resumed on another connection"});
+    }
+    // The client holds everything up to last_seq: an implicit ack.
+    buffer_.ack(last_seq);
+    bool across = remote != nullptr;
+    attach(std::move(conn), std::move(transport), last_seq, std::move(remote));
+    welcome(true, {});
+    log::info(*log_, "session resumed",
+              {{"session", id_},
+               {"peer", peer()},
+               {"remote_connection", across},
+               {"last_seq", last_seq},
+               {"replaying", seq_ - last_seq}});
+    pump();
+    return caf::ok_atom::value;
+  }
+
+  void publish(const std::string& channel, const shared_body& body, std::uint64_t cseq) {
+    if (!from_current()) return;
+    if (cseq <= last_cseq_) {
+      // A resend (the client missed our ack): acknowledge again, publish
+      // nothing. One still being answered gets that answer when it comes.
+      if (awaiting_answer(cseq)) return;
+      send_text(proto::encode_ack(cseq));
+      return;
+    }
+    if (cseq != last_cseq_ + 1) {
+      send_error(proto::error_code::bad_cseq, "publish: cseq " + std::to_string(cseq) +
+                                                  " skips ahead; expected " +
+                                                  std::to_string(last_cseq_ + 1));
+      return;
+    }
+    last_cseq_ = cseq;
+    auto ticket = expect_answer(cseq);
+    auto* self = self_;
+    self->request(broker_, caf::infinite, publish_atom::value, channel, body)
+        .then(
+            [self, ticket, cseq](std::uint64_t, const std::string&) {
+              self->state.answer(ticket, proto::encode_ack(cseq));
+            },
+            [self, ticket, cseq](caf::error& err) {
+              // upstream_down is the only refusal (its context names the
+              // upstream). Anything else means the broker is gone: the
+              // publish may not have happened, so it must not be answered
+              // as refused; the session ends as it would with the
+              // registry, and the client's resume starts a new one into
+              // which it resends.
+              if (err != errc::upstream_down) return self->quit(std::move(err));
+              self->state.answer(ticket,
+                                 proto::encode_error(proto::error_code::upstream_down,
+                                                     "publish: " + context_of(err), cseq));
+            });
+  }
+
+  void finish_handover(caf::typed_response_promise<caf::ok_atom>& rp, const std::string& url,
+                       std::uint32_t retry_ms) {
+    self_->send(successor_, cl_handoff_done_atom::value, last_cseq_);
+    log::info(*log_, "session handed over",
+              {{"session", id_}, {"seq", seq_}, {"to", url}, {"attached", transport_ != nullptr}});
+    if (transport_) {
+      send_text(proto::encode(proto::goaway{"handover", duration{retry_ms}, url}));
+      transport_->close(1001, "session handed over");
+    }
+    auto me = caf::actor_cast<caf::actor>(self_);
+    for (auto& channel : channels_) self_->send(broker_, unsubscribe_atom::value, channel, me);
+    rp.deliver(caf::ok_atom::value);
+    self_->quit();
+  }
+
   /// True iff the message being handled comes from the attached connection.
   bool from_current() {
     if (bye_pending_) return false;  // nothing counts after bye
@@ -165,15 +366,48 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
   st.config_ = args.config;
   st.broker_ = std::move(args.broker);
   st.buffer_ = replay_buffer{args.config.replay_buffer, args.config.replay_buffer_bytes};
-  st.attach(std::move(args.connection), std::move(args.transport), 0);
-  st.welcome(false, args.reason);
-  log::info(*st.log_, "session created",
-            {{"session", st.id_},
-             {"peer", st.peer()},
-             {"reason", args.reason.empty() ? std::string{"hello"} : args.reason}});
+  st.peer_timeout_ = args.peer_timeout;
+  if (args.adopted) {
+    auto& h = *args.adopted;
+    st.seq_ = h.seq;
+    st.last_cseq_ = h.last_cseq;
+    for (std::size_t i = 0; i < h.buffer_seqs.size() && i < h.buffer_bodies.size(); ++i)
+      st.buffer_.push(h.buffer_seqs[i], std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
+    st.buffer_.restore_marks(h.acked_through, h.lost_through);
+    st.channels_.insert(h.channels.begin(), h.channels.end());
+    st.adopting_ = true;
+    st.predecessor_ = std::move(args.predecessor);
+    if (st.predecessor_) self->monitor(st.predecessor_);
+    // Resubscribed here before the adopt is answered: from then on every
+    // node sends this node the session's channels.
+    st.resubscribing_ = st.channels_.size();
+    for (auto& channel : st.channels_)
+      self->request(st.broker_, caf::infinite, subscribe_atom::value, channel,
+                    caf::actor_cast<caf::actor>(self))
+          .then([self](caf::ok_atom) { self->state.resubscribed(); },
+                [self](caf::error& err) { self->quit(std::move(err)); });
+    self->delayed_send(self, st.config_.resume_window, expire_atom::value, st.generation_);
+    log::info(*st.log_, "session adopted",
+              {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()},
+               {"channels", st.channels_.size()}});
+  } else {
+    st.attach(std::move(args.connection), std::move(args.transport), 0);
+    st.welcome(false, args.reason);
+    log::info(*st.log_, "session created",
+              {{"session", st.id_},
+               {"peer", st.peer()},
+               {"reason", args.reason.empty() ? std::string{"hello"} : args.reason}});
+  }
 
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
+    if (st.predecessor_ && msg.source == st.predecessor_.address()) {
+      // Its node died mid-handover: what it forwarded is all it will.
+      log::warn(*st.log_, "predecessor ended before its handover was done",
+                {{"session", st.id_}, {"reason", describe(self->home_system(), msg.reason)}});
+      st.end_adoption(0);
+      return;
+    }
     // Only the attached connection's end detaches: a former connection's
     // down_msg may still be queued after a resume moved us (CAF issue 1301).
     if (!st.conn_ || msg.source != st.conn_.address()) return;
@@ -183,6 +417,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                {"buffered", st.buffer_.size()}});
     st.conn_ = nullptr;
     st.transport_ = nullptr;
+    st.remote_ = nullptr;
     auto generation = ++st.generation_;
     self->delayed_send(self, st.config_.resume_window, expire_atom::value, generation);
   });
@@ -190,41 +425,38 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
   return {
       [self](resume_atom, caf::actor& conn, transport_ptr& transport, const std::string& token,
              std::uint64_t last_seq) -> caf::result<caf::ok_atom> {
-        auto& st = self->state;
-        // Refusals change nothing here: a wrong token must not disturb the
-        // session, and the registry answers the client with a new session.
-        if (!token_equal(token, st.token_) || last_seq > st.seq_)
-          return make_error(errc::resume_unknown);
-        if (!st.buffer_.can_replay_after(last_seq)) return make_error(errc::resume_overflow);
-        if (st.conn_) {
-          log::info(*st.log_, "session moved to another connection",
-                    {{"session", st.id_}, {"from", st.peer()}, {"to", transport->peer()}});
-          self->demonitor(st.conn_);
-          self->send(st.conn_, drop_conn_atom::value, std::uint16_t{4409},
-                     std::string{"session resumed on another connection"});
-        }
-        // The client holds everything up to last_seq: an implicit ack.
-        st.buffer_.ack(last_seq);
-        st.attach(std::move(conn), std::move(transport), last_seq);
-        st.welcome(true, {});
-        log::info(*st.log_, "session resumed",
-                  {{"session", st.id_},
-                   {"peer", st.peer()},
-                   {"last_seq", last_seq},
-                   {"replaying", st.seq_ - last_seq}});
-        st.pump();
-        return caf::ok_atom::value;
+        return self->state.resume(std::move(conn), std::move(transport), nullptr, token, last_seq);
       },
-      [self](welcomed_atom) {
-        // The welcome went out in the behaviour's setup, before any message.
-        return caf::actor_cast<caf::actor>(self);
+      [self](cl_attach_atom, caf::actor& conn, const std::string& peer, const std::string& token,
+             std::uint64_t last_seq) -> caf::result<caf::ok_atom> {
+        auto remote = std::make_shared<remote_transport>(conn, peer, remote_window);
+        return self->state.resume(std::move(conn), remote, remote, token, last_seq);
+      },
+      [self](conn_credit_atom, std::uint64_t bytes) {
+        auto& st = self->state;
+        if (st.remote_ && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(st.conn_))
+          st.remote_->credit(bytes);
+      },
+      [self](welcomed_atom) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        // An adopted session answers once resubscribed; any other sent its
+        // welcome in the behaviour's setup, before any message.
+        if (st.resubscribing_ == 0) return caf::actor_cast<caf::actor>(self);
+        st.ready_ = self->make_response_promise<caf::actor>();
+        return *st.ready_;
       },
       [self](subscribe_atom, const std::string& channel) {
         auto& st = self->state;
         if (!st.from_current()) return;
-        if (st.channels_.insert(channel).second)
-          self->send(st.broker_, subscribe_atom::value, channel, caf::actor_cast<caf::actor>(self));
-        st.send_text(proto::encode_subscribed(channel));
+        if (!st.channels_.insert(channel).second) return st.reply(proto::encode_subscribed(channel));
+        // Answered once the broker (and, on a cluster node, every peer) has
+        // the subscription: `subscribed` means publishes from now on arrive.
+        auto ticket = st.expect_answer(0);
+        self->request(st.broker_, caf::infinite, subscribe_atom::value, channel,
+                      caf::actor_cast<caf::actor>(self))
+            .then([self, ticket, channel](
+                      caf::ok_atom) { self->state.answer(ticket, proto::encode_subscribed(channel)); },
+                  [self](caf::error& err) { self->quit(std::move(err)); });
       },
       [self](unsubscribe_atom, const std::string& channel) {
         auto& st = self->state;
@@ -232,44 +464,14 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         if (st.channels_.erase(channel) > 0)
           self->send(st.broker_, unsubscribe_atom::value, channel,
                      caf::actor_cast<caf::actor>(self));
-        st.send_text(proto::encode_unsubscribed(channel));
+        st.reply(proto::encode_unsubscribed(channel));
       },
       [self](publish_atom, const std::string& channel, const shared_body& body,
+             std::uint64_t cseq) { self->state.publish(channel, body, cseq); },
+      [self](publish_atom, const std::string& channel, const std::string& body,
              std::uint64_t cseq) {
-        auto& st = self->state;
-        if (!st.from_current()) return;
-        if (cseq <= st.last_cseq_) {
-          // A resend (the client missed our ack): acknowledge again, publish
-          // nothing. One still being answered gets that answer when it comes.
-          if (st.awaiting_answer(cseq)) return;
-          st.send_text(proto::encode_ack(cseq));
-          return;
-        }
-        if (cseq != st.last_cseq_ + 1) {
-          st.send_error(proto::error_code::bad_cseq, "publish: cseq " + std::to_string(cseq) +
-                                                         " skips ahead; expected " +
-                                                         std::to_string(st.last_cseq_ + 1));
-          return;
-        }
-        st.last_cseq_ = cseq;
-        st.answers_.push_back({cseq, {}});
-        self->request(st.broker_, caf::infinite, publish_atom::value, channel, body)
-            .then(
-                [self, cseq](std::uint64_t, const std::string&) {
-                  self->state.answer(cseq, proto::encode_ack(cseq));
-                },
-                [self, cseq](caf::error& err) {
-                  // upstream_down is the only refusal (its context names the
-                  // upstream). Anything else means the broker is gone: the
-                  // publish may not have happened, so it must not be answered
-                  // as refused; the session ends as it would with the
-                  // registry, and the client's resume starts a new one into
-                  // which it resends.
-                  if (err != errc::upstream_down) return self->quit(std::move(err));
-                  self->state.answer(cseq, proto::encode_error(proto::error_code::upstream_down,
-                                                               "publish: " + context_of(err),
-                                                               cseq));
-                });
+        // From a connection on another node: the body crossed as bytes.
+        self->state.publish(channel, std::make_shared<const std::string>(body), cseq);
       },
       [self](client_ack_atom, std::uint64_t seq) {
         auto& st = self->state;
@@ -287,12 +489,55 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         }
         st.end_with_bye();
       },
-      [self](deliver_atom, const std::string& channel, const shared_body& body) {
+      [self](deliver_atom, const std::string& channel, const shared_body& body,
+             std::uint64_t origin, std::uint64_t counter) {
+        self->state.append(channel, body, origin, counter);
+      },
+      [self](cl_handoff_atom, const std::string& channel, std::string& body, std::uint64_t origin,
+             std::uint64_t counter) {
         auto& st = self->state;
-        // A publish the broker fanned out before it saw our unsubscribe.
-        if (st.channels_.count(channel) == 0) return;
-        st.buffer_.push(++st.seq_, body);
+        if (!st.adopting_ || st.channels_.count(channel) == 0) return;
+        auto& through = st.forwarded_through_[origin];
+        through = std::max(through, counter);
+        st.buffer_.push(++st.seq_, std::make_shared<const std::string>(std::move(body)));
         st.pump();
+      },
+      [self](cl_handoff_done_atom, std::uint64_t last_cseq) {
+        self->state.end_adoption(last_cseq);
+      },
+      [self](handover_atom, const caf::actor& target, const std::string& url,
+             std::uint32_t retry_ms) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (st.handing_over_ || st.adopting_) return make_error(errc::shutting_down, st.id_);
+        st.handing_over_ = true;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        auto give_up = [self, rp](caf::error& err) mutable {
+          auto& st = self->state;
+          log::warn(*st.log_, "handover failed",
+                    {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
+          st.handing_over_ = false;
+          st.successor_ = nullptr;
+          st.since_snapshot_.clear();
+          rp.deliver(std::move(err));
+        };
+        self->request(target, st.peer_timeout_, cl_adopt_atom::value, st.snapshot())
+            .then(
+                [self, rp, url, retry_ms, give_up](caf::actor& successor) mutable {
+                  auto& st = self->state;
+                  st.successor_ = successor;
+                  for (auto& d : st.since_snapshot_) st.forward_to_successor(d);
+                  st.since_snapshot_.clear();
+                  // Publishes sent here before the successor's subscriptions
+                  // took effect may still be on their way from other nodes.
+                  self->request(st.broker_, st.peer_timeout_ * 2, cl_barrier_atom::value)
+                      .then([self, rp, url, retry_ms](
+                                caf::ok_atom) mutable { self->state.finish_handover(rp, url, retry_ms); },
+                            [self, rp, url, retry_ms](caf::error&) mutable {
+                              self->state.finish_handover(rp, url, retry_ms);
+                            });
+                },
+                give_up);
+        return rp;
       },
       [self](room_atom, std::uint64_t generation) {
         auto& st = self->state;

@@ -28,12 +28,20 @@
 ///   the welcome and the replay have been written to the new transport;
 /// - from the broker: (deliver_atom, channel, body);
 /// - from itself: (expire_atom, generation).
+/// - during a drain, from the registry: (handover_atom, target_cluster, url,
+///   retry_ms) -> ok_atom: the session is re-created on the target
+///   (cl_adopt_atom), forwards what it gets meanwhile (cl_handoff_atom), waits
+///   for a broker barrier (cl_barrier_atom) so nothing published before the
+///   successor's subscriptions took effect is missing, says
+///   cl_handoff_done_atom, sends its client `goaway` with `url` and ends.
 
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/messages.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
 
@@ -49,6 +57,14 @@ struct session_args {
   /// Why this session was started instead of a resume: "unknown", "expired",
   /// "overflow", or empty for a hello. Sent in the welcome.
   std::string reason;
+  /// Set for a session taken over from a draining node (cl_adopt_atom): it
+  /// starts detached with this state, resubscribes its channels here, and
+  /// takes the predecessor's later deliveries (cl_handoff_atom) until told
+  /// cl_handoff_done_atom or the predecessor ends. `connection` and
+  /// `transport` are null then.
+  std::optional<session_handover> adopted;
+  caf::actor predecessor;  // the handed-over session (adopted only)
+  duration peer_timeout{5'000};  // bound on requests to another node
 };
 
 /// Spawns a session attached to `args.connection`; it sends the welcome first

@@ -15,8 +15,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/publish.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster.hpp"
 #include "actors/connection.hpp"
 #include "actors/messages.hpp"
 #include "actors/errors.hpp"
@@ -64,6 +67,12 @@ caf::actor_system_config make_caf_config(const config& cfg) {
   if (cfg.server.actor_threads > 0)
     caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
   if (use_work_sharing(cfg.server.scheduler)) caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (cfg.cluster.enabled) {
+    // Both are off in CAF by default, and then a frozen peer is never noticed.
+    caf_cfg.load<caf::io::middleman>();
+    caf_cfg.set("middleman.heartbeat-interval", caf::timespan{cfg.cluster.heartbeat_interval});
+    caf_cfg.set("middleman.connection-timeout", caf::timespan{cfg.cluster.peer_timeout});
+  }
   add_message_types(caf_cfg);
   return caf_cfg;
 }
@@ -146,11 +155,15 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
 std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& dial) {
   auto policies = cfg.policies;
   auto strategy = cfg.policies.at("upstream").strategy;
+  auto node_name = cfg.cluster.enabled ? cfg.cluster.node : std::string{};
   child_spec sessions{
       .name = "sessions",
       .factory =
-          [session = cfg.session](caf::actor_system& sys) {
-            return spawn_registry(sys, registry_options{.session = session});
+          [session = cfg.session, node_name,
+           peer_timeout = cfg.cluster.peer_timeout](caf::actor_system& sys) {
+            return spawn_registry(sys, registry_options{.session = session,
+                                                        .node = node_name,
+                                                        .peer_timeout = peer_timeout});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -169,7 +182,39 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
       .restart = restart_kind::permanent,
       .policy = "root",
   };
-  return {std::move(sessions), std::move(upstreams)};
+  std::vector<child_spec> children{std::move(sessions), std::move(upstreams)};
+  if (cfg.cluster.enabled) {
+    children.push_back(child_spec{
+        .name = "cluster",
+        .factory =
+            [opts = cluster_options{.node = cfg.cluster.node,
+                                    .public_url = cfg.cluster.public_url,
+                                    .peers = cfg.cluster.peers,
+                                    .policies = policies,
+                                    .policy = cfg.cluster.policy,
+                                    .peer_timeout = cfg.cluster.peer_timeout}](
+                caf::actor_system& sys) { return spawn_cluster(sys, opts); },
+        .restart = restart_kind::permanent,
+        .policy = "root",
+    });
+  }
+  return children;
+}
+
+/// Publishes the cluster contact on `[cluster] listen`; empty on success.
+std::string publish_contact(caf::actor_system& sys, const cluster_config& c,
+                            caf::actor& contact) {
+  std::string host, port;
+  if (!net::split_host_port(c.listen, host, port))
+    return "cluster.listen " + c.listen + ": not host:port";
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  contact = spawn_cluster_contact(sys);
+  auto bound = caf::io::publish(contact, static_cast<std::uint16_t>(std::stoul(port)),
+                                host.c_str(), true);
+  if (!bound) return "cannot listen on cluster.listen " + c.listen + ": " + sys.render(bound.error());
+  log::info(*log::get("cluster"), "cluster listening",
+            {{"node", c.node}, {"address", host + ":" + std::to_string(*bound)}});
+  return {};
 }
 
 }  // namespace
@@ -178,20 +223,53 @@ struct node::impl {
   impl(config c, node_options o)
       : cfg(std::move(c)), opts(std::move(o)), caf_cfg(make_caf_config(cfg)) {}
 
-  void begin_shutdown(std::string_view why) {
+  void begin_shutdown(std::string_view why, bool drain = false) {
     if (stopping.exchange(true)) return;
     log::info(*logger, "shutting down", {{"cause", why}});
     http->stop();
-    if (!root_ended) {
-      caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
-      grace.expires_after(opts.shutdown_grace);
-      grace.async_wait([this](boost::system::error_code ec) {
-        if (ec || root_ended) return;
-        log::error(*logger, "supervision tree did not stop in time; killing it",
-                   {{"grace", opts.shutdown_grace}});
-        caf::anon_send_exit(root, caf::exit_reason::kill);
-      });
-    }
+    if (root_ended) return;
+    if (drain && cfg.cluster.enabled) return drain_sessions();
+    stop_tree();
+  }
+
+  /// A cluster node on SIGTERM: no new connections; every session is handed
+  /// to a live peer (its client gets `goaway` with that peer's URL), bounded
+  /// by cluster.drain_timeout; then the tree stops as usual.
+  void drain_sessions() {
+    auto bound = cfg.cluster.drain_timeout;
+    system->spawn([this, bound](caf::event_based_actor* self) -> caf::behavior {
+      auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
+      auto resume = [this] { gate->post(ioc, [this] { stop_tree(); }); };
+      if (!registry) {
+        resume();
+        return {};
+      }
+      self->request(registry, bound + std::chrono::seconds{1}, drain_atom::value, bound)
+          .then(
+              [this, self, resume](std::uint64_t handed, std::uint64_t failed) {
+                log::info(*logger, "drain finished", {{"handed_over", handed}, {"not_handed_over", failed}});
+                resume();
+                self->quit();
+              },
+              [this, self, resume](caf::error& err) {
+                log::warn(*logger, "drain failed", {{"error", describe(self->home_system(), err)}});
+                resume();
+                self->quit();
+              });
+      return {};
+    });
+  }
+
+  void stop_tree() {
+    if (root_ended) return;
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    grace.expires_after(opts.shutdown_grace);
+    grace.async_wait([this](boost::system::error_code ec) {
+      if (ec || root_ended) return;
+      log::error(*logger, "supervision tree did not stop in time; killing it",
+                 {{"grace", opts.shutdown_grace}});
+      caf::anon_send_exit(root, caf::exit_reason::kill);
+    });
   }
 
   void on_root_down(const caf::error& reason) {
@@ -221,7 +299,7 @@ struct node::impl {
         spdlog::shutdown();
         _exit(exit_failure);
       }
-      begin_shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
+      begin_shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM", signo == SIGTERM);
       await_signal();
     });
   }
@@ -243,6 +321,7 @@ struct node::impl {
   // through it, so none can reach ioc once it is being destroyed.
   std::shared_ptr<net::io_gate> gate = std::make_shared<net::io_gate>();
   caf::actor root;
+  caf::actor contact;  // cluster nodes: published on cluster.listen
   std::atomic<bool> stopping{false};
   bool root_ended = false;  // touched only on I/O threads
   caf::error root_reason;
@@ -257,6 +336,12 @@ namespace {
 // Threads inherit their scheduling policy from the thread that creates them:
 // set before the actor system (CAF's workers) and the I/O threads exist.
 config with_thread_policy(config cfg) {
+  if (cfg.cluster.enabled && cfg.cluster.node.empty()) {
+    // `[cluster] node` defaults to the host name.
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    cfg.cluster.node = host[0] != 0 ? host : "wsvisor";
+  }
   if (use_batch_scheduling(cfg.server.scheduler)) {
     sched_param param{};
     sched_setscheduler(0, SCHED_BATCH, &param);  // best effort: unchanged if refused
@@ -274,6 +359,8 @@ node::~node() {
   d.gate->close();
   if (d.root && !d.root_ended) caf::anon_send_exit(d.root, caf::exit_reason::kill);
   d.root = nullptr;
+  if (d.contact) caf::anon_send_exit(d.contact, caf::exit_reason::user_shutdown);
+  d.contact = nullptr;
   // Connection actors end with their sessions (which end with the registry)
   // or, before hello, at their handshake timeout. Once every actor is done,
   // nothing posts to the io_context any more and it can be torn down.
@@ -313,6 +400,9 @@ std::string node::start() {
 
   // The supervision tree first, so that the registry is there before the
   // first WebSocket can ask for it.
+  if (d.cfg.cluster.enabled) {
+    if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
+  }
   auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate));
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,

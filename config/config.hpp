@@ -119,6 +119,7 @@ struct cluster_config {
   duration heartbeat_interval{1'000};         // CAF middleman.heartbeat-interval
   duration peer_timeout{5'000};               // CAF middleman.connection-timeout
   std::string policy = "cluster";             // supervision policy of peer links
+  duration drain_timeout{20'000};             // SIGTERM: bound on handing sessions to peers
   bool operator==(const cluster_config&) const = default;
 };
 

@@ -154,6 +154,7 @@ void read_cluster(reader& r, const std::string& path, const toml::node& node, cl
           duration_field(r, "heartbeat_interval", c.heartbeat_interval),
           duration_field(r, "peer_timeout", c.peer_timeout),
           string_field(r, "policy", c.policy),
+          duration_field(r, "drain_timeout", c.drain_timeout),
       });
 }
 

@@ -120,6 +120,7 @@ std::string to_toml(const config& cfg) {
   w.duration("heartbeat_interval", cfg.cluster.heartbeat_interval);
   w.duration("peer_timeout", cfg.cluster.peer_timeout);
   w.string("policy", cfg.cluster.policy);
+  w.duration("drain_timeout", cfg.cluster.drain_timeout);
   return w.str();
 }
 

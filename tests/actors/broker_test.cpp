@@ -61,7 +61,8 @@ class Broker : public ::testing::Test {
   shared_body delivery(caf::scoped_actor& self, const std::string& channel) {
     shared_body out;
     self->receive(
-        [&](deliver_atom, const std::string& ch, const shared_body& body) {
+        [&](deliver_atom, const std::string& ch, const shared_body& body, std::uint64_t,
+            std::uint64_t) {
           EXPECT_EQ(ch, channel);
           out = body;
         },

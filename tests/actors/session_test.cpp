@@ -331,7 +331,8 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   new_conn->send(session, subscribe_atom::value, std::string{"b"});
   EXPECT_EQ(subscribed_channel(*new_t), "b");
   caf::anon_send(session, deliver_atom::value, std::string{"b"},
-                 shared_body{std::make_shared<const std::string>(R"("channel":"b","data":0})")});
+                 shared_body{std::make_shared<const std::string>(R"("channel":"b","data":0})")},
+                 std::uint64_t{0}, std::uint64_t{1});
   auto message = parse_frame(*new_t->next_frame());
   EXPECT_EQ(num(message, "seq"), 1);
   EXPECT_EQ(old_t->frames().size(), 2u);  // welcome and subscribed "a", nothing since
