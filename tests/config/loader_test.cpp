@@ -72,6 +72,7 @@ enabled = true
 node = "node-a"
 peers = ["10.0.0.2:7070", "peer.example:7070"]
 public_url = "wss://a.example/ws"
+drain_timeout = "2m"
 )");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.cfg.server.listen, "[::1]:0");
@@ -86,6 +87,7 @@ public_url = "wss://a.example/ws"
   EXPECT_EQ(r.cfg.cluster.node, "node-a");
   EXPECT_EQ(r.cfg.cluster.peers, (std::vector<std::string>{"10.0.0.2:7070", "peer.example:7070"}));
   EXPECT_EQ(r.cfg.cluster.public_url, "wss://a.example/ws");
+  EXPECT_EQ(r.cfg.cluster.drain_timeout, 2min);
 }
 
 TEST(ConfigLoader, ReadsTheApiToken) {
@@ -223,7 +225,8 @@ config non_default_config() {
                .public_url = "ws://n1.example:8080/ws",
                .heartbeat_interval = 250ms,
                .peer_timeout = 3s,
-               .policy = "fast"};
+               .policy = "fast",
+               .drain_timeout = 45s};
   return c;
 }
 
