@@ -4,8 +4,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
@@ -140,6 +142,111 @@ TEST_F(Broker, RemovesADeadSubscriberFromEveryChannel) {
   EXPECT_EQ(channels(), 1u);
   EXPECT_EQ(subscribers("a"), 1u);
   EXPECT_EQ(subscribers("b"), 0u);
+}
+
+}  // namespace
+}  // namespace wsvisor
+
+namespace wsvisor {
+namespace {
+
+// -- cluster nodes (actors/cluster.hpp) ---------------------------------------
+
+using body_ptr = std::shared_ptr<const std::string>;
+
+/// The channel of the next cl_fanout_atom that `peer` receives ("" if none).
+std::string next_forward(caf::scoped_actor& peer) {
+  std::string out;
+  peer->receive(
+      [&](cl_fanout_atom, const std::string& channel, const std::string&, std::uint64_t,
+          std::uint64_t) { out = channel; },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no forward"; });
+  return out;
+}
+
+TEST_F(Broker, ForwardsEachPublishOnceToThePeersWithSubscribersOnItsChannel) {
+  caf::scoped_actor p1{sys_};
+  caf::scoped_actor p2{sys_};
+  auto publish = [&](const std::string& ch) {
+    caf::anon_send(broker_, fanout_atom::value, ch, shared_body{std::make_shared<const std::string>(ch)});
+  };
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{p1}, std::string{"news"}, true);
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{p1}, std::string{"news"}, true);
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{p1}, std::string{"both"}, true);
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{p2}, std::string{"both"}, true);
+  publish("news");
+  publish("nobody");
+  publish("both");
+  // In the broker's order: p1 gets news once, then both; p2 only both.
+  EXPECT_EQ(next_forward(p1), "news");
+  EXPECT_EQ(next_forward(p1), "both");
+  EXPECT_EQ(next_forward(p2), "both");
+  // A peer's interest ends; a peer that left is forgotten entirely.
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{p2}, std::string{"both"}, false);
+  caf::anon_send(broker_, cl_peer_gone_atom::value, caf::actor{p1});
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{p2}, std::string{"last"}, true);
+  publish("news");
+  publish("both");
+  publish("last");
+  EXPECT_EQ(next_forward(p2), "last");
+  bool more = false;
+  p1->receive([&](cl_fanout_atom, const std::string&, const std::string&, std::uint64_t,
+                  std::uint64_t) { more = true; },
+              caf::after(std::chrono::milliseconds{50}) >> [] {});
+  EXPECT_FALSE(more) << "a peer that left still got a forward";
+}
+
+TEST_F(Broker, StampsDeliveriesAndForwardsWithOneCounterPerPublish) {
+  caf::scoped_actor sub_a{sys_};
+  caf::scoped_actor peer{sys_};
+  sub(sub_a, "news");
+  caf::anon_send(broker_, cl_peer_intr_atom::value, caf::actor{peer}, std::string{"news"}, true);
+  std::vector<std::uint64_t> local, remote;
+  for (int i = 0; i < 3; ++i)
+    caf::anon_send(broker_, fanout_atom::value, std::string{"news"},
+                   shared_body{std::make_shared<const std::string>("x")});
+  for (int i = 0; i < 3; ++i) {
+    sub_a->receive([&](deliver_atom, const std::string&, const shared_body&, std::uint64_t,
+                       std::uint64_t counter) { local.push_back(counter); },
+                   caf::after(await_timeout) >> [] { ADD_FAILURE() << "no delivery"; });
+    peer->receive([&](cl_fanout_atom, const std::string&, const std::string&, std::uint64_t,
+                      std::uint64_t counter) { remote.push_back(counter); },
+                  caf::after(await_timeout) >> [] { ADD_FAILURE() << "no forward"; });
+  }
+  EXPECT_EQ(local, (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(remote, local);
+}
+
+TEST_F(Broker, AFirstLocalSubscriberIsConfirmedOnlyAfterTheCluster) {
+  caf::scoped_actor cluster{sys_};
+  sys_.registry().put(cluster_name, caf::actor{cluster});
+  caf::scoped_actor who{sys_};
+  bool confirmed = false;
+  auto pending = who->request(broker_, await_timeout, subscribe_atom::value, std::string{"news"},
+                              caf::actor{who});
+  // The cluster is asked first; until it answers, the subscriber gets nothing.
+  caf::response_promise rp;
+  cluster->receive(
+      [&](cl_interest_atom, const std::string& channel) {
+        EXPECT_EQ(channel, "news");
+        rp = cluster->make_response_promise();
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
+  EXPECT_EQ(subscribers("news"), 0u);
+  rp.deliver(caf::ok_atom::value);
+  pending.receive([&](caf::ok_atom) { confirmed = true; },
+                  [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_TRUE(confirmed);
+  EXPECT_EQ(subscribers("news"), 1u);
+  // The last subscriber leaving tells the cluster, without waiting.
+  unsub(who, "news");
+  cluster->receive(
+      [&](cl_interest_atom, const std::string& channel, bool on) {
+        EXPECT_EQ(channel, "news");
+        EXPECT_FALSE(on);
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
+  sys_.registry().erase(cluster_name);
 }
 
 }  // namespace
