@@ -340,5 +340,67 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
 
+TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyNewerHeldMessages) {
+  auto broker = spawn_broker(sys_);
+  caf::scoped_actor predecessor{sys_};
+  auto body = [](int n) { return R"("channel":"c","data":)" + std::to_string(n) + "}"; };
+  session_handover h{.id = "a.1",
+                     .token = "tok",
+                     .seq = 2,
+                     .last_cseq = 4,
+                     .channels = {"c"},
+                     .buffer_seqs = {1, 2},
+                     .buffer_bodies = {body(1), body(2)}};
+  session_args args{"a.1", "tok", session_, broker, caf::actor{}, nullptr, ""};
+  args.adopted = h;
+  args.predecessor = caf::actor{predecessor};
+  auto session = spawn_session(sys_, std::move(args));
+  // Answered once resubscribed here.
+  caf::scoped_actor self{sys_};
+  bool ready = false;
+  self->request(session, await_timeout, welcomed_atom::value)
+      .receive([&](caf::actor& who) { ready = who == session; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  ASSERT_TRUE(ready);
+  std::uint64_t subscribers = 0;
+  self->request(broker, await_timeout, broker_stats_atom::value, std::string{"c"})
+      .receive([&](std::uint64_t n) { subscribers = n; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_EQ(subscribers, 1u);
+  // Direct deliveries (origin 7, counters 10..12) are held; the predecessor
+  // forwards 9 and 10, then is done: 10 must not be kept twice.
+  for (std::uint64_t c = 10; c <= 12; ++c)
+    caf::anon_send(session, deliver_atom::value, std::string{"c"},
+                   shared_body{std::make_shared<const std::string>(body(100 + int(c)))},
+                   std::uint64_t{7}, c);
+  predecessor->send(session, cl_handoff_atom::value, std::string{"c"}, body(109), std::uint64_t{7},
+                    std::uint64_t{9});
+  predecessor->send(session, cl_handoff_atom::value, std::string{"c"}, body(110), std::uint64_t{7},
+                    std::uint64_t{10});
+  predecessor->send(session, cl_handoff_done_atom::value, std::uint64_t{6});
+  auto t = std::make_shared<fake_transport>();
+  bool resumed = false;
+  self->request(session, await_timeout, resume_atom::value, caf::actor{self}, transport_ptr{t},
+                std::string{"tok"}, std::uint64_t{0})
+      .receive([&](caf::ok_atom) { resumed = true; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  ASSERT_TRUE(resumed);
+  auto welcome = parse_frame(*t->next_frame());
+  EXPECT_EQ(welcome.at("resumed"), true);
+  EXPECT_EQ(num(welcome, "last_cseq"), 6);
+  std::vector<std::int64_t> data;
+  for (std::int64_t seq = 1; seq <= 6; ++seq) {
+    auto frame = t->next_frame();
+    ASSERT_TRUE(frame) << "message " << seq << " missing";
+    auto message = parse_frame(*frame);
+    EXPECT_EQ(num(message, "seq"), seq);
+    data.push_back(num(message, "data"));
+  }
+  EXPECT_EQ(data, (std::vector<std::int64_t>{1, 2, 109, 110, 111, 112}));
+  EXPECT_FALSE(t->next_frame(std::chrono::milliseconds{50})) << "a message came twice";
+  caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+}
+
 }  // namespace
 }  // namespace wsvisor::test
