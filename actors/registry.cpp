@@ -85,10 +85,16 @@ struct registry_state {
     do {
       id = opts_.node.empty() ? new_session_id() : opts_.node + "." + new_session_id();
     } while (sessions_.count(id) > 0 || expired_tokens_.count(id) > 0);
-    auto token = new_token();
-    auto session = spawn_session(self_->home_system(),
-                                 session_args{id, token, opts_.session, broker_, std::move(conn),
-                                              std::move(transport), std::move(reason)});
+    return start(session_args{id, new_token(), opts_.session, broker_, std::move(conn),
+                              std::move(transport), std::move(reason)});
+  }
+
+  /// Spawns a session, links and monitors it, and files it under its id.
+  caf::actor start(session_args args) {
+    args.peer_timeout = opts_.peer_timeout;
+    auto id = args.id;
+    auto token = args.token;
+    auto session = spawn_session(self_->home_system(), std::move(args));
     self_->link_to(session);
     self_->monitor(session);
     linked_.insert(session.address());
@@ -129,19 +135,10 @@ struct registry_state {
 
   /// A session handed over by a draining peer.
   caf::actor adopt(session_handover h, caf::actor predecessor) {
-    auto id = h.id;
-    auto token = h.token;
-    session_args args{id, token, opts_.session, broker_, nullptr, nullptr, {}};
+    session_args args{h.id, h.token, opts_.session, broker_, nullptr, nullptr, {}};
     args.adopted = std::move(h);
     args.predecessor = std::move(predecessor);
-    args.peer_timeout = opts_.peer_timeout;
-    auto session = spawn_session(self_->home_system(), std::move(args));
-    self_->link_to(session);
-    self_->monitor(session);
-    linked_.insert(session.address());
-    ids_.emplace(session.address(), id);
-    sessions_.emplace(std::move(id), live_session{session, std::move(token)});
-    return session;
+    return start(std::move(args));
   }
 
   // -- drain ------------------------------------------------------------------
