@@ -287,8 +287,24 @@ struct node::impl {
     }
     if (signals) signals->cancel();
     work.reset();
-    ioc.stop();
+    flush_deadline = std::chrono::steady_clock::now() + close_flush_bound;
+    await_closes();
   }
+
+  /// Connections ended by the tree's stop have queued their close frames
+  /// (1001, or a `goaway` and 1001 after a handover): let the I/O loop write
+  /// them before it stops, for at most close_flush_bound.
+  void await_closes() {
+    if (http->open_websockets() == 0 || std::chrono::steady_clock::now() >= flush_deadline) {
+      ioc.stop();
+      return;
+    }
+    grace.expires_after(std::chrono::milliseconds{5});
+    grace.async_wait([this](boost::system::error_code) { await_closes(); });
+  }
+
+  static constexpr std::chrono::milliseconds close_flush_bound{1000};
+  std::chrono::steady_clock::time_point flush_deadline;
 
   void await_signal() {
     signals->async_wait([this](boost::system::error_code ec, int signo) {
