@@ -437,12 +437,17 @@ struct session_handover {
   std::vector<std::string> channels;
   std::vector<std::uint64_t> buffer_seqs;  // the replay buffer, oldest first
   std::vector<std::string> buffer_bodies;
+  // For each origin node, the highest delivery counter already in the
+  // session: the successor drops deliveries it gets directly at or below it.
+  std::vector<std::uint64_t> through_origins;
+  std::vector<std::uint64_t> through_counters;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
-           x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies);
+           x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
+           x.through_origins, x.through_counters);
 }
 
 // -- connection <-> a session on another node ---------------------------------

@@ -120,7 +120,26 @@ struct session_state {
   // those it forwarded too (by origin and counter) are then dropped.
   bool adopting_ = false;
   caf::actor predecessor_;
-  std::map<std::uint64_t, std::uint64_t> forwarded_through_;  // origin -> counter
+  // Cluster nodes: per origin node, the highest delivery counter appended
+  // (deliveries from one origin arrive in counter order). Handed over with
+  // the session, so that its successor drops what it already has.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> through_;
+
+  std::uint64_t through(std::uint64_t origin) const {
+    for (auto& [o, c] : through_)
+      if (o == origin) return c;
+    return 0;
+  }
+
+  void note_through(std::uint64_t origin, std::uint64_t counter) {
+    if (origin == 0) return;  // a single node: nothing to tell apart
+    for (auto& [o, c] : through_)
+      if (o == origin) {
+        c = std::max(c, counter);
+        return;
+      }
+    through_.emplace_back(origin, counter);
+  }
   std::vector<stamped> held_;
   std::optional<caf::typed_response_promise<caf::actor>> ready_;  // adopt answer
   std::size_t resubscribing_ = 0;
@@ -143,6 +162,7 @@ struct session_state {
       else
         since_snapshot_.push_back(std::move(d));
     }
+    note_through(origin, counter);
     buffer_.push(++seq_, std::move(body));
     pump();
   }
@@ -159,6 +179,10 @@ struct session_state {
       h.buffer_seqs.push_back(e.seq);
       h.buffer_bodies.push_back(*e.body);
     }
+    for (auto& [origin, counter] : through_) {
+      h.through_origins.push_back(origin);
+      h.through_counters.push_back(counter);
+    }
     return h;
   }
 
@@ -170,8 +194,8 @@ struct session_state {
     last_cseq_ = std::max(last_cseq_, last_cseq);
     std::size_t kept = 0;
     for (auto& d : held_) {
-      auto it = forwarded_through_.find(d.origin);
-      if (it != forwarded_through_.end() && d.counter <= it->second) continue;
+      // Already in the snapshot or forwarded by the predecessor.
+      if (d.counter <= through(d.origin)) continue;
       append(d.channel, std::move(d.body), d.origin, d.counter);
       ++kept;
     }
@@ -179,7 +203,6 @@ struct session_state {
               {{"session", id_}, {"seq", seq_}, {"held", held_.size()}, {"kept", kept}});
     held_.clear();
     held_.shrink_to_fit();
-    forwarded_through_.clear();
     if (predecessor_) self_->demonitor(predecessor_);
     predecessor_ = nullptr;
   }
@@ -375,6 +398,8 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       st.buffer_.push(h.buffer_seqs[i], std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
     st.buffer_.restore_marks(h.acked_through, h.lost_through);
     st.channels_.insert(h.channels.begin(), h.channels.end());
+    for (std::size_t i = 0; i < h.through_origins.size() && i < h.through_counters.size(); ++i)
+      st.note_through(h.through_origins[i], h.through_counters[i]);
     st.adopting_ = true;
     st.predecessor_ = std::move(args.predecessor);
     if (st.predecessor_) self->monitor(st.predecessor_);
@@ -497,8 +522,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
              std::uint64_t counter) {
         auto& st = self->state;
         if (!st.adopting_ || st.channels_.count(channel) == 0) return;
-        auto& through = st.forwarded_through_[origin];
-        through = std::max(through, counter);
+        st.note_through(origin, counter);
         st.buffer_.push(++st.seq_, std::make_shared<const std::string>(std::move(body)));
         st.pump();
       },

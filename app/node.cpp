@@ -237,7 +237,9 @@ struct node::impl {
   /// by cluster.drain_timeout; then the tree stops as usual.
   void drain_sessions() {
     auto bound = cfg.cluster.drain_timeout;
-    system->spawn([this, bound](caf::event_based_actor* self) -> caf::behavior {
+    // With an argument: CAF 0.17 spawns an argument-less function actor through
+    // a null tuple pointer (undefined behaviour; tests/ubsan.supp).
+    system->spawn([this, bound](caf::event_based_actor* self, int) -> caf::behavior {
       auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
       auto resume = [this] { gate->post(ioc, [this] { stop_tree(); }); };
       if (!registry) {
@@ -257,7 +259,7 @@ struct node::impl {
                 self->quit();
               });
       return {};
-    });
+    }, 0);
   }
 
   void stop_tree() {

@@ -86,7 +86,9 @@ TEST_F(ClusterMessages, SessionHandoverCrossesIntact) {
                      .lost_through = 12,
                      .channels = {"x", "y"},
                      .buffer_seqs = {41, 42},
-                     .buffer_bodies = {R"("channel":"x","data":1})", R"("channel":"y","data":2})"}};
+                     .buffer_bodies = {R"("channel":"x","data":1})", R"("channel":"y","data":2})"},
+                     .through_origins = {5, 6},
+                     .through_counters = {99, 100}};
   auto back = round_trip(caf::make_message(cl_adopt_atom::value, h));
   ASSERT_TRUE((back.match_elements<cl_adopt_atom, session_handover>())) << to_string(back);
   auto& got = back.get_as<session_handover>(1);
@@ -99,6 +101,8 @@ TEST_F(ClusterMessages, SessionHandoverCrossesIntact) {
   EXPECT_EQ(got.channels, h.channels);
   EXPECT_EQ(got.buffer_seqs, h.buffer_seqs);
   EXPECT_EQ(got.buffer_bodies, h.buffer_bodies);
+  EXPECT_EQ(got.through_origins, h.through_origins);
+  EXPECT_EQ(got.through_counters, h.through_counters);
 }
 
 TEST_F(ClusterMessages, EveryOtherShapeTheClusterSendsCrossesIntact) {

@@ -340,7 +340,7 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
 
-TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyNewerHeldMessages) {
+TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyHeldMessagesItLacks) {
   auto broker = spawn_broker(sys_);
   caf::scoped_actor predecessor{sys_};
   auto body = [](int n) { return R"("channel":"c","data":)" + std::to_string(n) + "}"; };
@@ -350,7 +350,9 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyN
                      .last_cseq = 4,
                      .channels = {"c"},
                      .buffer_seqs = {1, 2},
-                     .buffer_bodies = {body(1), body(2)}};
+                     .buffer_bodies = {body(1), body(2)},
+                     .through_origins = {7},
+                     .through_counters = {8}};
   session_args args{"a.1", "tok", session_, broker, caf::actor{}, nullptr, ""};
   args.adopted = h;
   args.predecessor = caf::actor{predecessor};
@@ -367,8 +369,12 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyN
       .receive([&](std::uint64_t n) { subscribers = n; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers, 1u);
-  // Direct deliveries (origin 7, counters 10..12) are held; the predecessor
-  // forwards 9 and 10, then is done: 10 must not be kept twice.
+  // Direct deliveries (origin 7, counters 8 and 10..12) are held; 8 is in the
+  // snapshot already (it reached this node late). The predecessor forwards 9
+  // and 10, then is done: neither 8 nor 10 may be kept twice.
+  caf::anon_send(session, deliver_atom::value, std::string{"c"},
+                 shared_body{std::make_shared<const std::string>(body(108))}, std::uint64_t{7},
+                 std::uint64_t{8});
   for (std::uint64_t c = 10; c <= 12; ++c)
     caf::anon_send(session, deliver_atom::value, std::string{"c"},
                    shared_body{std::make_shared<const std::string>(body(100 + int(c)))},
