@@ -1,0 +1,609 @@
+#include "tests/support/cluster_nodes.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/process.hpp"
+
+namespace wsvisor::test {
+
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+// Binds a loopback TCP socket to `port` (0: any); -1 if that fails.
+int bind_loopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket: " + std::string{std::strerror(errno)});
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+// The start of the kernel's ephemeral range (ports it gives outgoing connections).
+unsigned ephemeral_low() {
+  std::ifstream in{"/proc/sys/net/ipv4/ip_local_port_range"};
+  unsigned low = 32768;
+  in >> low;
+  return low;
+}
+
+}  // namespace
+
+// Ports below the ephemeral range when there is room: a node that is down
+// for a while (killed, restarting) must find its ports still free, and an
+// ephemeral port may be handed to any outgoing connection meanwhile (the
+// test's clients reconnecting elsewhere, peers' link attempts).
+std::vector<std::uint16_t> free_ports(std::size_t n) {
+  std::vector<int> fds;
+  std::vector<std::uint16_t> ports;
+  auto low = ephemeral_low();
+  constexpr unsigned floor = 10'000;
+  std::mt19937 rng{static_cast<unsigned>(::getpid()) ^
+                   static_cast<unsigned>(clock::now().time_since_epoch().count())};
+  for (int attempt = 0; ports.size() < n && low > floor + 1000 && attempt < 1000; ++attempt) {
+    auto candidate = static_cast<std::uint16_t>(floor + rng() % (low - floor));
+    if (std::find(ports.begin(), ports.end(), candidate) != ports.end()) continue;
+    int fd = bind_loopback(candidate);
+    if (fd < 0) continue;
+    fds.push_back(fd);
+    ports.push_back(candidate);
+  }
+  while (ports.size() < n) {  // no room below the range: any free port
+    int fd = bind_loopback(0);
+    if (fd < 0) throw std::runtime_error("bind: " + std::string{std::strerror(errno)});
+    fds.push_back(fd);
+    ports.push_back(bound_port(fd));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
+}
+
+// --- log lines ---------------------------------------------------------------
+
+namespace {
+
+bool is_key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+// Does a `key=` token start at `pos`?
+bool key_at(std::string_view s, std::size_t pos) {
+  auto i = pos;
+  while (i < s.size() && is_key_char(s[i])) ++i;
+  return i > pos && i < s.size() && s[i] == '=';
+}
+
+// Reads a JSON-style quoted string starting at s[pos] == '"'; returns the
+// position after the closing quote.
+std::size_t read_quoted(std::string_view s, std::size_t pos, std::string& out) {
+  ++pos;
+  while (pos < s.size() && s[pos] != '"') {
+    if (s[pos] == '\\' && pos + 1 < s.size()) {
+      ++pos;
+      switch (s[pos]) {
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        default:
+          out.push_back(s[pos]);  // \" \\ and the rest, near enough for tests
+      }
+    } else {
+      out.push_back(s[pos]);
+    }
+    ++pos;
+  }
+  return pos < s.size() ? pos + 1 : pos;
+}
+
+}  // namespace
+
+std::optional<log_line> log_line::parse(std::string_view s) {
+  // TIME LEVEL [logger] message k=v ...
+  auto sp1 = s.find(' ');
+  if (sp1 == std::string_view::npos) return std::nullopt;
+  auto sp2 = s.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 + 1 >= s.size() || s[sp2 + 1] != '[')
+    return std::nullopt;
+  auto close = s.find("] ", sp2 + 1);
+  if (close == std::string_view::npos) return std::nullopt;
+  log_line l;
+  l.level = std::string{s.substr(sp1 + 1, sp2 - sp1 - 1)};
+  l.logger = std::string{s.substr(sp2 + 2, close - sp2 - 2)};
+  auto rest = s.substr(close + 2);
+  // The message runs up to the first ` key=` token.
+  std::size_t fields_at = std::string_view::npos;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if ((i == 0 || rest[i - 1] == ' ') && key_at(rest, i)) {
+      fields_at = i;
+      break;
+    }
+  }
+  auto msg = rest.substr(0, fields_at);
+  while (!msg.empty() && msg.back() == ' ') msg.remove_suffix(1);
+  l.message = std::string{msg};
+  if (fields_at == std::string_view::npos) return l;
+  auto pos = fields_at;
+  while (pos < rest.size()) {
+    while (pos < rest.size() && rest[pos] == ' ') ++pos;
+    if (pos >= rest.size()) break;
+    auto eq = rest.find('=', pos);
+    if (eq == std::string_view::npos) break;
+    std::string key{rest.substr(pos, eq - pos)};
+    std::string value;
+    pos = eq + 1;
+    if (pos < rest.size() && rest[pos] == '"') {
+      pos = read_quoted(rest, pos, value);
+    } else {
+      auto sp = rest.find(' ', pos);
+      value = std::string{rest.substr(pos, sp == std::string_view::npos ? sp : sp - pos)};
+      pos = sp == std::string_view::npos ? rest.size() : sp;
+    }
+    l.fields.emplace(std::move(key), std::move(value));
+  }
+  return l;
+}
+
+std::string log_line::field(std::string_view key) const {
+  auto it = fields.find(key);
+  return it == fields.end() ? std::string{} : it->second;
+}
+
+line_predicate log_event(std::string message,
+                         std::vector<std::pair<std::string, std::string>> fields) {
+  return [message = std::move(message), fields = std::move(fields)](const std::string& text) {
+    if (text.find(message) == std::string::npos) return false;  // cheap reject first
+    auto l = log_line::parse(text);
+    if (!l || l->message.find(message) == std::string::npos) return false;
+    for (const auto& [k, v] : fields) {
+      auto it = l->fields.find(k);
+      if (it == l->fields.end() || it->second != v) return false;
+    }
+    return true;
+  };
+}
+
+std::uint16_t port_of_url(std::string_view url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return 0;
+  auto host_end = url.find('/', scheme + 3);
+  auto authority =
+      url.substr(scheme + 3, host_end == std::string_view::npos ? host_end : host_end - scheme - 3);
+  auto colon = authority.rfind(':');
+  if (colon == std::string_view::npos) return 0;
+  try {
+    auto port = std::stoul(std::string{authority.substr(colon + 1)});
+    return port > 0 && port < 65536 ? static_cast<std::uint16_t>(port) : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// --- cluster_node ------------------------------------------------------------
+
+namespace {
+
+std::string toml_duration(ms d) { return "\"" + std::to_string(d.count()) + "ms\""; }
+
+std::filesystem::path config_dir() {
+  static std::atomic<int> counter{0};
+  auto dir = std::filesystem::temp_directory_path() /
+             ("wsvisor-cluster-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+cluster_node::cluster_node(std::string binary, std::string name, std::uint16_t http_port,
+                           std::uint16_t cluster_port)
+    : binary_(std::move(binary)),
+      name_(std::move(name)),
+      http_port_(http_port),
+      cluster_port_(cluster_port),
+      config_path_(config_dir() / (name_ + ".toml")) {}
+
+cluster_node::cluster_node(std::string binary, std::string name)
+    : cluster_node(std::move(binary), std::move(name), 0, 0) {
+  auto ports = free_ports(2);
+  http_port_ = ports[0];
+  cluster_port_ = ports[1];
+}
+
+cluster_node::~cluster_node() {
+  {
+    std::lock_guard lock{mutex_};
+    if (!exited_ && pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::kill(pid_, SIGCONT);
+    }
+  }
+  if (pump_.joinable()) pump_.join();
+  proc_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(config_path_.parent_path(), ec);
+}
+
+std::string cluster_node::cluster_address() const {
+  return "127.0.0.1:" + std::to_string(cluster_port_);
+}
+
+std::string cluster_node::public_url() const {
+  return "ws://127.0.0.1:" + std::to_string(http_port_) + "/ws";
+}
+
+std::string cluster_node::config_text() const {
+  std::ostringstream t;
+  t << "[server]\n"
+    << "listen = \"127.0.0.1:" << http_port_ << "\"\n"
+    << "[session]\n"
+    << "resume_window = " << toml_duration(settings_.resume_window) << "\n"
+    << "[cluster]\n"
+    << "enabled = true\n"
+    << "node = \"" << name_ << "\"\n"
+    << "listen = \"" << cluster_address() << "\"\n"
+    << "peers = [";
+  for (std::size_t i = 0; i < settings_.peers.size(); ++i)
+    t << (i ? ", " : "") << "\"" << settings_.peers[i] << "\"";
+  t << "]\n"
+    << "public_url = \"" << public_url() << "\"\n"
+    << "heartbeat_interval = " << toml_duration(settings_.heartbeat_interval) << "\n"
+    << "peer_timeout = " << toml_duration(settings_.peer_timeout) << "\n"
+    << "[policies.cluster]\n"
+    << "backoff_min = " << toml_duration(settings_.backoff_min) << "\n"
+    << "backoff_max = " << toml_duration(settings_.backoff_max) << "\n"
+    << "max_restarts = 0\n"
+    << settings_.extra_toml;
+  return t.str();
+}
+
+void cluster_node::start() {
+  {
+    std::lock_guard lock{mutex_};
+    if (!exited_) throw std::logic_error("node " + name_ + " is still running");
+  }
+  if (pump_.joinable()) pump_.join();
+  proc_.reset();
+  {
+    std::ofstream out{config_path_};
+    out << config_text();
+    if (!out) throw std::runtime_error("cannot write " + config_path_.string());
+  }
+  ++runs_;
+  {
+    std::lock_guard lock{mutex_};
+    log_ += "[harness] node " + name_ + " run " + std::to_string(runs_) + " starts\n";
+    run_start_ = log_.size();
+    status_.reset();
+  }
+  proc_ = std::make_unique<child_process>(
+      binary_, std::vector<std::string>{"--config", config_path_.string()});
+  {
+    std::lock_guard lock{mutex_};
+    exited_ = false;
+    pid_ = proc_->pid();
+  }
+  pump_ = std::thread{[this, p = proc_.get()] { pump(p); }};
+}
+
+// The only thread that touches the child_process while it runs: it reads
+// both pipes (a line at a time, so that awaiting tests wake promptly), copies
+// what arrived into the log, and reaps the process once both pipes close.
+void cluster_node::pump(child_process* proc) {
+  const auto any_line = [](const std::string&) { return true; };
+  constexpr ms slice{100};
+  std::size_t copied = 0;
+  auto publish = [&] {
+    const auto& err = proc->stderr_text();
+    if (err.size() == copied) return;
+    {
+      std::lock_guard lock{mutex_};
+      log_.append(err, copied, std::string::npos);
+    }
+    copied = err.size();
+    cv_.notify_all();
+  };
+  for (;;) {
+    auto t0 = clock::now();
+    auto got = proc->wait_for_stderr_line(any_line, slice);
+    publish();
+    // A timeout takes the whole slice; an early nullopt means both pipes closed.
+    if (!got && clock::now() - t0 < slice - ms{10}) break;
+  }
+  auto status = proc->wait_exit(ms{30'000});
+  publish();
+  {
+    std::lock_guard lock{mutex_};
+    const auto& out = proc->stdout_text();
+    if (!out.empty()) log_ += "[harness] stdout of " + name_ + ":\n" + out + "\n";
+    log_ += "[harness] node " + name_ +
+            " exited: " + (status ? std::to_string(*status) : std::string{"not reaped"}) + "\n";
+    exited_ = true;
+    status_ = status;
+  }
+  cv_.notify_all();
+}
+
+bool cluster_node::await_ready(ms timeout) {
+  auto deadline = clock::now() + timeout;
+  auto left = [&] { return std::chrono::duration_cast<ms>(deadline - clock::now()); };
+  auto http = "127.0.0.1:" + std::to_string(http_port_);
+  auto listening = await_line(
+      [&](const std::string& text) {
+        auto l = log_line::parse(text);
+        return l && l->message == "listening" && text.find(http) != std::string::npos;
+      },
+      left());
+  if (!listening) {
+    ADD_FAILURE() << "node " << name_ << " did not log `listening` on " << http << ":\n" << tail();
+    return false;
+  }
+  if (!await_line(log_event("cluster listening", {{"node", name_}, {"address", cluster_address()}}),
+                  left())) {
+    ADD_FAILURE() << "node " << name_ << " did not log `cluster listening node=" << name_
+                  << " address=" << cluster_address() << "`:\n"
+                  << tail();
+    return false;
+  }
+  return true;
+}
+
+bool cluster_node::running() const {
+  std::lock_guard lock{mutex_};
+  return !exited_;
+}
+
+pid_t cluster_node::pid() const {
+  std::lock_guard lock{mutex_};
+  return pid_;
+}
+
+void cluster_node::kill9() {
+  {
+    std::lock_guard lock{mutex_};
+    if (exited_) return;
+    ::kill(pid_, SIGKILL);
+  }
+  if (!wait_exit(ms{10'000})) ADD_FAILURE() << "node " << name_ << " survived SIGKILL for 10 s";
+}
+
+void cluster_node::freeze() {
+  std::lock_guard lock{mutex_};
+  if (!exited_) ::kill(pid_, SIGSTOP);
+}
+
+void cluster_node::thaw() {
+  std::lock_guard lock{mutex_};
+  if (!exited_) ::kill(pid_, SIGCONT);
+}
+
+void cluster_node::send_sigterm() {
+  std::lock_guard lock{mutex_};
+  if (!exited_) ::kill(pid_, SIGTERM);
+}
+
+std::optional<int> cluster_node::terminate(ms timeout) {
+  {
+    std::lock_guard lock{mutex_};
+    if (exited_) return status_;
+    ::kill(pid_, SIGTERM);
+  }
+  return wait_exit(timeout);
+}
+
+std::optional<int> cluster_node::wait_exit(ms timeout) {
+  std::unique_lock lock{mutex_};
+  if (!cv_.wait_for(lock, timeout, [this] { return exited_; })) return std::nullopt;
+  lock.unlock();
+  if (pump_.joinable()) pump_.join();
+  lock.lock();
+  return status_;
+}
+
+std::size_t cluster_node::mark() const {
+  std::lock_guard lock{mutex_};
+  return log_.size();
+}
+
+std::size_t cluster_node::run_start() const {
+  std::lock_guard lock{mutex_};
+  return run_start_;
+}
+
+std::optional<log_hit> cluster_node::await_line(const line_predicate& pred, ms timeout,
+                                                std::optional<std::size_t> from) {
+  auto deadline = clock::now() + timeout;
+  std::unique_lock lock{mutex_};
+  auto pos = from.value_or(run_start_);
+  for (;;) {
+    for (auto nl = log_.find('\n', pos); nl != std::string::npos; nl = log_.find('\n', pos)) {
+      auto line = log_.substr(pos, nl - pos);
+      pos = nl + 1;
+      if (pred(line)) return log_hit{std::move(line), pos, clock::now()};
+    }
+    if (exited_) return std::nullopt;  // everything of this run is in the log
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      // One more look: lines may have landed just before the deadline.
+      for (auto nl = log_.find('\n', pos); nl != std::string::npos; nl = log_.find('\n', pos)) {
+        auto line = log_.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (pred(line)) return log_hit{std::move(line), pos, clock::now()};
+      }
+      return std::nullopt;
+    }
+  }
+}
+
+std::optional<log_hit> cluster_node::await_peer_up(const std::string& peer, ms timeout,
+                                                   std::optional<std::size_t> from) {
+  return await_line(log_event("peer up", {{"peer", peer}}), timeout, from);
+}
+
+std::optional<log_hit> cluster_node::await_peer_down(const std::string& peer, ms timeout,
+                                                     std::optional<std::size_t> from) {
+  return await_line(log_event("peer down", {{"peer", peer}}), timeout, from);
+}
+
+std::vector<std::string> cluster_node::lines(const line_predicate& pred, std::size_t from) const {
+  std::lock_guard lock{mutex_};
+  std::vector<std::string> out;
+  auto pos = from;
+  for (auto nl = log_.find('\n', pos); nl != std::string::npos; nl = log_.find('\n', pos)) {
+    auto line = log_.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (pred(line)) out.push_back(std::move(line));
+  }
+  return out;
+}
+
+std::string cluster_node::log() const {
+  std::lock_guard lock{mutex_};
+  return log_;
+}
+
+std::string cluster_node::tail(std::size_t lines) const {
+  std::lock_guard lock{mutex_};
+  auto pos = log_.size();
+  if (pos > 0 && log_[pos - 1] == '\n') --pos;
+  for (std::size_t n = 0; n < lines && pos > 0; ++n) {
+    auto nl = log_.rfind('\n', pos - 1);
+    if (nl == std::string::npos) {
+      pos = 0;
+      break;
+    }
+    pos = nl;
+  }
+  return log_.substr(pos == 0 ? 0 : pos + 1);
+}
+
+// --- cluster -----------------------------------------------------------------
+
+cluster::cluster(std::string binary, const std::vector<std::string>& names, mesh m) : mesh_(m) {
+  auto ports = free_ports(2 * names.size());
+  for (std::size_t i = 0; i < names.size(); ++i)
+    nodes_.push_back(
+        std::make_unique<cluster_node>(binary, names[i], ports[2 * i], ports[2 * i + 1]));
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto& peers = nodes_[i]->settings().peers;
+    for (std::size_t j = 0; j < nodes_.size(); ++j) {
+      bool lists = m == mesh::full ? i != j : i != 0 && j == 0;  // the hub lists none
+      if (lists) peers.push_back(nodes_[j]->cluster_address());
+    }
+  }
+}
+
+cluster_node& cluster::node(const std::string& name) {
+  for (auto& n : nodes_)
+    if (n->name() == name) return *n;
+  throw std::out_of_range("no node " + name);
+}
+
+bool cluster::start(ms timeout) {
+  auto deadline = clock::now() + timeout;
+  for (auto& n : nodes_) n->start();
+  for (auto& n : nodes_)
+    if (!n->await_ready(std::chrono::duration_cast<ms>(deadline - clock::now()))) return false;
+  return await_connected(std::chrono::duration_cast<ms>(deadline - clock::now()));
+}
+
+bool cluster::await_connected(ms timeout) {
+  auto deadline = clock::now() + timeout;
+  bool ok = true;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto& x = nodes_[i];
+    if (!x->running()) continue;
+    for (std::size_t j = 0; j < nodes_.size(); ++j) {
+      auto& y = nodes_[j];
+      if (!expected_link(i, j) || !y->running()) continue;
+      auto left = std::max(ms{0}, std::chrono::duration_cast<ms>(deadline - clock::now()));
+      if (!x->await_peer_up(y->name(), left)) {
+        ADD_FAILURE() << "node " << x->name() << " did not log `peer up peer=" << y->name()
+                      << "` in time";
+        ok = false;
+      }
+    }
+  }
+  if (!ok) ADD_FAILURE() << tails();
+  return ok;
+}
+
+bool cluster::await_rejoined(cluster_node& n, ms timeout, const std::vector<std::size_t>& from) {
+  auto deadline = clock::now() + timeout;
+  auto left = [&] {
+    return std::max(ms{0}, std::chrono::duration_cast<ms>(deadline - clock::now()));
+  };
+  auto from_of = [&](const cluster_node& x) {
+    for (std::size_t i = 0; i < nodes_.size() && i < from.size(); ++i)
+      if (nodes_[i].get() == &x) return std::optional<std::size_t>{from[i]};
+    return std::optional<std::size_t>{};
+  };
+  std::size_t k = 0;
+  while (k < nodes_.size() && nodes_[k].get() != &n) ++k;
+  bool ok = true;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto& x = nodes_[i];
+    if (!expected_link(i, k) || !x->running()) continue;
+    if (!x->await_peer_up(n.name(), left(), from_of(*x))) {
+      ADD_FAILURE() << "node " << x->name() << " did not log `peer up peer=" << n.name()
+                    << "` in time";
+      ok = false;
+    }
+    if (!n.await_peer_up(x->name(), left(), from_of(n))) {
+      ADD_FAILURE() << "node " << n.name() << " did not log `peer up peer=" << x->name()
+                    << "` in time";
+      ok = false;
+    }
+  }
+  if (!ok) ADD_FAILURE() << tails();
+  return ok;
+}
+
+std::vector<std::size_t> cluster::marks() const {
+  std::vector<std::size_t> out;
+  for (const auto& n : nodes_) out.push_back(n->mark());
+  return out;
+}
+
+std::string cluster::tails(std::size_t lines) const {
+  std::string out;
+  for (const auto& n : nodes_)
+    out += "\n===== node " + n->name() + " (last " + std::to_string(lines) + " lines) =====\n" +
+           n->tail(lines);
+  return out;
+}
+
+}  // namespace wsvisor::test
