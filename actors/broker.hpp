@@ -43,7 +43,7 @@
 namespace wsvisor {
 
 /// Spawns a broker with no subscriptions. `origin` identifies this node in
-/// the stamps of deliveries (node_origin in actors/ids.hpp; 0 on a single node).
+/// the stamps of deliveries (new_origin in actors/ids.hpp; 0 on a single node).
 caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin = 0);
 
 }  // namespace wsvisor

@@ -64,13 +64,13 @@ bool token_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::uint64_t node_origin(std::string_view node) {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : node) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h == 0 ? 1 : h;
+std::uint64_t new_origin() {
+  std::uint64_t out = 0;
+  do {
+    auto bytes = random_bytes<8>();
+    for (auto b : bytes) out = (out << 8) | b;
+  } while (out == 0);
+  return out;
 }
 
 }  // namespace wsvisor

@@ -15,9 +15,11 @@ namespace wsvisor {
 /// (an actor calling this then ends with sec::runtime_error).
 std::string new_session_id();
 
-/// The origin id of a cluster node's broker (FNV-1a of its name; never 0,
-/// which a single node uses): the same on every node.
-std::uint64_t node_origin(std::string_view node);
+/// A new origin id for a cluster node's broker: 64 random bits, never 0
+/// (which a single node uses). Each broker incarnation gets its own, because
+/// its delivery counter starts again at 1: a restarted node must not look
+/// like the one whose messages a session already holds.
+std::uint64_t new_origin();
 
 /// A new resume token: 256 random bits as 43 base64url characters (no
 /// padding). Throws std::runtime_error if the CSPRNG fails.

@@ -210,9 +210,9 @@ using bye_atom = caf::atom_constant<caf::atom("s_bye")>;
 
 /// (deliver_atom, std::string channel, shared_body body, std::uint64_t origin, std::uint64_t
 /// counter): a publish on a subscribed channel; one message object is shared by every
-/// subscriber. `origin` names the node whose broker took the publish (0 on a single node) and
-/// `counter` numbers that broker's publishes: a session handed over between nodes uses the pair
-/// to drop what it would otherwise get twice.
+/// subscriber. `origin` names the broker incarnation that took the publish (random; 0 on a
+/// single node) and `counter` numbers that broker's publishes: a session handed over between
+/// nodes uses the pair to drop what it would otherwise get twice.
 using deliver_atom = caf::atom_constant<caf::atom("s_deliver")>;
 
 /// (welcomed_atom) -> caf::actor: the session itself, once its first welcome is written (the
@@ -437,7 +437,7 @@ struct session_handover {
   std::vector<std::string> channels;
   std::vector<std::uint64_t> buffer_seqs;  // the replay buffer, oldest first
   std::vector<std::string> buffer_bodies;
-  // For each origin node, the highest delivery counter already in the
+  // For each origin (broker incarnation), the highest delivery counter already in the
   // session: the successor drops deliveries it gets directly at or below it.
   std::vector<std::uint64_t> through_origins;
   std::vector<std::uint64_t> through_counters;

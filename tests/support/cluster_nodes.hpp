@@ -145,6 +145,7 @@ class cluster_node {
   std::string tail(std::size_t lines = 60) const;  // its last lines
 
  private:
+  static void no_leak_check_in_nodes();
   void pump(child_process* proc);
 
   std::string binary_;
