@@ -413,6 +413,11 @@ using cl_adopt_atom = caf::atom_constant<caf::atom("cl_adopt")>;
 /// snapshot, in its order.
 using cl_handoff_atom = caf::atom_constant<caf::atom("cl_handoff")>;
 
+/// (cl_handoff_sub_atom, std::string channel, bool on) -> ok_atom: a handed-over session ->
+/// its successor, its client subscribed (or unsubscribed) during the handover; answered once
+/// the successor's subscription is confirmed.
+using cl_handoff_sub_atom = caf::atom_constant<caf::atom("cl_hsub")>;
+
 /// (cl_handoff_done_atom, std::uint64_t last_cseq): the last of the handed-over session's
 /// messages to its successor; nothing more comes from it.
 using cl_handoff_done_atom = caf::atom_constant<caf::atom("cl_hdone")>;

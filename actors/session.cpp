@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <utility>
 #include <vector>
 #include <cstdint>
 #include <memory>
@@ -116,6 +117,15 @@ struct session_state {
     std::uint64_t counter;
   };
   std::vector<stamped> since_snapshot_;  // until the successor is known
+  // The client's subscribes and unsubscribes after the snapshot, for the
+  // successor too; the barrier waits until it has confirmed each.
+  std::vector<std::pair<std::string, bool>> sub_changes_;  // until the successor is known
+  std::size_t unconfirmed_subs_ = 0;
+  bool barrier_running_ = false;
+  bool barrier_stale_ = false;  // a subscription changed after the barrier began
+  std::optional<caf::typed_response_promise<caf::ok_atom>> handover_rp_;
+  std::string handover_url_;
+  std::uint32_t handover_retry_ms_ = 0;
   // Successor side: direct deliveries are held until the predecessor is done;
   // those it forwarded too (by origin and counter) are then dropped.
   bool adopting_ = false;
@@ -361,8 +371,49 @@ struct session_state {
             });
   }
 
-  void finish_handover(caf::typed_response_promise<caf::ok_atom>& rp, const std::string& url,
-                       std::uint32_t retry_ms) {
+  /// A subscription change during a handover goes to the successor too.
+  void forward_sub(const std::string& channel, bool on) {
+    if (!handing_over_) return;
+    if (!successor_) {
+      sub_changes_.emplace_back(channel, on);
+      return;
+    }
+    ++unconfirmed_subs_;
+    if (barrier_running_) barrier_stale_ = true;
+    auto* self = self_;
+    auto confirmed = [self] {
+      --self->state.unconfirmed_subs_;
+      self->state.start_barrier();
+    };
+    self->request(successor_, peer_timeout_, cl_handoff_sub_atom::value, channel, on)
+        .then([confirmed](caf::ok_atom) { confirmed(); },
+              [confirmed](caf::error&) { confirmed(); });
+  }
+
+  /// Publishes sent here before the successor's subscriptions took effect may
+  /// still be on their way from other nodes: the barrier waits for them. It
+  /// runs once the successor has confirmed every subscription, and again if
+  /// one changed meanwhile.
+  void start_barrier() {
+    if (!successor_ || barrier_running_ || unconfirmed_subs_ > 0 || !handover_rp_) return;
+    barrier_running_ = true;
+    barrier_stale_ = false;
+    auto* self = self_;
+    auto after = [self] {
+      auto& st = self->state;
+      st.barrier_running_ = false;
+      if (st.barrier_stale_ || st.unconfirmed_subs_ > 0) return st.start_barrier();
+      st.finish_handover();
+    };
+    self->request(broker_, peer_timeout_ * 2, cl_barrier_atom::value)
+        .then([after](caf::ok_atom) { after(); }, [after](caf::error&) { after(); });
+  }
+
+  void finish_handover() {
+    auto rp = std::move(*handover_rp_);
+    handover_rp_.reset();
+    auto& url = handover_url_;
+    auto retry_ms = handover_retry_ms_;
     self_->send(successor_, cl_handoff_done_atom::value, last_cseq_);
     log::info(*log_, "session handed over",
               {{"session", id_}, {"seq", seq_}, {"to", url}, {"attached", transport_ != nullptr}});
@@ -478,6 +529,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         auto& st = self->state;
         if (!st.from_current()) return;
         if (!st.channels_.insert(channel).second) return st.reply(proto::encode_subscribed(channel));
+        st.forward_sub(channel, true);
         // Answered once the broker (and, on a cluster node, every peer) has
         // the subscription: `subscribed` means publishes from now on arrive.
         auto ticket = st.expect_answer(0);
@@ -490,9 +542,11 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       [self](unsubscribe_atom, const std::string& channel) {
         auto& st = self->state;
         if (!st.from_current()) return;
-        if (st.channels_.erase(channel) > 0)
+        if (st.channels_.erase(channel) > 0) {
           self->send(st.broker_, unsubscribe_atom::value, channel,
                      caf::actor_cast<caf::actor>(self));
+          st.forward_sub(channel, false);
+        }
         st.reply(proto::encode_unsubscribed(channel));
       },
       [self](publish_atom, const std::string& channel, const shared_body& body,
@@ -538,33 +592,50 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         auto& st = self->state;
         if (st.handing_over_ || st.adopting_) return make_error(errc::shutting_down, st.id_);
         st.handing_over_ = true;
-        auto rp = self->make_response_promise<caf::ok_atom>();
-        auto give_up = [self, rp](caf::error& err) mutable {
-          auto& st = self->state;
-          log::warn(*st.log_, "handover failed",
-                    {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
-          st.handing_over_ = false;
-          st.successor_ = nullptr;
-          st.since_snapshot_.clear();
-          rp.deliver(std::move(err));
-        };
+        st.handover_rp_ = self->make_response_promise<caf::ok_atom>();
+        st.handover_url_ = url;
+        st.handover_retry_ms_ = retry_ms;
+        auto rp = *st.handover_rp_;
         self->request(target, st.peer_timeout_, cl_adopt_atom::value, st.snapshot())
             .then(
-                [self, rp, url, retry_ms, give_up](caf::actor& successor) mutable {
+                [self](caf::actor& successor) {
                   auto& st = self->state;
                   st.successor_ = successor;
                   for (auto& d : st.since_snapshot_) st.forward_to_successor(d);
                   st.since_snapshot_.clear();
-                  // Publishes sent here before the successor's subscriptions
-                  // took effect may still be on their way from other nodes.
-                  self->request(st.broker_, st.peer_timeout_ * 2, cl_barrier_atom::value)
-                      .then([self, rp, url, retry_ms](
-                                caf::ok_atom) mutable { self->state.finish_handover(rp, url, retry_ms); },
-                            [self, rp, url, retry_ms](caf::error&) mutable {
-                              self->state.finish_handover(rp, url, retry_ms);
-                            });
+                  for (auto& [channel, on] : std::exchange(st.sub_changes_, {}))
+                    st.forward_sub(channel, on);
+                  st.start_barrier();
                 },
-                give_up);
+                [self](caf::error& err) {
+                  auto& st = self->state;
+                  log::warn(*st.log_, "handover failed",
+                            {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
+                  st.handing_over_ = false;
+                  st.since_snapshot_.clear();
+                  st.sub_changes_.clear();
+                  st.handover_rp_->deliver(std::move(err));
+                  st.handover_rp_.reset();
+                });
+        return rp;
+      },
+      [self](cl_handoff_sub_atom, const std::string& channel,
+             bool on) -> caf::result<caf::ok_atom> {
+        // The predecessor's client changed a subscription during the handover.
+        auto& st = self->state;
+        if (!st.adopting_) return caf::ok_atom::value;
+        if (!on) {
+          if (st.channels_.erase(channel) > 0)
+            self->send(st.broker_, unsubscribe_atom::value, channel,
+                       caf::actor_cast<caf::actor>(self));
+          return caf::ok_atom::value;
+        }
+        if (!st.channels_.insert(channel).second) return caf::ok_atom::value;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        self->request(st.broker_, caf::infinite, subscribe_atom::value, channel,
+                      caf::actor_cast<caf::actor>(self))
+            .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
+                  [self](caf::error& err) { self->quit(std::move(err)); });
         return rp;
       },
       [self](room_atom, std::uint64_t generation) {

@@ -30,7 +30,8 @@
 /// - from itself: (expire_atom, generation).
 /// - during a drain, from the registry: (handover_atom, target_cluster, url,
 ///   retry_ms) -> ok_atom: the session is re-created on the target
-///   (cl_adopt_atom), forwards what it gets meanwhile (cl_handoff_atom), waits
+///   (cl_adopt_atom), forwards what it gets meanwhile (cl_handoff_atom) and its
+///   client's subscription changes (cl_handoff_sub_atom, confirmed), waits
 ///   for a broker barrier (cl_barrier_atom) so nothing published before the
 ///   successor's subscriptions took effect is missing, says
 ///   cl_handoff_done_atom, sends its client `goaway` with `url` and ends.

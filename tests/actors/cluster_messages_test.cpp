@@ -130,6 +130,7 @@ TEST_F(ClusterMessages, EveryOtherShapeTheClusterSendsCrossesIntact) {
       caf::make_message(cl_handoff_atom::value, std::string{"c"}, std::string{"body"},
                         std::uint64_t{9}, std::uint64_t{11}),
       caf::make_message(cl_handoff_done_atom::value, std::uint64_t{8}),
+      caf::make_message(cl_handoff_sub_atom::value, std::string{"c"}, true),
       caf::make_message(remote_),
   };
   for (auto& msg : shapes) {

@@ -383,6 +383,17 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyH
                     std::uint64_t{9});
   predecessor->send(session, cl_handoff_atom::value, std::string{"c"}, body(110), std::uint64_t{7},
                     std::uint64_t{10});
+  // A channel its client subscribed to during the handover: confirmed once
+  // this node's broker has it.
+  bool confirmed = false;
+  predecessor->request(session, await_timeout, cl_handoff_sub_atom::value, std::string{"d"}, true)
+      .receive([&](caf::ok_atom) { confirmed = true; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_TRUE(confirmed);
+  self->request(broker, await_timeout, broker_stats_atom::value, std::string{"d"})
+      .receive([&](std::uint64_t n) { subscribers = n; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_EQ(subscribers, 1u);
   predecessor->send(session, cl_handoff_done_atom::value, std::uint64_t{6});
   auto t = std::make_shared<fake_transport>();
   bool resumed = false;
@@ -417,6 +428,53 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyH
   EXPECT_EQ(num(message, "seq"), 7);
   EXPECT_EQ(num(message, "data"), 113) << "a message came twice";
   caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(SessionAlone, ASubscribeDuringItsHandoverReachesTheSuccessorBeforeItIsDone) {
+  auto broker = spawn_broker(sys_);
+  caf::scoped_actor conn{sys_};
+  auto t = std::make_shared<fake_transport>();
+  auto session = spawn_session(
+      sys_, session_args{"a.2", "tok", session_, broker, caf::actor{conn}, t, ""});
+  ASSERT_TRUE(t->next_frame());  // welcome
+  conn->send(session, subscribe_atom::value, std::string{"a"});
+  EXPECT_EQ(subscribed_channel(*t), "a");
+  caf::scoped_actor registry{sys_};
+  caf::scoped_actor target{sys_};
+  caf::scoped_actor successor{sys_};
+  auto handed = registry->request(session, await_timeout, handover_atom::value, caf::actor{target},
+                                  std::string{"ws://b/ws"}, std::uint32_t{0});
+  // The target cluster gets the snapshot; while it has not answered, the
+  // client subscribes to one more channel.
+  caf::response_promise adopt;
+  target->receive(
+      [&](cl_adopt_atom, const session_handover& h) {
+        EXPECT_EQ(h.channels, (std::vector<std::string>{"a"}));
+        adopt = target->make_response_promise();
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no adopt"; });
+  conn->send(session, subscribe_atom::value, std::string{"b"});
+  EXPECT_EQ(subscribed_channel(*t), "b");
+  adopt.deliver(caf::actor{successor});
+  // The successor is told of "b" and confirms it before the session is done.
+  bool told = false;
+  successor->receive(
+      [&](cl_handoff_sub_atom, const std::string& channel, bool on) {
+        told = channel == "b" && on;
+        return caf::ok_atom::value;
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the successor never heard of b"; });
+  EXPECT_TRUE(told);
+  successor->receive([](cl_handoff_done_atom, std::uint64_t) {},
+                     caf::after(await_timeout) >> [] { ADD_FAILURE() << "no done"; });
+  bool ok = false;
+  handed.receive([&](caf::ok_atom) { ok = true; },
+                 [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_TRUE(ok);
+  auto goaway = parse_frame(*t->next_frame());
+  EXPECT_EQ(str(goaway, "type"), "goaway");
+  EXPECT_EQ(str(goaway, "url"), "ws://b/ws");
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
 
