@@ -94,8 +94,9 @@ caf::behavior peer_link(caf::event_based_actor* self, peer_link_args a) {
     self->quit(make_error(errc::peer_failed,
                           "peer " + address + " lost: " + describe(self->home_system(), msg.reason)));
   });
+  // A behaviour that is never empty keeps the link alive after its requests
+  // are answered; it lives until the peer's down_msg or an exit signal.
   return {
-      // Lets tests and the supervisor's tree see a link that has joined.
       [address = a.address](cl_members_atom) { return std::vector<std::string>{address}; },
   };
 }

@@ -206,13 +206,10 @@ struct session_state {
     if (!adopting_) return;
     adopting_ = false;
     last_cseq_ = std::max(last_cseq_, last_cseq);
-    std::size_t kept = 0;
-    for (auto& d : held_) {
-      // Already in the snapshot or forwarded by the predecessor.
-      if (d.counter <= through(d.origin)) continue;
-      append(d.channel, std::move(d.body), d.origin, d.counter);
-      ++kept;
-    }
+    // append() drops what the snapshot or the predecessor's forwards hold.
+    auto before = seq_;
+    for (auto& d : held_) append(d.channel, std::move(d.body), d.origin, d.counter);
+    auto kept = seq_ - before;
     log::info(*log_, "session taken over",
               {{"session", id_}, {"seq", seq_}, {"held", held_.size()}, {"kept", kept}});
     held_.clear();

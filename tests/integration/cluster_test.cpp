@@ -501,6 +501,30 @@ TEST_F(Cluster, HealedPartitionDeliversWithoutDuplicates) {
   expect_quiet(sb, "subscriber on b");
 }
 
+TEST_F(Cluster, ANodeCarryingAConnectionToARemoteSessionStillStopsAndClosesIt) {
+  auto& cl = make({"a", "b"});
+  ASSERT_TRUE(cl.start());
+  auto& a = cl.node("a");
+  auto& b = cl.node("b");
+  auto w = [&] {
+    wire_client first{a.http_port()};
+    return first.hello();
+  }();
+  // The session lives on a; its connection is now on b.
+  wire_client x{b.http_port()};
+  auto again = x.resume(str(w, "session"), str(w, "token"), 0);
+  ASSERT_EQ(again.at("resumed"), true);
+  // b stops: the connection it carries must close (1001) rather than keep b
+  // from exiting, and the session, detached on a, can be resumed there.
+  b.send_sigterm();
+  EXPECT_EQ(x.await_close(), 1001);
+  auto status = b.wait_exit(20s);
+  ASSERT_TRUE(status) << "node b did not exit after SIGTERM";
+  EXPECT_EQ(*status, 0);
+  wire_client y{a.http_port()};
+  EXPECT_EQ(y.resume(str(w, "session"), str(w, "token"), 0).at("resumed"), true);
+}
+
 TEST_F(Cluster, DrainSendsGoawayToAPeerThenClosesAndTheSessionResumesThere) {
   auto& cl = make({"a", "b"});
   ASSERT_TRUE(cl.start());
