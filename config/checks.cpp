@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 namespace wsvisor {
 
@@ -91,6 +95,25 @@ bool is_ws_url(std::string_view text) {
   if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket))
     return is_host(authority.substr(0, colon)) && is_port(authority.substr(colon + 1));
   return is_host(authority);
+}
+
+bool is_origin(std::string_view text) {
+  std::string_view authority;
+  if (text.starts_with("http://"))
+    authority = text.substr(7);
+  else if (text.starts_with("https://"))
+    authority = text.substr(8);
+  else
+    return false;
+  auto bracket = authority.rfind(']');
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket))
+    return is_host(authority.substr(0, colon)) && is_port(authority.substr(colon + 1));
+  return is_host(authority);
+}
+
+bool is_env_name(std::string_view text) {
+  return all_of_set(text, "_", 128) && !(text.front() >= '0' && text.front() <= '9');
 }
 
 bool is_channel_name(std::string_view text) { return all_of_set(text, "_.:-", 128); }
@@ -196,6 +219,21 @@ std::optional<std::string> suggest(std::string_view word,
     }
   }
   return best;
+}
+
+std::string file_problem(std::string_view what, const std::string& file) {
+  if (file.empty()) return {};
+  std::string cause;
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    cause = "is a directory";
+  } else {
+    errno = 0;
+    std::ifstream in{file, std::ios::binary};
+    if (!in) cause = errno != 0 ? std::strerror(errno) : "cannot open";
+  }
+  return cause.empty() ? std::string{}
+                       : "cannot read " + std::string{what} + " " + quote(file) + ": " + cause;
 }
 
 }  // namespace wsvisor

@@ -19,6 +19,15 @@ bool is_host_port(std::string_view text);
 /// then an optional path; no whitespace or control characters.
 bool is_ws_url(std::string_view text);
 
+/// A browser's `Origin`: `http://` or `https://`, then a host (as in
+/// `is_host_port`) with an optional port, and nothing else (no path, no
+/// trailing slash). Hosts are compared as written: browsers send them in
+/// lower case.
+bool is_origin(std::string_view text);
+
+/// A POSIX environment variable name: ^[A-Za-z_][A-Za-z0-9_]{0,127}$.
+bool is_env_name(std::string_view text);
+
 /// ^[A-Za-z0-9_.:-]{1,128}$
 bool is_channel_name(std::string_view text);
 
@@ -35,6 +44,11 @@ bool is_policy_name(std::string_view text);
 
 /// A TOML bare key (1 or more of A-Z a-z 0-9 _ -): a key that needs no quotes.
 bool is_bare_key(std::string_view text);
+
+/// Why `file` cannot be read (it is opened, so permissions count), as
+/// "cannot read <what> \"FILE\": <cause>"; empty when it can, or when `file`
+/// is empty. Its contents are not looked at.
+std::string file_problem(std::string_view what, const std::string& file);
 
 /// `text` as a TOML basic string: in double quotes, with quotes, backslashes
 /// and control characters escaped. Also how error messages show text.

@@ -1,5 +1,11 @@
 #include "config/config.hpp"
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "config/checks.hpp"
+
 namespace wsvisor {
 
 std::map<std::string, policy> builtin_policies() {
@@ -32,6 +38,45 @@ std::map<std::string, policy> builtin_policies() {
                  .restart_window = milliseconds{60'000},
                  .on_give_up = give_up_action::stop};
   return {{"root", root}, {"upstream", upstream}, {"cluster", cluster}};
+}
+
+std::string read_auth_secret(const auth_config& auth, std::string& error) {
+  error.clear();
+  std::string key;
+  std::string from;
+  if (!auth.secret.empty()) {
+    key = auth.secret;
+    from = "auth.secret";
+  } else if (!auth.secret_file.empty()) {
+    from = "the secret file " + quote(auth.secret_file);
+    if (auto problem = file_problem("secret file", auth.secret_file); !problem.empty()) {
+      error = problem;
+      return {};
+    }
+    std::ifstream in{auth.secret_file, std::ios::binary};
+    key.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
+    // Editors and `echo` add one; a key that needs a trailing newline can be
+    // given through secret or secret_env.
+    if (key.ends_with("\r\n")) key.resize(key.size() - 2);
+    else if (key.ends_with('\n')) key.pop_back();
+  } else if (!auth.secret_env.empty()) {
+    from = "the environment variable " + auth.secret_env;
+    const char* value = std::getenv(auth.secret_env.c_str());
+    if (value == nullptr) {
+      error = "the environment variable " + auth.secret_env + " is not set";
+      return {};
+    }
+    key = value;
+  } else {
+    return {};
+  }
+  if (key.size() < 32) {
+    // The key itself is never shown.
+    error = from + " holds " + std::to_string(key.size()) +
+            " bytes; an HS256 key needs at least 32 (256 bits)";
+    return {};
+  }
+  return key;
 }
 
 }  // namespace wsvisor

@@ -37,6 +37,18 @@ enum class log_format { text, json };
 /// can only take time from the I/O thread (docs/benchmarks.md).
 enum class actor_scheduler { automatic, stealing, sharing };
 enum class log_level { trace, debug, info, warn, error, critical, off };
+/// The oldest TLS version the server accepts (`[server.tls] min_version`).
+enum class tls_version { v1_2, v1_3 };
+
+/// `[server.tls]`: with `cert` and `key` set, the listener speaks TLS only
+/// (wss:// and https:// on the same port); both empty: plain ws://.
+struct tls_config {
+  std::string cert;                           // PEM certificate chain (leaf first)
+  std::string key;                            // PEM private key of the leaf
+  tls_version min_version = tls_version::v1_2;
+  bool enabled() const { return !cert.empty(); }
+  bool operator==(const tls_config&) const = default;
+};
 
 struct server_config {
   std::string listen = "127.0.0.1:8080";      // loopback: exposing the service is a choice
@@ -49,6 +61,8 @@ struct server_config {
   std::uint32_t io_threads = 1;               // Asio threads; one suffices on two cores
   std::uint32_t actor_threads = 0;            // CAF scheduler workers; 0 = one per core
   actor_scheduler scheduler = actor_scheduler::automatic;  // key: actor_scheduler
+  std::vector<std::string> allowed_origins;   // Origin allow-list for browsers; empty = any
+  tls_config tls;                             // [server.tls]
   bool operator==(const server_config&) const = default;
 };
 
@@ -110,6 +124,42 @@ struct api_config {
   bool operator==(const api_config&) const = default;
 };
 
+/// `[limits]`: what one client, one address or a crowd may take (docs/security.md).
+/// A count of 0 means no limit.
+struct limits_config {
+  std::uint64_t connections_per_ip = 1000;    // open WebSockets from one remote address
+  std::uint64_t messages_per_second = 1000;   // per connection: token bucket refill rate
+  std::uint64_t message_burst = 2000;         // per connection: token bucket size
+  std::uint64_t rate_limit_strikes = 10;      // rate_limited answers in hand (one back per
+                                              // second) before the connection closes 1008
+  std::uint64_t subscriptions_per_session = 1000;
+  std::uint64_t sessions = 100000;            // per node, detached ones included
+  std::uint64_t channels = 100000;            // per node: channels with a local subscriber
+  std::uint64_t handshakes_per_second = 2000; // hello + resume admitted per second (node)
+  std::uint64_t handshake_burst = 2000;       // admitted at once before the rate applies
+  bool operator==(const limits_config&) const = default;
+};
+
+/// `[auth]`: HS256 JSON Web Tokens in `hello.auth`. Enabled when one secret
+/// source is set; exactly one may be.
+struct auth_config {
+  std::string secret;                         // the HMAC key itself
+  std::string secret_file;                    // or a file holding it (one trailing newline dropped)
+  std::string secret_env;                     // or an environment variable holding it
+  std::string audience;                       // required `aud` when not empty
+  std::uint32_t max_failures = 3;             // bad tokens on one connection before close 1008
+  bool enabled() const {
+    return !secret.empty() || !secret_file.empty() || !secret_env.empty();
+  }
+  bool operator==(const auth_config&) const = default;
+};
+
+/// The HMAC key `auth` names: from `secret`, the file or the environment.
+/// Empty with `error` set when it cannot be read or is shorter than 32 bytes
+/// (RFC 7518 §3.2: an HS256 key has at least 256 bits). The loader checks
+/// this at start-up; the node reads the key again when it starts.
+std::string read_auth_secret(const auth_config& auth, std::string& error);
+
 struct cluster_config {
   bool enabled = false;                       // a single node needs no middleman
   std::string node;                           // unique node name; empty: the host name
@@ -127,6 +177,8 @@ struct config {
   server_config server;
   api_config api;
   session_config session;
+  limits_config limits;
+  auth_config auth;
   log_config log;
   std::map<std::string, policy> policies = builtin_policies();
   std::vector<upstream_config> upstreams;

@@ -21,9 +21,27 @@ const std::vector<std::string_view> jitter_names{"none", "full", "equal", "decor
 const std::vector<std::string_view> give_up_names{"escalate", "stop"};
 const std::vector<std::string_view> format_names{"text", "json"};
 const std::vector<std::string_view> scheduler_names{"auto", "stealing", "sharing"};
+const std::vector<std::string_view> tls_version_names{"1.2", "1.3"};
 const std::vector<std::string_view> level_names{
     "trace", "debug", "info", "warn", "error", "critical", "off",
 };
+
+void read_tls(reader& r, const std::string& path, const toml::node& node, tls_config& t) {
+  auto pem_file = [&r](std::string_view name, std::string& out, std::string_view what) {
+    return field{name, [&r, &out, what](const std::string& key, const toml::node& value) {
+                   r.read_checked_string(key, value, out, [what](const std::string& file) {
+                     return file_problem(what, file);
+                   });
+                 }};
+  };
+  r.read_table(path, node,
+               {
+                   pem_file("cert", t.cert, "certificate file"),
+                   pem_file("key", t.key, "key file"),
+                   enum_field(r, "min_version", t.min_version, parse_tls_version,
+                              tls_version_names),
+               });
+}
 
 constexpr std::string_view host_port_expectation =
     "expected host:port like \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\"";
@@ -46,7 +64,58 @@ void read_server(reader& r, const std::string& path, const toml::node& node, ser
                    integer_field(r, "io_threads", s.io_threads, 1, 64),
                    integer_field(r, "actor_threads", s.actor_threads, 0, 256),
                    enum_field(r, "actor_scheduler", s.scheduler, parse_actor_scheduler, scheduler_names),
+                   {"allowed_origins",
+                    [&r, &s](const std::string& key, const toml::node& value) {
+                      r.read_string_array(key, value, s.allowed_origins, is_origin,
+                                          "expected an origin like \"https://app.example\" or "
+                                          "\"http://localhost:3000\" (scheme, host, optional "
+                                          "port; no path)");
+                    }},
+                   {"tls", [&r, &s](const std::string& p,
+                                    const toml::node& n) { read_tls(r, p, n, s.tls); }},
                });
+}
+
+void read_limits(reader& r, const std::string& path, const toml::node& node, limits_config& l) {
+  r.read_table(path, node,
+               {
+                   integer_field(r, "connections_per_ip", l.connections_per_ip, 0, unbounded),
+                   integer_field(r, "messages_per_second", l.messages_per_second, 0, unbounded),
+                   integer_field(r, "message_burst", l.message_burst, 1, unbounded),
+                   integer_field(r, "rate_limit_strikes", l.rate_limit_strikes, 0, unbounded),
+                   integer_field(r, "subscriptions_per_session", l.subscriptions_per_session, 0,
+                                 unbounded),
+                   integer_field(r, "sessions", l.sessions, 0, unbounded),
+                   integer_field(r, "channels", l.channels, 0, unbounded),
+                   integer_field(r, "handshakes_per_second", l.handshakes_per_second, 0,
+                                 unbounded),
+                   integer_field(r, "handshake_burst", l.handshake_burst, 1, unbounded),
+               });
+}
+
+void read_auth(reader& r, const std::string& path, const toml::node& node, auth_config& a) {
+  r.read_table(
+      path, node,
+      {
+          {"secret",
+           [&r, &a](const std::string& key, const toml::node& value) {
+             // Never echoed; its length is checked with the other sources.
+             r.read_checked_string(key, value, a.secret,
+                                   [](const std::string&) { return std::string{}; });
+           }},
+          {"secret_file",
+           [&r, &a](const std::string& key, const toml::node& value) {
+             r.read_checked_string(key, value, a.secret_file, [](const std::string& file) {
+               return file_problem("secret file", file);
+             });
+           }},
+          string_field(
+              r, "secret_env", a.secret_env,
+              [](std::string_view n) { return n.empty() || is_env_name(n); },
+              "expected an environment variable name (A-Z a-z 0-9 _, not starting with a digit)"),
+          string_field(r, "audience", a.audience),
+          integer_field(r, "max_failures", a.max_failures, 1, 1000),
+      });
 }
 
 void read_session(reader& r, const std::string& path, const toml::node& node, session_config& s) {
@@ -158,6 +227,21 @@ void read_cluster(reader& r, const std::string& path, const toml::node& node, cl
       });
 }
 
+void check_auth(reader& r, const auth_config& a) {
+  std::vector<std::string> sources;
+  if (!a.secret.empty()) sources.push_back("auth.secret");
+  if (!a.secret_file.empty()) sources.push_back("auth.secret_file");
+  if (!a.secret_env.empty()) sources.push_back("auth.secret_env");
+  if (sources.size() > 1) {
+    r.cross_error(sources, "give the HS256 key one way: auth.secret, auth.secret_file or "
+                           "auth.secret_env");
+    return;
+  }
+  if (sources.empty()) return;
+  std::string error;
+  if (read_auth_secret(a, error).empty()) r.cross_error(sources, error);
+}
+
 }  // namespace
 
 void read_document(reader& r, const toml::table& root, config& cfg) {
@@ -169,6 +253,9 @@ void read_document(reader& r, const toml::table& root, config& cfg) {
           {"api", [&](const std::string& p, const toml::node& n) { read_api(r, p, n, cfg.api); }},
           {"session",
            [&](const std::string& p, const toml::node& n) { read_session(r, p, n, cfg.session); }},
+          {"limits",
+           [&](const std::string& p, const toml::node& n) { read_limits(r, p, n, cfg.limits); }},
+          {"auth", [&](const std::string& p, const toml::node& n) { read_auth(r, p, n, cfg.auth); }},
           {"log", [&](const std::string& p, const toml::node& n) { read_log(r, p, n, cfg.log); }},
           {"policies", [&](const std::string& p,
                            const toml::node& n) { read_policies(r, p, n, cfg.policies); }},
@@ -211,6 +298,11 @@ void check_consistency(reader& r, const config& cfg) {
   if (!cfg.policies.contains(c.policy))
     r.cross_error({"cluster.policy"}, "unknown policy " + quote(c.policy) +
                                           "; defined policies: " + policy_list(cfg.policies));
+  const auto& tls = srv.tls;
+  if (tls.cert.empty() != tls.key.empty())
+    r.cross_error({tls.cert.empty() ? "server.tls.key" : "server.tls.cert"},
+                  "server.tls needs both cert and key (or neither, for plain ws://)");
+  check_auth(r, cfg.auth);
   check_upstreams(r, cfg);
 }
 

@@ -82,6 +82,10 @@ constexpr name_table<actor_scheduler, 3> scheduler_names{{
     {actor_scheduler::stealing, "stealing"},
     {actor_scheduler::sharing, "sharing"},
 }};
+constexpr name_table<tls_version, 2> tls_version_names{{
+    {tls_version::v1_2, "1.2"},
+    {tls_version::v1_3, "1.3"},
+}};
 constexpr name_table<log_level, 7> level_names{{
     {log_level::trace, "trace"},
     {log_level::debug, "debug"},
@@ -163,6 +167,7 @@ std::string_view to_string(give_up_action value) { return name_of(give_up_names,
 std::string_view to_string(log_format value) { return name_of(format_names, value); }
 std::string_view to_string(log_level value) { return name_of(level_names, value); }
 std::string_view to_string(actor_scheduler value) { return name_of(scheduler_names, value); }
+std::string_view to_string(tls_version value) { return name_of(tls_version_names, value); }
 
 std::optional<restart_kind> parse_restart_kind(std::string_view text) {
   return value_of(restart_names, text);
@@ -184,6 +189,9 @@ std::optional<log_level> parse_log_level(std::string_view text) {
 }
 std::optional<actor_scheduler> parse_actor_scheduler(std::string_view text) {
   return value_of(scheduler_names, text);
+}
+std::optional<tls_version> parse_tls_version(std::string_view text) {
+  return value_of(tls_version_names, text);
 }
 
 }  // namespace wsvisor

@@ -41,6 +41,7 @@ std::string_view to_string(give_up_action value);
 std::string_view to_string(log_format value);
 std::string_view to_string(log_level value);
 std::string_view to_string(actor_scheduler value);
+std::string_view to_string(tls_version value);
 
 /// Inverse of `to_string`; case-sensitive, `nullopt` for any other text.
 std::optional<restart_kind> parse_restart_kind(std::string_view text);
@@ -50,5 +51,6 @@ std::optional<give_up_action> parse_give_up_action(std::string_view text);
 std::optional<log_format> parse_log_format(std::string_view text);
 std::optional<log_level> parse_log_level(std::string_view text);
 std::optional<actor_scheduler> parse_actor_scheduler(std::string_view text);
+std::optional<tls_version> parse_tls_version(std::string_view text);
 
 }  // namespace wsvisor

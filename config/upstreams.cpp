@@ -2,10 +2,6 @@
 // ranges are documented in docs/configuration.md; change both together.
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "config/checks.hpp"
 #include "config/fields.hpp"
@@ -59,22 +55,6 @@ std::string header_value_problem(const std::string&, const std::string& value) {
   return {};
 }
 
-// The file is opened, not just looked at, so that permissions are checked
-// too; its contents are the TLS library's business when the link connects.
-std::string unreadable_file_problem(const std::string& file) {
-  if (file.empty()) return {};
-  std::string cause;
-  std::error_code ec;
-  if (std::filesystem::is_directory(file, ec)) {
-    cause = "is a directory";
-  } else {
-    errno = 0;
-    std::ifstream in{file, std::ios::binary};
-    if (!in) cause = errno != 0 ? std::strerror(errno) : "cannot open";
-  }
-  return cause.empty() ? std::string{} : "cannot read CA file " + quote(file) + ": " + cause;
-}
-
 void read_upstream(reader& r, const std::string& path, const toml::node& node, upstream_config& u) {
   std::vector<std::string> header_names;
   r.read_table(path, node,
@@ -112,7 +92,9 @@ void read_upstream(reader& r, const std::string& path, const toml::node& node, u
                     }},
                    {"ca_file",
                     [&r, &u](const std::string& key, const toml::node& value) {
-                      r.read_checked_string(key, value, u.ca_file, unreadable_file_problem);
+                      r.read_checked_string(key, value, u.ca_file, [](const std::string& file) {
+                        return file_problem("CA file", file);
+                      });
                     }},
                });
   const auto* table = node.as_table();

@@ -67,6 +67,12 @@ std::string to_toml(const config& cfg) {
   w.integer("io_threads", cfg.server.io_threads);
   w.integer("actor_threads", cfg.server.actor_threads);
   w.string("actor_scheduler", to_string(cfg.server.scheduler));
+  w.strings("allowed_origins", cfg.server.allowed_origins);
+
+  w.table("server.tls");
+  w.string("cert", cfg.server.tls.cert);
+  w.string("key", cfg.server.tls.key);
+  w.string("min_version", to_string(cfg.server.tls.min_version));
 
   w.table("api");
   w.string("token", cfg.api.token);
@@ -77,6 +83,25 @@ std::string to_toml(const config& cfg) {
   w.size("replay_buffer_bytes", cfg.session.replay_buffer_bytes);
   w.duration("heartbeat_interval", cfg.session.heartbeat_interval);
   w.duration("heartbeat_timeout", cfg.session.heartbeat_timeout);
+
+  const auto& l = cfg.limits;
+  w.table("limits");
+  w.integer("connections_per_ip", l.connections_per_ip);
+  w.integer("messages_per_second", l.messages_per_second);
+  w.integer("message_burst", l.message_burst);
+  w.integer("rate_limit_strikes", l.rate_limit_strikes);
+  w.integer("subscriptions_per_session", l.subscriptions_per_session);
+  w.integer("sessions", l.sessions);
+  w.integer("channels", l.channels);
+  w.integer("handshakes_per_second", l.handshakes_per_second);
+  w.integer("handshake_burst", l.handshake_burst);
+
+  w.table("auth");
+  w.string("secret", cfg.auth.secret);
+  w.string("secret_file", cfg.auth.secret_file);
+  w.string("secret_env", cfg.auth.secret_env);
+  w.string("audience", cfg.auth.audience);
+  w.integer("max_failures", cfg.auth.max_failures);
 
   w.table("log");
   w.string("level", to_string(cfg.log.level));

@@ -218,6 +218,20 @@ config non_default_config() {
        .ca_file = defaults_file},
   };
   c.api = {.token = "0123456789abcdef-\"quoted\"-token"};
+  c.server.allowed_origins = {"https://app.example", "http://[::1]:3000"};
+  c.server.tls = {.cert = defaults_file, .key = defaults_file, .min_version = tls_version::v1_3};
+  c.limits = {.connections_per_ip = 0,
+              .messages_per_second = 3,
+              .message_burst = 4,
+              .rate_limit_strikes = 5,
+              .subscriptions_per_session = 6,
+              .sessions = 7,
+              .channels = 0,
+              .handshakes_per_second = 9,
+              .handshake_burst = 10};
+  c.auth = {.secret = "0123456789abcdef0123456789abcdef\"!",
+            .audience = "aud \"x\"",
+            .max_failures = 1};
   c.cluster = {.enabled = true,
                .node = "n1",
                .listen = "127.0.0.1:0",
@@ -257,7 +271,9 @@ TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
         "headers = { Authorization = \"Bearer \\\"x\\\"\\t\\\\y\", \"X.Tenant!\" = \"a\", "
         "x-empty = \"\" }",
         "connect_timeout = \"1500ms\"", "heartbeat_timeout = \"0ms\"",
-        "heartbeat_timeout = \"30s\"", "ca_file = \"\""})
+        "heartbeat_timeout = \"30s\"", "ca_file = \"\"", "[server.tls]", "min_version = \"1.3\"",
+        "allowed_origins = [\"https://app.example\", \"http://[::1]:3000\"]", "[limits]",
+        "handshake_burst = 10", "[auth]", "max_failures = 1"})
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
 }
 
