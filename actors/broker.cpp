@@ -28,6 +28,7 @@ struct broker_state {
 
   std::uint64_t origin = 0;   // this node's origin id (0 on a single node)
   std::uint64_t counter = 0;  // publishes taken by this broker (stamps deliveries)
+  std::uint64_t max_channels = 0;  // limits.channels; 0 = no limit
 
   // channel -> its subscribers, keyed by address so that a down_msg (which
   // carries only the address) finds the entry.
@@ -110,7 +111,9 @@ void own(broker_actor* self, const std::string& channel, const caf::actor& owner
   log::info(*log::get("broker"), "channel owned by an upstream", {{"channel", channel}});
 }
 
-caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin) {
+caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
+                             std::uint64_t max_channels) {
+  self->state.max_channels = max_channels;
   self->state.origin = origin;
   // A broker that replaces a crashed one learns the owned channels from the
   // upstreams actor, if there is one; one that starts later registers itself.
@@ -149,6 +152,12 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin) {
           auto rp = self->make_response_promise<caf::ok_atom>();
           it->second.push_back({who, rp});
           return rp;
+        }
+        if (st.max_channels != 0 && st.channels.count(channel) == 0 &&
+            st.channels.size() + st.pending.size() >= st.max_channels) {
+          log::warn(*log::get("broker"), "subscribe refused: limits.channels reached",
+                    {{"channel", channel}, {"channels", st.max_channels}});
+          return make_error(errc::too_many_channels, std::to_string(st.max_channels));
         }
         auto cluster = st.channels.count(channel) > 0 ? caf::actor{} : cluster_of(self);
         if (!cluster) {
@@ -276,8 +285,8 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin) {
 
 }  // namespace
 
-caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin) {
-  return sys.spawn(broker_behavior, origin);
+caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin, std::uint64_t max_channels) {
+  return sys.spawn(broker_behavior, origin, max_channels);
 }
 
 }  // namespace wsvisor

@@ -31,6 +31,7 @@
 ///   go to local subscribers only. Deliveries are stamped with (origin,
 ///   counter). (cl_barrier_atom) -> ok_atom once every peer's earlier
 ///   publishes to this node have been delivered.
+/// - (subscribe_atom, ...) may fail with errc::too_many_channels (see spawn_broker).
 /// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
 ///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.
 ///
@@ -44,6 +45,10 @@ namespace wsvisor {
 
 /// Spawns a broker with no subscriptions. `origin` identifies this node in
 /// the stamps of deliveries (new_origin in actors/ids.hpp; 0 on a single node).
-caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin = 0);
+/// `max_channels` (limits.channels; 0 = no limit): a subscribe that would add
+/// a channel beyond it is refused with errc::too_many_channels (context: the
+/// limit).
+caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin = 0,
+                        std::uint64_t max_channels = 0);
 
 }  // namespace wsvisor

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -42,6 +43,13 @@ struct connection_state {
 
   explicit connection_state(connection_actor* self) : self_(self) {}
 
+  /// Sets the buckets up from the options (they need the start time).
+  void start_limits(caf::actor_clock::time_point now) {
+    rate_.emplace(opts_.messages_per_second, opts_.message_burst, now);
+    // One strike back a second; 0 strikes: never closed for its rate.
+    strikes_.emplace(opts_.rate_limit_strikes == 0 ? 0 : 1, opts_.rate_limit_strikes, now);
+  }
+
   // Runs when the actor terminates. Our monitor of the session is a record
   // stored on the session that holds our address, and CAF frees an actor's
   // memory only once no address of it is left: without this, every dead
@@ -70,6 +78,9 @@ struct connection_state {
   caf::actor_clock::time_point last_text_;
   caf::actor_clock::time_point handshake_due_;  // greeting: hello/resume by then
   caf::actor_clock::time_point ping_due_;       // attached: the next ping
+  std::optional<token_bucket> rate_;            // limits.messages_per_second
+  std::optional<token_bucket> strikes_;         // limits.rate_limit_strikes
+  std::uint32_t auth_failures_ = 0;
 
   void send_error(proto::error_code code, std::string_view message) {
     transport_->send(out_frame{proto::encode_error(code, message), nullptr});
@@ -117,6 +128,62 @@ struct connection_state {
     arm_timer();
   }
 
+  /// Takes a token for one frame. Without one the frame is dropped and
+  /// answered, and a strike is taken; without a strike the connection closes.
+  bool within_rate(const proto::parse_result* parsed) {
+    auto now = self_->clock().now();
+    if (rate_->take(now)) return true;
+    if (!strikes_->take(now)) {
+      log::info(*log_, "rate limit exceeded: closing",
+                {{"peer", transport_->peer()},
+                 {"messages_per_second", opts_.messages_per_second}});
+      close_and_quit(1008, "rate limit exceeded");
+      return false;
+    }
+    std::string message = "over " + std::to_string(opts_.messages_per_second) +
+                          " messages per second; this frame was dropped";
+    const proto::publish* pub = nullptr;
+    if (parsed != nullptr)
+      if (const auto* frame = std::get_if<proto::client_frame>(parsed))
+        pub = std::get_if<proto::publish>(frame);
+    // A dropped publish names its cseq: the client must send it again.
+    transport_->send(out_frame{pub ? proto::encode_error(proto::error_code::rate_limited,
+                                                         message, pub->cseq)
+                                   : proto::encode_error(proto::error_code::rate_limited, message),
+                               nullptr});
+    return false;
+  }
+
+  /// Resume-storm admission: true when the node's gate lets this handshake in.
+  bool admitted() {
+    if (!opts_.gate) return true;
+    auto retry = opts_.gate->admit(self_->clock().now());
+    if (!retry) return true;
+    log::debug(*log_, "handshake refused: over limits.handshakes_per_second",
+               {{"peer", transport_->peer()}, {"retry_ms", retry->count()}});
+    transport_->send(out_frame{proto::encode(proto::goaway{.reason = "overload", .retry = *retry}),
+                               nullptr});
+    close_and_quit(1001, "overloaded; retry later");
+    return false;
+  }
+
+  /// The identity a token gives, or none (answered `unauthorized`, and after
+  /// max_auth_failures the connection closes with 1008).
+  std::optional<client_identity> authenticate(const std::optional<std::string>& token) {
+    if (!opts_.auth) return client_identity{};
+    auto result = opts_.auth->verify(token ? *token : std::string{},
+                                     std::chrono::system_clock::now());
+    if (result.identity) return std::move(result.identity);
+    ++auth_failures_;
+    log::info(*log_, "authentication failed",
+              {{"peer", transport_->peer()}, {"why", result.error},
+               {"failures", auth_failures_}});
+    send_error(proto::error_code::unauthorized, result.error);
+    if (auth_failures_ >= opts_.max_auth_failures)
+      close_and_quit(1008, "too many authentication failures");
+    return std::nullopt;
+  }
+
   /// Asks the registry, as it is named at this moment, for a session.
   void join(caf::message request) {
     auto registry = self_->home_system().registry().get<caf::actor>(session_registry_name);
@@ -133,12 +200,30 @@ struct connection_state {
     arm_timer();
     self_->request(registry, caf::infinite, std::move(request))
         .then([this](caf::actor& session) { attach(std::move(session)); },
-              [this](caf::error& err) {
-                log::warn(
-                    *log_, "session registry failed the request",
-                    {{"peer", transport_->peer()}, {"error", describe(self_->home_system(), err)}});
-                close_and_quit(1013, "try again later");
-              });
+              [this](caf::error& err) { refused(err); });
+  }
+
+  void refused(const caf::error& err) {
+    if (err == errc::server_full) {
+      log::warn(*log_, "session refused: limits.sessions reached",
+                {{"peer", transport_->peer()}, {"sessions", context_of(err)}});
+      send_error(proto::error_code::server_full,
+                 "this node holds its limit of " + context_of(err) + " sessions; retry later");
+      return close_and_quit(4429, "server full");
+    }
+    if (err == errc::auth_required) {
+      // A resume that failed without a token for its new session: the
+      // connection may still say hello with one.
+      send_error(proto::error_code::unauthorized,
+                 "resume failed (" + context_of(err) + "); send hello with auth");
+      phase_ = phase::greeting;
+      pending_.clear();
+      arm_timer();
+      return;
+    }
+    log::warn(*log_, "session registry failed the request",
+              {{"peer", transport_->peer()}, {"error", describe(self_->home_system(), err)}});
+    close_and_quit(1013, "try again later");
   }
 
   caf::actor me() const { return caf::actor_cast<caf::actor>(self_); }
@@ -224,11 +309,23 @@ struct connection_state {
         [this](auto& f) {
           using frame_type = std::decay_t<decltype(f)>;
           if constexpr (std::is_same_v<frame_type, proto::hello>) {
-            // `auth` is accepted and not checked: authentication is later work.
-            join(caf::make_message(hello_atom::value, me(), transport_));
+            if (!admitted()) return;
+            auto who = authenticate(f.auth);
+            if (!who) return;
+            join(caf::make_message(hello_atom::value, me(), transport_, std::move(*who)));
           } else if constexpr (std::is_same_v<frame_type, proto::resume>) {
+            if (!admitted()) return;
+            // The resume needs only its session token. A JWT in `auth` is
+            // for the new session should the resume fail; a bad one counts
+            // as a failure like a hello's.
+            client_identity who{.restricted = opts_.auth != nullptr};
+            if (opts_.auth && f.auth) {
+              auto verified = authenticate(f.auth);
+              if (!verified) return;
+              who = std::move(*verified);
+            }
             join(caf::make_message(resume_atom::value, me(), transport_, std::move(f.session),
-                                   std::move(f.token), f.last_seq));
+                                   std::move(f.token), f.last_seq, std::move(who)));
           } else if constexpr (std::is_same_v<frame_type, proto::subscribe>) {
             to_session(caf::make_message(subscribe_atom::value, std::move(f.channel)));
           } else if constexpr (std::is_same_v<frame_type, proto::unsubscribe>) {
@@ -255,6 +352,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   st.transport_ = std::move(transport);
   st.opts_ = std::move(opts);
   st.last_text_ = self->clock().now();
+  st.start_limits(st.last_text_);
   st.handshake_due_ = st.last_text_ + st.opts_.handshake_timeout;
   st.arm_timer();
   st.registry_ = self->home_system().registry().get<caf::actor>(session_registry_name);
@@ -288,6 +386,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         auto& st = self->state;
         st.last_text_ = self->clock().now();
         auto parsed = proto::parse(payload);
+        if (!st.within_rate(&parsed)) return;
         if (auto* err = std::get_if<proto::protocol_error>(&parsed)) {
           st.send_error(err->code, err->message);
           return;
@@ -295,6 +394,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         st.on_frame(std::get<proto::client_frame>(parsed));
       },
       [self](ws_binary_atom) {
+        if (!self->state.within_rate(nullptr)) return;
         self->state.send_error(proto::error_code::binary_unsupported,
                                "binary frames are not supported; send JSON text frames");
       },

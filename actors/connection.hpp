@@ -16,12 +16,32 @@
 /// Parse errors and binary frames are answered with `error`; the connection
 /// stays open.
 ///
+/// Limits (docs/security.md): every text or binary frame takes a token from
+/// the connection's bucket (limits.messages_per_second, message_burst); a
+/// frame that finds it empty is dropped and answered with `error`
+/// `rate_limited` (with the `cseq` of a dropped publish), and each such
+/// answer takes a strike (limits.rate_limit_strikes, one back per second):
+/// with none left the connection closes with 1008. A `hello` or `resume`
+/// first passes the node's handshake gate (resume-storm admission): when it
+/// refuses, the client gets `goaway{reason: "overload", retry_ms}` and close
+/// 1001. With [auth] on, a `hello` must carry a valid JWT: a bad one is
+/// answered `unauthorized` and, after auth.max_failures of them, close 1008.
+/// The identity (subject, channel patterns) goes to the registry with the
+/// hello; a `resume` carries one only if it has a valid `auth`, used if the
+/// resume fails and a new session starts (without it the registry refuses
+/// that new session: `unauthorized`, and the connection may send `hello`).
+/// The registry's `server_full` (limits.sessions) is answered with `error`
+/// `server_full` and close 4429.
+///
 /// Heartbeat: once attached it sends `ping` every heartbeat_interval; if no
 /// text frame (pong included) arrives for heartbeat_timeout it closes.
 ///
 /// Close codes it sends (transport::close), after which it quits normally:
 /// - 4408: no hello/resume within handshake_timeout, or heartbeat_timeout of silence;
 /// - 4409: its session was resumed on another connection (drop_conn_atom);
+/// - 1008: rate limit strikes used up, or auth.max_failures bad tokens;
+/// - 4429: limits.sessions reached (after `error` `server_full`);
+/// - 1001: refused by the handshake gate (after `goaway` `overload`);
 /// - 1013: no session registry is running, or it failed the request ("try again later");
 /// - 1001: its session ended with exit_reason::user_shutdown (the node is stopping);
 /// - 1011: its session ended abnormally otherwise.
@@ -29,10 +49,13 @@
 /// then quits without closing again. On ws_closed it quits without closing.
 
 #include <cstddef>
+#include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/admission.hpp"
+#include "actors/jwt_auth.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
 
@@ -42,6 +65,13 @@ struct connection_options {
   session_config session;               // heartbeat_interval, heartbeat_timeout
   duration handshake_timeout{10'000};   // server.handshake_timeout: time to say hello/resume
   std::size_t max_pending_frames = 64;  // frames kept between hello/resume and welcome
+  // limits.messages_per_second (0: off), message_burst, rate_limit_strikes (0: never close)
+  std::uint64_t messages_per_second = 0;
+  std::uint64_t message_burst = 1;
+  std::uint64_t rate_limit_strikes = 0;
+  std::shared_ptr<handshake_gate> gate;        // the node's; null: every handshake admitted
+  std::shared_ptr<const jwt_verifier> auth;    // null: [auth] off
+  std::uint32_t max_auth_failures = 3;         // auth.max_failures
 };
 
 /// Spawns the actor for one accepted WebSocket whose socket side is `transport`.

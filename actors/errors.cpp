@@ -49,6 +49,12 @@ std::string to_string(errc code) {
       return "peer_failed";
     case errc::duplicate_node:
       return "duplicate_node";
+    case errc::server_full:
+      return "server_full";
+    case errc::auth_required:
+      return "auth_required";
+    case errc::too_many_channels:
+      return "too_many_channels";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -38,6 +38,9 @@ enum class errc : std::uint8_t {
   invalid_upstream,        // add/update of an upstream: bad config; context: which field
   peer_failed,             // a cluster peer link ended; context: how (connect failed, peer lost)
   duplicate_node,          // a cluster join from a node with this node's own name
+  server_full,             // no new session: limits.sessions reached; context: the limit
+  auth_required,           // no new session without a verified identity ([auth] is on)
+  too_many_channels,       // broker: a new channel over limits.channels; context: the limit
 };
 
 // make_error must be declared right after the enum, before anything compares

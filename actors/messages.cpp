@@ -47,6 +47,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<upstream_status>("wsvisor::upstream_status");
   // -- cluster --
   cfg.add_message_type<session_handover>("wsvisor::session_handover");
+  // -- auth --
+  cfg.add_message_type<client_identity>("wsvisor::client_identity");
 }
 
 }  // namespace wsvisor

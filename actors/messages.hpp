@@ -25,6 +25,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/jwt_auth.hpp"
 #include "config/config.hpp"
 
 namespace wsvisor {
@@ -168,12 +169,14 @@ using ws_closed_atom = caf::atom_constant<caf::atom("ws_closed")>;
 // The registry answers with the session now carrying the connection; the
 // session itself has already sent `welcome` (and any replay) on the transport.
 
-/// (hello_atom, caf::actor connection, transport_ptr) -> caf::actor session: start a new session.
+/// (hello_atom, caf::actor connection, transport_ptr, client_identity) -> caf::actor session:
+/// start a new session (errc::server_full over limits.sessions, errc::auth_required when
+/// [auth] is on and the identity is not verified).
 using hello_atom = caf::atom_constant<caf::atom("s_hello")>;
 
 /// (resume_atom, caf::actor connection, transport_ptr, std::string session, std::string token,
-/// std::uint64_t last_seq) -> caf::actor session: resume it, or start a new one (welcome says
-/// which). Also registry -> session, without the id: -> ok_atom | errc::resume_unknown,
+/// std::uint64_t last_seq, client_identity) -> caf::actor session: resume it, or start a new one
+/// with the identity (welcome says which; a new one fails as hello_atom's does). Also registry -> session, without the id: -> ok_atom | errc::resume_unknown,
 /// errc::resume_overflow.
 using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
 
@@ -446,13 +449,14 @@ struct session_handover {
   // session: the successor drops deliveries it gets directly at or below it.
   std::vector<std::uint64_t> through_origins;
   std::vector<std::uint64_t> through_counters;
+  client_identity identity;  // who the session belongs to ([auth])
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
-           x.through_origins, x.through_counters);
+           x.through_origins, x.through_counters, x.identity);
 }
 
 // -- connection <-> a session on another node ---------------------------------

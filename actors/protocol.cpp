@@ -83,19 +83,25 @@ parse_result parse_object(const json::object& obj) {
   if (type_field == nullptr) return missing("frame", "type");
   if (!type_field->is_string()) return wrong("frame", "type", "a string");
   std::string_view type{type_field->get_string().data(), type_field->get_string().size()};
+  // `auth` is optional on both; when present it must be a string.
+  auto get_auth = [&obj, type](std::optional<std::string>& out) -> std::optional<protocol_error> {
+    auto* auth = obj.if_contains("auth");
+    if (auth == nullptr) return std::nullopt;
+    if (!auth->is_string()) return wrong(type, "auth", "a string");
+    out.emplace(auth->get_string().data(), auth->get_string().size());
+    return std::nullopt;
+  };
   if (type == "hello") {
     hello f;
-    if (auto* auth = obj.if_contains("auth")) {
-      if (!auth->is_string()) return wrong(type, "auth", "a string");
-      f.auth.emplace(auth->get_string().data(), auth->get_string().size());
-    }
-    return client_frame{std::move(f)};
+    auto err = get_auth(f.auth);
+    return frame_or(std::move(err), f);
   }
   if (type == "resume") {
     resume f;
     if (auto err = get_string(obj, type, "session", f.session)) return std::move(*err);
     if (auto err = get_string(obj, type, "token", f.token)) return std::move(*err);
-    auto err = get_count(obj, type, "last_seq", f.last_seq);
+    if (auto err = get_count(obj, type, "last_seq", f.last_seq)) return std::move(*err);
+    auto err = get_auth(f.auth);
     return frame_or(std::move(err), f);
   }
   if (type == "subscribe") {
@@ -168,6 +174,14 @@ std::string_view to_string(error_code code) {
       return "rate_limited";
     case error_code::upstream_down:
       return "upstream_down";
+    case error_code::forbidden:
+      return "forbidden";
+    case error_code::too_many_subscriptions:
+      return "too_many_subscriptions";
+    case error_code::too_many_channels:
+      return "too_many_channels";
+    case error_code::server_full:
+      return "server_full";
   }
   return "bad_frame";
 }

@@ -32,9 +32,13 @@ enum class error_code : std::uint8_t {
   bad_channel,         // a channel name outside ^[A-Za-z0-9_.:-]{1,128}$
   bad_cseq,            // a publish cseq skips ahead of the next expected value
   binary_unsupported,  // a binary frame
-  unauthorized,        // hello without valid auth (authentication: not implemented yet)
-  rate_limited,        // too many frames (only: too many frames before `welcome`)
+  unauthorized,        // hello (or a failed resume) without a valid token where [auth] is on
+  rate_limited,        // over limits.messages_per_second, or too many frames before `welcome`
   upstream_down,       // a publish on an upstream's channel while that link is given up
+  forbidden,           // subscribe/publish on a channel the token's `channels` claim does not allow
+  too_many_subscriptions,  // over limits.subscriptions_per_session
+  too_many_channels,   // a subscribe that would exceed limits.channels on this node
+  server_full,         // a new session over limits.sessions (then close 4429)
 };
 
 /// The wire name, e.g. "bad_json".
@@ -49,13 +53,16 @@ struct protocol_error {
 // -- client frames -------------------------------------------------------------
 
 struct hello {
-  std::optional<std::string> auth;  // not checked yet: authentication is later work
+  std::optional<std::string> auth;  // the JWT; checked where [auth] is on, else ignored
 };
 
 struct resume {
   std::string session;
   std::string token;
   std::uint64_t last_seq = 0;  // highest seq the client holds, 0 if none
+  /// Optional: where [auth] is on, the JWT for the new session started when
+  /// this resume fails (the resume itself needs only `token`).
+  std::optional<std::string> auth;
 };
 
 struct subscribe {

@@ -80,18 +80,34 @@ struct registry_state {
   std::deque<expired_session> expired_order_;                    // oldest first
   std::unordered_map<std::string, std::string> expired_tokens_;  // id -> token
 
-  caf::actor create(caf::actor conn, transport_ptr transport, std::string reason) {
+  /// Starts a new session for `conn` (welcomed with `reason`) and answers
+  /// `rp` with it once its welcome is written; or answers an error when the
+  /// node is full (limits.sessions) or, with [auth] on, the identity is not
+  /// verified (a resume that failed without `auth`).
+  void create(caf::response_promise& rp, caf::actor conn, transport_ptr transport,
+              std::string reason, client_identity who) {
+    if (opts_.auth_required && !who.verified) {
+      rp.deliver(make_error(errc::auth_required, reason.empty() ? "unknown" : reason));
+      return;
+    }
+    if (opts_.max_sessions != 0 && sessions_.size() >= opts_.max_sessions) {
+      rp.deliver(make_error(errc::server_full, std::to_string(opts_.max_sessions)));
+      return;
+    }
     std::string id;
     do {
       id = opts_.node.empty() ? new_session_id() : opts_.node + "." + new_session_id();
     } while (sessions_.count(id) > 0 || expired_tokens_.count(id) > 0);
-    return start(session_args{id, new_token(), opts_.session, broker_, std::move(conn),
-                              std::move(transport), std::move(reason)});
+    session_args args{id, new_token(), opts_.session, broker_, std::move(conn),
+                      std::move(transport), std::move(reason)};
+    args.identity = std::move(who);
+    rp.delegate(start(std::move(args)), welcomed_atom::value);
   }
 
   /// Spawns a session, links and monitors it, and files it under its id.
   caf::actor start(session_args args) {
     args.peer_timeout = opts_.peer_timeout;
+    args.max_subscriptions = opts_.max_subscriptions;
     auto id = args.id;
     auto token = args.token;
     auto session = spawn_session(self_->home_system(), std::move(args));
@@ -108,9 +124,9 @@ struct registry_state {
   /// session is started with the reason.
   void resume_elsewhere(const caf::actor& cluster, caf::response_promise rp, caf::actor conn,
                         transport_ptr transport, std::string id, std::string token,
-                        std::uint64_t last_seq) {
+                        std::uint64_t last_seq, client_identity who) {
     auto* self = self_;
-    auto fallback = [self, rp, conn, transport](const caf::error& err) mutable {
+    auto fallback = [self, rp, conn, transport, who](const caf::error& err) mutable {
       auto& st = self->state;
       std::string reason = "unknown";
       if (err == errc::resume_overflow)
@@ -119,7 +135,7 @@ struct registry_state {
         reason = "expired";
       log::debug(*st.log_, "resume across nodes refused",
                  {{"reason", reason}, {"error", describe(self->home_system(), err)}});
-      rp.delegate(st.create(std::move(conn), std::move(transport), reason), welcomed_atom::value);
+      st.create(rp, std::move(conn), std::move(transport), reason, std::move(who));
     };
     self->request(cluster, caf::infinite, cl_find_atom::value, id, token)
         .then(
@@ -270,14 +286,15 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
   });
 
   return {
-      [self](hello_atom, caf::actor& conn, transport_ptr& transport) -> caf::result<caf::actor> {
+      [self](hello_atom, caf::actor& conn, transport_ptr& transport,
+             client_identity& who) -> caf::result<caf::actor> {
         auto rp = self->make_response_promise();
-        rp.delegate(self->state.create(std::move(conn), std::move(transport), {}),
-                    welcomed_atom::value);
+        self->state.create(rp, std::move(conn), std::move(transport), {}, std::move(who));
         return rp;
       },
       [self](resume_atom, caf::actor& conn, transport_ptr& transport, std::string& id,
-             std::string& token, std::uint64_t last_seq) -> caf::result<caf::actor> {
+             std::string& token, std::uint64_t last_seq,
+             client_identity& who) -> caf::result<caf::actor> {
         auto& st = self->state;
         auto found = st.sessions_.find(id);
         // Every answer names the session once its welcome is on the transport:
@@ -286,26 +303,24 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
         auto rp = self->make_response_promise();
         if (found == st.sessions_.end()) {
           if (st.expired_match(id, token)) {
-            rp.delegate(st.create(std::move(conn), std::move(transport), "expired"),
-                        welcomed_atom::value);
+            st.create(rp, std::move(conn), std::move(transport), "expired", std::move(who));
             return rp;
           }
           auto cluster = st.opts_.node.empty() ? caf::actor{}
                              : self->home_system().registry().get<caf::actor>(cluster_name);
           if (!cluster) {
             log::debug(*st.log_, "resume of an absent session", {{"reason", "unknown"}});
-            rp.delegate(st.create(std::move(conn), std::move(transport), "unknown"),
-                        welcomed_atom::value);
+            st.create(rp, std::move(conn), std::move(transport), "unknown", std::move(who));
             return rp;
           }
           st.resume_elsewhere(cluster, rp, std::move(conn), std::move(transport), std::move(id),
-                              std::move(token), last_seq);
+                              std::move(token), last_seq, std::move(who));
           return rp;
         }
         auto session = found->second.actor;
         self->request(session, caf::infinite, resume_atom::value, conn, transport, token, last_seq)
             .then([rp, session](caf::ok_atom) mutable { rp.deliver(session); },
-                  [self, rp, conn, transport, id, token](caf::error& err) mutable {
+                  [self, rp, conn, transport, id, token, who](caf::error& err) mutable {
                     auto& st = self->state;
                     // The session may have expired between lookup and request;
                     // its down_msg can arrive after this error.
@@ -315,8 +330,8 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
                     else if (err != errc::resume_unknown && st.expired_match(id, token))
                       reason = "expired";
                     log::debug(*st.log_, "resume refused", {{"reason", reason}});
-                    rp.delegate(st.create(std::move(conn), std::move(transport), reason),
-                                welcomed_atom::value);
+                    st.create(rp, std::move(conn), std::move(transport), reason,
+                              std::move(who));
                   });
         return rp;
       },
@@ -373,7 +388,7 @@ caf::actor spawn_registry(caf::actor_system& sys, registry_options opts) {
   // Both are spawned and named here rather than in the registry's first
   // activation, so that a connection created right after this call finds
   // them. The registry links to its broker before it handles any message.
-  auto broker = spawn_broker(sys, opts.node.empty() ? 0 : new_origin());
+  auto broker = spawn_broker(sys, opts.node.empty() ? 0 : new_origin(), opts.max_channels);
   auto registry = sys.spawn(registry_behavior, std::move(opts), broker);
   sys.registry().put(session_registry_name, registry);
   sys.registry().put(broker_name, broker);

@@ -23,9 +23,11 @@
 /// exit signal or its broker's end does, with that reason.
 ///
 /// Message interface (atoms in actors/messages.hpp):
-/// - (hello_atom, caf::actor connection, transport_ptr) -> caf::actor session
+/// - (hello_atom, caf::actor connection, transport_ptr, client_identity) -> caf::actor session
+///   | errc::server_full | errc::auth_required
 /// - (resume_atom, caf::actor connection, transport_ptr, std::string session,
-///   std::string token, std::uint64_t last_seq) -> caf::actor session
+///   std::string token, std::uint64_t last_seq, client_identity) -> caf::actor session
+///   | errc::server_full | errc::auth_required (only when a new session would start)
 ///   Either way the session has already written `welcome` (and, for a
 ///   successful resume, the replay) to the transport when the reply arrives;
 ///   for a new session the reply comes from the session itself.
@@ -56,6 +58,17 @@ struct registry_options {
   std::string node;
   /// Bound on a request to a session on another node.
   duration peer_timeout{5'000};
+  /// limits.sessions: a new session beyond this many is refused with
+  /// errc::server_full (context: the limit); 0 = no limit. Adopted sessions
+  /// (a draining peer's) are always taken.
+  std::uint64_t max_sessions = 0;
+  /// [auth] is on: a new session needs a verified client_identity, else
+  /// errc::auth_required (context: the failed resume's reason).
+  bool auth_required = false;
+  /// limits.subscriptions_per_session, handed to every session; 0 = no limit.
+  std::uint64_t max_subscriptions = 0;
+  /// limits.channels, handed to the broker; 0 = no limit.
+  std::uint64_t max_channels = 0;
 };
 
 /// Spawns the session registry (which spawns its broker) and registers both in

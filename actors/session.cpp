@@ -59,6 +59,8 @@ struct session_state {
   // generation is stale (CAF 0.17 cannot cancel a delayed_send).
   std::uint64_t generation_ = 0;
   std::set<std::string> channels_;
+  client_identity identity_;             // [auth]: subject and allowed channels
+  std::uint64_t max_subscriptions_ = 0;  // limits.subscriptions_per_session; 0 = none
   // Flow control: messages up to sent_ have been handed to the attached
   // transport; the rest of the buffer waits until the transport has room.
   std::uint64_t sent_ = 0;
@@ -188,7 +190,8 @@ struct session_state {
                        .last_cseq = last_cseq_,
                        .acked_through = buffer_.acked_through(),
                        .lost_through = buffer_.lost_through(),
-                       .channels = {channels_.begin(), channels_.end()}};
+                       .channels = {channels_.begin(), channels_.end()},
+                       .identity = identity_};
     for (auto& e : buffer_) {
       h.buffer_seqs.push_back(e.seq);
       h.buffer_bodies.push_back(*e.body);
@@ -347,6 +350,13 @@ struct session_state {
       return;
     }
     last_cseq_ = cseq;
+    if (!channel_allowed(identity_, channel)) {
+      // Like upstream_down: the cseq is used, the error names it.
+      reply(proto::encode_error(proto::error_code::forbidden,
+                                "publish: channel " + channel + " is not allowed by your token",
+                                cseq));
+      return;
+    }
     auto ticket = expect_answer(cseq);
     auto* self = self_;
     self->request(broker_, caf::infinite, publish_atom::value, channel, body)
@@ -442,8 +452,11 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
   st.broker_ = std::move(args.broker);
   st.buffer_ = replay_buffer{args.config.replay_buffer, args.config.replay_buffer_bytes};
   st.peer_timeout_ = args.peer_timeout;
+  st.identity_ = std::move(args.identity);
+  st.max_subscriptions_ = args.max_subscriptions;
   if (args.adopted) {
     auto& h = *args.adopted;
+    st.identity_ = h.identity;
     st.seq_ = h.seq;
     st.last_cseq_ = h.last_cseq;
     for (std::size_t i = 0; i < h.buffer_seqs.size() && i < h.buffer_bodies.size(); ++i)
@@ -473,7 +486,8 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     log::info(*st.log_, "session created",
               {{"session", st.id_},
                {"peer", st.peer()},
-               {"reason", args.reason.empty() ? std::string{"hello"} : args.reason}});
+               {"reason", args.reason.empty() ? std::string{"hello"} : args.reason},
+               {"subject", st.identity_.subject}});
   }
 
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -525,7 +539,17 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       [self](subscribe_atom, const std::string& channel) {
         auto& st = self->state;
         if (!st.from_current()) return;
-        if (!st.channels_.insert(channel).second) return st.reply(proto::encode_subscribed(channel));
+        if (st.channels_.count(channel) > 0) return st.reply(proto::encode_subscribed(channel));
+        if (!channel_allowed(st.identity_, channel))
+          return st.reply(proto::encode_error(
+              proto::error_code::forbidden,
+              "subscribe: channel " + channel + " is not allowed by your token"));
+        if (st.max_subscriptions_ != 0 && st.channels_.size() >= st.max_subscriptions_)
+          return st.reply(proto::encode_error(proto::error_code::too_many_subscriptions,
+                                              "subscribe: this session holds its limit of " +
+                                                  std::to_string(st.max_subscriptions_) +
+                                                  " subscriptions"));
+        st.channels_.insert(channel);
         st.forward_sub(channel, true);
         // Answered once the broker (and, on a cluster node, every peer) has
         // the subscription: `subscribed` means publishes from now on arrive.
@@ -534,7 +558,18 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                       caf::actor_cast<caf::actor>(self))
             .then([self, ticket, channel](
                       caf::ok_atom) { self->state.answer(ticket, proto::encode_subscribed(channel)); },
-                  [self](caf::error& err) { self->quit(std::move(err)); });
+                  [self, ticket, channel](caf::error& err) {
+                    // The node's channel limit is the only refusal; anything
+                    // else means the broker is gone.
+                    if (err != errc::too_many_channels) return self->quit(std::move(err));
+                    auto& st = self->state;
+                    st.channels_.erase(channel);
+                    st.forward_sub(channel, false);
+                    st.answer(ticket, proto::encode_error(
+                                          proto::error_code::too_many_channels,
+                                          "subscribe: this node holds its limit of " +
+                                              context_of(err) + " channels"));
+                  });
       },
       [self](unsubscribe_atom, const std::string& channel) {
         auto& st = self->state;

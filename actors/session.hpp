@@ -66,6 +66,8 @@ struct session_args {
   std::optional<session_handover> adopted;
   caf::actor predecessor;  // the handed-over session (adopted only)
   duration peer_timeout{5'000};  // bound on requests to another node
+  client_identity identity;      // [auth]: who; which channels (an adopted one: the handover's)
+  std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session; 0 = no limit
 };
 
 /// Spawns a session attached to `args.connection`; it sends the welcome first

@@ -159,11 +159,17 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
   child_spec sessions{
       .name = "sessions",
       .factory =
-          [session = cfg.session, node_name,
-           peer_timeout = cfg.cluster.peer_timeout](caf::actor_system& sys) {
-            return spawn_registry(sys, registry_options{.session = session,
-                                                        .node = node_name,
-                                                        .peer_timeout = peer_timeout});
+          [session = cfg.session, node_name, peer_timeout = cfg.cluster.peer_timeout,
+           limits = cfg.limits, auth = cfg.auth.enabled()](caf::actor_system& sys) {
+            return spawn_registry(sys,
+                                  registry_options{.session = session,
+                                                   .node = node_name,
+                                                   .peer_timeout = peer_timeout,
+                                                   .max_sessions = limits.sessions,
+                                                   .auth_required = auth,
+                                                   .max_subscriptions =
+                                                       limits.subscriptions_per_session,
+                                                   .max_channels = limits.channels});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -391,7 +397,22 @@ std::string node::start() {
   auto& sys = *d.system;
   const auto& server = d.cfg.server;
   connection_options conn_opts{.session = d.cfg.session,
-                               .handshake_timeout = server.handshake_timeout};
+                               .handshake_timeout = server.handshake_timeout,
+                               .messages_per_second = d.cfg.limits.messages_per_second,
+                               .message_burst = d.cfg.limits.message_burst,
+                               .rate_limit_strikes = d.cfg.limits.rate_limit_strikes,
+                               .max_auth_failures = d.cfg.auth.max_failures};
+  if (const auto& l = d.cfg.limits; l.handshakes_per_second != 0)
+    conn_opts.gate = std::make_shared<handshake_gate>(l.handshakes_per_second, l.handshake_burst,
+                                                      std::chrono::steady_clock::now());
+  if (d.cfg.auth.enabled()) {
+    // Read again here (the loader checked it): a file or variable may have
+    // changed since, and the node must not start with a key it cannot use.
+    std::string error;
+    auto key = read_auth_secret(d.cfg.auth, error);
+    if (key.empty()) return "[auth]: " + error;
+    conn_opts.auth = std::make_shared<const jwt_verifier>(std::move(key), d.cfg.auth.audience);
+  }
   d.http = std::make_unique<net::http_server>(
       d.ioc, net::http_options{
                  .listen = server.listen,
@@ -400,6 +421,8 @@ std::string node::start() {
                  .ws_path = server.path,
                  .max_message_bytes = server.max_message_bytes,
                  .max_connections = server.max_connections,
+                 .max_connections_per_ip = d.cfg.limits.connections_per_ip,
+                 .allowed_origins = server.allowed_origins,
                  .send_queue_bytes = server.send_queue_bytes,
                  .handshake_timeout = server.handshake_timeout,
                  .on_websocket =

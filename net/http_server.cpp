@@ -194,11 +194,27 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
     // Over capacity: 503 before the upgrade, not the close code 4429 that
     // protocol.md also lists. A refusal then costs no WebSocket handshake
     // and no actor, and every HTTP client understands it.
-    if (!slots_->try_acquire()) {
-      log::debug(*http_log(), "websocket refused: at max_connections",
-                 {{"peer", peer()}, {"max_connections", opts_->max_connections}});
-      return reply_error(http::status::service_unavailable, "too many connections\n",
-                         {{http::field::retry_after, retry_after_seconds}});
+    if (auto origin = req[http::field::origin];
+        req.count(http::field::origin) > 0 &&
+        !origin_allowed(opts_->allowed_origins, {origin.data(), origin.size()})) {
+      log::info(*http_log(), "websocket refused: origin not allowed",
+                {{"peer", peer()}, {"origin", std::string{origin}}});
+      return reply_error(http::status::forbidden, "origin not allowed\n");
+    }
+    switch (slots_->try_acquire(remote_ip(stream_.socket()))) {
+      case ws_slots::refusal::none:
+        break;
+      case ws_slots::refusal::total:
+        log::debug(*http_log(), "websocket refused: at max_connections",
+                   {{"peer", peer()}, {"max_connections", opts_->max_connections}});
+        return reply_error(http::status::service_unavailable, "too many connections\n",
+                           {{http::field::retry_after, retry_after_seconds}});
+      case ws_slots::refusal::per_ip:
+        log::info(*http_log(), "websocket refused: at limits.connections_per_ip",
+                  {{"peer", peer()}, {"connections_per_ip", opts_->max_connections_per_ip}});
+        return reply_error(http::status::too_many_requests,
+                           "too many connections from your address\n",
+                           {{http::field::retry_after, retry_after_seconds}});
     }
     // The HTTP phase's deadline ends here; the WebSocket sets its own.
     stream_.expires_never();
@@ -293,7 +309,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   impl(asio::io_context& ioc, http_options opts)
       : ioc_(ioc),
         opts_(std::make_shared<const http_options>(std::move(opts))),
-        slots_(std::make_shared<ws_slots>(opts_->max_connections)),
+        slots_(std::make_shared<ws_slots>(opts_->max_connections, opts_->max_connections_per_ip)),
         loopback_(is_loopback_listen(opts_->listen)),
         acceptor_(asio::make_strand(ioc)) {}
 

@@ -15,6 +15,10 @@
 ///   - subprotocols: `wsvisor.v1` is selected when offered (alone or in a
 ///     list); a client offering none is accepted without the header; a client
 ///     offering only others gets 400 naming `wsvisor.v1`;
+///   - an `Origin` header not in `allowed_origins` (when that is not empty):
+///     403; a request without `Origin` (not a browser) is not checked;
+///   - `max_connections_per_ip` WebSockets open from the client's address:
+///     429 with `Retry-After`;
 ///   - `max_connections` WebSockets open: 503 with `Retry-After`. protocol.md
 ///     lists close code 4429 for this; refusing before the upgrade costs no
 ///     WebSocket handshake and no actor, and any HTTP client understands it;
@@ -38,6 +42,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/actor.hpp>
 
@@ -80,6 +85,8 @@ struct http_options {
   std::string ws_path = "/ws";                // target of the WebSocket upgrade; query ignored
   std::uint64_t max_message_bytes = 65536;    // inbound messages above this close with 1009
   std::uint64_t max_connections = 10000;      // open WebSockets; beyond, upgrades get 503
+  std::uint64_t max_connections_per_ip = 0;   // from one address; beyond, 429; 0 = no limit
+  std::vector<std::string> allowed_origins;   // an upgrade with another Origin gets 403; empty: any
   std::uint64_t send_queue_bytes = 1u << 20;  // outbound bytes queued per WebSocket; past it
                                               // the client stopped reading: reset
   duration handshake_timeout{10'000};         // WebSocket opening and closing handshakes

@@ -86,6 +86,7 @@ ws_session::ws_session(tcp::socket&& socket, std::string subprotocol,
                        std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots)
     : strand_(socket.get_executor()),
       peer_(endpoint_text(socket)),
+      ip_(remote_ip(socket)),
       subprotocol_(std::move(subprotocol)),
       opts_(std::move(opts)),
       slots_(std::move(slots)),
@@ -97,7 +98,7 @@ ws_session::~ws_session() {
   // Only reached unfinished when the io_context dropped our handlers (the
   // server stopped without closing). No ws_closed then: the actor, if any,
   // released us, and the actor system may already be gone.
-  if (!finished_) slots_->release();
+  if (!finished_) slots_->release(ip_);
 }
 
 void ws_session::accept(http::request<http::string_body> req) {
@@ -450,7 +451,7 @@ void ws_session::finish(beast::error_code ec) {
 
   // A close of ours still in flight releases the socket in on_close.
   if (!close_pending_) release_socket();
-  slots_->release();
+  slots_->release(ip_);
   log::debug(*ws_log(), "websocket closed", {{"peer", peer_}, {"code", code}, {"reason", reason}});
   if (actor_) {
     caf::anon_send(actor_, ws_closed_atom::value, code, std::move(reason));

@@ -127,6 +127,7 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   // Immutable after construction: safe from any thread.
   const boost::asio::any_io_executor strand_;
   const std::string peer_;
+  const std::string ip_;  // the remote address alone: its slot in `slots_`
   const std::string subprotocol_;
   const std::shared_ptr<const http_options> opts_;
   const std::shared_ptr<ws_slots> slots_;

@@ -4,13 +4,49 @@ namespace wsvisor::net {
 
 namespace http = boost::beast::http;
 
-bool ws_slots::try_acquire() {
+ws_slots::refusal ws_slots::try_acquire(const std::string& ip) {
   auto open = open_.load(std::memory_order_acquire);
   do {
-    if (open >= max_) return false;
+    if (open >= max_) return refusal::total;
   } while (!open_.compare_exchange_weak(open, open + 1, std::memory_order_acq_rel,
                                         std::memory_order_acquire));
-  return true;
+  if (max_per_ip_ == 0) return refusal::none;
+  std::lock_guard guard{mtx_};
+  auto& mine = per_ip_[ip];
+  if (mine >= max_per_ip_) {
+    open_.fetch_sub(1, std::memory_order_acq_rel);
+    return refusal::per_ip;
+  }
+  ++mine;
+  return refusal::none;
+}
+
+void ws_slots::release(const std::string& ip) {
+  open_.fetch_sub(1, std::memory_order_acq_rel);
+  if (max_per_ip_ == 0) return;
+  std::lock_guard guard{mtx_};
+  // Entries go with their last connection: the map holds only addresses
+  // with a WebSocket open, so address churn cannot grow it.
+  if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+std::uint64_t ws_slots::open_from(const std::string& ip) const {
+  std::lock_guard guard{mtx_};
+  auto it = per_ip_.find(ip);
+  return it == per_ip_.end() ? 0 : it->second;
+}
+
+std::string remote_ip(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string{"?"} : ep.address().to_string();
+}
+
+bool origin_allowed(const std::vector<std::string>& allowed, std::string_view origin) {
+  if (allowed.empty()) return true;
+  for (const auto& a : allowed)
+    if (a == origin) return true;
+  return false;
 }
 
 subprotocol_choice choose_subprotocol(const http::request<http::string_body>& req) {

@@ -177,7 +177,7 @@ TEST_F(Connection, KeepsABoundedNumberOfFramesUntilTheSessionAnswers) {
   for (int i = 0; i < 65; ++i)
     c.send(json::object{{"type", "subscribe"}, {"channel", "ch" + std::to_string(i)}});
   registry->receive(
-      [&](hello_atom, caf::actor&, transport_ptr&) {
+      [&](hello_atom, caf::actor&, transport_ptr&, client_identity&) {
         // All 65 frames arrived while the request was pending: 64 are kept.
         expect_error(c, "rate_limited");
         return caf::actor{session};

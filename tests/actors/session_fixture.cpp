@@ -59,7 +59,7 @@ void SessionFixture::start_registry() {
 }
 
 connection_options SessionFixture::connection_opts() const {
-  connection_options opts;
+  connection_options opts = conn_opts_;
   opts.session = session_;
   opts.handshake_timeout = handshake_timeout_;
   return opts;

@@ -89,6 +89,7 @@ class SessionFixture : public ::testing::Test {
   session_config session_ = test_session_config();
   registry_options registry_opts_;
   std::chrono::milliseconds handshake_timeout_{10'000};
+  connection_options conn_opts_;  // limits, gate, auth (session and timeout are set from above)
   caf::actor registry_;
   std::deque<std::unique_ptr<test_client>> clients_;
 };

@@ -109,6 +109,66 @@ TEST_F(WsServer, RefusesConnectionsBeyondMaxConnectionsUntilOneCloses) {
   EXPECT_TRUE(d.connect(port()).ok);
 }
 
+TEST_F(WsServer, RefusesConnectionsBeyondThePerAddressLimitWith429) {
+  start({.max_connections_per_ip = 2});
+  ws_client a, b, c;
+  ASSERT_TRUE(a.connect(port()).ok);
+  ASSERT_TRUE(b.connect(port()).ok);
+  auto refused = c.connect(port());
+  EXPECT_FALSE(refused.ok);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.retry_after, "5");
+  EXPECT_EQ(server_->open_websockets(), 2u);
+  // Closing one gives its address the slot back.
+  EXPECT_EQ(a.close(1000).type, kind::closed);
+  ASSERT_TRUE(await_closed(1));
+  EXPECT_TRUE(c.connect(port()).ok);
+}
+
+namespace {
+std::string upgrade_from(std::string_view origin) {
+  std::string req =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  if (!origin.empty()) req += "Origin: " + std::string{origin} + "\r\n";
+  return req + "\r\n";
+}
+}  // namespace
+
+TEST_F(WsServer, AnOriginOutsideTheAllowListIsRefusedWith403) {
+  start({.allowed_origins = {"https://app.example", "http://localhost:3000"}});
+  auto allowed = test::send_raw(port(), upgrade_from("https://app.example"), 5s,
+                                "\r\n\r\n");
+  EXPECT_EQ(allowed.received.rfind("HTTP/1.1 101", 0), 0u) << allowed.received;
+  auto other = test::send_raw(port(), upgrade_from("https://evil.example"), 5s);
+  EXPECT_EQ(other.received.rfind("HTTP/1.1 403", 0), 0u) << other.received;
+  auto port_differs = test::send_raw(port(), upgrade_from("http://localhost:3001"), 5s);
+  EXPECT_EQ(port_differs.received.rfind("HTTP/1.1 403", 0), 0u) << port_differs.received;
+  // Not a browser: no Origin, no check.
+  auto none = test::send_raw(port(), upgrade_from(""), 5s, "\r\n\r\n");
+  EXPECT_EQ(none.received.rfind("HTTP/1.1 101", 0), 0u) << none.received;
+}
+
+TEST_F(WsServer, AnyOriginIsAcceptedWithoutAnAllowList) {
+  start();
+  auto any = test::send_raw(port(), upgrade_from("https://anywhere.example"), 5s, "\r\n\r\n");
+  EXPECT_EQ(any.received.rfind("HTTP/1.1 101", 0), 0u) << any.received;
+}
+
+TEST(WsSlots, CountPerAddressAndForgetAddressesWithNothingOpen) {
+  ws_slots slots{3, 2};
+  EXPECT_EQ(slots.try_acquire("10.0.0.1"), ws_slots::refusal::none);
+  EXPECT_EQ(slots.try_acquire("10.0.0.1"), ws_slots::refusal::none);
+  EXPECT_EQ(slots.try_acquire("10.0.0.1"), ws_slots::refusal::per_ip);
+  EXPECT_EQ(slots.try_acquire("10.0.0.2"), ws_slots::refusal::none);
+  EXPECT_EQ(slots.try_acquire("10.0.0.3"), ws_slots::refusal::total);
+  EXPECT_EQ(slots.open(), 3u);
+  slots.release("10.0.0.2");
+  EXPECT_EQ(slots.open_from("10.0.0.2"), 0u);
+  EXPECT_EQ(slots.try_acquire("10.0.0.3"), ws_slots::refusal::none);
+  EXPECT_EQ(slots.open_from("10.0.0.1"), 2u);
+}
+
 TEST(ChooseSubprotocol, ReadsEveryHeaderFieldAndTrimsTokens) {
   namespace http = boost::beast::http;
   http::request<http::string_body> req;

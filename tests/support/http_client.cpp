@@ -138,7 +138,8 @@ http_reply http_request(std::uint16_t port, std::string_view method, std::string
   return http_send(port, {.method = std::string{method}, .target = std::string{target}}, timeout);
 }
 
-raw_exchange send_raw(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout) {
+raw_exchange send_raw(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout,
+                      std::string_view until) {
   asio::io_context ioc;
   tcp::socket socket{ioc};
   raw_exchange result;
@@ -154,6 +155,11 @@ raw_exchange send_raw(std::uint16_t port, std::string_view bytes, std::chrono::m
         result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - sent_at);
         return;
+      }
+      if (!until.empty() && result.received.find(until) != std::string::npos) {
+        result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - sent_at);
+        return ioc.stop();
       }
       read_more();
     });

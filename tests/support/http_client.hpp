@@ -68,8 +68,10 @@ struct raw_exchange {
 };
 
 /// Connects, writes `bytes` and reads until the server closes the
-/// connection or `timeout` passes.
+/// connection or `timeout` passes, or (when `until` is not empty) until what
+/// was received contains `until`.
 raw_exchange send_raw(std::uint16_t port, std::string_view bytes,
-                      std::chrono::milliseconds timeout = std::chrono::seconds{10});
+                      std::chrono::milliseconds timeout = std::chrono::seconds{10},
+                      std::string_view until = {});
 
 }  // namespace wsvisor::test
