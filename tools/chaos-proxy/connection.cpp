@@ -94,11 +94,12 @@ void connection::cut() {
 
 void connection::arm_truncation(truncation t) { lane_of(t.dir).truncate = t.keep; }
 
+// Only the writers: a reader paused on a full lane is restarted by the
+// writes that drain it, and one that never started (still connecting) must
+// not start here.
 void connection::resume() {
-  for (auto d : {direction::client_to_server, direction::server_to_client}) {
-    write(d);
-    read(d);
-  }
+  write(direction::client_to_server);
+  write(direction::server_to_client);
 }
 
 void connection::read(direction d) {
