@@ -30,19 +30,9 @@ std::string write_temp(const std::string& name, const std::string& text) {
 
 // Waits for the "listening" event and returns the port it names.
 std::uint16_t await_listening(child_process& p) {
-  auto line = p.wait_for_stderr_line(
-      [](const std::string& l) { return l.find("listening") != std::string::npos; });
-  if (!line) {
-    ADD_FAILURE() << "no listening line; stderr:\n" << p.stderr_text();
-    return 0;
-  }
-  // (std::regex trips a GCC 12 false positive under ASan, hence by hand.)
-  auto at = line->find("127.0.0.1:");
-  if (at == std::string::npos) {
-    ADD_FAILURE() << "no address in: " << *line;
-    return 0;
-  }
-  return static_cast<std::uint16_t>(std::stoi(line->substr(at + 10)));
+  auto port = test::await_loopback_port(p, "listening");
+  if (port == 0) ADD_FAILURE() << "no listening line with a port; stderr:\n" << p.stderr_text();
+  return port;
 }
 
 TEST(WsvisorProcess, ServesHealthzAndExitsZeroOnSigterm) {

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/client/client_fixture.hpp"
-#include "tests/support/tcp_proxy.hpp"
+#include "tools/chaos-proxy/chaos_proxy.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -166,7 +166,7 @@ TEST(ClientLiveness, GivingUpIsAFinalState) {
 TEST(ClientLiveness, ATemporaryLinkIsNeverRestarted) {
   system_holder h;
   fake_server srv;
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   auto opts = options_for(proxied_url(proxy.port()));
   opts.reconnect.restart = restart_kind::temporary;
@@ -211,7 +211,7 @@ TEST(ClientLiveness, DestroyingAConnectedClientIsClean) {
 TEST(ClientLiveness, KeepsItsGuaranteesThroughRandomCuts) {
   system_holder h;
   fake_server srv;
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   auto opts = options_for(proxied_url(proxy.port()));
   opts.reconnect = fast_policy(5ms, 40ms);
@@ -225,7 +225,7 @@ TEST(ClientLiveness, KeepsItsGuaranteesThroughRandomCuts) {
   // Batches paced by delivery, until enough cuts have hit traffic in flight.
   std::uint64_t sent = 0;
   int published = 0;
-  while (proxy.cut() < 8) {
+  while (proxy.stats().cuts < 8) {
     ASSERT_LT(sent, 50'000u) << "the proxy stopped cutting";
     for (int k = 0; k < 20; ++k) srv.publish("news", std::to_string(++sent));
     ++published;
@@ -252,7 +252,7 @@ TEST(ClientLiveness, KeepsItsGuaranteesThroughRandomCuts) {
   }
   EXPECT_GE(c.stats().resumes, 1u);
   EXPECT_EQ(c.stats().resets, 0u);
-  RecordProperty("cuts", static_cast<int>(proxy.cut()));
+  RecordProperty("cuts", static_cast<int>(proxy.stats().cuts));
   RecordProperty("resumes", static_cast<int>(c.stats().resumes));
 }
 

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/client/client_fixture.hpp"
-#include "tests/support/tcp_proxy.hpp"
+#include "tools/chaos-proxy/chaos_proxy.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -101,7 +101,7 @@ TEST(Client, DeliversMessagesOnceAndInOrder) {
 TEST(Client, ResumesAfterADropWithTheHighestSeqItHolds) {
   system_holder h;
   fake_server srv;
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   client c{h.sys, options_for(proxied_url(proxy.port())), rec.callbacks()};
   ASSERT_TRUE(rec.await_state(kind::connected));
@@ -133,7 +133,7 @@ TEST(Client, ResumesAfterADropWithTheHighestSeqItHolds) {
 TEST(Client, ResendsOnlyUnacknowledgedPublishesAboveLastCseq) {
   system_holder h;
   fake_server srv{fake_server_options{.ack_publishes = false}};
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   client c{h.sys, options_for(proxied_url(proxy.port())), rec.callbacks()};
   ASSERT_TRUE(rec.await_state(kind::connected));
@@ -171,7 +171,7 @@ TEST(Client, ResendsOnlyUnacknowledgedPublishesAboveLastCseq) {
 TEST(Client, ResendsASubscribeLeftUnansweredByALostConnectionAfterResuming) {
   system_holder h;
   fake_server srv;
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   client c{h.sys, options_for(proxied_url(proxy.port())), rec.callbacks()};
   ASSERT_TRUE(rec.await_state(kind::connected));
@@ -190,7 +190,7 @@ TEST(Client, ResendsASubscribeLeftUnansweredByALostConnectionAfterResuming) {
 TEST(Client, ReportsResetAndStartsTheNewSessionCleanWhenResumeFails) {
   system_holder h;
   fake_server srv{fake_server_options{.ack_publishes = false}};
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   client c{h.sys, options_for(proxied_url(proxy.port())), rec.callbacks()};
   ASSERT_TRUE(rec.await_state(kind::connected));
@@ -236,7 +236,7 @@ TEST(Client, ReportsResetAndStartsTheNewSessionCleanWhenResumeFails) {
 TEST(Client, SubscribesAgainOnlyToTheChannelsItStillWantsAfterAReset) {
   system_holder h;
   fake_server srv;
-  tcp_proxy proxy{srv.port()};
+  chaos::chaos_proxy proxy{srv.port()};
   client_recorder rec;
   client c{h.sys, options_for(proxied_url(proxy.port())), rec.callbacks()};
   ASSERT_TRUE(rec.await_state(kind::connected));

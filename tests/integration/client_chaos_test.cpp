@@ -12,8 +12,9 @@
 
 #include "client/client.hpp"
 #include "client/errors.hpp"
+#include "tests/integration/chaos_clients.hpp"
 #include "tests/integration/node_fixture.hpp"
-#include "tests/support/tcp_proxy.hpp"
+#include "tools/chaos-proxy/chaos_proxy.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -39,28 +40,16 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
   cfg_.session.replay_buffer = 100'000;
   cfg_.session.replay_buffer_bytes = 64u << 20;
   start_node();
-  tcp_proxy proxy{port()};
+  chaos::chaos_proxy proxy{port()};
 
   caf::actor_system_config caf_cfg;
   add_client_types(caf_cfg);
   caf::actor_system sys{caf_cfg};
 
-  policy reconnect;
-  reconnect.backoff_min = 5ms;
-  reconnect.backoff_max = 50ms;
-  reconnect.jitter = jitter_kind::full;
-  reconnect.reset_after = 100ms;
-  reconnect.max_restarts = 0;  // never give up: the proxy keeps cutting
-  reconnect.on_give_up = give_up_action::stop;
-
   std::vector<std::unique_ptr<inbox>> inboxes;
-  std::vector<std::unique_ptr<client>> cs;
-  for (int i = 0; i < clients; ++i) {
-    auto& box = *inboxes.emplace_back(std::make_unique<inbox>());
-    client_options opts{.url = "ws://127.0.0.1:" + std::to_string(proxy.port()) + "/ws",
-                        .reconnect = reconnect,
-                        .seed = static_cast<std::uint64_t>(i + 1)};
-    client_callbacks cb{.on_message = [&box](const client_message& m) {
+  for (int i = 0; i < clients; ++i) inboxes.push_back(std::make_unique<inbox>());
+  auto cs = connect_clients(sys, proxy.port(), clients, "all", [&](int i) {
+    return client_callbacks{.on_message = [&box = *inboxes[i]](const client_message& m) {
       auto v = boost::json::parse(m.data).as_object();
       std::lock_guard guard{box.mtx};
       box.seq_ok = box.seq_ok && m.seq == box.last_seq + 1;
@@ -70,11 +59,7 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
       else
         box.from.at(v.at("p").to_number<std::size_t>()).push_back(v.at("n").to_number<int>());
     }};
-    cs.push_back(std::make_unique<client>(sys, opts, cb));
-    ASSERT_TRUE(cs.back()->subscribe("all"));
-  }
-  // A subscription is not retroactive: publish only once every client
-  // demonstrably receives on the channel (probes until each got one).
+  });
   auto probes_everywhere = [&] {
     for (auto& box : inboxes) {
       std::lock_guard guard{box->mtx};
@@ -82,11 +67,8 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
     }
     return true;
   };
-  for (int attempt = 0; !probes_everywhere(); ++attempt) {
-    ASSERT_LT(attempt, 100) << "not every client got subscribed";
-    ASSERT_EQ(cs[0]->publish("all", R"({"probe":true})"), publish_result::queued);
-    cs[0]->wait_for([&](const client_stats&) { return probes_everywhere(); }, 200ms);
-  }
+  ASSERT_TRUE(probe_until_subscribed(*cs[0], "all", probes_everywhere))
+      << "not every client got subscribed";
 
   proxy.cut_randomly(50ms, 300ms, 2026);
   for (int n = 1; n <= publishes; ++n)
@@ -130,7 +112,7 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
                   << st.pending_publishes << ", live " << st.live << "; first bad:" << missing;
   }
   proxy.stop_cutting();
-  EXPECT_GE(proxy.cut(), 3u) << "the proxy must really have cut connections";
+  EXPECT_GE(proxy.stats().cuts, 3u) << "the proxy must really have cut connections";
 
   std::uint64_t resumes = 0;
   for (int i = 0; i < clients; ++i) {
@@ -149,7 +131,7 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
     }
   }
   EXPECT_GE(resumes, 1u);
-  RecordProperty("cuts", static_cast<int>(proxy.cut()));
+  RecordProperty("cuts", static_cast<int>(proxy.stats().cuts));
   RecordProperty("resumes", static_cast<int>(resumes));
   cs.clear();
 }

@@ -24,7 +24,7 @@
 
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/cluster_nodes.hpp"
-#include "tests/support/tcp_proxy.hpp"
+#include "tools/chaos-proxy/chaos_proxy.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -411,11 +411,11 @@ TEST_F(Cluster, HealedPartitionDeliversWithoutDuplicates) {
   auto& a = cl.node("a");
   auto& b = cl.node("b");
   // b reaches a only through the proxy; a knows no address of b's.
-  tcp_proxy proxy{a.cluster_port()};
+  chaos::chaos_proxy proxy{a.cluster_port()};
   a.settings().peers.clear();
   b.settings().peers = {"127.0.0.1:" + std::to_string(proxy.port())};
   ASSERT_TRUE(cl.start());
-  ASSERT_GE(proxy.active(), 1u) << "the peer link does not go through the proxy";
+  ASSERT_GE(proxy.stats().active, 1u) << "the peer link does not go through the proxy";
 
   wire_client sa{a.http_port()}, sb{b.http_port()}, pa{a.http_port()}, pb{b.http_port()};
   for (auto* c : {&sa, &sb, &pa, &pb}) c->hello();

@@ -120,6 +120,23 @@ void child_process::send_signal(int signo) {
   if (!status_) kill(pid_, signo);
 }
 
+std::uint16_t await_loopback_port(child_process& p, const std::string& marker,
+                                  std::chrono::milliseconds timeout) {
+  auto line = p.wait_for_stderr_line(
+      [&marker](const std::string& l) { return l.find(marker) != std::string::npos; }, timeout);
+  const std::string loopback = "127.0.0.1:";
+  auto at = line ? line->find(loopback) : std::string::npos;
+  if (at == std::string::npos) return 0;
+  // (std::regex trips a GCC 12 false positive under ASan, hence by hand.)
+  unsigned port = 0;
+  for (auto i = at + loopback.size(); i < line->size() && port <= 65535; ++i) {
+    auto c = (*line)[i];
+    if (c < '0' || c > '9') break;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  return port <= 65535 ? static_cast<std::uint16_t>(port) : 0;
+}
+
 run_result run_to_exit(const std::string& path, const std::vector<std::string>& args,
                        std::chrono::milliseconds timeout) {
   child_process p{path, args};

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -60,6 +61,12 @@ class child_process {
   std::size_t out_scanned_ = 0;
   std::optional<int> status_;
 };
+
+/// Awaits a stderr line containing `marker` (a `listening` line, say) and
+/// returns the port of the first `127.0.0.1:PORT` in it; 0 when no such line
+/// came before the deadline or it names no loopback port.
+std::uint16_t await_loopback_port(child_process& p, const std::string& marker,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds{20});
 
 /// Runs a program to completion (bounded) and returns the child afterwards.
 struct run_result {
