@@ -41,6 +41,12 @@ io_threads = 1
 actor_threads = 1
 [session]
 resume_window = "10m"
+[limits]
+# The peers have no such limits, and the generator's thousands of clients all
+# come from 127.0.0.1 at once: measure the same work on every server.
+connections_per_ip = 0
+messages_per_second = 0
+handshakes_per_second = 0
 [log]
 level = "warn"
 """
@@ -468,7 +474,8 @@ def report(analysis_path):
     out.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     out.append("- wsvisor's configuration: `io_threads = 1`, `actor_threads = 1` (one CPU), "
                "`max_connections = 30000`, `resume_window = \"10m\"`, log level `warn`, `actor_scheduler = \"auto\"` "
-               "(which picks `sharing`: the server is pinned to one CPU); everything else "
+               "(which picks `sharing`: the server is pinned to one CPU), `[limits]` `connections_per_ip`, "
+               "`messages_per_second` and `handshakes_per_second` off (the peers have no such limits); everything else "
                "is the built-in default (replay buffer 1,024 messages, send queue 1 MiB).")
     out.append("- Payload: 64 bytes. A figure marked † was taken while the generator used ≥ 90 % of its "
                "CPU: it may be capped by the generator rather than the server.\n")
