@@ -20,6 +20,16 @@ namespace json = boost::json;
 // name), so an error frame cannot be made arbitrarily large.
 constexpr std::size_t max_echo = 64;
 
+// The first max_echo bytes of `text` (valid UTF-8), less a character cut in
+// two: the error frame is a text frame, and a WebSocket client fails the
+// connection on invalid UTF-8 (RFC 6455 section 8.1).
+std::string_view echo(std::string_view text) {
+  if (text.size() <= max_echo) return text;
+  auto end = max_echo;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 protocol_error fail(error_code code, std::string message) {
   return protocol_error{code, std::move(message)};
 }
@@ -136,8 +146,7 @@ parse_result parse_object(const json::object& obj) {
   }
   if (type == "pong") return client_frame{pong{}};
   if (type == "bye") return client_frame{bye{}};
-  auto shown = type.substr(0, max_echo);
-  return fail(error_code::unknown_type, "unknown type \"" + std::string{shown} + "\"");
+  return fail(error_code::unknown_type, "unknown type \"" + std::string{echo(type)} + "\"");
 }
 
 void append_quoted(std::string& out, std::string_view text) {

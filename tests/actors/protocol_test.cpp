@@ -119,6 +119,19 @@ TEST(Protocol, UnknownTypesAreUnknownType) {
   EXPECT_EQ(rejected(R"({"type":"HELLO"})").code, error_code::unknown_type);
 }
 
+// Found by tests/fuzz/protocol_fuzz: the echo was cut at 64 bytes, inside
+// "é", and the error frame was no longer UTF-8 (a WebSocket client fails the
+// connection on such a text frame).
+TEST(Protocol, AnUnknownTypeIsEchoedWithoutCuttingACharacterInTwo) {
+  auto type = std::string(63, 'x') + "\xc3\xa9\xe2\x82\xac";
+  auto err = rejected(R"({"type":")" + type + R"("})");
+  EXPECT_EQ(err.code, error_code::unknown_type);
+  EXPECT_EQ(err.message, "unknown type \"" + std::string(63, 'x') + "\"");
+  EXPECT_NO_THROW(json::parse(encode_error(err.code, err.message)));
+  auto fits = std::string(62, 'x') + "\xc3\xa9";
+  EXPECT_EQ(rejected(R"({"type":")" + fits + "z\"}").message, "unknown type \"" + fits + "\"");
+}
+
 TEST(Protocol, ChannelNamesAreCheckedByHand) {
   EXPECT_TRUE(valid_channel(std::string(128, 'x')));
   EXPECT_TRUE(valid_channel("AZaz09_.:-"));
