@@ -3,6 +3,7 @@
 #include "config/checks.hpp"
 
 #include <array>
+#include <cmath>
 #include <utility>
 
 #include <boost/json/monotonic_resource.hpp>
@@ -19,6 +20,16 @@ namespace json = boost::json;
 // Error messages echo at most this much of a client-chosen string (a type
 // name), so an error frame cannot be made arbitrarily large.
 constexpr std::size_t max_echo = 64;
+
+// The first max_echo bytes of `text` (valid UTF-8), less a character cut in
+// two: the error frame is a text frame, and a WebSocket client fails the
+// connection on invalid UTF-8 (RFC 6455 section 8.1).
+std::string_view echo(std::string_view text) {
+  if (text.size() <= max_echo) return text;
+  auto end = max_echo;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
 
 protocol_error fail(error_code code, std::string message) {
   return protocol_error{code, std::move(message)};
@@ -129,6 +140,7 @@ parse_result parse_object(const json::object& obj) {
     if (reserved_channel(channel_text))
       return fail(error_code::bad_channel,
                   "publish: channels starting with \"sys.\" are reserved for the server");
+    if (!finite_numbers(*data)) return wrong(type, "data", "JSON whose numbers fit in a double");
     f.channel = std::move(channel_text);
     // The one re-serialisation of `data`: from here on every subscriber's
     // frame shares these bytes.
@@ -142,8 +154,7 @@ parse_result parse_object(const json::object& obj) {
   }
   if (type == "pong") return client_frame{pong{}};
   if (type == "bye") return client_frame{bye{}};
-  auto shown = type.substr(0, max_echo);
-  return fail(error_code::unknown_type, "unknown type \"" + std::string{shown} + "\"");
+  return fail(error_code::unknown_type, "unknown type \"" + std::string{echo(type)} + "\"");
 }
 
 void append_quoted(std::string& out, std::string_view text) {
@@ -197,7 +208,7 @@ parse_result parse(std::string_view text) {
   unsigned char first_block[2048];
   json::monotonic_resource arena{first_block, sizeof first_block};
   json::parse_options options;
-  options.max_depth = 64;
+  options.max_depth = max_frame_depth;
   boost::system::error_code ec;
   auto value = json::parse(json::string_view{text.data(), text.size()}, ec, &arena, options);
   if (ec) return fail(error_code::bad_json, "not valid JSON: " + ec.message());
@@ -215,6 +226,24 @@ std::string_view type_name(const client_frame& frame) {
 bool valid_channel(std::string_view channel) { return is_channel_name(channel); }
 
 bool reserved_channel(std::string_view channel) { return channel.starts_with("sys."); }
+
+bool finite_numbers(const json::value& value) {
+  // Recursion is bounded by the parser's max_depth.
+  switch (value.kind()) {
+    case json::kind::double_:
+      return std::isfinite(value.get_double());
+    case json::kind::array:
+      for (const auto& element : value.get_array())
+        if (!finite_numbers(element)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& member : value.get_object())
+        if (!finite_numbers(member.value())) return false;
+      return true;
+    default:
+      return true;
+  }
+}
 
 std::string encode(const welcome& frame) {
   json::object obj;
@@ -312,10 +341,12 @@ std::string upstream_data(std::string_view text) {
   unsigned char first_block[2048];
   json::monotonic_resource arena{first_block, sizeof first_block};
   json::parse_options options;
-  options.max_depth = 64;
+  // As deep as a client's `data` may nest, so that the message frame carrying
+  // it stays within max_frame_depth.
+  options.max_depth = max_frame_depth - 1;
   boost::system::error_code ec;
-  json::parse(json::string_view{text.data(), text.size()}, ec, &arena, options);
-  if (!ec) return std::string{text};
+  auto value = json::parse(json::string_view{text.data(), text.size()}, ec, &arena, options);
+  if (!ec && finite_numbers(value)) return std::string{text};
   std::string out;
   append_quoted(out, text);
   return out;

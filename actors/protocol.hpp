@@ -9,6 +9,7 @@
 /// recipient, and a per-session head `{"type":"message","seq":N,`. Together
 /// they are one JSON object.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,9 +17,17 @@
 #include <string_view>
 #include <variant>
 
+#include <boost/json/fwd.hpp>
+
 #include "config/config.hpp"
 
 namespace wsvisor::proto {
+
+/// How deep a frame may nest: a client frame nested deeper is refused with
+/// bad_json, so its `data` nests at most one level less. A `message` frame
+/// nests as deep as the `data` it carries plus one, so clients read frames
+/// up to this depth.
+inline constexpr std::size_t max_frame_depth = 64;
 
 /// One encoded payload shared by every recipient (same type as wsvisor::shared_body).
 using shared_body = std::shared_ptr<const std::string>;
@@ -104,6 +113,12 @@ std::string_view type_name(const client_frame& frame);
 /// True iff `channel` matches ^[A-Za-z0-9_.:-]{1,128}$.
 bool valid_channel(std::string_view channel);
 
+/// True unless `value` holds a number beyond the range of a double (`1e400`).
+/// boost::json reads one as infinity and writes it back as `Infinity`, which
+/// is not JSON: such `data` would reach subscribers in frames that no JSON
+/// parser reads. A publish carrying one is refused with bad_frame.
+bool finite_numbers(const boost::json::value& value);
+
 /// True iff `channel` is reserved for the server's own publishes (`sys.`
 /// prefix, e.g. `sys.upstream.NAME`): clients may subscribe, not publish.
 bool reserved_channel(std::string_view channel);
@@ -154,7 +169,9 @@ std::string_view message_body_data(std::string_view body);
 std::string upstream_text(std::string_view data_json);
 
 /// The serialised `data` for a text frame an upstream sent: the frame itself
-/// when it is one JSON value, otherwise the frame as a JSON string.
+/// when it is one JSON value that a client may publish as `data` (nested at
+/// most max_frame_depth - 1 deep, finite_numbers), otherwise the frame as a
+/// JSON string.
 std::string upstream_data(std::string_view text);
 
 }  // namespace wsvisor::proto

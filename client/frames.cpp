@@ -60,7 +60,7 @@ bool decode_fields(const json::object& o, server_frame& f, std::string& missing)
       return need(read(o, "channel", f.channel), "channel");
     case server_frame_kind::message: {
       auto* data = o.if_contains("data");
-      if (!need(data != nullptr, "data")) return false;
+      if (!need(data != nullptr && proto::finite_numbers(*data), "data")) return false;
       f.data = json::serialize(*data);
       return need(read(o, "seq", f.seq), "seq") && need(read(o, "channel", f.channel), "channel");
     }
@@ -141,14 +141,21 @@ std::string encode_bye() { return R"({"type":"bye"})"; }
 bool is_valid_channel(std::string_view channel) { return proto::valid_channel(channel); }
 
 bool is_json_value(std::string_view text) {
+  // What the server accepts as a publish's `data`.
+  json::parse_options options;
+  options.max_depth = proto::max_frame_depth - 1;
   json::error_code ec;
-  json::parse(text, ec);
-  return !ec;
+  auto value = json::parse(text, ec, {}, options);
+  return !ec && proto::finite_numbers(value);
 }
 
 std::optional<server_frame> decode_server_frame(std::string_view text, std::string& error) {
+  // boost::json's default depth (32) is below what the server sends: a
+  // message frame nests as deep as its data, which a publisher chose.
+  json::parse_options options;
+  options.max_depth = proto::max_frame_depth;
   json::error_code ec;
-  auto value = json::parse(text, ec);
+  auto value = json::parse(text, ec, {}, options);
   if (ec || !value.is_object()) {
     error = "not a JSON object";
     return std::nullopt;

@@ -29,7 +29,9 @@ std::string encode_bye();
 /// Channel names match ^[A-Za-z0-9_.:-]{1,128}$ (checked without std::regex).
 bool is_valid_channel(std::string_view channel);
 
-/// True when `text` holds exactly one JSON value.
+/// True when `text` holds exactly one JSON value that the server accepts as
+/// a publish's `data`: nested at most proto::max_frame_depth - 1 deep, with
+/// every number within the range of a double (proto::finite_numbers).
 bool is_json_value(std::string_view text);
 
 // -- server to client -----------------------------------------------------------

@@ -122,9 +122,9 @@ std::optional<api_answer> check_publish_access(bool is_post, std::string_view au
 }
 
 std::variant<publish_request, api_answer> parse_publish(std::string_view body) {
-  // As deep as a client frame may nest (actors/protocol.cpp).
+  // As deep as a client frame may nest.
   json::parse_options options;
-  options.max_depth = 64;
+  options.max_depth = proto::max_frame_depth;
   boost::system::error_code ec;
   auto value = json::parse(json::string_view{body.data(), body.size()}, ec, {}, options);
   if (ec) return error_answer(400, "bad_json", "the body is not valid JSON: " + ec.message());
@@ -147,6 +147,8 @@ std::variant<publish_request, api_answer> parse_publish(std::string_view body) {
     return error_answer(
         400, "bad_channel",
         "channel " + shown_channel(name) + " is reserved: sys.* channels are the server's own");
+  if (!proto::finite_numbers(*data))
+    return error_answer(400, "bad_request", "\"data\" holds a number beyond the range of a double");
   return publish_request{.channel = std::string{name}, .data_json = json::serialize(*data)};
 }
 

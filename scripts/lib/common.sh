@@ -1,5 +1,5 @@
-# Shared by scripts/run and scripts/test: install missing Debian packages,
-# then configure and build one CMake preset. Sourced, not executed.
+# Shared by the scripts in scripts/: install missing Debian packages, then
+# configure and build one CMake preset. Sourced, not executed.
 
 WSVISOR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
@@ -13,6 +13,9 @@ WSVISOR_PACKAGES=(
 # generator's own tests (WebSocket++ peer; Node for the npm ws and Socket.IO
 # peers, whose packages come from tools/bench/node/package-lock.json).
 WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs)
+# The fuzz preset (scripts/test's short runs, scripts/fuzz): Debian's clang
+# and its runtime libraries, which hold libFuzzer and the sanitizers.
+WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # What scripts/bench needs on top: plots, and taskset to pin processes.
 WSVISOR_BENCH_PACKAGES=(gnuplot-nox util-linux)
 

@@ -119,6 +119,34 @@ TEST(Protocol, UnknownTypesAreUnknownType) {
   EXPECT_EQ(rejected(R"({"type":"HELLO"})").code, error_code::unknown_type);
 }
 
+// Found by tests/fuzz/protocol_fuzz: the echo was cut at 64 bytes, inside
+// "é", and the error frame was no longer UTF-8 (a WebSocket client fails the
+// connection on such a text frame).
+TEST(Protocol, AnUnknownTypeIsEchoedWithoutCuttingACharacterInTwo) {
+  auto type = std::string(63, 'x') + "\xc3\xa9\xe2\x82\xac";
+  auto err = rejected(R"({"type":")" + type + R"("})");
+  EXPECT_EQ(err.code, error_code::unknown_type);
+  EXPECT_EQ(err.message, "unknown type \"" + std::string(63, 'x') + "\"");
+  EXPECT_NO_THROW(json::parse(encode_error(err.code, err.message)));
+  auto fits = std::string(62, 'x') + "\xc3\xa9";
+  EXPECT_EQ(rejected(R"({"type":")" + fits + "z\"}").message, "unknown type \"" + fits + "\"");
+}
+
+// Found by tests/fuzz/protocol_fuzz: boost::json reads 1e400 as infinity and
+// wrote it back as `Infinity`, so every subscriber got a frame that is not JSON.
+TEST(Protocol, APublishWhoseDataHoldsANumberBeyondADoubleIsBadFrame) {
+  for (auto data : {"1e400", "[1,-1e400]", R"({"a":{"b":[2E+999]}})"}) {
+    auto err =
+        rejected(std::string{R"({"type":"publish","channel":"c","cseq":1,"data":)"} + data + "}");
+    EXPECT_EQ(err.code, error_code::bad_frame) << data;
+    EXPECT_EQ(err.message, R"(publish: field "data" must be JSON whose numbers fit in a double)");
+  }
+  auto p =
+      parsed_as<publish>(R"({"type":"publish","channel":"c","cseq":1,"data":[1e308,-5e-324]})");
+  ASSERT_TRUE(p.body);
+  EXPECT_NO_THROW(json::parse(encode_message_head(1) + *p.body));
+}
+
 TEST(Protocol, ChannelNamesAreCheckedByHand) {
   EXPECT_TRUE(valid_channel(std::string(128, 'x')));
   EXPECT_TRUE(valid_channel("AZaz09_.:-"));
@@ -222,6 +250,18 @@ TEST(Protocol, UpstreamDataIsTheFrameWhenItIsJsonAndAStringOtherwise) {
   // Either way the result is one JSON value.
   for (auto text : {"x\ny", "[1,", "\"q\"", "tab\tend"})
     EXPECT_NO_THROW(json::parse(upstream_data(text))) << text;
+}
+
+// Found by tests/fuzz/protocol_fuzz with the two tests above: an upstream's
+// frame becomes `data` verbatim only if a client could have published it.
+TEST(Protocol, UpstreamDataIsAStringWhenAClientCouldNotPublishIt) {
+  EXPECT_EQ(upstream_data("1e400"), R"("1e400")");
+  EXPECT_EQ(upstream_data("[1e400]"), R"("[1e400]")");
+  auto deepest = std::string(max_frame_depth - 1, '[') + std::string(max_frame_depth - 1, ']');
+  EXPECT_EQ(upstream_data(deepest), deepest);
+  auto too_deep = "[" + deepest + "]";
+  EXPECT_EQ(upstream_data(too_deep), json::serialize(json::string{too_deep}));
+  EXPECT_EQ(upstream_text(upstream_data(too_deep)), too_deep);
 }
 
 }  // namespace

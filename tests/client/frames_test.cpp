@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <variant>
+
+#include "actors/protocol.hpp"
+
 namespace wsvisor::detail {
 namespace {
 
@@ -53,6 +57,35 @@ TEST(ClientFrames, DecodesMessagesWithAnyJsonData) {
   EXPECT_EQ(f->data, R"([1,"x"])");
   EXPECT_FALSE(decode_server_frame(R"({"type":"message","seq":-1,"channel":"c","data":1})", error));
   EXPECT_FALSE(decode_server_frame(R"({"type":"message","seq":1,"channel":"c"})", error));
+}
+
+// Found by tests/fuzz/protocol_fuzz: the server accepts `data` nested up to
+// max_frame_depth - 1 deep, but the client parsed frames with boost::json's
+// default depth of 32 and dropped the message as a bad frame.
+TEST(ClientFrames, DecodesMessagesAsDeepAsTheServerSendsThem) {
+  auto data = std::string(proto::max_frame_depth - 1, '[') + "7" +
+              std::string(proto::max_frame_depth - 1, ']');
+  auto parsed = proto::parse(R"({"type":"publish","channel":"c","cseq":1,"data":)" + data + "}");
+  ASSERT_TRUE(std::holds_alternative<proto::client_frame>(parsed));
+  auto& p = std::get<proto::publish>(std::get<proto::client_frame>(parsed));
+  std::string error;
+  auto f = decode_server_frame(proto::encode_message_head(3) + *p.body, error);
+  ASSERT_TRUE(f) << error;
+  EXPECT_EQ(f->data, data);
+  EXPECT_TRUE(is_json_value(data));
+  EXPECT_FALSE(is_json_value("[" + data + "]"));
+}
+
+// Found by tests/fuzz/frames_fuzz: boost::json reads 1e400 as infinity and
+// writes it back as `Infinity`, which the application cannot parse.
+TEST(ClientFrames, RejectsDataWithANumberBeyondADouble) {
+  std::string error;
+  EXPECT_FALSE(
+      decode_server_frame(R"({"type":"message","seq":1,"channel":"c","data":[1e400]})", error));
+  EXPECT_NE(error.find("data"), std::string::npos) << error;
+  EXPECT_FALSE(is_json_value("1e400"));
+  EXPECT_FALSE(is_json_value(R"({"a":-1e999})"));
+  EXPECT_TRUE(is_json_value("1e308"));
 }
 
 TEST(ClientFrames, DecodesGoawayWithAndWithoutUrl) {

@@ -113,6 +113,16 @@ TEST(ApiParse, RejectsInvalidAndReservedChannelsNamingThem) {
   EXPECT_LT(long_name.body.size(), 400u);
 }
 
+// As a publish frame (tests/actors/protocol_test.cpp): boost::json would
+// write 1e400 back as `Infinity`, which is not JSON.
+TEST(ApiParse, RejectsDataWithANumberBeyondADouble) {
+  auto answer = rejected(R"({"channel":"news","data":{"x":[1e400]}})");
+  EXPECT_EQ(answer.status, 400u);
+  EXPECT_EQ(
+      answer.body,
+      R"({"error":"bad_request","message":"\"data\" holds a number beyond the range of a double"})");
+}
+
 TEST(ApiAnswer, MapsOutcomesToStatusAndJson) {
   auto ok = answer_publish({.sessions = 3});
   EXPECT_EQ(ok.status, 200u);
