@@ -4,13 +4,19 @@
 // connected before, and a new one, are still served (hostile_fixture.hpp).
 // docs/security.md, "Hostile input", lists each case and its answer.
 
+#include <sys/resource.h>
+#include <sys/time.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "log/log.hpp"
 #include "tests/integration/hostile_fixture.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
 
 namespace wsvisor::test::hostile {
 namespace {
@@ -300,6 +306,62 @@ TEST_F(Hostile, AHandshakeStormGetsGoawayOverloadWithSpreadRetryDelays) {
   // The client connected before was served throughout (its frames are no
   // handshakes); a new one that honours retry_ms when refused is admitted.
   storm.clear();
+  expect_still_served();
+}
+
+// CPU time this process has used, user and system.
+std::chrono::microseconds cpu_time() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto us = [](const timeval& t) {
+    return std::chrono::microseconds{t.tv_sec * 1'000'000 + t.tv_usec};
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+TEST_F(Hostile, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
+  // No cap counts connections before their upgrade: only handshake_timeout
+  // ends them, so a flood can use up the process's descriptors. Then the
+  // kernel keeps the connection it could not accept in the backlog, and an
+  // accept retried at once fails at once, forever.
+  cfg_.server.handshake_timeout = 5s;
+  cfg_.server.scheduler = actor_scheduler::sharing;  // idle workers sleep: CPU is the node's
+  start();
+  // The flood comes from another process, whose descriptors are its own.
+  child_process flood{"/usr/bin/python3",
+                      {"-c",
+                       "import socket, sys, time\n"
+                       "s = [socket.create_connection(('127.0.0.1', " +
+                           std::to_string(port()) +
+                           ")) for _ in range(40)]\n"
+                           "print('held', flush=True)\n"
+                           "time.sleep(30)\n"}};
+  // With descriptors gone, UBSan's vptr check cannot validate a type it has
+  // not seen (it needs a pipe): let the warning path's types be seen first.
+  log::warn(
+      *log::get("test"), "descriptor limit lowered for this test",
+      {{"error", boost::system::error_code{EMFILE, boost::system::system_category()}.message()}});
+  rlimit original{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &original), 0);
+  auto open_now = std::distance(std::filesystem::directory_iterator{"/proc/self/fd"},
+                                std::filesystem::directory_iterator{});
+  rlimit lowered = original;
+  lowered.rlim_cur = static_cast<rlim_t>(open_now + 8);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  ASSERT_TRUE(flood.wait_for_stdout_line([](const std::string& l) { return l == "held"; }, 10s));
+  // Measured over half a second with the backlog full: a node spinning on
+  // accept uses a whole CPU.
+  auto cpu_before = cpu_time();
+  auto wall_before = steady::now();
+  std::this_thread::sleep_for(500ms);
+  auto cpu = cpu_time() - cpu_before;
+  auto wall = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - wall_before);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &original), 0);
+  EXPECT_LT(cpu.count(), wall.count() / 4)
+      << "CPU " << cpu.count() << " us in " << wall.count() << " us";
+  // Descriptors back: accepting resumes.
+  flood.send_signal(SIGKILL);
+  flood.wait_exit(5s);
   expect_still_served();
 }
 
