@@ -59,6 +59,7 @@ struct session_state {
   // generation is stale (CAF 0.17 cannot cancel a delayed_send).
   std::uint64_t generation_ = 0;
   std::set<std::string> channels_;
+  std::multiset<std::string> subscribing_;  // of channels_: asked of the broker, not yet answered
   client_identity identity_;             // [auth]: subject and allowed channels
   std::uint64_t max_subscriptions_ = 0;  // limits.subscriptions_per_session; 0 = none
   // Flow control: messages up to sent_ have been handed to the attached
@@ -74,6 +75,7 @@ struct session_state {
     std::uint64_t ticket;
     std::uint64_t cseq;  // of a publish; 0 otherwise
     std::string frame;   // empty while the answer is outstanding
+    std::string undecided_subscribe;  // a subscribe to this channel waits for earlier ones
   };
   std::deque<pending_answer> answers_;
   std::uint64_t next_ticket_ = 0;
@@ -92,8 +94,18 @@ struct session_state {
   void answer(std::uint64_t ticket, std::string frame) {
     for (auto& a : answers_)
       if (a.ticket == ticket) a.frame = std::move(frame);
-    while (!answers_.empty() && !answers_.front().frame.empty()) {
-      send_text(std::move(answers_.front().frame));
+    while (!answers_.empty()) {
+      auto& front = answers_.front();
+      if (!front.undecided_subscribe.empty()) {
+        // Every answer before it is out: decide it now, if that no longer
+        // depends on subscribes at the broker.
+        auto decided = decide_subscribe(front.undecided_subscribe, front.ticket);
+        if (!decided) break;
+        front.undecided_subscribe.clear();
+        front.frame = std::move(*decided);
+      }
+      if (front.frame.empty()) break;
+      send_text(std::move(front.frame));
       answers_.pop_front();
     }
     if (bye_pending_ && answers_.empty()) end_with_bye();
@@ -378,6 +390,59 @@ struct session_state {
             });
   }
 
+  /// The answer to a subscribe. Empty once the broker has been asked (the
+  /// answer then comes under `ticket`, or a ticket taken now when 0).
+  /// Nullopt while the answer depends on subscribes still at the broker,
+  /// which may yet refuse them (too_many_channels): a pipelined subscribe
+  /// beyond limits.subscriptions_per_session must not be refused for
+  /// subscriptions this session ends up not holding, nor one already asked
+  /// for be answered `subscribed` before the broker took it. The caller
+  /// keeps it in the order of answers and `answer` decides it once
+  /// everything before it is answered.
+  std::optional<std::string> decide_subscribe(const std::string& channel, std::uint64_t ticket) {
+    if (channels_.count(channel) > 0) {
+      if (subscribing_.count(channel) > 0) return std::nullopt;
+      return proto::encode_subscribed(channel);
+    }
+    if (!channel_allowed(identity_, channel))
+      return proto::encode_error(proto::error_code::forbidden,
+                                 "subscribe: channel " + channel + " is not allowed by your token");
+    if (max_subscriptions_ != 0 && channels_.size() >= max_subscriptions_) {
+      if (!subscribing_.empty()) return std::nullopt;
+      return proto::encode_error(proto::error_code::too_many_subscriptions,
+                                 "subscribe: this session holds its limit of " +
+                                     std::to_string(max_subscriptions_) + " subscriptions");
+    }
+    channels_.insert(channel);
+    subscribing_.insert(channel);
+    forward_sub(channel, true);
+    // Answered once the broker (and, on a cluster node, every peer) has
+    // the subscription: `subscribed` means publishes from now on arrive.
+    if (ticket == 0) ticket = expect_answer(0);
+    auto* self = self_;
+    self->request(broker_, caf::infinite, subscribe_atom::value, channel,
+                  caf::actor_cast<caf::actor>(self))
+        .then(
+            [self, ticket, channel](caf::ok_atom) {
+              auto& st = self->state;
+              st.subscribing_.erase(st.subscribing_.find(channel));
+              st.answer(ticket, proto::encode_subscribed(channel));
+            },
+            [self, ticket, channel](caf::error& err) {
+              // The node's channel limit is the only refusal; anything
+              // else means the broker is gone.
+              if (err != errc::too_many_channels) return self->quit(std::move(err));
+              auto& st = self->state;
+              st.subscribing_.erase(st.subscribing_.find(channel));
+              st.channels_.erase(channel);
+              st.forward_sub(channel, false);
+              st.answer(ticket, proto::encode_error(proto::error_code::too_many_channels,
+                                                    "subscribe: this node holds its limit of " +
+                                                        context_of(err) + " channels"));
+            });
+    return std::string{};
+  }
+
   /// A subscription change during a handover goes to the successor too.
   void forward_sub(const std::string& channel, bool on) {
     if (!handing_over_) return;
@@ -539,37 +604,11 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       [self](subscribe_atom, const std::string& channel) {
         auto& st = self->state;
         if (!st.from_current()) return;
-        if (st.channels_.count(channel) > 0) return st.reply(proto::encode_subscribed(channel));
-        if (!channel_allowed(st.identity_, channel))
-          return st.reply(proto::encode_error(
-              proto::error_code::forbidden,
-              "subscribe: channel " + channel + " is not allowed by your token"));
-        if (st.max_subscriptions_ != 0 && st.channels_.size() >= st.max_subscriptions_)
-          return st.reply(proto::encode_error(proto::error_code::too_many_subscriptions,
-                                              "subscribe: this session holds its limit of " +
-                                                  std::to_string(st.max_subscriptions_) +
-                                                  " subscriptions"));
-        st.channels_.insert(channel);
-        st.forward_sub(channel, true);
-        // Answered once the broker (and, on a cluster node, every peer) has
-        // the subscription: `subscribed` means publishes from now on arrive.
-        auto ticket = st.expect_answer(0);
-        self->request(st.broker_, caf::infinite, subscribe_atom::value, channel,
-                      caf::actor_cast<caf::actor>(self))
-            .then([self, ticket, channel](
-                      caf::ok_atom) { self->state.answer(ticket, proto::encode_subscribed(channel)); },
-                  [self, ticket, channel](caf::error& err) {
-                    // The node's channel limit is the only refusal; anything
-                    // else means the broker is gone.
-                    if (err != errc::too_many_channels) return self->quit(std::move(err));
-                    auto& st = self->state;
-                    st.channels_.erase(channel);
-                    st.forward_sub(channel, false);
-                    st.answer(ticket, proto::encode_error(
-                                          proto::error_code::too_many_channels,
-                                          "subscribe: this node holds its limit of " +
-                                              context_of(err) + " channels"));
-                  });
+        if (auto decided = st.decide_subscribe(channel, 0)) {
+          if (!decided->empty()) st.reply(std::move(*decided));
+          return;
+        }
+        st.answers_.push_back({++st.next_ticket_, 0, {}, channel});
       },
       [self](unsubscribe_atom, const std::string& channel) {
         auto& st = self->state;

@@ -29,6 +29,11 @@ namespace {
 // clients add their own backoff and jitter.
 constexpr const char* retry_after_seconds = "5";
 
+// How long the listener stops accepting after an accept failed (out of
+// descriptors, say): short enough that nobody notices once they are back,
+// long enough that a persistent failure costs no CPU and ten log lines a second.
+constexpr std::chrono::milliseconds accept_pause{100};
+
 std::shared_ptr<spdlog::logger> http_log() {
   static auto logger = log::get("http");
   return logger;
@@ -319,22 +324,35 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                              if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
                                return;
                              if (ec) {
-                               // Out of descriptors or similar: keep accepting
-                               // rather than go deaf; the condition is logged.
-                               log::warn(*http_log(), "accept failed", {{"error", ec.message()}});
-                             } else {
-                               // Small frames must leave at once: with Nagle on,
-                               // a frame written right after another (the `ack`
-                               // then the `message` of a publish) waits for the
-                               // peer's delayed ACK, 40 ms on Linux. Measured
-                               // in docs/benchmarks.md.
-                               beast::error_code ignored;
-                               socket.set_option(tcp::no_delay(true), ignored);
-                               std::make_shared<http_connection>(self->ioc_, std::move(socket),
-                                                                 self->opts_, self->slots_,
-                                                                 self->loopback_)
-                                   ->run();
+                               // Out of descriptors (EMFILE, ENFILE) or memory:
+                               // the connection stays in the backlog, and an
+                               // accept retried at once fails at once (Asio
+                               // tries it before waiting for readiness): a
+                               // retry loop spinning a CPU and logging every
+                               // failure. Pause, then keep accepting rather
+                               // than go deaf; meanwhile sockets that end
+                               // (handshake_timeout bounds them) give
+                               // descriptors back.
+                               log::warn(
+                                   *http_log(), "accept failed; pausing",
+                                   {{"error", ec.message()}, {"pause_ms", accept_pause.count()}});
+                               self->pause_.expires_after(accept_pause);
+                               self->pause_.async_wait([self](beast::error_code waited) {
+                                 if (!waited && self->acceptor_.is_open()) self->accept();
+                               });
+                               return;
                              }
+                             // Small frames must leave at once: with Nagle on,
+                             // a frame written right after another (the `ack`
+                             // then the `message` of a publish) waits for the
+                             // peer's delayed ACK, 40 ms on Linux. Measured
+                             // in docs/benchmarks.md.
+                             beast::error_code ignored;
+                             socket.set_option(tcp::no_delay(true), ignored);
+                             std::make_shared<http_connection>(self->ioc_, std::move(socket),
+                                                               self->opts_, self->slots_,
+                                                               self->loopback_)
+                                 ->run();
                              self->accept();
                            });
   }
@@ -344,6 +362,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::shared_ptr<ws_slots> slots_;
   bool loopback_;  // the API without a token answers only then
   tcp::acceptor acceptor_;
+  asio::steady_timer pause_{acceptor_.get_executor()};  // after a failed accept
   tcp::endpoint bound_;
 };
 
@@ -381,6 +400,7 @@ void http_server::stop() {
   asio::post(impl_->acceptor_.get_executor(), [self = impl_] {
     beast::error_code ignored;
     self->acceptor_.close(ignored);
+    self->pause_.cancel();
   });
 }
 

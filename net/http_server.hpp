@@ -4,7 +4,9 @@
 /// serves `GET /healthz` (200 "ok") and `GET /version` (build information as
 /// JSON); any other path is 404. A client must deliver each request within
 /// `request_timeout` and may idle between keep-alive requests for at most the
-/// same time: a slow or silent client cannot hold a socket forever.
+/// same time: a slow or silent client cannot hold a socket forever. When an
+/// accept fails (the process is out of descriptors, say) the listener pauses
+/// for 100 ms before it accepts again, instead of spinning on the failure.
 ///
 /// WebSockets share the port: an upgrade request for `ws_path` (query string
 /// ignored) becomes a WebSocket whose connection actor `on_websocket` spawns

@@ -174,6 +174,26 @@ TEST_F(Limits, ChannelsPerNodeAreBounded) {
   subscribe(c, "c");
 }
 
+TEST_F(Limits, PipelinedSubscribesAreRefusedForTheLimitThatApplies) {
+  // Subscribes sent without waiting for their answers: those still at the
+  // broker may yet be refused, so they must not count against the session's
+  // own limit, nor a repeated one be answered `subscribed` before the
+  // broker took it (found by Hostile.ASubscribeFloodStopsAtTheSessionAndNodeLimits).
+  registry_opts_.max_subscriptions = 3;
+  registry_opts_.max_channels = 2;
+  start_registry();
+  auto& c = connect();
+  hello(c);
+  for (const auto* channel : {"a", "b", "c", "d", "e", "e", "a"})
+    c.send(json::object{{"type", "subscribe"}, {"channel", channel}});
+  EXPECT_EQ(str(c.expect("subscribed"), "channel"), "a");
+  EXPECT_EQ(str(c.expect("subscribed"), "channel"), "b");
+  for (int i = 0; i < 4; ++i) expect_error(c, "too_many_channels");  // c, d, e, e
+  EXPECT_EQ(str(c.expect("subscribed"), "channel"), "a");
+  EXPECT_EQ(subscribers("a"), 1u);
+  EXPECT_EQ(subscribers("c"), 0u);
+}
+
 TEST_F(Limits, HelloWithoutAValidTokenIsUnauthorizedThenClosed1008) {
   enable_auth();
   start_registry();

@@ -3,8 +3,7 @@
 /// Shared by the WebSocket suites (ws_server_test, ws_session_test): a real
 /// listener on an OS-chosen port, whose WebSockets are served by "probe"
 /// actors that echo and obey commands, and whose observations the test
-/// thread awaits with deadlines. Also a raw client for what Beast's client
-/// will not do.
+/// thread awaits with deadlines.
 
 #include <condition_variable>
 #include <mutex>
@@ -12,18 +11,16 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/write.hpp>
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
 #include "actors/messages.hpp"
 #include "net/http_server.hpp"
 #include "net/ws_session.hpp"
+#include "tests/support/eventually.hpp"
+#include "tests/support/raw_ws.hpp"
 #include "tests/support/watched.hpp"
 #include "tests/support/ws_client.hpp"
 
@@ -127,17 +124,7 @@ inline caf::behavior probe(caf::stateful_actor<probe_state>* self, transport_ptr
   };
 }
 
-// For states that announce nothing (an object's end, a counter): checked
-// every few milliseconds until true or the deadline.
-template <class Pred>
-bool eventually(Pred pred, ms timeout = 10s) {
-  auto deadline = steady::now() + timeout;
-  while (!pred()) {
-    if (steady::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using test::eventually;
 
 // A listener on an OS-chosen port with one I/O thread, whose WebSockets are
 // served by probe actors.
@@ -195,33 +182,7 @@ class WsServer : public ::testing::Test {
 };
 
 // A hand-driven client for what Beast's client will not do: go silent in the
-// middle of a closing handshake.
-class raw_ws {
- public:
-  bool upgrade(std::uint16_t port) {
-    boost::asio::ip::tcp::endpoint ep{boost::asio::ip::make_address("127.0.0.1"), port};
-    boost::system::error_code ec;
-    socket_.connect(ep, ec);
-    if (ec) return false;
-    write(
-        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    std::string response;
-    bool done = false;
-    boost::asio::async_read_until(socket_, boost::asio::dynamic_buffer(response), "\r\n\r\n",
-                                  [&](boost::system::error_code, std::size_t) { done = true; });
-    ioc_.run_for(5s);
-    return done && response.starts_with("HTTP/1.1 101");
-  }
-
-  void write(std::string_view bytes) {
-    boost::system::error_code ec;
-    boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()), ec);
-  }
-
- private:
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::socket socket_{ioc_};
-};
+// middle of a closing handshake (tests/support/raw_ws.hpp).
+using test::raw_ws;
 
 }  // namespace wsvisor::net::ws_testing

@@ -165,9 +165,9 @@ TEST_F(WsSession, PeerCloseFollowedBySilenceIsCutAfterTheHandshakeTimeout) {
   raw_ws c;
   ASSERT_TRUE(c.upgrade(port()));
   auto sent = steady::now();
-  // Close frame, masked with a zero key, code 1000; then the client neither
-  // reads nor closes: Beast's teardown would wait for its FIN forever.
-  c.write(std::string{"\x88\x82\x00\x00\x00\x00\x03\xe8", 8});
+  // A close frame with code 1000; then the client neither reads nor
+  // closes: Beast's teardown would wait for its FIN forever.
+  c.write(test::ws_close_frame(1000));
   ASSERT_TRUE(await_closed(1));
   EXPECT_GE(steady::now() - sent, 250ms);
   EXPECT_EQ(closed()[0].code, 1000);
@@ -177,8 +177,8 @@ TEST_F(WsSession, OversizedFrameFollowedBySilenceStillReports1009) {
   start({.max_message_bytes = 1024, .handshake_timeout = 300ms});
   raw_ws c;
   ASSERT_TRUE(c.upgrade(port()));
-  // A text frame header announcing 1 MiB (64-bit length, zero mask), and no payload.
-  c.write(std::string{"\x81\xff\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00", 14});
+  // A text frame header announcing 1 MiB, and no payload.
+  c.write(test::ws_frame(test::op::text, "", {.length = 1u << 20}));
   ASSERT_TRUE(await_closed(1));
   EXPECT_EQ(closed()[0].code, 1009);
 }
