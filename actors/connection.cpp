@@ -130,8 +130,7 @@ struct connection_state {
 
   /// Takes a token for one frame. Without one the frame is dropped and
   /// answered, and a strike is taken; without a strike the connection closes.
-  bool within_rate(const proto::parse_result* parsed) {
-    auto now = self_->clock().now();
+  bool within_rate(caf::actor_clock::time_point now, const proto::parse_result* parsed) {
     if (rate_->take(now)) return true;
     if (!strikes_->take(now)) {
       log::info(*log_, "rate limit exceeded: closing",
@@ -386,7 +385,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         auto& st = self->state;
         st.last_text_ = self->clock().now();
         auto parsed = proto::parse(payload);
-        if (!st.within_rate(&parsed)) return;
+        if (!st.within_rate(st.last_text_, &parsed)) return;
         if (auto* err = std::get_if<proto::protocol_error>(&parsed)) {
           st.send_error(err->code, err->message);
           return;
@@ -394,7 +393,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         st.on_frame(std::get<proto::client_frame>(parsed));
       },
       [self](ws_binary_atom) {
-        if (!self->state.within_rate(nullptr)) return;
+        if (!self->state.within_rate(self->clock().now(), nullptr)) return;
         self->state.send_error(proto::error_code::binary_unsupported,
                                "binary frames are not supported; send JSON text frames");
       },

@@ -35,25 +35,31 @@ std::string new_session_id() {
 }
 
 std::string new_token() {
+  auto bytes = random_bytes<32>();
+  return base64url({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+}
+
+std::string base64url(std::string_view bytes) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  auto bytes = random_bytes<32>();
+  auto at = [&bytes](std::size_t k) { return std::uint32_t{static_cast<unsigned char>(bytes[k])}; };
   std::string out;
-  out.reserve(43);
+  out.reserve((bytes.size() * 4 + 2) / 3);
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) |
-                      std::uint32_t{bytes[i + 2]};
+    std::uint32_t n = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
     out += alphabet[(n >> 18) & 63];
     out += alphabet[(n >> 12) & 63];
     out += alphabet[(n >> 6) & 63];
     out += alphabet[n & 63];
   }
-  // 32 bytes leave two over: three characters, unpadded.
-  std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
-  out += alphabet[(n >> 18) & 63];
-  out += alphabet[(n >> 12) & 63];
-  out += alphabet[(n >> 6) & 63];
+  // One or two bytes left over: two or three characters, unpadded.
+  if (auto left = bytes.size() - i; left > 0) {
+    std::uint32_t n = (at(i) << 16) | (left == 2 ? at(i + 1) << 8 : 0);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    if (left == 2) out += alphabet[(n >> 6) & 63];
+  }
   return out;
 }
 

@@ -25,6 +25,9 @@ std::uint64_t new_origin();
 /// padding). Throws std::runtime_error if the CSPRNG fails.
 std::string new_token();
 
+/// `bytes` in base64url without padding (RFC 4648 §5, as JWTs use it).
+std::string base64url(std::string_view bytes);
+
 /// True iff `a` and `b` are equal. The time taken depends on the lengths
 /// (not secret: every token has the same length) but not on the content, so
 /// timing reveals nothing about how much of a guessed token was right.

@@ -36,6 +36,17 @@ TEST(Ids, TokensAre256RandomBitsInBase64Url) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
+TEST(Ids, Base64UrlMatchesRfc4648WithoutPadding) {
+  EXPECT_EQ(base64url(""), "");
+  EXPECT_EQ(base64url("f"), "Zg");
+  EXPECT_EQ(base64url("fo"), "Zm8");
+  EXPECT_EQ(base64url("foo"), "Zm9v");
+  EXPECT_EQ(base64url("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64url("\xfb\xff"), "-_8");  // the two url-safe characters
+}
+
 TEST(Ids, TokenComparisonChecksContentAndLength) {
   auto token = new_token();
   EXPECT_TRUE(token_equal(token, std::string{token}));

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/ids.hpp"
 #include "actors/jwt_auth.hpp"
 #include "tests/support/jwt_tokens.hpp"
 
@@ -90,8 +91,8 @@ TEST(JwtVerifier, RefusesAWrongSignature) {
 TEST(JwtVerifier, RefusesAlgNoneAndOtherAlgorithms) {
   jwt_verifier v{key, ""};
   // {"alg":"none","typ":"JWT"} . {"sub":"mallory"} . (no signature)
-  auto none = test::base64url(R"({"alg":"none","typ":"JWT"})") + "." +
-              test::base64url(R"({"sub":"mallory","channels":["*"]})") + ".";
+  auto none = base64url(R"({"alg":"none","typ":"JWT"})") + "." +
+              base64url(R"({"sub":"mallory","channels":["*"]})") + ".";
   EXPECT_FALSE(v.verify(none, now).identity);
   // The same key, but HS512: a valid signature of the wrong algorithm.
   auto hs512 = make_jwt(key, R"({"sub":"x"})", JWT_ALG_HS512);
@@ -106,7 +107,7 @@ TEST(JwtVerifier, RefusesTamperedAndTruncatedTokens) {
   // The payload swapped for one granting every channel, signature kept.
   auto dot1 = token.find('.');
   auto dot2 = token.find('.', dot1 + 1);
-  auto forged = token.substr(0, dot1 + 1) + test::base64url(R"({"sub":"alice","channels":["*"]})") +
+  auto forged = token.substr(0, dot1 + 1) + base64url(R"({"sub":"alice","channels":["*"]})") +
                 token.substr(dot2);
   EXPECT_FALSE(v.verify(forged, now).identity);
   for (std::size_t len : {std::size_t{0}, std::size_t{1}, dot1, dot1 + 1, dot2, token.size() - 1})

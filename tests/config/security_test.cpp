@@ -5,33 +5,20 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 #include "config/loader.hpp"
 #include "tests/config/error_matchers.hpp"
+#include "tests/support/tls_cert.hpp"
 
 namespace wsvisor {
 namespace {
 
+using test::temp_file;
 using testing::all_errors;
 using testing::has_error;
 
 const std::string readable_file = std::string{WSVISOR_SOURCE_DIR} + "/config/wsvisor.toml";
 const std::string key_32(32, 'k');
-
-// A scratch file holding `text`, removed with the object.
-struct temp_file {
-  std::string path;
-  explicit temp_file(const std::string& text)
-      : path{(std::filesystem::temp_directory_path() /
-              ("wsvisor-secret-" + std::to_string(::getpid()) + "-" +
-               std::to_string(reinterpret_cast<std::uintptr_t>(this))))
-                 .string()} {
-    std::ofstream{path, std::ios::binary} << text;
-  }
-  ~temp_file() { std::filesystem::remove(path); }
-};
 
 TEST(ConfigSecurity, ReadsOriginsTlsLimitsAndAuth) {
   auto r = load_config_string(R"([server]
@@ -144,12 +131,12 @@ TEST(ConfigSecurity, ShortAuthKeysAreRejectedWithoutShowingThem) {
 
 TEST(ConfigSecurity, AuthKeyFromAFileDropsOneTrailingNewline) {
   temp_file file{key_32 + "\n"};
-  auto r = load_config_string("[auth]\nsecret_file = \"" + file.path + "\"\n");
+  auto r = load_config_string("[auth]\nsecret_file = \"" + file.path() + "\"\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   std::string error;
   EXPECT_EQ(read_auth_secret(r.cfg.auth, error), key_32);
   temp_file short_file{"0123456789\n"};
-  auto bad = load_config_string("[auth]\nsecret_file = \"" + short_file.path + "\"\n");
+  auto bad = load_config_string("[auth]\nsecret_file = \"" + short_file.path() + "\"\n");
   EXPECT_TRUE(has_error(bad, "auth.secret_file", 2, "holds 10 bytes"));
   auto missing = load_config_string("[auth]\nsecret_file = \"/nonexistent/key\"\n");
   EXPECT_TRUE(has_error(missing, "auth.secret_file", 2, "cannot read secret file"));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/ids.hpp"
 #include "tests/integration/hostile_fixture.hpp"
 #include "tests/support/jwt_tokens.hpp"
 

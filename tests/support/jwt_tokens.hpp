@@ -1,12 +1,12 @@
 #pragma once
 
 /// JSON Web Tokens for tests of [auth], signed with libjwt: the same library
-/// the server verifies with, used here only to *make* tokens.
+/// the server verifies with, used here only to *make* tokens. Hand-made
+/// tokens use wsvisor::base64url (actors/ids.hpp).
 
 #include <jwt.h>
 
 #include <string>
-#include <string_view>
 
 namespace wsvisor::test {
 
@@ -14,8 +14,5 @@ namespace wsvisor::test {
 /// with `key` under `alg`. Throws std::runtime_error if libjwt refuses.
 std::string make_jwt(const std::string& key, const std::string& claims_json,
                      jwt_alg_t alg = JWT_ALG_HS256);
-
-/// Base64url without padding (RFC 7515 §2), for hand-made tokens.
-std::string base64url(std::string_view bytes);
 
 }  // namespace wsvisor::test
