@@ -418,6 +418,7 @@ std::string node::start() {
                  .listen = server.listen,
                  .request_timeout = server.handshake_timeout,
                  .version_json = version_json(),
+                 .tls = server.tls,
                  .ws_path = server.path,
                  .max_message_bytes = server.max_message_bytes,
                  .max_connections = server.max_connections,

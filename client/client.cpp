@@ -14,6 +14,7 @@
 #include "client/messages.hpp"
 #include "client/shared.hpp"
 #include "log/log.hpp"
+#include "net/tls_context.hpp"
 #include "net/ws_url.hpp"
 
 namespace wsvisor {
@@ -56,6 +57,9 @@ client::client(caf::actor_system& sys, client_options opts, client_callbacks cal
     : close_timeout_(opts.close_timeout) {
   std::string error;
   if (!net::parse_ws_url(opts.url, error)) throw std::invalid_argument(error);
+  // Checked once here: otherwise every attempt would fail the same way, slowly.
+  if (!opts.ca_file.empty() && !net::make_client_tls_context(opts.ca_file, error))
+    throw std::invalid_argument(error);
   shared_ = std::make_shared<detail::client_shared>();
   shared_->callbacks = std::move(callbacks);
   shared_->max_pending = opts.max_pending_publishes;

@@ -42,6 +42,8 @@ class client_io;
 
 struct client_options {
   std::string url;                   // ws://host[:port]/path or wss://...
+  std::string ca_file;               // wss://: PEM file of CAs trusted besides the system's
+                                     // (a private CA, a test's self-signed certificate)
   policy reconnect;                  // backoff, reset_after, intensity and give-up of reconnects
   std::uint32_t ack_every = 16;      // ack after this many messages ...
   duration ack_interval{100};        // ... or this long after the first unacked one
@@ -137,8 +139,9 @@ enum class publish_result : std::uint8_t {
 class client {
  public:
   /// Starts connecting at once. Throws std::invalid_argument when `opts.url`
-  /// is malformed. `sys` must outlive the client and have been configured
-  /// with add_client_types (client/errors.hpp).
+  /// is malformed or `opts.ca_file` cannot be loaded (the message names it).
+  /// `sys` must outlive the client and have been configured with
+  /// add_client_types (client/errors.hpp).
   client(caf::actor_system& sys, client_options opts, client_callbacks callbacks = {});
 
   /// close(), then waits up to 2 × close_timeout for the end; no callback

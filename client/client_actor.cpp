@@ -87,6 +87,7 @@ void client_actor_state::init(std::shared_ptr<client_shared> shared, client_opti
   lo.io = io_;
   lo.connect_timeout = opts_.connect_timeout;
   lo.close_timeout = opts_.close_timeout;
+  lo.ca_file = opts_.ca_file;
   lo.max_queued_bytes = opts_.max_queued_bytes;
   lo.max_frame_bytes = opts_.max_frame_bytes;
   supervisor_options so;

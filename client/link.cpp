@@ -39,6 +39,7 @@ void dial(link_actor* self, const link_options& opts, const std::string& url) {
   p.link = caf::actor_cast<caf::actor>(self);
   p.id = self->id();
   p.connect_timeout = opts.connect_timeout;
+  p.ca_file = opts.ca_file;
   p.max_queued_bytes = opts.max_queued_bytes;
   p.max_frame_bytes = opts.max_frame_bytes;
   self->state.ws = open_ws_link(self->state.io->context(), std::move(p));

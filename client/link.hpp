@@ -32,6 +32,7 @@ struct link_options {
   std::shared_ptr<client_io> io;     // runs the socket
   duration connect_timeout{10'000};  // per attempt: connect and upgrade
   duration close_timeout{2000};      // graceful close bound
+  std::string ca_file;               // wss://: extra trusted CAs (PEM); empty: the system's only
   std::size_t max_queued_bytes = 16u << 20;
   std::size_t max_frame_bytes = 16u << 20;
 };

@@ -72,6 +72,7 @@ std::shared_ptr<ws_link> open_ws_link(boost::asio::io_context& ioc, ws_link_para
       .heartbeat_timeout = duration{0},
       .max_frame_bytes = p.max_frame_bytes,
       .max_queued_bytes = p.max_queued_bytes,
+      .ca_file = std::move(p.ca_file),
   };
   outbound_events events{
       .on_open = [client = p.client,

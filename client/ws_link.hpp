@@ -35,6 +35,7 @@ struct ws_link_params {
   caf::actor link;       // receives closed
   std::uint64_t id = 0;  // stamps open and frames: the link actor's id
   duration connect_timeout{10'000};
+  std::string ca_file;  // wss://: extra trusted CAs (PEM); empty: the system's only
   std::size_t max_queued_bytes = 16u << 20;
   std::size_t max_frame_bytes = 16u << 20;
 };

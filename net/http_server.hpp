@@ -28,6 +28,14 @@
 ///     §4.1 forbids it; Beast could not hand them on): 400.
 /// Without `on_websocket`, `ws_path` is served like any unknown path (404).
 ///
+/// TLS: with `tls` enabled the port speaks TLS only (https:// and wss://),
+/// every route and check above unchanged behind it. `start` loads the
+/// certificate chain and key and fails, naming the file, when they do not
+/// load or match. A connection must finish its TLS handshake within
+/// `handshake_timeout`; one that fails it (plain HTTP, a client that does
+/// not trust the certificate or speaks an older TLS than
+/// `tls.min_version`) is closed, logged at debug.
+///
 /// `POST /api/publish` publishes one message through `on_publish`; the
 /// answers are in docs/api.md. Without `on_publish` it is an unknown path
 /// (404). Its body may be up to `max_message_bytes`; every other route takes
@@ -83,6 +91,7 @@ struct http_options {
   duration request_timeout{10'000};       // deliver a request, or idle, at most this long
   std::uint64_t max_header_bytes = 8192;  // larger request headers get 431
   std::string version_json = "{}";        // body of GET /version
+  tls_config tls;                         // enabled: TLS only on `listen` (wss://, https://)
 
   std::string ws_path = "/ws";                // target of the WebSocket upgrade; query ignored
   std::uint64_t max_message_bytes = 65536;    // inbound messages above this close with 1009
@@ -91,7 +100,8 @@ struct http_options {
   std::vector<std::string> allowed_origins;   // an upgrade with another Origin gets 403; empty: any
   std::uint64_t send_queue_bytes = 1u << 20;  // outbound bytes queued per WebSocket; past it
                                               // the client stopped reading: reset
-  duration handshake_timeout{10'000};         // WebSocket opening and closing handshakes
+  duration handshake_timeout{10'000};         // TLS handshake; WebSocket opening and closing
+                                              // handshakes
   /// Spawns the connection actor of a new WebSocket (called on the socket's
   /// strand, after the 101). An invalid handle closes the socket with 1011.
   std::function<caf::actor(transport_ptr)> on_websocket;
@@ -118,8 +128,9 @@ class http_server {
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
-  /// Resolves, binds and starts accepting. Returns an empty string on
-  /// success, otherwise a message naming the address and the cause.
+  /// Loads the TLS certificate and key (when `tls` is enabled), resolves,
+  /// binds and starts accepting. Returns an empty string on success,
+  /// otherwise a message naming the file or the address, and the cause.
   std::string start();
 
   /// Stops accepting new connections; connections already open finish their

@@ -20,6 +20,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "log/log.hpp"
+#include "net/tls_context.hpp"
 #include "net/ws_url.hpp"
 
 namespace wsvisor::net {
@@ -370,30 +371,6 @@ class ws_client final : public outbound_socket,
   bool done_ = false;  // ended or aborted: every handler returns at once
 };
 
-// The context of one wss:// socket; `ca_file` problems surface here, before
-// any connection is made.
-std::shared_ptr<ssl::context> make_tls_context(const std::string& ca_file, std::string& error) {
-  try {
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-    beast::error_code ec;
-    ctx->set_verify_mode(ssl::verify_peer, ec);
-    if (!ec) ctx->set_default_verify_paths(ec);
-    if (ec) {
-      error = "TLS setup: " + ec.message();
-      return nullptr;
-    }
-    if (!ca_file.empty() && ctx->load_verify_file(ca_file, ec)) {
-      error = "cannot load ca_file " + ca_file + ": " + ec.message();
-      return nullptr;
-    }
-    return ctx;
-  } catch (const boost::system::system_error& e) {
-    error = std::string{"TLS setup: "} + e.what();
-    return nullptr;
-  }
-}
-
 outbound_socket_ptr unopened(asio::io_context& ioc, outbound_result result,
                              outbound_events events) {
   auto socket = std::make_shared<unopened_socket>(ioc);
@@ -414,7 +391,7 @@ outbound_socket_ptr open_ws_client(asio::io_context& ioc, outbound_options opts,
     socket->start();
     return socket;
   }
-  auto ctx = make_tls_context(opts.ca_file, error);
+  auto ctx = make_client_tls_context(opts.ca_file, error);
   if (!ctx) return unopened(ioc, ending(outbound_end::tls_failed, error), std::move(events));
   // The SSL object holds a reference on the context: it may go with this scope.
   auto socket = std::make_shared<ws_client<tls_stream>>(asio::make_strand(ioc), std::move(*url),

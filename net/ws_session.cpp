@@ -17,6 +17,7 @@
 
 #include "actors/messages.hpp"
 #include "log/log.hpp"
+#include "net/tls_stream.hpp"
 
 namespace wsvisor::net {
 
@@ -70,10 +71,12 @@ std::string endpoint_text(const tcp::socket& socket) {
 
 }  // namespace
 
-void ws_session::start(tcp::socket&& socket, http::request<http::string_body>&& req,
-                       std::string subprotocol, std::shared_ptr<const http_options> opts,
-                       std::shared_ptr<ws_slots> slots) {
-  auto self = std::make_shared<ws_session>(std::move(socket), std::move(subprotocol),
+template <class NextLayer>
+void ws_session<NextLayer>::start(NextLayer&& stream, http::request<http::string_body>&& req,
+                                  std::string subprotocol,
+                                  std::shared_ptr<const http_options> opts,
+                                  std::shared_ptr<ws_slots> slots) {
+  auto self = std::make_shared<ws_session>(std::move(stream), std::move(subprotocol),
                                            std::move(opts), std::move(slots));
   // The listener calls this on the connection's strand, which is ours too, so
   // dispatch runs inline; it is spelled out so that no other caller can
@@ -82,26 +85,30 @@ void ws_session::start(tcp::socket&& socket, http::request<http::string_body>&& 
                  [self, req = std::move(req)]() mutable { self->accept(std::move(req)); });
 }
 
-ws_session::ws_session(tcp::socket&& socket, std::string subprotocol,
-                       std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots)
-    : strand_(socket.get_executor()),
-      peer_(endpoint_text(socket)),
-      ip_(remote_ip(socket)),
+template <class NextLayer>
+ws_session<NextLayer>::ws_session(NextLayer&& stream, std::string subprotocol,
+                                  std::shared_ptr<const http_options> opts,
+                                  std::shared_ptr<ws_slots> slots)
+    : strand_(beast::get_lowest_layer(stream).get_executor()),
+      peer_(endpoint_text(beast::get_lowest_layer(stream).socket())),
+      ip_(remote_ip(beast::get_lowest_layer(stream).socket())),
       subprotocol_(std::move(subprotocol)),
       opts_(std::move(opts)),
       slots_(std::move(slots)),
-      ws_(std::move(socket)),
+      ws_(std::move(stream)),
       close_deadline_(strand_),
       timer_(strand_) {}
 
-ws_session::~ws_session() {
+template <class NextLayer>
+ws_session<NextLayer>::~ws_session() {
   // Only reached unfinished when the io_context dropped our handlers (the
   // server stopped without closing). No ws_closed then: the actor, if any,
   // released us, and the actor system may already be gone.
   if (!finished_) slots_->release(ip_);
 }
 
-void ws_session::accept(http::request<http::string_body> req) {
+template <class NextLayer>
+void ws_session<NextLayer>::accept(http::request<http::string_body> req) {
   // Beast's own timer bounds the opening handshake and the closes we start.
   // No idle timeout and no keep-alive pings: the application heartbeat owns
   // liveness, and a control frame proves nothing about the application.
@@ -125,7 +132,8 @@ void ws_session::accept(http::request<http::string_body> req) {
   ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
 }
 
-void ws_session::on_accept(beast::error_code ec) {
+template <class NextLayer>
+void ws_session<NextLayer>::on_accept(beast::error_code ec) {
   if (ec) {
     fail(ec, "accept");
     return finish(ec);
@@ -152,11 +160,13 @@ void ws_session::on_accept(beast::error_code ec) {
   read();
 }
 
-void ws_session::read() {
+template <class NextLayer>
+void ws_session<NextLayer>::read() {
   ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
 }
 
-void ws_session::on_read(beast::error_code ec, std::size_t) {
+template <class NextLayer>
+void ws_session<NextLayer>::on_read(beast::error_code ec, std::size_t) {
   if (ec) return finish(ec);
   auto payload = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
@@ -172,7 +182,8 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
   read();
 }
 
-send_result ws_session::send(out_frame frame) {
+template <class NextLayer>
+send_result ws_session<NextLayer>::send(out_frame frame) {
   if (!accepting_.load(std::memory_order_acquire)) return send_result::closed;
   const std::uint64_t size = frame.size();
   const std::uint64_t limit = opts_->send_queue_bytes;
@@ -206,14 +217,16 @@ send_result ws_session::send(out_frame frame) {
   return send_result::queued;
 }
 
-void ws_session::close(std::uint16_t code, std::string reason) {
+template <class NextLayer>
+void ws_session<NextLayer>::close(std::uint16_t code, std::string reason) {
   accepting_.store(false, std::memory_order_release);
   asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
     self->request_close(code, std::move(reason));
   });
 }
 
-void ws_session::drain_inbox() {
+template <class NextLayer>
+void ws_session<NextLayer>::drain_inbox() {
   {
     std::lock_guard lock{inbox_mutex_};
     draining_.swap(inbox_);
@@ -230,7 +243,8 @@ void ws_session::drain_inbox() {
   if (!writing_ && !queue_.empty()) write_next();
 }
 
-void ws_session::write_next() {
+template <class NextLayer>
+void ws_session<NextLayer>::write_next() {
   const auto& frame = queue_.front();
   writing_ = true;
   if (queue_.size() > 1 && !corked_) {
@@ -255,11 +269,13 @@ void ws_session::write_next() {
   ws_.async_write(buffers, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
-bool ws_session::has_room() const {
+template <class NextLayer>
+bool ws_session<NextLayer>::has_room() const {
   return queued_.load(std::memory_order_acquire) < opts_->send_queue_bytes / 2;
 }
 
-void ws_session::when_room(std::function<void()> fn) {
+template <class NextLayer>
+void ws_session<NextLayer>::when_room(std::function<void()> fn) {
   asio::dispatch(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
     if (self->finished_) return;  // never called once the connection has ended
     self->on_room_ = std::move(fn);
@@ -267,7 +283,8 @@ void ws_session::when_room(std::function<void()> fn) {
   });
 }
 
-void ws_session::set_timer(std::chrono::milliseconds delay, std::function<void()> fn) {
+template <class NextLayer>
+void ws_session<NextLayer>::set_timer(std::chrono::milliseconds delay, std::function<void()> fn) {
   asio::post(strand_, [self = shared_from_this(), delay, fn = std::move(fn)]() mutable {
     if (self->finished_) return;  // never called once the connection has ended
     self->timer_fn_ = std::move(fn);
@@ -283,7 +300,8 @@ void ws_session::set_timer(std::chrono::milliseconds delay, std::function<void()
   });
 }
 
-void ws_session::notify_room() {
+template <class NextLayer>
+void ws_session<NextLayer>::notify_room() {
   // Below a quarter, not half: some hysteresis, so that a producer refills
   // the queue in batches rather than one frame per write completion.
   if (!on_room_ || queued_.load(std::memory_order_acquire) > opts_->send_queue_bytes / 4) return;
@@ -292,7 +310,8 @@ void ws_session::notify_room() {
   fn();
 }
 
-void ws_session::on_write(beast::error_code ec, std::size_t) {
+template <class NextLayer>
+void ws_session<NextLayer>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   queued_.fetch_sub(queue_.front().size(), std::memory_order_acq_rel);
   queue_.pop_front();
@@ -310,7 +329,8 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   if (close_requested_ && !finished_) start_close();
 }
 
-void ws_session::uncork() {
+template <class NextLayer>
+void ws_session<NextLayer>::uncork() {
   if (!corked_) return;
   corked_ = false;
   int zero = 0;
@@ -318,7 +338,8 @@ void ws_session::uncork() {
   if (socket.is_open()) ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
 }
 
-void ws_session::discard_queue() {
+template <class NextLayer>
+void ws_session<NextLayer>::discard_queue() {
   // The frame being written stays until its write completes.
   auto keep = writing_ ? 1u : 0u;
   while (queue_.size() > keep) {
@@ -327,7 +348,8 @@ void ws_session::discard_queue() {
   }
 }
 
-void ws_session::request_close(std::uint16_t code, std::string reason) {
+template <class NextLayer>
+void ws_session<NextLayer>::request_close(std::uint16_t code, std::string reason) {
   accepting_.store(false, std::memory_order_release);
   if (finished_ || close_requested_) return;
   if (!sendable_close_code(code)) {
@@ -341,7 +363,8 @@ void ws_session::request_close(std::uint16_t code, std::string reason) {
   if (!writing_) start_close();  // otherwise on_write starts it once the queue drains
 }
 
-void ws_session::start_close() {
+template <class NextLayer>
+void ws_session<NextLayer>::start_close() {
   // Beast may be closing already (the peer's close frame, a failed frame):
   // a second close frame is not allowed, and the deadline bounds Beast's.
   // After our own reset there is nobody to send a close frame to.
@@ -353,14 +376,16 @@ void ws_session::start_close() {
   ws_.async_close(frame, beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
 }
 
-void ws_session::on_close(beast::error_code ec) {
+template <class NextLayer>
+void ws_session<NextLayer>::on_close(beast::error_code ec) {
   close_pending_ = false;
   if (ec) fail(ec, "close");
   // The read usually ends first; if it has, the socket is ours to release.
   if (finished_) release_socket();
 }
 
-void ws_session::arm_close_deadline() {
+template <class NextLayer>
+void ws_session<NextLayer>::arm_close_deadline() {
   if (deadline_armed_ || finished_) return;
   deadline_armed_ = true;
   close_deadline_.expires_after(opts_->handshake_timeout);
@@ -369,7 +394,8 @@ void ws_session::arm_close_deadline() {
   });
 }
 
-void ws_session::on_close_deadline() {
+template <class NextLayer>
+void ws_session<NextLayer>::on_close_deadline() {
   auto& socket = beast::get_lowest_layer(ws_).socket();
   if (!socket.is_open()) return;
   if (!deadline_passed_) {
@@ -394,7 +420,8 @@ void ws_session::on_close_deadline() {
   reset_socket("close timed out");
 }
 
-void ws_session::reset_socket(const char* why) {
+template <class NextLayer>
+void ws_session<NextLayer>::reset_socket(const char* why) {
   auto& socket = beast::get_lowest_layer(ws_).socket();
   if (!socket.is_open()) return;
   if (!reset_reason_) reset_reason_ = why;
@@ -406,12 +433,14 @@ void ws_session::reset_socket(const char* why) {
   beast::get_lowest_layer(ws_).close();
 }
 
-void ws_session::release_socket() {
+template <class NextLayer>
+void ws_session<NextLayer>::release_socket() {
   close_deadline_.cancel();
   if (beast::get_lowest_layer(ws_).socket().is_open()) beast::get_lowest_layer(ws_).close();
 }
 
-void ws_session::finish(beast::error_code ec) {
+template <class NextLayer>
+void ws_session<NextLayer>::finish(beast::error_code ec) {
   on_room_ = nullptr;  // its producer learns of the end through ws_closed instead
   // The timer's callback holds the connection actor (weakly, which still
   // keeps its memory): drop it with the socket.
@@ -459,11 +488,15 @@ void ws_session::finish(beast::error_code ec) {
   }
 }
 
-void ws_session::fail(beast::error_code ec, const char* what) {
+template <class NextLayer>
+void ws_session<NextLayer>::fail(beast::error_code ec, const char* what) {
   if (is_normal_ending(ec) || failure_logged_) return;
   failure_logged_ = true;
   log::debug(*ws_log(), "websocket failed",
              {{"peer", peer_}, {"during", what}, {"error", ec.message()}});
 }
+
+template class ws_session<ws_tcp_stream>;
+template class ws_session<tls_tcp_stream>;
 
 }  // namespace wsvisor::net

@@ -2,7 +2,10 @@
 
 /// One accepted WebSocket: the adapter between its socket and its connection
 /// actor (internal to net/; the listener creates it, the actor sees it only
-/// as a `wsvisor::transport`).
+/// as a `wsvisor::transport`). `NextLayer` is the stream the upgrade came
+/// in on: `ws_tcp_stream` (ws://) or `tls_tcp_stream` (wss://,
+/// net/tls_stream.hpp); both are instantiated in ws_session.cpp, and
+/// everything below holds for both.
 ///
 /// Inbound: every complete text message goes to the actor as
 /// `(ws_text_atom, std::string)`, every binary one as `(ws_binary_atom)`.
@@ -74,21 +77,28 @@
 
 namespace wsvisor::net {
 
-class ws_session final : public transport, public std::enable_shared_from_this<ws_session> {
+template <class NextLayer>
+class ws_session final : public transport,
+                         public std::enable_shared_from_this<ws_session<NextLayer>> {
  public:
-  /// Takes over `socket`, whose upgrade request `req` passed the listener's
+  /// Takes over `stream`, whose upgrade request `req` passed the listener's
   /// checks and for which a slot of `slots` was acquired (the session
   /// returns it when the socket ends). Answers the upgrade with 101,
   /// selecting `subprotocol` when not empty, then spawns the connection
-  /// actor with `opts->on_websocket` and starts reading.
-  static void start(boost::asio::ip::tcp::socket&& socket,
+  /// actor with `opts->on_websocket` and starts reading. Call it on the
+  /// stream's strand, with no deadline left on the stream.
+  static void start(NextLayer&& stream,
                     boost::beast::http::request<boost::beast::http::string_body>&& req,
                     std::string subprotocol, std::shared_ptr<const http_options> opts,
                     std::shared_ptr<ws_slots> slots);
 
-  ws_session(boost::asio::ip::tcp::socket&& socket, std::string subprotocol,
-             std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots);
+  ws_session(NextLayer&& stream, std::string subprotocol, std::shared_ptr<const http_options> opts,
+             std::shared_ptr<ws_slots> slots);
   ~ws_session() override;
+
+  // Named here so that the members can call them unqualified.
+  using std::enable_shared_from_this<ws_session>::shared_from_this;
+  using std::enable_shared_from_this<ws_session>::weak_from_this;
 
   send_result send(out_frame frame) override;
   void close(std::uint16_t code, std::string reason) override;
@@ -142,7 +152,7 @@ class ws_session final : public transport, public std::enable_shared_from_this<w
   bool drain_posted_ = false;      // a drain_inbox is posted and has not taken inbox_ yet
 
   // Strand only.
-  ws_stream ws_;
+  boost::beast::websocket::stream<NextLayer> ws_;
   boost::beast::flat_buffer buffer_;
   boost::asio::steady_timer close_deadline_;
   boost::asio::steady_timer timer_;     // set_timer's

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/http_client.hpp"
+#include "tests/support/tls_cert.hpp"
 
 namespace wsvisor {
 namespace {
@@ -66,6 +67,17 @@ TEST(Node, StartNamesTheAddressWhenItCannotListen) {
   node second{cfg, {.handle_signals = false}};
   auto err = second.start();
   EXPECT_NE(err.find(cfg.server.listen), std::string::npos) << err;
+}
+
+TEST(Node, StartNamesTheFileWhenTheTlsCertificateIsNotPem) {
+  auto cert = test::make_self_signed_cert();
+  test::temp_file not_pem{"not a certificate\n"};
+  test::temp_file key{cert.key_pem};
+  auto cfg = test_config();
+  cfg.server.tls = {.cert = not_pem.path(), .key = key.path()};
+  node n{cfg, {.handle_signals = false}};
+  auto err = n.start();
+  EXPECT_NE(err.find("server.tls.cert " + not_pem.path()), std::string::npos) << err;
 }
 
 }  // namespace

@@ -50,6 +50,18 @@ TEST(Client, SaysHelloOfferingWsvisorV1AndReportsConnected) {
   EXPECT_EQ(s.sessions, 1u);
 }
 
+TEST(Client, RefusesACaFileThatCannotBeLoaded) {
+  system_holder h;
+  auto opts = options_for("wss://localhost:1/ws");
+  opts.ca_file = "/nonexistent/ca.pem";
+  try {
+    client c{h.sys, opts};
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string{e.what()}.find("/nonexistent/ca.pem"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Client, SendsAuthInHello) {
   system_holder h;
   fake_server srv;

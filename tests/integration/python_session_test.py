@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Interop: the hello / subscribe / publish / drop / resume scenario of
 docs/protocol.md, driven by an independent WebSocket implementation (Debian's
-python3-websockets) against a real wsvisor process.
+python3-websockets) against a real wsvisor process; with --tls, over wss://
+to a node with [server.tls], trusting a certificate made for the run (and
+checking that an untrusting client is refused).
 
-Usage: python_session_test.py PATH_TO_WSVISOR
+Usage: python_session_test.py PATH_TO_WSVISOR [--tls PATH_TO_MAKE_TEST_CERT]
 Exits 0 when every check passes; prints what failed otherwise.
 """
 
@@ -12,18 +14,20 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
+import tempfile
 
 import websockets
 
 TIMEOUT = 10
 
 
-async def start_server(binary):
+async def start_server(binary, extra_args):
     proc = await asyncio.create_subprocess_exec(
         binary, "--set", "server.listen=127.0.0.1:0",
-        "--set", "session.resume_window=30s",
+        "--set", "session.resume_window=30s", *extra_args,
         stderr=asyncio.subprocess.PIPE)
     while True:
         line = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
@@ -58,11 +62,13 @@ async def send(ws, **frame):
     await ws.send(json.dumps(frame))
 
 
-async def scenario(port):
-    url = f"ws://127.0.0.1:{port}/ws"
-    pub = await websockets.connect(url, subprotocols=["wsvisor.v1"])
+async def scenario(url, tls):
+    def connect():
+        return websockets.connect(url, subprotocols=["wsvisor.v1"], ssl=tls)
+
+    pub = await connect()
     assert pub.subprotocol == "wsvisor.v1", pub.subprotocol
-    sub = await websockets.connect(url, subprotocols=["wsvisor.v1"])
+    sub = await connect()
 
     await send(sub, type="hello")
     welcome = await recv_type(sub, "welcome")
@@ -85,7 +91,7 @@ async def scenario(port):
         await send(pub, type="publish", channel="chat", data={"n": n}, cseq=n)
         assert (await recv_type(pub, "ack"))["cseq"] == n
 
-    sub = await websockets.connect(url, subprotocols=["wsvisor.v1"])
+    sub = await connect()
     await send(sub, type="resume", session=welcome["session"], token=welcome["token"], last_seq=1)
     resumed = await recv_type(sub, "welcome")
     assert resumed["resumed"] is True and resumed["session"] == welcome["session"], resumed
@@ -114,11 +120,31 @@ async def scenario(port):
     await pub.close()
 
 
-async def main(binary):
-    proc, port = await start_server(binary)
+async def refused_without_the_ca(url):
+    """A client trusting only the system's CAs fails verification at once."""
+    try:
+        ws = await asyncio.wait_for(
+            websockets.connect(url, subprotocols=["wsvisor.v1"],
+                               ssl=ssl.create_default_context()), TIMEOUT)
+        await ws.close()
+        raise AssertionError("an untrusting client was not refused")
+    except ssl.SSLCertVerificationError:
+        pass
+
+
+async def main(binary, make_cert, workdir):
+    extra_args, url, tls = [], "ws://127.0.0.1:{port}/ws", None
+    if make_cert:
+        subprocess.run([make_cert, workdir], check=True)
+        cert, key = f"{workdir}/cert.pem", f"{workdir}/key.pem"
+        extra_args = ["--set", f"server.tls.cert={cert}", "--set", f"server.tls.key={key}"]
+        url, tls = "wss://127.0.0.1:{port}/ws", ssl.create_default_context(cafile=cert)
+    proc, port = await start_server(binary, extra_args)
     drainer = asyncio.create_task(drain(proc))
     try:
-        await scenario(port)
+        if tls:
+            await refused_without_the_ca(url.format(port=port))
+        await scenario(url.format(port=port), tls)
     finally:
         proc.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(proc.wait(), TIMEOUT)
@@ -128,8 +154,10 @@ async def main(binary):
 
 
 if __name__ == "__main__":
+    tls_cert_tool = sys.argv[3] if len(sys.argv) == 4 and sys.argv[2] == "--tls" else None
     try:
-        asyncio.run(main(sys.argv[1]))
+        with tempfile.TemporaryDirectory() as workdir:
+            asyncio.run(main(sys.argv[1], tls_cert_tool, workdir))
     except Exception as e:  # report, then fail the ctest entry
         print(f"interop: FAILED: {type(e).__name__}: {e}")
         sys.exit(1)

@@ -18,6 +18,7 @@
 
 #include "actors/messages.hpp"
 #include "net/http_server.hpp"
+#include "net/tls_stream.hpp"
 #include "net/ws_session.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/raw_ws.hpp"
@@ -114,8 +115,11 @@ inline caf::behavior probe(caf::stateful_actor<probe_state>* self, transport_ptr
       [=](ws_binary_atom) { rec->update([](observed& o) { ++o.binaries; }); },
       [=](ws_closed_atom, std::uint16_t code, const std::string& reason) {
         std::uint64_t peak = 0;
-        if (auto s = std::dynamic_pointer_cast<ws_session>(self->state.transport))
+        const auto& tr = self->state.transport;
+        if (auto s = std::dynamic_pointer_cast<ws_session<ws_tcp_stream>>(tr))
           peak = s->peak_queued_bytes();
+        else if (auto t = std::dynamic_pointer_cast<ws_session<tls_tcp_stream>>(tr))
+          peak = t->peak_queued_bytes();
         rec->update([&](observed& o) { o.closed.push_back({code, reason, peak}); });
         self->state.transport.reset();
         if (!opts.stay) self->quit();

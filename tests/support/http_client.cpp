@@ -133,6 +133,20 @@ http_reply http_send(std::uint16_t port, const http_call& call, std::chrono::mil
   return reply;
 }
 
+http_reply parse_http_reply(std::string_view bytes) {
+  http_reply reply;
+  http::response_parser<http::string_body> parser;
+  parser.eager(true);
+  beast::error_code ec;
+  parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (ec || !parser.is_done())
+    reply.error = "no complete response" + (ec ? ": " + ec.message() : std::string{});
+  else
+    fill_reply(reply, parser.get());
+  return reply;
+}
+
 http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target,
                         std::chrono::milliseconds timeout) {
   return http_send(port, {.method = std::string{method}, .target = std::string{target}}, timeout);

@@ -61,6 +61,10 @@ class http_session {
   std::unique_ptr<impl> impl_;
 };
 
+/// The response in `bytes` (what a server sent up to its close), or `error`
+/// set when they hold no complete one. For clients of other transports (TLS).
+http_reply parse_http_reply(std::string_view bytes);
+
 struct raw_exchange {
   std::string received;                 // every byte the server sent
   bool closed_by_server = false;        // the server closed (EOF or reset) before the deadline
