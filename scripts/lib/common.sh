@@ -12,7 +12,9 @@ WSVISOR_PACKAGES=(
 # Independent peers used by the interoperability tests and by the load
 # generator's own tests (WebSocket++ peer; Node for the npm ws and Socket.IO
 # peers, whose packages come from tools/bench/node/package-lock.json).
-WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs)
+# The packaging tests (tests/packaging) build a .deb (dpkg-shlibdeps is in
+# dpkg-dev) and check the systemd unit with systemd-analyze (in systemd).
+WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg-dev systemd)
 # The fuzz preset (scripts/test's short runs, scripts/fuzz): Debian's clang
 # and its runtime libraries, which hold libFuzzer and the sanitizers.
 WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
