@@ -240,9 +240,9 @@ struct node::impl {
 
   /// A cluster node on SIGTERM: no new connections; every session is handed
   /// to a live peer (its client gets `goaway` with that peer's URL), bounded
-  /// by cluster.drain_timeout; then the tree stops as usual.
+  /// by server.drain_timeout; then the tree stops as usual.
   void drain_sessions() {
-    auto bound = cfg.cluster.drain_timeout;
+    auto bound = cfg.server.drain_timeout;
     // With an argument: CAF 0.17 spawns an argument-less function actor through
     // a null tuple pointer (undefined behaviour; tests/ubsan.supp).
     system->spawn([this, bound](caf::event_based_actor* self, int) -> caf::behavior {
