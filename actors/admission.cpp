@@ -1,6 +1,7 @@
 #include "actors/admission.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace wsvisor {
 
@@ -59,6 +60,16 @@ std::optional<std::chrono::milliseconds> handshake_gate::admit(steady_time now) 
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(delay);
   std::uniform_int_distribution<std::int64_t> jitter{0, ms.count() / 4};
   return std::clamp(ms + std::chrono::milliseconds{jitter(rng_)}, min_retry, max_retry);
+}
+
+std::chrono::milliseconds drain_retry_window(std::uint64_t clients, std::uint64_t rate) {
+  constexpr std::chrono::milliseconds floor{1000};
+  if (rate == 0) return floor;
+  // In double: clients * 1000 may not fit in 64 bits.
+  auto ms = std::ceil(static_cast<double>(clients) * 1000.0 / static_cast<double>(rate));
+  auto cap = static_cast<double>(handshake_gate::max_retry.count());
+  return std::chrono::milliseconds{
+      std::max(floor.count(), static_cast<std::int64_t>(std::min(ms, cap)))};
 }
 
 std::uint64_t handshake_gate::refused() const {

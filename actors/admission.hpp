@@ -68,4 +68,11 @@ class handshake_gate {
   std::uint64_t refused_ = 0;
 };
 
+/// The window over which a draining node spreads its clients' returns
+/// (goaway `shutdown`, each client's retry_ms drawn uniformly from it): long
+/// enough that `clients` coming back arrive at no more than `rate` a second
+/// (limits.handshakes_per_second; 0: no limit), at least one second, at most
+/// handshake_gate::max_retry.
+std::chrono::milliseconds drain_retry_window(std::uint64_t clients, std::uint64_t rate);
+
 }  // namespace wsvisor

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -15,6 +16,8 @@
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/group.hpp>
+#include <caf/group_manager.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/message.hpp>
 #include <caf/send.hpp>
@@ -227,6 +230,18 @@ struct connection_state {
 
   caf::actor me() const { return caf::actor_cast<caf::actor>(self_); }
 
+  /// The node is draining: the client is told when to come back, then the
+  /// connection closes. An attached session detaches (the connection ends)
+  /// and stays resumable until the node stops.
+  void go_away(const std::string& reason, std::uint32_t window_ms) {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::uniform_int_distribution<std::uint32_t> pick{0, window_ms};
+    auto retry = duration{pick(rng)};
+    transport_->send(out_frame{proto::encode(proto::goaway{.reason = reason, .retry = retry}),
+                               nullptr});
+    close_and_quit(1001, "server going away");
+  }
+
   void attach(caf::actor session) {
     session_ = std::move(session);
     phase_ = phase::attached;
@@ -356,6 +371,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   st.arm_timer();
   st.registry_ = self->home_system().registry().get<caf::actor>(session_registry_name);
   if (st.registry_) self->monitor(st.registry_);
+  self->join(self->home_system().groups().get_local(connections_group));
   log::debug(*st.log_, "connection opened", {{"peer", st.transport_->peer()}});
 
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -406,6 +422,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         self->state.close_and_quit(code, std::move(reason));
       },
       [self](conn_timer_atom) { self->state.on_timer(); },
+      [self](shutdown_atom, std::uint32_t window_ms) { self->state.go_away("shutdown", window_ms); },
       [self](conn_out_atom, std::string& frame) { self->state.write_from_remote(std::move(frame)); },
       [self](room_atom, std::uint64_t) {
         self->state.awaiting_room_ = false;

@@ -44,6 +44,8 @@
 /// - 1001: refused by the handshake gate (after `goaway` `overload`);
 /// - 1013: no session registry is running, or it failed the request ("try again later");
 /// - 1001: its session ended with exit_reason::user_shutdown (the node is stopping);
+/// - 1001: the node is draining, after `goaway{reason: "shutdown", retry_ms}`
+///   (see `connections_group`);
 /// - 1011: its session ended abnormally otherwise.
 /// After `bye` the session closes with 1000 and ends normally; the connection
 /// then quits without closing again. On ws_closed it quits without closing.
@@ -73,6 +75,13 @@ struct connection_options {
   std::shared_ptr<const jwt_verifier> auth;    // null: [auth] off
   std::uint32_t max_auth_failures = 3;         // auth.max_failures
 };
+
+/// The local CAF group (sys.groups().get_local) every connection joins, so
+/// that a draining node reaches all of them with one message:
+/// (shutdown_atom, std::uint32_t window_ms): send the client
+/// `goaway{reason: "shutdown", retry_ms}` with retry_ms drawn uniformly from
+/// [0, window_ms], close with 1001 and quit.
+inline constexpr const char* connections_group = "wsvisor.connections";
 
 /// Spawns the actor for one accepted WebSocket whose socket side is `transport`.
 caf::actor spawn_connection(caf::actor_system& sys, transport_ptr transport,

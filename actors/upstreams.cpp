@@ -139,8 +139,18 @@ struct upstreams_state {
     };
   }
 
+  /// Tells readiness the state of a required upstream (GET /readyz).
+  void track(const upstream_entry& e) {
+    if (!opts_.ready) return;
+    if (e.cfg.required && e.state != "removed")
+      opts_.ready->set_upstream(e.cfg.name, e.state);
+    else
+      opts_.ready->forget_upstream(e.cfg.name);
+  }
+
   /// Publishes the entry's state on sys.upstream.NAME.
   void report(const upstream_entry& e, std::uint32_t attempt = 0, duration delay = duration{-1}) {
+    track(e);
     json::object obj;
     obj["upstream"] = e.cfg.name;
     obj["state"] = e.state;
@@ -231,6 +241,7 @@ struct upstreams_state {
         if (ev.actor != e->incarnation) return;
         link_gone(*e, link_reason(ev.reason));
         e->state = "down";
+        track(*e);
         return;
       case supervisor_event_kind::restart_scheduled:
         e->state = "down";
@@ -337,6 +348,7 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
   std::vector<child_spec> children;
   for (auto& u : st.opts_.upstreams) {
     st.entries_.push_back(upstream_entry{.cfg = u});
+    st.track(st.entries_.back());
     children.push_back(st.spec_for(u));
     st.own(u.channel);
   }
@@ -402,6 +414,7 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
           return make_error(errc::invalid_upstream, why);
         auto rp = self->make_response_promise<caf::ok_atom>();
         st.entries_.push_back(upstream_entry{.cfg = u});
+        st.track(st.entries_.back());
         st.own(u.channel);
         self->request(st.sup_, caf::infinite, add_child_atom::value, st.spec_for(u))
             .then(
@@ -412,6 +425,7 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
                 [self, rp, name = u.name, channel = u.channel](caf::error& err) mutable {
                   auto& st = self->state;
                   std::erase_if(st.entries_, [&](const upstream_entry& e) { return e.cfg.name == name; });
+                  if (st.opts_.ready) st.opts_.ready->forget_upstream(name);
                   st.disown(channel);
                   rp.deliver(std::move(err));
                 });
@@ -469,6 +483,7 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
                   e->cfg = u;
                   e->removing = false;
                   e->state = "connecting";
+                  st.track(*e);
                   st.trim(*e);
                   self->request(st.sup_, caf::infinite, add_child_atom::value, st.spec_for(u))
                       .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },

@@ -26,7 +26,8 @@
 ///
 /// State: every change (connecting, up, down with reason and next attempt,
 /// given_up, stopped, removed) is published on `sys.upstream.NAME` as a JSON
-/// object (docs/upstreams.md) and logged.
+/// object (docs/upstreams.md) and logged. The state of each upstream marked
+/// `required` also goes to `ready` (GET /readyz) as it changes.
 ///
 /// Message interface (atoms and upstream_status in actors/messages.hpp):
 /// - (up_forward_atom, channel, shared_body) -> (std::uint64_t 0, std::string name) | error
@@ -40,6 +41,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/outbound.hpp"
+#include "actors/readiness.hpp"
 #include "config/config.hpp"
 
 namespace wsvisor {
@@ -59,6 +62,7 @@ struct upstreams_options {
   std::uint64_t max_frame_bytes = 65536;            // largest frame accepted from an upstream
   std::uint64_t seed = 0;                           // backoff jitter seed; 0 = random
   duration shutdown_timeout{5000};                  // per link, when stopping it
+  std::shared_ptr<readiness> ready;                 // told each `required` upstream's state; may be null
 };
 
 /// Checks one upstream as add/update would (name, url, channel, policy);

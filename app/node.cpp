@@ -25,9 +25,12 @@
 #include "actors/errors.hpp"
 #include "actors/outbound.hpp"
 #include "actors/protocol.hpp"
+#include "actors/admission.hpp"
+#include "actors/readiness.hpp"
 #include "actors/registry.hpp"
 #include "actors/upstreams.hpp"
 #include "app/build_info.hpp"
+#include "app/systemd_notify.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
 #include "log/log.hpp"
@@ -152,7 +155,8 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
 // The root supervisor's children, in start order: the session registry
 // (which owns its broker), then the upstreams actor, which owns the upstream
 // links' supervisor (actors/upstreams.hpp).
-std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& dial) {
+std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& dial,
+                                      const std::shared_ptr<readiness>& ready) {
   auto policies = cfg.policies;
   auto strategy = cfg.policies.at("upstream").strategy;
   auto node_name = cfg.cluster.enabled ? cfg.cluster.node : std::string{};
@@ -177,13 +181,14 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
   child_spec upstreams{
       .name = "upstreams",
       .factory =
-          [policies, strategy, dial, ups = cfg.upstreams,
-           max_frame = cfg.server.max_message_bytes](caf::actor_system& sys) {
+          [policies, strategy, dial, ups = cfg.upstreams, max_frame = cfg.server.max_message_bytes,
+           ready](caf::actor_system& sys) {
             return spawn_upstreams(sys, upstreams_options{.upstreams = ups,
                                                           .policies = policies,
                                                           .strategy = strategy,
                                                           .dial = dial,
-                                                          .max_frame_bytes = max_frame});
+                                                          .max_frame_bytes = max_frame,
+                                                          .ready = ready});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -229,25 +234,36 @@ struct node::impl {
   impl(config c, node_options o)
       : cfg(std::move(c)), opts(std::move(o)), caf_cfg(make_caf_config(cfg)) {}
 
+  /// `drain`: SIGTERM/SIGINT (docs/operations.md, "Stopping and draining"):
+  /// readiness turns 503, the listener closes, a cluster node hands its
+  /// sessions to peers, every client gets `goaway` and close 1001, and the
+  /// node waits for the clients to leave, all bounded by server.drain_timeout;
+  /// then the tree stops. Without: the tree stops at once (node::stop).
   void begin_shutdown(std::string_view why, bool drain = false) {
     if (stopping.exchange(true)) return;
-    log::info(*logger, "shutting down", {{"cause", why}});
+    log::info(*logger, "shutting down", {{"cause", why}, {"drain", drain}});
+    ready->set_draining();
+    systemd::notify_stopping();
     http->stop();
     if (root_ended) return;
-    if (drain && cfg.cluster.enabled) return drain_sessions();
-    stop_tree();
+    if (!drain) return stop_tree();
+    drain_deadline = std::chrono::steady_clock::now() + cfg.server.drain_timeout;
+    systemd::notify_status("draining: " + std::to_string(http->open_websockets()) +
+                           " clients connected");
+    if (cfg.cluster.enabled) return drain_sessions();
+    goaway_clients();
   }
 
-  /// A cluster node on SIGTERM: no new connections; every session is handed
-  /// to a live peer (its client gets `goaway` with that peer's URL), bounded
-  /// by cluster.drain_timeout; then the tree stops as usual.
+  /// A cluster node's drain begins here: every session is handed to a live
+  /// peer (its client gets `goaway` `handover` with that peer's URL), bounded
+  /// by server.drain_timeout; then the clients left get `goaway` `shutdown`.
   void drain_sessions() {
-    auto bound = cfg.cluster.drain_timeout;
+    auto bound = cfg.server.drain_timeout;
     // With an argument: CAF 0.17 spawns an argument-less function actor through
     // a null tuple pointer (undefined behaviour; tests/ubsan.supp).
     system->spawn([this, bound](caf::event_based_actor* self, int) -> caf::behavior {
       auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
-      auto resume = [this] { gate->post(ioc, [this] { stop_tree(); }); };
+      auto resume = [this] { gate->post(ioc, [this] { goaway_clients(); }); };
       if (!registry) {
         resume();
         return {};
@@ -256,6 +272,8 @@ struct node::impl {
           .then(
               [this, self, resume](std::uint64_t handed, std::uint64_t failed) {
                 log::info(*logger, "drain finished", {{"handed_over", handed}, {"not_handed_over", failed}});
+                systemd::notify_status("draining: " + std::to_string(handed) +
+                                       " sessions handed to peers");
                 resume();
                 self->quit();
               },
@@ -267,6 +285,47 @@ struct node::impl {
       return {};
     }, 0);
   }
+
+  /// Every connection still open gets `goaway` `shutdown` with a retry_ms
+  /// spread over drain_retry_window, then close 1001; their sessions detach
+  /// and stay resumable until the node stops.
+  void goaway_clients() {
+    if (root_ended) return;
+    auto clients = http->open_websockets();
+    auto window = drain_retry_window(clients, cfg.limits.handshakes_per_second);
+    log::info(*logger, "sending goaway", {{"clients", clients}, {"retry_window", window}});
+    systemd::notify_status("draining: goaway sent to " + std::to_string(clients) + " clients");
+    // CAF 0.17 has no anon_send for groups: enqueue without a sender.
+    auto connections = system->groups().get_local(connections_group);
+    connections.get()->enqueue(nullptr, caf::make_message_id(),
+                               caf::make_message(shutdown_atom::value,
+                                                 static_cast<std::uint32_t>(window.count())),
+                               nullptr);
+    await_clients();
+  }
+
+  /// Until every WebSocket has closed (its client answered the close, or
+  /// went) or the drain's bound passed; then the tree stops.
+  void await_clients() {
+    if (root_ended) return;
+    auto open = http->open_websockets();
+    bool passed = std::chrono::steady_clock::now() >= drain_deadline;
+    if (open == 0 || passed) {
+      if (passed && open > 0)
+        log::warn(*logger, "drain bound passed; stopping with clients connected",
+                  {{"clients", open}, {"drain_timeout", cfg.server.drain_timeout}});
+      else
+        log::info(*logger, "every client left");
+      systemd::notify_status("stopping");
+      return stop_tree();
+    }
+    grace.expires_after(std::chrono::milliseconds{10});
+    grace.async_wait([this](boost::system::error_code ec) {
+      if (!ec) await_clients();
+    });
+  }
+
+  std::chrono::steady_clock::time_point drain_deadline;
 
   void stop_tree() {
     if (root_ended) return;
@@ -319,11 +378,12 @@ struct node::impl {
       if (ec) return;
       if (stopping) {
         // A second signal means "now": the operator does not want to wait.
+        // 128 + signo, as a shell reports a process the signal killed.
         log::warn(*logger, "second signal; exiting at once", {{"signal", signo}});
         spdlog::shutdown();
-        _exit(exit_failure);
+        _exit(128 + signo);
       }
-      begin_shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM", signo == SIGTERM);
+      begin_shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM", true);
       await_signal();
     });
   }
@@ -341,6 +401,7 @@ struct node::impl {
   asio::steady_timer grace{ioc};
   std::optional<asio::signal_set> signals;
   std::unique_ptr<net::http_server> http;
+  std::shared_ptr<readiness> ready = std::make_shared<readiness>();  // GET /readyz
   // Closed first thing in ~node: actors' exit functors post to ioc only
   // through it, so none can reach ioc once it is being destroyed.
   std::shared_ptr<net::io_gate> gate = std::make_shared<net::io_gate>();
@@ -435,7 +496,8 @@ std::string node::start() {
                      [&sys](net::publish_request req, net::publish_reply reply) {
                        sys.spawn(api_publish, std::move(req), std::move(reply));
                      },
-                 .api_token = d.cfg.api.token});
+                 .api_token = d.cfg.api.token,
+                 .ready = d.ready});
   if (d.cfg.api.token.empty() && !net::is_loopback_listen(server.listen))
     log::warn(*d.logger, "the HTTP API is disabled: it needs [api] token on a non-loopback listen",
               {{"listen", server.listen}});
@@ -445,7 +507,7 @@ std::string node::start() {
   if (d.cfg.cluster.enabled) {
     if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
   }
-  auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate));
+  auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate), d.ready);
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,
                             supervisor_options{.name = "root",
@@ -479,6 +541,8 @@ std::string node::start() {
              {"version", version_string},
              {"actor_scheduler", use_work_sharing(d.cfg.server.scheduler) ? "sharing" : "stealing"},
              {"thread_policy", sched_getscheduler(0) == SCHED_BATCH ? "batch" : "normal"}});
+  systemd::notify_status("listening on " + d.http->local_address());
+  systemd::notify_ready();
   return {};
 }
 
@@ -530,12 +594,17 @@ int run_main(int argc, const char* const* argv) {
     return exit_ok;
   }
   log::configure(loaded.cfg.log);
-  node n{loaded.cfg};
-  if (auto err = n.start(); !err.empty()) {
-    log::error(*log::get("node"), "cannot start", {{"error", err}});
-    return exit_failure;
+  int status = exit_failure;
+  {
+    node n{loaded.cfg};
+    if (auto err = n.start(); !err.empty())
+      log::error(*log::get("node"), "cannot start", {{"error", err}});
+    else
+      status = n.run();
   }
-  return n.run();
+  // Lines below warn are not flushed as they are written.
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+  return status;
 }
 
 }  // namespace wsvisor

@@ -4,10 +4,15 @@
 /// Asio I/O threads and the HTTP listener, wired from one validated `config`.
 ///
 /// Lifecycle: construct, `start()` (binds and spawns; returns an error message
-/// or empty), then `run()` on the calling thread until the node stops. A stop
-/// comes from `stop()` (any thread), SIGINT/SIGTERM when `handle_signals`, or
-/// the root supervisor giving up. Shutdown is staged: stop accepting, stop the
-/// supervision tree in reverse start order, then stop the I/O threads.
+/// or empty; tells systemd READY=1), then `run()` on the calling thread until
+/// the node stops. A stop comes from `stop()` (any thread), SIGINT/SIGTERM
+/// when `handle_signals`, or the root supervisor giving up. Shutdown is
+/// staged: stop accepting (GET /readyz answers 503 `draining`), then, for a
+/// signal only, drain (a cluster node hands its sessions to peers; every
+/// client gets `goaway` `shutdown` and close 1001; wait for the clients to
+/// leave; all within server.drain_timeout), stop the supervision tree in
+/// reverse start order, then stop the I/O threads. A second signal exits at
+/// once with 128 + its number (docs/operations.md).
 
 #include <cstdint>
 #include <memory>
@@ -21,7 +26,7 @@ namespace wsvisor {
 
 /// Process exit statuses.
 enum exit_status : int {
-  exit_ok = 0,            // stopped on request
+  exit_ok = 0,            // stopped on request (a second signal: 128 + signo, see node)
   exit_failure = 1,       // could not start, or the root supervisor gave up
   exit_bad_config = 2,    // bad command line or configuration; nothing started
 };

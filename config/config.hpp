@@ -63,6 +63,8 @@ struct server_config {
   actor_scheduler scheduler = actor_scheduler::automatic;  // key: actor_scheduler
   std::vector<std::string> allowed_origins;   // Origin allow-list for browsers; empty = any
   tls_config tls;                             // [server.tls]
+  duration drain_timeout{20'000};             // SIGTERM/SIGINT: bound on the drain (handovers,
+                                              // clients leaving) before the node stops anyway
   bool operator==(const server_config&) const = default;
 };
 
@@ -114,6 +116,7 @@ struct upstream_config {
                                               // half of it; 0 = off (the upstream pings us)
   std::string ca_file;                        // wss://: PEM of extra trusted CAs (a private CA);
                                               // empty = the system trust store
+  bool required = false;                      // GET /readyz answers 503 while it is not up
   bool operator==(const upstream_config&) const = default;
 };
 
@@ -169,7 +172,6 @@ struct cluster_config {
   duration heartbeat_interval{1'000};         // CAF middleman.heartbeat-interval
   duration peer_timeout{5'000};               // CAF middleman.connection-timeout
   std::string policy = "cluster";             // supervision policy of peer links
-  duration drain_timeout{20'000};             // SIGTERM: bound on handing sessions to peers
   bool operator==(const cluster_config&) const = default;
 };
 

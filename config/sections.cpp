@@ -73,6 +73,7 @@ void read_server(reader& r, const std::string& path, const toml::node& node, ser
                     }},
                    {"tls", [&r, &s](const std::string& p,
                                     const toml::node& n) { read_tls(r, p, n, s.tls); }},
+                   duration_field(r, "drain_timeout", s.drain_timeout),
                });
 }
 
@@ -223,7 +224,14 @@ void read_cluster(reader& r, const std::string& path, const toml::node& node, cl
           duration_field(r, "heartbeat_interval", c.heartbeat_interval),
           duration_field(r, "peer_timeout", c.peer_timeout),
           string_field(r, "policy", c.policy),
-          duration_field(r, "drain_timeout", c.drain_timeout),
+          {"drain_timeout",
+           [&r](const std::string& key, const toml::node& value) {
+             // Moved, not renamed silently: every node drains now, and a
+             // value left here would otherwise be ignored without a word.
+             r.fail(key, &value,
+                    "moved to server.drain_timeout (every node drains on SIGTERM and SIGINT "
+                    "now, not only cluster nodes); set it in [server]");
+           }},
       });
 }
 

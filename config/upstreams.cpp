@@ -65,6 +65,8 @@ void read_upstream(reader& r, const std::string& path, const toml::node& node, u
                                 "expected 1 to 128 of A-Z a-z 0-9 _ . : -"),
                    string_field(r, "policy", u.policy),
                    integer_field(r, "buffer", u.buffer, 0, unbounded),
+                   {"required", [&r, &u](const std::string& key,
+                                         const toml::node& value) { r.read_bool(key, value, u.required); }},
                    {"subprotocols",
                     [&r, &u](const std::string& key, const toml::node& value) {
                       r.read_string_array(key, value, u.subprotocols, is_http_token,

@@ -68,6 +68,7 @@ std::string to_toml(const config& cfg) {
   w.integer("actor_threads", cfg.server.actor_threads);
   w.string("actor_scheduler", to_string(cfg.server.scheduler));
   w.strings("allowed_origins", cfg.server.allowed_origins);
+  w.duration("drain_timeout", cfg.server.drain_timeout);
 
   w.table("server.tls");
   w.string("cert", cfg.server.tls.cert);
@@ -134,6 +135,7 @@ std::string to_toml(const config& cfg) {
     w.duration("connect_timeout", u.connect_timeout);
     w.duration("heartbeat_timeout", u.heartbeat_timeout);
     w.string("ca_file", u.ca_file);
+    w.boolean("required", u.required);
   }
 
   w.table("cluster");
@@ -145,7 +147,6 @@ std::string to_toml(const config& cfg) {
   w.duration("heartbeat_interval", cfg.cluster.heartbeat_interval);
   w.duration("peer_timeout", cfg.cluster.peer_timeout);
   w.string("policy", cfg.cluster.policy);
-  w.duration("drain_timeout", cfg.cluster.drain_timeout);
   return w.str();
 }
 

@@ -262,7 +262,9 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     res.keep_alive(req.keep_alive());
     res.set(http::field::server, "wsvisor");
     res.set(http::field::cache_control, "no-store");
-    bool known = target == "/healthz" || target == "/version";
+    // /readyz is served only where the node gives a readiness state.
+    bool known = target == "/healthz" || target == "/version" ||
+                 (target == "/readyz" && opts_->ready);
     bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
     if (!known) {
       res.result(http::status::not_found);
@@ -277,6 +279,11 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
       res.result(http::status::ok);
       res.set(http::field::content_type, "text/plain");
       res.body() = "ok\n";
+    } else if (target == "/readyz") {
+      auto report = opts_->ready->check();
+      res.result(report.ready() ? http::status::ok : http::status::service_unavailable);
+      res.set(http::field::content_type, "application/json");
+      res.body() = to_json(report);
     } else {
       res.result(http::status::ok);
       res.set(http::field::content_type, "application/json");

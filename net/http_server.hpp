@@ -1,8 +1,9 @@
 #pragma once
 
 /// The node's HTTP listener: accepts TCP connections on `server.listen` and
-/// serves `GET /healthz` (200 "ok") and `GET /version` (build information as
-/// JSON); any other path is 404. A client must deliver each request within
+/// serves `GET /healthz` (200 "ok"), `GET /version` (build information as
+/// JSON) and, given `ready`, `GET /readyz` (200 when ready, else 503;
+/// the JSON body is `to_json(readiness::report)`); any other path is 404. A client must deliver each request within
 /// `request_timeout` and may idle between keep-alive requests for at most the
 /// same time: a slow or silent client cannot hold a socket forever. When an
 /// accept fails (the process is out of descriptors, say) the listener pauses
@@ -56,6 +57,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/readiness.hpp"
 #include "actors/transport.hpp"
 #include "net/io_gate.hpp"
 #include "config/config.hpp"
@@ -119,6 +121,9 @@ struct http_options {
   /// The bearer token the API requires (`Authorization: Bearer TOKEN`);
   /// empty: none, and the API is served only on a loopback `listen`.
   std::string api_token;
+  /// GET /readyz reads it on each request (a short lock, no actor asked);
+  /// null: /readyz is 404.
+  std::shared_ptr<const readiness> ready;
 };
 
 class http_server {

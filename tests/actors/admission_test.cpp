@@ -91,5 +91,15 @@ TEST(HandshakeGate, RateZeroAdmitsEveryone) {
   EXPECT_EQ(gate.refused(), 0u);
 }
 
+TEST(DrainRetryWindow, SpreadsClientsAtTheAdmittedRateWithinOneSecondToTheCap) {
+  EXPECT_EQ(drain_retry_window(0, 2000), 1000ms);       // never under a second
+  EXPECT_EQ(drain_retry_window(1500, 2000), 1000ms);
+  EXPECT_EQ(drain_retry_window(10'000, 2000), 5000ms);  // 10k clients at 2000/s
+  EXPECT_EQ(drain_retry_window(10'001, 2000), 5001ms);  // rounded up
+  EXPECT_EQ(drain_retry_window(1'000'000, 100), handshake_gate::max_retry);
+  EXPECT_EQ(drain_retry_window(~std::uint64_t{0}, 1), handshake_gate::max_retry);
+  EXPECT_EQ(drain_retry_window(1'000'000, 0), 1000ms);  // no admission limit
+}
+
 }  // namespace
 }  // namespace wsvisor

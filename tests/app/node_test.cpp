@@ -7,8 +7,12 @@
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
+#include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/tls_cert.hpp"
+#include "tests/support/upstream_server.hpp"
 
 namespace wsvisor {
 namespace {
@@ -31,6 +35,39 @@ TEST(Node, ServesHealthzWhileRunningAndStopEndsRunWithStatusZero) {
   n.stop();
   runner.join();
   EXPECT_EQ(status, exit_ok);
+}
+
+TEST(Node, ReadyzIsUnavailableWhileARequiredUpstreamIsDownAndIgnoresOptionalOnes) {
+  test::upstream_server upstream;
+  auto cfg = test_config();
+  auto& p = cfg.policies.at("upstream");
+  p.backoff_min = 10ms;
+  p.backoff_max = 50ms;
+  p.max_restarts = 0;  // keep trying while the test kills the upstream
+  cfg.upstreams = {
+      {.name = "feed", .url = upstream.url(), .channel = "feed", .required = true},
+      // Port 1 refuses: this one is never up, and is not required.
+      {.name = "extra", .url = "ws://127.0.0.1:1/none", .channel = "extra"},
+  };
+  node n{cfg, {.handle_signals = false}};
+  ASSERT_EQ(n.start(), "");
+  std::thread runner{[&] { n.run(); }};
+  auto readyz = [&] { return test::http_request(n.http_port(), "GET", "/readyz"); };
+
+  EXPECT_TRUE(test::eventually([&] { return readyz().status == 200; })) << readyz().body;
+  upstream.kill();
+  EXPECT_TRUE(test::eventually([&] { return readyz().status == 503; }));
+  auto body = boost::json::parse(readyz().body).as_object();
+  EXPECT_EQ(body.at("ready"), false);
+  EXPECT_EQ(body.at("draining"), false);
+  auto down = body.at("upstreams_down").as_array();
+  ASSERT_EQ(down.size(), 1u) << body;
+  EXPECT_EQ(down.at(0).as_object().at("upstream"), "feed");
+  upstream.restart();
+  EXPECT_TRUE(test::eventually([&] { return readyz().status == 200; })) << readyz().body;
+
+  n.stop();
+  runner.join();
 }
 
 TEST(Node, RootSupervisorGivingUpEndsRunWithNonZeroStatus) {

@@ -2,15 +2,24 @@
 // errors, logging and signals, observed from outside as an operator would.
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <sstream>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/ws_client.hpp"
 #include "tests/support/tls_cert.hpp"
 #include "tests/support/tls_client.hpp"
 
@@ -35,6 +44,174 @@ std::uint16_t await_listening(child_process& p) {
   auto port = test::await_loopback_port(p, "listening");
   if (port == 0) ADD_FAILURE() << "no listening line with a port; stderr:\n" << p.stderr_text();
   return port;
+}
+
+// A WebSocket client with a session: hello sent, welcome received.
+std::unique_ptr<test::ws_client> client_with_session(std::uint16_t port) {
+  auto c = std::make_unique<test::ws_client>();
+  auto hs = c->connect(port, "/ws", {"wsvisor.v1"});
+  EXPECT_TRUE(hs.ok) << hs.error;
+  EXPECT_EQ(c->send_text(R"({"type":"hello"})"), "");
+  auto welcome = c->receive();
+  EXPECT_NE(welcome.text.find("\"welcome\""), std::string::npos) << welcome.text;
+  return c;
+}
+
+// What a client of a draining node must see: `goaway` with reason
+// "shutdown" and a retry_ms within the spread window, then close 1001.
+void expect_goaway_then_1001(test::ws_client& c) {
+  auto frame = c.receive(10s);
+  ASSERT_EQ(frame.type, test::ws_event::kind::text) << frame.text;
+  auto v = boost::json::parse(frame.text).as_object();
+  EXPECT_EQ(v.at("type"), "goaway") << frame.text;
+  EXPECT_EQ(v.at("reason"), "shutdown") << frame.text;
+  auto retry = v.at("retry_ms").to_number<std::int64_t>();
+  EXPECT_GE(retry, 0);
+  EXPECT_LE(retry, 1000);  // a few clients: the one-second floor of the window
+  EXPECT_FALSE(v.contains("url")) << frame.text;
+  auto closed = c.receive(10s);
+  EXPECT_EQ(closed.type, test::ws_event::kind::closed);
+  EXPECT_EQ(closed.close_code, 1001);
+}
+
+// The drain has begun: every client was sent its goaway.
+void await_goaway_sent(child_process& p) {
+  EXPECT_TRUE(p.wait_for_stderr_line(
+      [](const std::string& l) { return l.find("sending goaway") != std::string::npos; }))
+      << p.stderr_text();
+}
+
+// A node whose clients' closing handshakes may take a minute: a client that
+// never answers its close holds the drain until `drain_timeout` passes.
+std::vector<std::string> patient_node(const std::string& drain_timeout) {
+  return {"--set", "server.listen=127.0.0.1:0", "--set", "server.drain_timeout=" + drain_timeout,
+          "--set", "server.handshake_timeout=60s"};
+}
+
+void drains_clients_then_exits_zero_on(int signo) {
+  child_process p{binary, {"--set", "server.listen=127.0.0.1:0"}};
+  auto port = await_listening(p);
+  ASSERT_NE(port, 0);
+  auto a = client_with_session(port);
+  auto b = client_with_session(port);
+  test::http_session probe{port};
+  EXPECT_EQ(probe.send({.target = "/readyz"}).status, 200);
+
+  p.send_signal(signo);
+  // The clients have not read their goaway yet, so the drain waits for them.
+  await_goaway_sent(p);
+  auto readyz = probe.send({.target = "/readyz"});
+  EXPECT_EQ(readyz.status, 503);
+  EXPECT_EQ(boost::json::parse(readyz.body).as_object().at("draining"), true) << readyz.body;
+  EXPECT_NE(test::http_request(port, "GET", "/healthz", 2s).error, "")
+      << "the listener still accepts during the drain";
+
+  expect_goaway_then_1001(*a);
+  expect_goaway_then_1001(*b);
+  EXPECT_EQ(p.wait_exit(), 0) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("every client left"), std::string::npos) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("stopped"), std::string::npos) << p.stderr_text();
+}
+
+TEST(WsvisorProcess, SigtermSendsEveryClientGoawayThenClose1001AndExitsZero) {
+  drains_clients_then_exits_zero_on(SIGTERM);
+}
+
+TEST(WsvisorProcess, SigintDrainsLikeSigterm) { drains_clients_then_exits_zero_on(SIGINT); }
+
+TEST(WsvisorProcess, DrainTimeoutBoundsADrainWhoseClientsDoNotLeave) {
+  // The client never reads, so it never answers the close: only the drain's
+  // bound ends the wait (the close handshake's own bound is far longer).
+  child_process p{binary, patient_node("1s")};
+  auto port = await_listening(p);
+  ASSERT_NE(port, 0);
+  auto stuck = client_with_session(port);
+  auto signalled = std::chrono::steady_clock::now();
+  p.send_signal(SIGTERM);
+  auto status = p.wait_exit(30s);
+  auto took = std::chrono::steady_clock::now() - signalled;
+  EXPECT_EQ(status, 0) << p.stderr_text();
+  EXPECT_GE(took, 1s);
+  EXPECT_LT(took, 10s);
+  EXPECT_NE(p.stderr_text().find("drain bound passed"), std::string::npos) << p.stderr_text();
+}
+
+TEST(WsvisorProcess, ASecondSignalDuringADrainExitsAtOnce) {
+  child_process p{binary, patient_node("60s")};
+  auto port = await_listening(p);
+  ASSERT_NE(port, 0);
+  auto stuck = client_with_session(port);
+  p.send_signal(SIGTERM);
+  await_goaway_sent(p);
+  p.send_signal(SIGINT);
+  EXPECT_EQ(p.wait_exit(10s), 128 + SIGINT) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("second signal; exiting at once"), std::string::npos)
+      << p.stderr_text();
+}
+
+// A unix datagram socket standing in for systemd's notification socket.
+class notify_socket {
+ public:
+  notify_socket() : path_(std::filesystem::temp_directory_path() /
+                          ("wsvisor-notify-" + std::to_string(getpid()))) {
+    std::filesystem::remove(path_);
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      ADD_FAILURE() << "cannot bind " << path_;
+  }
+  ~notify_socket() {
+    close(fd_);
+    std::filesystem::remove(path_);
+  }
+  std::string path() const { return path_.string(); }
+
+  /// Datagrams until one holds `line` (a whole line); false at the deadline.
+  bool await(const std::string& line, std::chrono::milliseconds timeout = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd pfd{fd_, POLLIN, 0};
+      if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      auto got = recv(fd_, buf, sizeof buf, 0);
+      if (got <= 0) continue;
+      std::string datagram{buf, static_cast<std::size_t>(got)};
+      received_.push_back(datagram);
+      std::istringstream lines{datagram};
+      for (std::string l; std::getline(lines, l);)
+        if (l == line) return true;
+    }
+  }
+  const std::vector<std::string>& received() const { return received_; }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::vector<std::string> received_;
+};
+
+TEST(WsvisorProcess, TellsSystemdReadyOnceServingAndStoppingOnSigterm) {
+  notify_socket sock;
+  // posix_spawn passes this process's environment on: set for one child only.
+  setenv("NOTIFY_SOCKET", sock.path().c_str(), 1);
+  child_process p{binary, {"--set", "server.listen=127.0.0.1:0"}};
+  unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(sock.await("READY=1")) << p.stderr_text();
+  // READY=1 came after the listener was bound: the port answers at once.
+  auto port = await_listening(p);
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(test::http_request(port, "GET", "/readyz").status, 200);
+  p.send_signal(SIGTERM);
+  EXPECT_TRUE(sock.await("STOPPING=1")) << p.stderr_text();
+  EXPECT_EQ(p.wait_exit(), 0) << p.stderr_text();
+  bool status_seen = false;
+  for (auto& d : sock.received()) status_seen = status_seen || d.starts_with("STATUS=");
+  EXPECT_TRUE(status_seen);
 }
 
 TEST(WsvisorProcess, ServesHealthzAndExitsZeroOnSigterm) {

@@ -14,6 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::all_errors;
+using testing::has_error;
 
 const std::string defaults_file = std::string{WSVISOR_SOURCE_DIR} + "/config/wsvisor.toml";
 
@@ -72,7 +73,6 @@ enabled = true
 node = "node-a"
 peers = ["10.0.0.2:7070", "peer.example:7070"]
 public_url = "wss://a.example/ws"
-drain_timeout = "2m"
 )");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.cfg.server.listen, "[::1]:0");
@@ -87,7 +87,19 @@ drain_timeout = "2m"
   EXPECT_EQ(r.cfg.cluster.node, "node-a");
   EXPECT_EQ(r.cfg.cluster.peers, (std::vector<std::string>{"10.0.0.2:7070", "peer.example:7070"}));
   EXPECT_EQ(r.cfg.cluster.public_url, "wss://a.example/ws");
-  EXPECT_EQ(r.cfg.cluster.drain_timeout, 2min);
+}
+
+TEST(ConfigLoader, ReadsTheServerDrainTimeout) {
+  auto r = load_config_string("[server]\ndrain_timeout = \"2m\"\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.server.drain_timeout, 2min);
+  EXPECT_EQ(config{}.server.drain_timeout, 20s);
+}
+
+TEST(ConfigLoader, RefusesTheOldClusterDrainTimeoutNamingItsNewKey) {
+  auto r = load_config_string("[cluster]\ndrain_timeout = \"2m\"\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has_error(r, "cluster.drain_timeout", 2, "moved to server.drain_timeout")) << all_errors(r);
 }
 
 TEST(ConfigLoader, ReadsTheApiToken) {
@@ -215,7 +227,8 @@ config non_default_config() {
        .headers = {{"Authorization", "Bearer \"x\"\t\\y"}, {"X.Tenant!", "a"}, {"x-empty", ""}},
        .connect_timeout = 1500ms,
        .heartbeat_timeout = 0ms,
-       .ca_file = defaults_file},
+       .ca_file = defaults_file,
+       .required = true},
   };
   c.api = {.token = "0123456789abcdef-\"quoted\"-token"};
   c.server.allowed_origins = {"https://app.example", "http://[::1]:3000"};
@@ -239,8 +252,8 @@ config non_default_config() {
                .public_url = "ws://n1.example:8080/ws",
                .heartbeat_interval = 250ms,
                .peer_timeout = 3s,
-               .policy = "fast",
-               .drain_timeout = 45s};
+               .policy = "fast"};
+  c.server.drain_timeout = 45s;
   return c;
 }
 

@@ -34,6 +34,15 @@ TEST(ConfigUpstreams, NewKeysHaveTheirDefaults) {
   EXPECT_EQ(u.connect_timeout, 10s);
   EXPECT_EQ(u.heartbeat_timeout, 30s);
   EXPECT_EQ(u.ca_file, "");
+  EXPECT_FALSE(u.required);
+}
+
+TEST(ConfigUpstreams, ReadsRequiredAsABool) {
+  auto r = load_upstream("required = true\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_TRUE(r.cfg.upstreams.at(0).required);
+  auto bad = load_upstream("required = \"yes\"\n");
+  EXPECT_TRUE(has_error(bad, "upstream[0].required", 5, "expected true or false")) << all_errors(bad);
 }
 
 TEST(ConfigUpstreams, ReadsSubprotocolsHeadersTimeoutsAndCaFile) {

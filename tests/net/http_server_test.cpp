@@ -59,6 +59,35 @@ TEST_F(HttpServer, VersionServesTheConfiguredJson) {
   EXPECT_EQ(r.body, R"({"wsvisor":"9.9.9"})");
 }
 
+TEST_F(HttpServer, ReadyzFollowsTheReadinessStateOnEveryRequest) {
+  auto ready = std::make_shared<readiness>();
+  start({.ready = ready});
+  auto r = http_request(port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, "{\"ready\":true}\n");
+
+  ready->set_upstream("feed", "connecting");
+  r = http_request(port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body,
+            "{\"ready\":false,\"draining\":false,\"upstreams_down\":"
+            "[{\"upstream\":\"feed\",\"state\":\"connecting\"}]}\n");
+
+  ready->set_upstream("feed", "up");
+  EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 200);
+
+  ready->set_draining();
+  r = http_request(port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "{\"ready\":false,\"draining\":true,\"upstreams_down\":[]}\n");
+}
+
+TEST_F(HttpServer, ReadyzIsNotFoundWithoutAReadinessState) {
+  start({});
+  EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 404);
+}
+
 TEST_F(HttpServer, UnknownPathIsNotFound) {
   start({});
   EXPECT_EQ(http_request(port(), "GET", "/nope").status, 404);

@@ -1,0 +1,45 @@
+#include "actors/readiness.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace wsvisor {
+
+void readiness::set_draining() {
+  std::lock_guard guard{mtx_};
+  draining_ = true;
+}
+
+void readiness::set_upstream(const std::string& name, const std::string& state) {
+  std::lock_guard guard{mtx_};
+  if (state == "up")
+    down_.erase(name);
+  else
+    down_[name] = state;
+}
+
+void readiness::forget_upstream(const std::string& name) {
+  std::lock_guard guard{mtx_};
+  down_.erase(name);
+}
+
+readiness::report readiness::check() const {
+  std::lock_guard guard{mtx_};
+  return report{.draining = draining_, .upstreams_down = {down_.begin(), down_.end()}};
+}
+
+std::string to_json(const readiness::report& r) {
+  boost::json::object obj;
+  obj["ready"] = r.ready();
+  if (!r.ready()) {
+    obj["draining"] = r.draining;
+    boost::json::array down;
+    for (auto& [name, state] : r.upstreams_down)
+      down.push_back(boost::json::object{{"upstream", name}, {"state", state}});
+    obj["upstreams_down"] = std::move(down);
+  }
+  return boost::json::serialize(obj) + "\n";
+}
+
+}  // namespace wsvisor
