@@ -126,13 +126,14 @@ struct upstreams_state {
     auto restart = opts_.policies.at(u.policy).restart;
     return child_spec{
         .name = u.name,
-        .factory = [weak, u, dial = opts_.dial,
-                    max_frame = opts_.max_frame_bytes](caf::actor_system& sys) -> caf::actor {
+        .factory = [weak, u, dial = opts_.dial, max_frame = opts_.max_frame_bytes,
+                    metrics = opts_.metrics](caf::actor_system& sys) -> caf::actor {
           auto owner = caf::actor_cast<caf::actor>(weak);
           if (!owner) return {};
           return spawn_upstream_link(
               sys, upstream_link_args{.config = u, .upstreams = owner, .dial = dial,
-                                      .max_frame_bytes = max_frame});
+                                      .max_frame_bytes = max_frame,
+                                      .metrics = metrics});
         },
         .restart = restart,
         .policy = u.policy,
@@ -141,6 +142,7 @@ struct upstreams_state {
 
   /// Publishes the entry's state on sys.upstream.NAME.
   void report(const upstream_entry& e, std::uint32_t attempt = 0, duration delay = duration{-1}) {
+    if (opts_.metrics) opts_.metrics->set_upstream_state(e.cfg.name, e.state);
     json::object obj;
     obj["upstream"] = e.cfg.name;
     obj["state"] = e.state;
@@ -231,6 +233,7 @@ struct upstreams_state {
         if (ev.actor != e->incarnation) return;
         link_gone(*e, link_reason(ev.reason));
         e->state = "down";
+        if (opts_.metrics) opts_.metrics->set_upstream_state(e->cfg.name, e->state);
         return;
       case supervisor_event_kind::restart_scheduled:
         e->state = "down";
@@ -347,7 +350,8 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
                                                 .children = std::move(children),
                                                 .observer = caf::actor_cast<caf::actor>(self),
                                                 .seed = st.opts_.seed,
-                                                .shutdown_timeout = st.opts_.shutdown_timeout});
+                                                .shutdown_timeout = st.opts_.shutdown_timeout,
+                                                .metrics = st.opts_.metrics});
   self->monitor(st.sup_);
   log::info(*st.log_, "upstreams started", {{"upstreams", st.entries_.size()}});
 

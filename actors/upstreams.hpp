@@ -48,6 +48,7 @@
 
 #include "actors/outbound.hpp"
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -59,6 +60,7 @@ struct upstreams_options {
   std::uint64_t max_frame_bytes = 65536;            // largest frame accepted from an upstream
   std::uint64_t seed = 0;                           // backoff jitter seed; 0 = random
   duration shutdown_timeout{5000};                  // per link, when stopping it
+  node_metrics_ptr metrics;  // link states, restarts, frames received (docs/metrics.md); null: none
 };
 
 /// Checks one upstream as add/update would (name, url, channel, policy);
