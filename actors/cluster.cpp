@@ -121,6 +121,7 @@ struct cluster_state {
     auto& names = self_->home_system().registry();
     if (names.get<caf::actor_addr>(cluster_name) == self_->address()) names.erase(cluster_name);
     if (links_) self_->send_exit(links_, caf::exit_reason::user_shutdown);
+    if (opts_.metrics) opts_.metrics->cluster_peers.set(0);  // a restarted cluster actor joins anew
   }
   cluster_state(const cluster_state&) = delete;
   cluster_state& operator=(const cluster_state&) = delete;
@@ -158,6 +159,10 @@ struct cluster_state {
 
   std::vector<std::string> interest_list() const { return {interest_.begin(), interest_.end()}; }
 
+  void count_peers() {
+    if (opts_.metrics) opts_.metrics->cluster_peers.set(static_cast<std::int64_t>(members_.size()));
+  }
+
   void tell_broker(caf::message msg) {
     if (auto b = broker()) self_->send(b, std::move(msg));
   }
@@ -175,6 +180,7 @@ struct cluster_state {
     if (it == members_.end()) {
       self_->monitor(actor);
       it = members_.emplace(name, member{actor, url, {}}).first;
+      count_peers();
       log::info(*log_, "peer up", {{"peer", name}, {"url", url}, {"peers", members_.size()}});
     }
     auto& m = it->second;
@@ -232,7 +238,8 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
   st.links_ = spawn_supervisor(self->home_system(),
                                supervisor_options{.name = "cluster_links",
                                                   .policies = st.opts_.policies,
-                                                  .children = std::move(children)});
+                                                  .children = std::move(children),
+                                                  .metrics = st.opts_.metrics});
   self->monitor(st.links_);
   log::info(*st.log_, "cluster started",
             {{"node", st.opts_.node}, {"peers", st.opts_.peers.size()}});
@@ -256,6 +263,7 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
     for (auto it = st.members_.begin(); it != st.members_.end(); ++it) {
       if (it->second.actor.address() != msg.source) continue;
       ++st.peers_lost_;
+      if (auto& m = st.opts_.metrics) m->cluster_peers_lost.inc();
       log::warn(*st.log_, "peer down",
                 {{"peer", it->first},
                  {"reason", describe(self->home_system(), msg.reason)},
@@ -263,6 +271,7 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
                  {"peers_lost", st.peers_lost_}});
       st.tell_broker(caf::make_message(cl_peer_gone_atom::value, it->second.actor));
       st.members_.erase(it);
+      st.count_peers();
       return;
     }
   });
@@ -341,6 +350,7 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       },
       [self](cl_fanout_atom, std::string& channel, std::string& body, std::uint64_t origin,
              std::uint64_t counter) {
+        if (auto& m = self->state.opts_.metrics) m->received_cluster.inc();
         self->state.tell_broker(caf::make_message(
             cl_deliver_atom::value, std::move(channel),
             shared_body{std::make_shared<const std::string>(std::move(body))}, origin, counter));

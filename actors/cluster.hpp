@@ -46,6 +46,7 @@
 #include <caf/fwd.hpp>
 
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -56,6 +57,7 @@ struct cluster_options {
   std::map<std::string, wsvisor::policy> policies;  // named policies
   std::string policy = "cluster";          // the peer links' policy
   duration peer_timeout{5'000};            // bound on each request to a peer
+  node_metrics_ptr metrics;                // peers, losses, publishes received (docs/metrics.md)
 };
 
 /// Spawns the cluster actor and its peer links; registers it as `cluster_name`.

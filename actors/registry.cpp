@@ -86,6 +86,7 @@ struct registry_state {
   /// verified (a resume that failed without `auth`).
   void create(caf::response_promise& rp, caf::actor conn, transport_ptr transport,
               std::string reason, client_identity who) {
+    if (opts_.metrics && !reason.empty()) opts_.metrics->resume_rejected(reason).inc();
     if (opts_.auth_required && !who.verified) {
       rp.deliver(make_error(errc::auth_required, reason.empty() ? "unknown" : reason));
       return;
@@ -101,6 +102,7 @@ struct registry_state {
     session_args args{id, new_token(), opts_.session, broker_, std::move(conn),
                       std::move(transport), std::move(reason)};
     args.identity = std::move(who);
+    if (opts_.metrics) opts_.metrics->sessions_created.inc();
     rp.delegate(start(std::move(args)), welcomed_atom::value);
   }
 
@@ -108,6 +110,7 @@ struct registry_state {
   caf::actor start(session_args args) {
     args.peer_timeout = opts_.peer_timeout;
     args.max_subscriptions = opts_.max_subscriptions;
+    args.metrics = opts_.metrics;
     auto id = args.id;
     auto token = args.token;
     auto session = spawn_session(self_->home_system(), std::move(args));
@@ -143,8 +146,12 @@ struct registry_state {
               auto peer = transport->peer();
               self->request(session, self->state.opts_.peer_timeout, cl_attach_atom::value, conn,
                             peer, token, last_seq)
-                  .then([rp, session](caf::ok_atom) mutable { rp.deliver(session); },
-                        [fallback](caf::error& err) mutable { fallback(err); });
+                  .then(
+                      [self, rp, session](caf::ok_atom) mutable {
+                        if (auto& m = self->state.opts_.metrics) m->resumes_resumed.inc();
+                        rp.deliver(session);
+                      },
+                      [fallback](caf::error& err) mutable { fallback(err); });
             },
             [fallback](caf::error& err) mutable { fallback(err); });
   }
@@ -319,8 +326,12 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
         }
         auto session = found->second.actor;
         self->request(session, caf::infinite, resume_atom::value, conn, transport, token, last_seq)
-            .then([rp, session](caf::ok_atom) mutable { rp.deliver(session); },
-                  [self, rp, conn, transport, id, token, who](caf::error& err) mutable {
+            .then(
+                [self, rp, session](caf::ok_atom) mutable {
+                  if (auto& m = self->state.opts_.metrics) m->resumes_resumed.inc();
+                  rp.deliver(session);
+                },
+                [self, rp, conn, transport, id, token, who](caf::error& err) mutable {
                     auto& st = self->state;
                     // The session may have expired between lookup and request;
                     // its down_msg can arrive after this error.

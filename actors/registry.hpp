@@ -43,6 +43,7 @@
 #include <caf/fwd.hpp>
 
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -69,6 +70,8 @@ struct registry_options {
   std::uint64_t max_subscriptions = 0;
   /// limits.channels, handed to the broker; 0 = no limit.
   std::uint64_t max_channels = 0;
+  /// The node's metrics (docs/metrics.md), handed to every session; null: none.
+  node_metrics_ptr metrics;
 };
 
 /// Spawns the session registry (which spawns its broker) and registers both in

@@ -8,17 +8,21 @@ namespace wsvisor {
 replay_buffer::replay_buffer(std::uint64_t max_messages, std::uint64_t max_bytes)
     : max_messages_(max_messages), max_bytes_(max_bytes) {}
 
-void replay_buffer::push(std::uint64_t seq, std::shared_ptr<const std::string> body) {
+std::size_t replay_buffer::push(std::uint64_t seq, std::shared_ptr<const std::string> body,
+                                std::chrono::steady_clock::time_point taken) {
   auto bytes = body ? body->size() : 0;
-  entries_.push_back(entry{seq, std::move(body), bytes});
+  entries_.push_back(entry{seq, std::move(body), bytes, taken});
   bytes_ += bytes;
+  std::size_t evicted = 0;
   while (size() > 0 && (size() > max_messages_ || bytes_ > max_bytes_)) {
     // Evicted before the client acknowledged it: a resume from below this
     // seq can no longer be served.
     lost_through_ = std::max(lost_through_, entries_[head_].seq);
     drop_front();
+    ++evicted;
   }
   compact();
+  return evicted;
 }
 
 void replay_buffer::ack(std::uint64_t seq) {

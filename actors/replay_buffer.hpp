@@ -9,6 +9,7 @@
 /// every message the client lacks. Acknowledged entries are dropped too, but
 /// they are not lost: the client said it holds them.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@ class replay_buffer {
     std::uint64_t seq = 0;
     std::shared_ptr<const std::string> body;  // the shared `message` body
     std::size_t bytes = 0;                    // counted against max_bytes: body size
+    std::chrono::steady_clock::time_point taken{};  // when the session took it; {}: not measured
   };
 
   using const_iterator = std::vector<entry>::const_iterator;
@@ -32,8 +34,10 @@ class replay_buffer {
 
   /// Appends the message `seq`, which must be above every seq pushed before,
   /// then evicts the oldest entries while either bound is exceeded (a message
-  /// larger than max_bytes on its own evicts itself).
-  void push(std::uint64_t seq, std::shared_ptr<const std::string> body);
+  /// larger than max_bytes on its own evicts itself). Returns how many
+  /// entries were evicted. `taken` is kept with the entry.
+  std::size_t push(std::uint64_t seq, std::shared_ptr<const std::string> body,
+                   std::chrono::steady_clock::time_point taken = {});
 
   /// The client holds every message up to `seq`: drops them.
   void ack(std::uint64_t seq);

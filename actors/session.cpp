@@ -41,6 +41,38 @@ struct session_state {
   static inline const char* name = "session";
 
   explicit session_state(session_actor* self) : self_(self) {}
+  ~session_state() { count_as(counted::none); }
+  session_state(const session_state&) = delete;
+  session_state& operator=(const session_state&) = delete;
+
+  // -- metrics (docs/metrics.md) ------------------------------------------------
+  node_metrics_ptr metrics_;  // null: not measured
+  enum class counted { none, attached, detached };
+  counted counted_ = counted::none;  // which sessions gauge holds this session
+  std::uint64_t handed_through_ = 0;  // highest seq ever handed to a transport
+
+  metrics::gauge* gauge_of(counted c) const {
+    if (c == counted::attached) return &metrics_->sessions_attached;
+    if (c == counted::detached) return &metrics_->sessions_detached;
+    return nullptr;
+  }
+
+  void count_as(counted c) {
+    if (!metrics_ || c == counted_) return;
+    if (auto* g = gauge_of(counted_)) g->sub();
+    if (auto* g = gauge_of(c)) g->add();
+    counted_ = c;
+  }
+
+  /// Pushes into the replay buffer, counting evictions and stamping the time.
+  void buffer(std::uint64_t seq, shared_body body) {
+    if (!metrics_) {
+      buffer_.push(seq, std::move(body));
+      return;
+    }
+    auto evicted = buffer_.push(seq, std::move(body), std::chrono::steady_clock::now());
+    if (evicted > 0) metrics_->replay_evictions.inc(evicted);
+  }
 
   session_actor* self_;
   std::shared_ptr<spdlog::logger> log_ = log::get("session");
@@ -191,7 +223,7 @@ struct session_state {
         since_snapshot_.push_back(std::move(d));
     }
     note_through(origin, counter);
-    buffer_.push(++seq_, std::move(body));
+    buffer(++seq_, std::move(body));
     pump();
   }
 
@@ -273,6 +305,7 @@ struct session_state {
     sent_ = client_holds;
     awaiting_room_ = false;
     self_->monitor(conn_);
+    count_as(counted::attached);
   }
 
   /// Hands buffered messages after sent_ to the transport while it has room,
@@ -292,6 +325,7 @@ struct session_state {
       transport_ = nullptr;  // the connection's down_msg detaches us
       return;
     }
+    auto now = metrics_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     for (auto it = buffer_.first_after(sent_); it != buffer_.end(); ++it) {
       if (!transport_->has_room()) {
         awaiting_room_ = true;
@@ -304,7 +338,18 @@ struct session_state {
       }
       transport_->send(out_frame{proto::encode_message_head(it->seq), it->body});
       sent_ = it->seq;
+      if (metrics_) count_handed(*it, now);
     }
+  }
+
+  void count_handed(const replay_buffer::entry& e, std::chrono::steady_clock::time_point now) {
+    metrics_->delivered.inc();
+    // A message is timed on its first hand-off only: a replay of one the
+    // client lost with its connection would count twice.
+    if (e.seq <= handed_through_) return;
+    handed_through_ = e.seq;
+    if (e.taken != std::chrono::steady_clock::time_point{})
+      metrics_->delivery_latency.observe(now - e.taken);
   }
 
   void welcome(bool resumed, std::string reason) {
@@ -333,6 +378,7 @@ struct session_state {
     }
     // The client holds everything up to last_seq: an implicit ack.
     buffer_.ack(last_seq);
+    if (metrics_) metrics_->replayed_messages.inc(buffer_.size());
     bool across = remote != nullptr;
     attach(std::move(conn), std::move(transport), last_seq, std::move(remote));
     welcome(true, {});
@@ -374,6 +420,7 @@ struct session_state {
     self->request(broker_, caf::infinite, publish_atom::value, channel, body)
         .then(
             [self, ticket, cseq](std::uint64_t, const std::string&) {
+              if (auto& m = self->state.metrics_) m->received_client.inc();
               self->state.answer(ticket, proto::encode_ack(cseq));
             },
             [self, ticket, cseq](caf::error& err) {
@@ -519,6 +566,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
   st.peer_timeout_ = args.peer_timeout;
   st.identity_ = std::move(args.identity);
   st.max_subscriptions_ = args.max_subscriptions;
+  st.metrics_ = std::move(args.metrics);
   if (args.adopted) {
     auto& h = *args.adopted;
     st.identity_ = h.identity;
@@ -531,6 +579,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     for (std::size_t i = 0; i < h.through_origins.size() && i < h.through_counters.size(); ++i)
       st.note_through(h.through_origins[i], h.through_counters[i]);
     st.adopting_ = true;
+    st.count_as(session_state::counted::detached);
     st.predecessor_ = std::move(args.predecessor);
     if (st.predecessor_) self->monitor(st.predecessor_);
     // Resubscribed here before the adopt is answered: from then on every
@@ -574,6 +623,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     st.conn_ = nullptr;
     st.transport_ = nullptr;
     st.remote_ = nullptr;
+    st.count_as(session_state::counted::detached);
     auto generation = ++st.generation_;
     self->delayed_send(self, st.config_.resume_window, expire_atom::value, generation);
   });
@@ -652,7 +702,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         auto& st = self->state;
         if (!st.adopting_ || st.channels_.count(channel) == 0) return;
         st.note_through(origin, counter);
-        st.buffer_.push(++st.seq_, std::make_shared<const std::string>(std::move(body)));
+        st.buffer(++st.seq_, std::make_shared<const std::string>(std::move(body)));
         st.pump();
       },
       [self](cl_handoff_done_atom, std::uint64_t last_cseq) {

@@ -45,6 +45,7 @@
 #include "actors/messages.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -68,6 +69,7 @@ struct session_args {
   duration peer_timeout{5'000};  // bound on requests to another node
   client_identity identity;      // [auth]: who; which channels (an adopted one: the handover's)
   std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session; 0 = no limit
+  node_metrics_ptr metrics;             // the node's (docs/metrics.md); null: none
 };
 
 /// Spawns a session attached to `args.connection`; it sends the welcome first

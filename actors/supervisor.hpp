@@ -39,6 +39,7 @@
 
 #include "actors/messages.hpp"
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -61,6 +62,7 @@ struct supervisor_options {
   caf::actor observer;                              // optional: receives supervisor_event
   std::uint64_t seed = 0;                           // 0 = random; tests pass a fixed one
   duration shutdown_timeout{5000};                  // bounded wait per child when stopping it
+  node_metrics_ptr metrics;  // counts restarts and give-ups (docs/metrics.md); null: none
 };
 
 /// Spawns a supervisor and starts `opts.children` in order. A child whose

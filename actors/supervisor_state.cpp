@@ -74,6 +74,12 @@ std::string supervisor_state::describe(const caf::error& err) const {
 void supervisor_state::emit(supervisor_event_kind kind, const child_entry& c, std::string reason,
                             std::uint32_t attempt, duration delay, std::uint64_t generation,
                             caf::actor_addr actor) {
+  if (auto& m = opts_.metrics) {
+    if (kind == supervisor_event_kind::restarted)
+      m->supervisor_restarts.with({name, c.spec.name, c.spec.policy}).inc();
+    else if (kind == supervisor_event_kind::given_up)
+      m->supervisor_give_ups.with({name, c.spec.name, c.spec.policy}).inc();
+  }
   if (!opts_.observer) return;
   self_->send(opts_.observer, supervisor_event{kind, name, c.spec.name, attempt, delay,
                                                std::move(reason), generation, std::move(actor)});

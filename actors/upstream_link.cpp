@@ -33,6 +33,7 @@ struct link_state {
   upstream_config config;
   outbound_socket_ptr socket;
   bool closing = false;  // a graceful close is under way
+  node_metrics_ptr metrics;
 };
 
 using link_actor = caf::stateful_actor<link_state>;
@@ -40,6 +41,7 @@ using link_actor = caf::stateful_actor<link_state>;
 caf::behavior link_behavior(link_actor* self, upstream_link_args args) {
   auto& st = self->state;
   st.config = std::move(args.config);
+  st.metrics = args.metrics;
   auto me = caf::actor_cast<caf::actor>(self);
   outbound_events events{
       .on_open = [me](std::string subprotocol) {
@@ -80,6 +82,7 @@ caf::behavior link_behavior(link_actor* self, upstream_link_args args) {
         auto& st = self->state;
         auto broker = self->home_system().registry().get(broker_name);
         if (!broker) return;  // the session registry is restarting: nobody to deliver to
+        if (st.metrics) st.metrics->received_upstream.inc();
         self->send(caf::actor_cast<caf::actor>(broker), fanout_atom::value, st.config.channel,
                    proto::encode_message_body(st.config.channel, proto::upstream_data(text)));
       },

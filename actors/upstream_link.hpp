@@ -27,6 +27,7 @@
 
 #include "actors/outbound.hpp"
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -36,6 +37,7 @@ struct upstream_link_args {
   outbound_dialer dial;                   // opens the socket
   std::uint64_t max_frame_bytes = 65536;  // larger frames from the upstream end the link
   duration close_timeout{1000};           // bound on the closing handshake at shutdown
+  node_metrics_ptr metrics;               // counts frames received; null: none
 };
 
 /// Builds the socket options of an upstream from its config.

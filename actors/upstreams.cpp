@@ -126,21 +126,24 @@ struct upstreams_state {
     auto restart = opts_.policies.at(u.policy).restart;
     return child_spec{
         .name = u.name,
-        .factory = [weak, u, dial = opts_.dial,
-                    max_frame = opts_.max_frame_bytes](caf::actor_system& sys) -> caf::actor {
+        .factory = [weak, u, dial = opts_.dial, max_frame = opts_.max_frame_bytes,
+                    metrics = opts_.metrics](caf::actor_system& sys) -> caf::actor {
           auto owner = caf::actor_cast<caf::actor>(weak);
           if (!owner) return {};
           return spawn_upstream_link(
               sys, upstream_link_args{.config = u, .upstreams = owner, .dial = dial,
-                                      .max_frame_bytes = max_frame});
+                                      .max_frame_bytes = max_frame,
+                                      .metrics = metrics});
         },
         .restart = restart,
         .policy = u.policy,
     };
   }
 
-  /// Tells readiness the state of a required upstream (GET /readyz).
+  /// Records the state of an upstream for the metrics (wsvisor_upstream_state)
+  /// and, for a required one, for readiness (GET /readyz).
   void track(const upstream_entry& e) {
+    if (opts_.metrics) opts_.metrics->set_upstream_state(e.cfg.name, e.state);
     if (!opts_.ready) return;
     if (e.cfg.required && e.state != "removed")
       opts_.ready->set_upstream(e.cfg.name, e.state);
@@ -359,7 +362,8 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
                                                 .children = std::move(children),
                                                 .observer = caf::actor_cast<caf::actor>(self),
                                                 .seed = st.opts_.seed,
-                                                .shutdown_timeout = st.opts_.shutdown_timeout});
+                                                .shutdown_timeout = st.opts_.shutdown_timeout,
+                                                .metrics = st.opts_.metrics});
   self->monitor(st.sup_);
   log::info(*st.log_, "upstreams started", {{"upstreams", st.entries_.size()}});
 

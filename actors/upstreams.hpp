@@ -51,6 +51,7 @@
 #include "actors/outbound.hpp"
 #include "actors/readiness.hpp"
 #include "config/config.hpp"
+#include "metrics/node_metrics.hpp"
 
 namespace wsvisor {
 
@@ -63,6 +64,7 @@ struct upstreams_options {
   std::uint64_t seed = 0;                           // backoff jitter seed; 0 = random
   duration shutdown_timeout{5000};                  // per link, when stopping it
   std::shared_ptr<readiness> ready;                 // told each `required` upstream's state; may be null
+  node_metrics_ptr metrics;  // link states, restarts, frames received (docs/metrics.md); null: none
 };
 
 /// Checks one upstream as add/update would (name, url, channel, policy);

@@ -31,6 +31,7 @@
 #include "actors/upstreams.hpp"
 #include "app/build_info.hpp"
 #include "app/systemd_notify.hpp"
+#include "metrics/node_metrics.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
 #include "log/log.hpp"
@@ -123,7 +124,7 @@ outbound_dialer make_dialer(asio::io_context& ioc, std::shared_ptr<net::io_gate>
 // One POST /api/publish: asks the broker as a client's publish would, answers,
 // and ends.
 caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req,
-                          net::publish_reply reply) {
+                          net::publish_reply reply, node_metrics_ptr metrics) {
   auto broker = caf::actor_cast<caf::actor>(self->home_system().registry().get(broker_name));
   if (!broker) {
     reply(net::publish_outcome{.error = "unavailable", .message = "the session registry is restarting"});
@@ -133,7 +134,8 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
   auto body = proto::encode_message_body(req.channel, req.data_json);
   self->request(broker, std::chrono::seconds{5}, publish_atom::value, req.channel, body)
       .then(
-          [self, reply](std::uint64_t sessions, std::string& upstream) {
+          [self, reply, metrics](std::uint64_t sessions, std::string& upstream) {
+            metrics->received_api.inc();
             reply(net::publish_outcome{.sessions = sessions, .upstream = std::move(upstream)});
             self->quit();
           },
@@ -156,7 +158,8 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
 // (which owns its broker), then the upstreams actor, which owns the upstream
 // links' supervisor (actors/upstreams.hpp).
 std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& dial,
-                                      const std::shared_ptr<readiness>& ready) {
+                                      const std::shared_ptr<readiness>& ready,
+                                      const node_metrics_ptr& metrics) {
   auto policies = cfg.policies;
   auto strategy = cfg.policies.at("upstream").strategy;
   auto node_name = cfg.cluster.enabled ? cfg.cluster.node : std::string{};
@@ -164,7 +167,7 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
       .name = "sessions",
       .factory =
           [session = cfg.session, node_name, peer_timeout = cfg.cluster.peer_timeout,
-           limits = cfg.limits, auth = cfg.auth.enabled()](caf::actor_system& sys) {
+           limits = cfg.limits, auth = cfg.auth.enabled(), metrics](caf::actor_system& sys) {
             return spawn_registry(sys,
                                   registry_options{.session = session,
                                                    .node = node_name,
@@ -173,7 +176,8 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
                                                    .auth_required = auth,
                                                    .max_subscriptions =
                                                        limits.subscriptions_per_session,
-                                                   .max_channels = limits.channels});
+                                                   .max_channels = limits.channels,
+                                                   .metrics = metrics});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -182,13 +186,14 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
       .name = "upstreams",
       .factory =
           [policies, strategy, dial, ups = cfg.upstreams, max_frame = cfg.server.max_message_bytes,
-           ready](caf::actor_system& sys) {
+           ready, metrics](caf::actor_system& sys) {
             return spawn_upstreams(sys, upstreams_options{.upstreams = ups,
                                                           .policies = policies,
                                                           .strategy = strategy,
                                                           .dial = dial,
                                                           .max_frame_bytes = max_frame,
-                                                          .ready = ready});
+                                                          .ready = ready,
+                                                          .metrics = metrics});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -203,7 +208,8 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
                                     .peers = cfg.cluster.peers,
                                     .policies = policies,
                                     .policy = cfg.cluster.policy,
-                                    .peer_timeout = cfg.cluster.peer_timeout}](
+                                    .peer_timeout = cfg.cluster.peer_timeout,
+                                    .metrics = metrics}](
                 caf::actor_system& sys) { return spawn_cluster(sys, opts); },
         .restart = restart_kind::permanent,
         .policy = "root",
@@ -402,6 +408,7 @@ struct node::impl {
   std::optional<asio::signal_set> signals;
   std::unique_ptr<net::http_server> http;
   std::shared_ptr<readiness> ready = std::make_shared<readiness>();  // GET /readyz
+  node_metrics_ptr metrics;  // docs/metrics.md; made once http exists (it counts connections)
   // Closed first thing in ~node: actors' exit functors post to ioc only
   // through it, so none can reach ioc once it is being destroyed.
   std::shared_ptr<net::io_gate> gate = std::make_shared<net::io_gate>();
@@ -493,11 +500,15 @@ std::string node::start() {
                      },
                  .gate = d.gate,
                  .on_publish =
-                     [&sys](net::publish_request req, net::publish_reply reply) {
-                       sys.spawn(api_publish, std::move(req), std::move(reply));
+                     [&sys, &d](net::publish_request req, net::publish_reply reply) {
+                       sys.spawn(api_publish, std::move(req), std::move(reply), d.metrics);
                      },
+                 .metrics = [&d] { return d.metrics->registry.expose(); },
                  .api_token = d.cfg.api.token,
                  .ready = d.ready});
+  d.metrics = std::make_shared<node_metrics>(
+      [http = d.http.get()] { return static_cast<double>(http->open_websockets()); },
+      version_string);
   if (d.cfg.api.token.empty() && !net::is_loopback_listen(server.listen))
     log::warn(*d.logger, "the HTTP API is disabled: it needs [api] token on a non-loopback listen",
               {{"listen", server.listen}});
@@ -507,13 +518,14 @@ std::string node::start() {
   if (d.cfg.cluster.enabled) {
     if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
   }
-  auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate), d.ready);
+  auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate), d.ready, d.metrics);
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,
                             supervisor_options{.name = "root",
                                                .strategy = d.cfg.policies.at("root").strategy,
                                                .policies = d.cfg.policies,
-                                               .children = std::move(children)});
+                                               .children = std::move(children),
+                                               .metrics = d.metrics});
   d.root->attach_functor([&d, gate = d.gate](const caf::error& reason) {
     gate->post(d.ioc, [&d, reason] { d.on_root_down(reason); });
   });

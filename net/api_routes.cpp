@@ -108,6 +108,11 @@ std::optional<api_answer> check_publish_access(bool is_post, std::string_view au
     answer.allow_post = true;
     return answer;
   }
+  return check_api_access(authorization, token, loopback);
+}
+
+std::optional<api_answer> check_api_access(std::string_view authorization, std::string_view token,
+                                           bool loopback) {
   if (token.empty()) {
     if (loopback) return std::nullopt;
     return error_answer(403, "api_disabled",

@@ -17,6 +17,7 @@
 namespace wsvisor::net {
 
 inline constexpr std::string_view api_publish_path = "/api/publish";
+inline constexpr std::string_view metrics_path = "/metrics";
 
 /// One answer of the API: an HTTP status and a JSON body.
 struct api_answer {
@@ -32,6 +33,12 @@ struct api_answer {
 /// `loopback` is is_loopback_listen(listen). nullopt: go on.
 std::optional<api_answer> check_publish_access(bool is_post, std::string_view authorization,
                                                std::string_view token, bool loopback);
+
+/// The API's access rule, for every route under it (and GET /metrics): an
+/// API without token on an exposed listener (403), the bearer token (401).
+/// nullopt: allowed.
+std::optional<api_answer> check_api_access(std::string_view authorization, std::string_view token,
+                                           bool loopback);
 
 /// True iff `authorization` is `Bearer TOKEN` (scheme in any case) and TOKEN
 /// equals `token`, compared in time independent of where they differ.

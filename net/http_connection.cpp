@@ -149,6 +149,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     auto req = parser_->release();
     if (opts_->on_websocket && path_of(req) == opts_->ws_path) return upgrade(std::move(req));
     if (api_) return publish(std::move(req));
+    if (opts_->metrics && path_of(req) == metrics_path) return scrape(req);
     respond(req);
   }
 
@@ -183,6 +184,24 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
       });
     };
     opts_->on_publish(std::move(request), make_publish_reply(std::move(deliver)));
+  }
+
+  void scrape(const http::request<http::string_body>& req) {
+    bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
+    if (!read_only)
+      return reply_error(http::status::method_not_allowed, "method not allowed\n",
+                         {{http::field::allow, "GET, HEAD"}});
+    auto refusal = check_api_access(req[http::field::authorization], opts_->api_token, loopback_);
+    if (refusal) return send_api(*refusal, req.version(), req.keep_alive(), {});
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.keep_alive(req.keep_alive());
+    res.set(http::field::server, "wsvisor");
+    res.set(http::field::cache_control, "no-store");
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = opts_->metrics();
+    res.prepare_payload();
+    if (req.method() == http::verb::head) res.body().clear();
+    send(std::move(res));
   }
 
   void send_api(const api_answer& answer, unsigned version, bool keep_alive,

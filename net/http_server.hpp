@@ -42,6 +42,7 @@
 /// (404). Its body may be up to `max_message_bytes`; every other route takes
 /// no body (413). With an empty `api_token` the API answers only when
 /// `listen` is a loopback address (`is_loopback_listen`), else 403.
+/// `GET /metrics` (docs/metrics.md) answers `metrics()` under the same rule.
 ///
 /// Threading: all socket work runs on the `io_context` given to the
 /// constructor; `start`, `stop` and `local_port` may be called from any thread
@@ -118,6 +119,10 @@ struct http_options {
   /// own wait and answers "timeout"); a `reply` destroyed unanswered answers
   /// 500. Empty: /api/publish is 404.
   std::function<void(publish_request, publish_reply)> on_publish;
+  /// GET /metrics: the Prometheus text exposition, called on the connection's
+  /// strand at each scrape; served under the API's access rule (`api_token`,
+  /// or a loopback `listen`). Empty: /metrics is 404.
+  std::function<std::string()> metrics;
   /// The bearer token the API requires (`Authorization: Bearer TOKEN`);
   /// empty: none, and the API is served only on a loopback `listen`.
   std::string api_token;

@@ -1,0 +1,72 @@
+#pragma once
+
+/// wsvisor's metrics (docs/metrics.md): one set per node, made by the node
+/// (app/node.cpp) and handed by shared_ptr to the actors that update them
+/// through their options. A null pointer means "not measured" (tests that
+/// spawn actors on their own). Updates are relaxed atomic operations; the
+/// references below are stable for the object's life. Thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "metrics/metrics.hpp"
+
+namespace wsvisor {
+
+struct node_metrics {
+  /// `open_connections` is read at scrape time (empty: the gauge reads 0);
+  /// `version` labels wsvisor_build_info.
+  explicit node_metrics(std::function<double()> open_connections = {},
+                        const std::string& version = {});
+
+  metrics::registry registry;
+
+  // Sessions (actors/registry, actors/session).
+  metrics::family<metrics::gauge>& sessions;  // state
+  metrics::gauge& sessions_attached;
+  metrics::gauge& sessions_detached;
+  metrics::counter& sessions_created;
+  metrics::family<metrics::counter>& resumes;  // result, reason
+  metrics::counter& resumes_resumed;
+  metrics::counter& resumes_unknown;   // rejected, reason "unknown"
+  metrics::counter& resumes_expired;   // rejected, reason "expired"
+  metrics::counter& resumes_overflow;  // rejected, reason "overflow"
+  metrics::counter& replayed_messages;
+  metrics::counter& replay_evictions;
+
+  // Messages.
+  metrics::family<metrics::counter>& received;  // source
+  metrics::counter& received_client;
+  metrics::counter& received_api;
+  metrics::counter& received_upstream;
+  metrics::counter& received_cluster;
+  metrics::counter& delivered;
+  metrics::histogram& delivery_latency;
+
+  // Supervision, upstreams, cluster.
+  metrics::family<metrics::counter>& supervisor_restarts;  // supervisor, child, policy
+  metrics::family<metrics::counter>& supervisor_give_ups;  // supervisor, child, policy
+  metrics::family<metrics::gauge>& upstream_state;         // upstream, state
+  metrics::gauge& cluster_peers;
+  metrics::counter& cluster_peers_lost;
+
+  /// The rejected-resume counter for a welcome `reason` (unknown, expired,
+  /// overflow; anything else counts as unknown).
+  metrics::counter& resume_rejected(std::string_view reason);
+
+  /// Sets wsvisor_upstream_state for `upstream`: 1 for `state`, 0 for the
+  /// other states; a state outside the documented ones ("removed") sets all 0.
+  void set_upstream_state(const std::string& upstream, std::string_view state);
+};
+
+using node_metrics_ptr = std::shared_ptr<node_metrics>;
+
+/// Bytes of resident memory of this process (/proc/self/statm); 0 if unreadable.
+double process_resident_bytes();
+
+/// Open file descriptors of this process (/proc/self/fd); 0 if unreadable.
+double process_open_fds();
+
+}  // namespace wsvisor
