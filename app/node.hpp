@@ -6,11 +6,14 @@
 /// Lifecycle: construct, `start()` (binds and spawns; returns an error message
 /// or empty), then `run()` on the calling thread until the node stops. A stop
 /// comes from `stop()` (any thread), SIGINT/SIGTERM when `handle_signals`, or
-/// the root supervisor giving up. Shutdown is staged: stop accepting, stop the
+/// the root supervisor giving up. SIGHUP (when `handle_signals`) or `reload()`
+/// loads `config_file` again and applies what can change live (app/reload.hpp).
+/// Shutdown is staged: stop accepting, stop the
 /// supervision tree in reverse start order, then stop the I/O threads.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,8 @@ struct node_options {
   bool handle_signals = true;                   // SIGINT/SIGTERM stop the node
   std::vector<child_spec> extra_root_children;  // appended to the root supervisor's children
   duration shutdown_grace{30'000};              // bound on the supervision tree's shutdown
+  std::optional<std::string> config_file;       // --config: what a reload reads; none: defaults
+  std::vector<std::string> overrides;           // --set: applied again on every reload
 };
 
 class node {
@@ -49,6 +54,12 @@ class node {
 
   /// Starts a staged shutdown; safe from any thread, idempotent.
   void stop();
+
+  /// Loads `config_file` with `overrides` as at start and applies the live
+  /// part (docs/configuration.md, "Reloading"); a bad file is refused, its
+  /// errors logged, and the running config kept. Any thread, after `start`;
+  /// returns at once, the work runs on an I/O thread.
+  void reload();
 
   /// The HTTP listener's bound port (after `start`).
   std::uint16_t http_port() const;
