@@ -275,6 +275,9 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
         st.owners.erase(it);
         log::info(*log::get("broker"), "channel no longer owned", {{"channel", channel}});
       },
+      [self](broker_limit_atom, std::uint64_t max_channels) {
+        self->state.max_channels = max_channels;
+      },
       [self](broker_stats_atom) { return static_cast<std::uint64_t>(self->state.channels.size()); },
       [self](broker_stats_atom, const std::string& channel) {
         auto it = self->state.channels.find(channel);

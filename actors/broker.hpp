@@ -47,7 +47,8 @@ namespace wsvisor {
 /// the stamps of deliveries (new_origin in actors/ids.hpp; 0 on a single node).
 /// `max_channels` (limits.channels; 0 = no limit): a subscribe that would add
 /// a channel beyond it is refused with errc::too_many_channels (context: the
-/// limit).
+/// limit). A reload changes it with (broker_limit_atom, max_channels);
+/// channels already over a lowered limit stay.
 caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin = 0,
                         std::uint64_t max_channels = 0);
 

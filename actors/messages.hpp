@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,12 @@ using get_child_atom = caf::atom_constant<caf::atom("get_child")>;
 
 /// (shutdown_atom) -> ok_atom when all children stopped (reverse order); then it quits normally.
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+
+/// (set_policies_atom, policy_map) -> ok_atom: a reload's policy values. Children whose
+/// policy changed restart under the new values from their next restart on; children added
+/// later are checked against the new names. Also understood by the upstreams actor, which
+/// passes it on to its links' supervisor.
+using set_policies_atom = caf::atom_constant<caf::atom("set_pols")>;
 
 // Timers and notes a supervisor sends itself (generation-stamped; stale ones are ignored):
 
@@ -183,6 +190,17 @@ using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
 /// (registry_stats_atom) -> std::uint64_t: sessions alive now (tests, metrics).
 using registry_stats_atom = caf::atom_constant<caf::atom("reg_stats")>;
 
+/// What a reload changes in the session registry: the settings of sessions made from now on.
+struct registry_settings {
+  session_config session;              // handed to new sessions
+  std::uint64_t max_sessions = 0;      // limits.sessions; 0 = no limit
+  std::uint64_t max_subscriptions = 0; // limits.subscriptions_per_session, for new sessions
+  std::uint64_t max_channels = 0;      // limits.channels, passed on to the broker
+};
+
+/// (reg_settings_atom, registry_settings) -> ok_atom: a reload's session and limit settings.
+using reg_settings_atom = caf::atom_constant<caf::atom("reg_set")>;
+
 // -- session (actors/session.hpp) <- its current connection -----------------
 //
 // A session acts only on frames from the connection it is attached to; anything
@@ -252,6 +270,10 @@ using fanout_atom = caf::atom_constant<caf::atom("b_fanout")>;
 /// go to `owner` as (up_forward_atom, ...) from now on; the broker monitors the owner and
 /// forgets its channels when it ends.
 using own_channel_atom = caf::atom_constant<caf::atom("b_own")>;
+
+/// (broker_limit_atom, std::uint64_t max_channels): a reload's limits.channels, for
+/// subscriptions from now on. No reply.
+using broker_limit_atom = caf::atom_constant<caf::atom("b_limit")>;
 
 /// (disown_channel_atom, std::string channel, caf::actor owner): undoes own_channel_atom.
 using disown_channel_atom = caf::atom_constant<caf::atom("b_disown")>;
@@ -486,6 +508,9 @@ inline constexpr caf::atom_value cluster_name = caf::atom("wsv_clu");
 /// One encoded payload shared by every recipient (never copied per recipient).
 using shared_body = std::shared_ptr<const std::string>;
 
+/// Named supervision policies, as in `config::policies`.
+using policy_map = std::map<std::string, policy>;
+
 /// Declared in actors/supervisor.hpp. Holds a std::function, so it can only be
 /// sent within one process.
 struct child_spec;
@@ -495,6 +520,9 @@ struct child_spec;
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::child_spec)
 // Runtime changes of upstreams come from this node's own configuration.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::upstream_config)
+// A reload's settings come from this node's own configuration file.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::policy_map)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::registry_settings)
 // A shared body lives in this process's memory: sessions and the broker of one
 // node pass the pointer, never the bytes. Cluster fan-out will send strings.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::shared_body)

@@ -387,6 +387,15 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
         auto& st = self->state;
         if (st.drain_ && st.drain_->generation == generation) st.finish_drain(true);
       },
+      [self](reg_settings_atom, registry_settings& settings) {
+        auto& o = self->state.opts_;
+        o.session = settings.session;
+        o.max_sessions = settings.max_sessions;
+        o.max_subscriptions = settings.max_subscriptions;
+        o.max_channels = settings.max_channels;
+        self->send(self->state.broker_, broker_limit_atom::value, settings.max_channels);
+        return caf::ok_atom::value;
+      },
       [self](registry_stats_atom) {
         return static_cast<std::uint64_t>(self->state.sessions_.size());
       },

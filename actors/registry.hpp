@@ -31,6 +31,9 @@
 ///   Either way the session has already written `welcome` (and, for a
 ///   successful resume, the replay) to the transport when the reply arrives;
 ///   for a new session the reply comes from the session itself.
+/// - (reg_settings_atom, registry_settings) -> ok_atom: a reload's session config and limits,
+///   for sessions made from now on (limits.channels goes on to the broker); sessions alive keep
+///   theirs. limits.sessions applies to the next new session.
 /// - (registry_stats_atom) -> std::uint64_t sessions alive
 /// - (cl_lookup_atom, std::string session, std::string token) -> caf::actor |
 ///   errc::session_expired | errc::resume_unknown: a peer's cluster looks for

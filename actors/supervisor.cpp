@@ -49,6 +49,10 @@ caf::behavior supervisor_behavior(supervisor_actor* self, supervisor_options opt
           rp.deliver(std::move(err));
         return rp;
       },
+      [self](set_policies_atom, policy_map& policies) {
+        self->state.set_policies(std::move(policies));
+        return caf::ok_atom::value;
+      },
       [self](get_tree_atom) { return self->state.tree(); },
       [self](get_child_atom, const std::string& child) -> caf::result<caf::actor> {
         auto found = self->state.child(child);
@@ -111,6 +115,21 @@ caf::error supervisor_state::validate(const child_spec& spec) const {
     return make_error(errc::unknown_policy, spec.name + ": " + spec.policy);
   if (find(spec.name) != nullptr) return make_error(errc::duplicate_child, spec.name);
   return caf::none;
+}
+
+void supervisor_state::set_policies(policy_map policies) {
+  for (auto& c : children_) {
+    auto it = policies.find(c.spec.policy);
+    // A child whose policy is gone keeps the values it has: the reload that
+    // removed the policy removes the child too (config validation).
+    if (it == policies.end() || it->second == c.pol) continue;
+    // The backoff and the intensity window start over under the new values:
+    // their counts were made against the old ones.
+    c.pol = it->second;
+    c.delays = backoff{c.pol, seeder_()};
+    c.intensity = restart_intensity{c.pol};
+  }
+  opts_.policies = std::move(policies);
 }
 
 caf::error supervisor_state::add(child_spec spec) {

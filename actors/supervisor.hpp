@@ -15,6 +15,7 @@
 /// - (add_child_atom, child_spec) -> ok_atom | errc::{invalid_child_spec,
 ///   duplicate_child, unknown_policy, child_start_failed, shutting_down}
 /// - (remove_child_atom, name) -> ok_atom once stopped | errc::unknown_child
+/// - (set_policies_atom, policy_map) -> ok_atom: new policy values (a reload)
 /// - (get_tree_atom) -> supervision_tree
 /// - (get_child_atom, name) -> caf::actor | errc::{unknown_child, child_not_running}
 /// - (shutdown_atom) -> ok_atom once every child has stopped, in reverse start

@@ -81,6 +81,9 @@ class supervisor_state {
   // -- set-up and requests (supervisor.cpp) --
   void init(supervisor_options opts);
   caf::error add(child_spec spec);
+  /// New policy values: children whose policy changed use them from their
+  /// next restart on (backoff and intensity start over); strategy is kept.
+  void set_policies(policy_map policies);
   caf::error remove(const std::string& child, std::function<void()> done);
   supervision_tree tree() const;
   caf::expected<caf::actor> child(const std::string& child) const;

@@ -407,6 +407,14 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
         return channels;
       },
       [self](up_status_atom) { return self->state.status(); },
+      [self](set_policies_atom, policy_map& policies) {
+        // Upstreams added from now on are checked against the new names; the
+        // links' supervisor restarts links under the new values.
+        self->state.opts_.policies = policies;
+        auto rp = self->make_response_promise();
+        rp.delegate(self->state.sup_, set_policies_atom::value, std::move(policies));
+        return rp;
+      },
       [self](get_tree_atom) {
         auto rp = self->make_response_promise();
         rp.delegate(self->state.sup_, get_tree_atom::value);

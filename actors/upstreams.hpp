@@ -36,6 +36,8 @@
 /// - (add_upstream_atom, upstream_config) -> ok_atom | error
 /// - (remove_upstream_atom, std::string name) -> ok_atom | error
 /// - (update_upstream_atom, upstream_config) -> ok_atom | error
+/// - (set_policies_atom, policy_map) -> ok_atom: new policy values, for new upstreams and
+///   passed on to the links' supervisor (a reload)
 /// - (get_tree_atom) -> supervision_tree of the links' supervisor
 /// Registered as `upstreams_name` in sys.registry() while it runs.
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "app/build_info.hpp"
 #include "app/systemd_notify.hpp"
 #include "metrics/node_metrics.hpp"
+#include "app/reload.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
 #include "log/log.hpp"
@@ -156,8 +158,11 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
 
 // The root supervisor's children, in start order: the session registry
 // (which owns its broker), then the upstreams actor, which owns the upstream
-// links' supervisor (actors/upstreams.hpp).
+// links' supervisor (actors/upstreams.hpp). The registry and the upstreams
+// actor start from `current` (what a reload last applied), so that a restart
+// does not bring back settings a reload replaced.
 std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& dial,
+                                      std::shared_ptr<const snapshot<config>> current,
                                       const std::shared_ptr<readiness>& ready,
                                       const node_metrics_ptr& metrics) {
   auto policies = cfg.policies;
@@ -166,10 +171,12 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
   child_spec sessions{
       .name = "sessions",
       .factory =
-          [session = cfg.session, node_name, peer_timeout = cfg.cluster.peer_timeout,
-           limits = cfg.limits, auth = cfg.auth.enabled(), metrics](caf::actor_system& sys) {
+          [current, node_name, peer_timeout = cfg.cluster.peer_timeout,
+           auth = cfg.auth.enabled(), metrics](caf::actor_system& sys) {
+            auto now = current->get();
+            const auto& limits = now->limits;
             return spawn_registry(sys,
-                                  registry_options{.session = session,
+                                  registry_options{.session = now->session,
                                                    .node = node_name,
                                                    .peer_timeout = peer_timeout,
                                                    .max_sessions = limits.sessions,
@@ -185,10 +192,11 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
   child_spec upstreams{
       .name = "upstreams",
       .factory =
-          [policies, strategy, dial, ups = cfg.upstreams, max_frame = cfg.server.max_message_bytes,
-           ready, metrics](caf::actor_system& sys) {
-            return spawn_upstreams(sys, upstreams_options{.upstreams = ups,
-                                                          .policies = policies,
+          [current, strategy, dial, max_frame = cfg.server.max_message_bytes, ready,
+           metrics](caf::actor_system& sys) {
+            auto now = current->get();
+            return spawn_upstreams(sys, upstreams_options{.upstreams = now->upstreams,
+                                                          .policies = now->policies,
                                                           .strategy = strategy,
                                                           .dial = dial,
                                                           .max_frame_bytes = max_frame,
@@ -216,6 +224,34 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
     });
   }
   return children;
+}
+
+std::shared_ptr<handshake_gate> make_gate(const limits_config& l) {
+  if (l.handshakes_per_second == 0) return nullptr;
+  return std::make_shared<handshake_gate>(l.handshakes_per_second, l.handshake_burst,
+                                          std::chrono::steady_clock::now());
+}
+
+// `o` with the session settings and per-connection limits of `cfg`, and a
+// fresh handshake gate when `new_gate`: at start, and on a reload for the
+// connections accepted from then on.
+connection_options with_limits(connection_options o, const config& cfg, bool new_gate) {
+  o.session = cfg.session;
+  o.messages_per_second = cfg.limits.messages_per_second;
+  o.message_burst = cfg.limits.message_burst;
+  o.rate_limit_strikes = cfg.limits.rate_limit_strikes;
+  if (new_gate) o.gate = make_gate(cfg.limits);
+  return o;
+}
+
+// `[cluster] node` defaults to the host name.
+config with_node_name(config cfg) {
+  if (cfg.cluster.enabled && cfg.cluster.node.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    cfg.cluster.node = host[0] != 0 ? host : "wsvisor";
+  }
+  return cfg;
 }
 
 /// Publishes the cluster contact on `[cluster] listen`; empty on success.
@@ -359,6 +395,7 @@ struct node::impl {
       log::info(*logger, "supervision tree stopped");
     }
     if (signals) signals->cancel();
+    if (hangups) hangups->cancel();
     work.reset();
     flush_deadline = std::chrono::steady_clock::now() + close_flush_bound;
     await_closes();
@@ -394,8 +431,58 @@ struct node::impl {
     });
   }
 
-  config cfg;
+  /// SIGHUP or node::reload(), on an I/O thread (docs/configuration.md, "Reloading").
+  void reload() {
+    std::lock_guard guard{reload_mtx};
+    if (stopping) return;
+    if (!opts.config_file) {
+      log::info(*logger, "reload: no --config file, nothing to reload (defaults only)");
+      return;
+    }
+    const auto& path = *opts.config_file;
+    auto loaded = load_config_file(path, opts.overrides);
+    if (!loaded.ok()) {
+      for (auto& e : loaded.errors)
+        log::error(*logger, "reload: configuration error", {{"error", to_string(e, path)}});
+      log::error(*logger, "reload refused; the running configuration is kept",
+                 {{"file", path}, {"errors", loaded.errors.size()}});
+      return;
+    }
+    auto running = current->get();
+    auto next = with_node_name(std::move(loaded.cfg));
+    auto plan = plan_reload(*running, next);
+    auto applied = apply_live(*running, next);
+    if (!plan.restart.empty())
+      log::warn(*logger, "reload: changed keys need a restart and were not applied",
+                {{"keys", join_keys(plan.restart)}});
+    log::info(*logger, "configuration reloaded",
+              {{"file", path}, {"changed", join_keys(plan.live)},
+               {"needs_restart", join_keys(plan.restart)}});
+    if (plan.log) log::configure(applied.log);
+    if (plan.session || plan.limits) {
+      const auto& was = running->limits;
+      bool new_gate = was.handshakes_per_second != applied.limits.handshakes_per_second ||
+                      was.handshake_burst != applied.limits.handshake_burst;
+      conn_opts->set(with_limits(*conn_opts->get(), applied, new_gate));
+    }
+    if (plan.limits) http->set_max_connections_per_ip(applied.limits.connections_per_ip);
+    current->set(applied);
+    apply_to_actors(*system, root, plan, applied, logger);
+  }
+
+  void await_hangup() {
+    hangups->async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      reload();
+      await_hangup();
+    });
+  }
+
+  config cfg;  // as started; `current` holds what reloads applied since
   node_options opts;
+  std::shared_ptr<snapshot<config>> current = std::make_shared<snapshot<config>>(cfg);
+  std::shared_ptr<snapshot<connection_options>> conn_opts;  // for connections accepted next
+  std::mutex reload_mtx;
   std::shared_ptr<spdlog::logger> logger = log::get("node");
   caf::actor_system_config caf_cfg;
   // The actor system is declared before the I/O side so that it is destroyed
@@ -406,6 +493,7 @@ struct node::impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   asio::steady_timer grace{ioc};
   std::optional<asio::signal_set> signals;
+  std::optional<asio::signal_set> hangups;  // SIGHUP: reload
   std::unique_ptr<net::http_server> http;
   std::shared_ptr<readiness> ready = std::make_shared<readiness>();  // GET /readyz
   node_metrics_ptr metrics;  // docs/metrics.md; made once http exists (it counts connections)
@@ -428,12 +516,6 @@ namespace {
 // Threads inherit their scheduling policy from the thread that creates them:
 // set before the actor system (CAF's workers) and the I/O threads exist.
 config with_thread_policy(config cfg) {
-  if (cfg.cluster.enabled && cfg.cluster.node.empty()) {
-    // `[cluster] node` defaults to the host name.
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    cfg.cluster.node = host[0] != 0 ? host : "wsvisor";
-  }
   if (use_batch_scheduling(cfg.server.scheduler)) {
     sched_param param{};
     sched_setscheduler(0, SCHED_BATCH, &param);  // best effort: unchanged if refused
@@ -444,7 +526,8 @@ config with_thread_policy(config cfg) {
 }  // namespace
 
 node::node(config cfg, node_options opts)
-    : impl_(std::make_unique<impl>(with_thread_policy(std::move(cfg)), std::move(opts))) {}
+    : impl_(std::make_unique<impl>(with_thread_policy(with_node_name(std::move(cfg))),
+                                   std::move(opts))) {}
 
 node::~node() {
   auto& d = *impl_;
@@ -464,15 +547,9 @@ std::string node::start() {
   d.system = std::make_unique<caf::actor_system>(d.caf_cfg);
   auto& sys = *d.system;
   const auto& server = d.cfg.server;
-  connection_options conn_opts{.session = d.cfg.session,
-                               .handshake_timeout = server.handshake_timeout,
-                               .messages_per_second = d.cfg.limits.messages_per_second,
-                               .message_burst = d.cfg.limits.message_burst,
-                               .rate_limit_strikes = d.cfg.limits.rate_limit_strikes,
-                               .max_auth_failures = d.cfg.auth.max_failures};
-  if (const auto& l = d.cfg.limits; l.handshakes_per_second != 0)
-    conn_opts.gate = std::make_shared<handshake_gate>(l.handshakes_per_second, l.handshake_burst,
-                                                      std::chrono::steady_clock::now());
+  auto conn_opts = with_limits({.handshake_timeout = server.handshake_timeout,
+                                .max_auth_failures = d.cfg.auth.max_failures},
+                               d.cfg, true);
   if (d.cfg.auth.enabled()) {
     // Read again here (the loader checked it): a file or variable may have
     // changed since, and the node must not start with a key it cannot use.
@@ -481,6 +558,7 @@ std::string node::start() {
     if (key.empty()) return "[auth]: " + error;
     conn_opts.auth = std::make_shared<const jwt_verifier>(std::move(key), d.cfg.auth.audience);
   }
+  d.conn_opts = std::make_shared<snapshot<connection_options>>(std::move(conn_opts));
   d.http = std::make_unique<net::http_server>(
       d.ioc, net::http_options{
                  .listen = server.listen,
@@ -495,8 +573,8 @@ std::string node::start() {
                  .send_queue_bytes = server.send_queue_bytes,
                  .handshake_timeout = server.handshake_timeout,
                  .on_websocket =
-                     [&sys, conn_opts](transport_ptr t) {
-                       return spawn_connection(sys, std::move(t), conn_opts);
+                     [&sys, conn_opts = d.conn_opts](transport_ptr t) {
+                       return spawn_connection(sys, std::move(t), *conn_opts->get());
                      },
                  .gate = d.gate,
                  .on_publish =
@@ -518,7 +596,8 @@ std::string node::start() {
   if (d.cfg.cluster.enabled) {
     if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
   }
-  auto children = root_children(d.cfg, make_dialer(d.ioc, d.gate), d.ready, d.metrics);
+  auto children =
+      root_children(d.cfg, make_dialer(d.ioc, d.gate), d.current, d.ready, d.metrics);
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,
                             supervisor_options{.name = "root",
@@ -547,6 +626,8 @@ std::string node::start() {
   if (d.opts.handle_signals) {
     d.signals.emplace(d.ioc, SIGINT, SIGTERM);
     d.await_signal();
+    d.hangups.emplace(d.ioc, SIGHUP);
+    d.await_hangup();
   }
   log::info(*d.logger, "listening",
             {{"address", d.http->local_address()},
@@ -573,6 +654,11 @@ int node::run() {
 void node::stop() {
   auto& d = *impl_;
   asio::post(d.ioc, [&d] { d.begin_shutdown("stop requested"); });
+}
+
+void node::reload() {
+  auto& d = *impl_;
+  asio::post(d.ioc, [&d] { d.reload(); });
 }
 
 std::uint16_t node::http_port() const { return impl_->http->local_port(); }
@@ -608,7 +694,7 @@ int run_main(int argc, const char* const* argv) {
   log::configure(loaded.cfg.log);
   int status = exit_failure;
   {
-    node n{loaded.cfg};
+    node n{loaded.cfg, {.config_file = o.config_file, .overrides = o.overrides}};
     if (auto err = n.start(); !err.empty())
       log::error(*log::get("node"), "cannot start", {{"error", err}});
     else

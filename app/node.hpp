@@ -12,10 +12,13 @@
 /// client gets `goaway` `shutdown` and close 1001; wait for the clients to
 /// leave; all within server.drain_timeout), stop the supervision tree in
 /// reverse start order, then stop the I/O threads. A second signal exits at
-/// once with 128 + its number (docs/operations.md).
+/// once with 128 + its number (docs/operations.md). SIGHUP (when
+/// `handle_signals`) or `reload()` loads `config_file` again and applies what
+/// can change live (app/reload.hpp).
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,8 @@ struct node_options {
   bool handle_signals = true;                   // SIGINT/SIGTERM stop the node
   std::vector<child_spec> extra_root_children;  // appended to the root supervisor's children
   duration shutdown_grace{30'000};              // bound on the supervision tree's shutdown
+  std::optional<std::string> config_file;       // --config: what a reload reads; none: defaults
+  std::vector<std::string> overrides;           // --set: applied again on every reload
 };
 
 class node {
@@ -54,6 +59,12 @@ class node {
 
   /// Starts a staged shutdown; safe from any thread, idempotent.
   void stop();
+
+  /// Loads `config_file` with `overrides` as at start and applies the live
+  /// part (docs/configuration.md, "Reloading"); a bad file is refused, its
+  /// errors logged, and the running config kept. Any thread, after `start`;
+  /// returns at once, the work runs on an I/O thread.
+  void reload();
 
   /// The HTTP listener's bound port (after `start`).
   std::uint16_t http_port() const;

@@ -136,6 +136,10 @@ std::uint16_t http_server::local_port() const { return impl_->bound_.port(); }
 
 std::uint64_t http_server::open_websockets() const { return impl_->slots_->open(); }
 
+void http_server::set_max_connections_per_ip(std::uint64_t max) {
+  impl_->slots_->set_max_per_ip(max);
+}
+
 std::string http_server::local_address() const {
   auto addr = impl_->bound_.address();
   auto host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();

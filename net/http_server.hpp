@@ -157,6 +157,10 @@ class http_server {
   /// WebSockets open now (counted against `max_connections`); any thread.
   std::uint64_t open_websockets() const;
 
+  /// A reload's limits.connections_per_ip, for upgrades from now on; any
+  /// thread. Only between non-zero limits (ws_slots::set_max_per_ip).
+  void set_max_connections_per_ip(std::uint64_t max);
+
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

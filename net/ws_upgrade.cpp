@@ -10,10 +10,10 @@ ws_slots::refusal ws_slots::try_acquire(const std::string& ip) {
     if (open >= max_) return refusal::total;
   } while (!open_.compare_exchange_weak(open, open + 1, std::memory_order_acq_rel,
                                         std::memory_order_acquire));
-  if (max_per_ip_ == 0) return refusal::none;
+  if (!per_ip_counted_) return refusal::none;
   std::lock_guard guard{mtx_};
   auto& mine = per_ip_[ip];
-  if (mine >= max_per_ip_) {
+  if (mine >= max_per_ip_.load(std::memory_order_relaxed)) {
     open_.fetch_sub(1, std::memory_order_acq_rel);
     return refusal::per_ip;
   }
@@ -23,11 +23,15 @@ ws_slots::refusal ws_slots::try_acquire(const std::string& ip) {
 
 void ws_slots::release(const std::string& ip) {
   open_.fetch_sub(1, std::memory_order_acq_rel);
-  if (max_per_ip_ == 0) return;
+  if (!per_ip_counted_) return;
   std::lock_guard guard{mtx_};
   // Entries go with their last connection: the map holds only addresses
   // with a WebSocket open, so address churn cannot grow it.
   if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+void ws_slots::set_max_per_ip(std::uint64_t max_per_ip) {
+  if (per_ip_counted_ && max_per_ip != 0) max_per_ip_.store(max_per_ip, std::memory_order_relaxed);
 }
 
 std::uint64_t ws_slots::open_from(const std::string& ip) const {

@@ -25,7 +25,13 @@ class ws_slots {
  public:
   enum class refusal { none, total, per_ip };
 
-  ws_slots(std::uint64_t max, std::uint64_t max_per_ip) : max_(max), max_per_ip_(max_per_ip) {}
+  ws_slots(std::uint64_t max, std::uint64_t max_per_ip)
+      : max_(max), max_per_ip_(max_per_ip), per_ip_counted_(max_per_ip != 0) {}
+
+  /// A new per-address limit for upgrades from now on (a reload); open
+  /// WebSockets stay. Ignored unless both the old and the new limit are
+  /// non-zero: addresses are counted only when a limit was set at start.
+  void set_max_per_ip(std::uint64_t max_per_ip);
 
   /// Takes a slot for a WebSocket from `ip`, or says which limit is reached.
   refusal try_acquire(const std::string& ip);
@@ -40,7 +46,8 @@ class ws_slots {
 
  private:
   const std::uint64_t max_;
-  const std::uint64_t max_per_ip_;
+  std::atomic<std::uint64_t> max_per_ip_;
+  const bool per_ip_counted_;
   std::atomic<std::uint64_t> open_{0};
   mutable std::mutex mtx_;                                // guards per_ip_
   std::unordered_map<std::string, std::uint64_t> per_ip_;  // only addresses with one open
