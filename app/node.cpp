@@ -27,6 +27,7 @@
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
 #include "actors/upstreams.hpp"
+#include "app/admin.hpp"
 #include "app/build_info.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
@@ -187,6 +188,7 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
           },
       .restart = restart_kind::permanent,
       .policy = "root",
+      .supervisor = true,  // it answers get_tree_atom with its links' supervisor's tree
   };
   std::vector<child_spec> children{std::move(sessions), std::move(upstreams)};
   if (cfg.cluster.enabled) {
@@ -434,6 +436,14 @@ std::string node::start() {
                  .on_publish =
                      [&sys](net::publish_request req, net::publish_reply reply) {
                        sys.spawn(api_publish, std::move(req), std::move(reply));
+                     },
+                 .on_admin =
+                     [&sys, &d](net::admin_request req, net::admin_reply reply) {
+                       serve_admin(sys,
+                                   admin_context{.node = d.cfg.cluster.enabled ? d.cfg.cluster.node
+                                                                               : "local",
+                                                 .root = d.root},
+                                   std::move(req), std::move(reply));
                      },
                  .api_token = d.cfg.api.token});
   if (d.cfg.api.token.empty() && !net::is_loopback_listen(server.listen))
