@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <set>
 #include <vector>
 #include <string>
 #include <unordered_map>
@@ -109,6 +111,33 @@ void own(broker_actor* self, const std::string& channel, const caf::actor& owner
   if (slot == owner) return;
   slot = owner;
   log::info(*log::get("broker"), "channel owned by an upstream", {{"channel", channel}});
+}
+
+/// The admin API's page: up to `limit` channels named above `after` that
+/// have local subscribers, an interested peer or an owner, by name.
+caf::message channel_page(const broker_state& st, const std::string& after, std::uint64_t limit) {
+  std::set<std::string> names;
+  auto consider = [&](const std::string& name) {
+    if (name <= after) return;
+    names.insert(name);
+    // One beyond the limit tells whether more follow.
+    if (names.size() > limit + 1) names.erase(std::prev(names.end()));
+  };
+  for (auto& [name, subs] : st.channels) consider(name);
+  for (auto& [name, peers] : st.remote) consider(name);
+  for (auto& [name, owner] : st.owners) consider(name);
+  bool more = names.size() > limit;
+  std::vector<channel_info> page;
+  for (auto& name : names) {
+    if (page.size() == limit) break;
+    channel_info info{.name = name};
+    if (auto it = st.channels.find(name); it != st.channels.end())
+      info.subscribers = it->second.size();
+    if (auto it = st.remote.find(name); it != st.remote.end()) info.peers = it->second.size();
+    info.owned = st.owners.count(name) > 0;
+    page.push_back(std::move(info));
+  }
+  return caf::make_message(std::move(page), more);
 }
 
 caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
@@ -282,6 +311,9 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
       [self](broker_stats_atom, const std::string& channel) {
         auto it = self->state.channels.find(channel);
         return static_cast<std::uint64_t>(it == self->state.channels.end() ? 0 : it->second.size());
+      },
+      [self](adm_chans_atom, const std::string& after, std::uint64_t limit) {
+        return channel_page(self->state, after, limit);
       },
   };
 }

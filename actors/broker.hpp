@@ -34,6 +34,8 @@
 /// - (subscribe_atom, ...) may fail with errc::too_many_channels (see spawn_broker).
 /// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
 ///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.
+/// - (adm_chans_atom, std::string after, std::uint64_t limit) ->
+///   (std::vector<channel_info>, bool more): the admin API's page of channels.
 ///
 /// The session registry spawns its broker itself and is linked to it
 /// (actors/registry.hpp); spawn one directly only in tests.

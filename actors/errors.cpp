@@ -55,6 +55,10 @@ std::string to_string(errc code) {
       return "auth_required";
     case errc::too_many_channels:
       return "too_many_channels";
+    case errc::unknown_session:
+      return "unknown_session";
+    case errc::not_attached:
+      return "not_attached";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

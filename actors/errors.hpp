@@ -41,6 +41,8 @@ enum class errc : std::uint8_t {
   server_full,             // no new session: limits.sessions reached; context: the limit
   auth_required,           // no new session without a verified identity ([auth] is on)
   too_many_channels,       // broker: a new channel over limits.channels; context: the limit
+  unknown_session,         // admin API: no session of that id on this node; context: the id
+  not_attached,            // admin API: disconnect of a detached session; context: the id
 };
 
 // make_error must be declared right after the enum, before anything compares

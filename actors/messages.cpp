@@ -47,6 +47,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<upstream_status>("wsvisor::upstream_status");
   // -- cluster --
   cfg.add_message_type<session_handover>("wsvisor::session_handover");
+  // -- admin API --
+  cfg.add_message_type<session_info>("wsvisor::session_info");
+  cfg.add_message_type<channel_info>("wsvisor::channel_info");
   // -- auth --
   cfg.add_message_type<client_identity>("wsvisor::client_identity");
 }

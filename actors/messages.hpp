@@ -92,6 +92,9 @@ struct child_info {
   std::string policy;            // key of the supervisor's policies
   restart_kind restart = restart_kind::permanent;
   caf::actor_addr actor;  // the running incarnation; invalid otherwise
+  std::uint32_t max_restarts = 0;  // the policy's intensity: restarts within restart_window
+  duration restart_window{0};      // (0 restarts: unlimited)
+  bool supervisor = false;         // child_spec::supervisor: it answers get_tree_atom itself
 };
 
 // CAF 0.17 cannot inspect std::optional, so `restart_at` travels as a flag
@@ -107,19 +110,26 @@ typename Inspector::result_type inspect(Inspector& f, child_info& x) {
     return caf::none;
   });
   return f(caf::meta::type_name("child_info"), x.name, x.state, has_restart_at, restart_at,
-           x.restarts, x.last_exit_reason, x.policy, restart_kind_code, x.actor, fold);
+           x.restarts, x.last_exit_reason, x.policy, restart_kind_code, x.actor, x.max_restarts,
+           x.restart_window, x.supervisor, fold);
 }
 
 /// A supervisor and its children in start order (reply to get_tree_atom).
 /// A nested supervisor appears as one child; ask it for its own tree.
 struct supervision_tree {
   std::string name;
+  strategy_kind strategy = strategy_kind::one_for_one;
   std::vector<child_info> children;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervision_tree& x) {
-  return f(caf::meta::type_name("supervision_tree"), x.name, x.children);
+  auto strategy_code = static_cast<std::uint8_t>(x.strategy);
+  auto fold = caf::meta::load_callback([&]() -> caf::error {
+    x.strategy = static_cast<strategy_kind>(strategy_code);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("supervision_tree"), x.name, strategy_code, x.children, fold);
 }
 
 /// Kinds of `supervisor_event`.
@@ -489,6 +499,69 @@ using conn_out_atom = caf::atom_constant<caf::atom("c_out")>;
 /// (conn_credit_atom, std::uint64_t bytes): connection -> its remote session: that many bytes
 /// of conn_out_atom frames have left the connection's queue (flow control).
 using conn_credit_atom = caf::atom_constant<caf::atom("c_credit")>;
+
+// -- admin API (docs/api.md) -> registry, session, broker ---------------------
+//
+// Asked by the node's admin actors (app/admin.hpp); never by clients.
+
+/// (adm_list_atom, std::string after, std::uint64_t limit) -> (std::vector<std::string> ids,
+/// std::vector<caf::actor> sessions, bool more): registry, up to `limit` of this node's
+/// sessions with an id above `after`, by id; `more`: there are others after them.
+using adm_list_atom = caf::atom_constant<caf::atom("adm_list")>;
+
+/// (adm_find_atom, std::string id) -> caf::actor | errc::unknown_session: registry, the session.
+using adm_find_atom = caf::atom_constant<caf::atom("adm_find")>;
+
+/// (adm_info_atom) -> session_info: session, what it is now.
+using adm_info_atom = caf::atom_constant<caf::atom("adm_info")>;
+
+/// (adm_end_atom) -> ok_atom: session, end now; an attached client is closed with 4410.
+using adm_end_atom = caf::atom_constant<caf::atom("adm_end")>;
+
+/// (adm_cut_atom) -> ok_atom | errc::not_attached: session, close its connection with 4411
+/// and detach (the client may resume).
+using adm_cut_atom = caf::atom_constant<caf::atom("adm_cut")>;
+
+/// (adm_chans_atom, std::string after, std::uint64_t limit) -> (std::vector<channel_info>,
+/// bool more): broker, up to `limit` channels named above `after`, by name.
+using adm_chans_atom = caf::atom_constant<caf::atom("adm_chans")>;
+
+/// One session as the admin API shows it (never its resume token).
+struct session_info {
+  std::string id;
+  bool attached = false;
+  std::string peer;                     // attached: the client's address
+  std::string subject;                  // [auth]: the JWT's sub; else empty
+  std::vector<std::string> channels;    // subscriptions, by name
+  std::uint64_t seq = 0;                // of the last message produced
+  std::uint64_t acked = 0;              // highest seq the client acknowledged
+  std::uint64_t buffered = 0;           // replay buffer: messages held
+  std::uint64_t buffered_bytes = 0;     // replay buffer: their bytes
+  std::uint64_t buffer_max = 0;         // session.replay_buffer
+  std::uint64_t buffer_max_bytes = 0;   // session.replay_buffer_bytes
+  std::int64_t since_ms = 0;            // attached or detached since (Unix ms)
+  std::int64_t expires_ms = 0;          // detached: when the resume window ends (Unix ms)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_info& x) {
+  return f(caf::meta::type_name("session_info"), x.id, x.attached, x.peer, x.subject, x.channels,
+           x.seq, x.acked, x.buffered, x.buffered_bytes, x.buffer_max, x.buffer_max_bytes,
+           x.since_ms, x.expires_ms);
+}
+
+/// One channel as the admin API shows it.
+struct channel_info {
+  std::string name;
+  std::uint64_t subscribers = 0;  // sessions on this node
+  std::uint64_t peers = 0;        // cluster nodes with subscribers of their own
+  bool owned = false;             // an upstream link owns it (up_status_atom names which)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_info& x) {
+  return f(caf::meta::type_name("channel_info"), x.name, x.subscribers, x.peers, x.owned);
+}
 
 // -- names in CAF's actor registry (sys.registry()) --------------------------
 

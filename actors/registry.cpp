@@ -1,6 +1,8 @@
 #include "actors/registry.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <tuple>
 #include <optional>
 #include <random>
 #include <vector>
@@ -15,6 +17,7 @@
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -254,6 +257,30 @@ struct registry_state {
   }
 
   /// True iff `id` expired recently and `token` was its token.
+  /// Up to `limit` sessions with an id above `after`, by id, and whether
+  /// more follow. Costs one pass over the sessions, not a sort of them all.
+  std::tuple<std::vector<std::string>, std::vector<caf::actor>, bool>
+  page(const std::string& after, std::uint64_t limit) const {
+    std::vector<const std::pair<const std::string, live_session>*> later;
+    for (auto& entry : sessions_)
+      if (entry.first > after) later.push_back(&entry);
+    auto by_id = [](auto* a, auto* b) { return a->first < b->first; };
+    bool more = later.size() > limit;
+    if (more) {
+      std::nth_element(later.begin(), later.begin() + static_cast<std::ptrdiff_t>(limit),
+                       later.end(), by_id);
+      later.resize(limit);
+    }
+    std::sort(later.begin(), later.end(), by_id);
+    std::vector<std::string> ids;
+    std::vector<caf::actor> actors;
+    for (auto* entry : later) {
+      ids.push_back(entry->first);
+      actors.push_back(entry->second.actor);
+    }
+    return {std::move(ids), std::move(actors), more};
+  }
+
   bool expired_match(const std::string& id, const std::string& token) {
     forget_old(self_->clock().now());
     auto it = expired_tokens_.find(id);
@@ -398,6 +425,16 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
       },
       [self](registry_stats_atom) {
         return static_cast<std::uint64_t>(self->state.sessions_.size());
+      },
+      [self](adm_list_atom, const std::string& after, std::uint64_t limit) {
+        auto [ids, sessions, more] = self->state.page(after, limit);
+        return caf::make_message(std::move(ids), std::move(sessions), more);
+      },
+      [self](adm_find_atom, const std::string& id) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        if (auto found = st.sessions_.find(id); found != st.sessions_.end())
+          return found->second.actor;
+        return make_error(errc::unknown_session, id);
       },
   };
 }

@@ -38,6 +38,9 @@
 /// - (cl_lookup_atom, std::string session, std::string token) -> caf::actor |
 ///   errc::session_expired | errc::resume_unknown: a peer's cluster looks for
 ///   one of our sessions (the token is checked by the session on attach).
+/// - (adm_list_atom, std::string after, std::uint64_t limit) -> (ids, sessions, more):
+///   the admin API's page of this node's sessions, by id.
+/// - (adm_find_atom, std::string id) -> caf::actor | errc::unknown_session.
 /// Never blocks; the only request it makes (to a session) has an error handler.
 
 #include <cstddef>

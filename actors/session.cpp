@@ -1,6 +1,7 @@
 #include "actors/session.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
@@ -90,6 +91,8 @@ struct session_state {
   // Bumped on every attach and detach: an expiry timer armed at an earlier
   // generation is stale (CAF 0.17 cannot cancel a delayed_send).
   std::uint64_t generation_ = 0;
+  // The last attach or detach, for the admin API.
+  std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
   std::set<std::string> channels_;
   std::multiset<std::string> subscribing_;  // of channels_: asked of the broker, not yet answered
   client_identity identity_;             // [auth]: subject and allowed channels
@@ -273,9 +276,12 @@ struct session_state {
     }
   }
 
-  void end_with_bye() {
-    log::info(*log_, "session ended", {{"session", id_}, {"reason", "bye"}});
-    if (transport_) transport_->close(1000, "bye");
+  void end_with_bye() { end(1000, "bye", "bye"); }
+
+  /// Ends the session: an attached client is closed with `code`.
+  void end(std::uint16_t code, std::string close_reason, std::string_view why) {
+    log::info(*log_, "session ended", {{"session", id_}, {"reason", why}});
+    if (transport_) transport_->close(code, std::move(close_reason));
     // The broker would also drop us on our down_msg; telling it now means
     // no more fan-out is spent on a session that is gone.
     auto me = caf::actor_cast<caf::actor>(self_);
@@ -298,6 +304,7 @@ struct session_state {
 
   void attach(caf::actor conn, transport_ptr transport, std::uint64_t client_holds,
               std::shared_ptr<remote_transport> remote = nullptr) {
+    since_ = std::chrono::system_clock::now();
     conn_ = std::move(conn);
     transport_ = std::move(transport);
     remote_ = std::move(remote);
@@ -358,6 +365,39 @@ struct session_state {
   }
 
   std::string peer() const { return transport_ ? transport_->peer() : std::string{}; }
+
+  session_info info() const {
+    auto unix_ms = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    };
+    session_info i{.id = id_,
+                   .attached = conn_ != nullptr,
+                   .peer = conn_ ? peer() : std::string{},
+                   .subject = identity_.subject,
+                   .channels = {channels_.begin(), channels_.end()},
+                   .seq = seq_,
+                   .acked = buffer_.acked_through(),
+                   .buffered = buffer_.size(),
+                   .buffered_bytes = buffer_.bytes(),
+                   .buffer_max = config_.replay_buffer,
+                   .buffer_max_bytes = config_.replay_buffer_bytes,
+                   .since_ms = unix_ms(since_)};
+    if (!conn_) i.expires_ms = unix_ms(since_ + config_.resume_window);
+    return i;
+  }
+
+  /// The admin API cuts the connection; the session stays, detached once
+  /// the connection has gone (its down_msg).
+  caf::result<caf::ok_atom> cut() {
+    if (!conn_) return make_error(errc::not_attached, id_);
+    log::info(*log_, "connection cut by the admin API", {{"session", id_}, {"peer", peer()}});
+    std::string why = "disconnected by an operator; resume the session";
+    if (remote_)
+      remote_->close(4411, std::move(why));
+    else
+      self_->send(conn_, drop_conn_atom::value, std::uint16_t{4411}, std::move(why));
+    return caf::ok_atom::value;
+  }
 
   /// A resume on `conn`, of this node or (with `remote`) of another one.
   caf::result<caf::ok_atom> resume(caf::actor conn, transport_ptr transport,
@@ -624,6 +664,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     st.transport_ = nullptr;
     st.remote_ = nullptr;
     st.count_as(session_state::counted::detached);
+    st.since_ = std::chrono::system_clock::now();
     auto generation = ++st.generation_;
     self->delayed_send(self, st.config_.resume_window, expire_atom::value, generation);
   });
@@ -765,6 +806,12 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         st.awaiting_room_ = false;
         st.pump();
       },
+      [self](adm_info_atom) { return self->state.info(); },
+      [self](adm_end_atom) {
+        self->state.end(4410, "session ended by an operator", "admin");
+        return caf::ok_atom::value;
+      },
+      [self](adm_cut_atom) { return self->state.cut(); },
       [self](expire_atom, std::uint64_t generation) {
         auto& st = self->state;
         if (st.conn_ || generation != st.generation_) return;  // stale: resumed meanwhile

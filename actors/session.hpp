@@ -28,6 +28,10 @@
 ///   the welcome and the replay have been written to the new transport;
 /// - from the broker: (deliver_atom, channel, body);
 /// - from itself: (expire_atom, generation).
+/// - from the admin API: (adm_info_atom) -> session_info; (adm_end_atom) ->
+///   ok_atom: ends at once, an attached client closed with 4410; (adm_cut_atom)
+///   -> ok_atom | errc::not_attached: its connection is closed with 4411 and
+///   the session detaches as after any lost connection.
 /// - during a drain, from the registry: (handover_atom, target_cluster, url,
 ///   retry_ms) -> ok_atom: the session is re-created on the target
 ///   (cl_adopt_atom), forwards what it gets meanwhile (cl_handoff_atom) and its

@@ -169,11 +169,20 @@ caf::error supervisor_state::remove(const std::string& child, std::function<void
 supervision_tree supervisor_state::tree() const {
   supervision_tree t;
   t.name = name;
+  t.strategy = opts_.strategy;
   t.children.reserve(children_.size());
   for (auto& c : children_)
-    t.children.push_back(child_info{c.spec.name, c.state, c.restart_at, c.restarts,
-                                    c.last_exit_reason, c.spec.policy, c.spec.restart,
-                                    c.actor ? c.actor.address() : caf::actor_addr{}});
+    t.children.push_back(child_info{.name = c.spec.name,
+                                    .state = c.state,
+                                    .restart_at = c.restart_at,
+                                    .restarts = c.restarts,
+                                    .last_exit_reason = c.last_exit_reason,
+                                    .policy = c.spec.policy,
+                                    .restart = c.spec.restart,
+                                    .actor = c.actor ? c.actor.address() : caf::actor_addr{},
+                                    .max_restarts = c.pol.max_restarts,
+                                    .restart_window = c.pol.restart_window,
+                                    .supervisor = c.spec.supervisor});
   return t;
 }
 

@@ -53,6 +53,10 @@ struct child_spec {
   std::function<caf::actor(caf::actor_system&)> factory;
   restart_kind restart = restart_kind::permanent;
   std::string policy;  // a key of supervisor_options::policies
+  /// The child answers get_tree_atom with a supervision_tree of its own (a
+  /// nested supervisor, or an actor that delegates to one): the admin API
+  /// shows that tree under it.
+  bool supervisor = false;
 };
 
 struct supervisor_options {

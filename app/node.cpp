@@ -25,18 +25,19 @@
 #include "actors/messages.hpp"
 #include "actors/errors.hpp"
 #include "actors/outbound.hpp"
-#include "actors/protocol.hpp"
 #include "actors/admission.hpp"
+#include "actors/protocol.hpp"
 #include "actors/readiness.hpp"
 #include "actors/registry.hpp"
 #include "actors/upstreams.hpp"
+#include "app/admin.hpp"
 #include "app/build_info.hpp"
-#include "app/systemd_notify.hpp"
-#include "metrics/node_metrics.hpp"
 #include "app/reload.hpp"
+#include "app/systemd_notify.hpp"
 #include "config/cli.hpp"
 #include "config/loader.hpp"
 #include "log/log.hpp"
+#include "metrics/node_metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/io_gate.hpp"
 #include "net/ws_client.hpp"
@@ -205,6 +206,7 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
           },
       .restart = restart_kind::permanent,
       .policy = "root",
+      .supervisor = true,  // it answers get_tree_atom with its links' supervisor's tree
   };
   std::vector<child_spec> children{std::move(sessions), std::move(upstreams)};
   if (cfg.cluster.enabled) {
@@ -439,6 +441,11 @@ struct node::impl {
       log::info(*logger, "reload: no --config file, nothing to reload (defaults only)");
       return;
     }
+    // systemd (Type=notify) holds `systemctl reload` until READY=1 follows.
+    notify_reloading();
+    struct ready_again {
+      ~ready_again() { notify_ready(); }
+    } on_return;
     const auto& path = *opts.config_file;
     auto loaded = load_config_file(path, opts.overrides);
     if (!loaded.ok()) {
@@ -582,6 +589,14 @@ std::string node::start() {
                        sys.spawn(api_publish, std::move(req), std::move(reply), d.metrics);
                      },
                  .metrics = [&d] { return d.metrics->registry.expose(); },
+                 .on_admin =
+                     [&sys, &d](net::admin_request req, net::admin_reply reply) {
+                       serve_admin(sys,
+                                   admin_context{.node = d.cfg.cluster.enabled ? d.cfg.cluster.node
+                                                                               : "local",
+                                                 .root = d.root},
+                                   std::move(req), std::move(reply));
+                     },
                  .api_token = d.cfg.api.token,
                  .ready = d.ready});
   d.metrics = std::make_shared<node_metrics>(

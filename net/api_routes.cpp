@@ -38,37 +38,57 @@ api_answer error_answer(unsigned status, std::string_view code, std::string_view
   return {.status = status, .body = json::serialize(body)};
 }
 
+api_answer method_not_allowed(std::string_view allow) {
+  auto answer = error_answer(405, "method_not_allowed", "use " + std::string{allow});
+  answer.allow = allow;
+  return answer;
+}
+
 std::string shown_channel(std::string_view channel) {
   auto text = json::serialize(json::string{channel.substr(0, max_shown_channel)});
   return channel.size() > max_shown_channel ? text + "..." : text;
 }
 
-// Shared by every copy of one publish_reply.
+// Shared by every copy of one reply: the first answer wins, and the last
+// copy destroyed unanswered sends `dropped`.
+template <class Outcome>
 class reply_once {
  public:
-  explicit reply_once(std::function<void(publish_outcome)> deliver)
-      : deliver_(std::move(deliver)) {}
+  reply_once(std::function<void(Outcome)> deliver, Outcome dropped)
+      : deliver_(std::move(deliver)), dropped_(std::move(dropped)) {}
   reply_once(const reply_once&) = delete;
   reply_once& operator=(const reply_once&) = delete;
-  ~reply_once() {
-    answer({.error = "internal", .message = "the publish was dropped without an answer"});
-  }
+  ~reply_once() { answer(std::move(dropped_)); }
 
-  void answer(publish_outcome outcome) {
+  void answer(Outcome outcome) {
     if (answered_.exchange(true, std::memory_order_acq_rel)) return;
     deliver_(std::move(outcome));
   }
 
  private:
-  std::function<void(publish_outcome)> deliver_;
+  std::function<void(Outcome)> deliver_;
+  Outcome dropped_;
   std::atomic<bool> answered_{false};
 };
+
+template <class Outcome>
+std::function<void(Outcome)> make_reply(std::function<void(Outcome)> deliver, Outcome dropped) {
+  auto once = std::make_shared<reply_once<Outcome>>(std::move(deliver), std::move(dropped));
+  return [once](Outcome outcome) { once->answer(std::move(outcome)); };
+}
 
 }  // namespace
 
 publish_reply make_publish_reply(std::function<void(publish_outcome)> deliver) {
-  auto once = std::make_shared<reply_once>(std::move(deliver));
-  return [once](publish_outcome outcome) { once->answer(std::move(outcome)); };
+  return make_reply<publish_outcome>(
+      std::move(deliver),
+      {.error = "internal", .message = "the publish was dropped without an answer"});
+}
+
+admin_reply make_admin_reply(std::function<void(admin_outcome)> deliver) {
+  return make_reply<admin_outcome>(
+      std::move(deliver),
+      {.status = 500, .error = "internal", .message = "the request was dropped without an answer"});
 }
 
 bool is_loopback_listen(std::string_view listen) {
@@ -103,11 +123,7 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
 
 std::optional<api_answer> check_publish_access(bool is_post, std::string_view authorization,
                                                std::string_view token, bool loopback) {
-  if (!is_post) {
-    auto answer = error_answer(405, "method_not_allowed", "use POST");
-    answer.allow_post = true;
-    return answer;
-  }
+  if (!is_post) return method_not_allowed("POST");
   return check_api_access(authorization, token, loopback);
 }
 
@@ -166,6 +182,147 @@ api_answer answer_publish(const publish_outcome& outcome) {
   body["sessions"] = outcome.sessions;
   if (!outcome.upstream.empty()) body["upstream"] = outcome.upstream;
   return {.status = 200, .body = json::serialize(body)};
+}
+
+namespace {
+
+constexpr std::string_view sessions_path = "/api/sessions";
+// Session ids and channel names are at most this long; a longer cursor is
+// refused rather than carried.
+constexpr std::size_t max_cursor = 256;
+
+bool valid_id(std::string_view id) {
+  return !id.empty() && id.size() <= max_cursor &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == ':' || c == '-';
+         });
+}
+
+// True iff `method` is one of the ", "-separated methods in `allow`.
+bool listed(std::string_view allow, std::string_view method) {
+  while (!allow.empty()) {
+    auto comma = allow.find(", ");
+    if (allow.substr(0, comma) == method) return true;
+    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 2);
+  }
+  return false;
+}
+
+// %XX decoded, `+` as a space (HTML forms); nullopt for a malformed escape.
+std::optional<std::string> percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] != '%') {
+      out += text[i];
+    } else {
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+  }
+  return out;
+}
+
+// Reads `limit`, `after` and (with `states`) `state` from a query; other
+// parameters are ignored. Returns the 400 answer for a bad value.
+std::optional<api_answer> read_query(std::string_view query, admin_request& req, bool states) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    auto key = pair.substr(0, eq);
+    auto value = percent_decoded(eq == std::string_view::npos ? std::string_view{}
+                                                              : pair.substr(eq + 1));
+    if (!value) return error_answer(400, "bad_request", "malformed %-escape in the query");
+    if (key == "limit") {
+      std::uint64_t n = 0;
+      bool digits = !value->empty() && value->size() <= 4 &&
+                    std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (digits) n = std::stoull(*value);
+      if (!digits || n < 1 || n > admin_max_limit)
+        return error_answer(400, "bad_request",
+                            "limit must be 1 to " + std::to_string(admin_max_limit));
+      req.limit = n;
+    } else if (key == "after") {
+      if (value->size() > max_cursor)
+        return error_answer(400, "bad_request",
+                            "after is longer than " + std::to_string(max_cursor) + " characters");
+      req.after = std::move(*value);
+    } else if (key == "state" && states) {
+      if (*value != "attached" && *value != "detached")
+        return error_answer(400, "bad_request", "state must be attached or detached");
+      req.state = std::move(*value);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_admin_path(std::string_view path) {
+  return path == sessions_path || path.starts_with("/api/sessions/") ||
+         path == "/api/supervision" || path == "/api/channels";
+}
+
+std::variant<admin_request, api_answer> route_admin(std::string_view method,
+                                                    std::string_view target,
+                                                    std::string_view authorization,
+                                                    std::string_view token, bool loopback) {
+  auto question = target.find('?');
+  auto path = target.substr(0, question);
+  auto query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+  admin_request req;
+  std::string_view allow = "GET";
+  bool paged = true, states = false;
+  if (path == sessions_path) {
+    req.what = admin_request::kind::list_sessions;
+    states = true;
+  } else if (path == "/api/supervision") {
+    req.what = admin_request::kind::supervision;
+    paged = false;
+  } else if (path == "/api/channels") {
+    req.what = admin_request::kind::channels;
+  } else {
+    // /api/sessions/ID or /api/sessions/ID/disconnect
+    auto rest = path.substr(sessions_path.size() + 1);
+    auto slash = rest.find('/');
+    auto id = rest.substr(0, slash);
+    auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (!valid_id(id) || (slash != std::string_view::npos && action != "disconnect"))
+      return error_answer(404, "not_found", "no such API path");
+    req.id = std::string{id};
+    paged = false;
+    if (action == "disconnect") {
+      allow = "POST";
+      req.what = admin_request::kind::disconnect_session;
+    } else {
+      allow = "GET, DELETE";
+      req.what = method == "DELETE" ? admin_request::kind::end_session
+                                    : admin_request::kind::get_session;
+    }
+  }
+  if (!listed(allow, method)) return method_not_allowed(allow);
+  if (auto refusal = check_api_access(authorization, token, loopback)) return *refusal;
+  if (paged)
+    if (auto bad = read_query(query, req, states)) return *bad;
+  return req;
+}
+
+api_answer answer_admin(const admin_outcome& outcome) {
+  if (!outcome.error.empty()) return error_answer(outcome.status, outcome.error, outcome.message);
+  return {.status = outcome.status, .body = outcome.body};
 }
 
 api_answer body_too_large(std::uint64_t limit) {

@@ -24,8 +24,11 @@ struct api_answer {
   unsigned status = 200;
   std::string body;         // a JSON object: {"sessions":N,...} or {"error":...,"message":...}
   bool challenge = false;   // 401: send `WWW-Authenticate: Bearer`
-  bool allow_post = false;  // 405: send `Allow: POST`
+  std::string_view allow;   // 405: the `Allow` header ("POST", "GET", "GET, DELETE")
 };
+
+/// The most one page of /api/sessions or /api/channels may hold.
+inline constexpr std::uint64_t admin_max_limit = 1000;
 
 /// The checks made before the body is looked at, in this order: the method
 /// (405), an API without token on an exposed listener (403), the bearer
@@ -39,6 +42,26 @@ std::optional<api_answer> check_publish_access(bool is_post, std::string_view au
 /// nullopt: allowed.
 std::optional<api_answer> check_api_access(std::string_view authorization, std::string_view token,
                                            bool loopback);
+
+/// True iff `path` (no query) is one of the admin API's: /api/sessions,
+/// /api/sessions/..., /api/supervision, /api/channels.
+bool is_admin_path(std::string_view path);
+
+/// An admin request (`target` with its query) as an admin_request, or its
+/// answer: 404 not_found (no such route), 405 method_not_allowed (with
+/// `allow`), then check_api_access's 403/401, then 400 bad_request for a bad
+/// `limit`, `after` or `state`.
+std::variant<admin_request, api_answer> route_admin(std::string_view method,
+                                                    std::string_view target,
+                                                    std::string_view authorization,
+                                                    std::string_view token, bool loopback);
+
+/// 200 with the outcome's body, or its error with its status.
+api_answer answer_admin(const admin_outcome& outcome);
+
+/// The `reply` handed to on_admin; like make_publish_reply, an unanswered
+/// reply answers 500 {error "internal"}.
+admin_reply make_admin_reply(std::function<void(admin_outcome)> deliver);
 
 /// True iff `authorization` is `Bearer TOKEN` (scheme in any case) and TOKEN
 /// equals `token`, compared in time independent of where they differ.

@@ -92,6 +92,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     // (on_header); Beast would check Content-Length against it too early.
     parser_->body_limit(boost::none);
     api_ = false;
+    admin_ = false;
     // One deadline covers both waiting for a request and receiving it, so an
     // idle keep-alive client and a slowloris client are cut alike.
     lowest().expires_after(opts_->request_timeout);
@@ -104,8 +105,9 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (ec) return on_read(ec, 0);
     const auto& req = parser_->get();
     auto path = path_of(req);
-    api_ = opts_->on_publish && path == api_publish_path &&
-           !(opts_->on_websocket && path == opts_->ws_path);
+    bool ws = opts_->on_websocket && path == opts_->ws_path;
+    api_ = opts_->on_publish && path == api_publish_path && !ws;
+    admin_ = opts_->on_admin && is_admin_path(path) && !ws;
     // Only the API takes a body; for every other route any body is an error.
     std::uint64_t limit = api_ ? opts_->max_message_bytes : 0;
     if (parser_->content_length().value_or(0) > limit) return on_read(http::error::body_limit, 0);
@@ -149,6 +151,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     auto req = parser_->release();
     if (opts_->on_websocket && path_of(req) == opts_->ws_path) return upgrade(std::move(req));
     if (api_) return publish(std::move(req));
+    if (admin_) return admin(std::move(req));
     if (opts_->metrics && path_of(req) == metrics_path) return scrape(req);
     respond(req);
   }
@@ -164,25 +167,9 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (auto* bad = std::get_if<api_answer>(&parsed))
       return send_api(*bad, version, keep_alive, {});
     auto& request = std::get<publish_request>(parsed);
-    // Until the answer comes, a wait on the io_context holds this connection,
-    // so that it ends with the io_context if no answer comes first. The reply
-    // may outlive the io_context (held by an actor): it holds no strong
-    // reference and no executor, whose destruction would then touch freed
-    // memory, and reaches the io_context only through the gate.
-    answer_wait_.expires_at(asio::steady_timer::time_point::max());
-    answer_wait_.async_wait([self = shared_from_this()](beast::error_code) {});
-    auto deliver = [weak = weak_from_this(), gate = opts_->gate, ioc = &ioc_, version, keep_alive,
-                    channel = request.channel](publish_outcome outcome) {
-      gate->post(*ioc, [weak, version, keep_alive, channel, outcome = std::move(outcome)] {
-        auto self = weak.lock();
-        if (!self) return;
-        asio::dispatch(self->stream_.get_executor(),
-                       [self, version, keep_alive, channel, outcome = std::move(outcome)] {
-                         self->answer_wait_.cancel();
-                         self->send_api(answer_publish(outcome), version, keep_alive, channel);
-                       });
-      });
-    };
+    auto deliver = answer_later<publish_outcome>(
+        version, keep_alive, "publish " + request.channel,
+        [](const publish_outcome& outcome) { return answer_publish(outcome); });
     opts_->on_publish(std::move(request), make_publish_reply(std::move(deliver)));
   }
 
@@ -192,7 +179,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
       return reply_error(http::status::method_not_allowed, "method not allowed\n",
                          {{http::field::allow, "GET, HEAD"}});
     auto refusal = check_api_access(req[http::field::authorization], opts_->api_token, loopback_);
-    if (refusal) return send_api(*refusal, req.version(), req.keep_alive(), {});
+    if (refusal) return send_api(*refusal, req.version(), req.keep_alive(), "GET /metrics");
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.keep_alive(req.keep_alive());
     res.set(http::field::server, "wsvisor");
@@ -204,19 +191,62 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     send(std::move(res));
   }
 
+  void admin(http::request<http::string_body>&& req) {
+    auto version = req.version();
+    auto keep_alive = req.keep_alive();
+    auto what = std::string{req.method_string()} + " " + std::string{req.target()};
+    auto routed = route_admin({req.method_string().data(), req.method_string().size()},
+                              {req.target().data(), req.target().size()},
+                              req[http::field::authorization], opts_->api_token, loopback_);
+    if (auto* answer = std::get_if<api_answer>(&routed))
+      return send_api(*answer, version, keep_alive, what);
+    auto deliver = answer_later<admin_outcome>(
+        version, keep_alive, std::move(what),
+        [](const admin_outcome& outcome) { return answer_admin(outcome); });
+    opts_->on_admin(std::move(std::get<admin_request>(routed)),
+                    make_admin_reply(std::move(deliver)));
+  }
+
+  // The callback that sends the answer to an API request that actors answer
+  // later. Until the answer comes, a wait on the io_context holds this
+  // connection, so that it ends with the io_context if no answer comes
+  // first. The callback may outlive the io_context (held by an actor): it
+  // holds no strong reference and no executor, whose destruction would then
+  // touch freed memory, and reaches the io_context only through the gate.
+  template <class Outcome, class ToAnswer>
+  std::function<void(Outcome)> answer_later(unsigned version, bool keep_alive, std::string what,
+                                            ToAnswer to_answer) {
+    answer_wait_.expires_at(asio::steady_timer::time_point::max());
+    answer_wait_.async_wait([self = shared_from_this()](beast::error_code) {});
+    return [weak = weak_from_this(), gate = opts_->gate, ioc = &ioc_, version, keep_alive,
+            what = std::move(what), to_answer](Outcome outcome) {
+      gate->post(*ioc, [weak, version, keep_alive, what, to_answer,
+                        outcome = std::move(outcome)] {
+        auto self = weak.lock();
+        if (!self) return;
+        asio::dispatch(self->stream_.get_executor(),
+                       [self, version, keep_alive, what, answer = to_answer(outcome)] {
+                         self->answer_wait_.cancel();
+                         self->send_api(answer, version, keep_alive, what);
+                       });
+      });
+    };
+  }
+
+  // `what` names the request in the log: "publish CHANNEL", "GET /api/...".
   void send_api(const api_answer& answer, unsigned version, bool keep_alive,
-                std::string_view channel) {
+                std::string_view what) {
     http::response<http::string_body> res{static_cast<http::status>(answer.status), version};
     res.keep_alive(keep_alive);
     res.set(http::field::server, "wsvisor");
     res.set(http::field::cache_control, "no-store");
     res.set(http::field::content_type, "application/json");
     if (answer.challenge) res.set(http::field::www_authenticate, "Bearer");
-    if (answer.allow_post) res.set(http::field::allow, "POST");
+    if (!answer.allow.empty()) res.set(http::field::allow, answer.allow);
     res.body() = answer.body;
     res.prepare_payload();
-    log::debug(*http_log(), "api publish",
-               {{"peer", peer()}, {"channel", channel}, {"status", answer.status}});
+    log::debug(*http_log(), "api request",
+               {{"peer", peer()}, {"request", what}, {"status", answer.status}});
     send(std::move(res));
   }
 
@@ -368,7 +398,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
   std::shared_ptr<const http_options> opts_;
   std::shared_ptr<ws_slots> slots_;
   const bool loopback_;  // is_loopback_listen(opts_->listen)
-  bool api_ = false;     // the request being read is for the API
+  bool api_ = false;     // the request being read is for the API's publish
+  bool admin_ = false;   // the request being read is for the admin API
 };
 
 

@@ -37,6 +37,7 @@
 /// not trust the certificate or speaks an older TLS than
 /// `tls.min_version`) is closed, logged at debug.
 ///
+/// The admin API's routes go to `on_admin` under the same access rule.
 /// `POST /api/publish` publishes one message through `on_publish`; the
 /// answers are in docs/api.md. Without `on_publish` it is an unknown path
 /// (404). Its body may be up to `max_message_bytes`; every other route takes
@@ -89,6 +90,34 @@ struct publish_outcome {
 /// calls are ignored).
 using publish_reply = std::function<void(publish_outcome)>;
 
+/// The admin API (docs/api.md): one request, routed, allowed and checked.
+struct admin_request {
+  enum class kind : std::uint8_t {
+    list_sessions,       // GET /api/sessions
+    get_session,         // GET /api/sessions/ID
+    end_session,         // DELETE /api/sessions/ID
+    disconnect_session,  // POST /api/sessions/ID/disconnect
+    supervision,         // GET /api/supervision
+    channels,            // GET /api/channels
+  };
+  kind what = kind::list_sessions;
+  std::string id;              // a session's id (get, end, disconnect)
+  std::string after;           // list_sessions, channels: only what sorts above it; "" = from the start
+  std::uint64_t limit = 100;   // list_sessions, channels: at most this many (1..1000)
+  std::string state;           // list_sessions: "attached", "detached" or "" (both)
+};
+
+/// What the node answered to an admin_request.
+struct admin_outcome {
+  unsigned status = 200;
+  std::string body;     // 200: the JSON object to send
+  std::string error;    // non-empty: an error code, answered with `status` and `message`
+  std::string message;  // human-readable detail of the error
+};
+
+/// Answers an admin_request; callable from any thread, at most once.
+using admin_reply = std::function<void(admin_outcome)>;
+
 struct http_options {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 lets the OS choose
   duration request_timeout{10'000};       // deliver a request, or idle, at most this long
@@ -123,6 +152,12 @@ struct http_options {
   /// strand at each scrape; served under the API's access rule (`api_token`,
   /// or a loopback `listen`). Empty: /metrics is 404.
   std::function<std::string()> metrics;
+  /// The admin API: /api/sessions, /api/sessions/ID, /api/sessions/ID/disconnect,
+  /// /api/supervision, /api/channels (docs/api.md). Called on the connection's
+  /// strand with a request that passed the method, access and query checks;
+  /// must call `reply` once, from any thread, bounding its own wait (a reply
+  /// destroyed unanswered answers 500). Empty: those paths are 404.
+  std::function<void(admin_request, admin_reply)> on_admin;
   /// The bearer token the API requires (`Authorization: Bearer TOKEN`);
   /// empty: none, and the API is served only on a loopback `listen`.
   std::string api_token;

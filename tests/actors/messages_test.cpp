@@ -70,12 +70,14 @@ TEST_F(SupervisorMessages, SupervisionTreeSurvivesSerialization) {
   auto at = std::chrono::system_clock::time_point{std::chrono::milliseconds{1'700'000'000'123}};
   supervision_tree tree{
       "root",
-      {child_info{
-           "feed", child_state::restarting, at, 3, "boom", "upstream", restart_kind::transient, {}},
+      strategy_kind::rest_for_one,
+      {child_info{"feed", child_state::restarting, at, 3, "boom", "upstream",
+                  restart_kind::transient, {}, 7, duration{9000}, true},
        child_info{"broker", child_state::running, std::nullopt, 0, "", "default",
                   restart_kind::temporary, someone->address()}}};
   auto copy = round_trip(tree);
   EXPECT_EQ(copy.name, "root");
+  EXPECT_EQ(copy.strategy, strategy_kind::rest_for_one);
   ASSERT_EQ(copy.children.size(), 2u);
   auto& feed = copy.children[0];
   EXPECT_EQ(feed.name, "feed");
@@ -87,6 +89,9 @@ TEST_F(SupervisorMessages, SupervisionTreeSurvivesSerialization) {
   EXPECT_EQ(feed.policy, "upstream");
   EXPECT_EQ(feed.restart, restart_kind::transient);
   EXPECT_FALSE(feed.actor);
+  EXPECT_EQ(feed.max_restarts, 7u);
+  EXPECT_EQ(feed.restart_window, duration{9000});
+  EXPECT_TRUE(feed.supervisor);
   auto& broker = copy.children[1];
   EXPECT_FALSE(broker.restart_at.has_value());
   EXPECT_EQ(broker.restart, restart_kind::temporary);

@@ -42,7 +42,7 @@ TEST(ApiAccess, ChecksMethodThenExposureThenToken) {
   auto get = check_publish_access(false, "", "", true);
   ASSERT_TRUE(get);
   EXPECT_EQ(get->status, 405u);
-  EXPECT_TRUE(get->allow_post);
+  EXPECT_EQ(get->allow, "POST");
   EXPECT_FALSE(check_publish_access(true, "", "", true));
   auto exposed = check_publish_access(true, "", "", false);
   ASSERT_TRUE(exposed);
