@@ -442,9 +442,9 @@ struct node::impl {
       return;
     }
     // systemd (Type=notify) holds `systemctl reload` until READY=1 follows.
-    notify_reloading();
+    systemd::notify_reloading();
     struct ready_again {
-      ~ready_again() { notify_ready(); }
+      ~ready_again() { systemd::notify_ready(); }
     } on_return;
     const auto& path = *opts.config_file;
     auto loaded = load_config_file(path, opts.overrides);

@@ -64,7 +64,7 @@ void diff_restart_keys(const config& a, const config& b, std::vector<std::string
   d("cluster.heartbeat_interval", a.cluster.heartbeat_interval, b.cluster.heartbeat_interval);
   d("cluster.peer_timeout", a.cluster.peer_timeout, b.cluster.peer_timeout);
   d("cluster.policy", a.cluster.policy, b.cluster.policy);
-  d("cluster.drain_timeout", a.cluster.drain_timeout, b.cluster.drain_timeout);
+  d("server.drain_timeout", a.server.drain_timeout, b.server.drain_timeout);
 }
 
 // limits.connections_per_ip is live between non-zero values only: addresses
