@@ -214,6 +214,22 @@ TEST(WsvisorProcess, TellsSystemdReadyOnceServingAndStoppingOnSigterm) {
   EXPECT_TRUE(status_seen);
 }
 
+TEST(WsvisorProcess, TellsSystemdReloadingThenReadyAroundASighupReload) {
+  notify_socket sock;
+  test::temp_file file{"[server]\nlisten = \"127.0.0.1:0\"\n"};
+  setenv("NOTIFY_SOCKET", sock.path().c_str(), 1);
+  child_process p{binary, {"--config", file.path()}};
+  unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(sock.await("READY=1")) << p.stderr_text();
+  p.send_signal(SIGHUP);
+  // systemd holds `systemctl reload` from RELOADING=1 until the next READY=1.
+  EXPECT_TRUE(sock.await("RELOADING=1")) << p.stderr_text();
+  EXPECT_TRUE(sock.await("READY=1")) << p.stderr_text();
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(), 0) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("configuration reloaded"), std::string::npos) << p.stderr_text();
+}
+
 TEST(WsvisorProcess, ServesHealthzAndExitsZeroOnSigterm) {
   child_process p{binary, {"--set", "server.listen=127.0.0.1:0"}};
   auto port = await_listening(p);
