@@ -1,0 +1,178 @@
+// The demo page (/): a chat on one channel over WsvisorClient, with buttons
+// that cut the connection or keep the client offline for a while, and a log of
+// what the client did about it (drops, resumes with their replayed messages,
+// resets, goaways).
+//
+// Query parameters: ?channel=NAME (default "chat"), ?auth=JWT (sent in hello
+// when the node has [auth] on), ?url=ws://HOST/PATH (default: this host, /ws).
+
+import { WsvisorClient } from "/client.js";
+
+const params = new URLSearchParams(location.search);
+const channel = params.get("channel") || "chat";
+const auth = params.get("auth") || undefined;
+const url = params.get("url") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  state: $("state"),
+  channel: $("channel"),
+  session: $("session"),
+  lastSeq: $("last-seq"),
+  lastCseq: $("last-cseq"),
+  messages: $("messages"),
+  outbox: $("outbox"),
+  log: $("log"),
+  form: $("send"),
+  name: $("name"),
+  text: $("text"),
+  cut: $("cut"),
+  offline: $("offline"),
+  offlineSeconds: $("offline-seconds"),
+};
+
+const client = new WsvisorClient(url, auth === undefined ? {} : { auth });
+
+ui.channel.textContent = channel;
+ui.name.value = localStorage.getItem("wsvisor-demo-name") || `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
+ui.name.addEventListener("change", () => localStorage.setItem("wsvisor-demo-name", ui.name.value.trim()));
+
+// Messages still to come from the replay that the last resume announced:
+// they are marked in the chat so that the replay is visible.
+let replayLeft = 0;
+// When the connection was last lost (for "resumed after 1.2 s").
+let lostAt = null;
+let previous = null;
+
+function stamp() {
+  return new Date().toLocaleTimeString([], { hour12: false });
+}
+
+function log(kind, text) {
+  const li = document.createElement("li");
+  li.dataset.kind = kind;
+  const time = document.createElement("time");
+  time.textContent = stamp();
+  li.append(time, text);
+  ui.log.append(li);
+  ui.log.scrollTop = ui.log.scrollHeight;
+  return li;
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function refresh() {
+  ui.session.textContent = client.sessionId || "–";
+  ui.lastSeq.textContent = String(client.lastSeq ?? 0);
+  ui.lastCseq.textContent = String(client.lastCseq ?? 0);
+  const stats = client.stats || {};
+  for (const key of ["connects", "drops", "resumes", "resets", "replayed"]) {
+    $(`stat-${key}`).textContent = String(stats[key] ?? 0);
+  }
+}
+
+function showState(state) {
+  ui.state.dataset.state = state;
+  ui.state.textContent = state;
+}
+
+// Why the connection went away, in the log's words.
+function lostBecause(reason, retryMs) {
+  if (reason === "drop") return "you cut the connection";
+  if (reason === "suspend") return `you went offline for ${plural(Math.round(retryMs / 1000), "second")}`;
+  if (reason === "offline") return "the browser went offline";
+  return `connection lost${reason ? ` (${reason})` : ""}`;
+}
+
+client.on("state", (event) => {
+  const { state, reason, replay, retryMs } = event;
+  const wasUp = previous === "connected" || previous === "resumed";
+  previous = state;
+  showState(state);
+  refresh();
+  if (state === "connected") {
+    log("connected", `connected: new session ${client.sessionId}`);
+  } else if (state === "resumed") {
+    const after = lostAt === null ? "" : ` after ${((performance.now() - lostAt) / 1000).toFixed(1)} s`;
+    lostAt = null;
+    if (typeof replay !== "number") return void log("resumed", `resumed session${after}`);
+    replayLeft = replay;
+    log("resumed", `resumed session${after}: ${plural(replay, "message")} replayed`).dataset.replay = String(replay);
+  } else if (state === "reset") {
+    lostAt = null;
+    log("reset", `session reset (${reason || "unknown"}): new session ${client.sessionId}, subscriptions renewed; messages sent meanwhile are lost`);
+  } else if (state === "offline" || (wasUp && state === "connecting")) {
+    if (wasUp) lostAt = performance.now();
+    if (reason === "goaway") return; // the goaway event has its own entry
+    const retry = state === "connecting" && typeof retryMs === "number" ? `; reconnecting in ${Math.round(retryMs)} ms` : "";
+    log(state === "offline" ? "offline" : "drop", `${lostBecause(reason, retryMs)}${retry}`);
+  } else if (state === "closed") {
+    log("closed", `closed${reason ? ` (${reason})` : ""}`);
+  }
+});
+
+client.on("message", ({ seq, channel: from, data }) => {
+  const li = document.createElement("li");
+  li.dataset.seq = String(seq);
+  if (replayLeft > 0) {
+    li.classList.add("replayed");
+    li.title = "replayed after the resume";
+    replayLeft -= 1;
+  }
+  const seqEl = document.createElement("span");
+  seqEl.className = "seq";
+  seqEl.textContent = String(seq);
+  const who = document.createElement("span");
+  who.className = "who";
+  const text = document.createElement("span");
+  text.className = "text";
+  if (data && typeof data === "object" && typeof data.text === "string") {
+    who.textContent = String(data.name || "anonymous");
+    text.textContent = data.text;
+  } else {
+    who.textContent = from;
+    text.textContent = JSON.stringify(data);
+  }
+  li.append(seqEl, who, text);
+  const atBottom = ui.messages.scrollTop + ui.messages.clientHeight >= ui.messages.scrollHeight - 4;
+  ui.messages.append(li);
+  if (atBottom) ui.messages.scrollTop = ui.messages.scrollHeight;
+  refresh();
+});
+
+client.on("error", ({ code, message }) => log("error", `error ${code}: ${message}`));
+
+client.on("goaway", ({ reason, retryMs, url: next }) => {
+  log("goaway", `goaway (${reason}): reconnecting in ${Math.round(retryMs ?? 0)} ms${next ? ` to ${next}` : ""}`);
+});
+
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.text.value.trim();
+  if (!text) return;
+  ui.text.value = "";
+  const pending = document.createElement("li");
+  pending.textContent = `waiting for the ack: ${text}`;
+  ui.outbox.append(pending);
+  client
+    .publish(channel, { name: ui.name.value.trim() || "anonymous", text })
+    .then(() => pending.remove())
+    .catch((err) => {
+      pending.textContent = `not sent: ${text} (${err?.message || err})`;
+      pending.classList.add("problem");
+    })
+    .finally(refresh);
+});
+
+ui.cut.addEventListener("click", () => client.drop());
+
+ui.offline.addEventListener("click", () => {
+  const seconds = Math.max(1, Math.min(600, Number(ui.offlineSeconds.value) || 5));
+  client.suspend(seconds * 1000);
+});
+
+client.connect();
+client.subscribe(channel).catch((err) => log("error", `subscribe ${channel}: ${err?.message || err}`));
+refresh();
