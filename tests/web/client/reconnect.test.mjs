@@ -1,0 +1,174 @@
+// WsvisorClient's reconnect decisions: goaway, the heartbeat watchdog, pongs,
+// full-jitter backoff, and the browser's online/offline and visibility events.
+
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { closeClients, makeClient, recordStates } from "../support/client.mjs";
+import { startFakeServer, welcome } from "../support/fake-server.mjs";
+import { eventually, nextEvent, nextState, startWsvisor } from "../support/wsvisor.mjs";
+
+const cleanups = [];
+afterEach(async () => {
+  closeClients();
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** A fake server answering hello and resume with a welcome (resumed when the session matches). */
+async function fakeWelcoming(options = {}) {
+  const fake = await startFakeServer((conn, f) => {
+    if (f.type === "hello") conn.send(welcome(options));
+    if (f.type === "resume") conn.send(welcome({ ...options, resumed: f.session === (options.session ?? "fake-session") }));
+  });
+  cleanups.push(() => fake.close());
+  return fake;
+}
+
+test("a goaway on SIGTERM is honoured: the client stays offline for retry_ms before it reconnects", async () => {
+  const server = await startWsvisor();
+  cleanups.push(() => server.stop());
+  const client = makeClient(server.url);
+  const states = recordStates(client);
+  await nextState(client, "connected");
+  const goaway = nextEvent((fn) => client.on("goaway", fn), { what: "goaway" });
+  server.kill("SIGTERM");
+  const g = await goaway;
+  const goawayAt = performance.now();
+  assert.equal(g.reason, "shutdown");
+  assert.ok(Number.isInteger(g.retryMs) && g.retryMs >= 0, `retryMs ${g.retryMs}`);
+  const offline = states.find((e) => e.state === "offline");
+  assert.equal(offline.reason, "goaway");
+  assert.ok(offline.retryMs >= g.retryMs);
+  const again = await nextState(client, "connecting", { timeoutMs: g.retryMs + 5000 });
+  const waited = performance.now() - goawayAt;
+  assert.ok(waited >= g.retryMs - 1, `reconnected after ${waited} ms, retry_ms ${g.retryMs}`);
+  assert.equal(again.url, server.url);
+});
+
+test("a goaway with a url: the client waits retry_ms, then resumes its session at that url", async () => {
+  const second = await fakeWelcoming();
+  const first = await startFakeServer((conn, f) => {
+    if (f.type !== "hello") return;
+    conn.send(welcome());
+    conn.send({ type: "goaway", reason: "handover", retry_ms: 400, url: second.url });
+  });
+  cleanups.push(() => first.close());
+  const client = makeClient(first.url);
+  const goaway = nextEvent((fn) => client.on("goaway", fn), { what: "goaway" });
+  const g = await goaway;
+  const goawayAt = performance.now();
+  assert.deepEqual(g, { reason: "handover", retryMs: 400, url: second.url });
+  const conn = await second.nextConnection(5000);
+  const waited = performance.now() - goawayAt;
+  assert.ok(waited >= 399, `reconnected after ${waited} ms`);
+  assert.deepEqual(conn.frames[0], { type: "resume", session: "fake-session", token: "fake-token", last_seq: 0 });
+  await nextState(client, "resumed");
+  assert.equal(client.url, second.url);
+});
+
+test("the heartbeat watchdog: a server silent for heartbeat_ms plus the grace is dropped and the session resumed", async () => {
+  const fake = await fakeWelcoming({ heartbeatMs: 200 });
+  const client = makeClient(fake.url, { heartbeatGraceMs: 100 });
+  await nextState(client, "connected");
+  const connectedAt = performance.now();
+  const dead = await nextState(client, "connecting", { filter: (e) => /heartbeat_timeout/.test(e.reason ?? "") });
+  assert.ok(performance.now() - connectedAt >= 299, "not before heartbeat_ms + grace");
+  assert.match(dead.reason, /no frame for 300 ms/);
+  await fake.nextConnection(); // the hello
+  const resume = await fake.nextConnection();
+  assert.equal(resume.frames[0].type, "resume");
+  await nextState(client, "resumed");
+  assert.equal(client.stats.drops, 1);
+});
+
+test("pings are answered with pongs and keep the watchdog quiet: a short server heartbeat never drops the client", async () => {
+  const server = await startWsvisor({
+    config: '[session]\nheartbeat_interval = "50ms"\nheartbeat_timeout = "300ms"\n',
+  });
+  cleanups.push(() => server.stop(500));
+  const client = makeClient(server.url, { heartbeatGraceMs: 100 });
+  const states = recordStates(client);
+  await nextState(client, "connected");
+  // An observation window, not a synchronisation: several server timeouts long.
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.deepEqual(states.map((e) => e.state), ["connected"]); // (recorded from after connect())
+  assert.equal(client.stats.drops, 0);
+});
+
+test("reconnect delays use full jitter: floor(random() × min(maxMs, initialMs × 2^attempt)), never sooner", async () => {
+  const fake = await startFakeServer();
+  const url = fake.url;
+  await fake.close(); // nothing listens there any more: every attempt fails
+  const draws = [0.5, 0.999, 0, 0.25, 0.999, 0.75];
+  let i = 0;
+  const client = makeClient(url, { backoff: { initialMs: 40, maxMs: 200 }, random: () => draws[i++ % draws.length] });
+  const retries = [];
+  await nextEvent((fn) => client.on("state", (e) => {
+    if (e.retryMs !== undefined) retries.push({ ...e, at: performance.now() });
+    fn(retries.length);
+  }), { filter: (n) => n >= draws.length, timeoutMs: 10000, what: "six retries" });
+  const caps = [40, 80, 160, 200, 200, 200];
+  assert.deepEqual(retries.map((e) => e.retryMs), caps.map((cap, k) => Math.floor(draws[k] * cap)));
+  for (const [k, e] of retries.entries()) {
+    assert.ok(e.retryMs >= 0 && e.retryMs <= caps[k]);
+    assert.equal(e.attempt, k + 1);
+    if (k > 0) assert.ok(e.at - retries[k - 1].at >= retries[k - 1].retryMs - 1, `retry ${k} came early`);
+  }
+});
+
+test("the backoff starts again from initialMs after a welcome", async () => {
+  const fake = await fakeWelcoming();
+  const client = makeClient(fake.url, { backoff: { initialMs: 40, maxMs: 1000 }, random: () => 0.999 });
+  await nextState(client, "connected");
+  for (let k = 0; k < 3; k++) {
+    const retry = nextState(client, "connecting", { filter: (e) => e.retryMs !== undefined });
+    client.drop();
+    assert.equal((await retry).retryMs, 39, `drop ${k}`);
+    await nextState(client, "resumed");
+  }
+});
+
+test("offline and online events of the environment: drop and stay offline, then reconnect at once and resume", async () => {
+  const fake = await fakeWelcoming();
+  const window = new EventTarget();
+  // A long backoff: only an immediate reconnect resumes within the test's time.
+  const client = makeClient(fake.url, { environment: { window, document: null }, backoff: { initialMs: 60000, maxMs: 60000 }, random: () => 0.999 });
+  await nextState(client, "connected");
+  window.dispatchEvent(new Event("offline"));
+  assert.equal(client.state, "offline");
+  await eventually(() => fake.connections[0].closed, { what: "the socket to be cut" });
+  assert.equal(fake.connections.length, 1, "no reconnect while offline");
+  window.dispatchEvent(new Event("online"));
+  assert.equal(client.state, "connecting", "reconnects synchronously on online");
+  await nextState(client, "resumed");
+  assert.equal(fake.connections[1].frames[0].type, "resume");
+});
+
+test("visibilitychange to visible while waiting for a backoff reconnects at once", async () => {
+  const fake = await fakeWelcoming();
+  const document = new EventTarget();
+  document.visibilityState = "hidden";
+  const client = makeClient(fake.url, { environment: { window: null, document }, backoff: { initialMs: 60000, maxMs: 60000 }, random: () => 0.999 });
+  await nextState(client, "connected");
+  const retry = nextState(client, "connecting", { filter: (e) => e.retryMs !== undefined });
+  client.drop();
+  assert.equal((await retry).retryMs, 59940);
+  document.dispatchEvent(new Event("visibilitychange")); // still hidden: nothing happens
+  assert.equal(fake.connections.length, 1);
+  document.visibilityState = "visible";
+  document.dispatchEvent(new Event("visibilitychange"));
+  await nextState(client, "resumed");
+  assert.equal(client.stats.resumes, 1);
+});
+
+test("suspend(ms) stays offline for ms, then resumes without backoff", async () => {
+  const fake = await fakeWelcoming();
+  const client = makeClient(fake.url, { backoff: { initialMs: 60000, maxMs: 60000 }, random: () => 0.999 });
+  await nextState(client, "connected");
+  const offline = nextState(client, "offline");
+  client.suspend(300);
+  const suspendedAt = performance.now();
+  assert.deepEqual(await offline, { state: "offline", reason: "suspend", retryMs: 300 });
+  await nextState(client, "resumed");
+  assert.ok(performance.now() - suspendedAt >= 299);
+  assert.equal(fake.connections.length, 2);
+});

@@ -1,0 +1,668 @@
+// wsvisor-client: a dependency-free client of the wsvisor.v1 protocol for
+// browsers and Node. It keeps one logical session across any number of
+// WebSocket connections: it reconnects with full-jitter backoff, resumes the
+// session, resends unacknowledged publishes and reports every message once and
+// in order. The wire contract is wsvisor's docs/protocol.md; README.md next to
+// this file describes the API.
+
+const SUBPROTOCOL = "wsvisor.v1";
+const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+const ACK_EVERY = 16; // ack after this many messages…
+const ACK_INTERVAL_MS = 100; // …or this long after the first unacknowledged one
+const OPEN = 1; // WebSocket.OPEN in every implementation
+
+/** Error with a machine-readable `code`; publish/subscribe promises reject with it. */
+export class WsvisorError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.name = "WsvisorError";
+    this.code = code;
+  }
+}
+
+/** Resolves a ws(s) URL; http(s) and relative URLs are taken relative to the page. */
+function websocketUrl(url) {
+  if (/^wss?:\/\//i.test(url)) return url;
+  const base = globalThis.location ? globalThis.location.href : undefined;
+  const u = new URL(url, base);
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  return u.href;
+}
+
+/**
+ * A wsvisor.v1 client: one session kept across reconnects.
+ *
+ * States: `idle` (before connect), `connecting`, `connected`, `resumed`,
+ * `reset`, `offline`, `closed`. Events: `state`, `message`, `error`, `goaway`.
+ */
+export class WsvisorClient {
+  /**
+   * @param {string} url `ws://` or `wss://` URL of the server's WebSocket path
+   *   (an `http(s)://` or relative URL is resolved against the page's location)
+   * @param {object} [options]
+   * @param {Function} [options.WebSocket] WebSocket constructor (default globalThis.WebSocket)
+   * @param {string} [options.auth] sent as hello's `auth`
+   * @param {{initialMs?: number, maxMs?: number}} [options.backoff] full-jitter backoff
+   *   (default 250 ms … 10 s)
+   * @param {number} [options.heartbeatGraceMs] silence beyond welcome.heartbeat_ms after
+   *   which the connection is dead (default: half of heartbeat_ms, at least 1000 ms)
+   * @param {number} [options.connectTimeoutMs] bound on opening a socket and getting the
+   *   welcome (default 10000)
+   * @param {number} [options.maxPendingPublishes] unacknowledged publishes held (default 10000)
+   * @param {{window?: EventTarget, document?: EventTarget}} [options.environment]
+   *   targets of `online`/`offline` and `visibilitychange` (default globalThis and
+   *   globalThis.document when they are event targets)
+   * @param {() => number} [options.random] uniform in [0, 1) (default Math.random)
+   */
+  constructor(url, options = {}) {
+    this._url = websocketUrl(url);
+    this._WebSocket = options.WebSocket || globalThis.WebSocket;
+    if (typeof this._WebSocket !== "function") {
+      throw new TypeError("WsvisorClient: no WebSocket implementation; pass options.WebSocket");
+    }
+    this._auth = options.auth;
+    this._initialMs = options.backoff?.initialMs ?? 250;
+    this._maxMs = options.backoff?.maxMs ?? 10000;
+    this._graceMs = options.heartbeatGraceMs;
+    this._connectTimeoutMs = options.connectTimeoutMs ?? 10000;
+    this._maxPending = options.maxPendingPublishes ?? 10000;
+    this._random = options.random || Math.random;
+    const env = options.environment || {};
+    this._window = env.window !== undefined ? env.window : typeof globalThis.addEventListener === "function" ? globalThis : null;
+    this._document = env.document !== undefined ? env.document : globalThis.document || null;
+
+    this._listeners = new Map();
+    this._state = "idle";
+    this._ws = null; // the current socket, null while disconnected
+    this._welcomed = false; // the current socket carries the session
+    this._session = null;
+    this._token = null;
+    this._lastSeq = 0; // highest seq delivered to the app in this session
+    this._ackedSeq = 0; // highest seq acknowledged to the server
+    this._lastCseq = 0; // highest cseq the server acknowledged in this session
+    this._nextCseq = 1;
+    this._pending = []; // unacknowledged publishes in cseq order: {cseq, channel, data, resolve, reject}
+    this._wanted = new Set(); // channels the app wants
+    this._confirmed = new Set(); // channels the current session holds
+    this._subWaiters = new Map(); // channel -> [{resolve, reject}] for subscribe
+    this._unsubWaiters = new Map(); // channel -> [resolve] for unsubscribe
+    this._subsInFlight = []; // channels whose `subscribe` awaits its answer on this socket
+    this._attempt = 0; // consecutive failed links since the last welcome
+    this._retryTimer = null;
+    this._watchdog = null;
+    this._ackTimer = null;
+    this._heartbeatMs = 0;
+    this._offlineReason = null; // "offline" | "suspend" | "goaway" while reconnects wait for it
+    this._stats = { connects: 0, drops: 0, resumes: 0, resets: 0, replayed: 0, received: 0, published: 0, acked: 0, duplicates: 0, resent: 0 };
+
+    this._onOnline = () => this._online();
+    this._onOffline = () => this._offline();
+    this._onVisibility = () => this._visibility();
+  }
+
+  /** Session id of the current session, null before the first welcome. */
+  get sessionId() {
+    return this._session;
+  }
+  /** Highest seq delivered to `message` listeners in the current session. */
+  get lastSeq() {
+    return this._lastSeq;
+  }
+  /** Highest cseq the server has acknowledged in the current session. */
+  get lastCseq() {
+    return this._lastCseq;
+  }
+  /** `idle`, `connecting`, `connected`, `resumed`, `reset`, `offline` or `closed`. */
+  get state() {
+    return this._state;
+  }
+  /** The URL the next connection goes to (a goaway's `url` replaces it). */
+  get url() {
+    return this._url;
+  }
+  /** Publishes not yet acknowledged. */
+  get pendingPublishes() {
+    return this._pending.length;
+  }
+  /** A snapshot of the counters. */
+  get stats() {
+    return { ...this._stats };
+  }
+
+  /**
+   * Adds a listener; returns a function that removes it.
+   * @param {"state"|"message"|"error"|"goaway"} event
+   * @param {(payload: any) => void} fn
+   * @returns {() => void}
+   */
+  on(event, fn) {
+    if (!this._listeners.has(event)) this._listeners.set(event, new Set());
+    this._listeners.get(event).add(fn);
+    return () => this.off(event, fn);
+  }
+
+  /** Removes a listener added with `on`. */
+  off(event, fn) {
+    this._listeners.get(event)?.delete(fn);
+  }
+
+  /** Starts connecting; does nothing when already started (or closed). */
+  connect() {
+    if (this._state !== "idle") return;
+    this._window?.addEventListener?.("online", this._onOnline);
+    this._window?.addEventListener?.("offline", this._onOffline);
+    this._document?.addEventListener?.("visibilitychange", this._onVisibility);
+    this._open();
+  }
+
+  /**
+   * Subscribes to a channel; resolves when the server confirms (`subscribed`).
+   * The subscription is remembered and restored after a reset. Rejects with a
+   * WsvisorError for an invalid name, a refusal (`forbidden`,
+   * `too_many_subscriptions`, `too_many_channels`) or `close()`.
+   * @param {string} channel
+   * @returns {Promise<void>}
+   */
+  subscribe(channel) {
+    if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
+    if (this._state === "closed") return Promise.reject(new WsvisorError("closed", "the client is closed"));
+    this._wanted.add(channel);
+    // (A pending unsubscribe is answered first: answers come in order.)
+    if (this._confirmed.has(channel) && !this._unsubWaiters.has(channel)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const first = !this._subWaiters.has(channel);
+      if (first) this._subWaiters.set(channel, []);
+      this._subWaiters.get(channel).push({ resolve, reject });
+      if (first) this._sendSubscribe(channel);
+    });
+  }
+
+  /**
+   * Unsubscribes; resolves when the server confirms (`unsubscribed`), or at
+   * once when no session holds the channel. Messages on it that arrive before
+   * the confirmation are still delivered.
+   * @param {string} channel
+   * @returns {Promise<void>}
+   */
+  unsubscribe(channel) {
+    if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
+    this._wanted.delete(channel);
+    const waiters = this._subWaiters.get(channel);
+    this._subWaiters.delete(channel);
+    for (const w of waiters || []) w.reject(new WsvisorError("unsubscribed", `unsubscribed from ${channel} before it was confirmed`));
+    if (this._state === "closed" || (!this._confirmed.has(channel) && !waiters)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const first = !this._unsubWaiters.has(channel);
+      if (first) this._unsubWaiters.set(channel, []);
+      this._unsubWaiters.get(channel).push(resolve);
+      if (first) this._send({ type: "unsubscribe", channel });
+    });
+  }
+
+  /**
+   * Publishes `data` (any JSON value) to `channel`; resolves with its cseq when
+   * the server acknowledges it. Queued while disconnected; resent after a
+   * resume until acknowledged; after a reset, renumbered and sent in the new
+   * session (see README: at least once across a reset). Rejects for an invalid
+   * channel or value, `full` (maxPendingPublishes unacknowledged), a refusal
+   * (`upstream_down`, `forbidden`) or `close()`.
+   * @param {string} channel
+   * @param {any} data
+   * @returns {Promise<number>}
+   */
+  publish(channel, data) {
+    if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
+    if (this._state === "closed") return Promise.reject(new WsvisorError("closed", "the client is closed"));
+    if (data === undefined) return Promise.reject(new WsvisorError("bad_data", "data must be a JSON value (undefined is not)"));
+    try {
+      JSON.stringify(data);
+    } catch (err) {
+      return Promise.reject(new WsvisorError("bad_data", `data is not serialisable as JSON: ${err.message}`));
+    }
+    if (this._pending.length >= this._maxPending) {
+      return Promise.reject(new WsvisorError("full", `${this._pending.length} publishes are unacknowledged`));
+    }
+    return new Promise((resolve, reject) => {
+      const p = { cseq: this._nextCseq++, channel, data, resolve, reject };
+      this._pending.push(p);
+      this._stats.published++;
+      if (this._welcomed) this._sendPublish(p);
+    });
+  }
+
+  /**
+   * Cuts the current connection abruptly, without `bye` (Node `ws`:
+   * terminate(); browsers: close code 4000). The session stays resumable and
+   * the client reconnects and resumes through its normal backoff.
+   */
+  drop() {
+    if (!this._ws) return;
+    this._lost("drop", true);
+  }
+
+  /**
+   * Goes offline for `ms`: drops the connection (no `bye`), state `offline`,
+   * no reconnect until `ms` have passed; then reconnects at once and resumes.
+   * @param {number} ms
+   */
+  suspend(ms) {
+    if (this._state === "closed" || this._state === "idle") return;
+    this._goOffline("suspend", ms);
+  }
+
+  /** Sends `bye` (ending the session at once), closes with 1000; no reconnect. */
+  close() {
+    if (this._state === "closed") return;
+    const ws = this._ws;
+    if (ws && this._welcomed && ws.readyState === OPEN) ws.send(JSON.stringify({ type: "bye" }));
+    this._detach();
+    if (ws) ws.close(1000, "bye");
+    this._stop("closed by the application");
+  }
+
+  // ---- connection lifecycle ----
+
+  _open() {
+    this._clearTimer("_retryTimer");
+    this._offlineReason = null;
+    let ws;
+    try {
+      ws = new this._WebSocket(this._url, [SUBPROTOCOL]);
+    } catch (err) {
+      this._setState("connecting", { url: this._url, attempt: this._attempt });
+      this._retry(`connect_failed: ${err.message}`);
+      return;
+    }
+    this._ws = ws;
+    this._welcomed = false;
+    this._subsInFlight = [];
+    this._setState("connecting", { url: this._url, attempt: this._attempt });
+    this._arm(this._connectTimeoutMs, "connect_timeout");
+    ws.addEventListener("open", () => {
+      if (ws !== this._ws) return;
+      this._stats.connects++;
+      if (this._session) this._sendNow({ type: "resume", session: this._session, token: this._token, last_seq: this._lastSeq });
+      else this._sendNow(this._auth === undefined ? { type: "hello" } : { type: "hello", auth: this._auth });
+    });
+    ws.addEventListener("message", (ev) => {
+      if (ws !== this._ws) return;
+      this._frame(ev.data);
+    });
+    ws.addEventListener("close", (ev) => {
+      if (ws !== this._ws) return;
+      this._closedByServer(ev.code, ev.reason);
+    });
+    ws.addEventListener("error", () => {
+      // A `close` event follows every `error`; it decides what happens.
+    });
+  }
+
+  /** The socket is gone (or is being cut): clean up and schedule the next one. */
+  _lost(reason, abrupt) {
+    const ws = this._detach();
+    if (ws && abrupt) {
+      if (typeof ws.terminate === "function") ws.terminate();
+      else ws.close(4000, "drop");
+    }
+    this._stats.drops++;
+    this._retry(reason);
+  }
+
+  /** Forgets the current socket: its late events are ignored from now on. */
+  _detach() {
+    const ws = this._ws;
+    this._ws = null;
+    this._welcomed = false;
+    this._subsInFlight = [];
+    this._clearTimer("_watchdog");
+    this._clearTimer("_ackTimer"); // the resume's last_seq tells the next connection
+    return ws;
+  }
+
+  _retry(reason) {
+    if (this._state === "closed") return;
+    if (this._offlineReason) return; // an offline wait decides when to come back
+    const cap = Math.min(this._maxMs, this._initialMs * 2 ** this._attempt);
+    const delay = Math.floor(this._random() * cap);
+    this._attempt++;
+    this._setState("connecting", { reason, retryMs: delay, attempt: this._attempt }, true);
+    this._retryTimer = setTimeout(() => this._open(), delay);
+  }
+
+  _closedByServer(code, reason) {
+    const why = `closed ${code}${reason ? `: ${reason}` : ""}`;
+    if (code === 4409) {
+      this._detach();
+      return this._stop(`resumed elsewhere (${why})`);
+    }
+    if (code === 1008 && !this._welcomed) {
+      // Refused before any session (repeated bad auth): retrying cannot help.
+      this._detach();
+      return this._stop(`policy: ${why}`);
+    }
+    this._lost(why, false);
+  }
+
+  _goOffline(reason, ms) {
+    const ws = this._detach();
+    if (ws) {
+      this._stats.drops++;
+      if (typeof ws.terminate === "function") ws.terminate();
+      else ws.close(4000, reason);
+    }
+    this._clearTimer("_retryTimer");
+    this._offlineReason = reason;
+    const extra = { reason };
+    if (ms !== undefined) {
+      extra.retryMs = ms;
+      this._retryTimer = setTimeout(() => this._open(), ms);
+    }
+    this._setState("offline", extra, true);
+  }
+
+  _stop(reason) {
+    this._clearTimer("_retryTimer");
+    this._window?.removeEventListener?.("online", this._onOnline);
+    this._window?.removeEventListener?.("offline", this._onOffline);
+    this._document?.removeEventListener?.("visibilitychange", this._onVisibility);
+    const closed = new WsvisorError("closed", `the client is closed: ${reason}`);
+    for (const p of this._pending.splice(0)) p.reject(closed);
+    for (const ws of this._subWaiters.values()) for (const w of ws) w.reject(closed);
+    this._subWaiters.clear();
+    for (const ws of this._unsubWaiters.values()) for (const r of ws) r();
+    this._unsubWaiters.clear();
+    this._setState("closed", { reason });
+  }
+
+  _online() {
+    if (this._offlineReason !== "offline") return;
+    this._attempt = 0;
+    this._open();
+  }
+
+  _offline() {
+    if (this._state === "closed" || this._state === "idle") return;
+    this._goOffline("offline");
+  }
+
+  _visibility() {
+    if (this._document?.visibilityState !== "visible") return;
+    // Only a backoff wait is cut short: offline, suspend and goaway waits stand.
+    if (this._retryTimer !== null && !this._offlineReason && !this._ws) {
+      this._attempt = 0;
+      this._open();
+    }
+  }
+
+  // ---- frames ----
+
+  _frame(text) {
+    let f;
+    try {
+      f = JSON.parse(text);
+    } catch {
+      return this._lost("protocol_violation: a frame is not JSON", true);
+    }
+    if (!f || typeof f.type !== "string") return;
+    if (this._welcomed) this._arm(this._heartbeatMs === 0 ? 0 : this._heartbeatMs + this._grace(), "heartbeat_timeout");
+    switch (f.type) {
+      case "welcome":
+        return this._welcome(f);
+      case "message":
+        return this._message(f);
+      case "ack":
+        return this._ack(f.cseq);
+      case "ping":
+        return this._sendNow({ type: "pong" });
+      case "subscribed":
+        return this._subscribed(f.channel);
+      case "unsubscribed":
+        return this._unsubscribed(f.channel);
+      case "error":
+        return this._error(f);
+      case "goaway":
+        return this._goaway(f);
+    }
+  }
+
+  _grace() {
+    return this._graceMs ?? Math.max(1000, Math.floor(this._heartbeatMs / 2));
+  }
+
+  _welcome(f) {
+    const resumedSession = this._session !== null && f.resumed === true && f.session === this._session;
+    const wasResume = this._session !== null;
+    this._welcomed = true;
+    this._attempt = 0;
+    this._heartbeatMs = Number(f.heartbeat_ms) || 0;
+    this._arm(this._heartbeatMs === 0 ? 0 : this._heartbeatMs + this._grace(), "heartbeat_timeout");
+    this._session = f.session;
+    this._token = f.token;
+    if (resumedSession) {
+      this._stats.resumes++;
+      const replay = typeof f.replay === "number" ? f.replay : undefined;
+      if (replay !== undefined) this._stats.replayed += replay;
+      this._ackUpTo(Number(f.last_cseq) || 0);
+      this._setState("resumed", { sessionId: this._session, replay });
+      // The session kept its subscriptions: send what it has not confirmed.
+      for (const ch of this._subWaiters.keys()) this._sendSubscribe(ch);
+      for (const ch of this._unsubWaiters.keys()) this._send({ type: "unsubscribe", channel: ch });
+      this._resendPending();
+      if (this._lastSeq > this._ackedSeq) this._scheduleAck(true);
+      return;
+    }
+    // A new session: seqs and cseqs start again at 1; renumber what is unacknowledged.
+    this._lastSeq = 0;
+    this._ackedSeq = 0;
+    this._lastCseq = 0;
+    this._nextCseq = 1;
+    for (const p of this._pending) p.cseq = this._nextCseq++;
+    this._confirmed.clear();
+    for (const [ch, resolvers] of this._unsubWaiters) if (!this._wanted.has(ch)) for (const r of resolvers) r();
+    this._unsubWaiters.clear();
+    if (wasResume) {
+      this._stats.resets++;
+      this._setState("reset", { reason: f.reason || "unknown", sessionId: this._session });
+    } else {
+      this._setState("connected", { sessionId: this._session });
+    }
+    for (const ch of this._wanted) {
+      if (!this._subWaiters.has(ch)) this._subWaiters.set(ch, []);
+      this._sendSubscribe(ch);
+    }
+    this._resendPending();
+  }
+
+  _message(f) {
+    const seq = Number(f.seq);
+    if (!Number.isInteger(seq)) return;
+    if (seq <= this._lastSeq) {
+      this._stats.duplicates++;
+      return;
+    }
+    if (seq !== this._lastSeq + 1) {
+      // Something was lost: resume from what we hold, the server replays the rest.
+      return this._lost(`protocol_violation: seq gap (got ${seq}, expected ${this._lastSeq + 1})`, true);
+    }
+    this._lastSeq = seq;
+    this._stats.received++;
+    this._emit("message", { seq, channel: f.channel, data: f.data });
+    this._scheduleAck(false);
+  }
+
+  _ack(cseq) {
+    const n = Number(cseq);
+    if (Number.isInteger(n)) this._ackUpTo(n);
+  }
+
+  /** Everything at or below `cseq` is accepted by the server. */
+  _ackUpTo(cseq) {
+    if (cseq > this._lastCseq) this._lastCseq = cseq;
+    while (this._pending.length > 0 && this._pending[0].cseq <= cseq) {
+      const p = this._pending.shift();
+      this._stats.acked++;
+      p.resolve(p.cseq);
+    }
+  }
+
+  _subscribed(channel) {
+    const i = this._subsInFlight.indexOf(channel);
+    if (i >= 0) this._subsInFlight.splice(i, 1);
+    if (!this._wanted.has(channel)) return; // unsubscribed meanwhile; its unsubscribe follows
+    this._confirmed.add(channel);
+    const waiters = this._subWaiters.get(channel) || [];
+    this._subWaiters.delete(channel);
+    for (const w of waiters) w.resolve();
+  }
+
+  _unsubscribed(channel) {
+    this._confirmed.delete(channel);
+    const resolvers = this._unsubWaiters.get(channel) || [];
+    this._unsubWaiters.delete(channel);
+    for (const r of resolvers) r();
+  }
+
+  _error(f) {
+    const code = String(f.code);
+    this._emit("error", { code, message: f.message, cseq: f.cseq });
+    switch (code) {
+      case "upstream_down":
+      case "forbidden":
+        if (f.cseq !== undefined) return this._refusePublish(Number(f.cseq), code, f.message);
+        return this._refuseSubscribe(code, f.message);
+      case "too_many_subscriptions":
+      case "too_many_channels":
+        return this._refuseSubscribe(code, f.message);
+      case "unauthorized":
+        if (!this._welcomed) {
+          const ws = this._detach();
+          ws?.close(1000, "unauthorized");
+          return this._stop(`unauthorized: ${f.message}`);
+        }
+        return this._lost(`server_error: ${code}`, true);
+      case "bad_cseq":
+      case "rate_limited":
+      case "no_session":
+        // The session is out of step with what the client believes; a resume
+        // re-synchronises publishes through welcome.last_cseq.
+        if (this._welcomed) return this._lost(`server_error: ${code}`, true);
+    }
+  }
+
+  _refusePublish(cseq, code, message) {
+    const i = this._pending.findIndex((p) => p.cseq === cseq);
+    if (i < 0) return;
+    const [p] = this._pending.splice(i, 1);
+    if (cseq > this._lastCseq) this._lastCseq = cseq; // the cseq is used
+    p.reject(new WsvisorError(code, message || code));
+  }
+
+  /** Subscribe answers come in order: a refusal is for the oldest one in flight. */
+  _refuseSubscribe(code, message) {
+    const channel = this._subsInFlight.shift();
+    if (channel === undefined) return;
+    this._wanted.delete(channel);
+    const waiters = this._subWaiters.get(channel) || [];
+    this._subWaiters.delete(channel);
+    for (const w of waiters) w.reject(new WsvisorError(code, message || code));
+  }
+
+  _goaway(f) {
+    const retryMs = Math.max(0, Number(f.retry_ms) || 0);
+    const url = typeof f.url === "string" && f.url !== "" ? f.url : undefined;
+    this._emit("goaway", { reason: f.reason, retryMs, url });
+    if (url) this._url = websocketUrl(url);
+    // Wait the larger of retry_ms and the backoff.
+    const cap = Math.min(this._maxMs, this._initialMs * 2 ** this._attempt);
+    this._attempt++;
+    this._goOffline("goaway", Math.max(retryMs, Math.floor(this._random() * cap)));
+  }
+
+  // ---- sending ----
+
+  /** Sends on the current socket once it carries the session; else it is sent after the welcome. */
+  _send(obj) {
+    if (this._welcomed) this._sendNow(obj);
+  }
+
+  _sendNow(obj) {
+    const ws = this._ws;
+    if (ws && ws.readyState === OPEN) ws.send(JSON.stringify(obj));
+  }
+
+  _sendSubscribe(channel) {
+    if (!this._welcomed) return;
+    this._subsInFlight.push(channel);
+    this._sendNow({ type: "subscribe", channel });
+  }
+
+  _sendPublish(p) {
+    this._sendNow({ type: "publish", channel: p.channel, data: p.data, cseq: p.cseq });
+  }
+
+  _resendPending() {
+    for (const p of this._pending) {
+      if (p.sent) this._stats.resent++;
+      p.sent = true;
+      this._sendPublish(p);
+    }
+  }
+
+  _scheduleAck(now) {
+    if (now || this._lastSeq - this._ackedSeq >= ACK_EVERY) return this._flushAck();
+    if (this._ackTimer === null) this._ackTimer = setTimeout(() => {
+      this._ackTimer = null;
+      this._flushAck();
+    }, ACK_INTERVAL_MS);
+  }
+
+  _flushAck() {
+    this._clearTimer("_ackTimer");
+    if (!this._welcomed || this._lastSeq <= this._ackedSeq) return;
+    this._ackedSeq = this._lastSeq;
+    this._sendNow({ type: "ack", seq: this._lastSeq });
+  }
+
+  // ---- timers and events ----
+
+  /** (Re)arms the silence watchdog; 0 disarms it. */
+  _arm(ms, reason) {
+    this._clearTimer("_watchdog");
+    if (ms > 0) this._watchdog = setTimeout(() => {
+      this._watchdog = null;
+      this._lost(`${reason}: no frame for ${ms} ms`, true);
+    }, ms);
+  }
+
+  _clearTimer(name) {
+    if (this[name] !== null) {
+      clearTimeout(this[name]);
+      this[name] = null;
+    }
+  }
+
+  _setState(state, extra = {}, always = false) {
+    if (state === this._state && !always) return;
+    this._state = state;
+    this._emit("state", { state, ...extra });
+  }
+
+  _emit(event, payload) {
+    const set = this._listeners.get(event);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        fn(payload);
+      } catch (err) {
+        // A listener's bug must not break the session; report it like an EventTarget would.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+}
+
+export default WsvisorClient;
