@@ -10,6 +10,7 @@ import { parseMetrics, select, total } from "/static/prometheus.js";
 
 const PERIOD_MS = 1000;
 const HISTORY = 120; // samples kept for the charts: two minutes
+const MIN_SLOTS = 30; // a young chart is drawn as 30 s wide, so that its first bars are not slivers
 const SVG = "http://www.w3.org/2000/svg";
 const REJECTS = ["unknown", "expired", "overflow"];
 
@@ -37,6 +38,11 @@ function html(name, attrs = {}, ...children) {
   return e;
 }
 
+/** The width of the time charts, in samples (one per second). */
+function slots() {
+  return Math.max(MIN_SLOTS, history.length);
+}
+
 function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -47,7 +53,7 @@ function truncate(text, n) {
 
 /** Stacked bars, one per sample, scaled to the window's largest stack. */
 function stackedBars(samples, keys, { gap = 0, height = 90 } = {}) {
-  const width = HISTORY;
+  const width = slots();
   const max = Math.max(1, ...samples.map((s) => keys.reduce((sum, k) => sum + s[k], 0)));
   const chart = svg("svg", {
     viewBox: `0 0 ${width} ${height}`,
@@ -248,9 +254,9 @@ function drawUpstreams(sample, samples) {
   const rows = names.map((name) => {
     const state = sample.upstreams[name];
     const restarts = total(samples, "wsvisor_supervisor_restarts_total", { supervisor: "upstream_links", child: name });
-    const strip = svg("svg", { viewBox: `0 0 ${HISTORY} 10`, preserveAspectRatio: "none", width: "100%", height: 14, role: "img" });
+    const strip = svg("svg", { viewBox: `0 0 ${slots()} 10`, preserveAspectRatio: "none", width: "100%", height: 14, role: "img" });
     strip.append(svg("title", {}, `${name}: state over the last ${history.length} s`));
-    const offset = HISTORY - history.length;
+    const offset = slots() - history.length;
     history.forEach((h, i) => {
       strip.append(svg("rect", { x: offset + i, y: 0, width: 1.02, height: 10, class: `s-${h.upstreams[name] || "none"}` }));
     });
@@ -274,9 +280,9 @@ function drawPeers(sample) {
   $("peer-dots").replaceChildren(...dots);
   const height = 40;
   const max = Math.max(1, ...history.map((h) => h.peers));
-  const offset = HISTORY - history.length;
+  const offset = slots() - history.length;
   const points = history.map((h, i) => `${offset + i},${height - 2 - (h.peers / max) * (height - 4)}`).join(" ");
-  const chart = svg("svg", { viewBox: `0 0 ${HISTORY} ${height}`, preserveAspectRatio: "none", width: "100%", height, role: "img" });
+  const chart = svg("svg", { viewBox: `0 0 ${slots()} ${height}`, preserveAspectRatio: "none", width: "100%", height, role: "img" });
   chart.append(svg("title", {}, `peers over the last ${history.length} s`));
   chart.append(svg("polyline", { points, class: "line-peers", "vector-effect": "non-scaling-stroke" }));
   $("peers-chart").replaceChildren(chart);

@@ -1,0 +1,200 @@
+// The demo page (/) in Debian's chromium against a real wsvisor: messages
+// published while the page is cut off or offline all show up once, in order,
+// after the resume, and the page's log says how many were replayed.
+//
+// The page's JavaScript clock is Playwright's (page.clock): pausing it holds
+// the client's reconnect timer, so the test knows the page is away while it
+// publishes, and the server's admin API tells when the messages are buffered.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { eventually, httpJson, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
+import { launchChromium, newPage, screenshot } from "../support/browser.mjs";
+
+const WAIT = { timeout: 10000 };
+
+/** The chat as the page shows it: [{seq, who, text}] in DOM order. */
+function chatOf(page) {
+  return page.$$eval("#messages li", (items) =>
+    items.map((li) => ({
+      seq: Number(li.dataset.seq),
+      who: li.querySelector(".who").textContent,
+      text: li.querySelector(".text").textContent,
+      replayed: li.classList.contains("replayed"),
+    })),
+  );
+}
+
+/** Asserts the chat holds exactly `texts`, once each, in order, with seqs 1..n. */
+async function assertChat(page, texts) {
+  const chat = await chatOf(page);
+  assert.deepEqual(
+    chat.map((m) => m.text),
+    texts,
+    "every message shown exactly once, in publish order",
+  );
+  assert.deepEqual(
+    chat.map((m) => m.seq),
+    texts.map((_, i) => i + 1),
+    "seqs 1..n without gaps or repeats",
+  );
+  return chat;
+}
+
+function waitForState(page, state) {
+  return page.waitForSelector(`#state[data-state="${state}"]`, WAIT);
+}
+
+function waitForChatLength(page, n) {
+  return page.waitForFunction((count) => document.querySelectorAll("#messages li").length >= count, n, WAIT);
+}
+
+describe("the demo page", () => {
+  let node;
+  let browser;
+  let publisher;
+  let cseq = 0;
+
+  before(async () => {
+    node = await startWsvisor();
+    browser = await launchChromium();
+    publisher = await rawConnection(node.url);
+    await publisher.hello();
+  });
+
+  after(async () => {
+    publisher?.close();
+    await browser?.close();
+    await node?.stop();
+  });
+
+  /** Publishes chat lines from another client (a raw wsvisor.v1 connection) and awaits their acks. */
+  async function publish(texts) {
+    for (const text of texts) {
+      cseq += 1;
+      publisher.send({ type: "publish", channel: "chat", cseq, data: { name: "bot", text } });
+      const ack = await publisher.next("ack");
+      assert.equal(ack.cseq, cseq);
+    }
+  }
+
+  /** The page's session as the server sees it (GET /api/sessions/ID). */
+  async function sessionOf(page) {
+    const id = (await page.textContent("#session")).trim();
+    const res = await httpJson(node.httpUrl, `/api/sessions/${id}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body;
+  }
+
+  /** Waits until the server has produced `seq` messages for the page's session while it is detached. */
+  async function awaitBuffered(page, seq) {
+    await eventually(
+      async () => {
+        const s = await sessionOf(page);
+        return s.state === "detached" && s.seq === seq;
+      },
+      { timeoutMs: 10000, what: `the page's session detached with seq ${seq}` },
+    );
+  }
+
+  async function openDemo() {
+    const { context, page } = await newPage(browser);
+    await page.clock.install();
+    await page.goto(`${node.httpUrl}/`);
+    await waitForState(page, "connected");
+    await page.waitForFunction(() => document.getElementById("session").textContent.length > 8, null, WAIT);
+    return { context, page };
+  }
+
+  async function sendFromPage(page, name, text) {
+    await page.fill("#name", name);
+    await page.fill("#text", text);
+    await page.press("#text", "Enter");
+  }
+
+  test("shows every message published while the connection was cut exactly once, in order, and logs how many were replayed", async () => {
+    const { context, page } = await openDemo();
+    await sendFromPage(page, "ada", "hello from the browser");
+    await sendFromPage(page, "ada", "anyone here?");
+    await waitForChatLength(page, 2);
+    await page.waitForFunction(() => document.querySelectorAll("#outbox li").length === 0, null, WAIT);
+
+    // Hold the client's timers so that it stays away until the messages are buffered.
+    await page.clock.pauseAt(Date.now() + 1000);
+    await page.click("#cut");
+    await waitForState(page, "connecting");
+    const cut = ["while you were away 1", "while you were away 2", "while you were away 3", "while you were away 4", "while you were away 5"];
+    await publish(cut);
+    await awaitBuffered(page, 7);
+    await page.clock.resume();
+
+    await waitForState(page, "resumed");
+    await waitForChatLength(page, 7);
+    const resumed = page.locator('#log li[data-kind="resumed"]').last();
+    await resumed.waitFor(WAIT);
+    assert.equal(await resumed.getAttribute("data-replay"), "5");
+    assert.match(await resumed.textContent(), /resumed session after [\d.]+ s: 5 messages replayed/);
+    assert.match(await page.locator('#log li[data-kind="drop"]').last().textContent(), /you cut the connection/);
+
+    const chat = await assertChat(page, ["hello from the browser", "anyone here?", ...cut]);
+    assert.deepEqual(
+      chat.map((m) => m.replayed),
+      [false, false, true, true, true, true, true],
+      "the replayed messages are marked",
+    );
+    assert.equal(await page.textContent("#last-seq"), "7");
+    assert.equal(await page.textContent("#last-cseq"), "2");
+    assert.equal(await page.textContent("#stat-replayed"), "5");
+    await screenshot(page, "demo-resume");
+    assert.deepEqual(page.problems, []);
+    await context.close();
+  });
+
+  test("loses and repeats nothing over the offline button and the browser going offline and online", async () => {
+    const { context, page } = await openDemo();
+    const expected = [];
+
+    // The "go offline for N s" button: the client stays away for N s (of the page's clock).
+    await page.fill("#offline-seconds", "30");
+    await page.click("#offline");
+    await waitForState(page, "offline");
+    const first = ["offline 1", "offline 2", "offline 3"];
+    await publish(first);
+    expected.push(...first);
+    await awaitBuffered(page, 3);
+    // Written while offline: queued, sent after the resume, shown once.
+    await sendFromPage(page, "ada", "typed while offline");
+    expected.push("typed while offline");
+    await page.waitForSelector("#outbox li", WAIT);
+    await page.clock.fastForward(30000);
+    await waitForState(page, "resumed");
+    await waitForChatLength(page, 4);
+    await page.waitForFunction(() => document.querySelectorAll("#outbox li").length === 0, null, WAIT);
+    assert.equal(await page.locator('#log li[data-kind="resumed"]').last().getAttribute("data-replay"), "3");
+    assert.match(await page.locator('#log li[data-kind="offline"]').last().textContent(), /you went offline for 30 seconds/);
+    await assertChat(page, expected);
+
+    // The browser itself goes offline (navigator.onLine, the offline event) and back.
+    await context.setOffline(true);
+    await waitForState(page, "offline");
+    const second = ["network down 1", "network down 2"];
+    await publish(second);
+    expected.push(...second);
+    await eventually(async () => (await sessionOf(page)).seq === 6, { timeoutMs: 10000, what: "seq 6 produced" });
+    await context.setOffline(false);
+    await waitForState(page, "resumed");
+    await waitForChatLength(page, 6);
+    assert.equal(await page.locator('#log li[data-kind="resumed"]').last().getAttribute("data-replay"), "2");
+    assert.match(await page.locator('#log li[data-kind="offline"]').last().textContent(), /the browser went offline/);
+    await assertChat(page, expected);
+
+    // And live traffic still flows afterwards.
+    await publish(["back online"]);
+    expected.push("back online");
+    await waitForChatLength(page, 7);
+    await assertChat(page, expected);
+    assert.equal(await page.textContent("#stat-resumes"), "2");
+    assert.deepEqual(page.problems, []);
+    await context.close();
+  });
+});
