@@ -83,8 +83,10 @@ using subscribers = std::unordered_map<caf::actor_addr, caf::actor>;
 void fan_out(broker_actor* self, const subscribers& to, const std::string& channel,
              const shared_body& body, std::uint64_t origin, std::uint64_t counter) {
   // One message for all: CAF messages are reference-counted and immutable
-  // while shared, so each send only bumps a count.
-  auto msg = caf::make_message(deliver_atom::value, channel, body, origin, counter);
+  // while shared, so each send only bumps a count. Taken now: the publish's
+  // delivery latency starts here (docs/metrics.md).
+  auto msg =
+      caf::make_message(deliver_atom::value, channel, body, origin, counter, steady_clock_ns());
   for (auto& [addr, who] : to) self->send(who, msg);
 }
 

@@ -240,11 +240,20 @@ using bye_atom = caf::atom_constant<caf::atom("s_bye")>;
 // -- session <- broker, session <- itself ------------------------------------
 
 /// (deliver_atom, std::string channel, shared_body body, std::uint64_t origin, std::uint64_t
-/// counter): a publish on a subscribed channel; one message object is shared by every
-/// subscriber. `origin` names the broker incarnation that took the publish (random; 0 on a
-/// single node) and `counter` numbers that broker's publishes: a session handed over between
-/// nodes uses the pair to drop what it would otherwise get twice.
+/// counter, std::int64_t accepted): a publish on a subscribed channel; one message object is
+/// shared by every subscriber. `origin` names the broker incarnation that took the publish
+/// (random; 0 on a single node) and `counter` numbers that broker's publishes: a session handed
+/// over between nodes uses the pair to drop what it would otherwise get twice. `accepted` is
+/// when this node's broker took the publish (steady_clock_ns()), the start of
+/// wsvisor_publish_delivery_latency_seconds; 0: not timed.
 using deliver_atom = caf::atom_constant<caf::atom("s_deliver")>;
+
+/// The steady clock in nanoseconds since its epoch: deliver_atom's `accepted`.
+inline std::int64_t steady_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 /// (welcomed_atom) -> caf::actor: the session itself, once its first welcome is written (the
 /// registry delegates a connection's hello to the new session with it).

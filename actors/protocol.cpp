@@ -255,6 +255,7 @@ std::string encode(const welcome& frame) {
   obj["last_cseq"] = frame.last_cseq;
   obj["heartbeat_ms"] = frame.heartbeat.count();
   obj["resume_window_ms"] = frame.resume_window.count();
+  if (frame.replay) obj["replay"] = *frame.replay;
   return json::serialize(obj);
 }
 

@@ -133,6 +133,9 @@ struct welcome {
   std::uint64_t last_cseq = 0;
   duration heartbeat{0};      // sent as heartbeat_ms
   duration resume_window{0};  // sent as resume_window_ms
+  // resumed: the buffered messages that follow this welcome (a wsvisor
+  // extension, docs/protocol.md); nullopt: the field is omitted.
+  std::optional<std::uint64_t> replay;
 };
 
 struct goaway {

@@ -23,7 +23,7 @@ class replay_buffer {
     std::uint64_t seq = 0;
     std::shared_ptr<const std::string> body;  // the shared `message` body
     std::size_t bytes = 0;                    // counted against max_bytes: body size
-    std::chrono::steady_clock::time_point taken{};  // when the session took it; {}: not measured
+    std::chrono::steady_clock::time_point taken{};  // when the broker took it; {}: not measured
   };
 
   using const_iterator = std::vector<entry>::const_iterator;

@@ -66,12 +66,17 @@ struct session_state {
   }
 
   /// Pushes into the replay buffer, counting evictions and stamping the time.
-  void buffer(std::uint64_t seq, shared_body body) {
+  // `accepted`: when the broker took the message (deliver_atom), the start
+  // of its delivery latency; 0: now.
+  void buffer(std::uint64_t seq, shared_body body, std::int64_t accepted = 0) {
     if (!metrics_) {
       buffer_.push(seq, std::move(body));
       return;
     }
-    auto evicted = buffer_.push(seq, std::move(body), std::chrono::steady_clock::now());
+    auto taken = accepted != 0
+                     ? std::chrono::steady_clock::time_point{std::chrono::nanoseconds{accepted}}
+                     : std::chrono::steady_clock::now();
+    auto evicted = buffer_.push(seq, std::move(body), taken);
     if (evicted > 0) metrics_->replay_evictions.inc(evicted);
   }
 
@@ -164,6 +169,7 @@ struct session_state {
     shared_body body;
     std::uint64_t origin;
     std::uint64_t counter;
+    std::int64_t accepted;
   };
   std::vector<stamped> since_snapshot_;  // until the successor is known
   // The client's subscribes and unsubscribes after the snapshot, for the
@@ -208,25 +214,25 @@ struct session_state {
   }
 
   void append(const std::string& channel, shared_body body, std::uint64_t origin,
-              std::uint64_t counter) {
+              std::uint64_t counter, std::int64_t accepted) {
     if (channels_.count(channel) == 0) return;  // fanned out before our unsubscribe
     // Each origin's deliveries come in counter order on one path; one at or
     // below what we hold is a copy of a message a predecessor handed us
     // (it reached this node after the handover was done).
     if (origin != 0 && counter <= through(origin)) return;
     if (adopting_) {
-      held_.push_back({channel, std::move(body), origin, counter});
+      held_.push_back({channel, std::move(body), origin, counter, accepted});
       return;
     }
     if (handing_over_) {
-      stamped d{channel, body, origin, counter};
+      stamped d{channel, body, origin, counter, accepted};
       if (successor_)
         forward_to_successor(d);
       else
         since_snapshot_.push_back(std::move(d));
     }
     note_through(origin, counter);
-    buffer(++seq_, std::move(body));
+    buffer(++seq_, std::move(body), accepted);
     pump();
   }
 
@@ -258,7 +264,7 @@ struct session_state {
     last_cseq_ = std::max(last_cseq_, last_cseq);
     // append() drops what the snapshot or the predecessor's forwards hold.
     auto before = seq_;
-    for (auto& d : held_) append(d.channel, std::move(d.body), d.origin, d.counter);
+    for (auto& d : held_) append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
     auto kept = seq_ - before;
     log::info(*log_, "session taken over",
               {{"session", id_}, {"seq", seq_}, {"held", held_.size()}, {"kept", kept}});
@@ -359,9 +365,11 @@ struct session_state {
       metrics_->delivery_latency.observe(now - e.taken);
   }
 
-  void welcome(bool resumed, std::string reason) {
+  // `replay`: a resume's count of buffered messages that follow.
+  void welcome(bool resumed, std::string reason, std::optional<std::uint64_t> replay = {}) {
     send_text(proto::encode(proto::welcome{id_, token_, resumed, std::move(reason), last_cseq_,
-                                           config_.heartbeat_interval, config_.resume_window}));
+                                           config_.heartbeat_interval, config_.resume_window,
+                                           replay}));
   }
 
   std::string peer() const { return transport_ ? transport_->peer() : std::string{}; }
@@ -418,10 +426,11 @@ struct session_state {
     }
     // The client holds everything up to last_seq: an implicit ack.
     buffer_.ack(last_seq);
-    if (metrics_) metrics_->replayed_messages.inc(buffer_.size());
+    std::uint64_t replay = buffer_.size();
+    if (metrics_) metrics_->replayed_messages.inc(replay);
     bool across = remote != nullptr;
     attach(std::move(conn), std::move(transport), last_seq, std::move(remote));
-    welcome(true, {});
+    welcome(true, {}, replay);
     log::info(*log_, "session resumed",
               {{"session", id_},
                {"peer", peer()},
@@ -735,8 +744,8 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         st.end_with_bye();
       },
       [self](deliver_atom, const std::string& channel, const shared_body& body,
-             std::uint64_t origin, std::uint64_t counter) {
-        self->state.append(channel, body, origin, counter);
+             std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
+        self->state.append(channel, body, origin, counter, accepted);
       },
       [self](cl_handoff_atom, const std::string& channel, std::string& body, std::uint64_t origin,
              std::uint64_t counter) {

@@ -12,6 +12,7 @@
 
 #include "log/log.hpp"
 #include "net/api_routes.hpp"
+#include "net/site_routes.hpp"
 #include "net/tls_stream.hpp"
 #include "net/ws_session.hpp"
 #include "net/ws_upgrade.hpp"
@@ -153,7 +154,49 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (api_) return publish(std::move(req));
     if (admin_) return admin(std::move(req));
     if (opts_->metrics && path_of(req) == metrics_path) return scrape(req);
+    if (auto answer = route_site(site_request_of(req), {web::client_script(), web::site_files()},
+                                 opts_->api_token, loopback_))
+      return serve_site(req, *answer);
     respond(req);
+  }
+
+  static site_request site_request_of(const http::request<http::string_body>& req) {
+    auto field = [&req](http::field f) {
+      auto v = req[f];
+      return std::string_view{v.data(), v.size()};
+    };
+    return {.method = {req.method_string().data(), req.method_string().size()},
+            .path = path_of(req),
+            .if_none_match = field(http::field::if_none_match),
+            .authorization = field(http::field::authorization),
+            .cookie = field(http::field::cookie)};
+  }
+
+  // The browser files (net/site_routes.hpp, docs/browser.md).
+  void serve_site(const http::request<http::string_body>& req, const site_answer& answer) {
+    http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
+    res.keep_alive(req.keep_alive());
+    res.set(http::field::server, "wsvisor");
+    res.set(http::field::cache_control, site_cache_control);
+    res.set("X-Content-Type-Options", "nosniff");
+    if (!answer.content_type.empty()) res.set(http::field::content_type, answer.content_type);
+    if (!answer.etag.empty()) res.set(http::field::etag, answer.etag);
+    if (!answer.allow.empty()) res.set(http::field::allow, answer.allow);
+    if (answer.challenge) res.set(http::field::www_authenticate, "Bearer");
+    if (answer.page) {
+      res.set("Content-Security-Policy", page_security_policy);
+      res.set("Referrer-Policy", "no-referrer");
+    }
+    // A 304 has no body (RFC 9110 §15.4.5); HEAD gets GET's length, no body.
+    if (answer.status != 304) {
+      res.body() = answer.body;
+      res.prepare_payload();
+      if (req.method() == http::verb::head) res.body().clear();
+    }
+    log::debug(*http_log(), "request",
+               {{"peer", peer()}, {"method", std::string{req.method_string()}},
+                {"target", std::string{req.target()}}, {"status", res.result_int()}});
+    send(std::move(res));
   }
 
   void publish(http::request<http::string_body>&& req) {

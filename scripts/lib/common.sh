@@ -14,7 +14,8 @@ WSVISOR_PACKAGES=(
 # peers, whose packages come from tools/bench/node/package-lock.json).
 # The packaging tests (tests/packaging) build a .deb (dpkg-shlibdeps is in
 # dpkg-dev) and check the systemd unit with systemd-analyze (in systemd).
-WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg-dev systemd)
+# The browser tests (tests/web) drive Debian's chromium with playwright-core.
+WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg-dev systemd chromium)
 # The fuzz preset (scripts/test's short runs, scripts/fuzz): Debian's clang
 # and its runtime libraries, which hold libFuzzer and the sanitizers.
 WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
@@ -54,15 +55,23 @@ build_preset() {
   cmake --build --preset "$preset" "${targets[@]}" || die "build (preset $preset) failed"
 }
 
-# install_node_peers — npm ci in tools/bench/node when its lock file changed
-# since the last install (or nothing is installed yet).
-install_node_peers() {
-  local dir="$WSVISOR_ROOT/tools/bench/node"
+# install_npm_packages DIR — npm ci in DIR when its lock file changed since the
+# last install (or nothing is installed yet).
+install_npm_packages() {
+  local dir="$1"
   # NodeSource's nodejs brings npm; Debian's own nodejs needs Debian's npm.
   command -v npm >/dev/null 2>&1 || install_packages npm
   command -v npm >/dev/null 2>&1 || die "npm not found, and installing Debian's npm package did not provide it"
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "wsvisor: npm ci in tools/bench/node" >&2
+    echo "wsvisor: npm ci in ${dir#"$WSVISOR_ROOT"/}" >&2
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2 || die "npm ci in $dir failed"
   fi
+}
+
+# install_node_peers — the npm packages of the tests: the benchmark peers
+# (tools/bench/node) and the browser tests' ws and playwright-core (tests/web).
+install_node_peers() {
+  install_npm_packages "$WSVISOR_ROOT/tools/bench/node"
+  [ -f "$WSVISOR_ROOT/tests/web/package-lock.json" ] && install_npm_packages "$WSVISOR_ROOT/tests/web"
+  return 0
 }

@@ -64,7 +64,7 @@ class Broker : public ::testing::Test {
     shared_body out;
     self->receive(
         [&](deliver_atom, const std::string& ch, const shared_body& body, std::uint64_t,
-            std::uint64_t) {
+            std::uint64_t, std::int64_t) {
           EXPECT_EQ(ch, channel);
           out = body;
         },
@@ -92,6 +92,23 @@ TEST_F(Broker, FansOutTheSameBodyToEverySubscriberOfTheChannel) {
   EXPECT_EQ(delivery(b, "news").get(), body.get());
   // c's first delivery is the second publish: it never saw the first.
   EXPECT_EQ(delivery(c, "other").get(), other.get());
+}
+
+TEST_F(Broker, StampsEachDeliveryWithWhenItTookThePublish) {
+  caf::scoped_actor a{sys_};
+  sub(a, "news");
+  EXPECT_EQ(subscribers("news"), 1u);
+  auto before = steady_clock_ns();
+  caf::anon_send(broker_, publish_atom::value, std::string{"news"},
+                 shared_body{std::make_shared<const std::string>(R"("channel":"news","data":1})")});
+  std::int64_t accepted = 0;
+  a->receive([&](deliver_atom, const std::string&, const shared_body&, std::uint64_t,
+                 std::uint64_t, std::int64_t at) { accepted = at; },
+             caf::after(await_timeout) >> [] { ADD_FAILURE() << "no delivery"; });
+  auto after = steady_clock_ns();
+  // The publish latency starts at the broker, not at the subscriber.
+  EXPECT_GE(accepted, before);
+  EXPECT_LE(accepted, after);
 }
 
 TEST_F(Broker, SubscribingTwiceDeliversOnce) {
@@ -207,7 +224,7 @@ TEST_F(Broker, StampsDeliveriesAndForwardsWithOneCounterPerPublish) {
                    shared_body{std::make_shared<const std::string>("x")});
   for (int i = 0; i < 3; ++i) {
     sub_a->receive([&](deliver_atom, const std::string&, const shared_body&, std::uint64_t,
-                       std::uint64_t counter) { local.push_back(counter); },
+                       std::uint64_t counter, std::int64_t) { local.push_back(counter); },
                    caf::after(await_timeout) >> [] { ADD_FAILURE() << "no delivery"; });
     peer->receive([&](cl_fanout_atom, const std::string&, const std::string&, std::uint64_t,
                       std::uint64_t counter) { remote.push_back(counter); },

@@ -165,7 +165,10 @@ TEST(Protocol, EncodesWelcomeWithAndWithoutReason) {
       encode(welcome{"s1", "t1", false, "expired", 0, duration{25'000}, duration{30'000}}));
   EXPECT_EQ(fresh, object_of(R"({"type":"welcome","session":"s1","token":"t1","resumed":false,
       "reason":"expired","last_cseq":0,"heartbeat_ms":25000,"resume_window_ms":30000})"));
-  auto resumed = object_of(encode(welcome{"s1", "t1", true, "", 12, duration{1}, duration{2}}));
+  EXPECT_FALSE(fresh.contains("replay"));
+  auto resumed =
+      object_of(encode(welcome{"s1", "t1", true, "", 12, duration{1}, duration{2}, 7}));
+  EXPECT_EQ(resumed.at("replay"), 7);
   EXPECT_FALSE(resumed.contains("reason"));
   EXPECT_EQ(resumed.at("resumed"), true);
   EXPECT_EQ(resumed.at("last_cseq"), 12);

@@ -80,6 +80,7 @@ welcome_info read_welcome(test_client& c) {
   if (auto* r = w.if_contains("resumed"); r != nullptr && r->is_bool()) out.resumed = r->get_bool();
   out.reason = str(w, "reason");
   out.last_cseq = num(w, "last_cseq");
+  out.replay = num(w, "replay");
   return out;
 }
 

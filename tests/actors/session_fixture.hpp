@@ -30,6 +30,7 @@ struct welcome_info {
   bool resumed = false;
   std::string reason;
   std::int64_t last_cseq = -1;
+  std::int64_t replay = -1;  // a resume's messages that follow; -1: no field
 };
 
 /// Short but safe defaults: nothing times out during a test unless the test

@@ -16,6 +16,7 @@
 
 #include "actors/broker.hpp"
 #include "actors/messages.hpp"
+#include "metrics/node_metrics.hpp"
 #include "tests/actors/session_fixture.hpp"
 
 namespace wsvisor::test {
@@ -73,6 +74,7 @@ TEST_F(Session, ResumeReplaysExactlyTheMissedMessagesInOrderThenLive) {
   EXPECT_EQ(r.token, w.token);
   EXPECT_TRUE(r.reason.empty());
   EXPECT_EQ(r.last_cseq, 0);
+  EXPECT_EQ(r.replay, 4);  // the welcome says how many follow
   for (int i = 2; i <= 5; ++i) expect_message(second, i, i);
   publish(writer, "news", 6, 6);
   expect_message(second, 6, 6);  // the subscription survived the resume
@@ -106,6 +108,7 @@ TEST_F(Session, FiveDropsInARowLoseNothingAndReplayNothingAcknowledged) {
     client = &connect();
     auto r = resume(*client, w, static_cast<std::uint64_t>(held));
     ASSERT_TRUE(r.resumed) << "round " << round << ": " << r.reason;
+    EXPECT_EQ(r.replay, 3) << "round " << round;  // the acknowledged half is not replayed
     for (int i = 1; i <= 3; ++i) expect_message(*client, held + i, held + i);
     held += 3;
   }
@@ -332,10 +335,34 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   EXPECT_EQ(subscribed_channel(*new_t), "b");
   caf::anon_send(session, deliver_atom::value, std::string{"b"},
                  shared_body{std::make_shared<const std::string>(R"("channel":"b","data":0})")},
-                 std::uint64_t{0}, std::uint64_t{1});
+                 std::uint64_t{0}, std::uint64_t{1}, std::int64_t{0});
   auto message = parse_frame(*new_t->next_frame());
   EXPECT_EQ(num(message, "seq"), 1);
   EXPECT_EQ(old_t->frames().size(), 2u);  // welcome and subscribed "a", nothing since
+  caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(SessionAlone, TimesADeliveryFromWhenTheBrokerTookIt) {
+  auto broker = spawn_broker(sys_);
+  caf::scoped_actor conn{sys_};
+  auto t = std::make_shared<fake_transport>();
+  auto metrics = std::make_shared<node_metrics>();
+  session_args args{"id1", "tok1", session_, broker, caf::actor{conn}, t, ""};
+  args.metrics = metrics;
+  auto session = spawn_session(sys_, std::move(args));
+  ASSERT_TRUE(t->next_frame());  // welcome
+  conn->send(session, subscribe_atom::value, std::string{"b"});
+  EXPECT_EQ(subscribed_channel(*t), "b");
+  // Accepted by the broker 3 s before the session gets it: the 3 s count.
+  auto accepted = steady_clock_ns() - std::int64_t{3'000'000'000};
+  caf::anon_send(session, deliver_atom::value, std::string{"b"},
+                 shared_body{std::make_shared<const std::string>(R"("channel":"b","data":0})")},
+                 std::uint64_t{0}, std::uint64_t{1}, accepted);
+  ASSERT_TRUE(t->next_frame());  // the message, handed to the socket
+  auto latency = metrics->delivery_latency.read();
+  EXPECT_EQ(latency.count, 1u);
+  EXPECT_GE(latency.sum, 3.0);
   caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
@@ -374,11 +401,11 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyH
   // and 10, then is done: neither 8 nor 10 may be kept twice.
   caf::anon_send(session, deliver_atom::value, std::string{"c"},
                  shared_body{std::make_shared<const std::string>(body(108))}, std::uint64_t{7},
-                 std::uint64_t{8});
+                 std::uint64_t{8}, std::int64_t{0});
   for (std::uint64_t c = 10; c <= 12; ++c)
     caf::anon_send(session, deliver_atom::value, std::string{"c"},
                    shared_body{std::make_shared<const std::string>(body(100 + int(c)))},
-                   std::uint64_t{7}, c);
+                   std::uint64_t{7}, c, std::int64_t{0});
   predecessor->send(session, cl_handoff_atom::value, std::string{"c"}, body(109), std::uint64_t{7},
                     std::uint64_t{9});
   predecessor->send(session, cl_handoff_atom::value, std::string{"c"}, body(110), std::uint64_t{7},
@@ -418,10 +445,10 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyH
   // is longer than the predecessor's) is dropped; the next new one follows.
   caf::anon_send(session, deliver_atom::value, std::string{"c"},
                  shared_body{std::make_shared<const std::string>(body(110))}, std::uint64_t{7},
-                 std::uint64_t{10});
+                 std::uint64_t{10}, std::int64_t{0});
   caf::anon_send(session, deliver_atom::value, std::string{"c"},
                  shared_body{std::make_shared<const std::string>(body(113))}, std::uint64_t{7},
-                 std::uint64_t{13});
+                 std::uint64_t{13}, std::int64_t{0});
   auto next = t->next_frame();
   ASSERT_TRUE(next);
   auto message = parse_frame(*next);

@@ -106,7 +106,7 @@ class Upstreams : public ::testing::Test {
   json::object next_state() {
     json::object out;
     states_->receive(
-        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t) {
+        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t, std::int64_t) {
           out = json::parse(proto::message_body_data(*body)).as_object();
         },
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no state report"; });
@@ -128,7 +128,7 @@ class Upstreams : public ::testing::Test {
   std::string next_frame() {
     std::string out;
     frames_->receive(
-        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t) {
+        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t, std::int64_t) {
           out = std::string{proto::message_body_data(*body)};
         },
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no message"; });

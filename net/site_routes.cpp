@@ -1,0 +1,140 @@
+#include "net/site_routes.hpp"
+
+#include "net/api_routes.hpp"
+
+namespace wsvisor::net {
+
+namespace {
+
+constexpr std::string_view html_suffix = ".html";
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decoded(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+        hex_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+const web::asset* find(std::span<const web::asset> files, std::string_view name) {
+  for (const auto& a : files)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+site_answer file_answer(const web::asset& file, std::string_view if_none_match) {
+  bool page = file.name.ends_with(html_suffix);
+  if (etag_matches(if_none_match, file.etag))
+    return {.status = 304, .etag = file.etag, .page = page};
+  return {.content_type = file.content_type, .body = file.body, .etag = file.etag, .page = page};
+}
+
+// The dashboard's credential: the Authorization field, else the cookie.
+std::optional<site_answer> dashboard_refusal(const site_request& req, const site_content& content,
+                                             std::string_view token, bool loopback) {
+  std::string from_cookie;
+  auto credential = req.authorization;
+  if (credential.empty())
+    if (auto value = cookie_value(req.cookie, token_cookie)) {
+      from_cookie = "Bearer " + *value;
+      credential = from_cookie;
+    }
+  auto refusal = check_api_access(credential, token, loopback);
+  if (!refusal) return std::nullopt;
+  if (refusal->status == 401) {
+    site_answer login{.status = 401, .challenge = true};
+    if (const auto* page = find(content.site, "login.html")) {
+      login.content_type = page->content_type;
+      login.body = page->body;
+      login.page = true;
+    } else {
+      login.content_type = "text/plain; charset=utf-8";
+      login.body = "send the [api] token as \"Authorization: Bearer TOKEN\"\n";
+    }
+    return login;
+  }
+  return site_answer{.status = 403,
+                     .content_type = "text/plain; charset=utf-8",
+                     .body = "the dashboard needs [api] token when server.listen is not a "
+                             "loopback address\n"};
+}
+
+}  // namespace
+
+std::optional<site_answer> route_site(const site_request& req, const site_content& content,
+                                      std::string_view token, bool loopback) {
+  const web::asset* file = nullptr;
+  bool gated = false;
+  if (req.path == demo_path) {
+    file = find(content.site, "index.html");
+  } else if (req.path == dashboard_path) {
+    file = find(content.site, "dashboard.html");
+    gated = true;
+  } else if (req.path == client_script_path) {
+    file = content.client;
+  } else if (req.path.starts_with(static_prefix)) {
+    auto name = req.path.substr(static_prefix.size());
+    if (!name.ends_with(html_suffix)) file = find(content.site, name);
+  }
+  if (file == nullptr) return std::nullopt;
+  if (req.method != "GET" && req.method != "HEAD")
+    return site_answer{.status = 405,
+                       .content_type = "text/plain; charset=utf-8",
+                       .body = "method not allowed\n",
+                       .allow = "GET, HEAD"};
+  if (gated)
+    if (auto refusal = dashboard_refusal(req, content, token, loopback)) return refusal;
+  return file_answer(*file, req.if_none_match);
+}
+
+std::optional<std::string> cookie_value(std::string_view cookie, std::string_view name) {
+  while (!cookie.empty()) {
+    auto end = cookie.find(';');
+    auto pair = trim(cookie.substr(0, end));
+    cookie = end == std::string_view::npos ? std::string_view{} : cookie.substr(end + 1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
+    auto value = trim(pair.substr(eq + 1));
+    // RFC 6265 allows the value in double quotes.
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    return percent_decoded(value);
+  }
+  return std::nullopt;
+}
+
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+  if (etag.empty()) return false;
+  while (!if_none_match.empty()) {
+    auto end = if_none_match.find(',');
+    auto tag = trim(if_none_match.substr(0, end));
+    if_none_match =
+        end == std::string_view::npos ? std::string_view{} : if_none_match.substr(end + 1);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
+}  // namespace wsvisor::net
