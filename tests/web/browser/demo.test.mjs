@@ -18,8 +18,8 @@ function chatOf(page) {
   return page.$$eval("#messages li", (items) =>
     items.map((li) => ({
       seq: Number(li.dataset.seq),
-      who: li.querySelector(".who").textContent,
-      text: li.querySelector(".text").textContent,
+      who: li.querySelector(".who")?.textContent,
+      text: li.querySelector(".text")?.textContent,
       replayed: li.classList.contains("replayed"),
     })),
   );
