@@ -7,6 +7,7 @@
 // publishes, and the server's admin API tells when the messages are buffered.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { eventually, httpJson, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
 import { launchChromium, newPage, screenshot } from "../support/browser.mjs";
@@ -196,5 +197,69 @@ describe("the demo page", () => {
     assert.equal(await page.textContent("#stat-resumes"), "2");
     assert.deepEqual(page.problems, []);
     await context.close();
+  });
+});
+
+/** An HS256 JSON Web Token over `claims`, signed with `secret`. */
+function jwt(secret, claims) {
+  const part = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
+  const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
+  return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
+}
+
+describe("the demo page on a node with [auth]", () => {
+  const secret = "demo-page-test-secret-of-32-bytes-or-more";
+  let node;
+  let browser;
+
+  before(async () => {
+    node = await startWsvisor({ config: `[auth]\nsecret = "${secret}"\n` });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await node?.stop();
+  });
+
+  test("chats with the token given as ?auth= and says unauthorized without one", async () => {
+    const token = jwt(secret, { sub: "ada", channels: ["chat"], exp: Math.floor(Date.now() / 1000) + 600 });
+    const { context, page } = await newPage(browser);
+    await page.goto(`${node.httpUrl}/?auth=${encodeURIComponent(token)}`);
+    await waitForState(page, "connected");
+    await page.fill("#text", "signed in");
+    await page.press("#text", "Enter");
+    await waitForChatLength(page, 1);
+    await assertChat(page, ["signed in"]);
+    const session = await httpJson(node.httpUrl, `/api/sessions/${(await page.textContent("#session")).trim()}`);
+    assert.equal(session.body.subject, "ada");
+    assert.deepEqual(page.problems, []);
+
+    const anonymous = await context.newPage();
+    await anonymous.goto(`${node.httpUrl}/`);
+    await waitForState(anonymous, "closed");
+    await anonymous.locator('#log li[data-kind="error"]', { hasText: "error unauthorized" }).waitFor(WAIT);
+    assert.match(await anonymous.locator('#log li[data-kind="closed"]').textContent(), /unauthorized/);
+    await context.close();
+  });
+});
+
+describe("the demo page when the node shuts down", () => {
+  test("logs the server's goaway", async () => {
+    const node = await startWsvisor();
+    const browser = await launchChromium();
+    try {
+      const { page } = await newPage(browser);
+      await page.goto(`${node.httpUrl}/`);
+      await waitForState(page, "connected");
+      node.kill("SIGTERM");
+      const entry = page.locator('#log li[data-kind="goaway"]');
+      await entry.waitFor(WAIT);
+      assert.match(await entry.textContent(), /goaway \(\w+\): reconnecting in \d+ ms/);
+      await waitForState(page, "offline");
+    } finally {
+      await browser.close();
+      await node.stop();
+    }
   });
 });
