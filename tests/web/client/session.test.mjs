@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { closeClients, makeClient, recordStates } from "../support/client.mjs";
-import { collectMessages, eventually, httpJson, nextEvent, nextState, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
+import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
 
 /** A raw connection with a session, subscribed to `channel`. */
 async function rawSubscriber(url, channel) {
@@ -40,7 +40,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     for (const r of raws.splice(0)) r.close();
   });
 
-  test("connects with hello, subscribes, publishes with an ack and receives other clients' messages", async () => {
+  test("connects with hello, subscribes, publishes with an ack and receives other clients' messages", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     const connected = await nextState(client, "connected");
     assert.match(connected.sessionId, /.+/);
@@ -72,7 +72,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.acked, 1);
   });
 
-  test("drop() while another client publishes: the resume delivers exactly the missed messages, in order, once", async () => {
+  test("drop() while another client publishes: the resume delivers exactly the missed messages, in order, once", { timeout: TEST_TIMEOUT_MS }, async () => {
     // The first retry waits ~1 s (random() = 0.999 of initialMs), long enough to publish while detached.
     const client = makeClient(server.url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
     const states = recordStates(client);
@@ -113,7 +113,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.resets, 0);
   });
 
-  test("a server-side cut (POST /api/sessions/ID/disconnect) is resumed with the messages sent meanwhile", async () => {
+  test("a server-side cut (POST /api/sessions/ID/disconnect) is resumed with the messages sent meanwhile", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
     const states = recordStates(client);
     await nextState(client, "connected");
@@ -137,7 +137,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.resumes, 1);
   });
 
-  test("publishes in flight when the connection drops are resent after the resume, acked and delivered once", async () => {
+  test("publishes in flight when the connection drops are resent after the resume, acked and delivered once", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     await nextState(client, "connected");
     const listener = await rawSubscriber(server.url, "orders");
@@ -156,7 +156,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.acked, 7);
   });
 
-  test("close() sends bye: the session ends at once instead of waiting for its resume window", async () => {
+  test("close() sends bye: the session ends at once instead of waiting for its resume window", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     await nextState(client, "connected");
     const id = client.sessionId;
@@ -179,7 +179,7 @@ describe("WsvisorClient when its session expired", () => {
   after(() => server.stop());
   afterEach(() => closeClients());
 
-  test("a resume after the resume window resets with reason expired, restores subscriptions and still delivers publishes", async () => {
+  test("a resume after the resume window resets with reason expired, restores subscriptions and still delivers publishes", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     await nextState(client, "connected");
     await client.subscribe("news");

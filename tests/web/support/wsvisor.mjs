@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 
+/** A bound for one test (node --test has none by default): a hung await fails instead of hanging. */
+export const TEST_TIMEOUT_MS = 20000;
+
 /** The wsvisor binary under test; throws a clear error when WSVISOR_BIN is unset. */
 export function wsvisorBinary() {
   const bin = process.env.WSVISOR_BIN;
