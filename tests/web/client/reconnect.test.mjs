@@ -197,3 +197,34 @@ test("a message at or below lastSeq is dropped as a duplicate; a seq gap resumes
   assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
   assert.equal(client.stats.duplicates, 3); // 2, 1 on the first connection, 3 replayed again
 });
+
+test("close code 4409 (the session was resumed elsewhere) stops the client: closed, no reconnect, publishes rejected", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fake = await startFakeServer((conn, f) => {
+    if (f.type === "hello") conn.send(welcome());
+    if (f.type === "publish") conn.ws.close(4409, "resumed elsewhere");
+  });
+  cleanups.push(() => fake.close());
+  const client = makeClient(fake.url);
+  await nextState(client, "connected");
+  const closed = nextState(client, "closed");
+  const refused = client.publish("c", 1);
+  await assert.rejects(refused, { code: "closed" });
+  assert.match((await closed).reason, /resumed elsewhere.*4409/);
+  assert.equal(fake.connections.length, 1);
+  assert.equal(client.state, "closed");
+});
+
+test("unauthorized in answer to hello ends the client: retrying the same auth cannot help", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fake = await startFakeServer((conn, f) => {
+    if (f.type === "hello") conn.send({ type: "error", code: "unauthorized", message: "bad token" });
+  });
+  cleanups.push(() => fake.close());
+  const client = makeClient(fake.url, { auth: "not-a-jwt" });
+  const errors = [];
+  client.on("error", (e) => errors.push(e));
+  const closed = await nextState(client, "closed");
+  assert.equal(closed.reason, "unauthorized: bad token");
+  assert.deepEqual(fake.connections[0].frames, [{ type: "hello", auth: "not-a-jwt" }]);
+  assert.deepEqual(errors.map((e) => e.code), ["unauthorized"]);
+  assert.equal(fake.connections.length, 1);
+});

@@ -201,3 +201,25 @@ describe("WsvisorClient when its session expired", () => {
     listener.close();
   });
 });
+
+describe("WsvisorClient's subscriptions with a real wsvisor", () => {
+  let server;
+  before(async () => {
+    server = await startWsvisor({ config: "[limits]\nsubscriptions_per_session = 2\n" });
+  });
+  after(() => server.stop());
+  afterEach(() => closeClients());
+
+  test("a subscribe the server refuses rejects with its code; unsubscribe stops the messages of a channel", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const client = makeClient(server.url);
+    await Promise.all([client.subscribe("a"), client.subscribe("b")]);
+    await assert.rejects(client.subscribe("c"), { name: "WsvisorError", code: "too_many_subscriptions" });
+    await assert.rejects(client.subscribe("no spaces"), { code: "bad_channel" });
+    await client.unsubscribe("a");
+    await client.subscribe("c"); // room again after the unsubscribe
+    const got = collectMessages(client, 1);
+    await client.publish("a", "not for us");
+    await client.publish("c", "for us");
+    assert.deepEqual((await got).map((m) => [m.seq, m.channel, m.data]), [[1, "c", "for us"]]);
+  });
+});
