@@ -101,7 +101,7 @@ export interface WsvisorEvents {
 export interface WsvisorStats {
   /** Sockets opened. */
   connects: number;
-  /** Connections lost or cut (drop(), suspend(), offline, server close, watchdog, protocol violation). */
+  /** Open connections lost or cut (drop(), suspend(), offline, goaway, server close, watchdog, protocol violation); failed attempts are not counted. */
   drops: number;
   /** Welcomes with resumed: true. */
   resumes: number;

@@ -113,6 +113,7 @@ test("reconnect delays use full jitter: floor(random() Ã— min(maxMs, initialMs Ã
     assert.equal(e.attempt, k + 1);
     if (k > 0) assert.ok(e.at - retries[k - 1].at >= retries[k - 1].retryMs - 1, `retry ${k} came early`);
   }
+  assert.deepEqual([client.stats.connects, client.stats.drops], [0, 0], "failed attempts are neither connects nor drops");
 });
 
 test("the backoff starts again from initialMs after a welcome", { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -2,9 +2,9 @@
 // server-side cuts, reset after expiry, resend of unacknowledged publishes.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 import { closeClients, makeClient, recordStates } from "../support/client.mjs";
-import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
+import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, useWsvisor } from "../support/wsvisor.mjs";
 
 /** A raw connection with a session, subscribed to `channel`. */
 async function rawSubscriber(url, channel) {
@@ -28,13 +28,21 @@ async function rawMessages(raw, count) {
   return got;
 }
 
+/**
+ * A connected client subscribed to `channel` whose first retry waits ~1 s
+ * (random() = 0.999 of initialMs): long enough to publish while it is detached.
+ */
+async function slowRetryingSubscriber(url, channel) {
+  const client = makeClient(url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
+  const states = recordStates(client);
+  await nextState(client, "connected");
+  await client.subscribe(channel);
+  return { client, states };
+}
+
 describe("WsvisorClient with a real wsvisor", () => {
-  let server;
+  const server = useWsvisor({ config: '[session]\nresume_window = "30s"\n' });
   const raws = [];
-  before(async () => {
-    server = await startWsvisor({ config: '[session]\nresume_window = "30s"\n' });
-  });
-  after(() => server.stop());
   afterEach(() => {
     closeClients();
     for (const r of raws.splice(0)) r.close();
@@ -73,11 +81,7 @@ describe("WsvisorClient with a real wsvisor", () => {
   });
 
   test("drop() while another client publishes: the resume delivers exactly the missed messages, in order, once", { timeout: TEST_TIMEOUT_MS }, async () => {
-    // The first retry waits ~1 s (random() = 0.999 of initialMs), long enough to publish while detached.
-    const client = makeClient(server.url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
-    const states = recordStates(client);
-    await nextState(client, "connected");
-    await client.subscribe("feed");
+    const { client, states } = await slowRetryingSubscriber(server.url, "feed");
     const publisher = await rawConnection(server.url);
     raws.push(publisher);
     await publisher.hello();
@@ -114,10 +118,7 @@ describe("WsvisorClient with a real wsvisor", () => {
   });
 
   test("a server-side cut (POST /api/sessions/ID/disconnect) is resumed with the messages sent meanwhile", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const client = makeClient(server.url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
-    const states = recordStates(client);
-    await nextState(client, "connected");
-    await client.subscribe("ops");
+    const { client, states } = await slowRetryingSubscriber(server.url, "ops");
     const id = client.sessionId;
     const cut = nextState(client, "connecting", { filter: (e) => /4411/.test(e.reason ?? "") });
     const res = await httpJson(server.httpUrl, `/api/sessions/${id}/disconnect`, { method: "POST" });
@@ -172,11 +173,7 @@ describe("WsvisorClient with a real wsvisor", () => {
 });
 
 describe("WsvisorClient when its session expired", () => {
-  let server;
-  before(async () => {
-    server = await startWsvisor({ config: '[session]\nresume_window = "200ms"\n' });
-  });
-  after(() => server.stop());
+  const server = useWsvisor({ config: '[session]\nresume_window = "200ms"\n' });
   afterEach(() => closeClients());
 
   test("a resume after the resume window resets with reason expired, restores subscriptions and still delivers publishes", { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -203,11 +200,7 @@ describe("WsvisorClient when its session expired", () => {
 });
 
 describe("WsvisorClient's subscriptions with a real wsvisor", () => {
-  let server;
-  before(async () => {
-    server = await startWsvisor({ config: "[limits]\nsubscriptions_per_session = 2\n" });
-  });
-  after(() => server.stop());
+  const server = useWsvisor({ config: "[limits]\nsubscriptions_per_session = 2\n" });
   afterEach(() => closeClients());
 
   test("a subscribe the server refuses rejects with its code; unsubscribe stops the messages of a channel", { timeout: TEST_TIMEOUT_MS }, async () => {
