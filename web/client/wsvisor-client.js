@@ -77,6 +77,7 @@ export class WsvisorClient {
     this._state = "idle";
     this._ws = null; // the current socket, null while disconnected
     this._welcomed = false; // the current socket carries the session
+    this._opened = false; // the current socket has opened (losing it counts as a drop)
     this._session = null;
     this._token = null;
     this._lastSeq = 0; // highest seq delivered to the app in this session
@@ -277,11 +278,13 @@ export class WsvisorClient {
     }
     this._ws = ws;
     this._welcomed = false;
+    this._opened = false;
     this._subsInFlight = [];
     this._setState("connecting", { url: this._url, attempt: this._attempt });
     this._arm(this._connectTimeoutMs, "connect_timeout");
     ws.addEventListener("open", () => {
       if (ws !== this._ws) return;
+      this._opened = true;
       this._stats.connects++;
       if (this._session) this._sendNow({ type: "resume", session: this._session, token: this._token, last_seq: this._lastSeq });
       else this._sendNow(this._auth === undefined ? { type: "hello" } : { type: "hello", auth: this._auth });
@@ -301,12 +304,13 @@ export class WsvisorClient {
 
   /** The socket is gone (or is being cut): clean up and schedule the next one. */
   _lost(reason, abrupt) {
+    const opened = this._opened;
     const ws = this._detach();
     if (ws && abrupt) {
       if (typeof ws.terminate === "function") ws.terminate();
       else ws.close(4000, "drop");
     }
-    this._stats.drops++;
+    if (opened) this._stats.drops++;
     this._retry(reason);
   }
 
@@ -315,6 +319,7 @@ export class WsvisorClient {
     const ws = this._ws;
     this._ws = null;
     this._welcomed = false;
+    this._opened = false;
     this._subsInFlight = [];
     this._clearTimer("_watchdog");
     this._clearTimer("_ackTimer"); // the resume's last_seq tells the next connection
@@ -346,9 +351,10 @@ export class WsvisorClient {
   }
 
   _goOffline(reason, ms) {
+    const opened = this._opened;
     const ws = this._detach();
     if (ws) {
-      this._stats.drops++;
+      if (opened) this._stats.drops++;
       if (typeof ws.terminate === "function") ws.terminate();
       else ws.close(4000, reason);
     }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { closeClients, makeClient, recordStates } from "../support/client.mjs";
 import { startFakeServer, welcome } from "../support/fake-server.mjs";
-import { eventually, nextEvent, nextState, startWsvisor } from "../support/wsvisor.mjs";
+import { TEST_TIMEOUT_MS, eventually, nextEvent, nextState, startWsvisor } from "../support/wsvisor.mjs";
 
 const cleanups = [];
 afterEach(async () => {
@@ -23,7 +23,7 @@ async function fakeWelcoming(options = {}) {
   return fake;
 }
 
-test("a goaway on SIGTERM is honoured: the client stays offline for retry_ms before it reconnects", async () => {
+test("a goaway on SIGTERM is honoured: the client stays offline for retry_ms before it reconnects", { timeout: TEST_TIMEOUT_MS }, async () => {
   const server = await startWsvisor();
   cleanups.push(() => server.stop());
   const client = makeClient(server.url);
@@ -44,7 +44,7 @@ test("a goaway on SIGTERM is honoured: the client stays offline for retry_ms bef
   assert.equal(again.url, server.url);
 });
 
-test("a goaway with a url: the client waits retry_ms, then resumes its session at that url", async () => {
+test("a goaway with a url: the client waits retry_ms, then resumes its session at that url", { timeout: TEST_TIMEOUT_MS }, async () => {
   const second = await fakeWelcoming();
   const first = await startFakeServer((conn, f) => {
     if (f.type !== "hello") return;
@@ -65,7 +65,7 @@ test("a goaway with a url: the client waits retry_ms, then resumes its session a
   assert.equal(client.url, second.url);
 });
 
-test("the heartbeat watchdog: a server silent for heartbeat_ms plus the grace is dropped and the session resumed", async () => {
+test("the heartbeat watchdog: a server silent for heartbeat_ms plus the grace is dropped and the session resumed", { timeout: TEST_TIMEOUT_MS }, async () => {
   const fake = await fakeWelcoming({ heartbeatMs: 200 });
   const client = makeClient(fake.url, { heartbeatGraceMs: 100 });
   await nextState(client, "connected");
@@ -80,7 +80,7 @@ test("the heartbeat watchdog: a server silent for heartbeat_ms plus the grace is
   assert.equal(client.stats.drops, 1);
 });
 
-test("pings are answered with pongs and keep the watchdog quiet: a short server heartbeat never drops the client", async () => {
+test("pings are answered with pongs and keep the watchdog quiet: a short server heartbeat never drops the client", { timeout: TEST_TIMEOUT_MS }, async () => {
   const server = await startWsvisor({
     config: '[session]\nheartbeat_interval = "50ms"\nheartbeat_timeout = "300ms"\n',
   });
@@ -94,7 +94,7 @@ test("pings are answered with pongs and keep the watchdog quiet: a short server 
   assert.equal(client.stats.drops, 0);
 });
 
-test("reconnect delays use full jitter: floor(random() × min(maxMs, initialMs × 2^attempt)), never sooner", async () => {
+test("reconnect delays use full jitter: floor(random() × min(maxMs, initialMs × 2^attempt)), never sooner", { timeout: TEST_TIMEOUT_MS }, async () => {
   const fake = await startFakeServer();
   const url = fake.url;
   await fake.close(); // nothing listens there any more: every attempt fails
@@ -113,9 +113,10 @@ test("reconnect delays use full jitter: floor(random() × min(maxMs, initialMs �
     assert.equal(e.attempt, k + 1);
     if (k > 0) assert.ok(e.at - retries[k - 1].at >= retries[k - 1].retryMs - 1, `retry ${k} came early`);
   }
+  assert.deepEqual([client.stats.connects, client.stats.drops], [0, 0], "failed attempts are neither connects nor drops");
 });
 
-test("the backoff starts again from initialMs after a welcome", async () => {
+test("the backoff starts again from initialMs after a welcome", { timeout: TEST_TIMEOUT_MS }, async () => {
   const fake = await fakeWelcoming();
   const client = makeClient(fake.url, { backoff: { initialMs: 40, maxMs: 1000 }, random: () => 0.999 });
   await nextState(client, "connected");
@@ -127,7 +128,7 @@ test("the backoff starts again from initialMs after a welcome", async () => {
   }
 });
 
-test("offline and online events of the environment: drop and stay offline, then reconnect at once and resume", async () => {
+test("offline and online events of the environment: drop and stay offline, then reconnect at once and resume", { timeout: TEST_TIMEOUT_MS }, async () => {
   const fake = await fakeWelcoming();
   const window = new EventTarget();
   // A long backoff: only an immediate reconnect resumes within the test's time.
@@ -143,7 +144,7 @@ test("offline and online events of the environment: drop and stay offline, then 
   assert.equal(fake.connections[1].frames[0].type, "resume");
 });
 
-test("visibilitychange to visible while waiting for a backoff reconnects at once", async () => {
+test("visibilitychange to visible while waiting for a backoff reconnects at once", { timeout: TEST_TIMEOUT_MS }, async () => {
   const fake = await fakeWelcoming();
   const document = new EventTarget();
   document.visibilityState = "hidden";
@@ -160,7 +161,7 @@ test("visibilitychange to visible while waiting for a backoff reconnects at once
   assert.equal(client.stats.resumes, 1);
 });
 
-test("suspend(ms) stays offline for ms, then resumes without backoff", async () => {
+test("suspend(ms) stays offline for ms, then resumes without backoff", { timeout: TEST_TIMEOUT_MS }, async () => {
   const fake = await fakeWelcoming();
   const client = makeClient(fake.url, { backoff: { initialMs: 60000, maxMs: 60000 }, random: () => 0.999 });
   await nextState(client, "connected");
@@ -171,4 +172,60 @@ test("suspend(ms) stays offline for ms, then resumes without backoff", async () 
   await nextState(client, "resumed");
   assert.ok(performance.now() - suspendedAt >= 299);
   assert.equal(fake.connections.length, 2);
+});
+
+test("a message at or below lastSeq is dropped as a duplicate; a seq gap resumes from lastSeq", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fake = await startFakeServer((conn, f) => {
+    if (f.type === "hello") {
+      conn.send(welcome());
+      for (const seq of [1, 2, 2, 1, 3, 5]) conn.send({ type: "message", seq, channel: "c", data: seq });
+    }
+    if (f.type === "resume") {
+      conn.send(welcome({ resumed: true }));
+      for (const seq of [3, 4, 5]) conn.send({ type: "message", seq, channel: "c", data: seq });
+    }
+  });
+  cleanups.push(() => fake.close());
+  const client = makeClient(fake.url);
+  const seqs = [];
+  client.on("message", (m) => seqs.push(m.seq));
+  const gap = nextState(client, "connecting", { filter: (e) => /seq gap/.test(e.reason ?? "") });
+  await gap;
+  await fake.nextConnection();
+  const resume = await fake.nextConnection();
+  assert.equal(resume.frames[0].last_seq, 3);
+  await eventually(() => seqs.length >= 5, { what: "five messages" });
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+  assert.equal(client.stats.duplicates, 3); // 2, 1 on the first connection, 3 replayed again
+});
+
+test("close code 4409 (the session was resumed elsewhere) stops the client: closed, no reconnect, publishes rejected", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fake = await startFakeServer((conn, f) => {
+    if (f.type === "hello") conn.send(welcome());
+    if (f.type === "publish") conn.ws.close(4409, "resumed elsewhere");
+  });
+  cleanups.push(() => fake.close());
+  const client = makeClient(fake.url);
+  await nextState(client, "connected");
+  const closed = nextState(client, "closed");
+  const refused = client.publish("c", 1);
+  await assert.rejects(refused, { code: "closed" });
+  assert.match((await closed).reason, /resumed elsewhere.*4409/);
+  assert.equal(fake.connections.length, 1);
+  assert.equal(client.state, "closed");
+});
+
+test("unauthorized in answer to hello ends the client: retrying the same auth cannot help", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fake = await startFakeServer((conn, f) => {
+    if (f.type === "hello") conn.send({ type: "error", code: "unauthorized", message: "bad token" });
+  });
+  cleanups.push(() => fake.close());
+  const client = makeClient(fake.url, { auth: "not-a-jwt" });
+  const errors = [];
+  client.on("error", (e) => errors.push(e));
+  const closed = await nextState(client, "closed");
+  assert.equal(closed.reason, "unauthorized: bad token");
+  assert.deepEqual(fake.connections[0].frames, [{ type: "hello", auth: "not-a-jwt" }]);
+  assert.deepEqual(errors.map((e) => e.code), ["unauthorized"]);
+  assert.equal(fake.connections.length, 1);
 });

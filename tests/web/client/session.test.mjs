@@ -2,9 +2,9 @@
 // server-side cuts, reset after expiry, resend of unacknowledged publishes.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 import { closeClients, makeClient, recordStates } from "../support/client.mjs";
-import { collectMessages, eventually, httpJson, nextEvent, nextState, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
+import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, useWsvisor } from "../support/wsvisor.mjs";
 
 /** A raw connection with a session, subscribed to `channel`. */
 async function rawSubscriber(url, channel) {
@@ -28,19 +28,27 @@ async function rawMessages(raw, count) {
   return got;
 }
 
+/**
+ * A connected client subscribed to `channel` whose first retry waits ~1 s
+ * (random() = 0.999 of initialMs): long enough to publish while it is detached.
+ */
+async function slowRetryingSubscriber(url, channel) {
+  const client = makeClient(url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
+  const states = recordStates(client);
+  await nextState(client, "connected");
+  await client.subscribe(channel);
+  return { client, states };
+}
+
 describe("WsvisorClient with a real wsvisor", () => {
-  let server;
+  const server = useWsvisor({ config: '[session]\nresume_window = "30s"\n' });
   const raws = [];
-  before(async () => {
-    server = await startWsvisor({ config: '[session]\nresume_window = "30s"\n' });
-  });
-  after(() => server.stop());
   afterEach(() => {
     closeClients();
     for (const r of raws.splice(0)) r.close();
   });
 
-  test("connects with hello, subscribes, publishes with an ack and receives other clients' messages", async () => {
+  test("connects with hello, subscribes, publishes with an ack and receives other clients' messages", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     const connected = await nextState(client, "connected");
     assert.match(connected.sessionId, /.+/);
@@ -72,12 +80,8 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.acked, 1);
   });
 
-  test("drop() while another client publishes: the resume delivers exactly the missed messages, in order, once", async () => {
-    // The first retry waits ~1 s (random() = 0.999 of initialMs), long enough to publish while detached.
-    const client = makeClient(server.url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
-    const states = recordStates(client);
-    await nextState(client, "connected");
-    await client.subscribe("feed");
+  test("drop() while another client publishes: the resume delivers exactly the missed messages, in order, once", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const { client, states } = await slowRetryingSubscriber(server.url, "feed");
     const publisher = await rawConnection(server.url);
     raws.push(publisher);
     await publisher.hello();
@@ -113,11 +117,8 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.resets, 0);
   });
 
-  test("a server-side cut (POST /api/sessions/ID/disconnect) is resumed with the messages sent meanwhile", async () => {
-    const client = makeClient(server.url, { backoff: { initialMs: 1000, maxMs: 1000 }, random: () => 0.999 });
-    const states = recordStates(client);
-    await nextState(client, "connected");
-    await client.subscribe("ops");
+  test("a server-side cut (POST /api/sessions/ID/disconnect) is resumed with the messages sent meanwhile", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const { client, states } = await slowRetryingSubscriber(server.url, "ops");
     const id = client.sessionId;
     const cut = nextState(client, "connecting", { filter: (e) => /4411/.test(e.reason ?? "") });
     const res = await httpJson(server.httpUrl, `/api/sessions/${id}/disconnect`, { method: "POST" });
@@ -137,7 +138,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.resumes, 1);
   });
 
-  test("publishes in flight when the connection drops are resent after the resume, acked and delivered once", async () => {
+  test("publishes in flight when the connection drops are resent after the resume, acked and delivered once", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     await nextState(client, "connected");
     const listener = await rawSubscriber(server.url, "orders");
@@ -156,7 +157,7 @@ describe("WsvisorClient with a real wsvisor", () => {
     assert.equal(client.stats.acked, 7);
   });
 
-  test("close() sends bye: the session ends at once instead of waiting for its resume window", async () => {
+  test("close() sends bye: the session ends at once instead of waiting for its resume window", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     await nextState(client, "connected");
     const id = client.sessionId;
@@ -172,14 +173,10 @@ describe("WsvisorClient with a real wsvisor", () => {
 });
 
 describe("WsvisorClient when its session expired", () => {
-  let server;
-  before(async () => {
-    server = await startWsvisor({ config: '[session]\nresume_window = "200ms"\n' });
-  });
-  after(() => server.stop());
+  const server = useWsvisor({ config: '[session]\nresume_window = "200ms"\n' });
   afterEach(() => closeClients());
 
-  test("a resume after the resume window resets with reason expired, restores subscriptions and still delivers publishes", async () => {
+  test("a resume after the resume window resets with reason expired, restores subscriptions and still delivers publishes", { timeout: TEST_TIMEOUT_MS }, async () => {
     const client = makeClient(server.url);
     await nextState(client, "connected");
     await client.subscribe("news");
@@ -199,5 +196,23 @@ describe("WsvisorClient when its session expired", () => {
     assert.deepEqual((await own).map((x) => [x.seq, x.data]), [[1, "after the reset"]]);
     assert.equal(client.stats.resets, 1);
     listener.close();
+  });
+});
+
+describe("WsvisorClient's subscriptions with a real wsvisor", () => {
+  const server = useWsvisor({ config: "[limits]\nsubscriptions_per_session = 2\n" });
+  afterEach(() => closeClients());
+
+  test("a subscribe the server refuses rejects with its code; unsubscribe stops the messages of a channel", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const client = makeClient(server.url);
+    await Promise.all([client.subscribe("a"), client.subscribe("b")]);
+    await assert.rejects(client.subscribe("c"), { name: "WsvisorError", code: "too_many_subscriptions" });
+    await assert.rejects(client.subscribe("no spaces"), { code: "bad_channel" });
+    await client.unsubscribe("a");
+    await client.subscribe("c"); // room again after the unsubscribe
+    const got = collectMessages(client, 1);
+    await client.publish("a", "not for us");
+    await client.publish("c", "for us");
+    assert.deepEqual((await got).map((m) => [m.seq, m.channel, m.data]), [[1, "c", "for us"]]);
   });
 });

@@ -6,7 +6,11 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import WebSocket from "ws";
+
+/** A bound for one test (node --test has none by default): a hung await fails instead of hanging. */
+export const TEST_TIMEOUT_MS = 20000;
 
 /** The wsvisor binary under test; throws a clear error when WSVISOR_BIN is unset. */
 export function wsvisorBinary() {
@@ -118,6 +122,27 @@ export async function startWsvisor({ config = "", args = [], env = {}, timeoutMs
       clearTimeout(timer);
       return result;
     },
+  };
+}
+
+/**
+ * Runs one wsvisor for the enclosing `describe` (or file): started in a
+ * `before` hook, stopped in an `after` hook. The returned object forwards
+ * `url`, `httpUrl`, `port`, `stderr()`, `kill()` and `stop()` to it.
+ */
+export function useWsvisor(options) {
+  let node;
+  before(async () => {
+    node = await startWsvisor(options);
+  });
+  after(() => node?.stop());
+  return {
+    get url() { return node.url; },
+    get httpUrl() { return node.httpUrl; },
+    get port() { return node.port; },
+    stderr: () => node.stderr(),
+    kill: (signal) => node.kill(signal),
+    stop: (graceMs) => node.stop(graceMs),
   };
 }
 

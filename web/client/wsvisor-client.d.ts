@@ -1,0 +1,152 @@
+// Type declarations of wsvisor-client.js (the wsvisor.v1 client). Kept by hand:
+// they must match the JavaScript exactly.
+
+/** The client's states; `idle` only before `connect()`. */
+export type WsvisorState = "idle" | "connecting" | "connected" | "resumed" | "reset" | "offline" | "closed";
+
+/** Why a resume failed and a new session started. */
+export type WsvisorResetReason = "unknown" | "expired" | "overflow" | (string & {});
+
+/** Any JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The constructor of a WHATWG-style WebSocket (browsers' WebSocket, npm `ws`). */
+export interface WebSocketConstructor {
+  new (url: string, protocols?: string | string[]): WebSocketLike;
+}
+
+/** What the client uses of a WebSocket. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** npm `ws` only: destroys the socket without a close handshake. */
+  terminate?(): void;
+  addEventListener(type: "open" | "message" | "close" | "error", listener: (event: any) => void): void;
+}
+
+/** An event target of the environment (window, document, or a test's EventTarget). */
+export interface EnvironmentTarget {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+  /** On the document target: "visible" | "hidden". */
+  visibilityState?: string;
+}
+
+export interface WsvisorClientOptions {
+  /** WebSocket constructor; default globalThis.WebSocket (Node 20 has none: pass npm ws's). */
+  WebSocket?: WebSocketConstructor;
+  /** Sent as hello's `auth` (a JWT where the server has [auth] on). */
+  auth?: string;
+  /** Full-jitter backoff: delay = floor(random() × min(maxMs, initialMs × 2^attempt)). Default 250 ms, 10 000 ms. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Silence beyond welcome.heartbeat_ms after which the connection is dead. Default max(1000, heartbeat_ms / 2). */
+  heartbeatGraceMs?: number;
+  /** Bound on opening a socket and receiving its welcome. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Unacknowledged publishes held; beyond, publish() rejects with code "full". Default 10 000. */
+  maxPendingPublishes?: number;
+  /** Targets of online/offline (window) and visibilitychange (document); null: none. Default globalThis, globalThis.document. */
+  environment?: { window?: EnvironmentTarget | null; document?: EnvironmentTarget | null };
+  /** Uniform in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** Payload of the `state` event. */
+export interface WsvisorStateEvent {
+  state: WsvisorState;
+  /** reset: the server's reason; connecting after a drop: what ended the connection; offline: offline | suspend | goaway; closed: why. */
+  reason?: string;
+  /** connected, resumed, reset: the session now carried. */
+  sessionId?: string;
+  /** resumed: messages the server will replay (welcome.replay), when the server sends it. */
+  replay?: number;
+  /** connecting after a drop: the backoff delay; offline: how long until the reconnect (absent for a browser offline). */
+  retryMs?: number;
+  /** connecting: failed connections since the last welcome. */
+  attempt?: number;
+  /** connecting, when a socket is being opened: where to. */
+  url?: string;
+}
+
+/** Payload of the `message` event: delivered once, in seq order. */
+export interface WsvisorMessage {
+  seq: number;
+  channel: string;
+  data: JsonValue;
+}
+
+/** Payload of the `error` event: a server `error` frame. */
+export interface WsvisorErrorEvent {
+  code: string;
+  message: string;
+  /** For an error about one publish. */
+  cseq?: number;
+}
+
+/** Payload of the `goaway` event. */
+export interface WsvisorGoawayEvent {
+  reason: string;
+  retryMs: number;
+  url?: string;
+}
+
+export interface WsvisorEvents {
+  state: WsvisorStateEvent;
+  message: WsvisorMessage;
+  error: WsvisorErrorEvent;
+  goaway: WsvisorGoawayEvent;
+}
+
+export interface WsvisorStats {
+  /** Sockets opened. */
+  connects: number;
+  /** Open connections lost or cut (drop(), suspend(), offline, goaway, server close, watchdog, protocol violation); failed attempts are not counted. */
+  drops: number;
+  /** Welcomes with resumed: true. */
+  resumes: number;
+  /** Resumes answered with a new session. */
+  resets: number;
+  /** Sum of welcome.replay over the resumes (0 when the server does not send it). */
+  replayed: number;
+  /** Messages delivered to `message` listeners. */
+  received: number;
+  /** publish() calls accepted. */
+  published: number;
+  /** Publishes acknowledged by the server. */
+  acked: number;
+  /** Messages dropped because their seq was at or below lastSeq. */
+  duplicates: number;
+  /** Publishes sent again on a later connection. */
+  resent: number;
+}
+
+/** Rejection reason of the client's promises. */
+export class WsvisorError extends Error {
+  constructor(code: string, message: string);
+  readonly name: "WsvisorError";
+  /** bad_channel, bad_data, full, closed, unsubscribed, or a server error code (forbidden, upstream_down, too_many_subscriptions, too_many_channels). */
+  code: string;
+}
+
+export class WsvisorClient {
+  constructor(url: string, options?: WsvisorClientOptions);
+  readonly sessionId: string | null;
+  readonly lastSeq: number;
+  readonly lastCseq: number;
+  readonly state: WsvisorState;
+  readonly url: string;
+  readonly pendingPublishes: number;
+  readonly stats: WsvisorStats;
+  on<E extends keyof WsvisorEvents>(event: E, fn: (payload: WsvisorEvents[E]) => void): () => void;
+  off<E extends keyof WsvisorEvents>(event: E, fn: (payload: WsvisorEvents[E]) => void): void;
+  connect(): void;
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  publish(channel: string, data: JsonValue): Promise<number>;
+  drop(): void;
+  suspend(ms: number): void;
+  close(): void;
+}
+
+export default WsvisorClient;
