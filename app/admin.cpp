@@ -66,7 +66,9 @@ json::object tree_object(const supervision_node& n, std::chrono::system_clock::t
           std::max<std::int64_t>(0, duration_cast<milliseconds>(*c.restart_at - now).count());
     }
     json::value nested;
-    if (i < n.nested.size() && n.nested[i]) nested = tree_object(*n.nested[i], now);
+    // A nested supervisor that did not answer has no tree (and no name).
+    if (i < n.nested.size() && n.nested[i] && !n.nested[i]->tree.name.empty())
+      nested = tree_object(*n.nested[i], now);
     children.emplace_back(json::object{{"name", c.name},
                                        {"state", to_string(c.state)},
                                        {"restart", to_string(c.restart)},

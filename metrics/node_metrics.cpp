@@ -56,8 +56,8 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
                                      "Message frames handed to client sockets (replays included)")),
       delivery_latency(registry.add_histogram(
           "wsvisor_publish_delivery_latency_seconds",
-          "From a subscriber's session taking a message to its frame being handed to the "
-          "client's socket, first hand-off only",
+          "From this node's broker accepting a publish to its frame being handed to a "
+          "subscriber's socket, first hand-off only",
           latency_bounds())),
       supervisor_restarts(registry.add_counter_family("wsvisor_supervisor_restarts_total",
                                                       "Child restarts by supervisor, child and policy",

@@ -209,30 +209,6 @@ bool listed(std::string_view allow, std::string_view method) {
   return false;
 }
 
-// %XX decoded, `+` as a space (HTML forms); nullopt for a malformed escape.
-std::optional<std::string> percent_decoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] != '%') {
-      out += text[i];
-    } else {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-  }
-  return out;
-}
 
 // Reads `limit`, `after` and (with `states`) `state` from a query; other
 // parameters are ignored. Returns the 400 answer for a bad value.
@@ -243,8 +219,8 @@ std::optional<api_answer> read_query(std::string_view query, admin_request& req,
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     auto eq = pair.find('=');
     auto key = pair.substr(0, eq);
-    auto value = percent_decoded(eq == std::string_view::npos ? std::string_view{}
-                                                              : pair.substr(eq + 1));
+    auto value = percent_decoded(
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
     if (!value) return error_answer(400, "bad_request", "malformed %-escape in the query");
     if (key == "limit") {
       std::uint64_t n = 0;
@@ -270,6 +246,30 @@ std::optional<api_answer> read_query(std::string_view query, admin_request& req,
 }
 
 }  // namespace
+
+std::optional<std::string> percent_decoded(std::string_view text, bool plus_is_space) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+' && plus_is_space) {
+      out += ' ';
+    } else if (text[i] != '%') {
+      out += text[i];
+    } else {
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+  }
+  return out;
+}
 
 bool is_admin_path(std::string_view path) {
   return path == sessions_path || path.starts_with("/api/sessions/") ||

@@ -63,6 +63,10 @@ api_answer answer_admin(const admin_outcome& outcome);
 /// reply answers 500 {error "internal"}.
 admin_reply make_admin_reply(std::function<void(admin_outcome)> deliver);
 
+/// %XX decoded, and `+` as a space when `plus_is_space` (a query from an
+/// HTML form); nullopt for a malformed escape.
+std::optional<std::string> percent_decoded(std::string_view text, bool plus_is_space);
+
 /// True iff `authorization` is `Bearer TOKEN` (scheme in any case) and TOKEN
 /// equals `token`, compared in time independent of where they differ.
 bool bearer_matches(std::string_view authorization, std::string_view token);

@@ -14,28 +14,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decoded(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-        hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 const web::asset* find(std::span<const web::asset> files, std::string_view name) {
   for (const auto& a : files)
     if (a.name == name) return &a;
@@ -118,7 +96,8 @@ std::optional<std::string> cookie_value(std::string_view cookie, std::string_vie
     // RFC 6265 allows the value in double quotes.
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
-    return percent_decoded(value);
+    // A malformed escape is kept as it is: it then matches no token.
+    return percent_decoded(value, false).value_or(std::string{value});
   }
   return std::nullopt;
 }

@@ -2,6 +2,8 @@
 
 #include "app/admin.hpp"
 
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -123,6 +125,16 @@ TEST(AdminJson, ARestartAlreadyDueShowsZeroMillisecondsToGo) {
       "root", strategy_kind::one_for_one, {child_info{.name = "late", .restart_at = now - 10ms}}};
   auto j = parsed(supervision_json(root, "local", now));
   EXPECT_EQ(j["supervisor"].as_object()["children"].as_array()[0].as_object()["restart_in_ms"], 0);
+}
+
+TEST(AdminJson, ANestedSupervisorThatDidNotAnswerShowsNull) {
+  auto now = std::chrono::system_clock::time_point{1'700'000'000'000ms};
+  supervision_node root;
+  root.tree = {"root", strategy_kind::one_for_one, {child_info{.name = "upstreams"}}};
+  root.nested = {std::make_shared<supervision_node>()};  // asked; its answer was an error
+  auto j = parsed(supervision_json(root, "local", now));
+  EXPECT_TRUE(
+      j["supervisor"].as_object()["children"].as_array()[0].as_object()["supervisor"].is_null());
 }
 
 TEST(AdminJson, ChannelsNameTheirUpstreamOrNull) {

@@ -115,6 +115,7 @@ TEST(SiteCookies, FindsTheNamedCookieDecoded) {
   EXPECT_EQ(cookie_value("wsvisor_token=abc", "wsvisor_token"), "abc");
   EXPECT_EQ(cookie_value("x=1;  wsvisor_token = a%20b%3D ; y=2", "wsvisor_token"), "a b=");
   EXPECT_EQ(cookie_value("wsvisor_token=\"q\"", "wsvisor_token"), "q");
+  EXPECT_EQ(cookie_value("wsvisor_token=a+b", "wsvisor_token"), "a+b");  // not a form
   EXPECT_EQ(cookie_value("wsvisor_token=%zz%4", "wsvisor_token"), "%zz%4");
   EXPECT_EQ(cookie_value("my_wsvisor_token=abc", "wsvisor_token"), std::nullopt);
   EXPECT_EQ(cookie_value("", "wsvisor_token"), std::nullopt);
