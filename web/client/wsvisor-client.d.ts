@@ -36,7 +36,7 @@ export interface EnvironmentTarget {
 export interface WsvisorClientOptions {
   /** WebSocket constructor; default globalThis.WebSocket (Node 20 has none: pass npm ws's). */
   WebSocket?: WebSocketConstructor;
-  /** Sent as hello's `auth` (a JWT where the server has [auth] on). */
+  /** Sent as `auth` with hello and resume (a JWT where the server has [auth] on). */
   auth?: string;
   /** Full-jitter backoff: delay = floor(random() × min(maxMs, initialMs × 2^attempt)). Default 250 ms, 10 000 ms. */
   backoff?: { initialMs?: number; maxMs?: number };

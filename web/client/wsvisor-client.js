@@ -43,7 +43,7 @@ export class WsvisorClient {
    *   (an `http(s)://` or relative URL is resolved against the page's location)
    * @param {object} [options]
    * @param {Function} [options.WebSocket] WebSocket constructor (default globalThis.WebSocket)
-   * @param {string} [options.auth] sent as hello's `auth`
+   * @param {string} [options.auth] sent as `auth` with hello and resume (a JWT where `[auth]` is on)
    * @param {{initialMs?: number, maxMs?: number}} [options.backoff] full-jitter backoff
    *   (default 250 ms … 10 s)
    * @param {number} [options.heartbeatGraceMs] silence beyond welcome.heartbeat_ms after
@@ -286,8 +286,11 @@ export class WsvisorClient {
       if (ws !== this._ws) return;
       this._opened = true;
       this._stats.connects++;
-      if (this._session) this._sendNow({ type: "resume", session: this._session, token: this._token, last_seq: this._lastSeq });
-      else this._sendNow(this._auth === undefined ? { type: "hello" } : { type: "hello", auth: this._auth });
+      // `auth` goes with a resume too: should the resume fail, the server
+      // starts the new session with it (protocol.md).
+      const auth = this._auth === undefined ? {} : { auth: this._auth };
+      if (this._session) this._sendNow({ type: "resume", session: this._session, token: this._token, last_seq: this._lastSeq, ...auth });
+      else this._sendNow({ type: "hello", ...auth });
     });
     ws.addEventListener("message", (ev) => {
       if (ws !== this._ws) return;

@@ -7,10 +7,10 @@
 // publishes, and the server's admin API tells when the messages are buffered.
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { eventually, httpJson, rawConnection, startWsvisor } from "../support/wsvisor.mjs";
 import { launchChromium, newPage, screenshot } from "../support/browser.mjs";
+import { jwt } from "../support/jwt.mjs";
 
 const WAIT = { timeout: 10000 };
 
@@ -199,13 +199,6 @@ describe("the demo page", () => {
     await context.close();
   });
 });
-
-/** An HS256 JSON Web Token over `claims`, signed with `secret`. */
-function jwt(secret, claims) {
-  const part = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
-  const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
-  return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
-}
 
 describe("the demo page on a node with [auth]", () => {
   const secret = "demo-page-test-secret-of-32-bytes-or-more";

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { closeClients, makeClient, recordStates } from "../support/client.mjs";
+import { jwt } from "../support/jwt.mjs";
 import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, useWsvisor } from "../support/wsvisor.mjs";
 
 /** A raw connection with a session, subscribed to `channel`. */
@@ -196,6 +197,26 @@ describe("WsvisorClient when its session expired", () => {
     assert.deepEqual((await own).map((x) => [x.seq, x.data]), [[1, "after the reset"]]);
     assert.equal(client.stats.resets, 1);
     listener.close();
+  });
+});
+
+describe("WsvisorClient on a node with [auth] when its session expired", () => {
+  const secret = "client-test-secret-of-32-bytes-or-more";
+  const server = useWsvisor({ config: `[auth]\nsecret = "${secret}"\n[session]\nresume_window = "200ms"\n` });
+  afterEach(() => closeClients());
+
+  test("sends its auth with the resume, so that the failed resume starts a new session instead of ending the client", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const auth = jwt(secret, { sub: "ada", channels: ["news"], exp: Math.floor(Date.now() / 1000) + 600 });
+    const client = makeClient(server.url, { auth });
+    await nextState(client, "connected");
+    await client.subscribe("news");
+    client.suspend(600); // well past the 200 ms window
+    const reset = await nextState(client, "reset", { timeoutMs: 5000 });
+    assert.equal(reset.reason, "expired");
+    const own = collectMessages(client, 1);
+    await client.publish("news", "still allowed");
+    assert.deepEqual((await own).map((m) => m.data), ["still allowed"]);
+    assert.equal(client.state, "reset");
   });
 });
 
