@@ -28,4 +28,13 @@ void serve_http(boost::asio::io_context& ioc, boost::asio::ip::tcp::socket&& soc
                 std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots,
                 bool loopback, const std::shared_ptr<boost::asio::ssl::context>& tls);
 
+/// serve_http's halves, one per stream type (net/http_connection_impl.hpp):
+/// each is its own translation unit.
+void serve_plain_http(boost::asio::io_context& ioc, boost::asio::ip::tcp::socket&& socket,
+                      std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots,
+                      bool loopback);
+void serve_tls_http(boost::asio::io_context& ioc, boost::asio::ip::tcp::socket&& socket,
+                    std::shared_ptr<const http_options> opts, std::shared_ptr<ws_slots> slots,
+                    bool loopback, boost::asio::ssl::context& tls);
+
 }  // namespace wsvisor::net

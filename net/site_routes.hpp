@@ -1,7 +1,7 @@
 #pragma once
 
 /// The browser files' routes (docs/browser.md), apart from the socket work
-/// in net/http_connection.cpp: `/` (the demo page), `/dashboard` (behind the
+/// in net/http_connection_impl.hpp: `/` (the demo page), `/dashboard` (behind the
 /// API's access rule), `/client.js` and `/static/NAME`. Internal to net/.
 /// Pure functions over the embedded files (web/assets.hpp), which the caller
 /// passes in, so that each rule is tested on its own.

@@ -30,7 +30,7 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const tls_con
 /// An outbound context: TLS 1.2 or newer, the peer's certificate verified
 /// against the system's CAs (OpenSSL's default paths, so `SSL_CERT_FILE` and
 /// `SSL_CERT_DIR` apply) plus those of `ca_file` when it is not empty. Host
-/// names are checked per connection (net/ws_client.cpp). Null, with `error`
+/// names are checked per connection (net/ws_client_impl.hpp). Null, with `error`
 /// naming `ca_file`, when it cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file,
                                                                    std::string& error);

@@ -4,7 +4,8 @@
 /// actor (internal to net/; the listener creates it, the actor sees it only
 /// as a `wsvisor::transport`). `NextLayer` is the stream the upgrade came
 /// in on: `ws_tcp_stream` (ws://) or `tls_tcp_stream` (wss://,
-/// net/tls_stream.hpp); both are instantiated in ws_session.cpp, and
+/// net/tls_stream.hpp); each is instantiated in its own file
+/// (ws_session_plain.cpp, ws_session_tls.cpp; ws_session_impl.hpp), and
 /// everything below holds for both.
 ///
 /// Inbound: every complete text message goes to the actor as

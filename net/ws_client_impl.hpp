@@ -1,3 +1,11 @@
+#pragma once
+
+// ws_client, the class template behind open_ws_client, for its two
+// instantiations: ws_client_plain.cpp (ws://, and open_ws_client) and
+// ws_client_tls.cpp (wss://).
+// One each, in their own translation units, because each takes minutes to
+// compile and two compile side by side. Internal to net/.
+
 #include "net/ws_client.hpp"
 
 #include <openssl/ssl.h>
@@ -371,33 +379,11 @@ class ws_client final : public outbound_socket,
   bool done_ = false;  // ended or aborted: every handler returns at once
 };
 
-outbound_socket_ptr unopened(asio::io_context& ioc, outbound_result result,
-                             outbound_events events) {
-  auto socket = std::make_shared<unopened_socket>(ioc);
-  socket->start(std::move(result), std::move(events));
-  return socket;
-}
-
 }  // namespace
 
-outbound_socket_ptr open_ws_client(asio::io_context& ioc, outbound_options opts,
-                                   outbound_events events) {
-  std::string error;
-  auto url = parse_ws_url(opts.url, error);
-  if (!url) return unopened(ioc, ending(outbound_end::bad_url, error), std::move(events));
-  if (!url->tls) {
-    auto socket = std::make_shared<ws_client<plain_stream>>(asio::make_strand(ioc), std::move(*url),
-                                                            std::move(opts), std::move(events));
-    socket->start();
-    return socket;
-  }
-  auto ctx = make_client_tls_context(opts.ca_file, error);
-  if (!ctx) return unopened(ioc, ending(outbound_end::tls_failed, error), std::move(events));
-  // The SSL object holds a reference on the context: it may go with this scope.
-  auto socket = std::make_shared<ws_client<tls_stream>>(asio::make_strand(ioc), std::move(*url),
-                                                        std::move(opts), std::move(events), *ctx);
-  socket->start();
-  return socket;
-}
+/// A wss:// link, the other half of open_ws_client (ws_client_plain.cpp),
+/// in its own translation unit.
+outbound_socket_ptr open_tls_ws_client(asio::io_context& ioc, ws_url url, outbound_options opts,
+                                       outbound_events events, ssl::context& ctx);
 
 }  // namespace wsvisor::net

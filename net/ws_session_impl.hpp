@@ -1,3 +1,10 @@
+#pragma once
+
+// The definitions of ws_session's members, for its two explicit
+// instantiations: ws_session_plain.cpp (ws://) and ws_session_tls.cpp
+// (wss://). One each, in their own translation units, because each takes
+// minutes to compile and two compile side by side. Internal to net/.
+
 #include "net/ws_session.hpp"
 
 #include "net/io_gate.hpp"
@@ -495,8 +502,5 @@ void ws_session<NextLayer>::fail(beast::error_code ec, const char* what) {
   log::debug(*ws_log(), "websocket failed",
              {{"peer", peer_}, {"during", what}, {"error", ec.message()}});
 }
-
-template class ws_session<ws_tcp_stream>;
-template class ws_session<tls_tcp_stream>;
 
 }  // namespace wsvisor::net
