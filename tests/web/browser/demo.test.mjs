@@ -245,11 +245,21 @@ describe("the demo page when the node shuts down", () => {
       const { page } = await newPage(browser);
       await page.goto(`${node.httpUrl}/`);
       await waitForState(page, "connected");
+      // Every state the indicator shows from now on: "offline" lasts only
+      // retry_ms (1 s or more), which a slow machine can miss by polling.
+      await page.evaluate(() => {
+        const state = document.querySelector("#state");
+        window.seenStates = [];
+        new MutationObserver(() => window.seenStates.push(state.dataset.state)).observe(state, {
+          attributes: true,
+          attributeFilter: ["data-state"],
+        });
+      });
       node.kill("SIGTERM");
       const entry = page.locator('#log li[data-kind="goaway"]');
       await entry.waitFor(WAIT);
       assert.match(await entry.textContent(), /goaway \(\w+\): reconnecting in \d+ ms/);
-      await waitForState(page, "offline");
+      await page.waitForFunction(() => window.seenStates.includes("offline"), null, WAIT);
     } finally {
       await browser.close();
       await node.stop();
