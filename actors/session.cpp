@@ -65,9 +65,9 @@ struct session_state {
     counted_ = c;
   }
 
-  /// Pushes into the replay buffer, counting evictions and stamping the time.
-  // `accepted`: when the broker took the message (deliver_atom), the start
-  // of its delivery latency; 0: now.
+  /// Pushes into the replay buffer, counting evictions and stamping the time:
+  /// `accepted`, when the broker took the message (deliver_atom), the start
+  /// of its delivery latency; 0: now.
   void buffer(std::uint64_t seq, shared_body body, std::int64_t accepted = 0) {
     if (!metrics_) {
       buffer_.push(seq, std::move(body));

@@ -109,12 +109,6 @@ const asset* client_script() { return ${client_pointer}; }
 
 std::span<const asset> site_files() { return {site_table, site_count}; }
 
-const asset* find_site_file(std::string_view name) {
-  for (const auto& a : site_files())
-    if (a.name == name) return &a;
-  return nullptr;
-}
-
 }  // namespace wsvisor::web
 ")
 # Rewritten only when it changed, so that an unchanged file rebuilds nothing.

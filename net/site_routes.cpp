@@ -14,12 +14,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-const web::asset* find(std::span<const web::asset> files, std::string_view name) {
-  for (const auto& a : files)
-    if (a.name == name) return &a;
-  return nullptr;
-}
-
 site_answer file_answer(const web::asset& file, std::string_view if_none_match) {
   bool page = file.name.ends_with(html_suffix);
   if (etag_matches(if_none_match, file.etag))
@@ -41,7 +35,7 @@ std::optional<site_answer> dashboard_refusal(const site_request& req, const site
   if (!refusal) return std::nullopt;
   if (refusal->status == 401) {
     site_answer login{.status = 401, .challenge = true};
-    if (const auto* page = find(content.site, "login.html")) {
+    if (const auto* page = web::find_file(content.site, "login.html")) {
       login.content_type = page->content_type;
       login.body = page->body;
       login.page = true;
@@ -64,15 +58,15 @@ std::optional<site_answer> route_site(const site_request& req, const site_conten
   const web::asset* file = nullptr;
   bool gated = false;
   if (req.path == demo_path) {
-    file = find(content.site, "index.html");
+    file = web::find_file(content.site, "index.html");
   } else if (req.path == dashboard_path) {
-    file = find(content.site, "dashboard.html");
+    file = web::find_file(content.site, "dashboard.html");
     gated = true;
   } else if (req.path == client_script_path) {
     file = content.client;
   } else if (req.path.starts_with(static_prefix)) {
     auto name = req.path.substr(static_prefix.size());
-    if (!name.ends_with(html_suffix)) file = find(content.site, name);
+    if (!name.ends_with(html_suffix)) file = web::find_file(content.site, name);
   }
   if (file == nullptr) return std::nullopt;
   if (req.method != "GET" && req.method != "HEAD")

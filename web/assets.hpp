@@ -23,7 +23,16 @@ const asset* client_script();
 /// The files of `web/site/`, by name.
 std::span<const asset> site_files();
 
+/// The file called `name` among `files`; null when there is none.
+inline const asset* find_file(std::span<const asset> files, std::string_view name) {
+  for (const auto& a : files)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
 /// The file of `web/site/` called `name`; null when there is none.
-const asset* find_site_file(std::string_view name);
+inline const asset* find_site_file(std::string_view name) {
+  return find_file(site_files(), name);
+}
 
 }  // namespace wsvisor::web
