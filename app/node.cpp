@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
 #include <mutex>
@@ -40,6 +41,8 @@
 #include "metrics/node_metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/io_gate.hpp"
+#include "net/io_pool.hpp"
+#include "net/io_scheduler.hpp"
 #include "net/ws_client.hpp"
 #include "wsvisor/version.hpp"
 
@@ -60,6 +63,7 @@ std::size_t usable_cpus() {
 
 bool use_work_sharing(actor_scheduler s) {
   switch (s) {
+    case actor_scheduler::io: return false;
     case actor_scheduler::stealing: return false;
     case actor_scheduler::sharing: return true;
     case actor_scheduler::automatic: return usable_cpus() == 1;
@@ -67,13 +71,29 @@ bool use_work_sharing(actor_scheduler s) {
   return false;
 }
 
+std::size_t io_thread_count(const server_config& s) {
+  if (s.io_threads > 0) return s.io_threads;
+  return std::max<std::size_t>(usable_cpus(), 1);
+}
+
+std::string_view scheduler_in_use(actor_scheduler s) {
+  if (s == actor_scheduler::io) return "io";
+  return use_work_sharing(s) ? "sharing" : "stealing";
+}
+
 namespace {
 
-caf::actor_system_config make_caf_config(const config& cfg) {
-  caf::actor_system_config caf_cfg;
-  if (cfg.server.actor_threads > 0)
-    caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
-  if (use_work_sharing(cfg.server.scheduler)) caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+// The actors run on `pool`'s threads with `server.actor_scheduler = "io"`,
+// else on CAF's own.
+void configure_caf(net::io_system_config& caf_cfg, const config& cfg, net::io_pool& pool) {
+  if (cfg.server.scheduler == actor_scheduler::io) {
+    caf_cfg.use_io_scheduler(pool);
+  } else {
+    if (cfg.server.actor_threads > 0)
+      caf_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
+    if (use_work_sharing(cfg.server.scheduler))
+      caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  }
   if (cfg.cluster.enabled) {
     // Both are off in CAF by default, and then a frozen peer is never noticed.
     caf_cfg.load<caf::io::middleman>();
@@ -81,7 +101,6 @@ caf::actor_system_config make_caf_config(const config& cfg) {
     caf_cfg.set("middleman.connection-timeout", caf::timespan{cfg.cluster.peer_timeout});
   }
   add_message_types(caf_cfg);
-  return caf_cfg;
 }
 
 // An outbound socket whose calls reach the io_context only while it exists:
@@ -115,10 +134,11 @@ class dead_socket final : public outbound_socket {
   void abort() override {}
 };
 
-outbound_dialer make_dialer(asio::io_context& ioc, std::shared_ptr<net::io_gate> gate) {
-  return [&ioc, gate](outbound_options opts, outbound_events events) -> outbound_socket_ptr {
+outbound_dialer make_dialer(net::io_pool& pool, std::shared_ptr<net::io_gate> gate) {
+  return [&pool, gate](outbound_options opts, outbound_events events) -> outbound_socket_ptr {
     outbound_socket_ptr socket;
-    gate->call([&] { socket = net::open_ws_client(ioc, std::move(opts), std::move(events)); });
+    gate->call(
+        [&] { socket = net::open_ws_client(pool.next(), std::move(opts), std::move(events)); });
     if (!socket) return std::make_shared<dead_socket>();
     return std::make_shared<gated_socket>(std::move(socket), gate);
   };
@@ -275,8 +295,9 @@ std::string publish_contact(caf::actor_system& sys, const cluster_config& c,
 }  // namespace
 
 struct node::impl {
-  impl(config c, node_options o)
-      : cfg(std::move(c)), opts(std::move(o)), caf_cfg(make_caf_config(cfg)) {}
+  impl(config c, node_options o) : cfg(std::move(c)), opts(std::move(o)) {
+    configure_caf(caf_cfg, cfg, pool);
+  }
 
   /// `drain`: SIGTERM/SIGINT (docs/operations.md, "Stopping and draining"):
   /// readiness turns 503, the listener closes, a cluster node hands its
@@ -307,7 +328,7 @@ struct node::impl {
     // a null tuple pointer (undefined behaviour; tests/ubsan.supp).
     system->spawn([this, bound](caf::event_based_actor* self, int) -> caf::behavior {
       auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
-      auto resume = [this] { gate->post(ioc, [this] { goaway_clients(); }); };
+      auto resume = [this] { gate->post(ioc(), [this] { goaway_clients(); }); };
       if (!registry) {
         resume();
         return {};
@@ -398,7 +419,6 @@ struct node::impl {
     }
     if (signals) signals->cancel();
     if (hangups) hangups->cancel();
-    work.reset();
     flush_deadline = std::chrono::steady_clock::now() + close_flush_bound;
     await_closes();
   }
@@ -408,7 +428,9 @@ struct node::impl {
   /// them before it stops, for at most close_flush_bound.
   void await_closes() {
     if (http->open_websockets() == 0 || std::chrono::steady_clock::now() >= flush_deadline) {
-      ioc.stop();
+      std::lock_guard lock{finished_mtx};
+      finished = true;
+      finished_cv.notify_all();
       return;
     }
     grace.expires_after(std::chrono::milliseconds{5});
@@ -491,14 +513,20 @@ struct node::impl {
   std::shared_ptr<snapshot<connection_options>> conn_opts;  // for connections accepted next
   std::mutex reload_mtx;
   std::shared_ptr<spdlog::logger> logger = log::get("node");
-  caf::actor_system_config caf_cfg;
+  net::io_system_config caf_cfg;
   // The actor system is declared before the I/O side so that it is destroyed
-  // after it: handlers still queued on the stopped io_context hold actor
-  // handles, which must be released while the system exists.
+  // after it: handlers still queued on the stopped io_contexts hold actor
+  // handles, which must be released while the system exists. With the io
+  // scheduler, the pool's stop moves the actors to a thread of the
+  // scheduler's own (net/io_scheduler.hpp).
   std::unique_ptr<caf::actor_system> system;
-  asio::io_context ioc{static_cast<int>(cfg.server.io_threads)};
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  asio::steady_timer grace{ioc};
+  net::io_pool pool{io_thread_count(cfg.server)};
+  asio::io_context& ioc() { return pool.context(0); }  // timers, signals, the listener
+  asio::steady_timer grace{ioc()};
+  // Set once the tree has stopped and the close frames are out: run() returns.
+  std::mutex finished_mtx;
+  std::condition_variable finished_cv;
+  bool finished = false;
   std::optional<asio::signal_set> signals;
   std::optional<asio::signal_set> hangups;  // SIGHUP: reload
   std::unique_ptr<net::http_server> http;
@@ -545,12 +573,16 @@ node::~node() {
   d.contact = nullptr;
   // Connection actors end with their sessions (which end with the registry)
   // or, before hello, at their handshake timeout. Once every actor is done,
-  // nothing posts to the io_context any more and it can be torn down.
+  // nothing posts to the io_contexts any more and they can be torn down.
   if (d.system) d.system->await_all_actors_done();
+  d.pool.stop();
 }
 
 std::string node::start() {
   auto& d = *impl_;
+  // The threads first: with the io scheduler they run the actors, and the
+  // tree is asked below whether it has started.
+  d.pool.start();
   d.system = std::make_unique<caf::actor_system>(d.caf_cfg);
   auto& sys = *d.system;
   const auto& server = d.cfg.server;
@@ -567,7 +599,7 @@ std::string node::start() {
   }
   d.conn_opts = std::make_shared<snapshot<connection_options>>(std::move(conn_opts));
   d.http = std::make_unique<net::http_server>(
-      d.ioc, net::http_options{
+      d.pool, net::http_options{
                  .listen = server.listen,
                  .request_timeout = server.handshake_timeout,
                  .version_json = version_json(),
@@ -612,7 +644,7 @@ std::string node::start() {
     if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
   }
   auto children =
-      root_children(d.cfg, make_dialer(d.ioc, d.gate), d.current, d.ready, d.metrics);
+      root_children(d.cfg, make_dialer(d.pool, d.gate), d.current, d.ready, d.metrics);
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
   d.root = spawn_supervisor(*d.system,
                             supervisor_options{.name = "root",
@@ -621,7 +653,7 @@ std::string node::start() {
                                                .children = std::move(children),
                                                .metrics = d.metrics});
   d.root->attach_functor([&d, gate = d.gate](const caf::error& reason) {
-    gate->post(d.ioc, [&d, reason] { d.on_root_down(reason); });
+    gate->post(d.ioc(), [&d, reason] { d.on_root_down(reason); });
   });
   // The supervisor starts its children in its first activation, on CAF's
   // scheduler, not in spawn_supervisor: listening at once let a client's
@@ -639,15 +671,16 @@ std::string node::start() {
   }
   if (auto err = d.http->start(); !err.empty()) return err;
   if (d.opts.handle_signals) {
-    d.signals.emplace(d.ioc, SIGINT, SIGTERM);
+    d.signals.emplace(d.ioc(), SIGINT, SIGTERM);
     d.await_signal();
-    d.hangups.emplace(d.ioc, SIGHUP);
+    d.hangups.emplace(d.ioc(), SIGHUP);
     d.await_hangup();
   }
   log::info(*d.logger, "listening",
             {{"address", d.http->local_address()},
              {"version", version_string},
-             {"actor_scheduler", use_work_sharing(d.cfg.server.scheduler) ? "sharing" : "stealing"},
+             {"actor_scheduler", scheduler_in_use(d.cfg.server.scheduler)},
+             {"io_threads", d.pool.size()},
              {"thread_policy", sched_getscheduler(0) == SCHED_BATCH ? "batch" : "normal"}});
   systemd::notify_status("listening on " + d.http->local_address());
   systemd::notify_ready();
@@ -656,10 +689,13 @@ std::string node::start() {
 
 int node::run() {
   auto& d = *impl_;
-  std::vector<std::thread> extra;
-  for (std::uint32_t i = 1; i < d.cfg.server.io_threads; ++i) extra.emplace_back([&d] { d.ioc.run(); });
-  d.ioc.run();
-  for (auto& t : extra) t.join();
+  {
+    std::unique_lock lock{d.finished_mtx};
+    d.finished_cv.wait(lock, [&d] { return d.finished; });
+  }
+  // The I/O threads end here, as the sockets' loop did before; actors still
+  // alive end in ~node (with the io scheduler, on its own thread).
+  d.pool.stop();
   bool requested = d.stopping && (d.root_reason == caf::exit_reason::user_shutdown || !d.root_reason);
   int status = d.root_ended && requested ? exit_ok : exit_failure;
   log::info(*d.logger, "stopped", {{"status", status}});
@@ -668,12 +704,12 @@ int node::run() {
 
 void node::stop() {
   auto& d = *impl_;
-  asio::post(d.ioc, [&d] { d.begin_shutdown("stop requested"); });
+  asio::post(d.ioc(), [&d] { d.begin_shutdown("stop requested"); });
 }
 
 void node::reload() {
   auto& d = *impl_;
-  asio::post(d.ioc, [&d] { d.reload(); });
+  asio::post(d.ioc(), [&d] { d.reload(); });
 }
 
 std::uint16_t node::http_port() const { return impl_->http->local_port(); }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/supervisor.hpp"
@@ -53,8 +54,8 @@ class node {
   /// otherwise what failed (naming the address for a listen failure).
   std::string start();
 
-  /// Runs the I/O loop on this thread (plus `server.io_threads - 1` more)
-  /// until the node has stopped; returns the process exit status.
+  /// Waits until the node has stopped, then stops its I/O threads (started
+  /// by `start`, `io_thread_count` of them); returns the process exit status.
   int run();
 
   /// Starts a staged shutdown; safe from any thread, idempotent.
@@ -75,8 +76,16 @@ class node {
 };
 
 /// Whether CAF runs its work-sharing scheduler for `server.actor_scheduler`
-/// (`auto`: when this process may run on one CPU only).
+/// (`auto`: when this process may run on one CPU only; never with `io`).
 bool use_work_sharing(actor_scheduler s);
+
+/// The scheduler a node runs for `server.actor_scheduler`: "io", "sharing"
+/// or "stealing" (`auto` resolved), as its `listening` line names it.
+std::string_view scheduler_in_use(actor_scheduler s);
+
+/// The node's I/O threads: `server.io_threads`, or with 0 one per CPU this
+/// process may run on (its affinity, as `taskset` sets it).
+std::size_t io_thread_count(const server_config& s);
 
 /// Whether the node's threads run under SCHED_BATCH: with `auto`, when this
 /// process may run on one CPU only. The I/O thread and the actor worker then

@@ -31,11 +31,13 @@ enum class jitter_kind { none, full, equal, decorrelated };
 enum class give_up_action { escalate, stop };
 
 enum class log_format { text, json };
-/// CAF's scheduler: work stealing (idle workers poll before they sleep) or
-/// work sharing (one queue; idle workers sleep at once). `automatic` picks
-/// sharing when the process may run on one CPU only, where a polling worker
-/// can only take time from the I/O thread (docs/benchmarks.md).
-enum class actor_scheduler { automatic, stealing, sharing };
+/// What runs the actors. `io`: the I/O threads themselves (net/io_scheduler.hpp),
+/// so that a frame is handled without a thread hand-off. Or CAF's own
+/// scheduler on threads of its own: work stealing (idle workers poll before
+/// they sleep) or work sharing (one queue; idle workers sleep at once).
+/// `automatic` picks sharing when the process may run on one CPU only, where
+/// a polling worker can only take time from the I/O thread, else stealing.
+enum class actor_scheduler { io, automatic, stealing, sharing };
 enum class log_level { trace, debug, info, warn, error, critical, off };
 /// The oldest TLS version the server accepts (`[server.tls] min_version`).
 enum class tls_version { v1_2, v1_3 };
@@ -58,9 +60,11 @@ struct server_config {
   std::uint64_t send_queue_bytes = 1u << 20;  // outbound bytes queued per client; a client this
                                               // far behind stopped reading and is dropped
   duration handshake_timeout{10'000};         // to send a request, upgrade and say hello
-  std::uint32_t io_threads = 1;               // Asio threads; one suffices on two cores
-  std::uint32_t actor_threads = 0;            // CAF scheduler workers; 0 = one per core
-  actor_scheduler scheduler = actor_scheduler::automatic;  // key: actor_scheduler
+  std::uint32_t io_threads = 0;               // event loops, one thread each; 0 = one per
+                                              // CPU this process may use (its affinity)
+  std::uint32_t actor_threads = 0;            // CAF's workers (stealing, sharing, auto only);
+                                              // 0 = one per core
+  actor_scheduler scheduler = actor_scheduler::io;  // key: actor_scheduler
   std::vector<std::string> allowed_origins;   // Origin allow-list for browsers; empty = any
   tls_config tls;                             // [server.tls]
   duration drain_timeout{20'000};             // SIGTERM/SIGINT: bound on the drain (handovers,

@@ -20,7 +20,7 @@ const std::vector<std::string_view> strategy_names{"one_for_one", "one_for_all",
 const std::vector<std::string_view> jitter_names{"none", "full", "equal", "decorrelated"};
 const std::vector<std::string_view> give_up_names{"escalate", "stop"};
 const std::vector<std::string_view> format_names{"text", "json"};
-const std::vector<std::string_view> scheduler_names{"auto", "stealing", "sharing"};
+const std::vector<std::string_view> scheduler_names{"io", "auto", "stealing", "sharing"};
 const std::vector<std::string_view> tls_version_names{"1.2", "1.3"};
 const std::vector<std::string_view> level_names{
     "trace", "debug", "info", "warn", "error", "critical", "off",
@@ -61,7 +61,7 @@ void read_server(reader& r, const std::string& path, const toml::node& node, ser
                    integer_field(r, "max_connections", s.max_connections, 1, unbounded),
                    size_field(r, "send_queue_bytes", s.send_queue_bytes, kib, gib),
                    duration_field(r, "handshake_timeout", s.handshake_timeout),
-                   integer_field(r, "io_threads", s.io_threads, 1, 64),
+                   integer_field(r, "io_threads", s.io_threads, 0, 64),
                    integer_field(r, "actor_threads", s.actor_threads, 0, 256),
                    enum_field(r, "actor_scheduler", s.scheduler, parse_actor_scheduler, scheduler_names),
                    {"allowed_origins",

@@ -77,7 +77,8 @@ constexpr name_table<log_format, 2> format_names{{
     {log_format::text, "text"},
     {log_format::json, "json"},
 }};
-constexpr name_table<actor_scheduler, 3> scheduler_names{{
+constexpr name_table<actor_scheduler, 4> scheduler_names{{
+    {actor_scheduler::io, "io"},
     {actor_scheduler::automatic, "auto"},
     {actor_scheduler::stealing, "stealing"},
     {actor_scheduler::sharing, "sharing"},

@@ -9,6 +9,7 @@
 
 #include "log/log.hpp"
 #include "net/http_connection.hpp"
+#include "net/io_pool.hpp"
 #include "net/tls_context.hpp"
 #include "net/ws_upgrade.hpp"
 
@@ -33,16 +34,25 @@ std::shared_ptr<spdlog::logger> http_log() {
 }  // namespace
 
 struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
-  impl(asio::io_context& ioc, http_options opts)
+  impl(asio::io_context& ioc, io_pool* pool, http_options opts)
       : ioc_(ioc),
+        pool_(pool),
         opts_(std::make_shared<const http_options>(std::move(opts))),
         slots_(std::make_shared<ws_slots>(opts_->max_connections, opts_->max_connections_per_ip)),
         loopback_(is_loopback_listen(opts_->listen)),
         acceptor_(asio::make_strand(ioc)) {}
 
+  // The context of the next connection. A pool's contexts have one thread
+  // each, so their plain executor serialises the connection's handlers; a
+  // lone io_context may have several threads, hence the strand.
+  asio::io_context& next_context() { return pool_ ? pool_->next() : ioc_; }
+
   void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    auto& ctx = next_context();
+    auto executor =
+        pool_ ? asio::any_io_executor{ctx.get_executor()} : asio::any_io_executor{asio::make_strand(ctx)};
+    acceptor_.async_accept(executor,
+                           [self = shared_from_this(), &ctx](beast::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
                                return;
                              if (ec) {
@@ -71,13 +81,14 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                              // in docs/benchmarks.md.
                              beast::error_code ignored;
                              socket.set_option(tcp::no_delay(true), ignored);
-                             serve_http(self->ioc_, std::move(socket), self->opts_,
+                             serve_http(ctx, std::move(socket), self->opts_,
                                         self->slots_, self->loopback_, self->tls_);
                              self->accept();
                            });
   }
 
-  asio::io_context& ioc_;
+  asio::io_context& ioc_;  // the acceptor's
+  io_pool* pool_;          // null: every connection on ioc_
   std::shared_ptr<const http_options> opts_;
   std::shared_ptr<ws_slots> slots_;
   bool loopback_;  // the API without a token answers only then
@@ -88,7 +99,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 };
 
 http_server::http_server(asio::io_context& ioc, http_options opts)
-    : impl_(std::make_shared<impl>(ioc, std::move(opts))) {}
+    : impl_(std::make_shared<impl>(ioc, nullptr, std::move(opts))) {}
+
+http_server::http_server(io_pool& pool, http_options opts)
+    : impl_(std::make_shared<impl>(pool.context(0), &pool, std::move(opts))) {}
 
 http_server::~http_server() { stop(); }
 

@@ -46,7 +46,8 @@
 /// `GET /metrics` (docs/metrics.md) answers `metrics()` under the same rule.
 ///
 /// Threading: all socket work runs on the `io_context` given to the
-/// constructor; `start`, `stop` and `local_port` may be called from any thread
+/// constructor, or, given an `io_pool`, each connection on one of the pool's
+/// contexts in turn (the listener on the first); `start`, `stop` and `local_port` may be called from any thread
 /// that does not race with each other (in practice: the owner's thread).
 /// Beast and Asio stay out of this header so that it is cheap to include.
 
@@ -69,6 +70,8 @@ class io_context;
 }  // namespace boost::asio
 
 namespace wsvisor::net {
+
+class io_pool;
 
 /// POST /api/publish: the validated request.
 struct publish_request {
@@ -169,6 +172,7 @@ struct http_options {
 class http_server {
  public:
   http_server(boost::asio::io_context& ioc, http_options opts);
+  http_server(io_pool& pool, http_options opts);
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;

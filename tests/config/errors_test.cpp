@@ -138,7 +138,7 @@ buffer = -1
   EXPECT_TRUE(
       has_error(r, "server.max_message_bytes", 2, "must be between 64 bytes and 64MiB, got 63"));
   EXPECT_TRUE(has_error(r, "server.max_connections", 3, "must be at least 1, got 0"));
-  EXPECT_TRUE(has_error(r, "server.io_threads", 4, "must be between 1 and 64, got 65"));
+  EXPECT_TRUE(has_error(r, "server.io_threads", 4, "must be between 0 and 64, got 65"));
   EXPECT_TRUE(has_error(r, "server.actor_threads", 5, "must be between 0 and 256, got 257"));
   EXPECT_TRUE(has_error(r, "server.handshake_timeout", 6, "must be between 1ms and 24h"));
   EXPECT_TRUE(has_error(r, "session.resume_window", 8, "got \"25h\""));
@@ -381,7 +381,7 @@ TEST(ConfigErrors, ReportsAllErrorsAtOnceInLineOrder) {
   auto r = load_config_string(R"([session]
 resume_window = "soon"
 [server]
-io_threads = 0
+io_threads = 65
 [log]
 formt = "json"
 )");

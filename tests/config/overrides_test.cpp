@@ -92,11 +92,11 @@ TEST(ConfigOverrides, RefineAPolicyDefinedInTheFile) {
 }
 
 TEST(ConfigOverrides, ReportInvalidValuesWithTheKeyAndNoLine) {
-  auto r = load_config_defaults({"session.resume_window=soon", "server.io_threads=0",
+  auto r = load_config_defaults({"session.resume_window=soon", "server.io_threads=65",
                                  "log.level=loud", "cluster.peers=a:1", "server.listen=nowhere"});
   EXPECT_TRUE(
       has_error(r, "session.resume_window", 0, "expected a duration like \"30s\", got \"soon\""));
-  EXPECT_TRUE(has_error(r, "server.io_threads", 0, "must be between 1 and 64, got 0"));
+  EXPECT_TRUE(has_error(r, "server.io_threads", 0, "must be between 0 and 64, got 65"));
   EXPECT_TRUE(has_error(r, "log.level", 0, "got \"loud\""));
   EXPECT_TRUE(has_error(r, "cluster.peers", 0, "expected an array of strings"));
   EXPECT_TRUE(has_error(r, "server.listen", 0, "expected host:port"));
@@ -125,7 +125,7 @@ TEST(ConfigOverrides, ReportMalformedOverridesNamingThem) {
 
 TEST(ConfigOverrides, CannotSmuggleFurtherKeysInAValue) {
   auto r = load_config_defaults({"cluster.node=a\nserver.io_threads = 9"});
-  EXPECT_EQ(r.cfg.server.io_threads, 1u);
+  EXPECT_EQ(r.cfg.server.io_threads, 0u);
   EXPECT_TRUE(has_error(r, "cluster.node", 0, "expected 1 to 64"));
 }
 
@@ -145,7 +145,7 @@ TEST(ConfigOverrides, CanFixAnInconsistencyInTheFile) {
 }
 
 TEST(ConfigOverrides, AreStillCheckedWhenTheFileHasASyntaxError) {
-  auto r = load_config_string("[server\n", "t", {"server.io_threads=0"});
+  auto r = load_config_string("[server\n", "t", {"server.io_threads=65"});
   ASSERT_EQ(r.errors.size(), 2u) << all_errors(r);
   EXPECT_EQ(r.errors[0].line, 1);
   EXPECT_TRUE(has_error(r, "server.io_threads", 0));
