@@ -117,7 +117,9 @@ struct session_state {
     std::string frame;   // empty while the answer is outstanding
     std::string undecided_subscribe;  // a subscribe to this channel waits for earlier ones
   };
-  std::deque<pending_answer> answers_;
+  // A vector, not a std::deque: libstdc++'s deque allocates 576 bytes even
+  // while empty, which is what this almost always is.
+  std::vector<pending_answer> answers_;
   std::uint64_t next_ticket_ = 0;
 
   bool awaiting_answer(std::uint64_t cseq) const {
@@ -134,8 +136,9 @@ struct session_state {
   void answer(std::uint64_t ticket, std::string frame) {
     for (auto& a : answers_)
       if (a.ticket == ticket) a.frame = std::move(frame);
-    while (!answers_.empty()) {
-      auto& front = answers_.front();
+    std::size_t sent = 0;
+    while (sent < answers_.size()) {
+      auto& front = answers_[sent];
       if (!front.undecided_subscribe.empty()) {
         // Every answer before it is out: decide it now, if that no longer
         // depends on subscribes at the broker.
@@ -146,8 +149,9 @@ struct session_state {
       }
       if (front.frame.empty()) break;
       send_text(std::move(front.frame));
-      answers_.pop_front();
+      ++sent;
     }
+    answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(sent));
     if (bye_pending_ && answers_.empty()) end_with_bye();
   }
 

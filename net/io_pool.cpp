@@ -19,6 +19,12 @@ thread_local std::size_t this_index = io_pool::npos;
 
 }  // namespace
 
+// An io_context whose handlers can be destroyed before the context itself.
+struct io_pool::context_type : asio::io_context {
+  using asio::io_context::io_context;
+  void destroy_handlers() { shutdown(); }
+};
+
 struct io_pool::guard {
   explicit guard(asio::io_context& ctx) : work(ctx.get_executor()) {}
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -29,7 +35,7 @@ io_pool::io_pool(std::size_t threads) {
   for (std::size_t i = 0; i < threads; ++i) {
     // Concurrency hint 1: one thread runs each context, which lets Asio
     // queue a post made on that thread without taking its lock.
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    contexts_.push_back(std::make_unique<context_type>(1));
     guards_.push_back(std::make_unique<guard>(*contexts_.back()));
   }
 }
@@ -37,9 +43,14 @@ io_pool::io_pool(std::size_t threads) {
 io_pool::~io_pool() {
   stop();
   guards_.clear();
-  // Contexts go in reverse: a handler of one may hold an object of another.
-  while (!contexts_.empty()) contexts_.pop_back();
+  // A handler queued on one context may hold an object of another (the
+  // listener's pending accept holds the socket it will give to the next
+  // context): every context's handlers go before any context's services.
+  for (auto& ctx : contexts_) ctx->destroy_handlers();
+  contexts_.clear();
 }
+
+asio::io_context& io_pool::context(std::size_t i) { return *contexts_[i]; }
 
 asio::io_context& io_pool::next() {
   return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];

@@ -40,7 +40,7 @@ class io_pool {
   io_pool& operator=(const io_pool&) = delete;
 
   std::size_t size() const { return contexts_.size(); }
-  boost::asio::io_context& context(std::size_t i) { return *contexts_[i]; }
+  boost::asio::io_context& context(std::size_t i);
 
   /// The context for the next new socket, round robin.
   boost::asio::io_context& next();
@@ -69,8 +69,9 @@ class io_pool {
   void forget(std::size_t handle);
 
  private:
+  struct context_type;
   struct guard;
-  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<std::unique_ptr<context_type>> contexts_;
   std::vector<std::unique_ptr<guard>> guards_;  // keep run() going while idle
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};

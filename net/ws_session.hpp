@@ -58,7 +58,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -121,6 +120,7 @@ class ws_session final : public transport,
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void drain_inbox();
   void write_next();
+  void release_idle_queues();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void discard_queue();
   void uncork();
@@ -160,11 +160,16 @@ class ws_session final : public transport,
   std::function<void()> timer_fn_;      // pending set_timer callback
   std::uint64_t timer_generation_ = 0;  // a wait that completes after being replaced is stale
   caf::actor actor_;
-  std::deque<out_frame> queue_;  // front() is being written while `writing_`
+  // Frames go out in batches: batch_[batch_next_] is being written while
+  // `writing_`; what arrives meanwhile waits in queue_ and is the next batch.
+  // Vectors, not a std::deque: libstdc++'s deque allocates 576 bytes even
+  // while empty, as it is on an idle connection.
+  std::vector<out_frame> batch_;
+  std::size_t batch_next_ = 0;
+  std::vector<out_frame> queue_;
   std::vector<out_frame> draining_;  // inbox_ swapped out by drain_inbox
   bool writing_ = false;
-  bool corked_ = false;        // TCP_CORK is set while a batch of frames is written
-  std::size_t cork_left_ = 0;  // frames of the corked batch not yet written
+  bool corked_ = false;  // TCP_CORK is set while a batch of frames is written
   bool accepted_ = false;
   struct close_request {
     std::uint16_t code;

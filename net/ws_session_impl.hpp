@@ -247,33 +247,48 @@ void ws_session<NextLayer>::drain_inbox() {
       queue_.push_back(std::move(frame));
   }
   draining_.clear();
-  if (!writing_ && !queue_.empty()) write_next();
+  if (!writing_) write_next();
 }
 
 template <class NextLayer>
 void ws_session<NextLayer>::write_next() {
-  const auto& frame = queue_.front();
-  writing_ = true;
-  if (queue_.size() > 1 && !corked_) {
-    // Several frames to go: Beast writes one frame per send, so hold the
-    // segment (TCP_CORK) until this batch's last frame is handed to the
-    // kernel: one segment, one wake-up of the peer, instead of one per
-    // frame. Bounded to the frames queued now, so a steady stream is never
-    // held back longer than one batch takes to write.
-    int one = 1;
-    auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
-    if (::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) == 0) {
-      corked_ = true;
-      cork_left_ = queue_.size();
+  if (batch_next_ >= batch_.size()) {
+    // The batch is written: what queued up behind it is the next one.
+    batch_.clear();
+    batch_next_ = 0;
+    if (queue_.empty()) return release_idle_queues();
+    batch_.swap(queue_);
+    if (batch_.size() > 1 && !corked_) {
+      // Several frames to go: Beast writes one frame per send, so hold the
+      // segment (TCP_CORK) until this batch's last frame is handed to the
+      // kernel: one segment, one wake-up of the peer, instead of one per
+      // frame. Bounded to one batch, so a steady stream is never held back
+      // longer than one batch takes to write.
+      int one = 1;
+      auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
+      if (::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) == 0) corked_ = true;
     }
   }
-  // The deque keeps `frame` in place until on_write pops it.
+  // batch_ does not grow while a frame of it is written, so `frame` stays
+  // in place until on_write.
+  const auto& frame = batch_[batch_next_];
+  writing_ = true;
   std::array<asio::const_buffer, 2> buffers{
       asio::buffer(frame.head),
       frame.body ? asio::buffer(*frame.body) : asio::const_buffer{},
   };
   ws_.text(true);
   ws_.async_write(buffers, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+}
+
+template <class NextLayer>
+void ws_session<NextLayer>::release_idle_queues() {
+  // After a burst the vectors keep their capacity; an idle connection should
+  // not hold a burst's worth of frame slots.
+  constexpr std::size_t kept_slots = 8;
+  if (batch_.capacity() > kept_slots) std::vector<out_frame>{}.swap(batch_);
+  if (queue_.capacity() > kept_slots) std::vector<out_frame>{}.swap(queue_);
+  if (draining_.capacity() > kept_slots) std::vector<out_frame>{}.swap(draining_);
 }
 
 template <class NextLayer>
@@ -320,19 +335,21 @@ void ws_session<NextLayer>::notify_room() {
 template <class NextLayer>
 void ws_session<NextLayer>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
-  queued_.fetch_sub(queue_.front().size(), std::memory_order_acq_rel);
-  queue_.pop_front();
-  if (corked_ && --cork_left_ == 0) uncork();
+  queued_.fetch_sub(batch_[batch_next_].size(), std::memory_order_acq_rel);
+  ++batch_next_;
   notify_room();
   if (ec) {
+    uncork();
     fail(ec, "write");
     discard_queue();
     // A failed write means a broken connection; make sure the read ends too.
     if (!is_normal_ending(ec)) reset_socket("write failed");
     return;
   }
-  if (!queue_.empty()) return write_next();
+  if (batch_next_ < batch_.size()) return write_next();
   uncork();
+  if (!queue_.empty()) return write_next();
+  release_idle_queues();
   if (close_requested_ && !finished_) start_close();
 }
 
@@ -348,11 +365,12 @@ void ws_session<NextLayer>::uncork() {
 template <class NextLayer>
 void ws_session<NextLayer>::discard_queue() {
   // The frame being written stays until its write completes.
-  auto keep = writing_ ? 1u : 0u;
-  while (queue_.size() > keep) {
-    queued_.fetch_sub(queue_.back().size(), std::memory_order_acq_rel);
-    queue_.pop_back();
-  }
+  auto keep = batch_next_ + (writing_ ? 1 : 0);
+  for (auto i = keep; i < batch_.size(); ++i)
+    queued_.fetch_sub(batch_[i].size(), std::memory_order_acq_rel);
+  if (keep < batch_.size()) batch_.resize(keep);
+  for (auto& frame : queue_) queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
+  queue_.clear();
 }
 
 template <class NextLayer>

@@ -1,6 +1,7 @@
 // End-to-end tests of the `wsvisor` executable: command line, configuration
 // errors, logging and signals, observed from outside as an operator would.
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -243,9 +244,36 @@ TEST(WsvisorProcess, ServesHealthzAndExitsZeroOnSigterm) {
   EXPECT_NE(p.stderr_text().find("cause=SIGTERM"), std::string::npos);
 }
 
-TEST(WsvisorProcess, AutoSchedulerSharesWorkWhenPinnedToOneCpu) {
+TEST(WsvisorProcess, RunsItsActorsOnOneIoThreadPerUsableCpuByDefault) {
+  auto listening = [](child_process& p) {
+    return p.wait_for_stderr_line(
+        [](const std::string& l) { return l.find("listening") != std::string::npos; });
+  };
   // taskset (util-linux, on every Debian) pins the process to one CPU.
   child_process pinned{"/usr/bin/taskset", {"-c", "0", binary, "--set", "server.listen=127.0.0.1:0"}};
+  auto line = listening(pinned);
+  ASSERT_TRUE(line) << pinned.stderr_text();
+  EXPECT_NE(line->find("actor_scheduler=io io_threads=1 "), std::string::npos) << *line;
+  auto port = std::stoi(line->substr(line->find("127.0.0.1:") + 10));
+  EXPECT_EQ(test::http_request(static_cast<std::uint16_t>(port), "GET", "/healthz").status, 200);
+  pinned.send_signal(SIGTERM);
+  EXPECT_EQ(pinned.wait_exit(), 0);
+
+  cpu_set_t cpus;
+  ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  child_process unpinned{binary, {"--set", "server.listen=127.0.0.1:0"}};
+  line = listening(unpinned);
+  ASSERT_TRUE(line) << unpinned.stderr_text();
+  EXPECT_NE(line->find("io_threads=" + std::to_string(CPU_COUNT(&cpus)) + " "), std::string::npos)
+      << *line;
+  unpinned.send_signal(SIGTERM);
+  EXPECT_EQ(unpinned.wait_exit(), 0);
+}
+
+TEST(WsvisorProcess, AutoSchedulerSharesWorkWhenPinnedToOneCpu) {
+  child_process pinned{"/usr/bin/taskset",
+                       {"-c", "0", binary, "--set", "server.listen=127.0.0.1:0", "--set",
+                        "server.actor_scheduler=\"auto\""}};
   auto line = pinned.wait_for_stderr_line(
       [](const std::string& l) { return l.find("listening") != std::string::npos; });
   ASSERT_TRUE(line) << pinned.stderr_text();

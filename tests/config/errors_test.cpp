@@ -197,7 +197,8 @@ on_give_up = "restart"
   EXPECT_TRUE(has_error(r, "policies.root.jitter", 7, "one of none|full|equal|decorrelated"));
   EXPECT_TRUE(has_error(r, "policies.root.on_give_up", 8, "one of escalate|stop"));
   auto s = load_config_string("[server]\nactor_scheduler = \"fifo\"\n");
-  EXPECT_TRUE(has_error(s, "server.actor_scheduler", 2, "one of auto|stealing|sharing, got \"fifo\""));
+  EXPECT_TRUE(
+      has_error(s, "server.actor_scheduler", 2, "one of io|auto|stealing|sharing, got \"fifo\""));
 }
 
 TEST(ConfigErrors, RejectsMalformedAddressesUrlsPathsAndNames) {

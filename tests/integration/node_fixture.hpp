@@ -1,8 +1,15 @@
 #pragma once
 
 /// Runs a real wsvisor node in-process (listener on an OS-chosen loopback
-/// port, its own actor system and I/O thread) for integration tests.
+/// port, its own actor system and I/O threads) for integration tests.
+///
+/// The node runs the default scheduler (`io`: actors on the I/O threads)
+/// with `io_threads` from the environment variable WSVISOR_TEST_IO_THREADS,
+/// else 2, so that sessions, connections and sockets meet across threads;
+/// tests/integration/CMakeLists.txt runs the suites again with 1 and 4.
 
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,9 +18,15 @@
 
 namespace wsvisor::test {
 
+inline std::uint32_t test_io_threads() {
+  const char* env = std::getenv("WSVISOR_TEST_IO_THREADS");
+  return env != nullptr && *env != 0 ? static_cast<std::uint32_t>(std::stoul(env)) : 2;
+}
+
 inline config integration_config() {
   config cfg;
   cfg.server.listen = "127.0.0.1:0";
+  cfg.server.io_threads = test_io_threads();
   cfg.log.level = log_level::warn;
   return cfg;
 }
