@@ -3,6 +3,9 @@
 /// Runs a real wsvisor node in-process (listener on an OS-chosen loopback
 /// port, its own actor system and I/O thread) for integration tests.
 
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,10 +14,20 @@
 
 namespace wsvisor::test {
 
+/// The in-process node's config. WSVISOR_TEST_IO_THREADS, when set to a
+/// number, is its `server.io_threads` (the tsan test preset asks for 2, so
+/// that actors on the io scheduler really run on two threads).
 inline config integration_config() {
   config cfg;
   cfg.server.listen = "127.0.0.1:0";
   cfg.log.level = log_level::warn;
+  if (const char* env = std::getenv("WSVISOR_TEST_IO_THREADS")) {
+    std::string_view text{env};
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec == std::errc{} && end == text.data() + text.size()) cfg.server.io_threads = n;
+    else ADD_FAILURE() << "WSVISOR_TEST_IO_THREADS is not a number: " << text;
+  }
   return cfg;
 }
 
