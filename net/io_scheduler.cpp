@@ -340,13 +340,15 @@ void io_scheduler::stop() {
       passed.get_future().wait();
     }
   }
+  // A pending timer would keep the fallback thread's loop running: the
+  // schedule goes first (CAF's own coordinator drops it too).
+  d.clock.stop();
   {
     // Every turn queued now runs; then the thread ends.
     std::lock_guard lock{d.mtx};
     d.fallback_work.reset();
   }
   if (d.fallback_thread.joinable()) d.fallback_thread.join();
-  d.clock.stop();
   // As CAF's own coordinator does with what its workers left.
   for (auto& w : d.workers)
     for (auto* job : w->take_leftovers()) cleanup_and_release(job);
