@@ -127,7 +127,7 @@ build_tsan_caf() {
     echo "wsvisor: CAF with ThreadSanitizer: cached in ${root#"$WSVISOR_ROOT"/}" >&2
     return 0
   fi
-  echo "wsvisor: building CAF with ThreadSanitizer from Debian's source package into ${root#"$WSVISOR_ROOT"/} (once; about 4 minutes on 2 cores)" >&2
+  echo "wsvisor: building CAF with ThreadSanitizer from Debian's source package into ${root#"$WSVISOR_ROOT"/} (once; 4 to 9 minutes on 2 cores)" >&2
   install_packages dpkg-dev cmake ninja-build g++
   ensure_deb_src
   mkdir -p "$cache"
