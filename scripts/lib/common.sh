@@ -75,3 +75,70 @@ install_node_peers() {
   [ -f "$WSVISOR_ROOT/tests/web/package-lock.json" ] && install_npm_packages "$WSVISOR_ROOT/tests/web"
   return 0
 }
+
+# The ThreadSanitizer build (scripts/test --tsan) links wsvisor against CAF
+# built with -fsanitize=thread from Debian's own source package: Debian's
+# libcaf-dev is not instrumented, so every hand-off inside CAF would look
+# like a race (docs/security.md). The tsan preset reads it from here.
+WSVISOR_TSAN_CAF_ROOT="$WSVISOR_ROOT/build/tsan-caf/actor-framework"
+WSVISOR_TSAN_CAF_FLAGS=(
+  -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  # -include limits: receive_buffer.hpp misses <limits>, which g++ 12 needs.
+  "-DCMAKE_CXX_FLAGS=-fsanitize=thread -include limits"
+  -DCAF_NO_EXAMPLES=ON -DCAF_NO_UNIT_TESTS=ON -DCAF_NO_OPENCL=ON -DCAF_NO_TOOLS=ON
+  -DCAF_NO_PYTHON=ON
+)
+
+# ensure_deb_src — apt can fetch Debian's source packages: adds a deb-src
+# entry for bookworm when apt has none (apt-get update only then).
+ensure_deb_src() {
+  apt-cache showsrc actor-framework 2>/dev/null | grep -q '^Package:' && return 0
+  local list=/etc/apt/sources.list.d/wsvisor-deb-src.sources
+  [ "$(id -u)" -eq 0 ] || die "need root to add $list (a deb-src entry, for apt-get source)"
+  if [ ! -f "$list" ]; then
+    printf '%s\n' "Types: deb-src" "URIs: http://deb.debian.org/debian" "Suites: bookworm" \
+      "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" >"$list"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq || die "apt-get update failed"
+  apt-cache showsrc actor-framework 2>/dev/null | grep -q '^Package:' \
+    || die "apt has no source package actor-framework, even with $list"
+}
+
+# fetch_caf_source DIR — leaves Debian's actor-framework_*.orig.tar.gz in DIR.
+# Only the upstream tarball is used; the Debian patch tarball may be missing
+# from the mirror, which fails apt-get source as a whole.
+fetch_caf_source() {
+  local dir="$1" uri file size hash
+  (cd "$dir" && apt-get source --download-only -qq actor-framework >/dev/null 2>&1) || true
+  compgen -G "$dir/actor-framework_*.orig.tar.*" >/dev/null && return 0
+  read -r uri file size hash < <(apt-get source --print-uris -qq actor-framework | grep "\.orig\.tar\.") \
+    || die "apt-get source --print-uris names no upstream tarball of actor-framework"
+  uri="${uri//\'/}"
+  /usr/lib/apt/apt-helper download-file "$uri" "$dir/$file" "$hash" >/dev/null 2>&1 \
+    || die "could not download $uri"
+}
+
+# build_tsan_caf — builds libcaf_core and libcaf_io with -fsanitize=thread in
+# $WSVISOR_TSAN_CAF_ROOT/build, once: a stamp holding the flags marks it done.
+build_tsan_caf() {
+  local cache="${WSVISOR_TSAN_CAF_ROOT%/*}" root="$WSVISOR_TSAN_CAF_ROOT"
+  local stamp="$root/build/wsvisor-tsan.stamp" want="${WSVISOR_TSAN_CAF_FLAGS[*]}"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "wsvisor: CAF with ThreadSanitizer: cached in ${root#"$WSVISOR_ROOT"/}" >&2
+    return 0
+  fi
+  echo "wsvisor: building CAF with ThreadSanitizer from Debian's source package into ${root#"$WSVISOR_ROOT"/} (once; 4 to 9 minutes on 2 cores)" >&2
+  install_packages dpkg-dev cmake ninja-build g++
+  ensure_deb_src
+  mkdir -p "$cache"
+  fetch_caf_source "$cache"
+  local tarball
+  tarball="$(compgen -G "$cache/actor-framework_*.orig.tar.*" | head -n1)"
+  rm -rf "$root" && mkdir -p "$root"
+  tar -xf "$tarball" -C "$root" --strip-components=1 || die "cannot extract $tarball"
+  local log="$cache/build.log"
+  { cmake -S "$root" -B "$root/build" "${WSVISOR_TSAN_CAF_FLAGS[@]}" \
+      && cmake --build "$root/build" -j2 --target libcaf_core_shared libcaf_io_shared; } >"$log" 2>&1 \
+    || { tail -n 20 "$log" >&2; die "build of CAF in $root failed (log: $log)"; }
+  echo "$want" >"$stamp"
+}

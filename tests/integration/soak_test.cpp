@@ -16,6 +16,10 @@
 // The node runs as a child process so that its RSS is its own. Under ASan it
 // gets a small quarantine (`quarantine_size_mb`): ASan holds freed memory in
 // a quarantine of 256 MiB by default, which would read as growth until full.
+// Under ThreadSanitizer (scripts/test --tsan) the RSS bound is not checked:
+// TSan's shadow memory and race-detection metadata grow with the addresses
+// and threads the run touched (warm-up 98 MiB, end 121 MiB in one run), so
+// the samples are printed but measure the sanitizer rather than the node.
 //
 // Length: WSVISOR_SOAK_SECONDS seconds of traffic (default 30). ctest allows
 // the test 300 s, enough for about 200 s of traffic on this machine; for a
@@ -60,6 +64,11 @@ constexpr int publishes_per_second = 100;  // over all clients, round robin
 constexpr std::uint64_t proxy_seed = 7;
 constexpr double rss_tolerance = 0.05;             // of the warm-up sample ...
 constexpr std::uint64_t rss_slack_kib = 4 * 1024;  // ... plus this much
+#if defined(__SANITIZE_THREAD__)
+constexpr bool check_rss = false;  // see above
+#else
+constexpr bool check_rss = true;
+#endif
 
 std::chrono::seconds soak_length() {
   const char* text = std::getenv("WSVISOR_SOAK_SECONDS");
@@ -249,8 +258,11 @@ TEST(Soak, FiftyClientsThroughRandomCutsLoseNothingAndTheNodeStaysFlat) {
       static_cast<unsigned long long>(warm_rss), static_cast<unsigned long long>(end_rss),
       rss_line.c_str());
   ASSERT_GT(warm_rss, 0u);
-  EXPECT_LE(end_rss, static_cast<std::uint64_t>(warm_rss * (1 + rss_tolerance)) + rss_slack_kib)
-      << "the node's RSS grew after warm-up";
+  if (check_rss) {
+    EXPECT_LE(end_rss,
+              static_cast<std::uint64_t>(warm_rss * (1 + rss_tolerance)) + rss_slack_kib)
+        << "the node's RSS grew after warm-up";
+  }
   RecordProperty("cuts", static_cast<int>(cut_stats.cuts));
   RecordProperty("published", static_cast<int>(total));
   RecordProperty("rss_warm_kib", static_cast<int>(warm_rss));
