@@ -28,10 +28,10 @@
 ///
 /// Batching: `send` puts frames in an inbox under a mutex; only the first
 /// frame of a batch posts to the strand, which moves the whole inbox to the
-/// queue. Frames found queued together are written with TCP_CORK set until
-/// the last of them is handed to the kernel, so a burst (an ack and its
-/// message, a fan-out window, a replay) leaves in one segment rather than
-/// one per frame (docs/benchmarks.md has the measurement).
+/// queue. Frames found queued together are written as one batch, framed here
+/// and sent with one gathered write (net/frame_stream.hpp), so a burst (an
+/// ack and its message, a fan-out window, a replay) leaves in one send
+/// rather than one per frame (docs/benchmarks.md has the measurement).
 ///
 /// Deadlines: the opening handshake, and every close from the moment it is
 /// asked for (by the actor, the actor's exit, the peer, or Beast failing the
@@ -71,6 +71,7 @@
 #include <caf/actor.hpp>
 
 #include "actors/transport.hpp"
+#include "net/frame_stream.hpp"
 #include "net/http_server.hpp"
 #include "net/ws_stream.hpp"
 #include "net/ws_upgrade.hpp"
@@ -120,10 +121,10 @@ class ws_session final : public transport,
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void drain_inbox();
   void write_next();
+  void write_batch();
   void release_idle_queues();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void discard_queue();
-  void uncork();
   void notify_room();
   void request_close(std::uint16_t code, std::string reason);
   void start_close();
@@ -153,23 +154,24 @@ class ws_session final : public transport,
   bool drain_posted_ = false;      // a drain_inbox is posted and has not taken inbox_ yet
 
   // Strand only.
-  boost::beast::websocket::stream<NextLayer> ws_;
+  boost::beast::websocket::stream<frame_stream<NextLayer>> ws_;
   boost::beast::flat_buffer buffer_;
   boost::asio::steady_timer close_deadline_;
   boost::asio::steady_timer timer_;     // set_timer's
   std::function<void()> timer_fn_;      // pending set_timer callback
   std::uint64_t timer_generation_ = 0;  // a wait that completes after being replaced is stale
   caf::actor actor_;
-  // Frames go out in batches: batch_[batch_next_] is being written while
+  // Frames go out in batches, each in one gathered write of our own
+  // framing (net/frame_stream.hpp): batch_ is being written while
   // `writing_`; what arrives meanwhile waits in queue_ and is the next batch.
   // Vectors, not a std::deque: libstdc++'s deque allocates 576 bytes even
   // while empty, as it is on an idle connection.
   std::vector<out_frame> batch_;
-  std::size_t batch_next_ = 0;
   std::vector<out_frame> queue_;
   std::vector<out_frame> draining_;  // inbox_ swapped out by drain_inbox
+  std::string scratch_;              // the batch's headers and small frames, copied
+  std::vector<boost::asio::const_buffer> gather_;  // what the batch's write sends
   bool writing_ = false;
-  bool corked_ = false;  // TCP_CORK is set while a batch of frames is written
   bool accepted_ = false;
   struct close_request {
     std::uint16_t code;

@@ -9,10 +9,6 @@
 
 #include "net/io_gate.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <array>
 
 #include <boost/asio/dispatch.hpp>
@@ -252,43 +248,66 @@ void ws_session<NextLayer>::drain_inbox() {
 
 template <class NextLayer>
 void ws_session<NextLayer>::write_next() {
-  if (batch_next_ >= batch_.size()) {
-    // The batch is written: what queued up behind it is the next one.
-    batch_.clear();
-    batch_next_ = 0;
-    if (queue_.empty()) return release_idle_queues();
-    batch_.swap(queue_);
-    if (batch_.size() > 1 && !corked_) {
-      // Several frames to go: Beast writes one frame per send, so hold the
-      // segment (TCP_CORK) until this batch's last frame is handed to the
-      // kernel: one segment, one wake-up of the peer, instead of one per
-      // frame. Bounded to one batch, so a steady stream is never held back
-      // longer than one batch takes to write.
-      int one = 1;
-      auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
-      if (::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) == 0) corked_ = true;
-    }
-  }
-  // batch_ does not grow while a frame of it is written, so `frame` stays
-  // in place until on_write.
-  const auto& frame = batch_[batch_next_];
+  if (queue_.empty()) return release_idle_queues();
+  // What queued up is the next batch, owned by the write until on_write.
   writing_ = true;
-  std::array<asio::const_buffer, 2> buffers{
-      asio::buffer(frame.head),
-      frame.body ? asio::buffer(*frame.body) : asio::const_buffer{},
-  };
-  ws_.text(true);
-  ws_.async_write(buffers, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+  batch_.swap(queue_);
+  ws_.next_layer().when_writable([weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->write_batch();
+  });
+}
+
+template <class NextLayer>
+void ws_session<NextLayer>::write_batch() {
+  // A close of Beast's (the peer's echoed, or ours) may have gone out while
+  // the batch waited: nothing may follow it.
+  if (!ws_.is_open()) {
+    writing_ = false;
+    for (auto& frame : batch_) queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
+    batch_.clear();
+    return;
+  }
+  // Small frames are copied into one buffer, so that a burst (a replay, a
+  // fan-out window) leaves in one send; a large body is written from where
+  // it is, shared with the other recipients.
+  constexpr std::size_t copied_body = 1024;
+  std::size_t scratch_bytes = 0;
+  for (auto& frame : batch_) {
+    auto body = frame.body ? frame.body->size() : 0;
+    scratch_bytes += 10 + frame.head.size() + (body <= copied_body ? body : 0);
+  }
+  scratch_.clear();
+  scratch_.reserve(scratch_bytes);  // no reallocation below: gather_ points into it
+  gather_.clear();
+  std::size_t cut = 0;  // scratch_ bytes already in gather_
+  for (auto& frame : batch_) {
+    auto header = text_frame_header::of(frame.size());
+    scratch_.append(reinterpret_cast<const char*>(header.bytes.data()), header.size);
+    scratch_.append(frame.head);
+    if (!frame.body || frame.body->empty()) continue;
+    if (frame.body->size() <= copied_body) {
+      scratch_.append(*frame.body);
+      continue;
+    }
+    gather_.push_back(asio::buffer(scratch_.data() + cut, scratch_.size() - cut));
+    cut = scratch_.size();
+    gather_.push_back(asio::buffer(*frame.body));
+  }
+  if (scratch_.size() > cut) gather_.push_back(asio::buffer(scratch_.data() + cut, scratch_.size() - cut));
+  ws_.next_layer().async_write_frames(
+      gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
 template <class NextLayer>
 void ws_session<NextLayer>::release_idle_queues() {
   // After a burst the vectors keep their capacity; an idle connection should
-  // not hold a burst's worth of frame slots.
+  // not hold a burst's worth of frame slots and bytes.
   constexpr std::size_t kept_slots = 8;
   if (batch_.capacity() > kept_slots) std::vector<out_frame>{}.swap(batch_);
   if (queue_.capacity() > kept_slots) std::vector<out_frame>{}.swap(queue_);
   if (draining_.capacity() > kept_slots) std::vector<out_frame>{}.swap(draining_);
+  if (gather_.capacity() > kept_slots) std::vector<asio::const_buffer>{}.swap(gather_);
+  if (scratch_.capacity() > 512) std::string{}.swap(scratch_);
 }
 
 template <class NextLayer>
@@ -335,40 +354,24 @@ void ws_session<NextLayer>::notify_room() {
 template <class NextLayer>
 void ws_session<NextLayer>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
-  queued_.fetch_sub(batch_[batch_next_].size(), std::memory_order_acq_rel);
-  ++batch_next_;
+  for (auto& frame : batch_) queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
+  batch_.clear();
   notify_room();
   if (ec) {
-    uncork();
     fail(ec, "write");
     discard_queue();
     // A failed write means a broken connection; make sure the read ends too.
     if (!is_normal_ending(ec)) reset_socket("write failed");
     return;
   }
-  if (batch_next_ < batch_.size()) return write_next();
-  uncork();
   if (!queue_.empty()) return write_next();
   release_idle_queues();
   if (close_requested_ && !finished_) start_close();
 }
 
 template <class NextLayer>
-void ws_session<NextLayer>::uncork() {
-  if (!corked_) return;
-  corked_ = false;
-  int zero = 0;
-  auto& socket = beast::get_lowest_layer(ws_).socket();
-  if (socket.is_open()) ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
-}
-
-template <class NextLayer>
 void ws_session<NextLayer>::discard_queue() {
-  // The frame being written stays until its write completes.
-  auto keep = batch_next_ + (writing_ ? 1 : 0);
-  for (auto i = keep; i < batch_.size(); ++i)
-    queued_.fetch_sub(batch_[i].size(), std::memory_order_acq_rel);
-  if (keep < batch_.size()) batch_.resize(keep);
+  // A batch being written stays until its write completes.
   for (auto& frame : queue_) queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
   queue_.clear();
 }

@@ -1,5 +1,7 @@
 #include "net/ws_session.hpp"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "tests/net/ws_fixture.hpp"
@@ -181,6 +183,101 @@ TEST_F(WsSession, OversizedFrameFollowedBySilenceStillReports1009) {
   c.write(test::ws_frame(test::op::text, "", {.length = 1u << 20}));
   ASSERT_TRUE(await_closed(1));
   EXPECT_EQ(closed()[0].code, 1009);
+}
+
+std::shared_ptr<const std::string> patterned_body(std::size_t size) {
+  std::string b(size, 'b');
+  for (std::size_t i = 0; i < b.size(); i += 7) b[i] = static_cast<char>('0' + i % 10);
+  return std::make_shared<const std::string>(std::move(b));
+}
+
+// Frames are written in batches of our own framing (net/frame_stream.hpp)
+// while Beast answers the client's pings on the same socket: every frame must
+// arrive whole, in order, and every pong with its ping's payload.
+// `frames` frames of `body_size` bytes stay within the default send queue
+// (1 MiB): the probe sends them without flow control.
+void expect_frames_and_pongs_intact(std::uint16_t port, std::size_t body_size, int frames) {
+  raw_ws c;
+  ASSERT_TRUE(c.upgrade(port));
+  constexpr int pings = 20;
+  ASSERT_TRUE(c.write(test::ws_frame(test::op::text, "shared:" + std::to_string(frames))));
+  for (int i = 0; i < pings; ++i)
+    ASSERT_TRUE(c.write(test::ws_frame(test::op::ping, "ping-" + std::to_string(i))));
+  auto body = *patterned_body(body_size);
+  int texts = 0, pongs = 0;
+  while (texts < frames || pongs < pings) {
+    auto f = c.read_frame();
+    ASSERT_TRUE(f) << "after " << texts << " frames and " << pongs << " pongs";
+    ASSERT_TRUE(f->fin);
+    if (f->opcode == test::op::pong) {
+      EXPECT_EQ(f->payload, "ping-" + std::to_string(pongs));
+      ++pongs;
+      continue;
+    }
+    ASSERT_EQ(f->opcode, test::op::text);
+    ASSERT_EQ(f->payload, "h" + std::to_string(texts) + ":" + body) << "frame " << texts;
+    ++texts;
+  }
+  c.write(test::ws_close_frame(1000));
+  EXPECT_EQ(c.await_close(), 1000);
+}
+
+TEST_F(WsSession, SmallFramesOfABatchAndPongsArriveWholeAndInOrder) {
+  // Bodies this small are copied into the batch's one buffer.
+  start({}, {.shared_body = patterned_body(100)});
+  expect_frames_and_pongs_intact(port(), 100, 300);
+}
+
+TEST_F(WsSession, LargeSharedBodiesOfABatchAndPongsArriveWholeAndInOrder) {
+  // Bodies this large are written from where they are, between copied heads.
+  start({}, {.shared_body = patterned_body(5000)});
+  expect_frames_and_pongs_intact(port(), 5000, 150);
+}
+
+TEST_F(WsSession, BodiesPastTheTwoByteLengthAndPongsArriveWholeAndInOrder) {
+  // 70,000 bytes take the 8-byte length form.
+  start({}, {.shared_body = patterned_body(70000)});
+  expect_frames_and_pongs_intact(port(), 70000, 12);
+}
+
+TEST_F(WsSession, NoFrameFollowsTheEchoOfTheClientsClose) {
+  // This client never closes TCP: the server's close deadline ends it.
+  start({.handshake_timeout = 500ms}, {.shared_body = patterned_body(3000)});
+  raw_ws c;
+  ASSERT_TRUE(c.upgrade(port()));
+  // A burst is being written when the close arrives: Beast's echo must wait
+  // for the batch on the wire, and no batch may follow the echo.
+  ASSERT_TRUE(c.write(test::ws_frame(test::op::text, "shared:300")));  // 900 kB: in the queue bound
+  ASSERT_TRUE(c.write(test::ws_close_frame(1000, "bye")));
+  int texts = 0;
+  for (;;) {
+    auto f = c.read_frame();
+    ASSERT_TRUE(f) << "no close frame after " << texts << " frames";
+    if (f->opcode == test::op::close) {
+      EXPECT_EQ(f->close_code(), 1000);
+      break;
+    }
+    ASSERT_EQ(f->opcode, test::op::text);
+    ASSERT_EQ(f->payload.substr(0, f->payload.find(':')), "h" + std::to_string(texts));
+    ++texts;
+  }
+  auto after = c.read_frame(3s);
+  EXPECT_FALSE(after) << "a frame (opcode " << int{after->opcode} << ") after the close frame";
+  EXPECT_TRUE(c.ended());
+}
+
+TEST(TextFrameHeader, UsesTheShortestLengthFormForEachSize) {
+  auto bytes = [](std::uint64_t n) {
+    auto h = text_frame_header::of(n);
+    return std::vector<int>(h.bytes.begin(), h.bytes.begin() + h.size);
+  };
+  EXPECT_EQ(bytes(0), (std::vector<int>{0x81, 0}));
+  EXPECT_EQ(bytes(125), (std::vector<int>{0x81, 125}));
+  EXPECT_EQ(bytes(126), (std::vector<int>{0x81, 126, 0, 126}));
+  EXPECT_EQ(bytes(65535), (std::vector<int>{0x81, 126, 0xFF, 0xFF}));
+  EXPECT_EQ(bytes(65536), (std::vector<int>{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(bytes(0x0102030405060708ULL),
+            (std::vector<int>{0x81, 127, 1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
 }  // namespace
