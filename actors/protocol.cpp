@@ -282,8 +282,10 @@ std::string encode_unsubscribed(std::string_view channel) {
   return out;
 }
 
-std::string encode_ack(std::uint64_t cseq) {
-  return R"({"type":"ack","cseq":)" + std::to_string(cseq) + "}";
+frame_text encode_ack(std::uint64_t cseq) {
+  frame_text out{R"({"type":"ack","cseq":)"};
+  out.append(cseq).append("}");
+  return out;
 }
 
 std::string encode_ping() { return R"({"type":"ping"})"; }
@@ -315,8 +317,10 @@ shared_body encode_message_body(std::string_view channel, std::string_view data_
   return std::make_shared<const std::string>(std::move(out));
 }
 
-std::string encode_message_head(std::uint64_t seq) {
-  return R"({"type":"message","seq":)" + std::to_string(seq) + ",";
+frame_text encode_message_head(std::uint64_t seq) {
+  frame_text out{R"({"type":"message","seq":)"};
+  out.append(seq).append(",");
+  return out;
 }
 
 std::string_view message_body_data(std::string_view body) {

@@ -19,6 +19,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "actors/frame_text.hpp"
 #include "config/config.hpp"
 
 namespace wsvisor::proto {
@@ -148,7 +149,7 @@ std::string encode(const welcome& frame);
 std::string encode(const goaway& frame);
 std::string encode_subscribed(std::string_view channel);
 std::string encode_unsubscribed(std::string_view channel);
-std::string encode_ack(std::uint64_t cseq);
+frame_text encode_ack(std::uint64_t cseq);
 std::string encode_ping();
 std::string encode_error(error_code code, std::string_view message);
 /// An error about the publish with this `cseq` (the field is added).
@@ -159,7 +160,7 @@ std::string encode_error(error_code code, std::string_view message, std::uint64_
 shared_body encode_message_body(std::string_view channel, std::string_view data_json);
 
 /// The per-session part of a `message` frame: `{"type":"message","seq":N,`.
-std::string encode_message_head(std::uint64_t seq);
+frame_text encode_message_head(std::uint64_t seq);
 
 // -- upstream links (docs/upstreams.md) ------------------------------------------
 

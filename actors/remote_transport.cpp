@@ -13,7 +13,7 @@ remote_transport::remote_transport(caf::actor connection, std::string peer, std:
 
 send_result remote_transport::send(out_frame frame) {
   if (closed_) return send_result::closed;
-  std::string text = std::move(frame.head);
+  std::string text = frame.head.str();
   if (frame.body) text += *frame.body;
   in_flight_ += text.size();
   caf::anon_send(conn_, conn_out_atom::value, std::move(text));

@@ -114,7 +114,7 @@ struct session_state {
   struct pending_answer {
     std::uint64_t ticket;
     std::uint64_t cseq;  // of a publish; 0 otherwise
-    std::string frame;   // empty while the answer is outstanding
+    frame_text frame;    // empty while the answer is outstanding
     std::string undecided_subscribe;  // a subscribe to this channel waits for earlier ones
   };
   // A vector, not a std::deque: libstdc++'s deque allocates 576 bytes even
@@ -133,7 +133,7 @@ struct session_state {
     return next_ticket_;
   }
 
-  void answer(std::uint64_t ticket, std::string frame) {
+  void answer(std::uint64_t ticket, frame_text frame) {
     for (auto& a : answers_)
       if (a.ticket == ticket) a.frame = std::move(frame);
     std::size_t sent = 0;
@@ -156,7 +156,7 @@ struct session_state {
   }
 
   /// An answer that is ready now, sent after those still outstanding.
-  void reply(std::string frame) {
+  void reply(frame_text frame) {
     if (answers_.empty()) return send_text(std::move(frame));
     answers_.push_back({++next_ticket_, 0, std::move(frame)});
   }
@@ -306,7 +306,7 @@ struct session_state {
     if (transport_) transport_->send(std::move(frame));
   }
 
-  void send_text(std::string text) { send(out_frame{std::move(text), nullptr}); }
+  void send_text(frame_text text) { send(out_frame{std::move(text), nullptr}); }
 
   void send_error(proto::error_code code, std::string message) {
     send_text(proto::encode_error(code, message));

@@ -17,13 +17,16 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "actors/frame_text.hpp"
+
 namespace wsvisor {
 
 /// One outbound text frame, sent as `head + *body`. A fan-out message shares
-/// one encoded `body` between every recipient; each adds only its `head`.
-/// Either part may be empty (a null `body` counts as empty).
+/// one encoded `body` between every recipient; each adds only its `head`,
+/// kept inline when short (actors/frame_text.hpp). Either part may be empty
+/// (a null `body` counts as empty).
 struct out_frame {
-  std::string head;
+  frame_text head;
   std::shared_ptr<const std::string> body;
 
   std::size_t size() const { return head.size() + (body ? body->size() : 0); }

@@ -252,6 +252,7 @@ void ws_session<NextLayer>::write_next() {
   // What queued up is the next batch, owned by the write until on_write.
   writing_ = true;
   batch_.swap(queue_);
+  if (!ws_.next_layer().beast_writing()) return write_batch();
   ws_.next_layer().when_writable([weak = weak_from_this()] {
     if (auto self = weak.lock()) self->write_batch();
   });

@@ -149,7 +149,7 @@ std::int64_t num(const json::object& obj, std::string_view key) {
 }
 
 json::object parse_frame(const out_frame& frame) {
-  auto text = frame.head + (frame.body ? *frame.body : std::string{});
+  auto text = frame.head.str() + (frame.body ? *frame.body : std::string{});
   boost::system::error_code ec;
   auto value = json::parse(text, ec);
   if (ec || !value.is_object()) {

@@ -69,7 +69,7 @@ TEST(ClientFrames, DecodesMessagesAsDeepAsTheServerSendsThem) {
   ASSERT_TRUE(std::holds_alternative<proto::client_frame>(parsed));
   auto& p = std::get<proto::publish>(std::get<proto::client_frame>(parsed));
   std::string error;
-  auto f = decode_server_frame(proto::encode_message_head(3) + *p.body, error);
+  auto f = decode_server_frame(proto::encode_message_head(3).str() + *p.body, error);
   ASSERT_TRUE(f) << error;
   EXPECT_EQ(f->data, data);
   EXPECT_TRUE(is_json_value(data));

@@ -72,7 +72,7 @@ void check_publish(const proto::publish& p) {
   FUZZ_CHECK(fuzz::same_json(proto::message_body_data(*again.body), data));
 
   // Every subscriber receives head + body; the client must read it whole.
-  auto f = client_decoded(proto::encode_message_head(p.cseq) + *p.body,
+  auto f = client_decoded(proto::encode_message_head(p.cseq).str() + *p.body,
                           detail::server_frame_kind::message);
   FUZZ_CHECK(f.seq == p.cseq && f.channel == p.channel && fuzz::same_json(f.data, data));
 
