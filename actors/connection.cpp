@@ -371,7 +371,8 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   st.arm_timer();
   st.registry_ = self->home_system().registry().get<caf::actor>(session_registry_name);
   if (st.registry_) self->monitor(st.registry_);
-  self->join(self->home_system().groups().get_local(connections_group));
+  self->join(st.opts_.connections ? st.opts_.connections
+                                  : self->home_system().groups().get_local(connections_group));
   log::debug(*st.log_, "connection opened", {{"peer", st.transport_->peer()}});
 
   self->set_down_handler([self](caf::down_msg& msg) {

@@ -54,6 +54,7 @@
 #include <memory>
 
 #include <caf/actor.hpp>
+#include <caf/group.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/admission.hpp"
@@ -74,6 +75,12 @@ struct connection_options {
   std::shared_ptr<handshake_gate> gate;        // the node's; null: every handshake admitted
   std::shared_ptr<const jwt_verifier> auth;    // null: [auth] off
   std::uint32_t max_auth_failures = 3;         // auth.max_failures
+  /// The node's `connections_group`, looked up once before the first
+  /// connection. Null: each connection looks it up itself, which is safe only
+  /// while one thread spawns connections: when two threads create the group at
+  /// once, CAF 0.17's local group module makes the loser wait, blocking, for a
+  /// broker actor that the io scheduler would run on that very thread.
+  caf::group connections;
 };
 
 /// The local CAF group (sys.groups().get_local) every connection joins, so

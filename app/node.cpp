@@ -587,7 +587,8 @@ std::string node::start() {
   auto& sys = *d.system;
   const auto& server = d.cfg.server;
   auto conn_opts = with_limits({.handshake_timeout = server.handshake_timeout,
-                                .max_auth_failures = d.cfg.auth.max_failures},
+                                .max_auth_failures = d.cfg.auth.max_failures,
+                                .connections = sys.groups().get_local(connections_group)},
                                d.cfg, true);
   if (d.cfg.auth.enabled()) {
     // Read again here (the loader checked it): a file or variable may have

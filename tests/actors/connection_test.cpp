@@ -9,6 +9,7 @@
 #include <caf/actor_registry.hpp>
 #include <caf/after.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/group_manager.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -58,6 +59,24 @@ TEST_F(Connection, EveryErrorLeavesTheConnectionUsable) {
   publish(c, "news", 5, 1);
   expect_message(c, 1, 5);
   EXPECT_FALSE(c.transport().await_close(0ms));
+}
+
+// The node looks the connections' group up once and hands it to every
+// connection (actors/connection.hpp: a lookup racing on two I/O threads hung
+// one of them); a drain's shutdown sent to that group reaches the connection.
+TEST_F(Connection, JoinsTheGroupItIsGivenWhereADrainsShutdownReachesIt) {
+  auto group = sys_.groups().get_local("test.connections.given");
+  conn_opts_.connections = group;
+  start_registry();
+  auto& c = connect();
+  hello(c);
+  group.get()->enqueue(nullptr, caf::make_message_id(),
+                       caf::make_message(shutdown_atom::value, std::uint32_t{0}), nullptr);
+  auto goaway = c.expect("goaway");
+  EXPECT_EQ(str(goaway, "reason"), "shutdown");
+  auto closed = c.await_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1001);
 }
 
 TEST_F(Connection, FramesSentBeforeTheWelcomeAreKeptAndForwardedInOrder) {
