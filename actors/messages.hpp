@@ -259,7 +259,7 @@ inline std::int64_t steady_clock_ns() {
 /// registry delegates a connection's hello to the new session with it).
 using welcomed_atom = caf::atom_constant<caf::atom("s_welcomed")>;
 
-/// (expire_atom, std::uint64_t generation): the resume window armed at that generation ran out.
+/// (expire_atom): session to itself, a resume window may have run out (it checks its deadline).
 using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
 
 /// (room_atom, std::uint64_t generation): the transport attached at that generation has

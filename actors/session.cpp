@@ -93,9 +93,17 @@ struct session_state {
   replay_buffer buffer_{0, 0};
   std::uint64_t seq_ = 0;        // seq of the last message produced
   std::uint64_t last_cseq_ = 0;  // highest accepted publish cseq
-  // Bumped on every attach and detach: an expiry timer armed at an earlier
-  // generation is stale (CAF 0.17 cannot cancel a delayed_send).
+  // Bumped on every attach and detach: a room notice of an earlier generation
+  // is a former transport's.
   std::uint64_t generation_ = 0;
+  // While detached, when the resume window ends. One expire_atom at most is
+  // pending (CAF 0.17 cannot cancel a delayed_send): a detach while one is
+  // pending only moves this deadline, and the pending one, when it comes,
+  // waits again for what is left. An expiry armed per detach would hold about
+  // 220 bytes (a mailbox element and two clock entries) per cut for a whole
+  // resume window: the soak's RSS creep.
+  std::chrono::steady_clock::time_point expires_at_;
+  bool expiry_pending_ = false;
   // The last attach or detach, for the admin API.
   std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
   std::set<std::string> channels_;
@@ -307,6 +315,30 @@ struct session_state {
   }
 
   void send_text(frame_text text) { send(out_frame{std::move(text), nullptr}); }
+
+  /// Starts the resume window (the session is detached).
+  void arm_expiry() {
+    expires_at_ = std::chrono::steady_clock::now() + config_.resume_window;
+    if (expiry_pending_) return;
+    expiry_pending_ = true;
+    self_->delayed_send(self_, config_.resume_window, expire_atom::value);
+  }
+
+  /// The pending expire_atom came: ends the session if it is still detached
+  /// and its window has run out, waits for the rest of a window a later
+  /// detach started, or does nothing while attached.
+  void expiry_due() {
+    expiry_pending_ = false;
+    if (conn_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < expires_at_) {
+      expiry_pending_ = true;
+      self_->delayed_send(self_, expires_at_ - now, expire_atom::value);
+      return;
+    }
+    log::info(*log_, "session expired", {{"session", id_}, {"dropped_messages", buffer_.size()}});
+    self_->quit(make_error(errc::session_expired, id_));
+  }
 
   void send_error(proto::error_code code, std::string message) {
     send_text(proto::encode_error(code, message));
@@ -643,7 +675,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                     caf::actor_cast<caf::actor>(self))
           .then([self](caf::ok_atom) { self->state.resubscribed(); },
                 [self](caf::error& err) { self->quit(std::move(err)); });
-    self->delayed_send(self, st.config_.resume_window, expire_atom::value, st.generation_);
+    st.arm_expiry();
     log::info(*st.log_, "session adopted",
               {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()},
                {"channels", st.channels_.size()}});
@@ -678,8 +710,8 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     st.remote_ = nullptr;
     st.count_as(session_state::counted::detached);
     st.since_ = std::chrono::system_clock::now();
-    auto generation = ++st.generation_;
-    self->delayed_send(self, st.config_.resume_window, expire_atom::value, generation);
+    ++st.generation_;
+    st.arm_expiry();
   });
 
   return {
@@ -825,13 +857,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         return caf::ok_atom::value;
       },
       [self](adm_cut_atom) { return self->state.cut(); },
-      [self](expire_atom, std::uint64_t generation) {
-        auto& st = self->state;
-        if (st.conn_ || generation != st.generation_) return;  // stale: resumed meanwhile
-        log::info(*st.log_, "session expired",
-                  {{"session", st.id_}, {"dropped_messages", st.buffer_.size()}});
-        self->quit(make_error(errc::session_expired, st.id_));
-      },
+      [self](expire_atom) { self->state.expiry_due(); },
   };
 }
 

@@ -12,7 +12,8 @@
 ///
 /// Lifecycle: attached to the connection it was spawned with. When that
 /// connection ends (down_msg) it detaches and arms the resume window, a
-/// generation-stamped delayed message; while detached it keeps buffering. A
+/// deadline checked by one pending delayed message at most (a detach while one
+/// is pending moves the deadline); while detached it keeps buffering. A
 /// resume attaches a new connection (an attached one is told to close with
 /// 4409). It ends
 /// - with `errc::session_expired` when the resume window runs out;
@@ -27,7 +28,8 @@
 ///   last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow. On ok
 ///   the welcome and the replay have been written to the new transport;
 /// - from the broker: (deliver_atom, channel, body);
-/// - from itself: (expire_atom, generation).
+/// - from itself: (expire_atom): at most one pending; the resume window is a
+///   deadline it checks (a later detach moves it).
 /// - from the admin API: (adm_info_atom) -> session_info; (adm_end_atom) ->
 ///   ok_atom: ends at once, an attached client closed with 4410; (adm_cut_atom)
 ///   -> ok_atom | errc::not_attached: its connection is closed with 4411 and

@@ -635,6 +635,11 @@ std::string node::start() {
   d.metrics = std::make_shared<node_metrics>(
       [http = d.http.get()] { return static_cast<double>(http->open_websockets()); },
       version_string);
+  if (auto* io = net::io_scheduler::of(sys))
+    d.metrics->registry.add_callback_gauge(
+        "wsvisor_actor_timers_pending",
+        "Delayed messages and timeouts pending in the actor clock (io scheduler only)",
+        [io] { return static_cast<double>(io->pending_timers()); });
   if (d.cfg.api.token.empty() && !net::is_loopback_listen(server.listen))
     log::warn(*d.logger, "the HTTP API is disabled: it needs [api] token on a non-loopback listen",
               {{"listen", server.listen}});

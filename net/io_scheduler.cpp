@@ -203,6 +203,11 @@ class io_clock final : public caf::detail::simple_actor_clock {
     rearm();
   }
 
+  std::size_t pending() {
+    std::lock_guard lock{mtx_};
+    return schedule_.size();
+  }
+
   /// No timer any more; what is scheduled is dropped.
   void stop() {
     std::lock_guard lock{mtx_};
@@ -374,6 +379,8 @@ std::size_t io_scheduler::resumed_on_pool() const {
   for (auto& w : impl_->workers) n += w->resumed.load(std::memory_order_relaxed);
   return n;
 }
+
+std::size_t io_scheduler::pending_timers() const { return impl_->clock.pending(); }
 
 std::size_t io_scheduler::resumed_after_pool() const {
   if (!impl_->left_pool) return 0;

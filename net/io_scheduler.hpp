@@ -65,6 +65,10 @@ class io_scheduler final : public caf::scheduler::abstract_coordinator {
   std::size_t resumed_on_pool() const;
   std::size_t resumed_after_pool() const;
 
+  /// Delayed messages and timeouts waiting in the clock now
+  /// (`wsvisor_actor_timers_pending`).
+  std::size_t pending_timers() const;
+
   struct impl;
 
  private:
