@@ -266,6 +266,39 @@ using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
 /// drained (transport::when_room); sending the backlog may continue.
 using room_atom = caf::atom_constant<caf::atom("s_room")>;
 
+// -- parking: a detached session becomes a record its registry keeps ---------
+//
+// (docs/architecture.md, "Detached sessions"). The broker is the point that
+// orders a session's deliveries while it moves between actor and record.
+
+/// (park_atom, caf::actor registry, std::string id, std::vector<std::string> channels) ->
+/// ok_atom: a detached, idle session -> its broker. In one step the broker takes the session off
+/// those channels, subscribes the registry in its place (a count of parked sessions per channel;
+/// cluster interest unchanged), sends the registry (parked_atom, id, channels) and answers; every
+/// delivery it sent the session before reaches the session before the answer.
+/// Also (park_atom, std::uint64_t generation): a restored session -> itself, the hold armed at
+/// that generation has passed: park again unless something attached it meanwhile.
+using park_atom = caf::atom_constant<caf::atom("s_park")>;
+
+/// (parked_atom, std::string id, std::vector<std::string> channels): broker -> registry, the
+/// session `id` was moved: deliveries on those channels from now on are for its record.
+/// (parked_atom, std::string id, parked_session record): the session -> its registry, after the
+/// broker's answer: its state, with every delivery it got; then it quits.
+/// (parked_atom) -> std::uint64_t: registry, sessions parked now (tests).
+using parked_atom = caf::atom_constant<caf::atom("s_parked")>;
+
+/// (unpark_atom, caf::actor session, std::vector<std::string> channels) -> ok_atom: registry ->
+/// broker, subscribe `session` to those channels in place of one parked session. Every delivery
+/// the broker sent the registry before reaches it before the answer. A null `session` only
+/// drops the parked one (expired or ended).
+using unpark_atom = caf::atom_constant<caf::atom("s_unpark")>;
+
+/// (restore_atom, parked_session record, std::string token, duration hold): registry -> the
+/// session it spawned for a parked record, once the broker has moved it (unpark_atom): take this
+/// state; deliveries held since the spawn follow it. Detached and idle `hold` later, it parks
+/// again (it was unparked for a lookup or a handover that may not come).
+using restore_atom = caf::atom_constant<caf::atom("s_restore")>;
+
 // -- connection (actors/connection.hpp) <- its session, <- itself -----------
 
 /// (drop_conn_atom, std::uint16_t code, std::string reason): close the socket with `code`
@@ -597,9 +630,14 @@ using policy_map = std::map<std::string, policy>;
 /// sent within one process.
 struct child_spec;
 
+/// Declared in actors/parked_session.hpp. Holds shared bodies: it stays in one process.
+struct parked_session;
+
 }  // namespace wsvisor
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::child_spec)
+// A parked session moves between the actors of one node only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::parked_session)
 // Runtime changes of upstreams come from this node's own configuration.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::upstream_config)
 // A reload's settings come from this node's own configuration file.
