@@ -197,7 +197,8 @@ using hello_atom = caf::atom_constant<caf::atom("s_hello")>;
 /// errc::resume_overflow.
 using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
 
-/// (registry_stats_atom) -> std::uint64_t: sessions alive now (tests, metrics).
+/// (registry_stats_atom) -> std::uint64_t: sessions alive now, parked ones included (tests,
+/// metrics).
 using registry_stats_atom = caf::atom_constant<caf::atom("reg_stats")>;
 
 /// What a reload changes in the session registry: the settings of sessions made from now on.
@@ -548,20 +549,23 @@ using conn_credit_atom = caf::atom_constant<caf::atom("c_credit")>;
 
 /// (adm_list_atom, std::string after, std::uint64_t limit) -> (std::vector<std::string> ids,
 /// std::vector<caf::actor> sessions, bool more): registry, up to `limit` of this node's
-/// sessions with an id above `after`, by id; `more`: there are others after them.
+/// sessions with an id above `after`, by id (the actor of each; null for a parked one: ask the
+/// registry by id); `more`: there are others after them.
 using adm_list_atom = caf::atom_constant<caf::atom("adm_list")>;
 
-/// (adm_find_atom, std::string id) -> caf::actor | errc::unknown_session: registry, the session.
-using adm_find_atom = caf::atom_constant<caf::atom("adm_find")>;
-
-/// (adm_info_atom) -> session_info: session, what it is now.
+/// (adm_info_atom, std::string id) -> session_info | errc::unknown_session: registry, what the
+/// session is now (answered from the record of a parked one, else by the session).
+/// Also registry -> session: (adm_info_atom) -> session_info.
 using adm_info_atom = caf::atom_constant<caf::atom("adm_info")>;
 
-/// (adm_end_atom) -> ok_atom: session, end now; an attached client is closed with 4410.
+/// (adm_end_atom, std::string id) -> ok_atom | errc::unknown_session: registry, end the session
+/// now; an attached client is closed with 4410. Also registry -> session: (adm_end_atom) ->
+/// ok_atom | errc::session_parked.
 using adm_end_atom = caf::atom_constant<caf::atom("adm_end")>;
 
-/// (adm_cut_atom) -> ok_atom | errc::not_attached: session, close its connection with 4411
-/// and detach (the client may resume).
+/// (adm_cut_atom, std::string id) -> ok_atom | errc::not_attached | errc::unknown_session:
+/// registry, close the session's connection with 4411 and detach it (the client may resume).
+/// Also registry -> session: (adm_cut_atom) -> ok_atom | errc::not_attached.
 using adm_cut_atom = caf::atom_constant<caf::atom("adm_cut")>;
 
 /// (adm_chans_atom, std::string after, std::uint64_t limit) -> (std::vector<channel_info>,

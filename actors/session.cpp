@@ -2,21 +2,19 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
-#include <map>
-#include <optional>
-#include <utility>
-#include <vector>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <spdlog/logger.h>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/skip.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -24,6 +22,7 @@
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
 #include "actors/messages.hpp"
+#include "actors/parked_session.hpp"
 #include "actors/protocol.hpp"
 #include "actors/remote_transport.hpp"
 #include "actors/replay_buffer.hpp"
@@ -69,15 +68,7 @@ struct session_state {
   /// `accepted`, when the broker took the message (deliver_atom), the start
   /// of its delivery latency; 0: now.
   void buffer(std::uint64_t seq, shared_body body, std::int64_t accepted = 0) {
-    if (!metrics_) {
-      buffer_.push(seq, std::move(body));
-      return;
-    }
-    auto taken = accepted != 0
-                     ? std::chrono::steady_clock::time_point{std::chrono::nanoseconds{accepted}}
-                     : std::chrono::steady_clock::now();
-    auto evicted = buffer_.push(seq, std::move(body), taken);
-    if (evicted > 0) metrics_->replay_evictions.inc(evicted);
+    buffer_message(buffer_, seq, std::move(body), accepted, metrics_.get());
   }
 
   session_actor* self_;
@@ -86,6 +77,7 @@ struct session_state {
   std::string token_;
   session_config config_;
   caf::actor broker_;
+  caf::actor registry_;      // keeps the record once parked; null: never parks
   caf::actor conn_;          // the attached connection; null while detached
   transport_ptr transport_;  // conn_'s transport; null while detached
   // transport_ when conn_ lives on another node; it takes the connection's credit.
@@ -98,6 +90,8 @@ struct session_state {
   std::uint64_t generation_ = 0;
   // The last attach or detach, for the admin API.
   std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+  // Detached: when the resume window ends (handed on with a parked record).
+  std::chrono::steady_clock::time_point due_{};
   std::set<std::string> channels_;
   std::multiset<std::string> subscribing_;  // of channels_: asked of the broker, not yet answered
   client_identity identity_;             // [auth]: subject and allowed channels
@@ -153,6 +147,7 @@ struct session_state {
     }
     answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(sent));
     if (bye_pending_ && answers_.empty()) end_with_bye();
+    if (answers_.empty()) try_park();
   }
 
   /// An answer that is ready now, sent after those still outstanding.
@@ -192,23 +187,15 @@ struct session_state {
   // Cluster nodes: per origin node, the highest delivery counter appended
   // (deliveries from one origin arrive in counter order). Handed over with
   // the session, so that its successor drops what it already has.
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> through_;
+  through_marks through_;
 
-  std::uint64_t through(std::uint64_t origin) const {
-    for (auto& [o, c] : through_)
-      if (o == origin) return c;
-    return 0;
-  }
+  std::uint64_t through(std::uint64_t origin) const { return through_of(through_, origin); }
 
   void note_through(std::uint64_t origin, std::uint64_t counter) {
-    if (origin == 0) return;  // a single node: nothing to tell apart
-    for (auto& [o, c] : through_)
-      if (o == origin) {
-        c = std::max(c, counter);
-        return;
-      }
-    through_.emplace_back(origin, counter);
+    wsvisor::note_through(through_, origin, counter);
   }
+  // Adopting: direct deliveries until the predecessor is done. Restoring:
+  // direct deliveries until the record arrives.
   std::vector<stamped> held_;
   std::optional<caf::typed_response_promise<caf::actor>> ready_;  // adopt answer
   std::size_t resubscribing_ = 0;
@@ -219,6 +206,11 @@ struct session_state {
 
   void append(const std::string& channel, shared_body body, std::uint64_t origin,
               std::uint64_t counter, std::int64_t accepted) {
+    if (restoring_) {
+      // Sent after the broker moved the record here: they follow it.
+      held_.push_back({channel, std::move(body), origin, counter, accepted});
+      return;
+    }
     if (channels_.count(channel) == 0) return;  // fanned out before our unsubscribe
     // Each origin's deliveries come in counter order on one path; one at or
     // below what we hold is a copy of a message a predecessor handed us
@@ -276,6 +268,75 @@ struct session_state {
     held_.shrink_to_fit();
     if (predecessor_) self_->demonitor(predecessor_);
     predecessor_ = nullptr;
+    try_park();
+  }
+
+  // -- parking (docs/architecture.md, "Detached sessions") ---------------------
+  bool park_wanted_ = false;  // detached: become a record as soon as idle
+  bool parking_ = false;      // asked the broker; the actor ends once it answers
+  bool restoring_ = false;    // spawned for a parked record that has not arrived yet
+
+  /// Nothing waits for an answer, a subscription, a predecessor or a successor.
+  bool idle() const {
+    return answers_.empty() && subscribing_.empty() && !handing_over_ && !adopting_ &&
+           resubscribing_ == 0 && !bye_pending_;
+  }
+
+  /// Parks if detached, idle and wanted; true if it started to.
+  bool try_park() {
+    if (!registry_ || conn_ || parking_ || restoring_ || !park_wanted_ || !idle()) return false;
+    parking_ = true;
+    auto* self = self_;
+    std::vector<std::string> channels{channels_.begin(), channels_.end()};
+    self->request(broker_, caf::infinite, park_atom::value, registry_, id_, std::move(channels))
+        .then([self](caf::ok_atom) { self->state.hand_record(); },
+              // The broker is gone (the registry ends with it).
+              [self](caf::error& err) { self->quit(std::move(err)); });
+    return true;
+  }
+
+  /// The broker has moved us: every delivery it sent here is in the buffer.
+  /// The record goes to the registry, which files it under our channels
+  /// from the broker's notice on, and the actor ends.
+  void hand_record() {
+    parked_session rec{.config = config_,
+                       .identity = std::move(identity_),
+                       .seq = seq_,
+                       .last_cseq = last_cseq_,
+                       .handed_through = handed_through_,
+                       .max_subscriptions = max_subscriptions_,
+                       .buffer = std::move(buffer_),
+                       .channels = {channels_.begin(), channels_.end()},
+                       .through = std::move(through_),
+                       .since = since_,
+                       .due = due_};
+    log::debug(*log_, "session parked",
+               {{"session", id_}, {"seq", seq_}, {"buffered", rec.buffer.size()}});
+    // The record counts as detached from now on (the registry's gauge unit).
+    counted_ = counted::none;
+    self_->send(registry_, parked_atom::value, id_, std::move(rec));
+    self_->quit();
+  }
+
+  /// A parked record, moved here by the broker (unpark_atom) before it came.
+  void restore(parked_session& rec, std::string token) {
+    token_ = std::move(token);
+    config_ = rec.config;
+    identity_ = std::move(rec.identity);
+    seq_ = rec.seq;
+    last_cseq_ = rec.last_cseq;
+    handed_through_ = rec.handed_through;
+    max_subscriptions_ = rec.max_subscriptions;
+    buffer_ = std::move(rec.buffer);
+    channels_.insert(rec.channels.begin(), rec.channels.end());
+    through_ = std::move(rec.through);
+    since_ = rec.since;
+    due_ = rec.due;
+    // The record's gauge unit is ours now.
+    if (metrics_) counted_ = counted::detached;
+    restoring_ = false;
+    auto held = std::exchange(held_, {});
+    for (auto& d : held) append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
   }
 
   void resubscribed() {
@@ -287,6 +348,11 @@ struct session_state {
   }
 
   void end_with_bye() { end(1000, "bye", "bye"); }
+
+  void expire() {
+    log::info(*log_, "session expired", {{"session", id_}, {"dropped_messages", buffer_.size()}});
+    self_->quit(make_error(errc::session_expired, id_));
+  }
 
   /// Ends the session: an attached client is closed with `code`.
   void end(std::uint16_t code, std::string close_reason, std::string_view why) {
@@ -415,6 +481,9 @@ struct session_state {
   caf::result<caf::ok_atom> resume(caf::actor conn, transport_ptr transport,
                                    std::shared_ptr<remote_transport> remote,
                                    const std::string& token, std::uint64_t last_seq) {
+    // Too late: the broker has (or will have) moved us. The registry asks
+    // the record's next actor.
+    if (parking_) return make_error(errc::session_parked, id_);
     // Refusals change nothing here: a wrong token must not disturb the
     // session, and the registry answers the client with a new session.
     if (!token_equal(token, token_) || last_seq > seq_) return make_error(errc::resume_unknown);
@@ -609,12 +678,15 @@ struct session_state {
   }
 };
 
+caf::behavior running(session_actor* self);
+
 caf::behavior session_behavior(session_actor* self, session_args args) {
   auto& st = self->state;
   st.id_ = std::move(args.id);
   st.token_ = std::move(args.token);
   st.config_ = args.config;
   st.broker_ = std::move(args.broker);
+  st.registry_ = std::move(args.registry);
   st.buffer_ = replay_buffer{args.config.replay_buffer, args.config.replay_buffer_bytes};
   st.peer_timeout_ = args.peer_timeout;
   st.identity_ = std::move(args.identity);
@@ -644,9 +716,13 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
           .then([self](caf::ok_atom) { self->state.resubscribed(); },
                 [self](caf::error& err) { self->quit(std::move(err)); });
     self->delayed_send(self, st.config_.resume_window, expire_atom::value, st.generation_);
+    st.due_ = std::chrono::steady_clock::now() + st.config_.resume_window;
+    st.park_wanted_ = true;
     log::info(*st.log_, "session adopted",
               {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()},
                {"channels", st.channels_.size()}});
+  } else if (args.restoring) {
+    st.restoring_ = true;
   } else {
     st.attach(std::move(args.connection), std::move(args.transport), 0);
     st.welcome(false, args.reason);
@@ -678,10 +754,44 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     st.remote_ = nullptr;
     st.count_as(session_state::counted::detached);
     st.since_ = std::chrono::system_clock::now();
+    st.due_ = std::chrono::steady_clock::now() + st.config_.resume_window;
     auto generation = ++st.generation_;
-    self->delayed_send(self, st.config_.resume_window, expire_atom::value, generation);
+    st.park_wanted_ = true;
+    // A parked session's window is the registry's to watch: no timer here
+    // (a pending delayed message would keep this actor's memory for the
+    // whole window, CAF issue 1204).
+    if (!st.try_park())
+      self->delayed_send(self, st.config_.resume_window, expire_atom::value, generation);
   });
 
+  if (!st.restoring_) return running(self);
+  // Until the record comes, only the broker (deliveries) and the registry
+  // (the record first) know this actor; anything else waits in the mailbox.
+  self->set_default_handler(caf::skip);
+  return {
+      [self](deliver_atom, const std::string& channel, const shared_body& body,
+             std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
+        self->state.append(channel, body, origin, counter, accepted);
+      },
+      [self](restore_atom, parked_session& rec, std::string& token, duration hold) {
+        auto& st = self->state;
+        st.restore(rec, std::move(token));
+        self->set_default_handler(caf::print_and_drop);
+        self->become(running(self));
+        log::debug(*st.log_, "session unparked",
+                   {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()}});
+        // After whatever the registry sent along with the record (a resume,
+        // a handover): a plain message when there is no hold, so that it
+        // comes behind them.
+        if (hold.count() == 0)
+          self->send(self, park_atom::value, st.generation_);
+        else
+          self->delayed_send(self, hold, park_atom::value, st.generation_);
+      },
+  };
+}
+
+caf::behavior running(session_actor* self) {
   return {
       [self](resume_atom, caf::actor& conn, transport_ptr& transport, const std::string& token,
              std::uint64_t last_seq) -> caf::result<caf::ok_atom> {
@@ -765,6 +875,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       [self](handover_atom, const caf::actor& target, const std::string& url,
              std::uint32_t retry_ms) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
+        if (st.parking_) return make_error(errc::session_parked, st.id_);
         if (st.handing_over_ || st.adopting_) return make_error(errc::shutting_down, st.id_);
         st.handing_over_ = true;
         st.handover_rp_ = self->make_response_promise<caf::ok_atom>();
@@ -791,6 +902,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                   st.sub_changes_.clear();
                   st.handover_rp_->deliver(std::move(err));
                   st.handover_rp_.reset();
+                  st.try_park();
                 });
         return rp;
       },
@@ -820,17 +932,32 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         st.pump();
       },
       [self](adm_info_atom) { return self->state.info(); },
-      [self](adm_end_atom) {
-        self->state.end(4410, "session ended by an operator", "admin");
+      [self](adm_end_atom) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        // The record is on its way to the registry, which ends it there.
+        if (st.parking_) return make_error(errc::session_parked, st.id_);
+        st.end(4410, "session ended by an operator", "admin");
         return caf::ok_atom::value;
       },
       [self](adm_cut_atom) { return self->state.cut(); },
       [self](expire_atom, std::uint64_t generation) {
         auto& st = self->state;
-        if (st.conn_ || generation != st.generation_) return;  // stale: resumed meanwhile
-        log::info(*st.log_, "session expired",
-                  {{"session", st.id_}, {"dropped_messages", st.buffer_.size()}});
-        self->quit(make_error(errc::session_expired, st.id_));
+        // Stale: resumed meanwhile. Parking: the registry watches the window.
+        if (st.conn_ || generation != st.generation_ || st.parking_) return;
+        st.expire();
+      },
+      [self](park_atom, std::uint64_t generation) {
+        // A restored session's hold has passed.
+        auto& st = self->state;
+        if (st.conn_ || generation != st.generation_ || st.parking_) return;
+        if (std::chrono::steady_clock::now() >= st.due_) return st.expire();
+        st.park_wanted_ = true;
+        if (!st.try_park()) {
+          // Busy (a handover under way): it parks once idle, or expires.
+          auto left = st.due_ - std::chrono::steady_clock::now();
+          self->delayed_send(self, std::chrono::ceil<duration>(left), expire_atom::value,
+                             generation);
+        }
       },
   };
 }
