@@ -88,8 +88,9 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
       [self](cl_adopt_atom, session_handover& h) -> caf::result<caf::actor> {
         auto& st = self->state;
         if (st.sessions_.count(h.id) > 0) return make_error(errc::duplicate_child, h.id);
-        auto rp = self->make_response_promise();
+        // Before the promise: making it takes the sender out of the message.
         auto predecessor = caf::actor_cast<caf::actor>(self->current_sender());
+        auto rp = self->make_response_promise();
         rp.delegate(st.adopt(std::move(h), std::move(predecessor)), welcomed_atom::value);
         return rp;
       },
