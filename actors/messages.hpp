@@ -277,8 +277,9 @@ using room_atom = caf::atom_constant<caf::atom("s_room")>;
 /// those channels, subscribes the registry in its place (a count of parked sessions per channel;
 /// cluster interest unchanged), sends the registry (parked_atom, id, channels) and answers; every
 /// delivery it sent the session before reaches the session before the answer.
-/// Also (park_atom, std::uint64_t generation): a restored session -> itself, the hold armed at
-/// that generation has passed: park again unless something attached it meanwhile.
+/// Also (park_atom): registry -> a session it restored, sent after the record and whatever
+/// waited for it (at once), or a hold later (a lookup's attach may not come): park again unless
+/// a connection attached since the restore.
 using park_atom = caf::atom_constant<caf::atom("s_park")>;
 
 /// (parked_atom, std::string id, std::vector<std::string> channels): broker -> registry, the
@@ -294,10 +295,9 @@ using parked_atom = caf::atom_constant<caf::atom("s_parked")>;
 /// drops the parked one (expired or ended).
 using unpark_atom = caf::atom_constant<caf::atom("s_unpark")>;
 
-/// (restore_atom, parked_session record, std::string token, duration hold): registry -> the
-/// session it spawned for a parked record, once the broker has moved it (unpark_atom): take this
-/// state; deliveries held since the spawn follow it. Detached and idle `hold` later, it parks
-/// again (it was unparked for a lookup or a handover that may not come).
+/// (restore_atom, parked_session record, std::string token): registry -> the session it spawned
+/// for a parked record, once the broker has moved it (unpark_atom): take this state; deliveries
+/// held since the spawn follow it. A (park_atom) from the registry follows.
 using restore_atom = caf::atom_constant<caf::atom("s_restore")>;
 
 // -- connection (actors/connection.hpp) <- its session, <- itself -----------

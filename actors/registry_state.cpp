@@ -386,10 +386,16 @@ void registry_state::finish_unpark(const std::string& id, const caf::actor& sess
   auto entry = std::move(slot->parked);
   lot_.unfile(*entry);
   // With the record goes its unit of the detached gauge.
-  self_->send(session, restore_atom::value, std::move(entry->rec), slot->token, hold);
+  self_->send(session, restore_atom::value, std::move(entry->rec), slot->token);
   auto move = std::move(slot->move);
   // Operations sent from here reach the actor after the record.
   for (auto& op : move->waiting) op();
+  // Behind them (one sender, one receiver): were it sent by the actor to
+  // itself, it could overtake the resume it was unparked for.
+  if (hold.count() == 0)
+    self_->send(session, park_atom::value);
+  else
+    self_->delayed_send(session, hold, park_atom::value);
 }
 
 void registry_state::forget(const std::string& id) {

@@ -773,20 +773,16 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
              std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
         self->state.append(channel, body, origin, counter, accepted);
       },
-      [self](restore_atom, parked_session& rec, std::string& token, duration hold) {
+      [self](restore_atom, parked_session& rec, std::string& token) {
         auto& st = self->state;
         st.restore(rec, std::move(token));
         self->set_default_handler(caf::print_and_drop);
         self->become(running(self));
         log::debug(*st.log_, "session unparked",
                    {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()}});
-        // After whatever the registry sent along with the record (a resume,
-        // a handover): a plain message when there is no hold, so that it
-        // comes behind them.
-        if (hold.count() == 0)
-          self->send(self, park_atom::value, st.generation_);
-        else
-          self->delayed_send(self, hold, park_atom::value, st.generation_);
+        // Parking again is the registry's call (park_atom): only it can send
+        // that behind the resume or handover it unparked us for. A message to
+        // ourselves could overtake them.
       },
   };
 }
@@ -946,17 +942,18 @@ caf::behavior running(session_actor* self) {
         if (st.conn_ || generation != st.generation_ || st.parking_) return;
         st.expire();
       },
-      [self](park_atom, std::uint64_t generation) {
-        // A restored session's hold has passed.
+      [self](park_atom) {
+        // From the registry that restored us. A restored actor starts at
+        // generation 0: any attach since (a resume) has moved it on.
         auto& st = self->state;
-        if (st.conn_ || generation != st.generation_ || st.parking_) return;
+        if (st.conn_ || st.generation_ != 0 || st.parking_) return;
         if (std::chrono::steady_clock::now() >= st.due_) return st.expire();
         st.park_wanted_ = true;
         if (!st.try_park()) {
           // Busy (a handover under way): it parks once idle, or expires.
           auto left = st.due_ - std::chrono::steady_clock::now();
           self->delayed_send(self, std::chrono::ceil<duration>(left), expire_atom::value,
-                             generation);
+                             st.generation_);
         }
       },
   };

@@ -34,15 +34,16 @@
 ///   last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow. On ok
 ///   the welcome and the replay have been written to the new transport;
 /// - from the broker: (deliver_atom, channel, body);
-/// - from itself: (expire_atom, generation); (park_atom, generation): a
-///   restored session's hold has passed.
+/// - from itself: (expire_atom, generation).
 /// - parking: (park_atom, ...) -> ok_atom to the broker, then (parked_atom, id,
 ///   parked_session) to the registry. While it waits for the broker, a resume,
 ///   cl_attach, handover or adm_end is refused with errc::session_parked (the
 ///   registry asks the record's next actor instead).
 /// - restoring (spawned with `restoring`): (restore_atom, parked_session,
-///   token, hold) from the registry first; deliveries before it are held and
-///   appended after the record, anything else waits in the mailbox.
+///   token) from the registry first; deliveries before it are held and
+///   appended after the record, anything else waits in the mailbox. Then
+///   (park_atom) from the registry, behind what it unparked the session for:
+///   park again unless a connection attached since the restore.
 /// - from the admin API: (adm_info_atom) -> session_info; (adm_end_atom) ->
 ///   ok_atom: ends at once, an attached client closed with 4410; (adm_cut_atom)
 ///   -> ok_atom | errc::not_attached: its connection is closed with 4411 and

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <spdlog/sinks/base_sink.h>
 #include <caf/actor_registry.hpp>
 #include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
@@ -15,6 +16,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "actors/messages.hpp"
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
+#include "log/log.hpp"
 #include "metrics/node_metrics.hpp"
 #include "tests/actors/session_fixture.hpp"
 
@@ -32,8 +35,43 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
+/// Counts the session logger's lines that start with a given message.
+class counting_sink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit counting_sink(std::string message) : message_(std::move(message)) {}
+  std::uint64_t count() const { return count_; }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string_view payload{msg.payload.data(), msg.payload.size()};
+    if (payload.substr(0, message_.size()) == message_) ++count_;
+  }
+  void flush_() override {}
+
+ private:
+  std::string message_;
+  std::atomic<std::uint64_t> count_{0};
+};
+
 class Parking : public SessionFixture {
  protected:
+  ~Parking() override {
+    if (level_) log::get("session")->set_level(*level_);
+  }
+
+  /// Counts the session logger's lines that start with `message`, debug
+  /// lines included. Call before start_registry: the sink is added before
+  /// any actor logs and left in place (the logger outlives the test's
+  /// actors); only the level goes back.
+  std::shared_ptr<counting_sink> count_session_lines(std::string message) {
+    auto logger = log::get("session");
+    if (!level_) level_ = logger->level();
+    auto sink = std::make_shared<counting_sink>(std::move(message));
+    logger->sinks().push_back(sink);
+    logger->set_level(spdlog::level::debug);
+    return sink;
+  }
+
   /// Sessions the registry holds as records now.
   std::uint64_t parked() {
     std::uint64_t out = 0;
@@ -53,6 +91,9 @@ class Parking : public SessionFixture {
     ASSERT_TRUE(await_down(sys_, c.actor()));
     ASSERT_TRUE(eventually([&] { return parked() == parked_after; }));
   }
+
+ private:
+  std::optional<spdlog::level::level_enum> level_;
 };
 
 TEST_F(Parking, ADetachedSessionBecomesARecordAndNoLongerAnActor) {
@@ -199,6 +240,24 @@ TEST_F(Parking, PublishesRacingParkingAndResumesAreNeitherLostNorDuplicated) {
   publish(writer, "news", total + 1, total + 1);
   expect_message(*client, total + 1, total + 1);
   EXPECT_GT(cycles, 100);
+}
+
+// A resume of a record is sent to the unparked actor right after its record:
+// the actor must not park again before it (it once did when its own "park
+// again" message overtook the resume, which then waited for a second round).
+TEST_F(Parking, AResumeOfARecordUnparksItOnce) {
+  auto unparked = count_session_lines("session unparked");
+  start_registry();
+  auto& first = connect();
+  auto w = hello(first);
+  test_client* c = &first;
+  constexpr std::uint64_t rounds = 50;
+  for (std::uint64_t i = 1; i <= rounds; ++i) {
+    drop_and_park(*c, 1);
+    c = &connect();
+    ASSERT_TRUE(resume(*c, w, 0).resumed);
+    ASSERT_EQ(unparked->count(), i);
+  }
 }
 
 TEST_F(Parking, AParkedRecordExpiresAndALaterResumeIsAnsweredExpired) {
