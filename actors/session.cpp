@@ -345,6 +345,9 @@ struct session_state {
       ready_->deliver(caf::actor_cast<caf::actor>(self_));
       ready_.reset();
     }
+    // The predecessor may have ended first (end_adoption): then this was the
+    // last thing keeping an adopted session from parking.
+    try_park();
   }
 
   void end_with_bye() { end(1000, "bye", "bye"); }

@@ -370,6 +370,35 @@ TEST_F(Parking, ALookupFromAnotherNodeUnparksTheSessionForItsAttach) {
   EXPECT_NE(frames[1].find(R"("seq":1)"), std::string::npos) << frames[1];
 }
 
+// An adopted session parks once nothing is pending: here its resubscribe,
+// held up at the cluster, is the last thing to finish (its predecessor ended
+// first).
+TEST_F(Parking, AnAdoptedSessionParksOnceItsResubscribeIsConfirmedAfterItsPredecessorEnded) {
+  auto predecessor_gone = count_session_lines("predecessor ended before its handover was done");
+  start_registry();
+  caf::scoped_actor cluster{sys_};
+  sys_.registry().put(cluster_name, caf::actor{cluster});
+  session_handover h{.id = "peer.adopted", .token = "t", .seq = 3, .channels = {"news"}};
+  std::optional<caf::scoped_actor> predecessor{std::in_place, sys_};
+  (*predecessor)->send(registry_, cl_adopt_atom::value, h);
+  // The first local subscriber of "news" waits for the cluster's peers.
+  caf::response_promise interest;
+  cluster->receive(
+      [&](cl_interest_atom, const std::string& channel) {
+        EXPECT_EQ(channel, "news");
+        interest = cluster->make_response_promise();
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
+  // The interest is held back until the session has seen its predecessor end.
+  predecessor.reset();
+  ASSERT_TRUE(eventually([&] { return predecessor_gone->count() == 1; }));
+  EXPECT_EQ(parked(), 0u);
+  interest.deliver(caf::ok_atom::value);
+  EXPECT_TRUE(eventually([&] { return parked() == 1; }));
+  EXPECT_EQ(subscribers("news"), 1u);
+  sys_.registry().erase(cluster_name);
+}
+
 // A drain hands every session to a peer, parked ones too: the record becomes
 // an actor again, which runs the handover.
 TEST_F(Parking, ADrainHandsAParkedSessionOverWithItsRecord) {
