@@ -43,22 +43,31 @@ bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_
   return true;
 }
 
-session_info parked_session::info(const std::string& id) const {
+session_info describe_session(const std::string& id, bool attached,
+                              const client_identity& identity, std::vector<std::string> channels,
+                              std::uint64_t seq, const replay_buffer& buffer,
+                              const session_config& config,
+                              std::chrono::system_clock::time_point since) {
   auto unix_ms = [](std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   };
-  return session_info{.id = id,
-                      .attached = false,
-                      .subject = identity.subject,
-                      .channels = channels,
-                      .seq = seq,
-                      .acked = buffer.acked_through(),
-                      .buffered = buffer.size(),
-                      .buffered_bytes = buffer.bytes(),
-                      .buffer_max = config.replay_buffer,
-                      .buffer_max_bytes = config.replay_buffer_bytes,
-                      .since_ms = unix_ms(since),
-                      .expires_ms = unix_ms(since + config.resume_window)};
+  session_info i{.id = id,
+                 .attached = attached,
+                 .subject = identity.subject,
+                 .channels = std::move(channels),
+                 .seq = seq,
+                 .acked = buffer.acked_through(),
+                 .buffered = buffer.size(),
+                 .buffered_bytes = buffer.bytes(),
+                 .buffer_max = config.replay_buffer,
+                 .buffer_max_bytes = config.replay_buffer_bytes,
+                 .since_ms = unix_ms(since)};
+  if (!attached) i.expires_ms = unix_ms(since + config.resume_window);
+  return i;
+}
+
+session_info parked_session::info(const std::string& id) const {
+  return describe_session(id, false, identity, channels, seq, buffer, config, since);
 }
 
 }  // namespace wsvisor

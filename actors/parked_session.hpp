@@ -41,6 +41,15 @@ void note_through(through_marks& marks, std::uint64_t origin, std::uint64_t coun
 void buffer_message(replay_buffer& buffer, std::uint64_t seq, shared_body body,
                     std::int64_t accepted, node_metrics* metrics);
 
+/// What the admin API shows of a session, an actor's or a record's: an
+/// attached one without its peer (the caller fills it in), a detached one
+/// with the end of its resume window.
+session_info describe_session(const std::string& id, bool attached,
+                              const client_identity& identity, std::vector<std::string> channels,
+                              std::uint64_t seq, const replay_buffer& buffer,
+                              const session_config& config,
+                              std::chrono::system_clock::time_point since);
+
 struct parked_session {
   session_config config;                // the session's own (a reload changes new sessions only)
   client_identity identity;             // [auth]: subject and allowed channels

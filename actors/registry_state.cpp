@@ -238,50 +238,52 @@ void registry_state::lookup(caf::response_promise rp, std::string id, std::strin
   rp.deliver(slot->actor);
 }
 
+namespace {
+
+/// Asks `session`, the actor of session `id`, `what` and answers `rp` with its
+/// `Reply`; if the actor was parking meanwhile, `again` runs once the
+/// registry has the record (registry_state::retry_after).
+template <class Reply, class Atom>
+void ask_actor(registry_state& st, caf::response_promise rp, const std::string& id,
+               const caf::actor& session, Atom what, std::function<void()> again) {
+  st.self_->request(session, caf::infinite, what)
+      .then([rp](Reply& reply) mutable { rp.deliver(std::move(reply)); },
+            [&st, rp, id, session, again](caf::error& err) mutable {
+              if (!st.retry_after(id, session, err, again)) rp.deliver(std::move(err));
+            });
+}
+
+}  // namespace
+
 void registry_state::info(caf::response_promise rp, std::string id) {
   auto* slot = find(id);
   if (slot == nullptr) return rp.deliver(make_error(errc::unknown_session, id));
-  if (deferred(*slot, [this, rp, id] { info(rp, id); })) return;
+  auto again = [this, rp, id] { info(rp, id); };
+  if (deferred(*slot, again)) return;
   if (slot->parked) return rp.deliver(slot->parked->rec.info(id));
-  auto session = slot->actor;
-  self_->request(session, caf::infinite, adm_info_atom::value)
-      .then([rp](session_info& i) mutable { rp.deliver(std::move(i)); },
-            [this, rp, id, session](caf::error& err) mutable {
-              if (!retry_after(id, session, err, [this, rp, id] { info(rp, id); }))
-                rp.deliver(std::move(err));
-            });
+  ask_actor<session_info>(*this, rp, id, slot->actor, adm_info_atom::value, again);
 }
 
 void registry_state::end(caf::response_promise rp, std::string id) {
   auto* slot = find(id);
   if (slot == nullptr) return rp.deliver(make_error(errc::unknown_session, id));
-  if (deferred(*slot, [this, rp, id] { end(rp, id); })) return;
+  auto again = [this, rp, id] { end(rp, id); };
+  if (deferred(*slot, again)) return;
   if (slot->parked) {
     log::info(*log_, "session ended", {{"session", id}, {"reason", "admin"}});
     forget(id);
     return rp.deliver(caf::ok_atom::value);
   }
-  auto session = slot->actor;
-  self_->request(session, caf::infinite, adm_end_atom::value)
-      .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
-            [this, rp, id, session](caf::error& err) mutable {
-              if (!retry_after(id, session, err, [this, rp, id] { end(rp, id); }))
-                rp.deliver(std::move(err));
-            });
+  ask_actor<caf::ok_atom>(*this, rp, id, slot->actor, adm_end_atom::value, again);
 }
 
 void registry_state::cut(caf::response_promise rp, std::string id) {
   auto* slot = find(id);
   if (slot == nullptr) return rp.deliver(make_error(errc::unknown_session, id));
-  if (deferred(*slot, [this, rp, id] { cut(rp, id); })) return;
+  auto again = [this, rp, id] { cut(rp, id); };
+  if (deferred(*slot, again)) return;
   if (slot->parked) return rp.deliver(make_error(errc::not_attached, id));
-  auto session = slot->actor;
-  self_->request(session, caf::infinite, adm_cut_atom::value)
-      .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
-            [this, rp, id, session](caf::error& err) mutable {
-              if (!retry_after(id, session, err, [this, rp, id] { cut(rp, id); }))
-                rp.deliver(std::move(err));
-            });
+  ask_actor<caf::ok_atom>(*this, rp, id, slot->actor, adm_cut_atom::value, again);
 }
 
 // -- parking --------------------------------------------------------------------

@@ -448,22 +448,9 @@ struct session_state {
   std::string peer() const { return transport_ ? transport_->peer() : std::string{}; }
 
   session_info info() const {
-    auto unix_ms = [](std::chrono::system_clock::time_point t) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    };
-    session_info i{.id = id_,
-                   .attached = conn_ != nullptr,
-                   .peer = conn_ ? peer() : std::string{},
-                   .subject = identity_.subject,
-                   .channels = {channels_.begin(), channels_.end()},
-                   .seq = seq_,
-                   .acked = buffer_.acked_through(),
-                   .buffered = buffer_.size(),
-                   .buffered_bytes = buffer_.bytes(),
-                   .buffer_max = config_.replay_buffer,
-                   .buffer_max_bytes = config_.replay_buffer_bytes,
-                   .since_ms = unix_ms(since_)};
-    if (!conn_) i.expires_ms = unix_ms(since_ + config_.resume_window);
+    auto i = describe_session(id_, conn_ != nullptr, identity_, {channels_.begin(), channels_.end()},
+                              seq_, buffer_, config_, since_);
+    if (conn_) i.peer = peer();
     return i;
   }
 

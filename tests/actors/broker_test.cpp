@@ -250,6 +250,17 @@ std::string next_forward(caf::scoped_actor& peer) {
   return out;
 }
 
+/// Awaits the broker's telling `cluster` that this node has no subscriber of
+/// `channel` any more.
+void expect_interest_withdrawn(caf::scoped_actor& cluster, const std::string& channel) {
+  cluster->receive(
+      [&](cl_interest_atom, const std::string& ch, bool on) {
+        EXPECT_EQ(ch, channel);
+        EXPECT_FALSE(on);
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
+}
+
 TEST_F(Broker, ForwardsEachPublishOnceToThePeersWithSubscribersOnItsChannel) {
   caf::scoped_actor p1{sys_};
   caf::scoped_actor p2{sys_};
@@ -326,12 +337,7 @@ TEST_F(Broker, AFirstLocalSubscriberIsConfirmedOnlyAfterTheCluster) {
   EXPECT_EQ(subscribers("news"), 1u);
   // The last subscriber leaving tells the cluster, without waiting.
   unsub(who, "news");
-  cluster->receive(
-      [&](cl_interest_atom, const std::string& channel, bool on) {
-        EXPECT_EQ(channel, "news");
-        EXPECT_FALSE(on);
-      },
-      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
+  expect_interest_withdrawn(cluster, "news");
   sys_.registry().erase(cluster_name);
 }
 
@@ -360,12 +366,7 @@ TEST_F(Broker, AChannelWhoseSubscribersAllParkedKeepsItsClusterInterest) {
   registry->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
                     std::vector<std::string>{"news"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
-  cluster->receive(
-      [&](cl_interest_atom, const std::string& channel, bool on) {
-        EXPECT_EQ(channel, "news");
-        EXPECT_FALSE(on);
-      },
-      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
+  expect_interest_withdrawn(cluster, "news");
   sys_.registry().erase(cluster_name);
 }
 
