@@ -51,6 +51,10 @@ struct broker_state {
     caf::typed_response_promise<caf::ok_atom> rp;
   };
   std::unordered_map<std::string, std::vector<pending_subscribe>> pending;
+  // channel -> sessions parked on it (park_atom). The registry that keeps
+  // their records is subscribed in their place while the count is above 0,
+  // and counts as that many subscribers.
+  std::unordered_map<std::string, std::uint64_t> parked;
 };
 
 using broker_actor = caf::stateful_actor<broker_state>;
@@ -76,6 +80,30 @@ void add(broker_actor* self, const std::string& channel, const caf::actor& who) 
   if (first) self->monitor(who);
   it->second.insert(channel);
   st.channels[channel].emplace(who.address(), who);
+}
+
+/// Takes `who` off `channel` (no effect if it is not on it).
+void unsubscribe(broker_actor* self, const std::string& channel, const caf::actor& who) {
+  auto& st = self->state;
+  auto it = st.by_subscriber.find(who.address());
+  if (it == st.by_subscriber.end() || it->second.erase(channel) == 0) return;
+  remove(self, channel, who.address());
+  if (it->second.empty()) {
+    // A down_msg already queued may still arrive (CAF issue 1301); the
+    // down handler ignores subscribers it does not know.
+    self->demonitor(who);
+    st.by_subscriber.erase(it);
+  }
+}
+
+/// Subscribers of `channel` as sessions count them: a registry standing in
+/// for parked sessions counts as those sessions.
+std::uint64_t subscriber_count(const broker_state& st, const std::string& channel) {
+  auto it = st.channels.find(channel);
+  if (it == st.channels.end()) return 0;
+  auto n = static_cast<std::uint64_t>(it->second.size());
+  if (auto p = st.parked.find(channel); p != st.parked.end()) n = n - 1 + p->second;
+  return n;
 }
 
 using subscribers = std::unordered_map<caf::actor_addr, caf::actor>;
@@ -133,8 +161,7 @@ caf::message channel_page(const broker_state& st, const std::string& after, std:
   for (auto& name : names) {
     if (page.size() == limit) break;
     channel_info info{.name = name};
-    if (auto it = st.channels.find(name); it != st.channels.end())
-      info.subscribers = it->second.size();
+    info.subscribers = subscriber_count(st, name);
     if (auto it = st.remote.find(name); it != st.remote.end()) info.peers = it->second.size();
     info.owned = st.owners.count(name) > 0;
     page.push_back(std::move(info));
@@ -232,15 +259,40 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
               break;
             }
         }
-        auto it = st.by_subscriber.find(who.address());
-        if (it == st.by_subscriber.end() || it->second.erase(channel) == 0) return;
-        remove(self, channel, who.address());
-        if (it->second.empty()) {
-          // A down_msg already queued may still arrive (CAF issue 1301); the
-          // down handler ignores subscribers it does not know.
-          self->demonitor(who);
+        unsubscribe(self, channel, who);
+      },
+      [self](park_atom, const caf::actor& registry, const std::string& id,
+             const std::vector<std::string>& channels) {
+        auto& st = self->state;
+        auto session = caf::actor_cast<caf::actor>(self->current_sender());
+        // The registry joins first, so that no channel looks empty on the
+        // way (its cluster interest stays as it was).
+        for (auto& channel : channels)
+          if (st.parked[channel]++ == 0) add(self, channel, registry);
+        if (auto it = st.by_subscriber.find(session.address()); it != st.by_subscriber.end()) {
+          for (auto& channel : it->second) remove(self, channel, it->first);
           st.by_subscriber.erase(it);
+          // Its end must not undo the move: it is no subscriber any more.
+          self->demonitor(session);
         }
+        // The notice goes before the answer: the registry holds what follows
+        // for the record the session sends once it has the answer.
+        self->send(registry, parked_atom::value, id, channels);
+        return caf::ok_atom::value;
+      },
+      [self](unpark_atom, const caf::actor& session, const std::vector<std::string>& channels) {
+        auto& st = self->state;
+        auto registry = caf::actor_cast<caf::actor>(self->current_sender());
+        for (auto& channel : channels) {
+          // The session joins first: the channel never looks empty on the way.
+          if (session) add(self, channel, session);
+          auto it = st.parked.find(channel);
+          if (it == st.parked.end()) continue;
+          if (--it->second > 0) continue;
+          st.parked.erase(it);
+          unsubscribe(self, channel, registry);
+        }
+        return caf::ok_atom::value;
       },
       [self](publish_atom, const std::string& channel,
              const shared_body& body) -> caf::result<std::uint64_t, std::string> {
@@ -252,10 +304,8 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
         // Answered before the fan-out: a publisher subscribed to its own
         // channel gets its `ack` before its copy of the message, as it did
         // when sessions acked without asking.
-        auto it = self->state.channels.find(channel);
-        auto found = it != self->state.channels.end();
         auto rp = self->make_response_promise<std::uint64_t, std::string>();
-        rp.deliver(static_cast<std::uint64_t>(found ? it->second.size() : 0), std::string{});
+        rp.deliver(subscriber_count(self->state, channel), std::string{});
         publish_here(self, channel, body);
         return rp;
       },
@@ -311,8 +361,7 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
       },
       [self](broker_stats_atom) { return static_cast<std::uint64_t>(self->state.channels.size()); },
       [self](broker_stats_atom, const std::string& channel) {
-        auto it = self->state.channels.find(channel);
-        return static_cast<std::uint64_t>(it == self->state.channels.end() ? 0 : it->second.size());
+        return subscriber_count(self->state, channel);
       },
       [self](adm_chans_atom, const std::string& after, std::uint64_t limit) {
         return channel_page(self->state, after, limit);

@@ -31,6 +31,15 @@
 ///   go to local subscribers only. Deliveries are stamped with (origin,
 ///   counter). (cl_barrier_atom) -> ok_atom once every peer's earlier
 ///   publishes to this node have been delivered.
+/// - Parking (docs/architecture.md, "Detached sessions"): (park_atom, registry,
+///   id, channels) -> ok_atom from a session takes it off every channel and
+///   subscribes `registry` in its place, counted once per parked session (a
+///   channel with only parked subscribers keeps its cluster interest), then
+///   sends the registry (parked_atom, id, channels) before answering.
+///   (unpark_atom, session, channels) -> ok_atom from the registry subscribes
+///   `session` and takes one parked session off each channel (a null session
+///   only takes it off). Subscriber counts count parked sessions, not the
+///   registry.
 /// - (subscribe_atom, ...) may fail with errc::too_many_channels (see spawn_broker).
 /// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
 ///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.

@@ -59,6 +59,8 @@ std::string to_string(errc code) {
       return "unknown_session";
     case errc::not_attached:
       return "not_attached";
+    case errc::session_parked:
+      return "session_parked";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -43,6 +43,7 @@ enum class errc : std::uint8_t {
   too_many_channels,       // broker: a new channel over limits.channels; context: the limit
   unknown_session,         // admin API: no session of that id on this node; context: the id
   not_attached,            // admin API: disconnect of a detached session; context: the id
+  session_parked,          // the session is (being) parked: ask its registry again; context: the id
 };
 
 // make_error must be declared right after the enum, before anything compares

@@ -197,7 +197,8 @@ using hello_atom = caf::atom_constant<caf::atom("s_hello")>;
 /// errc::resume_overflow.
 using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
 
-/// (registry_stats_atom) -> std::uint64_t: sessions alive now (tests, metrics).
+/// (registry_stats_atom) -> std::uint64_t: sessions alive now, parked ones included (tests,
+/// metrics).
 using registry_stats_atom = caf::atom_constant<caf::atom("reg_stats")>;
 
 /// What a reload changes in the session registry: the settings of sessions made from now on.
@@ -259,12 +260,47 @@ inline std::int64_t steady_clock_ns() {
 /// registry delegates a connection's hello to the new session with it).
 using welcomed_atom = caf::atom_constant<caf::atom("s_welcomed")>;
 
-/// (expire_atom): session to itself, a resume window may have run out (it checks its deadline).
+/// (expire_atom): session to itself, its resume window may have run out (it checks its deadline).
+/// (expire_atom, std::uint64_t generation): registry to itself, the earliest parked record's
+/// window may have run out (a stale generation is ignored).
 using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
 
 /// (room_atom, std::uint64_t generation): the transport attached at that generation has
 /// drained (transport::when_room); sending the backlog may continue.
 using room_atom = caf::atom_constant<caf::atom("s_room")>;
+
+// -- parking: a detached session becomes a record its registry keeps ---------
+//
+// (docs/architecture.md, "Detached sessions"). The broker is the point that
+// orders a session's deliveries while it moves between actor and record.
+
+/// (park_atom, caf::actor registry, std::string id, std::vector<std::string> channels) ->
+/// ok_atom: a detached, idle session -> its broker. In one step the broker takes the session off
+/// those channels, subscribes the registry in its place (a count of parked sessions per channel;
+/// cluster interest unchanged), sends the registry (parked_atom, id, channels) and answers; every
+/// delivery it sent the session before reaches the session before the answer.
+/// Also (park_atom): registry -> a session it restored, sent after the record and whatever
+/// waited for it (at once), or a hold later (a lookup's attach may not come): park again unless
+/// a connection attached since the restore.
+using park_atom = caf::atom_constant<caf::atom("s_park")>;
+
+/// (parked_atom, std::string id, std::vector<std::string> channels): broker -> registry, the
+/// session `id` was moved: deliveries on those channels from now on are for its record.
+/// (parked_atom, std::string id, parked_session record): the session -> its registry, after the
+/// broker's answer: its state, with every delivery it got; then it quits.
+/// (parked_atom) -> std::uint64_t: registry, sessions parked now (tests).
+using parked_atom = caf::atom_constant<caf::atom("s_parked")>;
+
+/// (unpark_atom, caf::actor session, std::vector<std::string> channels) -> ok_atom: registry ->
+/// broker, subscribe `session` to those channels in place of one parked session. Every delivery
+/// the broker sent the registry before reaches it before the answer. A null `session` only
+/// drops the parked one (expired or ended).
+using unpark_atom = caf::atom_constant<caf::atom("s_unpark")>;
+
+/// (restore_atom, parked_session record, std::string token): registry -> the session it spawned
+/// for a parked record, once the broker has moved it (unpark_atom): take this state; deliveries
+/// held since the spawn follow it. A (park_atom) from the registry follows.
+using restore_atom = caf::atom_constant<caf::atom("s_restore")>;
 
 // -- connection (actors/connection.hpp) <- its session, <- itself -----------
 
@@ -515,20 +551,23 @@ using conn_credit_atom = caf::atom_constant<caf::atom("c_credit")>;
 
 /// (adm_list_atom, std::string after, std::uint64_t limit) -> (std::vector<std::string> ids,
 /// std::vector<caf::actor> sessions, bool more): registry, up to `limit` of this node's
-/// sessions with an id above `after`, by id; `more`: there are others after them.
+/// sessions with an id above `after`, by id (the actor of each; null for a parked one: ask the
+/// registry by id); `more`: there are others after them.
 using adm_list_atom = caf::atom_constant<caf::atom("adm_list")>;
 
-/// (adm_find_atom, std::string id) -> caf::actor | errc::unknown_session: registry, the session.
-using adm_find_atom = caf::atom_constant<caf::atom("adm_find")>;
-
-/// (adm_info_atom) -> session_info: session, what it is now.
+/// (adm_info_atom, std::string id) -> session_info | errc::unknown_session: registry, what the
+/// session is now (answered from the record of a parked one, else by the session).
+/// Also registry -> session: (adm_info_atom) -> session_info.
 using adm_info_atom = caf::atom_constant<caf::atom("adm_info")>;
 
-/// (adm_end_atom) -> ok_atom: session, end now; an attached client is closed with 4410.
+/// (adm_end_atom, std::string id) -> ok_atom | errc::unknown_session: registry, end the session
+/// now; an attached client is closed with 4410. Also registry -> session: (adm_end_atom) ->
+/// ok_atom | errc::session_parked.
 using adm_end_atom = caf::atom_constant<caf::atom("adm_end")>;
 
-/// (adm_cut_atom) -> ok_atom | errc::not_attached: session, close its connection with 4411
-/// and detach (the client may resume).
+/// (adm_cut_atom, std::string id) -> ok_atom | errc::not_attached | errc::unknown_session:
+/// registry, close the session's connection with 4411 and detach it (the client may resume).
+/// Also registry -> session: (adm_cut_atom) -> ok_atom | errc::not_attached.
 using adm_cut_atom = caf::atom_constant<caf::atom("adm_cut")>;
 
 /// (adm_chans_atom, std::string after, std::uint64_t limit) -> (std::vector<channel_info>,
@@ -597,9 +636,14 @@ using policy_map = std::map<std::string, policy>;
 /// sent within one process.
 struct child_spec;
 
+/// Declared in actors/parked_session.hpp. Holds shared bodies: it stays in one process.
+struct parked_session;
+
 }  // namespace wsvisor
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::child_spec)
+// A parked session moves between the actors of one node only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::parked_session)
 // Runtime changes of upstreams come from this node's own configuration.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wsvisor::upstream_config)
 // A reload's settings come from this node's own configuration file.

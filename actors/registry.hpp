@@ -22,6 +22,14 @@
 /// are trapped: a session's end never takes the registry down; its parent's
 /// exit signal or its broker's end does, with that reason.
 ///
+/// A detached session *parks*: its actor ends and the registry keeps its
+/// record (actors/parked_session.hpp), subscribed at the broker in its place,
+/// appends the deliveries on its channels, and expires it with one timer for
+/// all records. A resume that the record can refuse (token, last_seq,
+/// overflow) is refused without an actor; any other operation on it (resume,
+/// cl_lookup, handover, end) spawns the session again and moves the record
+/// there first (actors/registry_state.hpp has the states).
+///
 /// Message interface (atoms in actors/messages.hpp):
 /// - (hello_atom, caf::actor connection, transport_ptr, client_identity) -> caf::actor session
 ///   | errc::server_full | errc::auth_required
@@ -34,14 +42,19 @@
 /// - (reg_settings_atom, registry_settings) -> ok_atom: a reload's session config and limits,
 ///   for sessions made from now on (limits.channels goes on to the broker); sessions alive keep
 ///   theirs. limits.sessions applies to the next new session.
-/// - (registry_stats_atom) -> std::uint64_t sessions alive
+/// - (registry_stats_atom) -> std::uint64_t sessions alive (parked ones included)
+/// - (parked_atom) -> std::uint64_t sessions parked now
 /// - (cl_lookup_atom, std::string session, std::string token) -> caf::actor |
 ///   errc::session_expired | errc::resume_unknown: a peer's cluster looks for
-///   one of our sessions (the token is checked by the session on attach).
+///   one of our sessions (the token is checked by the session on attach, and by
+///   the registry before it unparks one).
 /// - (adm_list_atom, std::string after, std::uint64_t limit) -> (ids, sessions, more):
-///   the admin API's page of this node's sessions, by id.
-/// - (adm_find_atom, std::string id) -> caf::actor | errc::unknown_session.
-/// Never blocks; the only request it makes (to a session) has an error handler.
+///   the admin API's page of this node's sessions, by id (null actor: parked).
+/// - (adm_info_atom | adm_end_atom | adm_cut_atom, std::string id) -> as the session
+///   answers, or from the record of a parked one | errc::unknown_session.
+/// - from the broker and its sessions: parked_atom, deliver_atom (parking).
+/// Never blocks; every request it makes (to a session, the broker, the cluster) has an
+/// error handler.
 
 #include <cstddef>
 

@@ -2,21 +2,19 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
-#include <map>
-#include <optional>
-#include <utility>
-#include <vector>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <spdlog/logger.h>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/skip.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -24,6 +22,7 @@
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
 #include "actors/messages.hpp"
+#include "actors/parked_session.hpp"
 #include "actors/protocol.hpp"
 #include "actors/remote_transport.hpp"
 #include "actors/replay_buffer.hpp"
@@ -69,15 +68,7 @@ struct session_state {
   /// `accepted`, when the broker took the message (deliver_atom), the start
   /// of its delivery latency; 0: now.
   void buffer(std::uint64_t seq, shared_body body, std::int64_t accepted = 0) {
-    if (!metrics_) {
-      buffer_.push(seq, std::move(body));
-      return;
-    }
-    auto taken = accepted != 0
-                     ? std::chrono::steady_clock::time_point{std::chrono::nanoseconds{accepted}}
-                     : std::chrono::steady_clock::now();
-    auto evicted = buffer_.push(seq, std::move(body), taken);
-    if (evicted > 0) metrics_->replay_evictions.inc(evicted);
+    buffer_message(buffer_, seq, std::move(body), accepted, metrics_.get());
   }
 
   session_actor* self_;
@@ -86,6 +77,7 @@ struct session_state {
   std::string token_;
   session_config config_;
   caf::actor broker_;
+  caf::actor registry_;      // keeps the record once parked; null: never parks
   caf::actor conn_;          // the attached connection; null while detached
   transport_ptr transport_;  // conn_'s transport; null while detached
   // transport_ when conn_ lives on another node; it takes the connection's credit.
@@ -96,16 +88,16 @@ struct session_state {
   // Bumped on every attach and detach: a room notice of an earlier generation
   // is a former transport's.
   std::uint64_t generation_ = 0;
-  // While detached, when the resume window ends. One expire_atom at most is
-  // pending (CAF 0.17 cannot cancel a delayed_send): a detach while one is
-  // pending only moves this deadline, and the pending one, when it comes,
-  // waits again for what is left. An expiry armed per detach would hold about
-  // 220 bytes (a mailbox element and two clock entries) per cut for a whole
-  // resume window: the soak's RSS creep.
-  std::chrono::steady_clock::time_point expires_at_;
+  // One expire_atom at most is pending (CAF 0.17 cannot cancel a
+  // delayed_send): a detach while one is pending only moves due_, and the
+  // pending one, when it comes, waits again for what is left. An expiry
+  // armed per detach would hold about 220 bytes (a mailbox element and two
+  // clock entries) per cut for a whole resume window: the soak's RSS creep.
   bool expiry_pending_ = false;
   // The last attach or detach, for the admin API.
   std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+  // Detached: when the resume window ends (handed on with a parked record).
+  std::chrono::steady_clock::time_point due_{};
   std::set<std::string> channels_;
   std::multiset<std::string> subscribing_;  // of channels_: asked of the broker, not yet answered
   client_identity identity_;             // [auth]: subject and allowed channels
@@ -161,6 +153,7 @@ struct session_state {
     }
     answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(sent));
     if (bye_pending_ && answers_.empty()) end_with_bye();
+    if (answers_.empty()) try_park();
   }
 
   /// An answer that is ready now, sent after those still outstanding.
@@ -200,23 +193,15 @@ struct session_state {
   // Cluster nodes: per origin node, the highest delivery counter appended
   // (deliveries from one origin arrive in counter order). Handed over with
   // the session, so that its successor drops what it already has.
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> through_;
+  through_marks through_;
 
-  std::uint64_t through(std::uint64_t origin) const {
-    for (auto& [o, c] : through_)
-      if (o == origin) return c;
-    return 0;
-  }
+  std::uint64_t through(std::uint64_t origin) const { return through_of(through_, origin); }
 
   void note_through(std::uint64_t origin, std::uint64_t counter) {
-    if (origin == 0) return;  // a single node: nothing to tell apart
-    for (auto& [o, c] : through_)
-      if (o == origin) {
-        c = std::max(c, counter);
-        return;
-      }
-    through_.emplace_back(origin, counter);
+    wsvisor::note_through(through_, origin, counter);
   }
+  // Adopting: direct deliveries until the predecessor is done. Restoring:
+  // direct deliveries until the record arrives.
   std::vector<stamped> held_;
   std::optional<caf::typed_response_promise<caf::actor>> ready_;  // adopt answer
   std::size_t resubscribing_ = 0;
@@ -227,6 +212,11 @@ struct session_state {
 
   void append(const std::string& channel, shared_body body, std::uint64_t origin,
               std::uint64_t counter, std::int64_t accepted) {
+    if (restoring_) {
+      // Sent after the broker moved the record here: they follow it.
+      held_.push_back({channel, std::move(body), origin, counter, accepted});
+      return;
+    }
     if (channels_.count(channel) == 0) return;  // fanned out before our unsubscribe
     // Each origin's deliveries come in counter order on one path; one at or
     // below what we hold is a copy of a message a predecessor handed us
@@ -284,6 +274,75 @@ struct session_state {
     held_.shrink_to_fit();
     if (predecessor_) self_->demonitor(predecessor_);
     predecessor_ = nullptr;
+    try_park();
+  }
+
+  // -- parking (docs/architecture.md, "Detached sessions") ---------------------
+  bool park_wanted_ = false;  // detached: become a record as soon as idle
+  bool parking_ = false;      // asked the broker; the actor ends once it answers
+  bool restoring_ = false;    // spawned for a parked record that has not arrived yet
+
+  /// Nothing waits for an answer, a subscription, a predecessor or a successor.
+  bool idle() const {
+    return answers_.empty() && subscribing_.empty() && !handing_over_ && !adopting_ &&
+           resubscribing_ == 0 && !bye_pending_;
+  }
+
+  /// Parks if detached, idle and wanted; true if it started to.
+  bool try_park() {
+    if (!registry_ || conn_ || parking_ || restoring_ || !park_wanted_ || !idle()) return false;
+    parking_ = true;
+    auto* self = self_;
+    std::vector<std::string> channels{channels_.begin(), channels_.end()};
+    self->request(broker_, caf::infinite, park_atom::value, registry_, id_, std::move(channels))
+        .then([self](caf::ok_atom) { self->state.hand_record(); },
+              // The broker is gone (the registry ends with it).
+              [self](caf::error& err) { self->quit(std::move(err)); });
+    return true;
+  }
+
+  /// The broker has moved us: every delivery it sent here is in the buffer.
+  /// The record goes to the registry, which files it under our channels
+  /// from the broker's notice on, and the actor ends.
+  void hand_record() {
+    parked_session rec{.config = config_,
+                       .identity = std::move(identity_),
+                       .seq = seq_,
+                       .last_cseq = last_cseq_,
+                       .handed_through = handed_through_,
+                       .max_subscriptions = max_subscriptions_,
+                       .buffer = std::move(buffer_),
+                       .channels = {channels_.begin(), channels_.end()},
+                       .through = std::move(through_),
+                       .since = since_,
+                       .due = due_};
+    log::debug(*log_, "session parked",
+               {{"session", id_}, {"seq", seq_}, {"buffered", rec.buffer.size()}});
+    // The record counts as detached from now on (the registry's gauge unit).
+    counted_ = counted::none;
+    self_->send(registry_, parked_atom::value, id_, std::move(rec));
+    self_->quit();
+  }
+
+  /// A parked record, moved here by the broker (unpark_atom) before it came.
+  void restore(parked_session& rec, std::string token) {
+    token_ = std::move(token);
+    config_ = rec.config;
+    identity_ = std::move(rec.identity);
+    seq_ = rec.seq;
+    last_cseq_ = rec.last_cseq;
+    handed_through_ = rec.handed_through;
+    max_subscriptions_ = rec.max_subscriptions;
+    buffer_ = std::move(rec.buffer);
+    channels_.insert(rec.channels.begin(), rec.channels.end());
+    through_ = std::move(rec.through);
+    since_ = rec.since;
+    due_ = rec.due;
+    // The record's gauge unit is ours now.
+    if (metrics_) counted_ = counted::detached;
+    restoring_ = false;
+    auto held = std::exchange(held_, {});
+    for (auto& d : held) append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
   }
 
   void resubscribed() {
@@ -292,9 +351,17 @@ struct session_state {
       ready_->deliver(caf::actor_cast<caf::actor>(self_));
       ready_.reset();
     }
+    // The predecessor may have ended first (end_adoption): then this was the
+    // last thing keeping an adopted session from parking.
+    try_park();
   }
 
   void end_with_bye() { end(1000, "bye", "bye"); }
+
+  void expire() {
+    log::info(*log_, "session expired", {{"session", id_}, {"dropped_messages", buffer_.size()}});
+    self_->quit(make_error(errc::session_expired, id_));
+  }
 
   /// Ends the session: an attached client is closed with `code`.
   void end(std::uint16_t code, std::string close_reason, std::string_view why) {
@@ -316,28 +383,25 @@ struct session_state {
 
   void send_text(frame_text text) { send(out_frame{std::move(text), nullptr}); }
 
-  /// Starts the resume window (the session is detached).
+  /// Watches the resume window, which ends at due_ (the session is detached
+  /// and not parked): arms the expire_atom unless one is pending.
   void arm_expiry() {
-    expires_at_ = std::chrono::steady_clock::now() + config_.resume_window;
     if (expiry_pending_) return;
     expiry_pending_ = true;
-    self_->delayed_send(self_, config_.resume_window, expire_atom::value);
+    auto left = due_ - std::chrono::steady_clock::now();
+    self_->delayed_send(self_, std::chrono::ceil<duration>(std::max(left, left.zero())),
+                        expire_atom::value);
   }
 
   /// The pending expire_atom came: ends the session if it is still detached
   /// and its window has run out, waits for the rest of a window a later
-  /// detach started, or does nothing while attached.
+  /// detach started, or does nothing while attached or parking (the registry
+  /// watches a parked session's window).
   void expiry_due() {
     expiry_pending_ = false;
-    if (conn_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < expires_at_) {
-      expiry_pending_ = true;
-      self_->delayed_send(self_, expires_at_ - now, expire_atom::value);
-      return;
-    }
-    log::info(*log_, "session expired", {{"session", id_}, {"dropped_messages", buffer_.size()}});
-    self_->quit(make_error(errc::session_expired, id_));
+    if (conn_ || parking_) return;
+    if (std::chrono::steady_clock::now() < due_) return arm_expiry();
+    expire();
   }
 
   void send_error(proto::error_code code, std::string message) {
@@ -411,22 +475,9 @@ struct session_state {
   std::string peer() const { return transport_ ? transport_->peer() : std::string{}; }
 
   session_info info() const {
-    auto unix_ms = [](std::chrono::system_clock::time_point t) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    };
-    session_info i{.id = id_,
-                   .attached = conn_ != nullptr,
-                   .peer = conn_ ? peer() : std::string{},
-                   .subject = identity_.subject,
-                   .channels = {channels_.begin(), channels_.end()},
-                   .seq = seq_,
-                   .acked = buffer_.acked_through(),
-                   .buffered = buffer_.size(),
-                   .buffered_bytes = buffer_.bytes(),
-                   .buffer_max = config_.replay_buffer,
-                   .buffer_max_bytes = config_.replay_buffer_bytes,
-                   .since_ms = unix_ms(since_)};
-    if (!conn_) i.expires_ms = unix_ms(since_ + config_.resume_window);
+    auto i = describe_session(id_, conn_ != nullptr, identity_, {channels_.begin(), channels_.end()},
+                              seq_, buffer_, config_, since_);
+    if (conn_) i.peer = peer();
     return i;
   }
 
@@ -447,6 +498,9 @@ struct session_state {
   caf::result<caf::ok_atom> resume(caf::actor conn, transport_ptr transport,
                                    std::shared_ptr<remote_transport> remote,
                                    const std::string& token, std::uint64_t last_seq) {
+    // Too late: the broker has (or will have) moved us. The registry asks
+    // the record's next actor.
+    if (parking_) return make_error(errc::session_parked, id_);
     // Refusals change nothing here: a wrong token must not disturb the
     // session, and the registry answers the client with a new session.
     if (!token_equal(token, token_) || last_seq > seq_) return make_error(errc::resume_unknown);
@@ -641,12 +695,15 @@ struct session_state {
   }
 };
 
+caf::behavior running(session_actor* self);
+
 caf::behavior session_behavior(session_actor* self, session_args args) {
   auto& st = self->state;
   st.id_ = std::move(args.id);
   st.token_ = std::move(args.token);
   st.config_ = args.config;
   st.broker_ = std::move(args.broker);
+  st.registry_ = std::move(args.registry);
   st.buffer_ = replay_buffer{args.config.replay_buffer, args.config.replay_buffer_bytes};
   st.peer_timeout_ = args.peer_timeout;
   st.identity_ = std::move(args.identity);
@@ -675,10 +732,14 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                     caf::actor_cast<caf::actor>(self))
           .then([self](caf::ok_atom) { self->state.resubscribed(); },
                 [self](caf::error& err) { self->quit(std::move(err)); });
+    st.due_ = std::chrono::steady_clock::now() + st.config_.resume_window;
+    st.park_wanted_ = true;
     st.arm_expiry();
     log::info(*st.log_, "session adopted",
               {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()},
                {"channels", st.channels_.size()}});
+  } else if (args.restoring) {
+    st.restoring_ = true;
   } else {
     st.attach(std::move(args.connection), std::move(args.transport), 0);
     st.welcome(false, args.reason);
@@ -710,10 +771,39 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     st.remote_ = nullptr;
     st.count_as(session_state::counted::detached);
     st.since_ = std::chrono::system_clock::now();
+    st.due_ = std::chrono::steady_clock::now() + st.config_.resume_window;
     ++st.generation_;
-    st.arm_expiry();
+    st.park_wanted_ = true;
+    // A parked session's window is the registry's to watch: no timer here
+    // (a pending delayed message would keep this actor's memory for the
+    // whole window, CAF issue 1204).
+    if (!st.try_park()) st.arm_expiry();
   });
 
+  if (!st.restoring_) return running(self);
+  // Until the record comes, only the broker (deliveries) and the registry
+  // (the record first) know this actor; anything else waits in the mailbox.
+  self->set_default_handler(caf::skip);
+  return {
+      [self](deliver_atom, const std::string& channel, const shared_body& body,
+             std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
+        self->state.append(channel, body, origin, counter, accepted);
+      },
+      [self](restore_atom, parked_session& rec, std::string& token) {
+        auto& st = self->state;
+        st.restore(rec, std::move(token));
+        self->set_default_handler(caf::print_and_drop);
+        self->become(running(self));
+        log::debug(*st.log_, "session unparked",
+                   {{"session", st.id_}, {"seq", st.seq_}, {"buffered", st.buffer_.size()}});
+        // Parking again is the registry's call (park_atom): only it can send
+        // that behind the resume or handover it unparked us for. A message to
+        // ourselves could overtake them.
+      },
+  };
+}
+
+caf::behavior running(session_actor* self) {
   return {
       [self](resume_atom, caf::actor& conn, transport_ptr& transport, const std::string& token,
              std::uint64_t last_seq) -> caf::result<caf::ok_atom> {
@@ -797,6 +887,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       [self](handover_atom, const caf::actor& target, const std::string& url,
              std::uint32_t retry_ms) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
+        if (st.parking_) return make_error(errc::session_parked, st.id_);
         if (st.handing_over_ || st.adopting_) return make_error(errc::shutting_down, st.id_);
         st.handing_over_ = true;
         st.handover_rp_ = self->make_response_promise<caf::ok_atom>();
@@ -823,6 +914,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
                   st.sub_changes_.clear();
                   st.handover_rp_->deliver(std::move(err));
                   st.handover_rp_.reset();
+                  st.try_park();
                 });
         return rp;
       },
@@ -852,12 +944,25 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
         st.pump();
       },
       [self](adm_info_atom) { return self->state.info(); },
-      [self](adm_end_atom) {
-        self->state.end(4410, "session ended by an operator", "admin");
+      [self](adm_end_atom) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        // The record is on its way to the registry, which ends it there.
+        if (st.parking_) return make_error(errc::session_parked, st.id_);
+        st.end(4410, "session ended by an operator", "admin");
         return caf::ok_atom::value;
       },
       [self](adm_cut_atom) { return self->state.cut(); },
       [self](expire_atom) { self->state.expiry_due(); },
+      [self](park_atom) {
+        // From the registry that restored us. A restored actor starts at
+        // generation 0: any attach since (a resume) has moved it on.
+        auto& st = self->state;
+        if (st.conn_ || st.generation_ != 0 || st.parking_) return;
+        if (std::chrono::steady_clock::now() >= st.due_) return st.expire();
+        st.park_wanted_ = true;
+        // Busy (a handover under way): it parks once idle, or expires.
+        if (!st.try_park()) st.arm_expiry();
+      },
   };
 }
 

@@ -11,13 +11,20 @@
 /// any earlier connection are ignored.
 ///
 /// Lifecycle: attached to the connection it was spawned with. When that
-/// connection ends (down_msg) it detaches and arms the resume window, a
-/// deadline checked by one pending delayed message at most (a detach while one
-/// is pending moves the deadline); while detached it keeps buffering. A
-/// resume attaches a new connection (an attached one is told to close with
-/// 4409). It ends
-/// - with `errc::session_expired` when the resume window runs out;
+/// connection ends (down_msg) it detaches. A session with a registry then
+/// *parks* as soon as it is idle (no answer, subscription, adoption or
+/// handover pending): the broker moves its channels to the registry
+/// (park_atom), the session sends the registry its state as a record
+/// (actors/parked_session.hpp) and ends normally; the registry spawns it again
+/// (`restoring`) on resume, on a lookup from another node or for a handover.
+/// A session that cannot park yet arms the resume window, a deadline checked
+/// by one pending delayed message at most (a detach while one is pending
+/// moves the deadline), keeps buffering and parks once idle. A resume attaches
+/// a new connection (an attached one is told to close with 4409). It ends
+/// - with `errc::session_expired` when the resume window runs out (while it
+///   is an actor; a parked record expires in the registry);
 /// - normally on `bye`, after closing the transport with 1000;
+/// - normally once parked;
 /// - with its parent (the registry links to it).
 ///
 /// Message interface (atoms in actors/messages.hpp):
@@ -30,6 +37,15 @@
 /// - from the broker: (deliver_atom, channel, body);
 /// - from itself: (expire_atom): at most one pending; the resume window is a
 ///   deadline it checks (a later detach moves it).
+/// - parking: (park_atom, ...) -> ok_atom to the broker, then (parked_atom, id,
+///   parked_session) to the registry. While it waits for the broker, a resume,
+///   cl_attach, handover or adm_end is refused with errc::session_parked (the
+///   registry asks the record's next actor instead).
+/// - restoring (spawned with `restoring`): (restore_atom, parked_session,
+///   token) from the registry first; deliveries before it are held and
+///   appended after the record, anything else waits in the mailbox. Then
+///   (park_atom) from the registry, behind what it unparked the session for:
+///   park again unless a connection attached since the restore.
 /// - from the admin API: (adm_info_atom) -> session_info; (adm_end_atom) ->
 ///   ok_atom: ends at once, an attached client closed with 4410; (adm_cut_atom)
 ///   -> ok_atom | errc::not_attached: its connection is closed with 4411 and
@@ -76,6 +92,12 @@ struct session_args {
   client_identity identity;      // [auth]: who; which channels (an adopted one: the handover's)
   std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session; 0 = no limit
   node_metrics_ptr metrics;             // the node's (docs/metrics.md); null: none
+  /// The registry that spawned it: a detached, idle session parks there
+  /// (becomes a record and ends). Null: it stays an actor until it expires.
+  caf::actor registry;
+  /// Spawned for a parked record (the registry's unpark): no connection, no
+  /// welcome; it holds deliveries until the record comes (restore_atom).
+  bool restoring = false;
 };
 
 /// Spawns a session attached to `args.connection`; it sends the welcome first

@@ -118,15 +118,15 @@ void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
   if (!registry) return reply(unavailable("session registry"));
   self->request(registry, ctx.timeout, adm_list_atom::value, req.after, req.limit)
       .then(
-          [self, ctx, req, reply](std::vector<std::string>& ids, std::vector<caf::actor>& sessions,
-                                  bool more) {
+          [self, ctx, req, reply, registry](std::vector<std::string>& ids, std::vector<caf::actor>&,
+                                            bool more) {
             struct gather {
               std::vector<std::optional<session_info>> infos;
               std::size_t pending = 0;
             };
             auto g = std::make_shared<gather>();
-            g->infos.resize(sessions.size());
-            g->pending = sessions.size();
+            g->infos.resize(ids.size());
+            g->pending = ids.size();
             auto next = more && !ids.empty() ? ids.back() : std::string{};
             auto finish = [g, ctx, req, reply, next] {
               std::vector<session_info> page;
@@ -137,9 +137,10 @@ void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
               }
               reply(ok(sessions_json(page, ctx.node, next)));
             };
-            if (sessions.empty()) return finish();
-            for (std::size_t i = 0; i < sessions.size(); ++i)
-              self->request(sessions[i], ctx.timeout, adm_info_atom::value)
+            if (ids.empty()) return finish();
+            // By id: the registry answers for a parked session itself.
+            for (std::size_t i = 0; i < ids.size(); ++i)
+              self->request(registry, ctx.timeout, adm_info_atom::value, ids[i])
                   .then(
                       [g, i, finish](session_info& info) {
                         g->infos[i] = std::move(info);
@@ -152,19 +153,14 @@ void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
           [self, reply](caf::error& err) { reply(failure(self->home_system(), err)); });
 }
 
-// Finds the session, then asks it `what`; `answer` turns its reply into JSON.
+// Asks the registry `what` of the session; `answer` turns the reply into JSON.
 template <class Atom, class Answer>
 void ask_session(self_ptr self, const admin_context& ctx, const net::admin_request& req,
                  net::admin_reply reply, Atom what, Answer answer) {
   auto registry = named(self->home_system(), session_registry_name);
   if (!registry) return reply(unavailable("session registry"));
   auto on_error = [self, reply](caf::error& err) { reply(failure(self->home_system(), err)); };
-  self->request(registry, ctx.timeout, adm_find_atom::value, req.id)
-      .then(
-          [self, timeout = ctx.timeout, reply, what, answer, on_error](caf::actor& session) {
-            self->request(session, timeout, what).then(answer, on_error);
-          },
-          on_error);
+  self->request(registry, ctx.timeout, what, req.id).then(answer, on_error);
 }
 
 void supervision(self_ptr self, admin_context ctx, net::admin_reply reply) {

@@ -40,38 +40,31 @@ class AdminQueries : public SessionFixture {
     return page;
   }
 
-  /// The session's actor, or the registry's error.
-  caf::expected<caf::actor> find(const std::string& id) {
-    caf::expected<caf::actor> result = caf::actor{};
+  /// What the registry says of session `id` (a parked one from its record), or its error.
+  caf::expected<session_info> find(const std::string& id) {
+    caf::expected<session_info> result = session_info{};
     caf::scoped_actor self{sys_};
-    self->request(registry_, 5s, adm_find_atom::value, id)
-        .receive([&](caf::actor& session) { result = std::move(session); },
+    self->request(registry_, 5s, adm_info_atom::value, id)
+        .receive([&](session_info& i) { result = std::move(i); },
                  [&](caf::error& err) { result = std::move(err); });
     return result;
   }
 
   session_info info(const std::string& id) {
-    session_info result;
-    auto session = find(id);
-    if (!session) {
+    auto found = find(id);
+    if (!found) {
       ADD_FAILURE() << "no session " << id;
-      return result;
+      return {};
     }
-    caf::scoped_actor self{sys_};
-    self->request(*session, 5s, adm_info_atom::value)
-        .receive([&](session_info& i) { result = std::move(i); },
-                 [](caf::error& err) { ADD_FAILURE() << to_string(err); });
-    return result;
+    return std::move(*found);
   }
 
-  /// Asks the session `id` for `what` (adm_end_atom, adm_cut_atom): none on ok.
+  /// Asks the registry `what` (adm_end_atom, adm_cut_atom) of session `id`: none on ok.
   template <class Atom>
   caf::error tell(const std::string& id, Atom what) {
-    caf::error result = make_error(errc::unknown_session, id);
-    auto session = find(id);
-    if (!session) return session.error();
+    caf::error result;
     caf::scoped_actor self{sys_};
-    self->request(*session, 5s, what)
+    self->request(registry_, 5s, what, id)
         .receive([&](caf::ok_atom) { result = caf::none; },
                  [&](caf::error& err) { result = std::move(err); });
     return result;
@@ -176,6 +169,48 @@ TEST_F(AdminQueries, CuttingAConnectionKeepsTheSessionForAResumeWithWhatItMissed
   auto resumed = resume(back, welcome, 0);
   EXPECT_TRUE(resumed.resumed);
   expect_message(back, 1, 5);
+}
+
+TEST_F(AdminQueries, AParkedSessionIsListedReportedCutAndEndedFromItsRecord) {
+  session_.replay_buffer = 10;
+  start_registry();
+  auto [reader, writer, welcome] = reader_and_writer();
+  publish(writer, "news", 7, 1);
+  expect_message(reader, 1, 7);
+  auto attached = info(welcome.session);
+  reader.drop();
+  caf::scoped_actor self{sys_};
+  auto parked = [&] {
+    std::uint64_t n = 0;
+    self->request(registry_, 5s, parked_atom::value)
+        .receive([&](std::uint64_t x) { n = x; },
+                 [](caf::error& err) { ADD_FAILURE() << to_string(err); });
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return parked() == 1; }));
+  auto page = list("", 10);
+  auto at = std::find(page.ids.begin(), page.ids.end(), welcome.session);
+  ASSERT_NE(at, page.ids.end());
+  EXPECT_FALSE(page.sessions[static_cast<std::size_t>(at - page.ids.begin())]);  // no actor
+  auto detached = info(welcome.session);
+  EXPECT_FALSE(detached.attached);
+  EXPECT_TRUE(detached.peer.empty());
+  EXPECT_EQ(detached.channels, (std::vector<std::string>{"news"}));
+  EXPECT_EQ(detached.seq, 1u);
+  EXPECT_EQ(detached.buffered, 1u);
+  EXPECT_EQ(detached.buffered_bytes, attached.buffered_bytes);
+  EXPECT_EQ(detached.buffer_max, 10u);
+  EXPECT_GE(detached.since_ms, attached.since_ms);
+  EXPECT_EQ(detached.expires_ms, detached.since_ms + session_.resume_window.count());
+  EXPECT_EQ(parked(), 1u);  // asking did not wake it
+  EXPECT_EQ(tell(welcome.session, adm_cut_atom::value), errc::not_attached);
+  EXPECT_FALSE(tell(welcome.session, adm_end_atom::value));
+  auto gone = find(welcome.session);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error(), errc::unknown_session);
+  EXPECT_EQ(parked(), 0u);
+  EXPECT_EQ(subscribers("news"), 0u);
+  EXPECT_EQ(resume(connect(), welcome, 0).reason, "unknown");
 }
 
 TEST_F(AdminQueries, BrokerListsChannelsWithSubscriberCountsByNameInPages) {

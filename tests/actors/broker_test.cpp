@@ -161,6 +161,75 @@ TEST_F(Broker, RemovesADeadSubscriberFromEveryChannel) {
   EXPECT_EQ(subscribers("b"), 0u);
 }
 
+// -- parking (park_atom, unpark_atom) ----------------------------------------
+
+TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsUnparked) {
+  caf::scoped_actor session{sys_};
+  caf::scoped_actor other{sys_};
+  caf::scoped_actor registry{sys_};
+  caf::scoped_actor successor{sys_};
+  sub(session, "news");
+  sub(session, "x");
+  sub(other, "news");
+  EXPECT_EQ(subscribers("news"), 2u);
+  auto publish = [&](const std::string& channel, const std::string& text) {
+    auto body = std::make_shared<const std::string>(text);
+    caf::anon_send(broker_, publish_atom::value, channel, shared_body{body});
+    return body;
+  };
+  auto first = publish("news", "1");
+  EXPECT_EQ(delivery(session, "news").get(), first.get());
+  bool parked = false;
+  session
+      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry},
+                std::string{"id1"}, std::vector<std::string>{"news", "x"})
+      .receive([&](caf::ok_atom) { parked = true; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  ASSERT_TRUE(parked);
+  // The notice came before the answer.
+  registry->receive(
+      [&](parked_atom, const std::string& id, const std::vector<std::string>& channels) {
+        EXPECT_EQ(id, "id1");
+        EXPECT_EQ(channels, (std::vector<std::string>{"news", "x"}));
+      },
+      caf::after(std::chrono::milliseconds{0}) >> [] { ADD_FAILURE() << "no notice"; });
+  // The parked session counts as a subscriber (the registry does not).
+  EXPECT_EQ(subscribers("news"), 2u);
+  EXPECT_EQ(subscribers("x"), 1u);
+  auto second = publish("news", "2");
+  EXPECT_EQ(delivery(registry, "news").get(), second.get());
+  EXPECT_EQ(delivery(other, "news").get(), first.get());
+  EXPECT_EQ(delivery(other, "news").get(), second.get());
+  bool moved = false;
+  registry
+      ->request(broker_, await_timeout, unpark_atom::value, caf::actor{successor},
+                std::vector<std::string>{"news", "x"})
+      .receive([&](caf::ok_atom) { moved = true; },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  ASSERT_TRUE(moved);
+  auto third = publish("x", "3");
+  EXPECT_EQ(delivery(successor, "x").get(), third.get());
+  EXPECT_EQ(subscribers("news"), 2u);
+  EXPECT_EQ(subscribers("x"), 1u);
+  // The session itself got nothing after its answer.
+  session->receive([](deliver_atom, const std::string&, const shared_body&, std::uint64_t,
+                      std::uint64_t, std::int64_t) { ADD_FAILURE() << "a delivery after parking"; },
+                   caf::after(std::chrono::milliseconds{0}) >> [] {});
+  // Dropping a parked session (expired) takes its place off: the channel
+  // goes with its last subscriber.
+  caf::scoped_actor lonely{sys_};
+  sub(lonely, "y");
+  lonely->request(broker_, await_timeout, park_atom::value, caf::actor{registry},
+                  std::string{"id2"}, std::vector<std::string>{"y"})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_EQ(subscribers("y"), 1u);
+  registry->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
+                    std::vector<std::string>{"y"})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  EXPECT_EQ(subscribers("y"), 0u);
+  EXPECT_EQ(channels(), 2u);  // news and x
+}
+
 }  // namespace
 }  // namespace wsvisor
 
@@ -179,6 +248,17 @@ std::string next_forward(caf::scoped_actor& peer) {
           std::uint64_t) { out = channel; },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "no forward"; });
   return out;
+}
+
+/// Awaits the broker's telling `cluster` that this node has no subscriber of
+/// `channel` any more.
+void expect_interest_withdrawn(caf::scoped_actor& cluster, const std::string& channel) {
+  cluster->receive(
+      [&](cl_interest_atom, const std::string& ch, bool on) {
+        EXPECT_EQ(ch, channel);
+        EXPECT_FALSE(on);
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
 }
 
 TEST_F(Broker, ForwardsEachPublishOnceToThePeersWithSubscribersOnItsChannel) {
@@ -257,12 +337,36 @@ TEST_F(Broker, AFirstLocalSubscriberIsConfirmedOnlyAfterTheCluster) {
   EXPECT_EQ(subscribers("news"), 1u);
   // The last subscriber leaving tells the cluster, without waiting.
   unsub(who, "news");
+  expect_interest_withdrawn(cluster, "news");
+  sys_.registry().erase(cluster_name);
+}
+
+TEST_F(Broker, AChannelWhoseSubscribersAllParkedKeepsItsClusterInterest) {
+  caf::scoped_actor cluster{sys_};
+  sys_.registry().put(cluster_name, caf::actor{cluster});
+  caf::scoped_actor session{sys_};
+  caf::scoped_actor registry{sys_};
+  auto pending = session->request(broker_, await_timeout, subscribe_atom::value,
+                                  std::string{"news"}, caf::actor{session});
   cluster->receive(
-      [&](cl_interest_atom, const std::string& channel, bool on) {
-        EXPECT_EQ(channel, "news");
-        EXPECT_FALSE(on);
+      [&](cl_interest_atom, const std::string&) { return caf::ok_atom::value; },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
+  pending.receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  session
+      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry},
+                std::string{"id1"}, std::vector<std::string>{"news"})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  // Anything the broker told the cluster while parking is queued by now.
+  cluster->receive(
+      [](cl_interest_atom, const std::string&, bool) {
+        ADD_FAILURE() << "interest withdrawn for a parked subscriber";
       },
-      caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
+      caf::after(std::chrono::milliseconds{0}) >> [] {});
+  // The record expires: the last subscriber is gone.
+  registry->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
+                    std::vector<std::string>{"news"})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  expect_interest_withdrawn(cluster, "news");
   sys_.registry().erase(cluster_name);
 }
 

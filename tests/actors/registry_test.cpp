@@ -1,10 +1,12 @@
 #include "actors/registry.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include <gtest/gtest.h>
 #include <caf/actor_registry.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
@@ -39,6 +41,27 @@ TEST_F(Registry, EndsWithItsBrokerAndTakesItsSessionsAlong) {
   auto closed = c.await_close();
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 1011);  // the session died abnormally under the connection
+}
+
+// A session taken over from a draining peer holds its direct deliveries
+// until its predecessor says it is done; a predecessor that ends first (its
+// node died) is done too. The adopt's sender is that predecessor.
+TEST_F(Registry, AnAdoptedSessionStopsHoldingDeliveriesWhenItsPredecessorEnds) {
+  start_registry();
+  auto& writer = connect();
+  hello(writer);
+  session_handover h{.id = "peer.adopted", .token = "t0ken", .channels = {"news"}};
+  std::optional<caf::scoped_actor> predecessor{std::in_place, sys_};
+  (*predecessor)
+      ->request(registry_, await_timeout, cl_adopt_atom::value, h)
+      .receive([](caf::actor&) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  publish(writer, "news", 1, 1);  // held: the predecessor might forward it too
+  predecessor.reset();
+  auto& back = connect();
+  auto r = resume(back, welcome_info{.session = h.id, .token = h.token}, 0);
+  ASSERT_TRUE(r.resumed) << r.reason;
+  EXPECT_EQ(r.replay, 1);
+  expect_message(back, 1, 1);
 }
 
 TEST_F(Registry, ForgetsEndedSessions) {

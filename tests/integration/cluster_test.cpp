@@ -566,6 +566,49 @@ TEST_F(Cluster, DrainSendsGoawayToAPeerThenClosesAndTheSessionResumesThere) {
   expect_quiet(y, "the resumed session");
 }
 
+TEST_F(Cluster, DrainHandsAParkedSessionToAPeerWhereItResumesExactly) {
+  auto& cl = make({"a", "b"});
+  // `session parked` is a debug line.
+  for (auto& n : cl.nodes()) n->settings().extra_toml = "[log]\nlevel = \"debug\"\n";
+  ASSERT_TRUE(cl.start());
+  auto& a = cl.node("a");
+  auto& b = cl.node("b");
+
+  wire_client pub{b.http_port()};
+  pub.hello();
+  std::uint64_t pub_cseq = 0;
+  auto x = std::make_unique<wire_client>(a.http_port());
+  auto w = x->hello();
+  auto session = str(w, "session");
+  x->subscribe("parked");
+  publish_numbered(pub, "b", "parked", 1, 3, pub_cseq);
+  take_messages(*x, 3);
+  x->send({{"type", "ack"}, {"seq", 2}});
+  x->socket().drop();
+  x.reset();
+  // Detached, then a record in a's registry, which takes what comes next.
+  ASSERT_TRUE(a.await_line(log_event("session parked", {{"session", session}}), 10s));
+  publish_numbered(pub, "b", "parked", 4, 5, pub_cseq);
+
+  a.send_sigterm();
+  // Published while the record becomes an actor again and moves to b.
+  publish_numbered(pub, "b", "parked", 6, 7, pub_cseq);
+  auto status = a.wait_exit(30s);
+  ASSERT_TRUE(status) << "a did not exit within 30 s of SIGTERM";
+  EXPECT_EQ(*status, 0);
+  EXPECT_TRUE(b.await_line(log_event("session adopted", {{"session", session}}), 10s));
+
+  wire_client y{b.http_port()};
+  auto wy = y.resume(session, str(w, "token"), 2);
+  ASSERT_TRUE(is_true(wy, "resumed")) << json::serialize(wy);
+  EXPECT_EQ(num(wy, "replay"), 5u) << json::serialize(wy);
+  stream_check check{.who = "the handed-over session", .next_seq = 3, .last_n = {{"b", 2}}};
+  for (auto& m : take_messages(y, 5)) check.feed(m);
+  publish_numbered(pub, "b", "parked", 8, 8, pub_cseq);
+  for (auto& m : take_messages(y, 1)) check.feed(m);
+  expect_quiet(y, "the handed-over session");
+}
+
 // --- rolling restart --------------------------------------------------------
 
 // Scale here. Each client publishes to its successor's inbox (on another
