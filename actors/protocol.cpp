@@ -21,15 +21,9 @@ namespace json = boost::json;
 // name), so an error frame cannot be made arbitrarily large.
 constexpr std::size_t max_echo = 64;
 
-// The first max_echo bytes of `text` (valid UTF-8), less a character cut in
-// two: the error frame is a text frame, and a WebSocket client fails the
+// The error frame is a text frame, and a WebSocket client fails the
 // connection on invalid UTF-8 (RFC 6455 section 8.1).
-std::string_view echo(std::string_view text) {
-  if (text.size() <= max_echo) return text;
-  auto end = max_echo;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end);
-}
+std::string_view echo(std::string_view text) { return utf8_prefix(text, max_echo); }
 
 protocol_error fail(error_code code, std::string message) {
   return protocol_error{code, std::move(message)};
@@ -224,6 +218,15 @@ std::string_view type_name(const client_frame& frame) {
 
 // One definition of a channel name for the config, the server and the client.
 bool valid_channel(std::string_view channel) { return is_channel_name(channel); }
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  auto end = max;
+  // Back over continuation bytes (10xxxxxx) to the start of the character
+  // that byte `max` belongs to.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
 
 bool reserved_channel(std::string_view channel) { return channel.starts_with("sys."); }
 

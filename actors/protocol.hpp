@@ -114,6 +114,11 @@ std::string_view type_name(const client_frame& frame);
 /// True iff `channel` matches ^[A-Za-z0-9_.:-]{1,128}$.
 bool valid_channel(std::string_view channel);
 
+/// The longest prefix of `text` (valid UTF-8) of at most `max` bytes that
+/// does not cut a character in two: what a client-chosen string may be cut
+/// to before it is echoed in a frame, a close reason or an error body.
+std::string_view utf8_prefix(std::string_view text, std::size_t max);
+
 /// True unless `value` holds a number beyond the range of a double (`1e400`).
 /// boost::json reads one as infinity and writes it back as `Infinity`, which
 /// is not JSON: such `data` would reach subscribers in frames that no JSON

@@ -38,14 +38,8 @@ api_answer error_answer(unsigned status, std::string_view code, std::string_view
   return {.status = status, .body = json::serialize(body)};
 }
 
-api_answer method_not_allowed(std::string_view allow) {
-  auto answer = error_answer(405, "method_not_allowed", "use " + std::string{allow});
-  answer.allow = allow;
-  return answer;
-}
-
 std::string shown_channel(std::string_view channel) {
-  auto text = json::serialize(json::string{channel.substr(0, max_shown_channel)});
+  auto text = json::serialize(json::string{proto::utf8_prefix(channel, max_shown_channel)});
   return channel.size() > max_shown_channel ? text + "..." : text;
 }
 
@@ -123,7 +117,7 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
 
 std::optional<api_answer> check_publish_access(bool is_post, std::string_view authorization,
                                                std::string_view token, bool loopback) {
-  if (!is_post) return method_not_allowed("POST");
+  if (!is_post) return api_method_not_allowed("POST");
   return check_api_access(authorization, token, loopback);
 }
 
@@ -301,7 +295,7 @@ std::variant<admin_request, api_answer> route_admin(std::string_view method,
     auto id = rest.substr(0, slash);
     auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     if (!valid_id(id) || (slash != std::string_view::npos && action != "disconnect"))
-      return error_answer(404, "not_found", "no such API path");
+      return api_not_found();
     req.id = std::string{id};
     paged = false;
     if (action == "disconnect") {
@@ -313,7 +307,7 @@ std::variant<admin_request, api_answer> route_admin(std::string_view method,
                                     : admin_request::kind::get_session;
     }
   }
-  if (!listed(allow, method)) return method_not_allowed(allow);
+  if (!listed(allow, method)) return api_method_not_allowed(allow);
   if (auto refusal = check_api_access(authorization, token, loopback)) return *refusal;
   if (paged)
     if (auto bad = read_query(query, req, states)) return *bad;
@@ -329,6 +323,22 @@ api_answer body_too_large(std::uint64_t limit) {
   return error_answer(
       413, "too_large",
       "the body exceeds server.max_message_bytes (" + std::to_string(limit) + " bytes)");
+}
+
+bool is_api_path(std::string_view path) {
+  return path == "/api" || path.starts_with("/api/") || path == metrics_path;
+}
+
+api_answer api_not_found() { return error_answer(404, "not_found", "no such API path"); }
+
+api_answer api_method_not_allowed(std::string_view allow) {
+  auto answer = error_answer(405, "method_not_allowed", "use " + std::string{allow});
+  answer.allow = allow;
+  return answer;
+}
+
+api_answer body_not_taken() {
+  return error_answer(413, "too_large", "this route takes no request body");
 }
 
 }  // namespace wsvisor::net

@@ -89,4 +89,15 @@ publish_reply make_publish_reply(std::function<void(publish_outcome)> deliver);
 /// 413: the body is larger than `limit` bytes (server.max_message_bytes).
 api_answer body_too_large(std::uint64_t limit);
 
+/// True iff `path` (no query) is the HTTP API's: /api, /api/..., /metrics.
+/// Every answer there is JSON, a refusal too (api_refusal).
+bool is_api_path(std::string_view path);
+
+/// The API's refusals that no route decides: 404 not_found (a path it does
+/// not serve, or a route turned off), 405 method_not_allowed with `allow`,
+/// 413 too_large (a body sent to a route that takes none).
+api_answer api_not_found();
+api_answer api_method_not_allowed(std::string_view allow);
+api_answer body_not_taken();
+
 }  // namespace wsvisor::net

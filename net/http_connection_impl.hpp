@@ -150,6 +150,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (ec == http::error::header_limit) return reply_error(http::status::request_header_fields_too_large);
     if (ec == http::error::body_limit) {
       if (api_) return send_api(body_too_large(opts_->max_message_bytes), 11, false, {});
+      if (is_api_path(path_of(parser_->get()))) return send_api(body_not_taken(), 11, false, {});
       return reply_error(http::status::payload_too_large);
     }
     if (ec) {
@@ -161,6 +162,9 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (api_) return publish(std::move(req));
     if (admin_) return admin(std::move(req));
     if (opts_->metrics && path_of(req) == metrics_path) return scrape(req);
+    // The API answers in JSON even where no route of it is (or is turned on).
+    if (is_api_path(path_of(req)))
+      return send_api(api_not_found(), req.version(), req.keep_alive(), path_of(req));
     if (auto answer = route_site(site_request_of(req), {web::client_script(), web::site_files()},
                                  opts_->api_token, loopback_))
       return serve_site(req, *answer);
@@ -237,8 +241,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
   void scrape(const http::request<http::string_body>& req) {
     bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
     if (!read_only)
-      return reply_error(http::status::method_not_allowed, "method not allowed\n",
-                         {{http::field::allow, "GET, HEAD"}});
+      return send_api(api_method_not_allowed("GET, HEAD"), req.version(), req.keep_alive(),
+                      std::string{req.method_string()} + " /metrics");
     auto refusal = check_api_access(req[http::field::authorization], opts_->api_token, loopback_);
     if (refusal) return send_api(*refusal, req.version(), req.keep_alive(), "GET /metrics");
     http::response<http::string_body> res{http::status::ok, req.version()};

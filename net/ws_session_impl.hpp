@@ -19,6 +19,7 @@
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "log/log.hpp"
 #include "net/tls_stream.hpp"
 
@@ -44,11 +45,7 @@ std::shared_ptr<spdlog::logger> ws_log() {
 // A close frame holds at most 123 bytes of reason, and Beast's fixed-size
 // string throws past that: cut at a UTF-8 character boundary.
 std::string trim_reason(std::string reason) {
-  constexpr std::size_t max = 123;
-  if (reason.size() <= max) return reason;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
-  reason.resize(n);
+  reason.resize(proto::utf8_prefix(reason, 123).size());
   return reason;
 }
 

@@ -132,6 +132,19 @@ TEST(Protocol, AnUnknownTypeIsEchoedWithoutCuttingACharacterInTwo) {
   EXPECT_EQ(rejected(R"({"type":")" + fits + "z\"}").message, "unknown type \"" + fits + "\"");
 }
 
+TEST(Protocol, Utf8PrefixCutsOnlyBetweenCharacters) {
+  const std::string mixed = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";  // a é € 😀 z
+  EXPECT_EQ(utf8_prefix(mixed, 100), mixed);
+  EXPECT_EQ(utf8_prefix(mixed, mixed.size()), mixed);
+  const std::vector<std::pair<std::size_t, std::string>> cuts{
+      {0, ""},          {1, "a"},
+      {2, "a"},         {3, "a\xc3\xa9"},
+      {4, "a\xc3\xa9"}, {5, "a\xc3\xa9"},
+      {6, "a\xc3\xa9\xe2\x82\xac"}, {9, "a\xc3\xa9\xe2\x82\xac"},
+      {10, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"}};
+  for (const auto& [max, expected] : cuts) EXPECT_EQ(utf8_prefix(mixed, max), expected) << max;
+}
+
 // Found by tests/fuzz/protocol_fuzz: boost::json reads 1e400 as infinity and
 // wrote it back as `Infinity`, so every subscriber got a frame that is not JSON.
 TEST(Protocol, APublishWhoseDataHoldsANumberBeyondADoubleIsBadFrame) {

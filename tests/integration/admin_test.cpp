@@ -303,5 +303,37 @@ TEST_F(Admin, AWrongMethodGets405WithAllow) {
   EXPECT_EQ(call("PUT", "/api/sessions/x").header("Allow"), "GET, DELETE");
 }
 
+// Every refusal under /api and on /metrics is the API's JSON error, also
+// where no route decides it: a body sent to a route that takes none, a wrong
+// method on /metrics, a path the API does not have.
+TEST_F(Admin, EveryRefusalOfTheApiAndMetricsIsJson) {
+  start_node();
+  struct refusal {
+    http_call call;
+    int status;
+    std::string error;
+    std::string allow;
+  };
+  const std::vector<refusal> refusals{
+      {{.method = "POST", .target = "/api/supervision", .body = "{}"}, 413, "too_large", ""},
+      {{.method = "DELETE", .target = "/api/sessions/x", .body = "x"}, 413, "too_large", ""},
+      {{.method = "GET", .target = "/metrics", .body = "x"}, 413, "too_large", ""},
+      {{.method = "POST", .target = "/metrics"}, 405, "method_not_allowed", "GET, HEAD"},
+      {{.method = "DELETE", .target = "/metrics"}, 405, "method_not_allowed", "GET, HEAD"},
+      {{.method = "GET", .target = "/api/nothing"}, 404, "not_found", ""},
+      {{.method = "GET", .target = "/api"}, 404, "not_found", ""},
+  };
+  for (const auto& r : refusals) {
+    auto reply = http_send(port(), r.call);
+    auto what = r.call.method + " " + r.call.target;
+    EXPECT_EQ(reply.status, r.status) << what << ": " << reply.body;
+    EXPECT_EQ(reply.content_type, "application/json") << what;
+    EXPECT_EQ(error_of(reply), r.error) << what << ": " << reply.body;
+    if (!r.allow.empty()) {
+      EXPECT_EQ(reply.header("Allow"), r.allow) << what;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace wsvisor::test

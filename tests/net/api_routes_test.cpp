@@ -1,6 +1,8 @@
 #include "net/api_routes.hpp"
 
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include <atomic>
 #include <thread>
@@ -111,6 +113,22 @@ TEST(ApiParse, RejectsInvalidAndReservedChannelsNamingThem) {
       << reserved.body;
   auto long_name = rejected(R"({"channel":")" + std::string(5000, 'x') + R"(","data":1})");
   EXPECT_LT(long_name.body.size(), 400u);
+}
+
+// The channel shown in the error is cut to 140 bytes; cut inside "é" the
+// body would not be UTF-8, and a JSON parser refuses it.
+TEST(ApiParse, ALongMultiByteChannelIsShownCutBetweenCharacters) {
+  std::string e_acute = "\xc3\xa9";
+  std::string name = "a";
+  for (int i = 0; i < 100; ++i) name += e_acute;
+  auto answer = rejected(R"({"channel":")" + name + R"(","data":1})");
+  EXPECT_EQ(answer.status, 400u);
+  boost::json::value body;
+  ASSERT_NO_THROW(body = boost::json::parse(answer.body)) << answer.body;
+  std::string shown = "a";
+  for (int i = 0; i < 69; ++i) shown += e_acute;  // 139 bytes: the 70th "é" would end at 141
+  EXPECT_EQ(body.at("message").as_string(),
+            "invalid channel \"" + shown + "\"...: channel names match ^[A-Za-z0-9_.:-]{1,128}$");
 }
 
 // As a publish frame (tests/actors/protocol_test.cpp): boost::json would
