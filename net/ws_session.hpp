@@ -56,6 +56,7 @@
 /// `transport_ptr`; a session destroyed unfinished (its io_context went away
 /// with the handlers) sends no `ws_closed`.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -65,7 +66,7 @@
 #include <string>
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <caf/actor.hpp>
@@ -118,6 +119,7 @@ class ws_session final : public transport,
   void accept(boost::beast::http::request<boost::beast::http::string_body> req);
   void on_accept(boost::beast::error_code ec);
   void read();
+  void on_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void drain_inbox();
   void write_next();
@@ -155,7 +157,13 @@ class ws_session final : public transport,
 
   // Strand only.
   boost::beast::websocket::stream<frame_stream<NextLayer>> ws_;
-  boost::beast::flat_buffer buffer_;
+  // Reading, in two steps (see read()): the head of the next message, then
+  // the rest of it, if any, into `message_`, the string the actor receives.
+  std::array<char, 256> head_;
+  std::string message_;
+  std::optional<boost::asio::dynamic_string_buffer<char, std::char_traits<char>,
+                                                   std::allocator<char>>>
+      message_buffer_;
   boost::asio::steady_timer close_deadline_;
   boost::asio::steady_timer timer_;     // set_timer's
   std::function<void()> timer_fn_;      // pending set_timer callback

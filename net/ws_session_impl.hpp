@@ -33,10 +33,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A read buffer keeps its capacity between messages; one that grew for a big
-// message is given back, so that idle connections cost little.
-constexpr std::size_t retained_read_buffer = 16 * 1024;
-
 std::shared_ptr<spdlog::logger> ws_log() {
   static auto logger = log::get("ws");
   return logger;
@@ -160,17 +156,36 @@ void ws_session<NextLayer>::on_accept(beast::error_code ec) {
   read();
 }
 
+// A read waits for the next message in a small buffer inside the session,
+// and reads the rest of a longer message into the string the actor
+// receives. Beast's async_read prepares its buffer before it waits (1.5 KB
+// for a flat_buffer), so reading whole messages would hold a buffer per idle
+// connection. This way an idle connection holds none of its own, a short
+// message costs one read operation (async_read costs two), and every
+// message is copied once, from Beast's frame buffer into its string.
 template <class NextLayer>
 void ws_session<NextLayer>::read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+  ws_.async_read_some(asio::buffer(head_),
+                      beast::bind_front_handler(&ws_session::on_head, shared_from_this()));
+}
+
+template <class NextLayer>
+void ws_session<NextLayer>::on_head(beast::error_code ec, std::size_t bytes) {
+  if (ec) return finish(ec);
+  message_.assign(head_.data(), bytes);
+  if (ws_.is_message_done()) return on_read({}, 0);
+  // Beast sizes each step of the rest by what the frame header says remains.
+  message_buffer_.emplace(message_);
+  ws_.async_read(*message_buffer_,
+                 beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
 }
 
 template <class NextLayer>
 void ws_session<NextLayer>::on_read(beast::error_code ec, std::size_t) {
+  message_buffer_.reset();
   if (ec) return finish(ec);
-  auto payload = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
-  if (buffer_.capacity() > retained_read_buffer) buffer_.shrink_to_fit();
+  auto payload = std::move(message_);
+  message_ = std::string{};
   // After asking for a close the actor is done with this connection; we
   // keep reading only so that Beast sees the peer's close frame.
   if (actor_ && !close_requested_) {

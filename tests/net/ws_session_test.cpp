@@ -222,6 +222,57 @@ void expect_frames_and_pongs_intact(std::uint16_t port, std::size_t body_size, i
   EXPECT_EQ(c.await_close(), 1000);
 }
 
+// A read takes the head of a message into a small buffer of the session and
+// the rest, if any, in a second step (ws_session::read): messages of every
+// size around that buffer's, fragmented ones with a ping between their
+// frames, empty ones, several in one write and one written a few bytes at a
+// time all reach the actor whole and in order.
+TEST_F(WsSession, MessagesOfEverySizeAndShapeReachTheActorWhole) {
+  start();
+  raw_ws c;
+  ASSERT_TRUE(c.upgrade(port()));
+  std::vector<std::string> sent;
+  auto expect_echoes = [&] {
+    for (const auto& m : sent) {
+      auto f = c.read_frame();
+      ASSERT_TRUE(f) << "no echo of a message of " << m.size() << " bytes";
+      ASSERT_EQ(f->opcode, test::op::text);
+      ASSERT_EQ(f->payload, "echo:" + m) << "a message of " << m.size() << " bytes";
+    }
+    sent.clear();
+  };
+  for (std::size_t size : {0, 1, 255, 256, 257, 1000, 5000, 65000}) {
+    sent.push_back(*patterned_body(size));
+    ASSERT_TRUE(c.write(test::ws_frame(test::op::text, sent.back())));
+  }
+  expect_echoes();
+
+  // Fragmented: 300 + 0 + 200 bytes, a ping between two fragments.
+  auto whole = *patterned_body(500);
+  sent.push_back(whole);
+  ASSERT_TRUE(c.write(test::ws_frame(test::op::text, whole.substr(0, 300), {.fin = false}) +
+                      test::ws_frame(test::op::continuation, "", {.fin = false}) +
+                      test::ws_frame(test::op::ping, "between")));
+  auto pong = c.read_frame();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->opcode, test::op::pong);
+  ASSERT_TRUE(c.write(test::ws_frame(test::op::continuation, whole.substr(300))));
+  expect_echoes();
+
+  // Three messages in one write, then one in pieces of 7 bytes.
+  std::string burst;
+  for (std::size_t size : {300, 3, 600}) {
+    sent.push_back(*patterned_body(size));
+    burst += test::ws_frame(test::op::text, sent.back());
+  }
+  sent.push_back(*patterned_body(700));
+  auto pieces = test::ws_frame(test::op::text, sent.back());
+  ASSERT_TRUE(c.write(burst));
+  for (std::size_t i = 0; i < pieces.size(); i += 7) ASSERT_TRUE(c.write(pieces.substr(i, 7)));
+  expect_echoes();
+  EXPECT_EQ(rec_->read([](const observed& o) { return o.binaries; }), 0);
+}
+
 TEST_F(WsSession, SmallFramesOfABatchAndPongsArriveWholeAndInOrder) {
   // Bodies this small are copied into the batch's one buffer.
   start({}, {.shared_body = patterned_body(100)});
