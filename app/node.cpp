@@ -312,6 +312,7 @@ struct node::impl {
     http->stop();
     if (root_ended) return;
     if (!drain) return stop_tree();
+    draining = true;
     drain_deadline = std::chrono::steady_clock::now() + cfg.server.drain_timeout;
     systemd::notify_status("draining: " + std::to_string(http->open_websockets()) +
                            " clients connected");
@@ -390,6 +391,7 @@ struct node::impl {
     });
   }
 
+  bool draining = false;  // begin_shutdown with drain: drain_deadline bounds the rest
   std::chrono::steady_clock::time_point drain_deadline;
 
   void stop_tree() {
@@ -419,7 +421,13 @@ struct node::impl {
     }
     if (signals) signals->cancel();
     if (hangups) hangups->cancel();
-    flush_deadline = std::chrono::steady_clock::now() + close_flush_bound;
+    auto now = std::chrono::steady_clock::now();
+    flush_deadline = now + close_flush_bound;
+    // A drain's bound covers this flush too, so that a service manager's
+    // stop timeout can be sized from server.drain_timeout: the clients left
+    // were asked to close during the drain, and a client that ignored that
+    // does not hold the exit beyond the bound.
+    if (draining) flush_deadline = std::min(flush_deadline, std::max(now, drain_deadline) + drain_flush_slack);
     await_closes();
   }
 
@@ -438,6 +446,9 @@ struct node::impl {
   }
 
   static constexpr std::chrono::milliseconds close_flush_bound{1000};
+  // What a drain whose bound passed still gives the close frames queued as
+  // the tree stopped (goaway after a handover, 1001) to be written.
+  static constexpr std::chrono::milliseconds drain_flush_slack{20};
   std::chrono::steady_clock::time_point flush_deadline;
 
   void await_signal() {

@@ -133,7 +133,11 @@ TEST(WsvisorProcess, DrainTimeoutBoundsADrainWhoseClientsDoNotLeave) {
   auto took = std::chrono::steady_clock::now() - signalled;
   EXPECT_EQ(status, 0) << p.stderr_text();
   EXPECT_GE(took, 1s);
-  EXPECT_LT(took, 10s);
+  // The bound holds to the exit, so that TimeoutStopSec can be sized from it
+  // (the close frames' flush after the tree stopped used to add a second).
+  // The margin is the process's own teardown, under ASan in the tests.
+  EXPECT_LT(took, 1s + 400ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                              << " ms";
   EXPECT_NE(p.stderr_text().find("drain bound passed"), std::string::npos) << p.stderr_text();
 }
 
