@@ -84,9 +84,36 @@ struct connection_state {
   std::optional<token_bucket> rate_;            // limits.messages_per_second
   std::optional<token_bucket> strikes_;         // limits.rate_limit_strikes
   std::uint32_t auth_failures_ = 0;
+  // Struck out: the session closes the transport with this once its answers
+  // are out (close_after_answers); meanwhile nothing more is read.
+  std::optional<std::pair<std::uint16_t, std::string>> closing_;
 
   void send_error(proto::error_code code, std::string_view message) {
+    answer(proto::encode_error(code, message));
+  }
+
+  /// Written at once: for a refusal of the session itself.
+  void write_error(proto::error_code code, std::string_view message) {
     transport_->send(out_frame{proto::encode_error(code, message), nullptr});
+  }
+
+  /// An answer of ours (an error for a refused frame). Once a session is
+  /// asked for, it writes ours after its answers to the client's earlier
+  /// frames (a publish's ack may still wait for the broker): the client sees
+  /// the answers in the order of its frames.
+  void answer(std::string frame) {
+    if (phase_ == phase::greeting) return transport_->send(out_frame{std::move(frame), nullptr}), void();
+    to_session(caf::make_message(conn_answer_atom::value, std::move(frame)));
+  }
+
+  /// Gives up on the client: the session closes the transport with `code`
+  /// after every answer to an earlier frame, so none of them is lost (a
+  /// client that starts over would publish again what was delivered). With
+  /// no session asked for yet, the connection closes at once.
+  void close_after_answers(std::uint16_t code, std::string reason) {
+    if (phase_ == phase::greeting) return close_and_quit(code, std::move(reason));
+    closing_.emplace(code, reason);
+    to_session(caf::make_message(conn_close_atom::value, code, std::move(reason)), true);
   }
 
   void close_and_quit(std::uint16_t code, std::string reason) {
@@ -139,7 +166,7 @@ struct connection_state {
       log::info(*log_, "rate limit exceeded: closing",
                 {{"peer", transport_->peer()},
                  {"messages_per_second", opts_.messages_per_second}});
-      close_and_quit(1008, "rate limit exceeded");
+      close_after_answers(1008, "rate limit exceeded");
       return false;
     }
     std::string message = "over " + std::to_string(opts_.messages_per_second) +
@@ -149,10 +176,8 @@ struct connection_state {
       if (const auto* frame = std::get_if<proto::client_frame>(parsed))
         pub = std::get_if<proto::publish>(frame);
     // A dropped publish names its cseq: the client must send it again.
-    transport_->send(out_frame{pub ? proto::encode_error(proto::error_code::rate_limited,
-                                                         message, pub->cseq)
-                                   : proto::encode_error(proto::error_code::rate_limited, message),
-                               nullptr});
+    answer(pub ? proto::encode_error(proto::error_code::rate_limited, message, pub->cseq)
+               : proto::encode_error(proto::error_code::rate_limited, message));
     return false;
   }
 
@@ -209,17 +234,25 @@ struct connection_state {
     if (err == errc::server_full) {
       log::warn(*log_, "session refused: limits.sessions reached",
                 {{"peer", transport_->peer()}, {"sessions", context_of(err)}});
-      send_error(proto::error_code::server_full,
+      write_error(proto::error_code::server_full,
                  "this node holds its limit of " + context_of(err) + " sessions; retry later");
       return close_and_quit(4429, "server full");
     }
     if (err == errc::auth_required) {
       // A resume that failed without a token for its new session: the
       // connection may still say hello with one.
-      send_error(proto::error_code::unauthorized,
+      write_error(proto::error_code::unauthorized,
                  "resume failed (" + context_of(err) + "); send hello with auth");
       phase_ = phase::greeting;
+      // Our own answers to the frames kept meanwhile still go out; the
+      // frames themselves had no session to go to.
+      for (auto& msg : pending_)
+        if (msg.match_elements<conn_answer_atom, std::string>())
+          transport_->send(out_frame{std::move(msg.get_mutable_as<std::string>(1)), nullptr});
       pending_.clear();
+      // Struck out while joining: the close we asked the session for went
+      // with the pending frames.
+      if (closing_) return close_and_quit(closing_->first, closing_->second);
       arm_timer();
       return;
     }
@@ -294,14 +327,16 @@ struct connection_state {
     });
   }
 
-  void to_session(caf::message msg) {
+  /// `always`: past the bound on frames kept before the welcome.
+  void to_session(caf::message msg, bool always = false) {
     if (phase_ == phase::attached) {
       self_->send(session_, for_session(std::move(msg)));
-    } else if (pending_.size() < opts_.max_pending_frames) {
+    } else if (always || pending_.size() < opts_.max_pending_frames) {
       pending_.push_back(std::move(msg));
     } else {
-      send_error(proto::error_code::rate_limited,
-                 "too many frames before welcome; this one was ignored");
+      // Written now: an answer in order would need the place it lacks.
+      write_error(proto::error_code::rate_limited,
+                  "too many frames before welcome; this one was ignored");
     }
   }
 
@@ -400,6 +435,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   return {
       [self](ws_text_atom, const std::string& payload) {
         auto& st = self->state;
+        if (st.closing_) return;
         st.last_text_ = self->clock().now();
         auto parsed = proto::parse(payload);
         if (!st.within_rate(st.last_text_, &parsed)) return;
@@ -410,6 +446,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         st.on_frame(std::get<proto::client_frame>(parsed));
       },
       [self](ws_binary_atom) {
+        if (self->state.closing_) return;
         if (!self->state.within_rate(self->clock().now(), nullptr)) return;
         self->state.send_error(proto::error_code::binary_unsupported,
                                "binary frames are not supported; send JSON text frames");

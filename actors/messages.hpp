@@ -238,6 +238,16 @@ using client_ack_atom = caf::atom_constant<caf::atom("s_ack")>;
 /// (bye_atom): client `bye`; the session closes the transport with 1000 and ends.
 using bye_atom = caf::atom_constant<caf::atom("s_bye")>;
 
+/// (conn_answer_atom, std::string frame): an answer the connection makes itself (an `error`
+/// for a frame it refused: bad JSON, over the rate); the session writes it after its answers
+/// to the client's earlier frames, so that every answer leaves in the order of the frames.
+using conn_answer_atom = caf::atom_constant<caf::atom("s_answer")>;
+
+/// (conn_close_atom, std::uint16_t code, std::string reason): the connection gives up on its
+/// client (`limits.rate_limit_strikes`): the session closes the transport with `code` once
+/// every answer to an earlier frame is written. The connection reads nothing more.
+using conn_close_atom = caf::atom_constant<caf::atom("s_close")>;
+
 // -- session <- broker, session <- itself ------------------------------------
 
 /// (deliver_atom, std::string channel, shared_body body, std::uint64_t origin, std::uint64_t

@@ -153,6 +153,7 @@ struct session_state {
     }
     answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(sent));
     if (bye_pending_ && answers_.empty()) end_with_bye();
+    if (close_pending_ && answers_.empty()) close_now();
     if (answers_.empty()) try_park();
   }
 
@@ -163,6 +164,20 @@ struct session_state {
   }
 
   bool bye_pending_ = false;  // bye arrived while publishes were being answered
+  // The connection gave up on its client (conn_close_atom) while answers
+  // were outstanding: the close waits for them.
+  std::optional<std::pair<std::uint16_t, std::string>> close_pending_;
+
+  void close_after_answers(std::uint16_t code, std::string reason) {
+    close_pending_.emplace(code, std::move(reason));
+    if (answers_.empty()) close_now();
+  }
+
+  void close_now() {
+    auto [code, reason] = std::move(*close_pending_);
+    close_pending_.reset();
+    if (transport_) transport_->close(code, std::move(reason));
+  }
 
   // -- handover (docs/cluster.md, "Graceful drain") ---------------------------
   duration peer_timeout_{5'000};
@@ -769,6 +784,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     st.conn_ = nullptr;
     st.transport_ = nullptr;
     st.remote_ = nullptr;
+    st.close_pending_.reset();  // that connection's; a resume starts afresh
     st.count_as(session_state::counted::detached);
     st.since_ = std::chrono::system_clock::now();
     st.due_ = std::chrono::steady_clock::now() + st.config_.resume_window;
@@ -857,6 +873,14 @@ caf::behavior running(session_actor* self) {
         auto& st = self->state;
         if (!st.from_current()) return;
         st.buffer_.ack(std::min(seq, st.seq_));
+      },
+      [self](conn_answer_atom, std::string& frame) {
+        auto& st = self->state;
+        if (st.from_current()) st.reply(std::move(frame));
+      },
+      [self](conn_close_atom, std::uint16_t code, std::string& reason) {
+        auto& st = self->state;
+        if (st.from_current()) st.close_after_answers(code, std::move(reason));
       },
       [self](bye_atom) {
         auto& st = self->state;

@@ -265,6 +265,58 @@ TEST_F(Hostile, AJunkFloodOverTheRateIsRateLimitedThenClosed1008) {
   expect_still_served();
 }
 
+// A flood closed for its rate still gets every answer to the frames before
+// the close, in the order of the frames: each publish that reached the
+// subscribers is acked (a client that starts over resends only what it has
+// no ack for), and the `rate_limited` errors come in their frames' places,
+// not ahead of the acks the broker has yet to confirm.
+TEST_F(Hostile, AFloodClosedForItsRateGetsEveryAnswerInOrderBeforeTheClose) {
+  cfg_.limits.messages_per_second = 1;
+  cfg_.limits.message_burst = 5;
+  cfg_.limits.rate_limit_strikes = 3;
+  start();
+  wire_client listener{port()};
+  listener.hello();
+  listener.subscribe("flood");
+  raw_client flooder;
+  ASSERT_TRUE(flooder.upgrade(port()));
+  ASSERT_TRUE(flooder.hello());  // one token of the five
+  std::string bytes;
+  for (int cseq = 1; cseq <= 20; ++cseq)
+    bytes += ws_frame(op::text, R"({"type":"publish","channel":"flood","data":)" +
+                                    std::to_string(cseq) + R"(,"cseq":)" + std::to_string(cseq) +
+                                    "}");
+  ASSERT_TRUE(flooder.ws.write(bytes));
+  std::vector<std::uint64_t> answered, acked;
+  while (auto f = flooder.next()) {
+    auto type = str(*f, "type");
+    ASSERT_TRUE(type == "ack" || (type == "error" && str(*f, "code") == "rate_limited"))
+        << json::serialize(*f);
+    auto cseq = f->at("cseq").to_number<std::uint64_t>();
+    answered.push_back(cseq);
+    if (type == "ack") acked.push_back(cseq);
+  }
+  EXPECT_EQ(flooder.close_code, 1008);
+  // Four tokens and three strikes: at least seven answers, one per frame in
+  // order (a token or strike back during the flood adds one more each).
+  ASSERT_GE(answered.size(), 7u);
+  for (std::size_t i = 0; i < answered.size(); ++i) EXPECT_EQ(answered[i], i + 1) << i;
+  EXPECT_GE(acked.size(), 4u);
+  // What reached the listener is exactly what was acked: a marker published
+  // after the close arrives behind every delivery of the flood.
+  wire_client marker{port()};
+  marker.hello();
+  marker.publish("flood", "end", 1);
+  std::vector<std::uint64_t> delivered;
+  for (;;) {
+    auto m = listener.expect("message");
+    if (m.empty() || m.at("data").is_string()) break;
+    delivered.push_back(m.at("data").to_number<std::uint64_t>());
+  }
+  EXPECT_EQ(delivered, acked);
+  expect_still_served();
+}
+
 TEST_F(Hostile, ForgedResumesAreUnknownAndLeaveTheRealSessionAlone) {
   cfg_.limits.messages_per_second = 0;
   start();
