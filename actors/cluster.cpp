@@ -122,6 +122,7 @@ struct cluster_state {
     if (names.get<caf::actor_addr>(cluster_name) == self_->address()) names.erase(cluster_name);
     if (links_) self_->send_exit(links_, caf::exit_reason::user_shutdown);
     if (opts_.metrics) opts_.metrics->cluster_peers.set(0);  // a restarted cluster actor joins anew
+    if (opts_.ready) opts_.ready->set_peers(0);
   }
   cluster_state(const cluster_state&) = delete;
   cluster_state& operator=(const cluster_state&) = delete;
@@ -161,6 +162,7 @@ struct cluster_state {
 
   void count_peers() {
     if (opts_.metrics) opts_.metrics->cluster_peers.set(static_cast<std::int64_t>(members_.size()));
+    if (opts_.ready) opts_.ready->set_peers(static_cast<std::uint32_t>(members_.size()));
   }
 
   void tell_broker(caf::message msg) {

@@ -39,12 +39,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/readiness.hpp"
 #include "config/config.hpp"
 #include "metrics/node_metrics.hpp"
 
@@ -58,6 +60,7 @@ struct cluster_options {
   std::string policy = "cluster";          // the peer links' policy
   duration peer_timeout{5'000};            // bound on each request to a peer
   node_metrics_ptr metrics;                // peers, losses, publishes received (docs/metrics.md)
+  std::shared_ptr<readiness> ready;        // told how many peers are up; may be null
 };
 
 /// Spawns the cluster actor and its peer links; registers it as `cluster_name`.

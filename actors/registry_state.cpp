@@ -96,6 +96,7 @@ void registry_state::watch(const caf::actor& session, const std::string& id) {
 
 /// A session handed over by a draining peer.
 caf::actor registry_state::adopt(session_handover h, caf::actor predecessor) {
+  if (opts_.metrics) opts_.metrics->sessions_adopted.inc();
   session_args args{h.id, h.token, opts_.session, broker_, nullptr, nullptr, {}};
   args.adopted = std::move(h);
   args.predecessor = std::move(predecessor);

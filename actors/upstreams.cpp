@@ -143,7 +143,12 @@ struct upstreams_state {
   /// Records the state of an upstream for the metrics (wsvisor_upstream_state)
   /// and, for a required one, for readiness (GET /readyz).
   void track(const upstream_entry& e) {
-    if (opts_.metrics) opts_.metrics->set_upstream_state(e.cfg.name, e.state);
+    if (opts_.metrics) {
+      if (e.state == "removed")
+        opts_.metrics->forget_upstream(e.cfg.name);
+      else
+        opts_.metrics->set_upstream_state(e.cfg.name, e.state);
+    }
     if (!opts_.ready) return;
     if (e.cfg.required && e.state != "removed")
       opts_.ready->set_upstream(e.cfg.name, e.state);

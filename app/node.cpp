@@ -239,7 +239,8 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
                                     .policies = policies,
                                     .policy = cfg.cluster.policy,
                                     .peer_timeout = cfg.cluster.peer_timeout,
-                                    .metrics = metrics}](
+                                    .metrics = metrics,
+                                    .ready = ready}](
                 caf::actor_system& sys) { return spawn_cluster(sys, opts); },
         .restart = restart_kind::permanent,
         .policy = "root",
@@ -642,7 +643,8 @@ std::string node::start() {
                                    std::move(req), std::move(reply));
                      },
                  .api_token = d.cfg.api.token,
-                 .ready = d.ready});
+                 .ready = d.ready,
+                 .site_pages = d.cfg.web.pages});
   d.metrics = std::make_shared<node_metrics>(
       [http = d.http.get()] { return static_cast<double>(http->open_websockets()); },
       version_string);
@@ -659,6 +661,7 @@ std::string node::start() {
   // first WebSocket can ask for it.
   if (d.cfg.cluster.enabled) {
     if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
+    d.ready->set_min_peers(d.cfg.cluster.ready_min_peers);
   }
   auto children =
       root_children(d.cfg, make_dialer(d.pool, d.gate), d.current, d.ready, d.metrics);

@@ -64,6 +64,8 @@ void diff_restart_keys(const config& a, const config& b, std::vector<std::string
   d("cluster.heartbeat_interval", a.cluster.heartbeat_interval, b.cluster.heartbeat_interval);
   d("cluster.peer_timeout", a.cluster.peer_timeout, b.cluster.peer_timeout);
   d("cluster.policy", a.cluster.policy, b.cluster.policy);
+  d("cluster.ready_min_peers", a.cluster.ready_min_peers, b.cluster.ready_min_peers);
+  d("web.pages", a.web.pages, b.web.pages);
   d("server.drain_timeout", a.server.drain_timeout, b.server.drain_timeout);
 }
 

@@ -176,7 +176,14 @@ struct cluster_config {
   duration heartbeat_interval{1'000};         // CAF middleman.heartbeat-interval
   duration peer_timeout{5'000};               // CAF middleman.connection-timeout
   std::string policy = "cluster";             // supervision policy of peer links
+  std::uint32_t ready_min_peers = 0;          // GET /readyz answers 503 while fewer peers are up
   bool operator==(const cluster_config&) const = default;
+};
+
+/// The browser files (docs/browser.md).
+struct web_config {
+  bool pages = true;                          // the demo page and the dashboard; /client.js stays
+  bool operator==(const web_config&) const = default;
 };
 
 struct config {
@@ -189,6 +196,7 @@ struct config {
   std::map<std::string, policy> policies = builtin_policies();
   std::vector<upstream_config> upstreams;
   cluster_config cluster;
+  web_config web;
   bool operator==(const config&) const = default;
 };
 

@@ -182,6 +182,15 @@ void read_policies(reader& r, const std::string& path, const toml::node& node,
   }
 }
 
+void read_web(reader& r, const std::string& path, const toml::node& node, web_config& w) {
+  r.read_table(path, node,
+               {
+                   {"pages", [&r, &w](const std::string& key, const toml::node& value) {
+                      r.read_bool(key, value, w.pages);
+                    }},
+               });
+}
+
 void read_api(reader& r, const std::string& path, const toml::node& node, api_config& a) {
   r.read_table(path, node,
                {
@@ -224,6 +233,7 @@ void read_cluster(reader& r, const std::string& path, const toml::node& node, cl
           duration_field(r, "heartbeat_interval", c.heartbeat_interval),
           duration_field(r, "peer_timeout", c.peer_timeout),
           string_field(r, "policy", c.policy),
+          integer_field(r, "ready_min_peers", c.ready_min_peers, 0, 1000),
           {"drain_timeout",
            [&r](const std::string& key, const toml::node& value) {
              // Moved, not renamed silently: every node drains now, and a
@@ -271,6 +281,7 @@ void read_document(reader& r, const toml::table& root, config& cfg) {
                            const toml::node& n) { read_upstreams(r, p, n, cfg.upstreams); }},
           {"cluster",
            [&](const std::string& p, const toml::node& n) { read_cluster(r, p, n, cfg.cluster); }},
+          {"web", [&](const std::string& p, const toml::node& n) { read_web(r, p, n, cfg.web); }},
       });
 }
 

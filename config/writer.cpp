@@ -147,6 +147,9 @@ std::string to_toml(const config& cfg) {
   w.duration("heartbeat_interval", cfg.cluster.heartbeat_interval);
   w.duration("peer_timeout", cfg.cluster.peer_timeout);
   w.string("policy", cfg.cluster.policy);
+  w.integer("ready_min_peers", cfg.cluster.ready_min_peers);
+  w.table("web");
+  w.boolean("pages", cfg.web.pages);
   return w.str();
 }
 

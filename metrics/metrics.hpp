@@ -88,6 +88,15 @@ class family {
 
   const std::vector<std::string>& label_names() const { return names_; }
 
+  /// Removes the series whose label values satisfy `pred`: a scrape no
+  /// longer shows them. A reference from `with` to one of them must not be
+  /// used afterwards.
+  template <class Pred>
+  void remove_if(Pred pred) {
+    std::lock_guard guard{mutex_};
+    std::erase_if(series_, [&pred](const auto& entry) { return pred(entry.first); });
+  }
+
   /// Calls f(values, series) for each series, in label-value order.
   template <class F>
   void for_each(F&& f) const {

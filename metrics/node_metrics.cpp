@@ -31,6 +31,8 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
       sessions_detached(sessions.with({"detached"})),
       sessions_created(registry.add_counter("wsvisor_sessions_created_total",
                                             "Sessions started (a hello, or a resume that failed)")),
+      sessions_adopted(registry.add_counter("wsvisor_sessions_adopted_total",
+                                            "Sessions taken over from a draining peer")),
       resumes(registry.add_counter_family(
           "wsvisor_resumes_total",
           "Resumes by result; reason as in the welcome (unknown, expired, overflow), empty when "
@@ -93,6 +95,11 @@ metrics::counter& node_metrics::resume_rejected(std::string_view reason) {
 void node_metrics::set_upstream_state(const std::string& upstream, std::string_view state) {
   for (auto s : upstream_states)
     upstream_state.with({upstream, std::string{s}}).set(s == state ? 1 : 0);
+}
+
+void node_metrics::forget_upstream(const std::string& upstream) {
+  upstream_state.remove_if(
+      [&upstream](const std::vector<std::string>& labels) { return labels.at(0) == upstream; });
 }
 
 double process_resident_bytes() {

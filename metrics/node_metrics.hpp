@@ -28,6 +28,7 @@ struct node_metrics {
   metrics::gauge& sessions_attached;
   metrics::gauge& sessions_detached;
   metrics::counter& sessions_created;
+  metrics::counter& sessions_adopted;
   metrics::family<metrics::counter>& resumes;  // result, reason
   metrics::counter& resumes_resumed;
   metrics::counter& resumes_unknown;   // rejected, reason "unknown"
@@ -59,6 +60,9 @@ struct node_metrics {
   /// Sets wsvisor_upstream_state for `upstream`: 1 for `state`, 0 for the
   /// other states; a state outside the documented ones ("removed") sets all 0.
   void set_upstream_state(const std::string& upstream, std::string_view state);
+
+  /// An upstream was removed (reload): its wsvisor_upstream_state series go.
+  void forget_upstream(const std::string& upstream);
 };
 
 using node_metrics_ptr = std::shared_ptr<node_metrics>;

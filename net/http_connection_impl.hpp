@@ -165,7 +165,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     // The API answers in JSON even where no route of it is (or is turned on).
     if (is_api_path(path_of(req)))
       return send_api(api_not_found(), req.version(), req.keep_alive(), path_of(req));
-    if (auto answer = route_site(site_request_of(req), {web::client_script(), web::site_files()},
+    if (auto answer = route_site(site_request_of(req),
+                                 {web::client_script(), web::site_files(), opts_->site_pages},
                                  opts_->api_token, loopback_))
       return serve_site(req, *answer);
     respond(req);

@@ -167,6 +167,9 @@ struct http_options {
   /// GET /readyz reads it on each request (a short lock, no actor asked);
   /// null: /readyz is 404.
   std::shared_ptr<const readiness> ready;
+  /// The demo page, the dashboard and their files ([web] pages); /client.js
+  /// is served either way.
+  bool site_pages = true;
 };
 
 class http_server {

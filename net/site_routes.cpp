@@ -57,13 +57,15 @@ std::optional<site_answer> route_site(const site_request& req, const site_conten
                                       std::string_view token, bool loopback) {
   const web::asset* file = nullptr;
   bool gated = false;
-  if (req.path == demo_path) {
+  if (req.path == client_script_path) {
+    file = content.client;
+  } else if (!content.pages) {
+    return std::nullopt;
+  } else if (req.path == demo_path) {
     file = web::find_file(content.site, "index.html");
   } else if (req.path == dashboard_path) {
     file = web::find_file(content.site, "dashboard.html");
     gated = true;
-  } else if (req.path == client_script_path) {
-    file = content.client;
   } else if (req.path.starts_with(static_prefix)) {
     auto name = req.path.substr(static_prefix.size());
     if (!name.ends_with(html_suffix)) file = web::find_file(content.site, name);

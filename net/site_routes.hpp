@@ -36,6 +36,7 @@ inline constexpr std::string_view page_security_policy =
 struct site_content {
   const web::asset* client = nullptr;  // /client.js; null: 404
   std::span<const web::asset> site;    // web/site/, by file name
+  bool pages = true;                   // false ([web] pages): /, /dashboard, /static/ are 404
 };
 
 /// The parts of a request that the routes read.

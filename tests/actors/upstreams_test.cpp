@@ -81,7 +81,8 @@ class Upstreams : public ::testing::Test {
     ups_ = spawn_upstreams(sys_, upstreams_options{.upstreams = std::move(ups),
                                                    .policies = {{"test", p}},
                                                    .dial = dialer_.dialer(),
-                                                   .seed = 1});
+                                                   .seed = 1,
+                                                   .metrics = metrics_});
   }
 
   void subscribe(caf::scoped_actor& who, const std::string& channel) {
@@ -162,6 +163,7 @@ class Upstreams : public ::testing::Test {
   caf::actor_system sys_;
   caf::actor broker_;
   caf::actor ups_;
+  node_metrics_ptr metrics_ = std::make_shared<node_metrics>();
   test::fake_dialer dialer_;
   caf::scoped_actor states_{sys_};
   caf::scoped_actor frames_{sys_};
@@ -385,6 +387,12 @@ TEST_F(Upstreams, AddsRemovesAndChangesUpstreamsWithoutTouchingTheOthers) {
   EXPECT_TRUE(news2->closed_or_aborted());
   auto removed = await_state("removed");
   EXPECT_EQ(removed["upstream"].as_string(), "news");
+  // Its wsvisor_upstream_state series are gone; feed's stay.
+  auto exposed = metrics_->registry.expose();
+  EXPECT_EQ(exposed.find(R"(upstream="news")"), std::string::npos) << exposed;
+  EXPECT_NE(exposed.find(R"(wsvisor_upstream_state{upstream="feed",state="up"} 1)"),
+            std::string::npos)
+      << exposed;
   auto plain = publish("news", "2");
   EXPECT_FALSE(plain.error);
   EXPECT_EQ(plain.upstream, "");

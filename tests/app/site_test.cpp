@@ -17,11 +17,12 @@ namespace {
 
 class NodeSite : public ::testing::Test {
  protected:
-  void start(std::string token = {}) {
+  void start(std::string token = {}, bool pages = true) {
     config cfg;
     cfg.server.listen = "127.0.0.1:0";
     cfg.log.level = log_level::warn;
     cfg.api.token = std::move(token);
+    cfg.web.pages = pages;
     node_ = std::make_unique<node>(cfg, node_options{.handle_signals = false});
     ASSERT_EQ(node_->start(), "");
     runner_ = std::thread{[this] { node_->run(); }};
@@ -77,6 +78,17 @@ TEST_F(NodeSite, ServesTheClientThePagesAndEveryStaticFileAsBuilt) {
   }
   EXPECT_GT(statics, 0u);  // the pages' scripts and styles
   EXPECT_EQ(get("/static/no-such-file.js").status, 404);
+}
+
+// [web] pages = false, for a production node: no demo page, no dashboard,
+// none of their files; the client library is still served.
+TEST_F(NodeSite, WithoutPagesOnlyTheClientLibraryIsServed) {
+  start({}, false);
+  expect_file(get("/client.js"), *web::client_script());
+  EXPECT_EQ(get("/").status, 404);
+  EXPECT_EQ(get("/dashboard").status, 404);
+  for (const auto& file : web::site_files())
+    EXPECT_EQ(get("/static/" + std::string{file.name}).status, 404) << file.name;
 }
 
 TEST_F(NodeSite, AnUnchangedFileIsAnswered304AndHeadSendsTheLengthOnly) {

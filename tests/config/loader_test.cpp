@@ -102,6 +102,20 @@ TEST(ConfigLoader, RefusesTheOldClusterDrainTimeoutNamingItsNewKey) {
   EXPECT_TRUE(has_error(r, "cluster.drain_timeout", 2, "moved to server.drain_timeout")) << all_errors(r);
 }
 
+TEST(ConfigLoader, ReadsReadyMinPeersAndWebPagesNamingABadValue) {
+  auto r = load_config_string("[cluster]\nready_min_peers = 2\n[web]\npages = false\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.cluster.ready_min_peers, 2u);
+  EXPECT_FALSE(r.cfg.web.pages);
+  EXPECT_EQ(config{}.cluster.ready_min_peers, 0u);
+  EXPECT_TRUE(config{}.web.pages);
+  auto bad = load_config_string("[cluster]\nready_min_peers = -1\n[web]\npages = \"no\"\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_TRUE(has_error(bad, "cluster.ready_min_peers", 2, "must be between 0 and 1000"))
+      << all_errors(bad);
+  EXPECT_TRUE(has_error(bad, "web.pages", 4, "")) << all_errors(bad);
+}
+
 TEST(ConfigLoader, ReadsTheApiToken) {
   auto r = load_config_string("[api]\ntoken = \"s3cr3t-s3cr3t-s3cr3t\"\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);

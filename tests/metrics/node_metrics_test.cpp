@@ -39,9 +39,18 @@ TEST(NodeMetrics, UpstreamStateIsOneForTheCurrentStateOnly) {
   auto parsed = test::parse_prom_text(m.registry.expose());
   EXPECT_EQ(parsed.value("wsvisor_upstream_state", {{"upstream", "feed"}, {"state", "up"}}), 1.0);
   EXPECT_EQ(parsed.value("wsvisor_upstream_state", {{"upstream", "feed"}, {"state", "down"}}), 0.0);
-  m.set_upstream_state("feed", "removed");
-  parsed = test::parse_prom_text(m.registry.expose());
-  EXPECT_EQ(parsed.value("wsvisor_upstream_state", {{"upstream", "feed"}, {"state", "up"}}), 0.0);
+}
+
+TEST(NodeMetrics, ARemovedUpstreamsStateSeriesDisappear) {
+  node_metrics m;
+  m.set_upstream_state("feed", "up");
+  m.set_upstream_state("other", "down");
+  m.forget_upstream("feed");
+  auto parsed = test::parse_prom_text(m.registry.expose());
+  for (auto state : {"connecting", "up", "down", "given_up", "stopped"})
+    EXPECT_FALSE(parsed.value("wsvisor_upstream_state", {{"upstream", "feed"}, {"state", state}}))
+        << state;
+  EXPECT_EQ(parsed.value("wsvisor_upstream_state", {{"upstream", "other"}, {"state", "down"}}), 1.0);
 }
 
 TEST(NodeMetrics, ProcessMetricsFollowThisProcess) {

@@ -83,6 +83,23 @@ TEST_F(HttpServer, ReadyzFollowsTheReadinessStateOnEveryRequest) {
   EXPECT_EQ(r.body, "{\"ready\":false,\"draining\":true,\"upstreams_down\":[]}\n");
 }
 
+TEST_F(HttpServer, ReadyzWaitsForTheMinimumOfClusterPeers) {
+  auto ready = std::make_shared<readiness>();
+  start({.ready = ready});
+  ready->set_peers(1);  // without a minimum peers do not count
+  EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 200);
+  ready->set_min_peers(2);
+  auto r = http_request(port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body,
+            "{\"ready\":false,\"draining\":false,\"upstreams_down\":[],\"peers\":1,"
+            "\"ready_min_peers\":2}\n");
+  ready->set_peers(2);
+  EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 200);
+  ready->set_peers(1);  // a peer lost
+  EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 503);
+}
+
 TEST_F(HttpServer, ReadyzIsNotFoundWithoutAReadinessState) {
   start({});
   EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 404);

@@ -57,6 +57,16 @@ TEST(SiteRoutes, LeavesOtherPathsAndHtmlUnderStaticToTheCaller) {
   EXPECT_FALSE(route_site({.method = "GET", .path = "/"}, {&client, {}}, {}, true));
 }
 
+TEST(SiteRoutes, WithoutPagesOnlyTheClientIsServed) {
+  const site_content no_pages{&client, files, false};
+  for (auto path : {"/", "/dashboard", "/static/style.css", "/static/demo.js"})
+    EXPECT_FALSE(route_site({.method = "GET", .path = path}, no_pages, {}, true)) << path;
+  auto js = route_site({.method = "GET", .path = "/client.js"}, no_pages, {}, true);
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200u);
+  EXPECT_EQ(js->body, "export class WsvisorClient {}");
+}
+
 TEST(SiteRoutes, AnswersOtherMethodsWith405AndHeadLikeGet) {
   auto post = route_site({.method = "POST", .path = "/"}, site, {}, true);
   ASSERT_TRUE(post);
