@@ -107,13 +107,18 @@ TEST_F(WsSession, SlowReaderIsDroppedWithoutPassingTheQueueBound) {
   auto o = rec_->read([](const observed& o) { return o; });
   EXPECT_TRUE(o.flood_end == send_result::dropped);
   EXPECT_TRUE(o.after_drop == send_result::closed);
-  // More frames than the queue holds went out: the kernel buffers filled first.
-  EXPECT_GT(o.flood_queued, static_cast<int>(bound / 65536));
+  // Every frame the queue holds was taken before the drop; usually more, as
+  // the writes drained some into the kernel's buffers meanwhile, but a busy
+  // machine may not run the writes before the queue is full (then exactly
+  // these four: this was the test's flake under load).
+  EXPECT_GE(o.flood_queued, static_cast<int>(bound / 65536));
   // The socket is gone: whatever the client still reads, it ends closed.
+  // (A busy machine may keep the client's reads apart by more than a
+  // second: a quiet read is not the end, only the deadline is.)
   ws_event e;
-  auto deadline = steady::now() + 10s;
+  auto deadline = steady::now() + 20s;
   do e = c.receive(1s);
-  while (e.type == kind::text && steady::now() < deadline);
+  while ((e.type == kind::text || e.type == kind::timeout) && steady::now() < deadline);
   EXPECT_EQ(e.type, kind::closed);
 }
 
