@@ -164,6 +164,7 @@ void supervisor_state::on_failure(const std::string& child, const caf::error& re
   // held back as a whole and counted once.
   auto held = log::admit(c->retries);
   c->quiet = !held;
+  if (c->quiet) c->held_reason = why;
   if (held)
     log::info(*log_, "child exited", {{"supervisor", name}, {"child", child}, {"reason", why}},
               *held);
@@ -321,7 +322,7 @@ void supervisor_state::say_held_back(child_entry& c) {
     log::info(*log_, "child exited",
               {{"supervisor", name},
                {"child", c.spec.name},
-               {"reason", c.last_exit_reason},
+               {"reason", c.held_reason},
                {"restarts", c.restarts}},
               *held);
 }

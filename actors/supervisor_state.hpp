@@ -60,7 +60,8 @@ struct child_entry {
   /// exit, a restart and a start per retry: one retry's lines are logged per
   /// `[log] repeat_interval`, the others counted (log/throttle.hpp).
   log::throttle retries;
-  bool quiet = false;  // the lines of the retry under way are held back
+  bool quiet = false;       // the lines of the retry under way are held back
+  std::string held_reason;  // why the last retry held back began
 };
 
 /// Stops children one after another (each with the bounded wait), then runs

@@ -281,8 +281,8 @@ struct upstreams_state {
         report(*e);
         return;
       case supervisor_event_kind::stopped:
+        say_held_back(*e);  // with the reason of the last failure, not of this stop
         if (ev.actor && ev.actor == e->incarnation) link_gone(*e, link_reason(ev.reason));
-        say_held_back(*e);
         if (e->state == "given_up" || e->removing || stopping_) return;
         e->state = "stopped";
         if (!ev.reason.empty()) e->reason = link_reason(ev.reason);
