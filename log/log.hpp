@@ -60,20 +60,18 @@ std::optional<repeats> admit(throttle& t);
 void write(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
            std::initializer_list<field> fields = {}, repeats r = {});
 
-inline void debug(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {},
-                  repeats r = {}) {
+using field_list = std::initializer_list<field>;
+
+inline void debug(spdlog::logger& l, std::string_view m, field_list f = {}, repeats r = {}) {
   write(l, spdlog::level::debug, m, f, r);
 }
-inline void info(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {},
-                 repeats r = {}) {
+inline void info(spdlog::logger& l, std::string_view m, field_list f = {}, repeats r = {}) {
   write(l, spdlog::level::info, m, f, r);
 }
-inline void warn(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {},
-                 repeats r = {}) {
+inline void warn(spdlog::logger& l, std::string_view m, field_list f = {}, repeats r = {}) {
   write(l, spdlog::level::warn, m, f, r);
 }
-inline void error(spdlog::logger& l, std::string_view m, std::initializer_list<field> f = {},
-                  repeats r = {}) {
+inline void error(spdlog::logger& l, std::string_view m, field_list f = {}, repeats r = {}) {
   write(l, spdlog::level::err, m, f, r);
 }
 
