@@ -185,9 +185,9 @@ TEST(LogFlood, AFailingUpstreamLogsItsRetriesOncePerRepeatIntervalWithTheCount) 
       "backoff_max = \"10ms\"\nmax_restarts = 0\n"
       "[[upstream]]\nname = \"feed\"\nurl = \"ws://127.0.0.1:" +
       std::to_string(dead) + "/\"\nchannel = \"feed\"\n";
+  auto start = std::chrono::steady_clock::now();  // the link fails from the node's start
   node.start();
   ASSERT_TRUE(node.await_ready()) << log_of(node);
-  auto start = std::chrono::steady_clock::now();
   // The first failure after a window: logged with the count of the retries
   // held back in it.
   auto counted = [](std::string message) {
