@@ -213,8 +213,8 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
         }
         if (st.max_channels != 0 && st.channels.count(channel) == 0 &&
             st.channels.size() + st.pending.size() >= st.max_channels) {
-          log::warn(*log::get("broker"), "subscribe refused: limits.channels reached",
-                    {{"channel", channel}, {"channels", st.max_channels}});
+          // Logged by the session, which holds back a client's repeats: one
+          // line here per refusal would let a client flood the log.
           return make_error(errc::too_many_channels, std::to_string(st.max_channels));
         }
         auto cluster = st.channels.count(channel) > 0 ? caf::actor{} : cluster_of(self);

@@ -107,6 +107,9 @@ struct member {
   caf::actor actor;  // the peer's cluster actor
   std::string url;   // its public_url
   std::set<std::string> interest;
+  // `peer did not confirm interest`: one per subscribe to a new channel while
+  // the peer is slow, so held back to one line per [log] repeat_interval.
+  log::throttle unconfirmed;
 };
 
 struct cluster_state;
@@ -123,6 +126,7 @@ struct cluster_state {
     if (links_) self_->send_exit(links_, caf::exit_reason::user_shutdown);
     if (opts_.metrics) opts_.metrics->cluster_peers.set(0);  // a restarted cluster actor joins anew
     if (opts_.ready) opts_.ready->set_peers(0);
+    for (auto& [peer, m] : members_) say_held_back(peer, m);
   }
   cluster_state(const cluster_state&) = delete;
   cluster_state& operator=(const cluster_state&) = delete;
@@ -169,6 +173,12 @@ struct cluster_state {
     if (auto b = broker()) self_->send(b, std::move(msg));
   }
 
+  /// The member leaves: a count of lines held back for it is logged.
+  void say_held_back(const std::string& name, member& m) {
+    if (auto held = m.unconfirmed.flush())
+      log::warn(*log_, "peer did not confirm interest", {{"peer", name}}, *held);
+  }
+
   void add_member(const std::string& name, const caf::actor& actor, const std::string& url,
                   const std::vector<std::string>& interest) {
     auto it = members_.find(name);
@@ -176,12 +186,13 @@ struct cluster_state {
       // The node restarted: its old incarnation's down_msg may still come, and
       // is then ignored because it names another actor.
       tell_broker(caf::make_message(cl_peer_gone_atom::value, it->second.actor));
+      say_held_back(name, it->second);
       members_.erase(it);
       it = members_.end();
     }
     if (it == members_.end()) {
       self_->monitor(actor);
-      it = members_.emplace(name, member{actor, url, {}}).first;
+      it = members_.emplace(name, member{actor, url, {}, {}}).first;
       count_peers();
       log::info(*log_, "peer up", {{"peer", name}, {"url", url}, {"peers", members_.size()}});
     }
@@ -207,8 +218,13 @@ struct cluster_state {
       self_->request(m.actor, opts_.peer_timeout, cl_interest_atom::value, opts_.node, channel, on)
           .then([finish](caf::ok_atom) { finish(); },
                 [this, finish, peer = name](caf::error& err) {
-                  log::warn(*log_, "peer did not confirm interest",
-                            {{"peer", peer}, {"error", describe(self_->home_system(), err)}});
+                  // A member gone meanwhile was logged `peer down`.
+                  auto it = members_.find(peer);
+                  if (it != members_.end())
+                    if (auto held = log::admit(it->second.unconfirmed))
+                      log::warn(*log_, "peer did not confirm interest",
+                                {{"peer", peer}, {"error", describe(self_->home_system(), err)}},
+                                *held);
                   finish();
                 });
   }
@@ -266,6 +282,7 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       if (it->second.actor.address() != msg.source) continue;
       ++st.peers_lost_;
       if (auto& m = st.opts_.metrics) m->cluster_peers_lost.inc();
+      st.say_held_back(it->first, it->second);
       log::warn(*st.log_, "peer down",
                 {{"peer", it->first},
                  {"reason", describe(self->home_system(), msg.reason)},

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,7 +42,12 @@ struct session_state {
   static inline const char* name = "session";
 
   explicit session_state(session_actor* self) : self_(self) {}
-  ~session_state() { count_as(counted::none); }
+  // Whatever ends the session (bye, expiry, parking, a handover, an error),
+  // a count of refusals still held back is logged, not lost.
+  ~session_state() {
+    count_as(counted::none);
+    say_held_back();
+  }
   session_state(const session_state&) = delete;
   session_state& operator=(const session_state&) = delete;
 
@@ -177,6 +183,33 @@ struct session_state {
     auto [code, reason] = std::move(*close_pending_);
     close_pending_.reset();
     if (transport_) transport_->close(code, std::move(reason));
+  }
+
+  // -- log lines a client can repeat (log/throttle.hpp) ------------------------
+  static constexpr std::string_view channel_refusal = "subscribe refused: limits.channels reached";
+  log::throttle refusals_;  // of channel_refusal: a client can send thousands
+
+  void log_refusal(const std::string& channel, const std::string& limit) {
+    if (auto held = log::admit(refusals_))
+      log::warn(*log_, channel_refusal,
+                {{"session", id_}, {"peer", peer()}, {"channel", channel}, {"channels", limit}},
+                *held);
+  }
+
+  /// A channel this session holds could not be subscribed on this node (an
+  /// adopted session's, or one its predecessor's client asked for during the
+  /// handover): the session ends. Once per session: not held back.
+  void lost_channel(const std::string& channel, caf::error err) {
+    if (err == errc::too_many_channels)
+      log::warn(*log_, channel_refusal,
+                {{"session", id_}, {"channel", channel}, {"channels", context_of(err)}});
+    self_->quit(std::move(err));
+  }
+
+  /// The connection ends (or the session): what was held back is said now.
+  void say_held_back() {
+    if (auto held = refusals_.flush())
+      log::warn(*log_, channel_refusal, {{"session", id_}, {"peer", peer()}}, *held);
   }
 
   // -- handover (docs/cluster.md, "Graceful drain") ---------------------------
@@ -521,6 +554,7 @@ struct session_state {
     if (!token_equal(token, token_) || last_seq > seq_) return make_error(errc::resume_unknown);
     if (!buffer_.can_replay_after(last_seq)) return make_error(errc::resume_overflow);
     if (conn_) {
+      say_held_back();
       log::info(*log_, "session moved to another connection",
                 {{"session", id_}, {"from", peer()}, {"to", transport->peer()}});
       self_->demonitor(conn_);
@@ -634,6 +668,7 @@ struct session_state {
               // else means the broker is gone.
               if (err != errc::too_many_channels) return self->quit(std::move(err));
               auto& st = self->state;
+              st.log_refusal(channel, context_of(err));
               st.subscribing_.erase(st.subscribing_.find(channel));
               st.channels_.erase(channel);
               st.forward_sub(channel, false);
@@ -746,7 +781,9 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
       self->request(st.broker_, caf::infinite, subscribe_atom::value, channel,
                     caf::actor_cast<caf::actor>(self))
           .then([self](caf::ok_atom) { self->state.resubscribed(); },
-                [self](caf::error& err) { self->quit(std::move(err)); });
+                [self, channel](caf::error& err) {
+                  self->state.lost_channel(channel, std::move(err));
+                });
     st.due_ = std::chrono::steady_clock::now() + st.config_.resume_window;
     st.park_wanted_ = true;
     st.arm_expiry();
@@ -777,6 +814,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
     // Only the attached connection's end detaches: a former connection's
     // down_msg may still be queued after a resume moved us (CAF issue 1301).
     if (!st.conn_ || msg.source != st.conn_.address()) return;
+    st.say_held_back();
     log::info(*st.log_, "session detached",
               {{"session", st.id_},
                {"reason", describe(self->home_system(), msg.reason)},
@@ -958,7 +996,9 @@ caf::behavior running(session_actor* self) {
         self->request(st.broker_, caf::infinite, subscribe_atom::value, channel,
                       caf::actor_cast<caf::actor>(self))
             .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
-                  [self](caf::error& err) { self->quit(std::move(err)); });
+                  [self, channel](caf::error& err) {
+                    self->state.lost_channel(channel, std::move(err));
+                  });
         return rp;
       },
       [self](room_atom, std::uint64_t generation) {

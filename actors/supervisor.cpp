@@ -84,8 +84,10 @@ supervisor_state::supervisor_state(supervisor_actor* self)
     : self_(self), log_(log::get("supervisor")) {}
 
 supervisor_state::~supervisor_state() {
-  for (auto& c : children_)
+  for (auto& c : children_) {
+    say_held_back(c);
     if (c.actor) caf::anon_send_exit(c.actor, caf::exit_reason::user_shutdown);
+  }
 }
 
 void supervisor_state::init(supervisor_options opts) {
@@ -156,6 +158,7 @@ caf::error supervisor_state::remove(const std::string& child, std::function<void
     auto it = std::find_if(children_.begin(), children_.end(),
                            [&](const child_entry& e) { return e.spec.name == child; });
     if (it != children_.end() && !it->actor) {
+      say_held_back(*it);
       children_.erase(it);
       log::info(*log_, "child removed", {{"supervisor", name}, {"child", child}});
     }
@@ -205,6 +208,9 @@ void supervisor_state::shutdown(caf::error reason, caf::response_promise rp) {
     c.group_leader.clear();
     c.restart_at.reset();
     if (!c.actor) {
+      // Between two retries there is no incarnation to stop (and so no
+      // `child stopped`): the count of retries held back is said now.
+      say_held_back(c);
       c.generation = next_generation();  // no restart timer may fire any more
       if (c.state == child_state::restarting) c.state = child_state::stopped;
     }

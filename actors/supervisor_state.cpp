@@ -109,11 +109,13 @@ std::optional<std::string> supervisor_state::spawn(child_entry& c, bool restart)
   c.started_at = steady::now();
   c.restart_at.reset();
   if (restart) ++c.restarts;
-  log::info(*log_, restart ? "child restarted" : "child started",
-            {{"supervisor", name},
-             {"child", c.spec.name},
-             {"actor", c.actor.id()},
-             {"restarts", c.restarts}});
+  if (!restart || !c.quiet)
+    log::info(*log_, restart ? "child restarted" : "child started",
+              {{"supervisor", name},
+               {"child", c.spec.name},
+               {"actor", c.actor.id()},
+               {"restarts", c.restarts}});
+  c.quiet = false;
   emit(restart ? supervisor_event_kind::restarted : supervisor_event_kind::started, c, {}, 0,
        duration::zero(), 0, c.actor.address());
   return std::nullopt;
@@ -158,7 +160,14 @@ void supervisor_state::on_failure(const std::string& child, const caf::error& re
   if (c == nullptr) return;
   auto why = describe(reason);
   c->last_exit_reason = why;
-  log::info(*log_, "child exited", {{"supervisor", name}, {"child", child}, {"reason", why}});
+  // The retry this exit starts is logged (its exit, restart and start), or
+  // held back as a whole and counted once.
+  auto held = log::admit(c->retries);
+  c->quiet = !held;
+  if (c->quiet) c->held_reason = why;
+  if (held)
+    log::info(*log_, "child exited", {{"supervisor", name}, {"child", child}, {"reason", why}},
+              *held);
   emit(supervisor_event_kind::exited, *c, why, 0, duration::zero(), 0, incarnation);
   if (shutting_down_) {
     c->state = child_state::stopped;
@@ -173,6 +182,7 @@ void supervisor_state::on_failure(const std::string& child, const caf::error& re
   if (!should_restart(c->spec.restart, reason)) {
     c->state = child_state::stopped;
     c->generation = next_generation();
+    say_held_back(*c);
     log::info(*log_, "child not restarted",
               {{"supervisor", name},
                {"child", child},
@@ -250,12 +260,13 @@ void supervisor_state::schedule_respawn(child_entry& c, duration delay, std::uin
   for (auto& e : children_)
     if (e.group_leader == c.spec.name) e.restart_at = at;
   self_->delayed_send(self_, delay, respawn_atom::value, c.spec.name, c.generation);
-  log::info(*log_, "restart",
-            {{"supervisor", name},
-             {"child", c.spec.name},
-             {"attempt", attempt},
-             {"delay", delay},
-             {"reason", why}});
+  if (!c.quiet)
+    log::info(*log_, "restart",
+              {{"supervisor", name},
+               {"child", c.spec.name},
+               {"attempt", attempt},
+               {"delay", delay},
+               {"reason", why}});
   emit(supervisor_event_kind::restart_scheduled, c, why, attempt, delay, c.generation);
 }
 
@@ -294,6 +305,7 @@ void supervisor_state::give_up(child_entry& c, const std::string& why) {
   c.generation = next_generation();
   c.restart_at.reset();
   bool escalate = c.pol.on_give_up == give_up_action::escalate;
+  say_held_back(c);
   log::error(*log_, "give up",
              {{"supervisor", name},
               {"child", c.spec.name},
@@ -303,6 +315,16 @@ void supervisor_state::give_up(child_entry& c, const std::string& why) {
               {"reason", why}});
   emit(supervisor_event_kind::given_up, c, why);
   if (escalate) shutdown(make_error(errc::supervisor_gave_up, c.spec.name), {});
+}
+
+void supervisor_state::say_held_back(child_entry& c) {
+  if (auto held = c.retries.flush())
+    log::info(*log_, "child exited",
+              {{"supervisor", name},
+               {"child", c.spec.name},
+               {"reason", c.held_reason},
+               {"restarts", c.restarts}},
+              *held);
 }
 
 // -- stopping -------------------------------------------------------------------
@@ -365,6 +387,7 @@ void supervisor_state::finish_stop(child_entry& c) {
   c.stopping = stop_phase::none;
   c.generation = next_generation();  // its stop timer is now stale
   c.state = c.group_leader.empty() ? child_state::stopped : child_state::restarting;
+  say_held_back(c);
   log::info(*log_, "child stopped",
             {{"supervisor", name}, {"child", c.spec.name}, {"reason", c.last_exit_reason}});
   emit(supervisor_event_kind::stopped, c, c.last_exit_reason);

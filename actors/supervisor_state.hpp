@@ -23,6 +23,7 @@
 #include "actors/backoff.hpp"
 #include "actors/messages.hpp"
 #include "actors/supervisor.hpp"
+#include "log/throttle.hpp"
 
 namespace wsvisor::detail {
 
@@ -55,6 +56,12 @@ struct child_entry {
   std::optional<std::chrono::system_clock::time_point> restart_at;
   std::uint32_t restarts = 0;
   std::string last_exit_reason;
+  /// A child that keeps failing (a link to a peer that is down) would log an
+  /// exit, a restart and a start per retry: one retry's lines are logged per
+  /// `[log] repeat_interval`, the others counted (log/throttle.hpp).
+  log::throttle retries;
+  bool quiet = false;       // the lines of the retry under way are held back
+  std::string held_reason;  // why the last retry held back began
 };
 
 /// Stops children one after another (each with the bounded wait), then runs
@@ -114,6 +121,9 @@ class supervisor_state {
                         const std::string& why);
   void release_group(const std::string& leader);
   void give_up(child_entry& c, const std::string& why);
+  /// Logs the count of `c`'s retries held back, if any: when the series of
+  /// retries ends (given up, stopped, removed) or the supervisor does.
+  void say_held_back(child_entry& c);
 
   void run_stop_job(std::vector<std::string> queue, std::function<void()> done);
   void advance_job(std::uint64_t id);

@@ -59,6 +59,9 @@ struct upstream_entry {
   std::uint64_t dropped_since_up = 0;
   std::uint32_t restarts = 0;
   bool removing = false;
+  // `upstream down` of a link that keeps failing: one line per
+  // [log] repeat_interval, the rest counted (log/throttle.hpp).
+  log::throttle downs;
 };
 
 // The supervisor renders a link's exit reason as "wsvisor: upstream_failed
@@ -82,6 +85,7 @@ struct upstreams_state {
     auto& names = self_->home_system().registry();
     if (names.get<caf::actor_addr>(upstreams_name) == self_->address()) names.erase(upstreams_name);
     if (sup_) self_->send_exit(sup_, caf::exit_reason::user_shutdown);
+    for (auto& e : entries_) say_held_back(e);
   }
 
   upstreams_state(const upstreams_state&) = delete;
@@ -230,6 +234,15 @@ struct upstreams_state {
     e.buffer.clear();
   }
 
+  /// The series of failures ends (the link is up, stopped or given up): a
+  /// count of `upstream down` lines held back is logged.
+  void say_held_back(upstream_entry& e) {
+    if (auto held = e.downs.flush())
+      log::info(*log_, "upstream down",
+                {{"upstream", e.cfg.name}, {"reason", e.reason}, {"buffered", e.buffer.size()}},
+                *held);
+  }
+
   void on_event(const supervisor_event& ev) {
     auto* e = by_name(ev.child);
     if (e == nullptr) return;
@@ -254,22 +267,26 @@ struct upstreams_state {
       case supervisor_event_kind::restart_scheduled:
         e->state = "down";
         if (!ev.reason.empty()) e->reason = link_reason(ev.reason);
-        log::info(*log_, "upstream down",
-                  {{"upstream", e->cfg.name},
-                   {"reason", e->reason},
-                   {"attempt", ev.attempt},
-                   {"retry_in", ev.delay},
-                   {"buffered", e->buffer.size()}});
+        if (auto held = log::admit(e->downs))
+          log::info(*log_, "upstream down",
+                    {{"upstream", e->cfg.name},
+                     {"reason", e->reason},
+                     {"attempt", ev.attempt},
+                     {"retry_in", ev.delay},
+                     {"buffered", e->buffer.size()}},
+                    *held);
         report(*e, ev.attempt, ev.delay);
         return;
       case supervisor_event_kind::given_up:
         e->state = "given_up";
         e->reason = link_reason(ev.reason);
         drop_all(*e, "given up");
+        say_held_back(*e);
         log::error(*log_, "upstream given up", {{"upstream", e->cfg.name}, {"reason", e->reason}});
         report(*e);
         return;
       case supervisor_event_kind::stopped:
+        say_held_back(*e);  // with the reason of the last failure, not of this stop
         if (ev.actor && ev.actor == e->incarnation) link_gone(*e, link_reason(ev.reason));
         if (e->state == "given_up" || e->removing || stopping_) return;
         e->state = "stopped";
@@ -291,6 +308,7 @@ struct upstreams_state {
     }
     e->link = link;
     e->state = "up";
+    say_held_back(*e);
     e->reason.clear();
     if (e->dropped_since_up > 0)
       log::warn(*log_, "upstream back up; forwards were dropped while it was down",
@@ -459,6 +477,7 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
                 [self, rp, name](caf::ok_atom) mutable {
                   auto& st = self->state;
                   if (auto* e = st.by_name(name)) {
+                    st.say_held_back(*e);
                     st.drop_all(*e, "removed");
                     e->state = "removed";
                     st.report(*e);
@@ -492,6 +511,7 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
                     rp.deliver(make_error(errc::unknown_child, u.name));
                     return;
                   }
+                  st.say_held_back(*e);
                   if (e->cfg.channel != u.channel) {
                     st.drop_all(*e, "channel changed");
                     st.disown(e->cfg.channel);

@@ -80,6 +80,7 @@ void diff_live_keys(const config& a, const config& b, reload_plan& plan) {
   differ d{live};
   d("log.level", a.log.level, b.log.level);
   d("log.format", a.log.format, b.log.format);
+  d("log.repeat_interval", a.log.repeat_interval, b.log.repeat_interval);
   plan.log = live.size() > 0;
 
   auto before = live.size();

@@ -84,6 +84,8 @@ struct session_config {
 struct log_config {
   log_level level = log_level::info;          // info says what happened without flooding
   log_format format = log_format::text;       // json: one object per line for shippers
+  duration repeat_interval{10'000};           // a client's or a link's repeated event: one line
+                                              // per interval, with a count of the rest; 0 = all
   bool operator==(const log_config&) const = default;
 };
 

@@ -135,6 +135,11 @@ void read_log(reader& r, const std::string& path, const toml::node& node, log_co
                {
                    enum_field(r, "level", l.level, parse_log_level, level_names),
                    enum_field(r, "format", l.format, parse_log_format, format_names),
+                   {"repeat_interval",
+                    [&r, &l](const std::string& key, const toml::node& value) {
+                      // 0 is allowed: every repeat logged, as for debugging.
+                      r.read_duration(key, value, l.repeat_interval, duration{0}, max_duration);
+                    }},
                });
 }
 

@@ -107,6 +107,7 @@ std::string to_toml(const config& cfg) {
   w.table("log");
   w.string("level", to_string(cfg.log.level));
   w.string("format", to_string(cfg.log.format));
+  w.duration("repeat_interval", cfg.log.repeat_interval);
 
   for (const auto& [name, p] : cfg.policies) {
     // Valid names are bare keys; quoting the others keeps the output TOML.

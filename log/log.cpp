@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "config/units.hpp"
+
 namespace wsvisor::log {
 namespace {
 
@@ -71,6 +73,12 @@ void append_text_value(std::string& out, std::string_view v) {
     return;
   }
   append_json_string(out, v);
+}
+
+// What a throttle held back, as the line states it: after the message, and
+// as two fields for whoever reads the log as data.
+std::string repeats_note(const repeats& r) {
+  return fmt::format(" ({} suppressed in {})", r.suppressed, format_duration(r.interval));
 }
 
 struct parsed_payload {
@@ -175,6 +183,10 @@ struct registry_state {
   log_config cfg;
 };
 
+// Read on every throttled event, from any thread: an atomic, not cfg (which
+// the mutex guards).
+std::atomic<std::int64_t> configured_repeat_interval{log_config{}.repeat_interval.count()};
+
 registry_state& state() {
   static registry_state s;
   return s;
@@ -186,6 +198,7 @@ void configure(const log_config& cfg) {
   auto& s = state();
   std::lock_guard guard{s.mtx};
   s.cfg = cfg;
+  configured_repeat_interval.store(cfg.repeat_interval.count(), std::memory_order_relaxed);
   s.sink->set_formatter(std::make_unique<event_formatter>(cfg.format));
   spdlog::set_level(to_spdlog(cfg.level));
   spdlog::flush_on(spdlog::level::warn);
@@ -202,25 +215,47 @@ std::shared_ptr<spdlog::logger> get(const std::string& name) {
   return logger;
 }
 
+std::chrono::milliseconds repeat_interval() {
+  return std::chrono::milliseconds{configured_repeat_interval.load(std::memory_order_relaxed)};
+}
+
+std::optional<repeats> admit(throttle& t) {
+  return t.admit(std::chrono::steady_clock::now(), repeat_interval());
+}
+
 void write(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
-           std::initializer_list<field> fields) {
+           std::initializer_list<field> fields, repeats r) {
   if (!logger.should_log(level)) return;
   std::string payload;
   append_clean(payload, message);
-  for (auto& f : fields) {
+  if (r.suppressed > 0) payload += repeats_note(r);
+  auto append_field = [&payload](std::string_view key, std::string_view value) {
     payload.push_back(field_sep);
-    append_clean(payload, f.key);
+    append_clean(payload, key);
     payload.push_back(value_sep);
-    append_clean(payload, f.value);
+    append_clean(payload, value);
+  };
+  for (auto& f : fields) append_field(f.key, f.value);
+  if (r.suppressed > 0) {
+    append_field("suppressed", std::to_string(r.suppressed));
+    append_field("interval", format_duration(r.interval));
   }
   logger.log(level, "{}", payload);
 }
 
 std::string render(log_format format, std::string_view time, std::string_view level,
                    std::string_view logger, std::string_view message,
-                   std::initializer_list<field> fields) {
-  parsed_payload p{message, {}};
+                   std::initializer_list<field> fields, repeats r) {
+  std::string noted{message};
+  std::string suppressed = std::to_string(r.suppressed);
+  std::string interval = format_duration(r.interval);
+  if (r.suppressed > 0) noted += repeats_note(r);
+  parsed_payload p{noted, {}};
   for (auto& f : fields) p.fields.emplace_back(f.key, f.value);
+  if (r.suppressed > 0) {
+    p.fields.emplace_back("suppressed", suppressed);
+    p.fields.emplace_back("interval", interval);
+  }
   return render_parsed(format, time, level, logger, p);
 }
 

@@ -1,5 +1,7 @@
 #include "net/http_server.hpp"
 
+#include <string_view>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -23,8 +25,10 @@ namespace {
 
 // How long the listener stops accepting after an accept failed (out of
 // descriptors, say): short enough that nobody notices once they are back,
-// long enough that a persistent failure costs no CPU and ten log lines a second.
+// long enough that a persistent failure costs no CPU (and, with the failures
+// held back, one log line per [log] repeat_interval).
 constexpr std::chrono::milliseconds accept_pause{100};
+constexpr std::string_view accept_failed = "accept failed; pausing";
 
 std::shared_ptr<spdlog::logger> http_log() {
   static auto logger = log::get("http");
@@ -65,9 +69,14 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                // than go deaf; meanwhile sockets that end
                                // (handshake_timeout bounds them) give
                                // descriptors back.
-                               log::warn(
-                                   *http_log(), "accept failed; pausing",
-                                   {{"error", ec.message()}, {"pause_ms", accept_pause.count()}});
+                               // Ten a second while it lasts: one line
+                               // per [log] repeat_interval, the rest counted.
+                               self->last_failure_ = ec;
+                               if (auto held = log::admit(self->failures_))
+                                 log::warn(
+                                     *http_log(), accept_failed,
+                                     {{"error", ec.message()}, {"pause_ms", accept_pause.count()}},
+                                     *held);
                                self->pause_.expires_after(accept_pause);
                                self->pause_.async_wait([self](beast::error_code waited) {
                                  if (!waited && self->acceptor_.is_open()) self->accept();
@@ -79,12 +88,21 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                              // then the `message` of a publish) waits for the
                              // peer's delayed ACK, 40 ms on Linux. Measured
                              // in docs/benchmarks.md.
+                             self->say_held_back();
                              beast::error_code ignored;
                              socket.set_option(tcp::no_delay(true), ignored);
                              serve_http(ctx, std::move(socket), self->opts_,
                                         self->slots_, self->loopback_, self->tls_);
                              self->accept();
                            });
+  }
+
+  /// Accepting works again (or the listener stops): failures held back are
+  /// counted in one line.
+  void say_held_back() {
+    if (auto held = failures_.flush())
+      log::warn(*http_log(), accept_failed,
+                {{"error", last_failure_.message()}, {"pause_ms", accept_pause.count()}}, *held);
   }
 
   asio::io_context& ioc_;  // the acceptor's
@@ -96,6 +114,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   tcp::acceptor acceptor_;
   asio::steady_timer pause_{acceptor_.get_executor()};  // after a failed accept
   tcp::endpoint bound_;
+  // Failed accepts, on the acceptor's strand like everything above.
+  log::throttle failures_;
+  beast::error_code last_failure_;
 };
 
 http_server::http_server(asio::io_context& ioc, http_options opts)
@@ -143,6 +164,7 @@ void http_server::stop() {
     beast::error_code ignored;
     self->acceptor_.close(ignored);
     self->pause_.cancel();
+    self->say_held_back();
   });
 }
 

@@ -41,6 +41,17 @@ TEST(ReloadPlan, LogSessionAndLimitsAreLiveAndNamedByKey) {
   EXPECT_EQ(apply_live(running, next), next);
 }
 
+TEST(ReloadPlan, LogRepeatIntervalIsLive) {
+  config running;
+  auto next = running;
+  next.log.repeat_interval = 250ms;
+  auto plan = plan_reload(running, next);
+  EXPECT_EQ(plan.live, (keys{"log.repeat_interval"}));
+  EXPECT_TRUE(plan.restart.empty());
+  EXPECT_TRUE(plan.log);
+  EXPECT_EQ(apply_live(running, next).log.repeat_interval, 250ms);
+}
+
 TEST(ReloadPlan, ListenTlsAuthAndClusterNeedARestartAndKeepTheirRunningValues) {
   config running;
   auto next = running;

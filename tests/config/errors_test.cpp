@@ -151,6 +151,19 @@ buffer = -1
   EXPECT_EQ(r.errors.size(), 11u) << all_errors(r);
 }
 
+TEST(ConfigErrors, RejectsABadLogRepeatIntervalNamingTheKeyAndTheValue) {
+  auto r = load_config_string(R"([log]
+repeat_interval = "25h"
+)");
+  EXPECT_TRUE(has_error(r, "log.repeat_interval", 2, "must be between 0ms and 24h, got \"25h\""));
+  auto unitless = load_config_string("[log]\nrepeat_interval = 10\n");
+  EXPECT_TRUE(has_error(unitless, "log.repeat_interval", 2,
+                        "expected a duration like \"30s\", got integer 10"));
+  auto negative = load_config_string("[log]\nrepeat_interval = \"-1s\"\n");
+  EXPECT_TRUE(has_error(negative, "log.repeat_interval", 2, "got \"-1s\""));
+  EXPECT_EQ(r.errors.size() + unitless.errors.size() + negative.errors.size(), 3u);
+}
+
 TEST(ConfigErrors, AcceptsTheEdgesOfEveryRange) {
   auto r = load_config_string(R"([server]
 listen = "127.0.0.1:0"

@@ -89,6 +89,17 @@ public_url = "wss://a.example/ws"
   EXPECT_EQ(r.cfg.cluster.public_url, "wss://a.example/ws");
 }
 
+TEST(ConfigLoader, ReadsTheLogRepeatIntervalZeroIncluded) {
+  EXPECT_EQ(config{}.log.repeat_interval, 10s);
+  auto r = load_config_string("[log]\nrepeat_interval = \"200ms\"\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.log.repeat_interval, 200ms);
+  // 0: every repeat is logged.
+  auto off = load_config_string("[log]\nrepeat_interval = \"0s\"\n");
+  ASSERT_TRUE(off.ok()) << all_errors(off);
+  EXPECT_EQ(off.cfg.log.repeat_interval, 0ms);
+}
+
 TEST(ConfigLoader, ReadsTheServerDrainTimeout) {
   auto r = load_config_string("[server]\ndrain_timeout = \"2m\"\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -218,7 +229,7 @@ config non_default_config() {
                .replay_buffer_bytes = 3u << 20,
                .heartbeat_interval = 100ms,
                .heartbeat_timeout = 1h};
-  c.log = {.level = log_level::trace, .format = log_format::json};
+  c.log = {.level = log_level::trace, .format = log_format::json, .repeat_interval = 250ms};
   c.policies["root"].max_restarts = 1;
   c.policies["fast"] = policy{.restart = restart_kind::transient,
                               .strategy = strategy_kind::rest_for_one,
@@ -300,7 +311,7 @@ TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
         "connect_timeout = \"1500ms\"", "heartbeat_timeout = \"0ms\"",
         "heartbeat_timeout = \"30s\"", "ca_file = \"\"", "[server.tls]", "min_version = \"1.3\"",
         "allowed_origins = [\"https://app.example\", \"http://[::1]:3000\"]", "[limits]",
-        "handshake_burst = 10", "[auth]", "max_failures = 1"})
+        "handshake_burst = 10", "[auth]", "max_failures = 1", "repeat_interval = \"250ms\""})
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
 }
 

@@ -424,6 +424,48 @@ TEST_F(Cluster, ReadyzWaitsForReadyMinPeers) {
   EXPECT_EQ(after.count("wsvisor_cluster_peers_lost_total"), 1);
 }
 
+TEST_F(Cluster, AFailingPeerLinkLogsItsRetriesOncePerRepeatIntervalWithTheCount) {
+  // A peer address nobody listens on: the link fails at once and is retried
+  // every few milliseconds, without end. Each retry is an exit, a restart
+  // and a start of the link; one retry's lines are logged per interval.
+  auto& cl = make({"a"});
+  auto& a = cl.node("a");
+  auto dead = "127.0.0.1:" + std::to_string(free_ports(1).front());
+  a.settings().peers = {dead};
+  a.settings().backoff_min = 5ms;
+  a.settings().backoff_max = 10ms;
+  a.settings().extra_toml = "[log]\nrepeat_interval = \"300ms\"\n";
+  auto start = clock::now();  // the link fails from the node's start
+  a.start();
+  ASSERT_TRUE(a.await_ready());
+  // The first failure after a window is logged with the count held in it.
+  auto counted = [&dead](const std::string& text) {
+    auto l = log_line::parse(text);
+    return l && l->message.starts_with("child exited") && l->field("child") == dead &&
+           !l->field("suppressed").empty() && l->field("interval") == "300ms";
+  };
+  auto hit = a.await_line(counted, 15s);
+  ASSERT_TRUE(hit) << "no retry logged with a count";
+  EXPECT_NE(hit->line.find("suppressed in 300ms)"), std::string::npos) << hit->line;
+  EXPECT_EQ(a.terminate(), 0);
+  auto elapsed = clock::now() - start;
+  // At most one retry's lines per window, and one line at the end counting
+  // those held back since (it has the restart count; a retry's exit has not).
+  auto bound = static_cast<std::size_t>(elapsed / 300ms) + 2;
+  auto exits = a.lines(log_event("child exited", {{"child", dead}}));
+  std::uint64_t logged = 0, held = 0;
+  for (auto& text : exits) {
+    auto l = log_line::parse(text);
+    ASSERT_TRUE(l) << text;
+    if (l->field("restarts").empty()) ++logged;
+    if (auto n = l->field("suppressed"); !n.empty()) held += std::stoull(n);
+  }
+  EXPECT_LE(exits.size(), bound) << a.tail(40);
+  EXPECT_LE(a.lines(log_event("restart", {{"child", dead}})).size(), 2 * bound)
+      << "`restart` and `child restarted` lines: " << a.tail(40);
+  EXPECT_GT(held, 2 * logged) << "retries held back vs logged: " << a.tail(40);
+}
+
 TEST_F(Cluster, SessionHomedOnADeadNodeIsUnknownElsewhere) {
   auto& cl = make({"a", "b"});
   ASSERT_TRUE(cl.start());
