@@ -6,12 +6,18 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json/serialize.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/admission.hpp"
 #include "actors/jwt_auth.hpp"
+#include "actors/messages.hpp"
 #include "tests/actors/session_fixture.hpp"
 #include "tests/support/jwt_tokens.hpp"
 
@@ -89,6 +95,72 @@ TEST_F(Limits, PersistentAbuseIsClosedWith1008AndOthersAreServed) {
   EXPECT_EQ(answers, 5);
   publish(writer, "news", 9, 1);
   expect_message(reader, 1, 9);
+}
+
+// The flood of the issue: accepted publishes whose acks are still owed (the
+// channel's owner, an upstream in production, holds its answer) when the
+// client is struck out. Every ack, then every rate_limited answer, is
+// written before the 1008; nothing is read after the last strike.
+TEST_F(Limits, AClientStruckOutForItsRateGetsEveryOwedAckInOrderBeforeThe1008) {
+  conn_opts_.messages_per_second = 1;  // effectively no refill during the test
+  conn_opts_.message_burst = 5;
+  conn_opts_.rate_limit_strikes = 3;
+  start_registry();
+  // Holds every forwarded publish until told to answer them.
+  struct held_state {
+    std::vector<caf::typed_response_promise<std::uint64_t, std::string>> held;
+    std::uint64_t forwarded = 0;
+  };
+  auto owner = sys_.spawn([](caf::stateful_actor<held_state>* self) -> caf::behavior {
+    return {
+        [self](up_forward_atom, const std::string&,
+               const shared_body&) -> caf::result<std::uint64_t, std::string> {
+          auto rp = self->make_response_promise<std::uint64_t, std::string>();
+          self->state.held.push_back(rp);
+          ++self->state.forwarded;
+          return rp;
+        },
+        [self](registry_stats_atom) { return self->state.forwarded; },
+        [self](caf::ok_atom) {
+          for (auto& rp : self->state.held) rp.deliver(std::uint64_t{0}, std::string{"held"});
+          self->state.held.clear();
+        },
+    };
+  });
+  auto broker = sys_.registry().get<caf::actor>(broker_name);
+  ASSERT_TRUE(broker);
+  caf::anon_send(broker, own_channel_atom::value, std::string{"held"}, owner);
+  auto& c = connect();
+  hello(c);  // frame 1 of the burst
+  for (int cseq = 1; cseq <= 4; ++cseq)  // frames 2 to 5: accepted, their acks owed
+    c.send(json::object{{"type", "publish"}, {"channel", "held"}, {"data", cseq}, {"cseq", cseq}});
+  caf::scoped_actor self{sys_};
+  ASSERT_TRUE(eventually([&] {
+    std::uint64_t n = 0;
+    self->request(owner, await_timeout, registry_stats_atom::value)
+        .receive([&](std::uint64_t forwarded) { n = forwarded; }, [](caf::error&) {});
+    return n == 4;
+  }));
+  for (int i = 0; i < 4; ++i) c.send(R"({"type":"pong"})");  // three strikes, then out
+  c.send(json::object{{"type", "publish"}, {"channel", "held"}, {"data", 5}, {"cseq", 5}});
+  settle(c.actor());
+  // Struck out, but the acks are owed: no close, and nothing written yet.
+  EXPECT_FALSE(c.transport().await_close(std::chrono::milliseconds{0}));
+  self->send(owner, caf::ok_atom::value);
+  for (int cseq = 1; cseq <= 4; ++cseq) {
+    auto ack = c.expect("ack");
+    EXPECT_EQ(num(ack, "cseq"), cseq) << json::serialize(ack);
+  }
+  for (int i = 0; i < 3; ++i) expect_error(c, "rate_limited");
+  auto closed = c.await_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008);
+  // The publish after the last strike was not read: cseq 5 was never forwarded.
+  EXPECT_EQ(c.transport().frames().size(), 1u + 4u + 3u);
+  self->request(owner, await_timeout, registry_stats_atom::value)
+      .receive([](std::uint64_t forwarded) { EXPECT_EQ(forwarded, 4u); },
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(Limits, RefusedHandshakesGetGoawayOverloadWithRetryMsAndClose1001) {

@@ -136,6 +136,13 @@ std::uint64_t SessionFixture::subscribers(const std::string& channel) {
   return ask(sys_, broker, broker_stats_atom::value, channel);
 }
 
+void SessionFixture::settle(const caf::actor& whom) {
+  caf::scoped_actor self{sys_};
+  self->request(whom, await_timeout, caf::sys_atom::value, caf::get_atom::value, std::string{"info"})
+      .receive([](caf::ok_atom, const std::string&, const caf::strong_actor_ptr&, const std::string&) {},
+               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+}
+
 std::uint64_t SessionFixture::live_sessions() {
   return ask(sys_, registry_, registry_stats_atom::value);
 }

@@ -79,6 +79,10 @@ class SessionFixture : public ::testing::Test {
   /// Asks the registry how many sessions are alive.
   std::uint64_t live_sessions();
 
+  /// Returns once `whom` has handled every message this thread sent it
+  /// before (its mailbox is FIFO; CAF answers ('sys', 'get', "info") in turn).
+  void settle(const caf::actor& whom);
+
   /// True once `pred` holds, polling for up to await_timeout (for state that
   /// only a query can observe).
   bool eventually(const std::function<bool()>& pred);
