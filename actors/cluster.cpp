@@ -1,5 +1,7 @@
 #include "actors/cluster.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -83,7 +85,8 @@ caf::behavior peer_link(caf::event_based_actor* self, peer_link_args a) {
                       // The remote cluster actor is monitored first, so that a
                       // peer lost during the join still ends this link.
                       self->monitor(remote);
-                      self->request(a.cluster, caf::infinite, cl_link_atom::value, remote)
+                      self->request(a.cluster, caf::infinite, cl_link_atom::value, remote,
+                                    a.address)
                           .then([](const std::string&) {},
                                 [fail](caf::error& err) { fail("join", err); });
                     },
@@ -104,13 +107,26 @@ caf::behavior peer_link(caf::event_based_actor* self, peer_link_args a) {
 // -- cluster actor ------------------------------------------------------------
 
 struct member {
-  caf::actor actor;  // the peer's cluster actor
-  std::string url;   // its public_url
+  caf::actor actor;     // the peer's cluster actor
+  std::string url;      // its public_url
+  std::string address;  // its middleman address, as it announced it
   std::set<std::string> interest;
   // `peer did not confirm interest`: one per subscribe to a new channel while
   // the peer is slow, so held back to one line per [log] repeat_interval.
   log::throttle unconfirmed;
+  std::int64_t since_ms = 0;  // joined at (Unix ms)
+  bool leaving = false;       // it said cl_leave_atom: its down is a leave
 };
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Nodes that left or were lost are remembered for GET /api/cluster, this many
+// at most (the oldest departure is forgotten first).
+constexpr std::size_t max_departed = 64;
 
 struct cluster_state;
 using cluster_actor = caf::stateful_actor<cluster_state>;
@@ -136,8 +152,11 @@ struct cluster_state {
   cluster_options opts_;
   caf::actor links_;
   std::map<std::string, member> members_;
+  std::map<std::string, cluster_member_info> departed_;  // by node name; bounded by max_departed
+  std::map<std::string, std::string> dialed_;  // a configured peer address -> the node it reached
   std::set<std::string> interest_;  // channels with local subscribers
   std::uint64_t peers_lost_ = 0;
+  std::uint64_t peers_left_ = 0;
   bool stopping_ = false;
   caf::error stop_reason_;
   struct barrier {
@@ -180,7 +199,7 @@ struct cluster_state {
   }
 
   void add_member(const std::string& name, const caf::actor& actor, const std::string& url,
-                  const std::vector<std::string>& interest) {
+                  const std::string& address, const std::vector<std::string>& interest) {
     auto it = members_.find(name);
     if (it != members_.end() && it->second.actor != actor) {
       // The node restarted: its old incarnation's down_msg may still come, and
@@ -192,15 +211,94 @@ struct cluster_state {
     }
     if (it == members_.end()) {
       self_->monitor(actor);
-      it = members_.emplace(name, member{actor, url, {}, {}}).first;
+      it = members_.emplace(name, member{.actor = actor, .since_ms = unix_ms_now()}).first;
+      departed_.erase(name);
       count_peers();
+      if (opts_.metrics) opts_.metrics->cluster_peer_up.with({name}).set(1);
       log::info(*log_, "peer up", {{"peer", name}, {"url", url}, {"peers", members_.size()}});
     }
     auto& m = it->second;
     m.url = url;
+    m.address = address;
     for (auto& channel : interest)
       if (m.interest.insert(channel).second)
         tell_broker(caf::make_message(cl_peer_intr_atom::value, actor, channel, true));
+  }
+
+  /// The member `it` is down: it left on purpose (cl_leave_atom) or was lost.
+  void member_down(std::map<std::string, member>::iterator it, const caf::error& reason) {
+    const std::string& name = it->first;
+    member& m = it->second;
+    say_held_back(name, m);
+    auto now = unix_ms_now();
+    auto remaining = members_.size() - 1;
+    if (m.leaving) {
+      ++peers_left_;
+      if (auto& metrics = opts_.metrics) {
+        metrics->cluster_peers_left.inc();
+        // A node that left on purpose is no alert: its series goes.
+        metrics->cluster_peer_up.remove_if(
+            [&name](const std::vector<std::string>& labels) { return labels.at(0) == name; });
+      }
+      log::info(*log_, "peer left", {{"peer", name}, {"peers", remaining}, {"peers_left", peers_left_}});
+    } else {
+      ++peers_lost_;
+      if (auto& metrics = opts_.metrics) {
+        metrics->cluster_peers_lost.inc();
+        metrics->cluster_peer_up.with({name}).set(0);
+      }
+      log::warn(*log_, "peer down",
+                {{"peer", name},
+                 {"reason", describe(self_->home_system(), reason)},
+                 {"peers", remaining},
+                 {"peers_lost", peers_lost_}});
+    }
+    if (departed_.size() >= max_departed && departed_.count(name) == 0) {
+      auto oldest = std::min_element(departed_.begin(), departed_.end(), [](auto& a, auto& b) {
+        return a.second.since_ms < b.second.since_ms;
+      });
+      departed_.erase(oldest);
+    }
+    departed_[name] = cluster_member_info{.node = name,
+                                          .address = m.address,
+                                          .public_url = m.url,
+                                          .state = m.leaving ? "left" : "down",
+                                          .since_ms = now,
+                                          .last_seen_ms = now,
+                                          .caf_node = caf::to_string(m.actor.node()),
+                                          .actor = {}};
+    tell_broker(caf::make_message(cl_peer_gone_atom::value, m.actor));
+    members_.erase(it);
+    count_peers();
+  }
+
+  /// Every member, departed ones, and configured peer addresses that reached
+  /// no node yet (GET /api/cluster), by node name, then by address.
+  std::vector<cluster_member_info> status() const {
+    std::vector<cluster_member_info> out;
+    std::set<std::string> addresses;  // reached: as announced, or as dialed
+    for (auto& [address, name] : dialed_) addresses.insert(address);
+    auto now = unix_ms_now();
+    for (auto& [name, m] : members_) {
+      out.push_back(cluster_member_info{.node = name,
+                                        .address = m.address,
+                                        .public_url = m.url,
+                                        .state = "up",
+                                        .since_ms = m.since_ms,
+                                        .last_seen_ms = now,
+                                        .caf_node = caf::to_string(m.actor.node()),
+                                        .actor = m.actor.address()});
+      addresses.insert(m.address);
+    }
+    for (auto& [name, info] : departed_) {
+      out.push_back(info);
+      addresses.insert(info.address);
+    }
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.node < b.node; });
+    for (auto& address : opts_.peers)
+      if (addresses.count(address) == 0)
+        out.push_back(cluster_member_info{.address = address, .state = "connecting"});
+    return out;
   }
 
   /// Announces a local interest change to every member; `done` runs once
@@ -267,6 +365,8 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
     if (!msg.reason || st.stopping_) return;
     st.stopping_ = true;
     st.stop_reason_ = std::move(msg.reason);
+    // Told before our down: the peers count a leave, not a loss.
+    for (auto& [name, m] : st.members_) self->send(m.actor, cl_leave_atom::value, st.opts_.node);
     self->send_exit(st.links_, caf::exit_reason::user_shutdown);
   });
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -278,33 +378,21 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
                  {{"reason", describe(self->home_system(), msg.reason)}});
       return self->quit(std::move(msg.reason));
     }
-    for (auto it = st.members_.begin(); it != st.members_.end(); ++it) {
-      if (it->second.actor.address() != msg.source) continue;
-      ++st.peers_lost_;
-      if (auto& m = st.opts_.metrics) m->cluster_peers_lost.inc();
-      st.say_held_back(it->first, it->second);
-      log::warn(*st.log_, "peer down",
-                {{"peer", it->first},
-                 {"reason", describe(self->home_system(), msg.reason)},
-                 {"peers", st.members_.size() - 1},
-                 {"peers_lost", st.peers_lost_}});
-      st.tell_broker(caf::make_message(cl_peer_gone_atom::value, it->second.actor));
-      st.members_.erase(it);
-      st.count_peers();
-      return;
-    }
+    for (auto it = st.members_.begin(); it != st.members_.end(); ++it)
+      if (it->second.actor.address() == msg.source) return st.member_down(it, msg.reason);
   });
 
   return {
-      [self](cl_link_atom, caf::actor& remote) -> caf::result<std::string> {
+      [self](cl_link_atom, caf::actor& remote, std::string& dialed) -> caf::result<std::string> {
         auto& st = self->state;
         if (remote == st.me()) return make_error(errc::duplicate_node, "a peer address is ours");
         auto rp = self->make_response_promise<std::string>();
         self->request(remote, st.opts_.peer_timeout, cl_join_atom::value, st.opts_.node, st.me(),
-                      st.opts_.public_url, st.interest_list())
+                      st.opts_.public_url, st.opts_.listen, st.interest_list())
             .then(
-                [self, rp, remote](std::string& name, std::string& url,
-                                   std::vector<std::string>& interest) mutable {
+                [self, rp, remote, dialed](std::string& name, std::string& url,
+                                           std::string& address,
+                                           std::vector<std::string>& interest) mutable {
                   auto& st = self->state;
                   if (name == st.opts_.node) {
                     log::error(*st.log_, "a peer has this node's name",
@@ -312,22 +400,49 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
                     rp.deliver(make_error(errc::duplicate_node, name));
                     return;
                   }
-                  st.add_member(name, remote, url, interest);
+                  st.add_member(name, remote, url, address, interest);
+                  st.dialed_[dialed] = name;
                   rp.deliver(std::move(name));
                 },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
       [self](cl_join_atom, const std::string& name, const caf::actor& remote,
-             const std::string& url, const std::vector<std::string>& interest)
-          -> caf::result<std::string, std::string, std::vector<std::string>> {
+             const std::string& url, const std::string& address,
+             const std::vector<std::string>& interest)
+          -> caf::result<std::string, std::string, std::string, std::vector<std::string>> {
         auto& st = self->state;
         if (name == st.opts_.node) {
           log::error(*st.log_, "a peer has this node's name", {{"node", name}, {"url", url}});
           return make_error(errc::duplicate_node, name);
         }
-        st.add_member(name, remote, url, interest);
-        return {st.opts_.node, st.opts_.public_url, st.interest_list()};
+        st.add_member(name, remote, url, address, interest);
+        return {st.opts_.node, st.opts_.public_url, st.opts_.listen, st.interest_list()};
+      },
+      [self](cl_leave_atom, const std::string& name) {
+        auto& st = self->state;
+        auto it = st.members_.find(name);
+        if (it == st.members_.end() ||
+            it->second.actor.address() != caf::actor_cast<caf::actor_addr>(self->current_sender()))
+          return;
+        it->second.leaving = true;
+        log::info(*st.log_, "peer leaving", {{"peer", name}});
+      },
+      [self](cl_status_atom) { return self->state.status(); },
+      [self](get_tree_atom) -> caf::result<supervision_tree> {
+        auto& st = self->state;
+        if (!st.links_) return make_error(errc::shutting_down, "the peer links are stopping");
+        auto rp = self->make_response_promise<supervision_tree>();
+        rp.delegate(st.links_, get_tree_atom::value);
+        return rp;
+      },
+      [self](cl_admin_atom, std::uint8_t kind, std::string& after, std::uint64_t limit,
+             std::string& state) -> caf::result<std::uint16_t, std::string> {
+        auto admin = self->home_system().registry().get<caf::actor>(admin_name);
+        if (!admin) return make_error(errc::shutting_down, "no admin responder");
+        auto rp = self->make_response_promise<std::uint16_t, std::string>();
+        rp.delegate(admin, cl_admin_atom::value, kind, std::move(after), limit, std::move(state));
+        return rp;
       },
       [self](cl_interest_atom, const std::string& channel) -> caf::result<caf::ok_atom> {
         auto& st = self->state;

@@ -55,6 +55,7 @@ namespace wsvisor {
 struct cluster_options {
   std::string node;                        // this node's unique name
   std::string public_url;                  // this node's WebSocket URL for clients
+  std::string listen;                      // this node's middleman address, told to peers
   std::vector<std::string> peers;          // host:port of peers' middleman
   std::map<std::string, wsvisor::policy> policies;  // named policies
   std::string policy = "cluster";          // the peer links' policy

@@ -50,6 +50,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   // -- admin API --
   cfg.add_message_type<session_info>("wsvisor::session_info");
   cfg.add_message_type<channel_info>("wsvisor::channel_info");
+  cfg.add_message_type<cluster_member_info>("wsvisor::cluster_member_info");
   // -- auth --
   cfg.add_message_type<client_identity>("wsvisor::client_identity");
 }

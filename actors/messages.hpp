@@ -426,15 +426,31 @@ typename Inspector::result_type inspect(Inspector& f, upstream_status& x) {
 /// which answers with that node's running cluster actor.
 using cl_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
 
-/// (cl_link_atom, caf::actor remote_cluster) -> std::string peer name: a peer link -> its
-/// cluster actor: the link reached `remote_cluster`; join it.
+/// (cl_link_atom, caf::actor remote_cluster, std::string address) -> std::string peer name: a
+/// peer link -> its cluster actor: the link to the configured `address` reached
+/// `remote_cluster`; join it.
 using cl_link_atom = caf::atom_constant<caf::atom("cl_link")>;
 
 /// (cl_join_atom, std::string node, caf::actor cluster, std::string public_url,
-/// std::vector<std::string> interest) -> (std::string node, std::string public_url,
-/// std::vector<std::string> interest): cluster <-> cluster, each side learns the other's name,
-/// URL and channels with subscribers. Errors: errc::duplicate_node.
+/// std::string address, std::vector<std::string> interest) -> (std::string node,
+/// std::string public_url, std::string address, std::vector<std::string> interest): cluster <->
+/// cluster, each side learns the other's name, URL, middleman address (`[cluster] listen`) and
+/// channels with subscribers. Errors: errc::duplicate_node.
 using cl_join_atom = caf::atom_constant<caf::atom("cl_join")>;
+
+/// (cl_leave_atom, std::string node): cluster -> every peer's cluster, this node stops on
+/// purpose (drain, shutdown); its cluster actor's down that follows is a leave, not a loss.
+using cl_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
+
+/// (cl_status_atom) -> std::vector<cluster_member_info>: the cluster's view of its members
+/// (GET /api/cluster, and the peers a cluster-wide admin question goes to).
+using cl_status_atom = caf::atom_constant<caf::atom("cl_status")>;
+
+/// (cl_admin_atom, std::uint8_t kind, std::string after, std::uint64_t limit, std::string state)
+/// -> (std::uint16_t status, std::string body): a node's admin -> a peer's cluster -> its admin
+/// responder (admin_name): that node's own answer to a paged admin list (`kind` is a
+/// net::admin_request::kind: list_sessions or channels), as its HTTP status and JSON body.
+using cl_admin_atom = caf::atom_constant<caf::atom("cl_admin")>;
 
 /// (cl_interest_atom, std::string channel) -> ok_atom: broker -> cluster, the channel got its
 /// first local subscriber; answered once every peer has acknowledged.
@@ -599,13 +615,34 @@ struct session_info {
   std::uint64_t buffer_max_bytes = 0;   // session.replay_buffer_bytes
   std::int64_t since_ms = 0;            // attached or detached since (Unix ms)
   std::int64_t expires_ms = 0;          // detached: when the resume window ends (Unix ms)
+  /// attached: the CAF node id (to_string) of the node holding the connection, which is
+  /// another node's for a session resumed through it; empty when detached.
+  std::string connection_node;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_info& x) {
   return f(caf::meta::type_name("session_info"), x.id, x.attached, x.peer, x.subject, x.channels,
            x.seq, x.acked, x.buffered, x.buffered_bytes, x.buffer_max, x.buffer_max_bytes,
-           x.since_ms, x.expires_ms);
+           x.since_ms, x.expires_ms, x.connection_node);
+}
+
+/// One node of the cluster as this node sees it (cl_status_atom).
+struct cluster_member_info {
+  std::string node;        // its `[cluster] node`; empty for a configured peer never joined
+  std::string address;     // its middleman address: as it announced it, or as configured
+  std::string public_url;  // its `[cluster] public_url`
+  std::string state;       // "up", "down" (lost), "left" (stopped on purpose), "connecting"
+  std::int64_t since_ms = 0;      // in this state since (Unix ms); 0: never joined
+  std::int64_t last_seen_ms = 0;  // up: now; otherwise when it was last up (0: never)
+  std::string caf_node;    // the CAF node id of its process (to_string); empty if never joined
+  caf::actor_addr actor;   // up: its cluster actor; otherwise null
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_member_info& x) {
+  return f(caf::meta::type_name("cluster_member_info"), x.node, x.address, x.public_url,
+           x.state, x.since_ms, x.last_seen_ms, x.caf_node, x.actor);
 }
 
 /// One channel as the admin API shows it.
@@ -635,6 +672,10 @@ inline constexpr caf::atom_value upstreams_name = caf::atom("wsv_ups");
 
 /// The running cluster actor (cluster nodes only). Put and erased by it.
 inline constexpr caf::atom_value cluster_name = caf::atom("wsv_clu");
+
+/// The node's admin responder (app/admin.hpp), which answers a peer's cl_admin_atom with this
+/// node's own admin answer. Put by the node.
+inline constexpr caf::atom_value admin_name = caf::atom("wsv_admin");
 
 /// One encoded payload shared by every recipient (never copied per recipient).
 using shared_body = std::shared_ptr<const std::string>;

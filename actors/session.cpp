@@ -15,6 +15,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/node_id.hpp>
 #include <caf/skip.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -525,7 +526,10 @@ struct session_state {
   session_info info() const {
     auto i = describe_session(id_, conn_ != nullptr, identity_, {channels_.begin(), channels_.end()},
                               seq_, buffer_, config_, since_);
-    if (conn_) i.peer = peer();
+    if (conn_) {
+      i.peer = peer();
+      i.connection_node = caf::to_string(conn_.node());
+    }
     return i;
   }
 

@@ -4,15 +4,21 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/node_id.hpp>
 #include <caf/sec.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "actors/errors.hpp"
@@ -33,7 +39,16 @@ json::value text_or_null(const std::string& s) {
   return s.empty() ? json::value{} : json::value(json::string{s});
 }
 
-json::object session_object(const session_info& s, const std::string& node) {
+json::value connection_node_of(const session_info& s, const std::string& node,
+                               const node_names& names) {
+  if (!s.attached) return nullptr;
+  if (s.connection_node.empty()) return json::string{node};
+  auto it = names.find(s.connection_node);
+  return json::string{it == names.end() ? s.connection_node : it->second};
+}
+
+json::object session_object(const session_info& s, const std::string& node,
+                            const node_names& names) {
   json::array channels;
   for (auto& c : s.channels) channels.emplace_back(json::string{c});
   json::object replay{{"messages", s.buffered},
@@ -50,7 +65,8 @@ json::object session_object(const session_info& s, const std::string& node) {
           {"replay", std::move(replay)},
           {"since_ms", s.since_ms},
           {"expires_ms", s.attached ? json::value{} : json::value(s.expires_ms)},
-          {"remote", s.attached ? text_or_null(s.peer) : json::value{}}};
+          {"remote", s.attached ? text_or_null(s.peer) : json::value{}},
+          {"connection_node", connection_node_of(s, node, names)}};
 }
 
 json::object tree_object(const supervision_node& n, std::chrono::system_clock::time_point now) {
@@ -112,14 +128,31 @@ caf::actor named(caf::actor_system& sys, caf::atom_value name) {
 
 using self_ptr = caf::event_based_actor*;
 
+// The names of the nodes by CAF node id: ours, and the cluster's members as
+// the cluster actor knows them (ours only on a single node, or when it does
+// not answer in time).
+void with_names(self_ptr self, const admin_context& ctx, std::function<void(node_names)> then) {
+  node_names names{{caf::to_string(self->home_system().node()), ctx.node}};
+  auto cluster = named(self->home_system(), cluster_name);
+  if (!cluster) return then(std::move(names));
+  self->request(cluster, ctx.timeout, cl_status_atom::value)
+      .then(
+          [names, then](std::vector<cluster_member_info>& members) mutable {
+            for (auto& m : members)
+              if (!m.caf_node.empty()) names.emplace(m.caf_node, m.node);
+            then(std::move(names));
+          },
+          [names, then](caf::error&) mutable { then(std::move(names)); });
+}
+
 void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
-                   net::admin_reply reply) {
+                   net::admin_reply reply, node_names names) {
   auto registry = named(self->home_system(), session_registry_name);
   if (!registry) return reply(unavailable("session registry"));
   self->request(registry, ctx.timeout, adm_list_atom::value, req.after, req.limit)
       .then(
-          [self, ctx, req, reply, registry](std::vector<std::string>& ids, std::vector<caf::actor>&,
-                                            bool more) {
+          [self, ctx, req, reply, registry, names](std::vector<std::string>& ids,
+                                                   std::vector<caf::actor>&, bool more) {
             struct gather {
               std::vector<std::optional<session_info>> infos;
               std::size_t pending = 0;
@@ -128,14 +161,14 @@ void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
             g->infos.resize(ids.size());
             g->pending = ids.size();
             auto next = more && !ids.empty() ? ids.back() : std::string{};
-            auto finish = [g, ctx, req, reply, next] {
+            auto finish = [g, ctx, req, reply, next, names] {
               std::vector<session_info> page;
               for (auto& info : g->infos) {
                 if (!info) continue;  // ended meanwhile, or did not answer
                 if (!req.state.empty() && info->attached != (req.state == "attached")) continue;
                 page.push_back(std::move(*info));
               }
-              reply(ok(sessions_json(page, ctx.node, next)));
+              reply(ok(sessions_json(page, ctx.node, next, names)));
             };
             if (ids.empty()) return finish();
             // By id: the registry answers for a parked session itself.
@@ -233,17 +266,121 @@ void channels(self_ptr self, admin_context ctx, net::admin_request req, net::adm
           [self, reply](caf::error& err) { reply(failure(self->home_system(), err)); });
 }
 
+// This node's answer (node scope) to a paged list.
+void local_list(self_ptr self, const admin_context& ctx, const net::admin_request& req,
+                net::admin_reply reply) {
+  if (req.what == net::admin_request::kind::channels) return channels(self, ctx, req, reply);
+  with_names(self, ctx, [self, ctx, req, reply](node_names names) {
+    list_sessions(self, ctx, req, reply, std::move(names));
+  });
+}
+
+std::string error_body(const net::admin_outcome& o) {
+  return json::serialize(json::object{{"error", o.error}, {"message", o.message}});
+}
+
+// One node's outcome as a page of a cluster-wide answer.
+node_page page_of(std::string node, net::admin_outcome o) {
+  if (o.error.empty()) return {.node = std::move(node), .body = std::move(o.body)};
+  return {.node = std::move(node), .error = std::move(o.error), .message = std::move(o.message)};
+}
+
+// ?scope=cluster: this node and every live peer (through its admin responder,
+// each bounded by ctx.timeout), merged; a peer that does not answer in time is
+// named under "missing".
+void cluster_list(self_ptr self, admin_context ctx, net::admin_request req,
+                  net::admin_reply reply) {
+  struct gather {
+    std::vector<node_page> pages;
+    std::size_t pending = 0;
+  };
+  auto g = std::make_shared<gather>();
+  auto ask_all = [self, ctx, req, reply, g](const std::vector<cluster_member_info>& members) {
+    std::vector<const cluster_member_info*> up;
+    for (auto& m : members)
+      if (m.state == "up" && m.actor) up.push_back(&m);
+    g->pages.resize(1 + up.size());
+    g->pending = 1 + up.size();
+    auto done = [g, req, reply, node = ctx.node] {
+      if (--g->pending == 0) reply(ok(merge_cluster_pages(req.what, g->pages, req.limit, node)));
+    };
+    local_list(self, ctx, req, [g, done, node = ctx.node](net::admin_outcome o) {
+      g->pages[0] = page_of(node, std::move(o));
+      done();
+    });
+    for (std::size_t i = 0; i < up.size(); ++i) {
+      auto name = up[i]->node;
+      auto peer = caf::actor_cast<caf::actor>(up[i]->actor);
+      if (!peer) {  // gone since the cluster answered
+        g->pages[i + 1] = {.node = name, .error = "down", .message = "the peer left the cluster"};
+        done();
+        continue;
+      }
+      self->request(peer, ctx.timeout, cl_admin_atom::value,
+                    static_cast<std::uint8_t>(req.what), req.after, req.limit, req.state)
+          .then(
+              [g, i, done, name](std::uint16_t status, std::string& body) {
+                if (status == 200) {
+                  g->pages[i + 1] = {.node = name, .body = std::move(body)};
+                } else {
+                  // The peer's error body: {"error","message"}.
+                  boost::system::error_code ec;
+                  auto err = json::parse(body, ec);
+                  auto field = [&](std::string_view key) -> std::string {
+                    auto* v = !ec && err.is_object() ? err.as_object().if_contains(key) : nullptr;
+                    return v && v->is_string() ? std::string{v->as_string()} : std::string{};
+                  };
+                  auto code = field("error");
+                  g->pages[i + 1] = {.node = name,
+                                     .error = code.empty() ? "internal" : code,
+                                     .message = field("message")};
+                }
+                done();
+              },
+              [self, g, i, done, name](caf::error& err) {
+                g->pages[i + 1] = page_of(name, failure(self->home_system(), err));
+                done();
+              });
+    }
+  };
+  auto cluster = named(self->home_system(), cluster_name);
+  if (!cluster) return ask_all({});  // a single node is its own cluster
+  self->request(cluster, ctx.timeout, cl_status_atom::value)
+      .then([ask_all](std::vector<cluster_member_info>& members) { ask_all(members); },
+            [self, reply](caf::error& err) { reply(failure(self->home_system(), err)); });
+}
+
+void cluster_view(self_ptr self, admin_context ctx, net::admin_reply reply) {
+  auto cluster = named(self->home_system(), cluster_name);
+  if (!ctx.cluster) return reply(ok(cluster_json(ctx, {})));
+  if (!cluster) return reply(unavailable("cluster actor"));
+  self->request(cluster, ctx.timeout, cl_status_atom::value)
+      .then(
+          [ctx, reply](std::vector<cluster_member_info>& members) {
+            reply(ok(cluster_json(ctx, members)));
+          },
+          [self, reply](caf::error& err) { reply(failure(self->home_system(), err)); });
+}
+
 caf::behavior admin_actor(self_ptr self, admin_context ctx, net::admin_request req,
                           net::admin_reply reply) {
   using kind = net::admin_request::kind;
   auto node = ctx.node;
   switch (req.what) {
     case kind::list_sessions:
-      list_sessions(self, ctx, req, reply);
+    case kind::channels:
+      if (req.cluster_scope)
+        cluster_list(self, ctx, req, reply);
+      else
+        local_list(self, ctx, req, reply);
       break;
     case kind::get_session:
-      ask_session(self, ctx, req, reply, adm_info_atom::value,
-                  [reply, node](session_info& s) { reply(ok(session_json(s, node))); });
+      with_names(self, ctx, [self, ctx, req, reply, node](node_names names) {
+        ask_session(self, ctx, req, reply, adm_info_atom::value,
+                    [reply, node, names](session_info& s) {
+                      reply(ok(session_json(s, node, names)));
+                    });
+      });
       break;
     case kind::end_session:
       ask_session(self, ctx, req, reply, adm_end_atom::value, [reply, id = req.id](caf::ok_atom) {
@@ -258,8 +395,8 @@ caf::behavior admin_actor(self_ptr self, admin_context ctx, net::admin_request r
     case kind::supervision:
       supervision(self, ctx, reply);
       break;
-    case kind::channels:
-      channels(self, ctx, req, reply);
+    case kind::cluster:
+      cluster_view(self, ctx, reply);
       break;
   }
   // The actor lives while its requests are pending and ends after the last
@@ -274,14 +411,70 @@ void serve_admin(caf::actor_system& sys, const admin_context& ctx, net::admin_re
   sys.spawn(admin_actor, ctx, std::move(req), std::move(reply));
 }
 
-std::string session_json(const session_info& s, const std::string& node) {
-  return json::serialize(session_object(s, node));
+namespace {
+
+// (adm_done_atom, std::uint64_t ticket, std::uint16_t status, std::string body): an admin
+// actor -> the responder, the answer to the peer's question under `ticket`.
+using adm_done_atom = caf::atom_constant<caf::atom("adm_done")>;
+
+struct responder_state {
+  static inline const char* name = "admin_responder";
+  std::map<std::uint64_t, caf::typed_response_promise<std::uint16_t, std::string>> waiting;
+  std::uint64_t next_ticket = 0;
+};
+
+caf::behavior admin_responder(caf::stateful_actor<responder_state>* self, admin_context ctx) {
+  return {
+      [self, ctx](cl_admin_atom, std::uint8_t what, std::string& after, std::uint64_t limit,
+                  std::string& state) -> caf::result<std::uint16_t, std::string> {
+        using kind = net::admin_request::kind;
+        auto k = static_cast<kind>(what);
+        if (k != kind::list_sessions && k != kind::channels)
+          return caf::make_error(caf::sec::invalid_argument, "cl_admin: not a paged list");
+        auto ticket = ++self->state.next_ticket;
+        auto rp = self->make_response_promise<std::uint16_t, std::string>();
+        self->state.waiting.emplace(ticket, rp);
+        // The answer comes back as a message: the admin actor answers on its
+        // own thread, and only this actor may deliver its promises.
+        auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
+        serve_admin(self->home_system(), ctx,
+                    net::admin_request{.what = k,
+                                       .after = std::move(after),
+                                       .limit = limit,
+                                       .state = std::move(state)},
+                    [me, ticket](net::admin_outcome o) {
+                      auto body = o.error.empty() ? std::move(o.body) : error_body(o);
+                      if (auto responder = caf::actor_cast<caf::actor>(me))
+                        caf::anon_send(responder, adm_done_atom::value, ticket,
+                                       static_cast<std::uint16_t>(o.status), std::move(body));
+                    });
+        return rp;
+      },
+      [self](adm_done_atom, std::uint64_t ticket, std::uint16_t status, std::string& body) {
+        auto it = self->state.waiting.find(ticket);
+        if (it == self->state.waiting.end()) return;
+        it->second.deliver(status, std::move(body));
+        self->state.waiting.erase(it);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_admin_responder(caf::actor_system& sys, admin_context ctx) {
+  auto responder = sys.spawn(admin_responder, std::move(ctx));
+  sys.registry().put(admin_name, responder);
+  return responder;
+}
+
+std::string session_json(const session_info& s, const std::string& node, const node_names& names) {
+  return json::serialize(session_object(s, node, names));
 }
 
 std::string sessions_json(const std::vector<session_info>& page, const std::string& node,
-                          const std::string& next) {
+                          const std::string& next, const node_names& names) {
   json::array sessions;
-  for (auto& s : page) sessions.emplace_back(session_object(s, node));
+  for (auto& s : page) sessions.emplace_back(session_object(s, node, names));
   return json::serialize(json::object{
       {"node", node}, {"sessions", std::move(sessions)}, {"next", text_or_null(next)}});
 }
@@ -306,6 +499,93 @@ std::string channels_json(const std::vector<channel_info>& page,
   }
   return json::serialize(json::object{
       {"node", node}, {"channels", std::move(channels)}, {"next", text_or_null(next)}});
+}
+
+std::string merge_cluster_pages(net::admin_request::kind what, const std::vector<node_page>& pages,
+                                std::uint64_t limit, const std::string& node) {
+  bool sessions = what == net::admin_request::kind::list_sessions;
+  std::string_view list = sessions ? "sessions" : "channels";
+  std::string_view key = sessions ? "id" : "name";
+  json::array answered, missing;
+  // (key, node, row) of every answer; the end of the shortest page that has more.
+  std::vector<std::tuple<std::string, std::string, json::object>> rows;
+  std::optional<std::string> bound;
+  for (auto& page : pages) {
+    json::value parsed;
+    if (!page.body.empty()) {
+      boost::system::error_code ec;
+      parsed = json::parse(page.body, ec);
+      if (ec || !parsed.is_object()) parsed = nullptr;
+    }
+    if (!parsed.is_object()) {
+      missing.emplace_back(json::object{
+          {"node", page.node},
+          {"error", page.error.empty() ? std::string{"internal"} : page.error},
+          {"message", page.error.empty() ? std::string{"the node's answer was not JSON"}
+                                         : page.message}});
+      continue;
+    }
+    answered.emplace_back(json::string{page.node});
+    auto& obj = parsed.as_object();
+    if (auto* next = obj.if_contains("next"); next && next->is_string()) {
+      std::string end{next->as_string()};
+      if (!bound || end < *bound) bound = end;
+    }
+    if (auto* items = obj.if_contains(list); items && items->is_array())
+      for (auto& item : items->as_array()) {
+        if (!item.is_object()) continue;
+        auto row = item.as_object();
+        auto* k = row.if_contains(key);
+        if (!k || !k->is_string()) continue;
+        std::string sort_key{k->as_string()};  // before the insertion below moves it
+        row["node"] = page.node;
+        rows.emplace_back(std::move(sort_key), page.node, std::move(row));
+      }
+  }
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  json::array out;
+  std::string next;
+  std::uint64_t keys = 0;
+  std::string last_key;
+  for (auto& [k, n, row] : rows) {
+    if (bound && k > *bound) break;  // the next page of a node that has more
+    if (out.empty() || k != last_key) {
+      if (keys == limit) {
+        next = last_key;
+        break;
+      }
+      ++keys;
+      last_key = k;
+    }
+    out.emplace_back(std::move(row));
+  }
+  if (next.empty() && bound) next = *bound;
+  json::object body{{"node", node},
+                    {"scope", "cluster"},
+                    {"answered", std::move(answered)},
+                    {"missing", std::move(missing)}};
+  body[list] = std::move(out);
+  body["next"] = text_or_null(next);
+  return json::serialize(body);
+}
+
+std::string cluster_json(const admin_context& ctx, const std::vector<cluster_member_info>& members) {
+  json::array rows;
+  for (auto& m : members)
+    rows.emplace_back(json::object{{"node", text_or_null(m.node)},
+                                   {"address", text_or_null(m.address)},
+                                   {"public_url", text_or_null(m.public_url)},
+                                   {"state", m.state},
+                                   {"since_ms", m.since_ms == 0 ? json::value{} : json::value(m.since_ms)},
+                                   {"last_seen_ms", m.last_seen_ms == 0 ? json::value{}
+                                                                        : json::value(m.last_seen_ms)}});
+  return json::serialize(json::object{{"node", ctx.node},
+                                      {"enabled", ctx.cluster},
+                                      {"address", ctx.cluster ? text_or_null(ctx.address) : json::value{}},
+                                      {"public_url", ctx.cluster ? text_or_null(ctx.public_url) : json::value{}},
+                                      {"members", std::move(rows)}});
 }
 
 }  // namespace wsvisor

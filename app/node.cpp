@@ -235,6 +235,7 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
         .factory =
             [opts = cluster_options{.node = cfg.cluster.node,
                                     .public_url = cfg.cluster.public_url,
+                                    .listen = cfg.cluster.listen,
                                     .peers = cfg.cluster.peers,
                                     .policies = policies,
                                     .policy = cfg.cluster.policy,
@@ -244,6 +245,7 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
                 caf::actor_system& sys) { return spawn_cluster(sys, opts); },
         .restart = restart_kind::permanent,
         .policy = "root",
+        .supervisor = true,  // it answers get_tree_atom with its peer links' supervisor's tree
     });
   }
   return children;
@@ -549,6 +551,15 @@ struct node::impl {
   std::shared_ptr<net::io_gate> gate = std::make_shared<net::io_gate>();
   caf::actor root;
   caf::actor contact;  // cluster nodes: published on cluster.listen
+  caf::actor admin_responder;  // cluster nodes: answers peers' cluster-wide admin questions
+
+  wsvisor::admin_context admin_ctx() const {
+    return {.node = cfg.cluster.enabled ? cfg.cluster.node : "local",
+            .root = root,
+            .cluster = cfg.cluster.enabled,
+            .address = cfg.cluster.listen,
+            .public_url = cfg.cluster.public_url};
+  }
   std::atomic<bool> stopping{false};
   bool root_ended = false;  // touched only on I/O threads
   caf::error root_reason;
@@ -583,6 +594,12 @@ node::~node() {
   d.root = nullptr;
   if (d.contact) caf::anon_send_exit(d.contact, caf::exit_reason::user_shutdown);
   d.contact = nullptr;
+  if (d.admin_responder) {
+    if (d.system->registry().get<caf::actor_addr>(admin_name) == d.admin_responder.address())
+      d.system->registry().erase(admin_name);
+    caf::anon_send_exit(d.admin_responder, caf::exit_reason::user_shutdown);
+  }
+  d.admin_responder = nullptr;
   // Connection actors end with their sessions (which end with the registry)
   // or, before hello, at their handshake timeout. Once every actor is done,
   // nothing posts to the io_contexts any more and they can be torn down.
@@ -636,11 +653,7 @@ std::string node::start() {
                  .metrics = [&d] { return d.metrics->registry.expose(); },
                  .on_admin =
                      [&sys, &d](net::admin_request req, net::admin_reply reply) {
-                       serve_admin(sys,
-                                   admin_context{.node = d.cfg.cluster.enabled ? d.cfg.cluster.node
-                                                                               : "local",
-                                                 .root = d.root},
-                                   std::move(req), std::move(reply));
+                       serve_admin(sys, d.admin_ctx(), std::move(req), std::move(reply));
                      },
                  .api_token = d.cfg.api.token,
                  .ready = d.ready,
@@ -672,6 +685,7 @@ std::string node::start() {
                                                .policies = d.cfg.policies,
                                                .children = std::move(children),
                                                .metrics = d.metrics});
+  if (d.cfg.cluster.enabled) d.admin_responder = spawn_admin_responder(*d.system, d.admin_ctx());
   d.root->attach_functor([&d, gate = d.gate](const caf::error& reason) {
     gate->post(d.ioc(), [&d, reason] { d.on_root_down(reason); });
   });

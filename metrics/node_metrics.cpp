@@ -72,8 +72,15 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
           "wsvisor_upstream_state", "1 for each upstream link's current state, 0 for the others",
           {"upstream", "state"})),
       cluster_peers(registry.add_gauge("wsvisor_cluster_peers", "Cluster peers joined now")),
-      cluster_peers_lost(registry.add_counter("wsvisor_cluster_peers_lost_total",
-                                              "Cluster peers lost (down after joining)")) {
+      cluster_peers_lost(registry.add_counter(
+          "wsvisor_cluster_peers_lost_total",
+          "Cluster peers lost (down after joining without saying they leave)")),
+      cluster_peers_left(registry.add_counter(
+          "wsvisor_cluster_peers_left_total",
+          "Cluster peers that left on purpose (drain, shutdown) after joining")),
+      cluster_peer_up(registry.add_gauge_family(
+          "wsvisor_cluster_peer_up",
+          "1 while the peer is joined, 0 once lost; a peer that left has no series", {"peer"})) {
   registry.add_callback_gauge(
       "wsvisor_connections", "Open WebSocket connections",
       open_connections ? std::move(open_connections) : std::function<double()>{[] { return 0.0; }});

@@ -52,6 +52,8 @@ struct node_metrics {
   metrics::family<metrics::gauge>& upstream_state;         // upstream, state
   metrics::gauge& cluster_peers;
   metrics::counter& cluster_peers_lost;
+  metrics::counter& cluster_peers_left;
+  metrics::family<metrics::gauge>& cluster_peer_up;  // peer
 
   /// The rejected-resume counter for a welcome `reason` (unknown, expired,
   /// overflow; anything else counts as unknown).

@@ -204,8 +204,8 @@ bool listed(std::string_view allow, std::string_view method) {
 }
 
 
-// Reads `limit`, `after` and (with `states`) `state` from a query; other
-// parameters are ignored. Returns the 400 answer for a bad value.
+// Reads `limit`, `after`, `scope` and (with `states`) `state` from a query;
+// other parameters are ignored. Returns the 400 answer for a bad value.
 std::optional<api_answer> read_query(std::string_view query, admin_request& req, bool states) {
   while (!query.empty()) {
     auto amp = query.find('&');
@@ -230,6 +230,10 @@ std::optional<api_answer> read_query(std::string_view query, admin_request& req,
         return error_answer(400, "bad_request",
                             "after is longer than " + std::to_string(max_cursor) + " characters");
       req.after = std::move(*value);
+    } else if (key == "scope") {
+      if (*value != "node" && *value != "cluster")
+        return error_answer(400, "bad_request", "scope must be node or cluster");
+      req.cluster_scope = *value == "cluster";
     } else if (key == "state" && states) {
       if (*value != "attached" && *value != "detached")
         return error_answer(400, "bad_request", "state must be attached or detached");
@@ -267,7 +271,7 @@ std::optional<std::string> percent_decoded(std::string_view text, bool plus_is_s
 
 bool is_admin_path(std::string_view path) {
   return path == sessions_path || path.starts_with("/api/sessions/") ||
-         path == "/api/supervision" || path == "/api/channels";
+         path == "/api/supervision" || path == "/api/channels" || path == "/api/cluster";
 }
 
 std::variant<admin_request, api_answer> route_admin(std::string_view method,
@@ -288,6 +292,9 @@ std::variant<admin_request, api_answer> route_admin(std::string_view method,
     paged = false;
   } else if (path == "/api/channels") {
     req.what = admin_request::kind::channels;
+  } else if (path == "/api/cluster") {
+    req.what = admin_request::kind::cluster;
+    paged = false;
   } else {
     // /api/sessions/ID or /api/sessions/ID/disconnect
     auto rest = path.substr(sessions_path.size() + 1);

@@ -102,12 +102,14 @@ struct admin_request {
     disconnect_session,  // POST /api/sessions/ID/disconnect
     supervision,         // GET /api/supervision
     channels,            // GET /api/channels
+    cluster,             // GET /api/cluster
   };
   kind what = kind::list_sessions;
   std::string id;              // a session's id (get, end, disconnect)
   std::string after;           // list_sessions, channels: only what sorts above it; "" = from the start
   std::uint64_t limit = 100;   // list_sessions, channels: at most this many (1..1000)
   std::string state;           // list_sessions: "attached", "detached" or "" (both)
+  bool cluster_scope = false;  // list_sessions, channels: ?scope=cluster, every live node's
 };
 
 /// What the node answered to an admin_request.
@@ -170,6 +172,8 @@ struct http_options {
   /// The demo page, the dashboard and their files ([web] pages); /client.js
   /// is served either way.
   bool site_pages = true;
+  /// GET /site.json's body; made from ws_path by the server (site_json_of).
+  std::string site_json;
 };
 
 class http_server {

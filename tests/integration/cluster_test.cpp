@@ -23,6 +23,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/integration/cluster_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/cluster_nodes.hpp"
 #include "tests/support/http_client.hpp"
@@ -36,7 +37,6 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 using clock = std::chrono::steady_clock;
 
-const std::string binary = WSVISOR_BINARY;
 
 // The harness's defaults (node_settings): what the bounds below are made of.
 constexpr ms peer_timeout{1000};
@@ -141,29 +141,6 @@ struct stream_check {
   }
 };
 
-class Cluster : public ::testing::Test {
- protected:
-  cluster& make(const std::vector<std::string>& names, cluster::mesh m = cluster::mesh::full) {
-    cl_ = std::make_unique<cluster>(binary, names, m);
-    return *cl_;
-  }
-
-  void TearDown() override {
-    if (!cl_ || !HasFailure()) return;
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    auto dir = std::filesystem::temp_directory_path() / "wsvisor-cluster-logs" / info->name();
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    for (auto& n : cl_->nodes()) {
-      std::ofstream{dir / (n->name() + ".log")} << n->log();
-      std::ofstream{dir / (n->name() + ".toml")} << n->config_text();
-    }
-    std::cerr << "---- node logs (full logs in " << dir.string() << ") ----" << cl_->tails(60)
-              << "\n";
-  }
-
-  std::unique_ptr<cluster> cl_;
-};
 
 // ---------------------------------------------------------------------------
 
@@ -428,12 +405,8 @@ TEST_F(Cluster, AFailingPeerLinkLogsItsRetriesOncePerRepeatIntervalWithTheCount)
   // A peer address nobody listens on: the link fails at once and is retried
   // every few milliseconds, without end. Each retry is an exit, a restart
   // and a start of the link; one retry's lines are logged per interval.
-  auto& cl = make({"a"});
-  auto& a = cl.node("a");
-  auto dead = "127.0.0.1:" + std::to_string(free_ports(1).front());
-  a.settings().peers = {dead};
-  a.settings().backoff_min = 5ms;
-  a.settings().backoff_max = 10ms;
+  std::string dead;
+  auto& a = alone_with_a_dead_peer(dead, 5ms, 10ms);
   a.settings().extra_toml = "[log]\nrepeat_interval = \"300ms\"\n";
   auto start = clock::now();  // the link fails from the node's start
   a.start();

@@ -40,7 +40,7 @@ bool has_error(const api_answer& a, std::string_view code) {
 
 TEST(AdminRoutes, KnowsTheAdminPathsAndNoOthers) {
   for (auto path : {"/api/sessions", "/api/sessions/abc", "/api/sessions/abc/disconnect",
-                    "/api/supervision", "/api/channels"})
+                    "/api/supervision", "/api/channels", "/api/cluster"})
     EXPECT_TRUE(is_admin_path(path)) << path;
   for (auto path : {"/api/publish", "/api", "/api/", "/api/sessionsx", "/api/channels/x",
                     "/healthz", "/api/supervision/root"})
@@ -60,6 +60,19 @@ TEST(AdminRoutes, RoutesEachMethodAndPathToItsRequest) {
   EXPECT_EQ(cut.id, "abc");
   EXPECT_EQ(routed("GET", "/api/supervision").what, kind::supervision);
   EXPECT_EQ(routed("GET", "/api/channels").what, kind::channels);
+  EXPECT_EQ(routed("GET", "/api/cluster").what, kind::cluster);
+  EXPECT_EQ(refused("POST", "/api/cluster").status, 405u);
+}
+
+TEST(AdminRoutes, ScopeIsNodeByDefaultClusterOnRequestAndNothingElse) {
+  EXPECT_FALSE(routed("GET", "/api/sessions").cluster_scope);
+  EXPECT_FALSE(routed("GET", "/api/sessions?scope=node").cluster_scope);
+  EXPECT_TRUE(routed("GET", "/api/sessions?scope=cluster&limit=5").cluster_scope);
+  EXPECT_TRUE(routed("GET", "/api/channels?scope=cluster").cluster_scope);
+  auto bad = refused("GET", "/api/channels?scope=world");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_TRUE(has_error(bad, "bad_request")) << bad.body;
+  EXPECT_NE(bad.body.find("scope must be node or cluster"), std::string::npos) << bad.body;
 }
 
 TEST(AdminRoutes, ReadsLimitCursorAndStateFromTheQuery) {

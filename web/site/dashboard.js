@@ -1,12 +1,14 @@
 // The dashboard (/dashboard): polls the node's admin API (/api/supervision,
-// /api/channels) and /metrics about once a second and draws them: the
-// supervision tree, sessions attached and detached over time, resumes per
-// second by result, upstream states over time, cluster peers and channels.
+// /api/channels, /api/cluster) and /metrics about once a second and draws
+// them: the supervision tree, sessions attached and detached over time,
+// resumes per second by result, upstream states over time, the cluster's
+// peers by name with their state, and channels of this node or, switched to
+// the cluster scope, of every live node.
 // With a token in the cookie wsvisor_token, every request carries it as
 // `Authorization: Bearer TOKEN` (docs/api.md).
 
-import { authHeaders, clearToken, readToken } from "/static/token.js";
-import { parseMetrics, select, total } from "/static/prometheus.js";
+import { authHeaders, clearToken, readToken } from "./token.js";
+import { parseMetrics, select, total } from "./prometheus.js";
 
 const PERIOD_MS = 1000;
 const HISTORY = 120; // samples kept for the charts: two minutes
@@ -271,13 +273,32 @@ function drawUpstreams(sample, samples) {
   $("upstreams").replaceChildren(...rows);
 }
 
+/** GET /api/cluster's members, by name (an address for a peer never joined). */
+function drawMembers(view) {
+  $("scope-switch").hidden = !view.enabled;
+  if (!view.enabled) {
+    $("peer-list").replaceChildren(html("li", { class: "muted", "data-state": "none" }, "a single node"));
+    return;
+  }
+  const ago = (ms) => (ms === null ? "never" : `${Math.max(0, Math.round((Date.now() - ms) / 1000))} s ago`);
+  const rows = view.members.map((m) =>
+    html(
+      "li",
+      {
+        "data-peer": m.node ?? m.address,
+        "data-state": m.state,
+        title: `${m.address ?? ""} ${m.public_url ?? ""} · last seen ${m.state === "up" ? "now" : ago(m.last_seen_ms)}`,
+      },
+      html("span", { class: "name" }, m.node ?? m.address),
+      html("span", { class: "muted" }, m.state),
+    ),
+  );
+  $("peer-list").replaceChildren(...(rows.length ? rows : [html("li", { class: "muted", "data-state": "none" }, "no peers")]));
+}
+
 function drawPeers(sample) {
   $("peers").textContent = String(sample.peers);
   $("peers-lost").textContent = String(sample.lost);
-  const dots = [];
-  for (let i = 0; i < Math.min(sample.peers, 24); i++) dots.push(html("span", { title: "joined peer" }));
-  for (let i = 0; i < Math.min(sample.lost, 12); i++) dots.push(html("span", { class: "lost", title: "peer lost" }));
-  $("peer-dots").replaceChildren(...dots);
   const height = 40;
   const max = Math.max(1, ...history.map((h) => h.peers));
   const offset = slots() - history.length;
@@ -303,20 +324,29 @@ function drawChannels(answer) {
     return;
   }
   const max = Math.max(1, ...channels.map((c) => c.subscribers));
+  const cluster = answer.scope === "cluster";
   const rows = channels.map((c) => {
     const bar = html("div", { class: c.owned ? "bar owned" : "bar" });
     bar.style.width = `${(100 * c.subscribers) / max}%`;
     const peers = c.peers ? ` +${plural(c.peers, "peer")}` : "";
     const owner = c.owned ? ` ← ${c.upstream}` : "";
+    const where = cluster ? ` @${c.node}` : "";
     return html(
       "div",
-      { class: "channel-row", "data-channel": c.name, title: `${c.name}: ${plural(c.subscribers, "subscriber")}${peers}${owner}` },
-      html("span", { class: "name" }, c.name),
+      {
+        class: "channel-row",
+        "data-channel": c.name,
+        "data-node": c.node ?? answer.node,
+        title: `${c.name}${where}: ${plural(c.subscribers, "subscriber")}${peers}${owner}`,
+      },
+      html("span", { class: "name" }, `${c.name}${where}`),
       html("div", {}, bar),
-      html("span", { class: "mono" }, `${c.subscribers}${peers}${owner}`),
+      html("span", { class: "mono" }, `${c.subscribers}${cluster ? "" : peers}${owner}`),
     );
   });
   if (answer.next !== null) rows.push(html("p", { class: "muted" }, "and more…"));
+  for (const m of answer.missing ?? [])
+    rows.push(html("p", { class: "problem", "data-missing": m.node }, `${m.node} did not answer: ${m.message}`));
   $("channels").replaceChildren(...rows);
 }
 
@@ -355,7 +385,7 @@ function banner(err) {
   }
   el.hidden = false;
   if (err.status === 401) {
-    const again = html("a", { href: "/dashboard" }, "log in again");
+    const again = html("a", { href: "dashboard" }, "log in again");
     again.addEventListener("click", () => clearToken());
     el.replaceChildren(`The node refused the admin token (401). `, again);
   } else {
@@ -367,14 +397,18 @@ let lastPoll = null;
 
 async function poll() {
   const started = performance.now();
-  const [sup, channels, metrics] = await Promise.allSettled([
-    get("/api/supervision", "json"),
-    get("/api/channels?limit=50", "json"),
-    get("/metrics", "text"),
+  const scope = $("scope").value === "cluster" ? "&scope=cluster" : "";
+  const [sup, channels, metrics, members] = await Promise.allSettled([
+    get("api/supervision", "json"),
+    get(`api/channels?limit=50${scope}`, "json"),
+    get("metrics", "text"),
+    get("api/cluster", "json"),
   ]);
-  const failures = [sup, channels, metrics].filter((r) => r.status === "rejected").map((r) => r.reason);
+  const failures = [sup, channels, metrics, members].filter((r) => r.status === "rejected").map((r) => r.reason);
   const unauthorized = failures.find((e) => e.status === 401);
-  banner(unauthorized || (failures.length === 3 ? failures[0] : null));
+  banner(unauthorized || (failures.length === 4 ? failures[0] : null));
+  if (members.status === "fulfilled") drawMembers(members.value);
+  else $("peer-list").replaceChildren(html("li", {}, showProblem("cluster", members.reason)));
 
   if (sup.status === "fulfilled") {
     $("node").textContent = sup.value.node;

@@ -2,7 +2,7 @@
 // has an admin token and the request carried none: it stores the token in the
 // cookie `wsvisor_token` and loads /dashboard again.
 
-import { readToken, storeToken } from "/static/token.js";
+import { readToken, storeToken } from "./token.js";
 
 const form = document.getElementById("login");
 const input = document.getElementById("token");
@@ -16,5 +16,5 @@ form.addEventListener("submit", (event) => {
   const token = input.value.trim();
   if (!token) return;
   storeToken(token);
-  location.assign("/dashboard");
+  location.assign("dashboard");
 });

@@ -144,6 +144,62 @@ describe("the dashboard", () => {
     await context.close();
   });
 
+  test("names the cluster's peers with their state and switches the channels between this node and the cluster", async (t) => {
+    const [portA, portB] = [await deadPort(), await deadPort()];
+    const clusterConfig = (name, own, peer) => `
+[cluster]
+enabled = true
+node = "${name}"
+listen = "127.0.0.1:${own}"
+peers = ["127.0.0.1:${peer}"]
+public_url = "ws://${name}.example/ws"
+heartbeat_interval = "200ms"
+peer_timeout = "1s"
+
+[policies.cluster]
+backoff_min = "50ms"
+backoff_max = "200ms"
+max_restarts = 0
+`;
+    const a = await startWsvisor({ config: clusterConfig("a", portA, portB) });
+    const b = await startWsvisor({ config: clusterConfig("b", portB, portA) });
+    const clients = [];
+    t.after(async () => {
+      for (const c of clients) c.close();
+      await a.stop();
+      await b.stop();
+    });
+    for (const [wsvisor, count] of [[a, 1], [b, 2]]) {
+      for (let i = 0; i < count; i++) {
+        const c = await rawConnection(wsvisor.url);
+        clients.push(c);
+        c.send({ type: "hello" });
+        await c.next("welcome");
+        c.send({ type: "subscribe", channel: "both" });
+        await c.next("subscribed");
+      }
+    }
+    const { context, page } = await newPage(browser, { height: 760 });
+    await page.goto(`${a.httpUrl}/dashboard`);
+    await page.waitForSelector('#peer-list li[data-peer="b"][data-state="up"]', WAIT);
+    assert.equal(await page.textContent("#node"), "a");
+
+    // This node's channels, then every node's, each row naming its node.
+    await page.waitForSelector('#channels .channel-row[data-channel="both"][data-node="a"]', WAIT);
+    assert.equal(await page.locator('#channels .channel-row[data-node="b"]').count(), 0);
+    await page.selectOption("#scope", "cluster");
+    await page.waitForSelector('#channels .channel-row[data-channel="both"][data-node="b"]', WAIT);
+    assert.match(await page.textContent('#channels .channel-row[data-node="b"] .mono'), /^2/);
+    await screenshot(page, "dashboard-cluster");
+
+    // b drains and leaves: shown as left, not as lost.
+    for (const c of clients.splice(1)) c.close();
+    assert.equal((await b.stop(20000)).code, 0);
+    await page.waitForSelector('#peer-list li[data-peer="b"][data-state="left"]', WAIT);
+    assert.equal(await page.textContent("#peers-lost"), "0");
+    await context.close();
+  });
+
   test("asks for the admin token when [api] token is set, refuses a wrong one, and shows the dashboard after login", async (t) => {
     const wsvisor = await startWsvisor({ config: `[api]\ntoken = "${TOKEN}"\n` });
     t.after(() => wsvisor.stop());
