@@ -1,6 +1,7 @@
 # Writes OUT, a C++ source holding the browser files as byte arrays
 # (web/assets.hpp): CLIENT (the client module; none when it does not exist)
-# and every file of SITE_DIR but hidden ones.
+# and every file of SITE_DIR but hidden ones, each also gzip-compressed when
+# that makes it at least a tenth smaller.
 # Run at build time by web/CMakeLists.txt: cmake -DOUT=... -DCLIENT=...
 # -DSITE_DIR=... -P embed_web_assets.cmake. A file whose extension has no
 # known content type stops the build, naming the file.
@@ -32,23 +33,56 @@ function(content_type_of file out)
   set(${out} "${type}" PARENT_SCOPE)
 endfunction()
 
-# Appends to `arrays` the byte array `symbol` and to `rows` its table row.
-function(embed file symbol)
-  get_filename_component(name "${file}" NAME)
-  content_type_of("${file}" type)
+# `file`'s bytes as a C array initialiser (in `out`) and their count (in
+# `out_size`). With a fourth argument GZIP, the gzip header's time (bytes 4 to
+# 7; libarchive writes the current time whatever MTIME says) is set to 0, so
+# that the same file always gives the same bytes.
+function(byte_array file out out_size)
   file(READ "${file}" hex HEX)
+  if(ARGC GREATER 3 AND ARGV3 STREQUAL "GZIP")
+    string(SUBSTRING "${hex}" 0 8 head)
+    string(SUBSTRING "${hex}" 16 -1 tail)
+    set(hex "${head}00000000${tail}")
+  endif()
   string(LENGTH "${hex}" hex_length)
   math(EXPR size "${hex_length} / 2")
   # 32 bytes a line keeps the generated source readable by tools.
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(REGEX REPLACE "((0x..,){32})" "\\1\n    " bytes "${bytes}")
-  file(SHA256 "${file}" digest)
-  string(SUBSTRING "${digest}" 0 32 digest)
   if(size EQUAL 0)
     set(bytes "0x00,")  # an empty file still needs an array
   endif()
-  set(arrays "${arrays}const unsigned char ${symbol}[] = {\n    ${bytes}\n};\n" PARENT_SCOPE)
-  set(rows "${rows}    {\"${name}\", \"${type}\", bytes(${symbol}, ${size}), \"\\\"${digest}\\\"\"},\n"
+  set(${out} "${bytes}" PARENT_SCOPE)
+  set(${out_size} "${size}" PARENT_SCOPE)
+endfunction()
+
+# Appends to `arrays` the byte array `symbol` (and `symbol`_gz, the file
+# gzip-compressed, when that saves at least a tenth) and to `rows` its table row.
+function(embed file symbol)
+  get_filename_component(name "${file}" NAME)
+  content_type_of("${file}" type)
+  byte_array("${file}" bytes size)
+  file(SHA256 "${file}" digest)
+  string(SUBSTRING "${digest}" 0 32 digest)
+  set(arrays "${arrays}const unsigned char ${symbol}[] = {\n    ${bytes}\n};\n")
+  # gzip at the highest level.
+  set(gz "${OUT}.${symbol}.gz")
+  file(ARCHIVE_CREATE OUTPUT "${gz}" PATHS "${file}" FORMAT raw COMPRESSION GZip
+       COMPRESSION_LEVEL 9)
+  byte_array("${gz}" gz_bytes gz_size GZIP)
+  file(REMOVE "${gz}")
+  set(gzip "{}, {}")
+  if(gz_size GREATER 0 AND gz_size LESS size)
+    math(EXPR saved "${size} - ${gz_size}")
+    math(EXPR tenth "${size} / 10")
+    if(saved GREATER_EQUAL tenth)
+      set(arrays "${arrays}const unsigned char ${symbol}_gz[] = {\n    ${gz_bytes}\n};\n")
+      # Another representation, another strong tag (RFC 9110 §8.8.3).
+      set(gzip "bytes(${symbol}_gz, ${gz_size}), \"\\\"${digest}-gz\\\"\"")
+    endif()
+  endif()
+  set(arrays "${arrays}" PARENT_SCOPE)
+  set(rows "${rows}    {\"${name}\", \"${type}\", bytes(${symbol}, ${size}), \"\\\"${digest}\\\"\", ${gzip}},\n"
       PARENT_SCOPE)
 endfunction()
 

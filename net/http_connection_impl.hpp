@@ -166,7 +166,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (is_api_path(path_of(req)))
       return send_api(api_not_found(), req.version(), req.keep_alive(), path_of(req));
     if (auto answer = route_site(site_request_of(req),
-                                 {web::client_script(), web::site_files(), opts_->site_pages},
+                                 {web::client_script(), web::site_files(), opts_->site_pages,
+                                  opts_->site_json},
                                  opts_->api_token, loopback_))
       return serve_site(req, *answer);
     respond(req);
@@ -181,7 +182,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
             .path = path_of(req),
             .if_none_match = field(http::field::if_none_match),
             .authorization = field(http::field::authorization),
-            .cookie = field(http::field::cookie)};
+            .cookie = field(http::field::cookie),
+            .accept_encoding = field(http::field::accept_encoding)};
   }
 
   // The browser files (net/site_routes.hpp, docs/browser.md).
@@ -195,6 +197,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     if (!answer.etag.empty()) res.set(http::field::etag, answer.etag);
     if (!answer.allow.empty()) res.set(http::field::allow, answer.allow);
     if (answer.challenge) res.set(http::field::www_authenticate, "Bearer");
+    if (answer.gzip) res.set(http::field::content_encoding, "gzip");
+    if (answer.vary) res.set(http::field::vary, "Accept-Encoding");
     if (answer.page) {
       res.set("Content-Security-Policy", page_security_policy);
       res.set("Referrer-Policy", "no-referrer");

@@ -12,6 +12,7 @@
 #include "log/log.hpp"
 #include "net/http_connection.hpp"
 #include "net/io_pool.hpp"
+#include "net/site_routes.hpp"
 #include "net/tls_context.hpp"
 #include "net/ws_upgrade.hpp"
 
@@ -119,11 +120,20 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   beast::error_code last_failure_;
 };
 
+namespace {
+
+http_options with_site_json(http_options opts) {
+  opts.site_json = site_json_of(opts.ws_path);
+  return opts;
+}
+
+}  // namespace
+
 http_server::http_server(asio::io_context& ioc, http_options opts)
-    : impl_(std::make_shared<impl>(ioc, nullptr, std::move(opts))) {}
+    : impl_(std::make_shared<impl>(ioc, nullptr, with_site_json(std::move(opts)))) {}
 
 http_server::http_server(io_pool& pool, http_options opts)
-    : impl_(std::make_shared<impl>(pool.context(0), &pool, std::move(opts))) {}
+    : impl_(std::make_shared<impl>(pool.context(0), &pool, with_site_json(std::move(opts)))) {}
 
 http_server::~http_server() { stop(); }
 

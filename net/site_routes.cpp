@@ -1,8 +1,17 @@
 #include "net/site_routes.hpp"
 
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "net/api_routes.hpp"
 
 namespace wsvisor::net {
+
+namespace json = boost::json;
 
 namespace {
 
@@ -14,11 +23,27 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-site_answer file_answer(const web::asset& file, std::string_view if_none_match) {
+site_answer file_answer(const web::asset& file, const site_request& req) {
   bool page = file.name.ends_with(html_suffix);
-  if (etag_matches(if_none_match, file.etag))
-    return {.status = 304, .etag = file.etag, .page = page};
-  return {.content_type = file.content_type, .body = file.body, .etag = file.etag, .page = page};
+  bool vary = !file.gzip.empty();
+  bool gzip = vary && accepts_gzip(req.accept_encoding);
+  auto body = gzip ? file.gzip : file.body;
+  auto etag = gzip ? file.gzip_etag : file.etag;
+  if (etag_matches(req.if_none_match, etag))
+    return {.status = 304, .etag = etag, .page = page, .gzip = gzip, .vary = vary};
+  return {.content_type = file.content_type,
+          .body = body,
+          .etag = etag,
+          .page = page,
+          .gzip = gzip,
+          .vary = vary};
+}
+
+site_answer method_not_allowed() {
+  return {.status = 405,
+          .content_type = "text/plain; charset=utf-8",
+          .body = "method not allowed\n",
+          .allow = "GET, HEAD"};
 }
 
 // The dashboard's credential: the Authorization field, else the cookie.
@@ -69,16 +94,19 @@ std::optional<site_answer> route_site(const site_request& req, const site_conten
   } else if (req.path.starts_with(static_prefix)) {
     auto name = req.path.substr(static_prefix.size());
     if (!name.ends_with(html_suffix)) file = web::find_file(content.site, name);
+  } else if (req.path == site_json_path && !content.site_json.empty()) {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
+    return site_answer{.content_type = "application/json", .body = content.site_json};
   }
   if (file == nullptr) return std::nullopt;
-  if (req.method != "GET" && req.method != "HEAD")
-    return site_answer{.status = 405,
-                       .content_type = "text/plain; charset=utf-8",
-                       .body = "method not allowed\n",
-                       .allow = "GET, HEAD"};
+  if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
   if (gated)
     if (auto refusal = dashboard_refusal(req, content, token, loopback)) return refusal;
-  return file_answer(*file, req.if_none_match);
+  return file_answer(*file, req);
+}
+
+std::string site_json_of(std::string_view ws_path) {
+  return json::serialize(json::object{{"ws_path", ws_path}});
 }
 
 std::optional<std::string> cookie_value(std::string_view cookie, std::string_view name) {
@@ -96,6 +124,38 @@ std::optional<std::string> cookie_value(std::string_view cookie, std::string_vie
     return percent_decoded(value, false).value_or(std::string{value});
   }
   return std::nullopt;
+}
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  auto lower = [](std::string_view s) {
+    std::string out{s};
+    for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return out;
+  };
+  std::optional<bool> gzip, any;
+  while (!accept_encoding.empty()) {
+    auto end = accept_encoding.find(',');
+    auto item = trim(accept_encoding.substr(0, end));
+    accept_encoding =
+        end == std::string_view::npos ? std::string_view{} : accept_encoding.substr(end + 1);
+    auto semi = item.find(';');
+    auto coding = lower(trim(item.substr(0, semi)));
+    // A weight of 0 (q=0, q=0.0, q=0.000) refuses the coding.
+    bool refused = false;
+    if (semi != std::string_view::npos) {
+      auto param = lower(trim(item.substr(semi + 1)));
+      param.erase(std::remove(param.begin(), param.end(), ' '), param.end());
+      if (param.starts_with("q=")) {
+        auto q = std::string_view{param}.substr(2);
+        refused = !q.empty() && q.find_first_not_of("0.") == std::string_view::npos;
+      }
+    }
+    if (coding == "gzip" || coding == "x-gzip")
+      gzip = !refused;
+    else if (coding == "*")
+      any = !refused;
+  }
+  return gzip.value_or(any.value_or(false));
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {

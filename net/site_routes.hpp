@@ -2,7 +2,7 @@
 
 /// The browser files' routes (docs/browser.md), apart from the socket work
 /// in net/http_connection_impl.hpp: `/` (the demo page), `/dashboard` (behind the
-/// API's access rule), `/client.js` and `/static/NAME`. Internal to net/.
+/// API's access rule), `/client.js`, `/static/NAME` and `/site.json`. Internal to net/.
 /// Pure functions over the embedded files (web/assets.hpp), which the caller
 /// passes in, so that each rule is tested on its own.
 
@@ -19,6 +19,8 @@ inline constexpr std::string_view demo_path = "/";
 inline constexpr std::string_view dashboard_path = "/dashboard";
 inline constexpr std::string_view client_script_path = "/client.js";
 inline constexpr std::string_view static_prefix = "/static/";
+/// What the pages learn of the node: {"ws_path": server.path}.
+inline constexpr std::string_view site_json_path = "/site.json";
 /// The cookie the dashboard's login page sets to the [api] token.
 inline constexpr std::string_view token_cookie = "wsvisor_token";
 
@@ -37,7 +39,12 @@ struct site_content {
   const web::asset* client = nullptr;  // /client.js; null: 404
   std::span<const web::asset> site;    // web/site/, by file name
   bool pages = true;                   // false ([web] pages): /, /dashboard, /static/ are 404
+  std::string_view site_json;          // /site.json's body (site_json_of); empty: 404
 };
+
+/// /site.json's body: {"ws_path":PATH}, the node's `server.path`, so that the
+/// demo page connects where the node listens.
+std::string site_json_of(std::string_view ws_path);
 
 /// The parts of a request that the routes read.
 struct site_request {
@@ -46,6 +53,7 @@ struct site_request {
   std::string_view if_none_match;  // the If-None-Match field
   std::string_view authorization;  // the Authorization field
   std::string_view cookie;         // the Cookie field
+  std::string_view accept_encoding;  // the Accept-Encoding field
 };
 
 struct site_answer {
@@ -56,6 +64,8 @@ struct site_answer {
   std::string_view allow;          // 405: "GET, HEAD"
   bool page = false;               // an HTML page: send page_security_policy
   bool challenge = false;          // 401: `WWW-Authenticate: Bearer`
+  bool gzip = false;               // the body is the gzip representation: `Content-Encoding: gzip`
+  bool vary = false;               // the file has two representations: `Vary: Accept-Encoding`
 };
 
 /// The answer to a request for one of the browser files, or nullopt when
@@ -63,13 +73,19 @@ struct site_answer {
 /// `/dashboard` follows the API's access rule (check_api_access) with the
 /// token from the Authorization field or, failing that, the wsvisor_token
 /// cookie; refused with 401, it answers the login page (`login.html`).
-/// HTML files are served at their routes only, not under /static/.
+/// HTML files are served at their routes only, not under /static/. A file
+/// with a compressed representation is answered with it when the request
+/// accepts gzip.
 std::optional<site_answer> route_site(const site_request& req, const site_content& content,
                                       std::string_view token, bool loopback);
 
 /// The value of cookie `name` in a Cookie field, percent-decoded; nullopt
 /// when absent.
 std::optional<std::string> cookie_value(std::string_view cookie, std::string_view name);
+
+/// True iff an Accept-Encoding field accepts gzip (RFC 9110 §12.5.3): it
+/// names `gzip` (or `x-gzip`), or `*`, with a weight above 0.
+bool accepts_gzip(std::string_view accept_encoding);
 
 /// True iff an If-None-Match field lists `etag` (weak comparison, RFC 9110
 /// §13.1.2) or is `*`.

@@ -15,6 +15,8 @@ struct asset {
   std::string_view content_type;  // from the extension: "text/html; charset=utf-8", ...
   std::string_view body;          // the file's bytes, as built
   std::string_view etag;          // a strong entity tag, quoted: "\"3f2a…\"" (its SHA-256)
+  std::string_view gzip;          // the body gzip-compressed at build time; empty: not worth it
+  std::string_view gzip_etag;     // the compressed body's tag: "\"3f2a…-gz\""
 };
 
 /// `web/client/wsvisor-client.js`; null in a tree without it.

@@ -15,7 +15,8 @@ WSVISOR_PACKAGES=(
 # The packaging tests (tests/packaging) build a .deb (dpkg-shlibdeps is in
 # dpkg-dev) and check the systemd unit with systemd-analyze (in systemd).
 # The browser tests (tests/web) drive Debian's chromium with playwright-core.
-WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg-dev systemd chromium)
+# Interop.NginxClusterExample runs docs/cluster.md's example behind nginx.
+WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg-dev systemd chromium nginx)
 # The fuzz preset (scripts/test's short runs, scripts/fuzz): Debian's clang
 # and its runtime libraries, which hold libFuzzer and the sanitizers.
 WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

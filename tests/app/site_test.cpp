@@ -1,5 +1,6 @@
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -17,9 +18,10 @@ namespace {
 
 class NodeSite : public ::testing::Test {
  protected:
-  void start(std::string token = {}, bool pages = true) {
+  void start(std::string token = {}, bool pages = true, std::string ws_path = "/ws") {
     config cfg;
     cfg.server.listen = "127.0.0.1:0";
+    cfg.server.path = std::move(ws_path);
     cfg.log.level = log_level::warn;
     cfg.api.token = std::move(token);
     cfg.web.pages = pages;
@@ -87,8 +89,58 @@ TEST_F(NodeSite, WithoutPagesOnlyTheClientLibraryIsServed) {
   expect_file(get("/client.js"), *web::client_script());
   EXPECT_EQ(get("/").status, 404);
   EXPECT_EQ(get("/dashboard").status, 404);
+  EXPECT_EQ(get("/site.json").status, 404);
   for (const auto& file : web::site_files())
     EXPECT_EQ(get("/static/" + std::string{file.name}).status, 404) << file.name;
+}
+
+// The embedded files' compressed representations: for a browser that accepts
+// gzip, byte for byte as built, with their own tags; never for one that does
+// not.
+TEST_F(NodeSite, FilesAreSentGzipCompressedWhenTheRequestAcceptsIt) {
+  start();
+  std::size_t compressed = 0;
+  auto all = std::vector<const web::asset*>{web::client_script()};
+  for (const auto& file : web::site_files()) all.push_back(&file);
+  for (const auto* file : all) {
+    auto target = file == web::client_script() ? std::string{"/client.js"}
+                  : file->name == "index.html"  ? std::string{"/"}
+                  : file->name == "dashboard.html"
+                      ? std::string{"/dashboard"}
+                      : "/static/" + std::string{file->name};
+    if (file->name == "login.html") continue;  // served only as the dashboard's 401
+    auto zipped = get(target, {{"Accept-Encoding", "gzip, deflate, br"}});
+    auto plain = get(target, {{"Accept-Encoding", "identity"}});
+    EXPECT_EQ(plain.body, file->body) << target;
+    EXPECT_EQ(plain.header("Content-Encoding"), "") << target;
+    if (file->gzip.empty()) {
+      EXPECT_EQ(zipped.body, file->body) << target;
+      continue;
+    }
+    ++compressed;
+    EXPECT_EQ(zipped.status, 200) << target;
+    EXPECT_EQ(zipped.header("Content-Encoding"), "gzip") << target;
+    EXPECT_EQ(zipped.header("Vary"), "Accept-Encoding") << target;
+    EXPECT_EQ(plain.header("Vary"), "Accept-Encoding") << target;
+    EXPECT_EQ(zipped.header("ETag"), file->gzip_etag) << target;
+    EXPECT_EQ(zipped.body, file->gzip) << target;
+    ASSERT_GE(zipped.body.size(), 10u);
+    EXPECT_EQ(zipped.body.substr(0, 2), "\x1f\x8b") << target << ": not gzip";
+    EXPECT_LT(zipped.body.size(), plain.body.size() * 9 / 10) << target;
+  }
+  EXPECT_GT(compressed, 3u) << "the client, the pages' scripts and styles are worth compressing";
+}
+
+// The demo page connects where the node listens (server.path), not to /ws.
+TEST_F(NodeSite, SiteJsonNamesTheConfiguredWebSocketPath) {
+  start({}, true, "/live/socket");
+  auto reply = get("/site.json");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.content_type, "application/json");
+  EXPECT_EQ(reply.body, R"({"ws_path":"/live/socket"})");
+  const auto* demo = web::find_site_file("demo.js");
+  ASSERT_NE(demo, nullptr);
+  EXPECT_NE(demo->body.find("site.json"), std::string_view::npos) << "the demo asks for it";
 }
 
 TEST_F(NodeSite, AnUnchangedFileIsAnswered304AndHeadSendsTheLengthOnly) {

@@ -67,6 +67,71 @@ TEST(SiteRoutes, WithoutPagesOnlyTheClientIsServed) {
   EXPECT_EQ(js->body, "export class WsvisorClient {}");
 }
 
+TEST(SiteRoutes, AcceptsGzipOnlyWhereTheFieldAllowsIt) {
+  for (auto field : {"gzip", "gzip, deflate, br", "br;q=1.0, GZIP;q=0.5", "x-gzip", "*",
+                     "deflate, *;q=0.1", " gzip ; q=1 "})
+    EXPECT_TRUE(accepts_gzip(field)) << field;
+  for (auto field : {"", "identity", "br, deflate", "gzip;q=0", "gzip; q=0.000", "*, gzip;q=0",
+                     "*;q=0", "gzipx"})
+    EXPECT_FALSE(accepts_gzip(field)) << field;
+}
+
+TEST(SiteRoutes, AFileWithAGzipRepresentationIsSentCompressedToThoseWhoAcceptIt) {
+  const web::asset packed{"app.js", "text/javascript; charset=utf-8", "plain body", "\"p1\"",
+                          "GZIPPED", "\"p1-gz\""};
+  const std::array<web::asset, 1> one{{packed}};
+  const site_content content{&client, one};
+  auto ask = [&](std::string_view accept, std::string_view if_none_match = {}) {
+    return route_site({.method = "GET", .path = "/static/app.js", .if_none_match = if_none_match,
+                       .accept_encoding = accept},
+                      content, {}, true);
+  };
+  auto zipped = ask("gzip, br");
+  ASSERT_TRUE(zipped);
+  EXPECT_EQ(zipped->body, "GZIPPED");
+  EXPECT_EQ(zipped->etag, "\"p1-gz\"");
+  EXPECT_TRUE(zipped->gzip);
+  EXPECT_TRUE(zipped->vary);
+  EXPECT_EQ(zipped->content_type, "text/javascript; charset=utf-8");
+  auto plain = ask("identity");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->body, "plain body");
+  EXPECT_EQ(plain->etag, "\"p1\"");
+  EXPECT_FALSE(plain->gzip);
+  EXPECT_TRUE(plain->vary);
+  // Each representation revalidates with its own tag.
+  EXPECT_EQ(ask("gzip", "\"p1-gz\"")->status, 304u);
+  EXPECT_EQ(ask("gzip", "\"p1\"")->status, 200u);
+  EXPECT_EQ(ask("", "\"p1\"")->status, 304u);
+  // A file without one: never compressed, no Vary.
+  auto css = route_site({.method = "GET", .path = "/static/style.css", .accept_encoding = "gzip"},
+                        site, {}, true);
+  ASSERT_TRUE(css);
+  EXPECT_FALSE(css->gzip);
+  EXPECT_FALSE(css->vary);
+  EXPECT_EQ(css->body, "body{}");
+}
+
+TEST(SiteRoutes, SiteJsonTellsThePagesTheWebSocketPath) {
+  auto body = site_json_of("/live/socket");
+  EXPECT_EQ(body, R"({"ws_path":"/live/socket"})");
+  EXPECT_EQ(site_json_of(R"(/a"b)"), R"({"ws_path":"/a\"b"})");
+  const site_content with_json{&client, files, true, body};
+  auto answer = route_site({.method = "GET", .path = "/site.json"}, with_json, {}, true);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200u);
+  EXPECT_EQ(answer->content_type, "application/json");
+  EXPECT_EQ(answer->body, body);
+  EXPECT_FALSE(answer->page);
+  auto post = route_site({.method = "POST", .path = "/site.json"}, with_json, {}, true);
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405u);
+  // Not without pages, nor without a body to send.
+  const site_content no_pages{&client, files, false, body};
+  EXPECT_FALSE(route_site({.method = "GET", .path = "/site.json"}, no_pages, {}, true));
+  EXPECT_FALSE(get("/site.json"));
+}
+
 TEST(SiteRoutes, AnswersOtherMethodsWith405AndHeadLikeGet) {
   auto post = route_site({.method = "POST", .path = "/"}, site, {}, true);
   ASSERT_TRUE(post);

@@ -50,6 +50,17 @@ export interface WsvisorClientOptions {
   environment?: { window?: EnvironmentTarget | null; document?: EnvironmentTarget | null };
   /** Uniform in [0, 1); default Math.random. */
   random?: () => number;
+  /**
+   * Where the session lives between page loads. "memory" (default): nowhere, a reload
+   * starts a new session. "session": this tab's sessionStorage keeps the session id,
+   * token, last seq, last acknowledged cseq, channels and unacknowledged publishes, and
+   * a reload resumes the session; close() forgets it.
+   */
+  persist?: "memory" | "session";
+  /** The storage key; default "wsvisor:" + the URL. */
+  persistKey?: string;
+  /** What persist "session" writes to; default globalThis.sessionStorage. */
+  storage?: { getItem(key: string): string | null; setItem(key: string, value: string): void; removeItem(key: string): void };
 }
 
 /** Payload of the `state` event. */

@@ -55,9 +55,25 @@ export class WsvisorClient {
    *   targets of `online`/`offline` and `visibilitychange` (default globalThis and
    *   globalThis.document when they are event targets)
    * @param {() => number} [options.random] uniform in [0, 1) (default Math.random)
+   * @param {"memory"|"session"} [options.persist] where the session lives between page
+   *   loads: "memory" (default: nowhere; a reload starts a new session) or "session"
+   *   (sessionStorage of this tab: a reload resumes it; see docs/browser.md)
+   * @param {string} [options.persistKey] the storage key (default "wsvisor:" + the URL)
+   * @param {{getItem: Function, setItem: Function, removeItem: Function}} [options.storage]
+   *   what persist "session" writes to (default globalThis.sessionStorage)
    */
   constructor(url, options = {}) {
     this._url = websocketUrl(url);
+    const persist = options.persist ?? "memory";
+    if (persist !== "memory" && persist !== "session") {
+      throw new TypeError(`WsvisorClient: persist must be "memory" or "session", not ${JSON.stringify(persist)}`);
+    }
+    this._storage = persist === "session" ? options.storage ?? globalThis.sessionStorage ?? null : null;
+    if (persist === "session" && !this._storage) {
+      throw new TypeError('WsvisorClient: persist "session" needs sessionStorage (or options.storage)');
+    }
+    this._storageKey = options.persistKey ?? `wsvisor:${this._url}`;
+    this._saveQueued = false;
     this._WebSocket = options.WebSocket || globalThis.WebSocket;
     if (typeof this._WebSocket !== "function") {
       throw new TypeError("WsvisorClient: no WebSocket implementation; pass options.WebSocket");
@@ -101,6 +117,7 @@ export class WsvisorClient {
     this._onOnline = () => this._online();
     this._onOffline = () => this._offline();
     this._onVisibility = () => this._visibility();
+    this._restore();
   }
 
   /** Session id of the current session, null before the first welcome. */
@@ -170,6 +187,7 @@ export class WsvisorClient {
     if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
     if (this._state === "closed") return Promise.reject(new WsvisorError("closed", "the client is closed"));
     this._wanted.add(channel);
+    this._save();
     // (A pending unsubscribe is answered first: answers come in order.)
     if (this._confirmed.has(channel) && !this._unsubWaiters.has(channel)) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -190,6 +208,7 @@ export class WsvisorClient {
   unsubscribe(channel) {
     if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
     this._wanted.delete(channel);
+    this._save();
     const waiters = this._subWaiters.get(channel);
     this._subWaiters.delete(channel);
     for (const w of waiters || []) w.reject(new WsvisorError("unsubscribed", `unsubscribed from ${channel} before it was confirmed`));
@@ -228,6 +247,7 @@ export class WsvisorClient {
     return new Promise((resolve, reject) => {
       const p = { cseq: this._nextCseq++, channel, data, resolve, reject };
       this._pending.push(p);
+      this._save();
       this._stats.published++;
       if (this._welcomed) this._sendPublish(p);
     });
@@ -261,6 +281,69 @@ export class WsvisorClient {
     this._detach();
     if (ws) ws.close(1000, "bye");
     this._stop("closed by the application");
+    // The session ended with bye: nothing to resume after a reload.
+    if (this._storage) {
+      try {
+        this._storage.removeItem(this._storageKey);
+      } catch {}
+      this._storage = null;
+    }
+  }
+
+  // ---- persistence (options.persist "session") ----
+
+  /** A saved session of this tab (an earlier page load): resumed on connect. */
+  _restore() {
+    if (!this._storage) return;
+    let saved = null;
+    try {
+      saved = JSON.parse(this._storage.getItem(this._storageKey) ?? "null");
+    } catch {
+      saved = null; // unreadable: start afresh
+    }
+    if (!saved || typeof saved.session !== "string" || typeof saved.token !== "string") return;
+    this._session = saved.session;
+    this._token = saved.token;
+    this._lastSeq = Number.isInteger(saved.lastSeq) ? saved.lastSeq : 0;
+    this._lastCseq = Number.isInteger(saved.lastCseq) ? saved.lastCseq : 0;
+    this._nextCseq = Math.max(Number.isInteger(saved.nextCseq) ? saved.nextCseq : 1, this._lastCseq + 1);
+    // The session holds these: a resume keeps them, a reset subscribes them again.
+    for (const ch of Array.isArray(saved.channels) ? saved.channels : []) {
+      if (!CHANNEL_RE.test(String(ch))) continue;
+      this._wanted.add(ch);
+      this._confirmed.add(ch);
+    }
+    // Publishes the last page load made and the server did not acknowledge:
+    // resent after the resume (the server drops those it already took).
+    for (const p of Array.isArray(saved.pending) ? saved.pending : []) {
+      if (!Number.isInteger(p?.cseq) || !CHANNEL_RE.test(String(p.channel)) || p.data === undefined) continue;
+      this._pending.push({ cseq: p.cseq, channel: p.channel, data: p.data, resolve() {}, reject() {} });
+    }
+  }
+
+  /** Writes the session's state once the current task is done (one write per task). */
+  _save() {
+    if (!this._storage || this._saveQueued) return;
+    this._saveQueued = true;
+    queueMicrotask(() => {
+      this._saveQueued = false;
+      if (!this._storage || this._session === null) return;
+      const state = {
+        session: this._session,
+        token: this._token,
+        lastSeq: this._lastSeq,
+        lastCseq: this._lastCseq,
+        nextCseq: this._nextCseq,
+        channels: [...this._wanted],
+        pending: this._pending.map(({ cseq, channel, data }) => ({ cseq, channel, data })),
+      };
+      try {
+        this._storage.setItem(this._storageKey, JSON.stringify(state));
+      } catch (err) {
+        // A full or disabled storage: the session still works, a reload starts a new one.
+        this._emit("error", { code: "persist_failed", message: `sessionStorage refused the session: ${err.message}` });
+      }
+    });
   }
 
   // ---- connection lifecycle ----
@@ -449,6 +532,7 @@ export class WsvisorClient {
     this._arm(this._heartbeatMs === 0 ? 0 : this._heartbeatMs + this._grace(), "heartbeat_timeout");
     this._session = f.session;
     this._token = f.token;
+    this._save();
     if (resumedSession) {
       this._stats.resumes++;
       const replay = typeof f.replay === "number" ? f.replay : undefined;
@@ -496,6 +580,7 @@ export class WsvisorClient {
       return this._lost(`protocol_violation: seq gap (got ${seq}, expected ${this._lastSeq + 1})`, true);
     }
     this._lastSeq = seq;
+    this._save();
     this._stats.received++;
     this._emit("message", { seq, channel: f.channel, data: f.data });
     this._scheduleAck(false);
@@ -509,6 +594,7 @@ export class WsvisorClient {
   /** Everything at or below `cseq` is accepted by the server. */
   _ackUpTo(cseq) {
     if (cseq > this._lastCseq) this._lastCseq = cseq;
+    this._save();
     while (this._pending.length > 0 && this._pending[0].cseq <= cseq) {
       const p = this._pending.shift();
       this._stats.acked++;

@@ -4,14 +4,31 @@
 // resets, goaways).
 //
 // Query parameters: ?channel=NAME (default "chat"), ?auth=JWT (sent in hello
-// when the node has [auth] on), ?url=ws://HOST/PATH (default: this host, /ws).
+// when the node has [auth] on), ?url=ws://HOST/PATH (default: this host, at
+// the node's server.path, which /site.json names).
+//
+// The session lives in this tab's sessionStorage (persist: "session"): a
+// reload resumes it and shows what was published meanwhile.
 
 import { WsvisorClient } from "/client.js";
 
 const params = new URLSearchParams(location.search);
 const channel = params.get("channel") || "chat";
 const auth = params.get("auth") || undefined;
-const url = params.get("url") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+/** The node's WebSocket path (server.path); /ws if the node does not say. */
+async function wsPath() {
+  try {
+    const res = await fetch("/site.json", { cache: "no-store" });
+    if (res.ok) {
+      const { ws_path: path } = await res.json();
+      if (typeof path === "string" && path.startsWith("/")) return path;
+    }
+  } catch {}
+  return "/ws";
+}
+
+const url = params.get("url") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${await wsPath()}`;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -31,7 +48,7 @@ const ui = {
   offlineSeconds: $("offline-seconds"),
 };
 
-const client = new WsvisorClient(url, auth === undefined ? {} : { auth });
+const client = new WsvisorClient(url, { persist: "session", ...(auth === undefined ? {} : { auth }) });
 
 ui.channel.textContent = channel;
 ui.name.value = localStorage.getItem("wsvisor-demo-name") || `guest-${Math.floor(Math.random() * 9000 + 1000)}`;

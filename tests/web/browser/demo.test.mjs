@@ -198,6 +198,59 @@ describe("the demo page", () => {
     assert.deepEqual(page.problems, []);
     await context.close();
   });
+
+  test("a reload resumes the tab's session from sessionStorage and shows what was published meanwhile", async () => {
+    const { context, page } = await newPage(browser);
+    await page.goto(`${node.httpUrl}/`);
+    await waitForState(page, "connected");
+    await page.waitForFunction(() => document.getElementById("session").textContent.length > 8, null, WAIT);
+    await sendFromPage(page, "ada", "before the reload");
+    await waitForChatLength(page, 1);
+    await page.waitForFunction(() => document.querySelectorAll("#outbox li").length === 0, null, WAIT);
+    const before = await sessionOf(page);
+    const stored = await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("wsvisor:")));
+    assert.equal(stored.length, 1, "the session is kept in sessionStorage");
+
+    // The page goes away (no bye): the session waits for a resume.
+    await page.goto("about:blank");
+    const missed = ["during the reload 1", "during the reload 2", "during the reload 3"];
+    await eventually(async () => (await httpJson(node.httpUrl, `/api/sessions/${before.id}`)).body.state === "detached", {
+      timeoutMs: 10000,
+      what: "the page's session detached",
+    });
+    await publish(missed);
+    await eventually(async () => (await httpJson(node.httpUrl, `/api/sessions/${before.id}`)).body.seq === before.seq + 3, {
+      timeoutMs: 10000,
+      what: "the missed messages buffered",
+    });
+
+    await page.goto(`${node.httpUrl}/`);
+    await waitForState(page, "resumed");
+    assert.equal((await page.textContent("#session")).trim(), before.id);
+    const resumed = page.locator('#log li[data-kind="resumed"]').last();
+    await resumed.waitFor(WAIT);
+    assert.equal(await resumed.getAttribute("data-replay"), "3");
+    await waitForChatLength(page, 3);
+    const chat = await chatOf(page);
+    assert.deepEqual(
+      chat.map((m) => m.text),
+      missed,
+    );
+    assert.deepEqual(
+      chat.map((m) => m.seq),
+      [before.seq + 1, before.seq + 2, before.seq + 3],
+    );
+    assert.ok(chat.every((m) => m.replayed), "marked as replayed");
+    await screenshot(page, "demo-after-reload");
+
+    // A plain reload resumes too, with nothing to replay.
+    await page.reload();
+    await waitForState(page, "resumed");
+    assert.equal((await page.textContent("#session")).trim(), before.id);
+    assert.equal(await page.locator('#log li[data-kind="resumed"]').last().getAttribute("data-replay"), "0");
+    assert.deepEqual(page.problems, []);
+    await context.close();
+  });
 });
 
 describe("the demo page on a node with [auth]", () => {

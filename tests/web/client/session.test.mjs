@@ -5,16 +5,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { closeClients, makeClient, recordStates } from "../support/client.mjs";
 import { jwt } from "../support/jwt.mjs";
-import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, useWsvisor } from "../support/wsvisor.mjs";
-
-/** A raw connection with a session, subscribed to `channel`. */
-async function rawSubscriber(url, channel) {
-  const raw = await rawConnection(url);
-  await raw.hello();
-  raw.send({ type: "subscribe", channel });
-  await raw.next("subscribed");
-  return raw;
-}
+import { TEST_TIMEOUT_MS, collectMessages, eventually, httpJson, nextState, rawConnection, rawSubscriber, useWsvisor } from "../support/wsvisor.mjs";
 
 /** Publishes `values` in order on a raw connection with a session; resolves when all are acked. */
 async function rawPublish(raw, channel, values, firstCseq = 1) {

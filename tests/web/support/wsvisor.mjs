@@ -259,6 +259,15 @@ export async function rawConnection(url, { protocols = ["wsvisor.v1"], timeoutMs
   return conn;
 }
 
+/** A raw connection with a session, subscribed to `channel`. */
+export async function rawSubscriber(url, channel) {
+  const raw = await rawConnection(url);
+  await raw.hello();
+  raw.send({ type: "subscribe", channel });
+  await raw.next("subscribed");
+  return raw;
+}
+
 /** POSTs (or other method) to the node's HTTP API; resolves with { status, body }. */
 export async function httpJson(httpUrl, path, { method = "GET", body, headers = {} } = {}) {
   const res = await fetch(httpUrl + path, {

@@ -18,6 +18,17 @@ const client: WsvisorClient = new WsvisorClientDefault("ws://127.0.0.1:8080/ws",
   environment: { window: null, document: null },
   random: Math.random,
 });
+const kept: Map<string, string> = new Map();
+const persisted = new WsvisorClientDefault("ws://127.0.0.1:8080/ws", {
+  persist: "session",
+  persistKey: "wsvisor:demo",
+  storage: {
+    getItem: (key: string) => kept.get(key) ?? null,
+    setItem: (key: string, value: string) => void kept.set(key, value),
+    removeItem: (key: string) => void kept.delete(key),
+  },
+});
+void persisted;
 const off: () => void = client.on("message", (m: WsvisorMessage) => {
   const seq: number = m.seq;
   const channel: string = m.channel;
