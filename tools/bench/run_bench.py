@@ -161,6 +161,9 @@ def applies(workload, peer):
 def run_all(args):
     cpus = os.cpu_count() or 1
     server_cpu, gen_cpu = (1, 0) if cpus >= 2 else (None, None)
+    # Before the run writes its own outputs (docs/bench/), which would
+    # otherwise make the tree look modified.
+    meta = machine(server_cpu, gen_cpu)
     os.makedirs(os.path.join(OUT_DIR), exist_ok=True)
     cdf_dir = os.path.join(OUT_DIR, "cdf")
     os.makedirs(cdf_dir, exist_ok=True)
@@ -199,7 +202,6 @@ def run_all(args):
                 log("  " + summary(result))
             with open(results_path, "a") as f:
                 f.write(json.dumps(result) + "\n")
-    meta = machine(server_cpu, gen_cpu)
     meta["elapsed_s"] = round(time.time() - started)
     meta["commands"] = sorted(set(commands), key=commands.index)
     meta["quick"] = args.quick
