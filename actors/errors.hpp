@@ -4,7 +4,7 @@
 /// {code, category atom "wsvisor", optional context message}. Actors reply or
 /// exit with these; `actor_system::render` prints them as
 /// "wsvisor: supervisor_gave_up (context)" once `add_error_category` (called
-/// by `add_message_types`) has run on the system's config. CAF's free
+/// by every `add_*_message_types`) has run on the system's config. CAF's free
 /// `caf::to_string(const caf::error&)` cannot be taught a category in 0.17 and
 /// prints "error(1, 'wsvisor', ...)"; use `sys.render(err)` or `describe`.
 

@@ -16,13 +16,13 @@ send_result remote_transport::send(out_frame frame) {
   std::string text = frame.head.str();
   if (frame.body) text += *frame.body;
   in_flight_ += text.size();
-  caf::anon_send(conn_, conn_out_atom::value, std::move(text));
+  caf::anon_send(conn_, connection_write_atom::value, std::move(text));
   return send_result::queued;
 }
 
 void remote_transport::close(std::uint16_t code, std::string reason) {
   if (closed_.exchange(true)) return;
-  caf::anon_send(conn_, drop_conn_atom::value, code, std::move(reason));
+  caf::anon_send(conn_, drop_connection_atom::value, code, std::move(reason));
   std::lock_guard guard{mutex_};
   on_room_ = nullptr;
 }

@@ -2,9 +2,9 @@
 
 /// The transport of a session attached to a connection on another node: the
 /// session writes to it as to a local socket, and every frame travels to the
-/// connection actor as (conn_out_atom, frame) over CAF's middleman. The
+/// connection actor as (connection_write_atom, frame) over CAF's middleman. The
 /// connection writes it to its own socket and gives credit back
-/// (conn_credit_atom) once the frame has left its queue, so a session
+/// (connection_credit_atom) once the frame has left its queue, so a session
 /// replaying a large buffer to a slow client behind another node waits
 /// (has_room/when_room) instead of flooding the link or the remote queue.
 ///

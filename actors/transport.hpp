@@ -17,13 +17,13 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
-#include "actors/frame_text.hpp"
+#include "protocol/frame_text.hpp"
 
 namespace wsvisor {
 
 /// One outbound text frame, sent as `head + *body`. A fan-out message shares
 /// one encoded `body` between every recipient; each adds only its `head`,
-/// kept inline when short (actors/frame_text.hpp). Either part may be empty
+/// kept inline when short (protocol/frame_text.hpp). Either part may be empty
 /// (a null `body` counts as empty).
 struct out_frame {
   frame_text head;

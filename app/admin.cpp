@@ -23,6 +23,11 @@
 
 #include "actors/errors.hpp"
 #include "config/units.hpp"
+#include "actors/messages.hpp"
+#include "actors/supervision/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/upstream/messages.hpp"
+#include "actors/cluster/messages.hpp"
 
 namespace wsvisor {
 
@@ -33,74 +38,6 @@ namespace {
 // Nested supervisors are followed this deep; the tree is the node's own
 // configuration, so this only guards against a cycle.
 constexpr int max_depth = 8;
-
-json::value text_or_null(const std::string& s) {
-  // Parentheses: json::value{x} would be an array holding x.
-  return s.empty() ? json::value{} : json::value(json::string{s});
-}
-
-json::value connection_node_of(const session_info& s, const std::string& node,
-                               const node_names& names) {
-  if (!s.attached) return nullptr;
-  if (s.connection_node.empty()) return json::string{node};
-  auto it = names.find(s.connection_node);
-  return json::string{it == names.end() ? s.connection_node : it->second};
-}
-
-json::object session_object(const session_info& s, const std::string& node,
-                            const node_names& names) {
-  json::array channels;
-  for (auto& c : s.channels) channels.emplace_back(json::string{c});
-  json::object replay{{"messages", s.buffered},
-                      {"bytes", s.buffered_bytes},
-                      {"max_messages", s.buffer_max},
-                      {"max_bytes", s.buffer_max_bytes}};
-  return {{"id", s.id},
-          {"state", s.attached ? "attached" : "detached"},
-          {"node", node},
-          {"subject", text_or_null(s.subject)},
-          {"subscriptions", std::move(channels)},
-          {"seq", s.seq},
-          {"acked", s.acked},
-          {"replay", std::move(replay)},
-          {"since_ms", s.since_ms},
-          {"expires_ms", s.attached ? json::value{} : json::value(s.expires_ms)},
-          {"remote", s.attached ? text_or_null(s.peer) : json::value{}},
-          {"connection_node", connection_node_of(s, node, names)}};
-}
-
-json::object tree_object(const supervision_node& n, std::chrono::system_clock::time_point now) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  json::array children;
-  for (std::size_t i = 0; i < n.tree.children.size(); ++i) {
-    auto& c = n.tree.children[i];
-    json::value restart_at, restart_in;
-    if (c.restart_at) {
-      restart_at = duration_cast<milliseconds>(c.restart_at->time_since_epoch()).count();
-      restart_in =
-          std::max<std::int64_t>(0, duration_cast<milliseconds>(*c.restart_at - now).count());
-    }
-    json::value nested;
-    // A nested supervisor that did not answer has no tree (and no name).
-    if (i < n.nested.size() && n.nested[i] && !n.nested[i]->tree.name.empty())
-      nested = tree_object(*n.nested[i], now);
-    children.emplace_back(json::object{{"name", c.name},
-                                       {"state", to_string(c.state)},
-                                       {"restart", to_string(c.restart)},
-                                       {"policy", c.policy},
-                                       {"max_restarts", c.max_restarts},
-                                       {"restart_window_ms", c.restart_window.count()},
-                                       {"restarts", c.restarts},
-                                       {"last_exit_reason", text_or_null(c.last_exit_reason)},
-                                       {"restart_at_ms", restart_at},
-                                       {"restart_in_ms", restart_in},
-                                       {"supervisor", std::move(nested)}});
-  }
-  return {{"name", n.tree.name},
-          {"strategy", to_string(n.tree.strategy)},
-          {"children", std::move(children)}};
-}
 
 net::admin_outcome ok(std::string body) { return {.status = 200, .body = std::move(body)}; }
 
@@ -135,7 +72,7 @@ void with_names(self_ptr self, const admin_context& ctx, std::function<void(node
   node_names names{{caf::to_string(self->home_system().node()), ctx.node}};
   auto cluster = named(self->home_system(), cluster_name);
   if (!cluster) return then(std::move(names));
-  self->request(cluster, ctx.timeout, cl_status_atom::value)
+  self->request(cluster, ctx.timeout, cluster_status_atom::value)
       .then(
           [names, then](std::vector<cluster_member_info>& members) mutable {
             for (auto& m : members)
@@ -149,7 +86,7 @@ void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
                    net::admin_reply reply, node_names names) {
   auto registry = named(self->home_system(), session_registry_name);
   if (!registry) return reply(unavailable("session registry"));
-  self->request(registry, ctx.timeout, adm_list_atom::value, req.after, req.limit)
+  self->request(registry, ctx.timeout, admin_list_atom::value, req.after, req.limit)
       .then(
           [self, ctx, req, reply, registry, names](std::vector<std::string>& ids,
                                                    std::vector<caf::actor>&, bool more) {
@@ -173,7 +110,7 @@ void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
             if (ids.empty()) return finish();
             // By id: the registry answers for a parked session itself.
             for (std::size_t i = 0; i < ids.size(); ++i)
-              self->request(registry, ctx.timeout, adm_info_atom::value, ids[i])
+              self->request(registry, ctx.timeout, admin_info_atom::value, ids[i])
                   .then(
                       [g, i, finish](session_info& info) {
                         g->infos[i] = std::move(info);
@@ -240,7 +177,7 @@ void supervision(self_ptr self, admin_context ctx, net::admin_reply reply) {
 void channels(self_ptr self, admin_context ctx, net::admin_request req, net::admin_reply reply) {
   auto broker = named(self->home_system(), broker_name);
   if (!broker) return reply(unavailable("broker"));
-  self->request(broker, ctx.timeout, adm_chans_atom::value, req.after, req.limit)
+  self->request(broker, ctx.timeout, admin_channels_atom::value, req.after, req.limit)
       .then(
           [self, ctx, reply](std::vector<channel_info>& page, bool more) {
             auto next = more && !page.empty() ? page.back().name : std::string{};
@@ -259,7 +196,7 @@ void channels(self_ptr self, admin_context ctx, net::admin_request req, net::adm
               reply(ok(channels_json(*shared, owners, ctx.node, next)));
             };
             if (!owned || !upstreams) return answer({});
-            self->request(upstreams, ctx.timeout, up_status_atom::value)
+            self->request(upstreams, ctx.timeout, upstream_status_atom::value)
                 .then([answer](std::vector<upstream_status>& ups) { answer(ups); },
                       [answer](caf::error&) { answer({}); });
           },
@@ -316,7 +253,7 @@ void cluster_list(self_ptr self, admin_context ctx, net::admin_request req,
         done();
         continue;
       }
-      self->request(peer, ctx.timeout, cl_admin_atom::value,
+      self->request(peer, ctx.timeout, cluster_admin_atom::value,
                     static_cast<std::uint8_t>(req.what), req.after, req.limit, req.state)
           .then(
               [g, i, done, name](std::uint16_t status, std::string& body) {
@@ -345,7 +282,7 @@ void cluster_list(self_ptr self, admin_context ctx, net::admin_request req,
   };
   auto cluster = named(self->home_system(), cluster_name);
   if (!cluster) return ask_all({});  // a single node is its own cluster
-  self->request(cluster, ctx.timeout, cl_status_atom::value)
+  self->request(cluster, ctx.timeout, cluster_status_atom::value)
       .then([ask_all](std::vector<cluster_member_info>& members) { ask_all(members); },
             [self, reply](caf::error& err) { reply(failure(self->home_system(), err)); });
 }
@@ -354,7 +291,7 @@ void cluster_view(self_ptr self, admin_context ctx, net::admin_reply reply) {
   auto cluster = named(self->home_system(), cluster_name);
   if (!ctx.cluster) return reply(ok(cluster_json(ctx, {})));
   if (!cluster) return reply(unavailable("cluster actor"));
-  self->request(cluster, ctx.timeout, cl_status_atom::value)
+  self->request(cluster, ctx.timeout, cluster_status_atom::value)
       .then(
           [ctx, reply](std::vector<cluster_member_info>& members) {
             reply(ok(cluster_json(ctx, members)));
@@ -376,19 +313,19 @@ caf::behavior admin_actor(self_ptr self, admin_context ctx, net::admin_request r
       break;
     case kind::get_session:
       with_names(self, ctx, [self, ctx, req, reply, node](node_names names) {
-        ask_session(self, ctx, req, reply, adm_info_atom::value,
+        ask_session(self, ctx, req, reply, admin_info_atom::value,
                     [reply, node, names](session_info& s) {
                       reply(ok(session_json(s, node, names)));
                     });
       });
       break;
     case kind::end_session:
-      ask_session(self, ctx, req, reply, adm_end_atom::value, [reply, id = req.id](caf::ok_atom) {
+      ask_session(self, ctx, req, reply, admin_end_atom::value, [reply, id = req.id](caf::ok_atom) {
         reply(ok(json::serialize(json::object{{"id", id}, {"ended", true}})));
       });
       break;
     case kind::disconnect_session:
-      ask_session(self, ctx, req, reply, adm_cut_atom::value, [reply, id = req.id](caf::ok_atom) {
+      ask_session(self, ctx, req, reply, admin_cut_atom::value, [reply, id = req.id](caf::ok_atom) {
         reply(ok(json::serialize(json::object{{"id", id}, {"disconnected", true}})));
       });
       break;
@@ -413,9 +350,9 @@ void serve_admin(caf::actor_system& sys, const admin_context& ctx, net::admin_re
 
 namespace {
 
-// (adm_done_atom, std::uint64_t ticket, std::uint16_t status, std::string body): an admin
+// (admin_done_atom, std::uint64_t ticket, std::uint16_t status, std::string body): an admin
 // actor -> the responder, the answer to the peer's question under `ticket`.
-using adm_done_atom = caf::atom_constant<caf::atom("adm_done")>;
+using admin_done_atom = caf::atom_constant<caf::atom("adm_done")>;
 
 struct responder_state {
   static inline const char* name = "admin_responder";
@@ -425,7 +362,7 @@ struct responder_state {
 
 caf::behavior admin_responder(caf::stateful_actor<responder_state>* self, admin_context ctx) {
   return {
-      [self, ctx](cl_admin_atom, std::uint8_t what, std::string& after, std::uint64_t limit,
+      [self, ctx](cluster_admin_atom, std::uint8_t what, std::string& after, std::uint64_t limit,
                   std::string& state) -> caf::result<std::uint16_t, std::string> {
         using kind = net::admin_request::kind;
         auto k = static_cast<kind>(what);
@@ -445,12 +382,12 @@ caf::behavior admin_responder(caf::stateful_actor<responder_state>* self, admin_
                     [me, ticket](net::admin_outcome o) {
                       auto body = o.error.empty() ? std::move(o.body) : error_body(o);
                       if (auto responder = caf::actor_cast<caf::actor>(me))
-                        caf::anon_send(responder, adm_done_atom::value, ticket,
+                        caf::anon_send(responder, admin_done_atom::value, ticket,
                                        static_cast<std::uint16_t>(o.status), std::move(body));
                     });
         return rp;
       },
-      [self](adm_done_atom, std::uint64_t ticket, std::uint16_t status, std::string& body) {
+      [self](admin_done_atom, std::uint64_t ticket, std::uint16_t status, std::string& body) {
         auto it = self->state.waiting.find(ticket);
         if (it == self->state.waiting.end()) return;
         it->second.deliver(status, std::move(body));
@@ -465,127 +402,6 @@ caf::actor spawn_admin_responder(caf::actor_system& sys, admin_context ctx) {
   auto responder = sys.spawn(admin_responder, std::move(ctx));
   sys.registry().put(admin_name, responder);
   return responder;
-}
-
-std::string session_json(const session_info& s, const std::string& node, const node_names& names) {
-  return json::serialize(session_object(s, node, names));
-}
-
-std::string sessions_json(const std::vector<session_info>& page, const std::string& node,
-                          const std::string& next, const node_names& names) {
-  json::array sessions;
-  for (auto& s : page) sessions.emplace_back(session_object(s, node, names));
-  return json::serialize(json::object{
-      {"node", node}, {"sessions", std::move(sessions)}, {"next", text_or_null(next)}});
-}
-
-std::string supervision_json(const supervision_node& root, const std::string& node,
-                             std::chrono::system_clock::time_point now) {
-  return json::serialize(json::object{{"node", node}, {"supervisor", tree_object(root, now)}});
-}
-
-std::string channels_json(const std::vector<channel_info>& page,
-                          const std::vector<std::string>& upstreams, const std::string& node,
-                          const std::string& next) {
-  json::array channels;
-  for (std::size_t i = 0; i < page.size(); ++i) {
-    auto& c = page[i];
-    auto owner = i < upstreams.size() ? upstreams[i] : std::string{};
-    channels.emplace_back(json::object{{"name", c.name},
-                                       {"subscribers", c.subscribers},
-                                       {"peers", c.peers},
-                                       {"owned", c.owned},
-                                       {"upstream", text_or_null(owner)}});
-  }
-  return json::serialize(json::object{
-      {"node", node}, {"channels", std::move(channels)}, {"next", text_or_null(next)}});
-}
-
-std::string merge_cluster_pages(net::admin_request::kind what, const std::vector<node_page>& pages,
-                                std::uint64_t limit, const std::string& node) {
-  bool sessions = what == net::admin_request::kind::list_sessions;
-  std::string_view list = sessions ? "sessions" : "channels";
-  std::string_view key = sessions ? "id" : "name";
-  json::array answered, missing;
-  // (key, node, row) of every answer; the end of the shortest page that has more.
-  std::vector<std::tuple<std::string, std::string, json::object>> rows;
-  std::optional<std::string> bound;
-  for (auto& page : pages) {
-    json::value parsed;
-    if (!page.body.empty()) {
-      boost::system::error_code ec;
-      parsed = json::parse(page.body, ec);
-      if (ec || !parsed.is_object()) parsed = nullptr;
-    }
-    if (!parsed.is_object()) {
-      missing.emplace_back(json::object{
-          {"node", page.node},
-          {"error", page.error.empty() ? std::string{"internal"} : page.error},
-          {"message", page.error.empty() ? std::string{"the node's answer was not JSON"}
-                                         : page.message}});
-      continue;
-    }
-    answered.emplace_back(json::string{page.node});
-    auto& obj = parsed.as_object();
-    if (auto* next = obj.if_contains("next"); next && next->is_string()) {
-      std::string end{next->as_string()};
-      if (!bound || end < *bound) bound = end;
-    }
-    if (auto* items = obj.if_contains(list); items && items->is_array())
-      for (auto& item : items->as_array()) {
-        if (!item.is_object()) continue;
-        auto row = item.as_object();
-        auto* k = row.if_contains(key);
-        if (!k || !k->is_string()) continue;
-        std::string sort_key{k->as_string()};  // before the insertion below moves it
-        row["node"] = page.node;
-        rows.emplace_back(std::move(sort_key), page.node, std::move(row));
-      }
-  }
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) {
-    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
-  });
-  json::array out;
-  std::string next;
-  std::uint64_t keys = 0;
-  std::string last_key;
-  for (auto& [k, n, row] : rows) {
-    if (bound && k > *bound) break;  // the next page of a node that has more
-    if (out.empty() || k != last_key) {
-      if (keys == limit) {
-        next = last_key;
-        break;
-      }
-      ++keys;
-      last_key = k;
-    }
-    out.emplace_back(std::move(row));
-  }
-  if (next.empty() && bound) next = *bound;
-  json::object body{{"node", node},
-                    {"scope", "cluster"},
-                    {"answered", std::move(answered)},
-                    {"missing", std::move(missing)}};
-  body[list] = std::move(out);
-  body["next"] = text_or_null(next);
-  return json::serialize(body);
-}
-
-std::string cluster_json(const admin_context& ctx, const std::vector<cluster_member_info>& members) {
-  json::array rows;
-  for (auto& m : members)
-    rows.emplace_back(json::object{{"node", text_or_null(m.node)},
-                                   {"address", text_or_null(m.address)},
-                                   {"public_url", text_or_null(m.public_url)},
-                                   {"state", m.state},
-                                   {"since_ms", m.since_ms == 0 ? json::value{} : json::value(m.since_ms)},
-                                   {"last_seen_ms", m.last_seen_ms == 0 ? json::value{}
-                                                                        : json::value(m.last_seen_ms)}});
-  return json::serialize(json::object{{"node", ctx.node},
-                                      {"enabled", ctx.cluster},
-                                      {"address", ctx.cluster ? text_or_null(ctx.address) : json::value{}},
-                                      {"public_url", ctx.cluster ? text_or_null(ctx.public_url) : json::value{}},
-                                      {"members", std::move(rows)}});
 }
 
 }  // namespace wsvisor

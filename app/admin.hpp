@@ -18,6 +18,9 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/supervision/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/cluster/messages.hpp"
 #include "net/http_server.hpp"
 
 namespace wsvisor {
@@ -37,7 +40,7 @@ void serve_admin(caf::actor_system& sys, const admin_context& ctx, net::admin_re
                  net::admin_reply reply);
 
 /// Spawns the admin responder and registers it as `admin_name`: it answers a
-/// peer's (cl_admin_atom, ...) with this node's own answer (node scope) to
+/// peer's (cluster_admin_atom, ...) with this node's own answer (node scope) to
 /// GET /api/sessions or /api/channels. The caller ends it (an exit message).
 caf::actor spawn_admin_responder(caf::actor_system& sys, admin_context ctx);
 

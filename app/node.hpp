@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/supervisor.hpp"
+#include "actors/supervision/supervisor.hpp"
 #include "config/config.hpp"
 
 namespace wsvisor {
@@ -74,27 +74,5 @@ class node {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-/// Whether CAF runs its work-sharing scheduler for `server.actor_scheduler`
-/// (`auto`: when this process may run on one CPU only; never with `io`).
-bool use_work_sharing(actor_scheduler s);
-
-/// The scheduler a node runs for `server.actor_scheduler`: "io", "sharing"
-/// or "stealing" (`auto` resolved), as its `listening` line names it.
-std::string_view scheduler_in_use(actor_scheduler s);
-
-/// The node's I/O threads: `server.io_threads`, or with 0 one per CPU this
-/// process may run on (its affinity, as `taskset` sets it).
-std::size_t io_thread_count(const server_config& s);
-
-/// Whether the node's threads run under SCHED_BATCH: with `auto`, when this
-/// process may run on one CPU only. The I/O thread and the actor worker then
-/// share that CPU, and a batch thread woken by the other does not preempt
-/// it, so each finishes its batch of frames or messages before switching.
-bool use_batch_scheduling(actor_scheduler s);
-
-/// The `wsvisor` command line: parses arguments, loads and validates the
-/// configuration, then runs a node. Returns the process exit status.
-int run_main(int argc, const char* const* argv);
 
 }  // namespace wsvisor

@@ -10,6 +10,9 @@
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
+#include "actors/supervision/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/upstream/messages.hpp"
 #include "config/checks.hpp"
 #include "log/log.hpp"
 
@@ -17,7 +20,7 @@ namespace wsvisor {
 namespace {
 
 // The supervisors whose own strategy comes from a named policy: the root
-// (app/node.cpp) and the upstream links' (actors/upstreams.hpp). A strategy
+// (app/node.cpp) and the upstream links' (actors/upstream/upstreams.hpp). A strategy
 // is fixed when a supervisor starts.
 bool strategy_in_use(const std::string& policy_name) {
   return policy_name == "root" || policy_name == "upstream";
@@ -170,7 +173,7 @@ struct upstream_step {
 };
 
 // How long one step may take: a removal waits for the link to close, bounded
-// by the supervisor's two shutdown timeouts (actors/supervisor.hpp).
+// by the supervisor's two shutdown timeouts (actors/supervision/supervisor.hpp).
 constexpr std::chrono::seconds step_timeout{30};
 
 void run_steps(caf::event_based_actor* self, caf::actor ups,
@@ -225,7 +228,7 @@ caf::behavior reloader(caf::event_based_actor* self, int, reload_plan plan, conf
          "the root supervisor", logger);
   if ((plan.session || plan.limits) && registry)
     tell(self, registry,
-         caf::make_message(reg_settings_atom::value,
+         caf::make_message(registry_settings_atom::value,
                            registry_settings{
                                .session = applied.session,
                                .max_sessions = applied.limits.sessions,

@@ -10,7 +10,7 @@
 
 #include "client/client_actor.hpp"
 #include "client/client_io.hpp"
-#include "client/frames.hpp"
+#include "protocol/client_frames.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
 #include "log/log.hpp"
@@ -90,13 +90,13 @@ client::~client() {
 
 bool client::subscribe(std::string channel) {
   if (shared_->closed || !detail::is_valid_channel(channel)) return false;
-  caf::anon_send(*actor_, detail::cl_sub_atom::value, std::move(channel));
+  caf::anon_send(*actor_, detail::client_subscribe_atom::value, std::move(channel));
   return true;
 }
 
 bool client::unsubscribe(std::string channel) {
   if (shared_->closed || !detail::is_valid_channel(channel)) return false;
-  caf::anon_send(*actor_, detail::cl_unsub_atom::value, std::move(channel));
+  caf::anon_send(*actor_, detail::client_unsubscribe_atom::value, std::move(channel));
   return true;
 }
 
@@ -110,12 +110,12 @@ publish_result client::publish(std::string channel, std::string json_data) {
   do {
     if (n >= shared_->max_pending) return publish_result::full;
   } while (!shared_->pending.compare_exchange_weak(n, n + 1));
-  caf::anon_send(*actor_, detail::cl_pub_atom::value, std::move(channel), std::move(json_data));
+  caf::anon_send(*actor_, detail::client_publish_atom::value, std::move(channel), std::move(json_data));
   return publish_result::queued;
 }
 
 void client::close() {
-  if (!shared_->closed.exchange(true)) caf::anon_send(*actor_, detail::cl_close_atom::value);
+  if (!shared_->closed.exchange(true)) caf::anon_send(*actor_, detail::client_close_atom::value);
 }
 
 client_stats client::stats() const {

@@ -11,7 +11,7 @@
 /// channels again and resends its unacknowledged publishes there.
 ///
 /// Inside, a client actor owns the session state and a wsvisor supervisor
-/// (actors/supervisor.hpp) owns the link: one actor per connection attempt,
+/// (actors/supervision/supervisor.hpp) owns the link: one actor per connection attempt,
 /// respawned after the policy's delay whenever it dies. Sockets run on one
 /// Asio thread that the client owns. Beast stays out of this header.
 ///

@@ -10,11 +10,12 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
-#include "actors/supervisor.hpp"
+#include "actors/supervision/supervisor.hpp"
 #include "client/link.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
 #include "log/log.hpp"
+#include "actors/supervision/messages.hpp"
 
 namespace wsvisor::detail {
 namespace {
@@ -31,19 +32,19 @@ caf::behavior client_behavior(actor_type* self, std::shared_ptr<client_shared> s
   self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
   self->state.init(std::move(shared), std::move(opts), std::move(io));
   return {
-      [self](cl_sub_atom, const std::string& ch) { self->state.subscribe(ch); },
-      [self](cl_unsub_atom, const std::string& ch) { self->state.unsubscribe(ch); },
-      [self](cl_pub_atom, std::string& ch, std::string& data) {
+      [self](client_subscribe_atom, const std::string& ch) { self->state.subscribe(ch); },
+      [self](client_unsubscribe_atom, const std::string& ch) { self->state.unsubscribe(ch); },
+      [self](client_publish_atom, std::string& ch, std::string& data) {
         self->state.publish(std::move(ch), std::move(data));
       },
-      [self](cl_close_atom) { self->state.close(); },
-      [self](cl_link_up_atom, const caf::actor& link) { self->state.on_link_up(link); },
-      [self](cl_open_atom, std::uint64_t id) { self->state.on_open(id); },
-      [self](cl_frame_atom, std::uint64_t id, const std::string& text) {
+      [self](client_close_atom) { self->state.close(); },
+      [self](client_link_up_atom, const caf::actor& link) { self->state.on_link_up(link); },
+      [self](client_open_atom, std::uint64_t id) { self->state.on_open(id); },
+      [self](client_frame_atom, std::uint64_t id, const std::string& text) {
         self->state.on_frame(id, text);
       },
-      [self](cl_ack_tmo_atom, std::uint64_t gen) { self->state.on_ack_timeout(gen); },
-      [self](cl_silence_atom, std::uint64_t gen) { self->state.on_silence(gen); },
+      [self](client_ack_timeout_atom, std::uint64_t gen) { self->state.on_ack_timeout(gen); },
+      [self](client_silence_atom, std::uint64_t gen) { self->state.on_silence(gen); },
       [self](const supervisor_event& ev) { self->state.on_supervisor_event(ev); },
   };
 }
@@ -173,7 +174,7 @@ void client_actor_state::on_link_up(const caf::actor& link) {
   change.url = url_;
   change.attempt = attempt_++;
   report(std::move(change));
-  self_->send(link_, cl_connect_atom::value, url_, delay_ms);
+  self_->send(link_, client_connect_atom::value, url_, delay_ms);
 }
 
 void client_actor_state::on_open(std::uint64_t link_id) {
@@ -250,7 +251,7 @@ void client_actor_state::on_ack_timeout(std::uint64_t generation) {
 }
 
 void client_actor_state::arm_silence(duration d) {
-  self_->delayed_send(self_, d, cl_silence_atom::value, ++silence_gen_);
+  self_->delayed_send(self_, d, client_silence_atom::value, ++silence_gen_);
 }
 
 void client_actor_state::on_silence(std::uint64_t generation) {
@@ -267,7 +268,7 @@ void client_actor_state::on_silence(std::uint64_t generation) {
 // -- helpers ----------------------------------------------------------------------------
 
 void client_actor_state::send_frame(std::string text) {
-  if (link_ && link_id_ != 0) self_->send(link_, cl_send_atom::value, std::move(text));
+  if (link_ && link_id_ != 0) self_->send(link_, client_send_atom::value, std::move(text));
 }
 
 void client_actor_state::drop_link(client_errc code, std::string detail) {

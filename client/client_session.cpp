@@ -166,7 +166,7 @@ void client_actor_state::on_message(server_frame& f) {
     send_ack();
   } else if (!ack_armed_) {
     ack_armed_ = true;
-    self_->delayed_send(self_, opts_.ack_interval, cl_ack_tmo_atom::value, ++ack_gen_);
+    self_->delayed_send(self_, opts_.ack_interval, client_ack_timeout_atom::value, ++ack_gen_);
   }
 }
 

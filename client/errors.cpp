@@ -5,7 +5,7 @@
 #include <caf/message.hpp>
 
 #include "actors/errors.hpp"
-#include "actors/messages.hpp"
+#include "actors/supervision/messages.hpp"
 
 namespace wsvisor {
 namespace {
@@ -59,7 +59,7 @@ std::string to_string(client_errc code) {
 }
 
 void add_client_types(caf::actor_system_config& cfg) {
-  add_message_types(cfg);
+  add_supervision_message_types(cfg);
   cfg.add_error_category(client_error_category,
                          [](std::uint8_t code, caf::atom_value, const caf::message& context) {
                            return "wsclient: " + render(code, context);

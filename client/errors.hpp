@@ -44,7 +44,7 @@ caf::error make_error(client_errc code, std::string context = {});
 /// The enumerator's name, e.g. "heartbeat_timeout".
 std::string to_string(client_errc code);
 
-/// Registers wsvisor's message types (`add_message_types`) and the
+/// Registers wsvisor's message types (`add_supervision_message_types`) and the
 /// "wsclient" error category on `cfg`.
 void add_client_types(caf::actor_system_config& cfg);
 

@@ -32,7 +32,7 @@ using link_actor = caf::stateful_actor<link_state>;
 
 void dial(link_actor* self, const link_options& opts, const std::string& url) {
   // The client validates URLs (also a goaway's); a bad one would still end
-  // cleanly, as connect_failed through cl_closed.
+  // cleanly, as connect_failed through client_closed.
   ws_link_params p;
   p.url = url;
   p.client = opts.client;
@@ -53,31 +53,31 @@ caf::behavior link_behavior(link_actor* self, link_options opts) {
         !self->state.closing_reason) {
       self->state.closing_reason = std::move(msg.reason);
       self->state.ws->close();
-      self->delayed_send(self, close_timeout, cl_close_t_atom::value);
+      self->delayed_send(self, close_timeout, client_close_timeout_atom::value);
       return;
     }
     self->quit(std::move(msg.reason));
   });
-  self->send(opts.client, cl_link_up_atom::value, caf::actor_cast<caf::actor>(self));
+  self->send(opts.client, client_link_up_atom::value, caf::actor_cast<caf::actor>(self));
   return {
-      [self, opts](cl_connect_atom, const std::string& url, std::uint64_t delay_ms) {
+      [self, opts](client_connect_atom, const std::string& url, std::uint64_t delay_ms) {
         if (delay_ms == 0) return dial(self, opts, url);
-        self->delayed_send(self, std::chrono::milliseconds{delay_ms}, cl_dial_atom::value, url);
+        self->delayed_send(self, std::chrono::milliseconds{delay_ms}, client_dial_atom::value, url);
       },
-      [self, opts](cl_dial_atom, const std::string& url) {
+      [self, opts](client_dial_atom, const std::string& url) {
         if (!self->state.ws) dial(self, opts, url);
       },
-      [self](cl_send_atom, std::string& text) {
+      [self](client_send_atom, std::string& text) {
         if (self->state.ws) self->state.ws->send(std::move(text));
       },
-      [self](cl_closed_atom, std::uint8_t code, std::string& detail) {
+      [self](client_closed_atom, std::uint8_t code, std::string& detail) {
         // The socket is already closed; drop it so the destructor has
         // nothing left to abort.
         self->state.ws.reset();
         if (self->state.closing_reason) return self->quit(self->state.closing_reason);
         self->quit(make_error(static_cast<client_errc>(code), std::move(detail)));
       },
-      [self](cl_close_t_atom) { self->quit(self->state.closing_reason); },
+      [self](client_close_timeout_atom) { self->quit(self->state.closing_reason); },
   };
 }
 

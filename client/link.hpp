@@ -4,7 +4,7 @@
 /// client's supervisor. Internal to the client.
 ///
 /// Life: on start it announces itself to the client actor with
-/// (cl_link_up_atom, self); the client answers (cl_connect_atom, url,
+/// (client_link_up_atom, self); the client answers (client_connect_atom, url,
 /// delay_ms); the link then opens a ws_link on the client's I/O thread. It
 /// dies with its socket, and its exit reason (a client_errc error) says why,
 /// so the supervisor respawns a new link after the policy's delay.
@@ -13,7 +13,7 @@
 /// supervisor, after close()) closes gracefully, writing what is queued (the
 /// `bye`) and the close handshake, bounded by close_timeout; any other
 /// reason (the client giving up on this connection) ends it at once with
-/// that reason. (cl_send_atom, text) writes a frame.
+/// that reason. (client_send_atom, text) writes a frame.
 
 #include <cstdint>
 #include <memory>

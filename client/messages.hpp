@@ -5,7 +5,7 @@
 /// Nothing here crosses the network; every payload is a built-in type, so
 /// nothing needs registering. Kept apart from actors/messages.hpp because the
 /// client is a library of its own (style.md wants one place per library).
-/// Atoms are at most 10 characters from [0-9A-Za-z_] and all start "cl_".
+/// Atoms are at most 10 characters from [0-9A-Za-z_] and all start "cl_" (the C++ names client_...).
 
 #include <caf/atom.hpp>
 
@@ -13,56 +13,56 @@ namespace wsvisor::detail {
 
 // -- client actor <- client facade (any thread) -------------------------------
 
-/// (cl_sub_atom, std::string channel): the caller wants this channel.
-using cl_sub_atom = caf::atom_constant<caf::atom("cl_sub")>;
+/// (client_subscribe_atom, std::string channel): the caller wants this channel.
+using client_subscribe_atom = caf::atom_constant<caf::atom("cl_sub")>;
 
-/// (cl_unsub_atom, std::string channel): the caller no longer wants it.
-using cl_unsub_atom = caf::atom_constant<caf::atom("cl_unsub")>;
+/// (client_unsubscribe_atom, std::string channel): the caller no longer wants it.
+using client_unsubscribe_atom = caf::atom_constant<caf::atom("cl_unsub")>;
 
-/// (cl_pub_atom, std::string channel, std::string json_data): one publish,
+/// (client_publish_atom, std::string channel, std::string json_data): one publish,
 /// already counted against max_pending_publishes by the facade.
-using cl_pub_atom = caf::atom_constant<caf::atom("cl_pub")>;
+using client_publish_atom = caf::atom_constant<caf::atom("cl_pub")>;
 
-/// (cl_close_atom): say bye and stop for good.
-using cl_close_atom = caf::atom_constant<caf::atom("cl_close")>;
+/// (client_close_atom): say bye and stop for good.
+using client_close_atom = caf::atom_constant<caf::atom("cl_close")>;
 
 // -- client actor <- link actor and its socket --------------------------------
 
-/// (cl_link_up_atom, caf::actor link): a new link incarnation asks where to connect.
-using cl_link_up_atom = caf::atom_constant<caf::atom("cl_link_up")>;
+/// (client_link_up_atom, caf::actor link): a new link incarnation asks where to connect.
+using client_link_up_atom = caf::atom_constant<caf::atom("cl_link_up")>;
 
-/// (cl_open_atom, std::uint64_t link_id): the link's WebSocket is open.
-using cl_open_atom = caf::atom_constant<caf::atom("cl_open")>;
+/// (client_open_atom, std::uint64_t link_id): the link's WebSocket is open.
+using client_open_atom = caf::atom_constant<caf::atom("cl_open")>;
 
-/// (cl_frame_atom, std::uint64_t link_id, std::string text): one text frame arrived.
-using cl_frame_atom = caf::atom_constant<caf::atom("cl_frame")>;
+/// (client_frame_atom, std::uint64_t link_id, std::string text): one text frame arrived.
+using client_frame_atom = caf::atom_constant<caf::atom("cl_frame")>;
 
 // -- client actor timers (generation-stamped; stale ones are ignored) ---------
 
-/// (cl_ack_tmo_atom, std::uint64_t generation): ack_interval has passed.
-using cl_ack_tmo_atom = caf::atom_constant<caf::atom("cl_ack_tmo")>;
+/// (client_ack_timeout_atom, std::uint64_t generation): ack_interval has passed.
+using client_ack_timeout_atom = caf::atom_constant<caf::atom("cl_ack_tmo")>;
 
-/// (cl_silence_atom, std::uint64_t generation): time to check for silence.
-using cl_silence_atom = caf::atom_constant<caf::atom("cl_silence")>;
+/// (client_silence_atom, std::uint64_t generation): time to check for silence.
+using client_silence_atom = caf::atom_constant<caf::atom("cl_silence")>;
 
 // -- link actor <- client actor -----------------------------------------------
 
-/// (cl_connect_atom, std::string url, std::uint64_t delay_ms): connect to
+/// (client_connect_atom, std::string url, std::uint64_t delay_ms): connect to
 /// `url` after `delay_ms` (non-zero after a goaway).
-using cl_connect_atom = caf::atom_constant<caf::atom("cl_connect")>;
+using client_connect_atom = caf::atom_constant<caf::atom("cl_connect")>;
 
-/// (cl_send_atom, std::string text): write one text frame.
-using cl_send_atom = caf::atom_constant<caf::atom("cl_send")>;
+/// (client_send_atom, std::string text): write one text frame.
+using client_send_atom = caf::atom_constant<caf::atom("cl_send")>;
 
 // -- link actor <- itself and its socket --------------------------------------
 
-/// (cl_dial_atom, std::string url): a goaway delay has passed; connect now.
-using cl_dial_atom = caf::atom_constant<caf::atom("cl_dial")>;
+/// (client_dial_atom, std::string url): a goaway delay has passed; connect now.
+using client_dial_atom = caf::atom_constant<caf::atom("cl_dial")>;
 
-/// (cl_closed_atom, std::uint8_t client_errc, std::string detail): the socket is gone.
-using cl_closed_atom = caf::atom_constant<caf::atom("cl_closed")>;
+/// (client_closed_atom, std::uint8_t client_errc, std::string detail): the socket is gone.
+using client_closed_atom = caf::atom_constant<caf::atom("cl_closed")>;
 
-/// (cl_close_t_atom): a graceful close took too long; quit anyway.
-using cl_close_t_atom = caf::atom_constant<caf::atom("cl_close_t")>;
+/// (client_close_timeout_atom): a graceful close took too long; quit anyway.
+using client_close_timeout_atom = caf::atom_constant<caf::atom("cl_close_t")>;
 
 }  // namespace wsvisor::detail

@@ -76,15 +76,15 @@ std::shared_ptr<ws_link> open_ws_link(boost::asio::io_context& ioc, ws_link_para
   };
   outbound_events events{
       .on_open = [client = p.client,
-                  id = p.id](std::string) { caf::anon_send(client, cl_open_atom::value, id); },
+                  id = p.id](std::string) { caf::anon_send(client, client_open_atom::value, id); },
       .on_text =
           [client = p.client, id = p.id](std::string text) {
-            caf::anon_send(client, cl_frame_atom::value, id, std::move(text));
+            caf::anon_send(client, client_frame_atom::value, id, std::move(text));
           },
       .on_closed =
           [link = p.link](outbound_result r) {
             auto [code, detail] = translate(r);
-            caf::anon_send(link, cl_closed_atom::value, static_cast<std::uint8_t>(code),
+            caf::anon_send(link, client_closed_atom::value, static_cast<std::uint8_t>(code),
                            std::move(detail));
           },
   };

@@ -10,9 +10,9 @@
 /// only sends to them.
 ///
 /// Messages it sends (client/messages.hpp):
-/// - to `client`: (cl_open_atom, id) once the upgrade succeeded, then one
-///   (cl_frame_atom, id, text) per text frame, in order;
-/// - to `link`: exactly one (cl_closed_atom, client_errc, detail) when the
+/// - to `client`: (client_open_atom, id) once the upgrade succeeded, then one
+///   (client_frame_atom, id, text) per text frame, in order;
+/// - to `link`: exactly one (client_closed_atom, client_errc, detail) when the
 ///   connection ends for any reason other than abort(), after every frame.
 
 #include <cstdint>

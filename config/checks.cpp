@@ -68,15 +68,33 @@ bool is_port(std::string_view text) {
   return value <= 65535;
 }
 
+// A URL's host with an optional port. A bracketed IPv6 host may contain ':';
+// a port follows the ']'.
+bool is_authority(std::string_view authority) {
+  auto bracket = authority.rfind(']');
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket))
+    return is_host(authority.substr(0, colon)) && is_port(authority.substr(colon + 1));
+  return is_host(authority);
+}
+
 }  // namespace
 
-bool is_host_port(std::string_view text) {
+std::optional<host_port> parse_host_port(std::string_view text) {
   // The port follows the last ':'. An unbracketed IPv6 address ("::1:80") is
   // ambiguous and fails the host check, since ':' is no host name character.
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  return is_host(text.substr(0, colon)) && is_port(text.substr(colon + 1));
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto host = text.substr(0, colon);
+  auto port = text.substr(colon + 1);
+  if (!is_host(host) || !is_port(port)) return std::nullopt;
+  if (host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::uint16_t number = 0;
+  std::from_chars(port.data(), port.data() + port.size(), number);
+  return host_port{std::string{host}, number};
 }
+
+bool is_host_port(std::string_view text) { return parse_host_port(text).has_value(); }
 
 bool is_ws_url(std::string_view text) {
   std::string_view rest;
@@ -89,12 +107,7 @@ bool is_ws_url(std::string_view text) {
   for (char c : rest)
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
   auto authority = rest.substr(0, rest.find_first_of("/?#"));
-  // A bracketed IPv6 host may contain ':'; a port follows the ']'.
-  auto bracket = authority.rfind(']');
-  auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket))
-    return is_host(authority.substr(0, colon)) && is_port(authority.substr(colon + 1));
-  return is_host(authority);
+  return is_authority(authority);
 }
 
 bool is_origin(std::string_view text) {
@@ -105,11 +118,7 @@ bool is_origin(std::string_view text) {
     authority = text.substr(8);
   else
     return false;
-  auto bracket = authority.rfind(']');
-  auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket))
-    return is_host(authority.substr(0, colon)) && is_port(authority.substr(colon + 1));
-  return is_host(authority);
+  return is_authority(authority);
 }
 
 bool is_env_name(std::string_view text) {

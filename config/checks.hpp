@@ -4,6 +4,7 @@
 /// and the command line parser. Pure functions on text, safe from any thread.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,17 @@ namespace wsvisor {
 /// `host:port` with host an IPv4 address, a DNS host name or a bracketed
 /// IPv6 address (`[::1]:8080`), and port 0..65535 (0: the OS chooses).
 bool is_host_port(std::string_view text);
+
+/// A `host:port` taken apart (parse_host_port).
+struct host_port {
+  std::string host;        // an IPv6 address without its brackets
+  std::uint16_t port = 0;  // 0: the OS chooses (a listener)
+};
+
+/// `text` as in `is_host_port`, taken apart; nullopt when it is not one. The
+/// one parser of configured addresses: listeners, cluster peers, the chaos
+/// proxy's command line.
+std::optional<host_port> parse_host_port(std::string_view text);
 
 /// `ws://` or `wss://`, a host (as in `is_host_port`) with an optional port,
 /// then an optional path; no whitespace or control characters.

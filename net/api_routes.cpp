@@ -1,5 +1,7 @@
 #include "net/api_routes.hpp"
 
+#include "config/checks.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -10,7 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include "actors/protocol.hpp"
+#include "protocol/codec.hpp"
 
 namespace wsvisor::net {
 
@@ -86,8 +88,9 @@ admin_reply make_admin_reply(std::function<void(admin_outcome)> deliver) {
 }
 
 bool is_loopback_listen(std::string_view listen) {
-  std::string host, port;
-  if (!split_host_port(std::string{listen}, host, port)) return false;
+  auto parsed = parse_host_port(listen);
+  if (!parsed) return false;
+  const auto& host = parsed->host;
   if (iequals(host, "localhost")) return true;
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host, ec);

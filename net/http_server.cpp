@@ -1,5 +1,7 @@
 #include "net/http_server.hpp"
 
+#include "config/checks.hpp"
+
 #include <string_view>
 
 #include <boost/asio/io_context.hpp>
@@ -146,11 +148,12 @@ std::string http_server::start() {
     if (!impl_->tls_) return error;
   }
   const auto& address = impl_->opts_->listen;
-  std::string host, port;
-  if (!split_host_port(address, host, port)) return "cannot listen on " + address + ": not host:port";
+  auto parsed = parse_host_port(address);
+  if (!parsed) return "cannot listen on " + address + ": not host:port";
   beast::error_code ec;
   tcp::resolver resolver{impl_->ioc_};
-  auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
+  auto results =
+      resolver.resolve(parsed->host, std::to_string(parsed->port), tcp::resolver::passive, ec);
   if (ec || results.empty()) return "cannot listen on " + address + ": " + ec.message();
   auto endpoint = results.begin()->endpoint();
   auto& acc = impl_->acceptor_;
@@ -190,26 +193,6 @@ std::string http_server::local_address() const {
   auto addr = impl_->bound_.address();
   auto host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
   return host + ":" + std::to_string(impl_->bound_.port());
-}
-
-bool split_host_port(const std::string& address, std::string& host, std::string& port) {
-  std::string_view a{address};
-  std::size_t colon;
-  if (!a.empty() && a.front() == '[') {
-    auto close = a.find(']');
-    if (close == std::string_view::npos || close + 1 >= a.size() || a[close + 1] != ':') return false;
-    host = std::string{a.substr(1, close - 1)};
-    colon = close + 1;
-  } else {
-    colon = a.rfind(':');
-    if (colon == std::string_view::npos || a.find(':') != colon) return false;
-    host = std::string{a.substr(0, colon)};
-  }
-  port = std::string{a.substr(colon + 1)};
-  if (host.empty() || port.empty() || port.size() > 5) return false;
-  for (char c : port)
-    if (c < '0' || c > '9') return false;
-  return std::stoul(port) <= 65535;
 }
 
 }  // namespace wsvisor::net

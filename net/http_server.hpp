@@ -212,9 +212,6 @@ class http_server {
   std::shared_ptr<impl> impl_;
 };
 
-/// Splits `host:port` or `[v6]:port`. Returns false when malformed.
-bool split_host_port(const std::string& address, std::string& host, std::string& port);
-
 /// True when `listen` (`host:port`) only accepts connections from this host:
 /// an address in 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or the name
 /// `localhost` (any case). Other names are not resolved and count as exposed.

@@ -19,7 +19,7 @@
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
-#include "actors/protocol.hpp"
+#include "protocol/codec.hpp"
 #include "log/log.hpp"
 #include "net/tls_stream.hpp"
 

@@ -134,12 +134,6 @@ json::object test_client::expect(std::string_view type) {
   return obj;
 }
 
-std::string str(const json::object& obj, std::string_view key) {
-  auto* v = obj.if_contains(key);
-  if (v == nullptr || !v->is_string()) return {};
-  return std::string{v->get_string()};
-}
-
 std::int64_t num(const json::object& obj, std::string_view key) {
   auto* v = obj.if_contains(key);
   if (v == nullptr) return -1;

@@ -22,8 +22,9 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "actors/connection.hpp"
+#include "actors/session/connection.hpp"
 #include "actors/transport.hpp"
+#include "tests/support/json_fields.hpp"
 
 namespace wsvisor::test {
 
@@ -104,8 +105,6 @@ class test_client {
   caf::actor conn_;
 };
 
-/// The string field `key` of `obj`, or "" if absent or not a string.
-std::string str(const boost::json::object& obj, std::string_view key);
 
 /// The integer field `key` of `obj`, or -1 if absent or not an integer.
 std::int64_t num(const boost::json::object& obj, std::string_view key);

@@ -1,4 +1,4 @@
-#include "actors/messages.hpp"
+#include "actors/supervision/messages.hpp"
 
 #include <chrono>
 #include <vector>
@@ -24,7 +24,7 @@ class SupervisorMessages : public ::testing::Test {
   SupervisorMessages() : sys_(configure(cfg_)) {}
 
   static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-    add_message_types(cfg);
+    add_supervision_message_types(cfg);
     return cfg;
   }
 

@@ -25,7 +25,7 @@ class RemoteTransport : public ::testing::Test {
  protected:
   RemoteTransport() : sys_(configure(cfg_)) {}
   static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-    add_message_types(cfg);
+    add_core_message_types(cfg);
     return cfg;
   }
   caf::actor_system_config cfg_;
@@ -44,7 +44,7 @@ TEST_F(RemoteTransport, SendsFramesInOrderAndWaitsForCreditBeyondHalfItsWindow) 
   EXPECT_EQ(t.send(out_frame{"h3", body}), send_result::queued);  // 66: half the window passed
   EXPECT_FALSE(t.has_room());
   for (auto head : {"h1", "h2", "h3"})
-    conn->receive([&](conn_out_atom, const std::string& frame) { EXPECT_EQ(frame, head + *body); },
+    conn->receive([&](connection_write_atom, const std::string& frame) { EXPECT_EQ(frame, head + *body); },
                   caf::after(await_timeout) >> [] { ADD_FAILURE() << "no frame"; });
   std::atomic<int> called{0};
   t.when_room([&] { ++called; });
@@ -64,7 +64,7 @@ TEST_F(RemoteTransport, CloseTellsTheConnectionOnceAndRefusesLaterFrames) {
   t.close(1000, "again");
   EXPECT_EQ(t.send(out_frame{"late", nullptr}), send_result::closed);
   conn->receive(
-      [](drop_conn_atom, std::uint16_t code, const std::string& why) {
+      [](drop_connection_atom, std::uint16_t code, const std::string& why) {
         EXPECT_EQ(code, 4409);
         EXPECT_EQ(why, "moved");
       },

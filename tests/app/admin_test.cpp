@@ -1,6 +1,9 @@
 // The admin API's JSON (app/admin.hpp): field names, nulls and nesting.
 
 #include "app/admin.hpp"
+#include "actors/supervision/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/cluster/messages.hpp"
 
 #include <memory>
 

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/messages.hpp"
+#include "actors/upstream/messages.hpp"
 #include "config/loader.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
@@ -94,7 +95,7 @@ class running_node {
     auto ups = sys->registry().get<caf::actor>(upstreams_name);
     if (!ups) return out;
     caf::scoped_actor self{*sys};
-    self->request(ups, 5s, up_status_atom::value)
+    self->request(ups, 5s, upstream_status_atom::value)
         .receive([&](std::vector<upstream_status>& s) { out = std::move(s); },
                  [](caf::error&) {});
     return out;

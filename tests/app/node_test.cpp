@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "app/scheduling.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/tls_cert.hpp"

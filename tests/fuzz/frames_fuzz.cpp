@@ -1,8 +1,8 @@
 // Fuzz target: the client library's decoder of server frames,
-// wsvisor::detail::decode_server_frame (client/frames.hpp). Beyond "never
+// wsvisor::detail::decode_server_frame (protocol/client_frames.hpp). Beyond "never
 // crashes, never throws": a rejection says why; a decoded frame's `data` is
 // one JSON value; and a decoded frame that the server's encoders
-// (actors/protocol.hpp) can express decodes to the same fields when the
+// (protocol/codec.hpp) can express decodes to the same fields when the
 // server encodes it again.
 
 #include <cstddef>
@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "actors/protocol.hpp"
-#include "client/frames.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/client_frames.hpp"
 #include "tests/fuzz/check.hpp"
 #include "tests/fuzz/json_check.hpp"
 

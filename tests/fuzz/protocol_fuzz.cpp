@@ -1,5 +1,5 @@
 // Fuzz target: the server's parser of client frames, wsvisor::proto::parse
-// (actors/protocol.hpp). Beyond "never crashes, never throws":
+// (protocol/codec.hpp). Beyond "never crashes, never throws":
 // - an accepted frame holds what the protocol promises (a valid channel, a
 //   publish cseq >= 1, no publish on a sys. channel, a body whose data is one
 //   JSON value) and reads back the same after the client library encodes it;
@@ -15,8 +15,8 @@
 #include <utility>
 #include <variant>
 
-#include "actors/protocol.hpp"
-#include "client/frames.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/client_frames.hpp"
 #include "tests/fuzz/check.hpp"
 #include "tests/fuzz/json_check.hpp"
 

@@ -8,11 +8,12 @@
 #include <caf/all.hpp>
 #include <mutex>
 
-#include "actors/supervisor.hpp"
+#include "actors/supervision/supervisor.hpp"
 #include "tests/integration/node_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/json_fields.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -20,7 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-std::string str(const json::value& v) { return std::string{v.as_string()}; }
 
 // A root child the test can crash: each incarnation is kept here.
 struct crashable {

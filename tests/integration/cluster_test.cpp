@@ -28,6 +28,7 @@
 #include "tests/support/cluster_nodes.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/prometheus_text.hpp"
+#include "tests/support/json_fields.hpp"
 #include "tools/chaos-proxy/chaos_proxy.hpp"
 
 namespace wsvisor::test {
@@ -43,11 +44,6 @@ constexpr ms peer_timeout{1000};
 constexpr ms detection_slack{2000};  // scheduling, an ASan build, two busy cores
 constexpr ms detection_wait{5000};   // how long a test waits for `peer down` at all
 constexpr ms rejoin_wait{15'000};    // restart (ASan start-up) + backoff up to 1 s
-
-std::string str(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string{v->as_string()} : std::string{};
-}
 
 std::uint64_t num(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);

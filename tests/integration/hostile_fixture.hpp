@@ -18,17 +18,13 @@
 #include "tests/integration/node_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/raw_ws.hpp"
+#include "tests/support/json_fields.hpp"
 
 namespace wsvisor::test::hostile {
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using ms = std::chrono::milliseconds;
-
-inline std::string str(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string{v->as_string()} : std::string{};
-}
 
 /// A client that behaves: hello (with `auth` when given; after a `goaway`
 /// it waits the `retry_ms` it was told and tries again), then subscribe to `chat`.

@@ -16,6 +16,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/prometheus_text.hpp"
 #include "tests/support/upstream_server.hpp"
+#include "tests/support/json_fields.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -24,7 +25,6 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 using labels = std::map<std::string, std::string>;
 
-std::string str(const json::value& v) { return std::string{v.as_string()}; }
 
 class Metrics : public NodeTest {
  protected:

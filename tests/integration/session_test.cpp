@@ -9,6 +9,7 @@
 
 #include "tests/integration/node_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
+#include "tests/support/json_fields.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -16,7 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-std::string str(const json::value& v) { return std::string{v.as_string()}; }
 std::uint64_t num(const json::value& v) { return v.to_number<std::uint64_t>(); }
 
 class Session : public NodeTest {

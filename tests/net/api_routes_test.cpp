@@ -131,7 +131,7 @@ TEST(ApiParse, ALongMultiByteChannelIsShownCutBetweenCharacters) {
             "invalid channel \"" + shown + "\"...: channel names match ^[A-Za-z0-9_.:-]{1,128}$");
 }
 
-// As a publish frame (tests/actors/protocol_test.cpp): boost::json would
+// As a publish frame (tests/protocol/codec_test.cpp): boost::json would
 // write 1e400 back as `Infinity`, which is not JSON.
 TEST(ApiParse, RejectsDataWithANumberBeyondADouble) {
   auto answer = rejected(R"({"channel":"news","data":{"x":[1e400]}})");

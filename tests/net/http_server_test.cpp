@@ -170,19 +170,5 @@ TEST(HttpServerStart, NamesTheAddressWhenThePortIsTaken) {
   EXPECT_NE(err.find("in use"), std::string::npos) << err;
 }
 
-TEST(SplitHostPort, AcceptsHostsAndBracketedIpv6) {
-  std::string h, p;
-  ASSERT_TRUE(split_host_port("127.0.0.1:8080", h, p));
-  EXPECT_EQ(h, "127.0.0.1");
-  EXPECT_EQ(p, "8080");
-  ASSERT_TRUE(split_host_port("[::1]:0", h, p));
-  EXPECT_EQ(h, "::1");
-  EXPECT_EQ(p, "0");
-  EXPECT_FALSE(split_host_port("::1:80", h, p));
-  EXPECT_FALSE(split_host_port("host", h, p));
-  EXPECT_FALSE(split_host_port("host:99999", h, p));
-  EXPECT_FALSE(split_host_port(":80", h, p));
-}
-
 }  // namespace
 }  // namespace wsvisor::net

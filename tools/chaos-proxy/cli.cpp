@@ -4,6 +4,7 @@
 #include <charconv>
 #include <functional>
 
+#include "config/checks.hpp"
 #include "config/units.hpp"
 
 namespace wsvisor::chaos {
@@ -39,18 +40,6 @@ std::optional<std::vector<direction>> parse_directions(std::string_view s) {
   if (s == "s2c") return std::vector{direction::server_to_client};
   if (s == "both") return std::vector<direction>{both.begin(), both.end()};
   return std::nullopt;
-}
-
-// HOST:PORT, the host possibly a bracketed IPv6 address.
-std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  auto host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto port = parse_number(s.substr(colon + 1));
-  if (!port || *port > 65535) return std::nullopt;
-  return std::pair{std::string{host}, static_cast<std::uint16_t>(*port)};
 }
 
 // MIN..MAX, two durations with MIN <= MAX.
@@ -99,8 +88,8 @@ struct option {
 std::string set_address(std::string_view v, std::string& host, std::uint16_t& port) {
   auto hp = parse_host_port(v);
   if (!hp) return quoted(v) + " is not HOST:PORT";
-  host = hp->first;
-  port = hp->second;
+  host = hp->host;
+  port = hp->port;
   return "";
 }
 

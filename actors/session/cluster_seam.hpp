@@ -1,0 +1,144 @@
+#pragma once
+
+/// What the session server (registry, sessions, broker) and the cluster
+/// actor say to each other: channel interest and cross-node publishes, a
+/// resume that reaches another node, barriers, and a session's handover
+/// during a drain. The session server depends only on this interface;
+/// actors/cluster/ implements the other side (and the cluster-to-cluster
+/// protocol, actors/cluster/messages.hpp). A single node never receives
+/// these.
+///
+/// Every type below is made of atoms, strings, integers, vectors of strings
+/// and actor handles, which CAF serialises without registration (but
+/// session_handover, registered by add_session_message_types); the cluster
+/// tests send each across two real nodes.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/session/jwt_auth.hpp"
+
+namespace wsvisor {
+
+/// (cluster_interest_atom, std::string channel) -> ok_atom: broker -> cluster, the channel got its
+/// first local subscriber; answered once every peer has acknowledged.
+/// (cluster_interest_atom, std::string channel, false): broker -> cluster, it lost its last one.
+/// Also cluster -> cluster: (cluster_interest_atom, std::string node, std::string channel, bool on)
+/// -> ok_atom once the receiving node's broker has been told.
+using cluster_interest_atom = caf::atom_constant<caf::atom("cl_intr")>;
+
+/// (peer_interest_atom, caf::actor peer_cluster, std::string channel, bool on): cluster ->
+/// broker, forward (or stop forwarding) publishes on `channel` to that peer.
+using peer_interest_atom = caf::atom_constant<caf::atom("cl_pintr")>;
+
+/// (peer_gone_atom, caf::actor peer_cluster): cluster -> broker, forget that peer.
+using peer_gone_atom = caf::atom_constant<caf::atom("cl_pgone")>;
+
+/// (broker_joined_atom): a new broker -> cluster: send me every peer's interest (peer_interest_atom).
+using broker_joined_atom = caf::atom_constant<caf::atom("cl_broker")>;
+
+/// (cluster_publish_atom, std::string channel, std::string body): broker -> a peer's cluster, a
+/// publish made on this node; the peer delivers it to its own subscribers only.
+using cluster_publish_atom = caf::atom_constant<caf::atom("cl_fanout")>;
+
+/// (peer_publish_atom, std::string channel, shared_body body): cluster -> its broker, a publish
+/// from a peer: to local subscribers only, never forwarded again.
+using peer_publish_atom = caf::atom_constant<caf::atom("cl_deliver")>;
+
+/// (cluster_find_atom, std::string session, std::string token) -> caf::actor session |
+/// errc::resume_unknown | errc::session_expired: registry -> cluster, a resume of a session
+/// this node does not hold; the cluster asks every peer (cluster_lookup_atom).
+using cluster_find_atom = caf::atom_constant<caf::atom("cl_find")>;
+
+/// (cluster_lookup_atom, std::string session, std::string token) -> the same: cluster -> a peer's
+/// cluster -> its registry, which answers for its own sessions only.
+using cluster_lookup_atom = caf::atom_constant<caf::atom("cl_lookup")>;
+
+/// (remote_attach_atom, caf::actor connection, std::string peer, std::string token,
+/// std::uint64_t last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow: registry ->
+/// a session on another node, the resume of resume_atom for a connection on this node. The
+/// session writes to it through a remote transport (actors/remote_transport.hpp).
+using remote_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
+
+/// (handover_targets_atom) -> (std::vector<caf::actor> clusters, std::vector<std::string> urls): the
+/// joined peers' cluster actors and public URLs (a draining registry picks handover targets).
+using handover_targets_atom = caf::atom_constant<caf::atom("cl_targets")>;
+
+/// (cluster_barrier_atom) -> ok_atom: session -> its broker -> the cluster. Answered once every
+/// peer's broker has echoed (cluster_echo_atom) along the path its publishes take to this node, so
+/// every publish a peer sent here before the barrier has been delivered before the answer.
+/// Also cluster -> peer cluster -> its broker: (cluster_barrier_atom, std::uint64_t token,
+/// caf::actor origin_cluster).
+using cluster_barrier_atom = caf::atom_constant<caf::atom("cl_barrier")>;
+
+/// (cluster_echo_atom, std::uint64_t token): a peer's broker -> the cluster that sent the barrier.
+using cluster_echo_atom = caf::atom_constant<caf::atom("cl_echo")>;
+
+/// (adopt_session_atom, session_handover) -> caf::actor: a draining node's session -> a peer's
+/// cluster -> its registry: take this session over. Answered by the new session once it is
+/// subscribed everywhere (errc::duplicate_child if the id is taken there).
+using adopt_session_atom = caf::atom_constant<caf::atom("cl_adopt")>;
+
+/// (handoff_delivery_atom, std::string channel, std::string body, std::uint64_t origin,
+/// std::uint64_t counter): a handed-over session -> its successor, a delivery it got after the
+/// snapshot, in its order.
+using handoff_delivery_atom = caf::atom_constant<caf::atom("cl_handoff")>;
+
+/// (handoff_subscription_atom, std::string channel, bool on) -> ok_atom: a handed-over session ->
+/// its successor, its client subscribed (or unsubscribed) during the handover; answered once
+/// the successor's subscription is confirmed.
+using handoff_subscription_atom = caf::atom_constant<caf::atom("cl_hsub")>;
+
+/// (handoff_done_atom, std::uint64_t last_cseq): the last of the handed-over session's
+/// messages to its successor; nothing more comes from it.
+using handoff_done_atom = caf::atom_constant<caf::atom("cl_hdone")>;
+
+
+/// (handover_atom, caf::actor target_cluster, std::string target_url, std::uint32_t retry_ms)
+/// -> ok_atom: registry -> session during a drain; answered once the session lives on the
+/// target and its client was sent `goaway` (the old session then ends).
+using handover_atom = caf::atom_constant<caf::atom("s_handover")>;
+
+/// (drain_atom, duration bound) -> (std::uint64_t handed_over, std::uint64_t failed): node ->
+/// registry, hand every session to live peers, at most a few at a time.
+using drain_atom = caf::atom_constant<caf::atom("s_drain")>;
+
+/// A session as handed over between nodes (adopt_session_atom).
+struct session_handover {
+  std::string id;
+  std::string token;
+  std::uint64_t seq = 0;        // of the last message produced
+  std::uint64_t last_cseq = 0;  // highest accepted publish cseq
+  std::uint64_t acked_through = 0;
+  std::uint64_t lost_through = 0;
+  std::vector<std::string> channels;
+  std::vector<std::uint64_t> buffer_seqs;  // the replay buffer, oldest first
+  std::vector<std::string> buffer_bodies;
+  // For each origin (broker incarnation), the highest delivery counter already in the
+  // session: the successor drops deliveries it gets directly at or below it.
+  std::vector<std::uint64_t> through_origins;
+  std::vector<std::uint64_t> through_counters;
+  client_identity identity;  // who the session belongs to ([auth])
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
+  return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
+           x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
+           x.through_origins, x.through_counters, x.identity);
+}
+
+}  // namespace wsvisor

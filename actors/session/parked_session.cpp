@@ -1,0 +1,74 @@
+#include "actors/session/parked_session.hpp"
+#include "actors/session/messages.hpp"
+
+#include <algorithm>
+
+namespace wsvisor {
+
+std::uint64_t through_of(const through_marks& marks, std::uint64_t origin) {
+  for (auto& [o, c] : marks)
+    if (o == origin) return c;
+  return 0;
+}
+
+void note_through(through_marks& marks, std::uint64_t origin, std::uint64_t counter) {
+  if (origin == 0) return;  // a single node: nothing to tell apart
+  for (auto& [o, c] : marks)
+    if (o == origin) {
+      c = std::max(c, counter);
+      return;
+    }
+  marks.emplace_back(origin, counter);
+}
+
+void buffer_message(replay_buffer& buffer, std::uint64_t seq, shared_body body,
+                    std::int64_t accepted, node_metrics* metrics) {
+  if (metrics == nullptr) {
+    buffer.push(seq, std::move(body));
+    return;
+  }
+  auto taken = accepted != 0
+                   ? std::chrono::steady_clock::time_point{std::chrono::nanoseconds{accepted}}
+                   : std::chrono::steady_clock::now();
+  if (auto evicted = buffer.push(seq, std::move(body), taken); evicted > 0)
+    metrics->replay_evictions.inc(evicted);
+}
+
+bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_t counter,
+                            std::int64_t accepted, node_metrics* metrics) {
+  // Each origin's deliveries come in counter order on one path; one at or
+  // below the mark is a copy of a message a predecessor handed over.
+  if (origin != 0 && counter <= through_of(through, origin)) return false;
+  note_through(through, origin, counter);
+  buffer_message(buffer, ++seq, std::move(body), accepted, metrics);
+  return true;
+}
+
+session_info describe_session(const std::string& id, bool attached,
+                              const client_identity& identity, std::vector<std::string> channels,
+                              std::uint64_t seq, const replay_buffer& buffer,
+                              const session_config& config,
+                              std::chrono::system_clock::time_point since) {
+  auto unix_ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  session_info i{.id = id,
+                 .attached = attached,
+                 .subject = identity.subject,
+                 .channels = std::move(channels),
+                 .seq = seq,
+                 .acked = buffer.acked_through(),
+                 .buffered = buffer.size(),
+                 .buffered_bytes = buffer.bytes(),
+                 .buffer_max = config.replay_buffer,
+                 .buffer_max_bytes = config.replay_buffer_bytes,
+                 .since_ms = unix_ms(since)};
+  if (!attached) i.expires_ms = unix_ms(since + config.resume_window);
+  return i;
+}
+
+session_info parked_session::info(const std::string& id) const {
+  return describe_session(id, false, identity, channels, seq, buffer, config, since);
+}
+
+}  // namespace wsvisor
