@@ -4,8 +4,6 @@
 
 namespace wsvisor {
 
-void add_core_message_types(caf::actor_system_config& cfg) {
-  add_error_category(cfg);
-}
+void add_core_message_types(caf::actor_system_config& cfg) { add_error_category(cfg); }
 
 }  // namespace wsvisor

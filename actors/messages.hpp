@@ -69,7 +69,8 @@ using drop_connection_atom = caf::atom_constant<caf::atom("c_drop")>;
 
 // -- connection <-> a session on another node ---------------------------------
 
-/// (connection_write_atom, std::string frame): a remote session -> its connection: write this frame.
+/// (connection_write_atom, std::string frame): a remote session -> its connection: write this
+/// frame.
 using connection_write_atom = caf::atom_constant<caf::atom("c_out")>;
 
 /// (connection_credit_atom, std::uint64_t bytes): connection -> its remote session: that many bytes
@@ -94,7 +95,6 @@ inline constexpr caf::atom_value cluster_name = caf::atom("wsv_clu");
 /// The node's admin responder (app/admin.hpp), which answers a peer's cluster_admin_atom with this
 /// node's own admin answer. Put by the node.
 inline constexpr caf::atom_value admin_name = caf::atom("wsv_admin");
-
 
 }  // namespace wsvisor
 

@@ -4,17 +4,28 @@ namespace wsvisor {
 
 std::string to_string(outbound_end kind) {
   switch (kind) {
-    case outbound_end::bad_url: return "bad_url";
-    case outbound_end::resolve_failed: return "resolve_failed";
-    case outbound_end::connect_failed: return "connect_failed";
-    case outbound_end::tls_failed: return "tls_failed";
-    case outbound_end::handshake_failed: return "handshake_failed";
-    case outbound_end::connect_timeout: return "connect_timeout";
-    case outbound_end::heartbeat_timeout: return "heartbeat_timeout";
-    case outbound_end::closed_by_peer: return "closed_by_peer";
-    case outbound_end::connection_lost: return "connection_lost";
-    case outbound_end::write_overflow: return "write_overflow";
-    case outbound_end::closed: return "closed";
+    case outbound_end::bad_url:
+      return "bad_url";
+    case outbound_end::resolve_failed:
+      return "resolve_failed";
+    case outbound_end::connect_failed:
+      return "connect_failed";
+    case outbound_end::tls_failed:
+      return "tls_failed";
+    case outbound_end::handshake_failed:
+      return "handshake_failed";
+    case outbound_end::connect_timeout:
+      return "connect_timeout";
+    case outbound_end::heartbeat_timeout:
+      return "heartbeat_timeout";
+    case outbound_end::closed_by_peer:
+      return "closed_by_peer";
+    case outbound_end::connection_lost:
+      return "connection_lost";
+    case outbound_end::write_overflow:
+      return "write_overflow";
+    case outbound_end::closed:
+      return "closed";
   }
   return "unknown";
 }

@@ -61,11 +61,11 @@ struct outbound_options {
   bool require_subprotocol = false;       // fail the handshake unless one offered is selected
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   std::string user_agent = "wsvisor";
-  duration connect_timeout{10'000};    // bound on resolve + connect + TLS + upgrade
-  duration heartbeat_timeout{0};       // 0: off; else ping after half of it idle, end after it
+  duration connect_timeout{10'000};  // bound on resolve + connect + TLS + upgrade
+  duration heartbeat_timeout{0};     // 0: off; else ping after half of it idle, end after it
   std::uint64_t max_frame_bytes = 1u << 20;    // larger inbound frames end the socket
   std::uint64_t max_queued_bytes = 16u << 20;  // unwritten bytes beyond this end the socket
-  std::string ca_file;                 // wss: PEM file of extra trusted CAs; empty: system's
+  std::string ca_file;  // wss: PEM file of extra trusted CAs; empty: system's
 };
 
 struct outbound_events {

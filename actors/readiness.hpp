@@ -25,7 +25,7 @@ class readiness {
   struct report {
     bool draining = false;
     std::vector<std::pair<std::string, std::string>> upstreams_down;  // name, state; by name
-    std::uint32_t peers = 0;      // cluster peers up
+    std::uint32_t peers = 0;                                          // cluster peers up
     std::uint32_t min_peers = 0;  // [cluster] ready_min_peers; 0: peers do not count
     bool enough_peers() const { return peers >= min_peers; }
     bool ready() const { return !draining && upstreams_down.empty() && enough_peers(); }

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
@@ -21,13 +21,13 @@
 #include <tuple>
 #include <utility>
 
-#include "actors/errors.hpp"
-#include "config/units.hpp"
-#include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
-#include "actors/session/messages.hpp"
-#include "actors/upstream/messages.hpp"
 #include "actors/cluster/messages.hpp"
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/supervision/messages.hpp"
+#include "actors/upstream/messages.hpp"
+#include "config/units.hpp"
 
 namespace wsvisor {
 
@@ -82,8 +82,8 @@ void with_names(self_ptr self, const admin_context& ctx, std::function<void(node
           [names, then](caf::error&) mutable { then(std::move(names)); });
 }
 
-void list_sessions(self_ptr self, admin_context ctx, net::admin_request req,
-                   net::admin_reply reply, node_names names) {
+void list_sessions(self_ptr self, admin_context ctx, net::admin_request req, net::admin_reply reply,
+                   node_names names) {
   auto registry = named(self->home_system(), session_registry_name);
   if (!registry) return reply(unavailable("session registry"));
   self->request(registry, ctx.timeout, admin_list_atom::value, req.after, req.limit)
@@ -313,10 +313,9 @@ caf::behavior admin_actor(self_ptr self, admin_context ctx, net::admin_request r
       break;
     case kind::get_session:
       with_names(self, ctx, [self, ctx, req, reply, node](node_names names) {
-        ask_session(self, ctx, req, reply, admin_info_atom::value,
-                    [reply, node, names](session_info& s) {
-                      reply(ok(session_json(s, node, names)));
-                    });
+        ask_session(
+            self, ctx, req, reply, admin_info_atom::value,
+            [reply, node, names](session_info& s) { reply(ok(session_json(s, node, names))); });
       });
       break;
     case kind::end_session:
@@ -374,17 +373,16 @@ caf::behavior admin_responder(caf::stateful_actor<responder_state>* self, admin_
         // The answer comes back as a message: the admin actor answers on its
         // own thread, and only this actor may deliver its promises.
         auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
-        serve_admin(self->home_system(), ctx,
-                    net::admin_request{.what = k,
-                                       .after = std::move(after),
-                                       .limit = limit,
-                                       .state = std::move(state)},
-                    [me, ticket](net::admin_outcome o) {
-                      auto body = o.error.empty() ? std::move(o.body) : error_body(o);
-                      if (auto responder = caf::actor_cast<caf::actor>(me))
-                        caf::anon_send(responder, admin_done_atom::value, ticket,
-                                       static_cast<std::uint16_t>(o.status), std::move(body));
-                    });
+        serve_admin(
+            self->home_system(), ctx,
+            net::admin_request{
+                .what = k, .after = std::move(after), .limit = limit, .state = std::move(state)},
+            [me, ticket](net::admin_outcome o) {
+              auto body = o.error.empty() ? std::move(o.body) : error_body(o);
+              if (auto responder = caf::actor_cast<caf::actor>(me))
+                caf::anon_send(responder, admin_done_atom::value, ticket,
+                               static_cast<std::uint16_t>(o.status), std::move(body));
+            });
         return rp;
       },
       [self](admin_done_atom, std::uint64_t ticket, std::uint16_t status, std::string& body) {

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
-#include "actors/session/messages.hpp"
 #include "actors/cluster/messages.hpp"
+#include "actors/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/supervision/messages.hpp"
 #include "net/http_server.hpp"
 
 namespace wsvisor {

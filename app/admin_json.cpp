@@ -149,8 +149,8 @@ std::string merge_cluster_pages(net::admin_request::kind what, const std::vector
       missing.emplace_back(json::object{
           {"node", page.node},
           {"error", page.error.empty() ? std::string{"internal"} : page.error},
-          {"message", page.error.empty() ? std::string{"the node's answer was not JSON"}
-                                         : page.message}});
+          {"message",
+           page.error.empty() ? std::string{"the node's answer was not JSON"} : page.message}});
       continue;
     }
     answered.emplace_back(json::string{page.node});
@@ -199,21 +199,23 @@ std::string merge_cluster_pages(net::admin_request::kind what, const std::vector
   return json::serialize(body);
 }
 
-std::string cluster_json(const admin_context& ctx, const std::vector<cluster_member_info>& members) {
+std::string cluster_json(const admin_context& ctx,
+                         const std::vector<cluster_member_info>& members) {
   json::array rows;
   for (auto& m : members)
-    rows.emplace_back(json::object{{"node", text_or_null(m.node)},
-                                   {"address", text_or_null(m.address)},
-                                   {"public_url", text_or_null(m.public_url)},
-                                   {"state", m.state},
-                                   {"since_ms", m.since_ms == 0 ? json::value{} : json::value(m.since_ms)},
-                                   {"last_seen_ms", m.last_seen_ms == 0 ? json::value{}
-                                                                        : json::value(m.last_seen_ms)}});
-  return json::serialize(json::object{{"node", ctx.node},
-                                      {"enabled", ctx.cluster},
-                                      {"address", ctx.cluster ? text_or_null(ctx.address) : json::value{}},
-                                      {"public_url", ctx.cluster ? text_or_null(ctx.public_url) : json::value{}},
-                                      {"members", std::move(rows)}});
+    rows.emplace_back(json::object{
+        {"node", text_or_null(m.node)},
+        {"address", text_or_null(m.address)},
+        {"public_url", text_or_null(m.public_url)},
+        {"state", m.state},
+        {"since_ms", m.since_ms == 0 ? json::value{} : json::value(m.since_ms)},
+        {"last_seen_ms", m.last_seen_ms == 0 ? json::value{} : json::value(m.last_seen_ms)}});
+  return json::serialize(
+      json::object{{"node", ctx.node},
+                   {"enabled", ctx.cluster},
+                   {"address", ctx.cluster ? text_or_null(ctx.address) : json::value{}},
+                   {"public_url", ctx.cluster ? text_or_null(ctx.public_url) : json::value{}},
+                   {"members", std::move(rows)}});
 }
 
 }  // namespace wsvisor

@@ -3,12 +3,12 @@
 #include <utility>
 #include <vector>
 
-#include <boost/version.hpp>
-#include <caf/config.hpp>
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
 #include <spdlog/version.h>
 #include <toml++/toml.h>
+#include <boost/version.hpp>
+#include <caf/config.hpp>
 
 #include "wsvisor/version.hpp"
 
@@ -23,8 +23,7 @@ std::vector<std::pair<std::string, std::string>> components() {
                             BOOST_VERSION % 100)},
       {"spdlog", fmt::format("{}.{}.{}", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR, SPDLOG_VER_PATCH)},
       {"openssl", OPENSSL_FULL_VERSION_STR},
-      {"tomlplusplus",
-       fmt::format("{}.{}.{}", TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH)},
+      {"tomlplusplus", fmt::format("{}.{}.{}", TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH)},
   };
 }
 

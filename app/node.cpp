@@ -70,35 +70,35 @@ std::string node::start() {
   }
   d.conn_opts = std::make_shared<snapshot<connection_options>>(std::move(conn_opts));
   d.http = std::make_unique<net::http_server>(
-      d.pool, net::http_options{
-                 .listen = server.listen,
-                 .request_timeout = server.handshake_timeout,
-                 .version_json = version_json(),
-                 .tls = server.tls,
-                 .ws_path = server.path,
-                 .max_message_bytes = server.max_message_bytes,
-                 .max_connections = server.max_connections,
-                 .max_connections_per_ip = d.cfg.limits.connections_per_ip,
-                 .allowed_origins = server.allowed_origins,
-                 .send_queue_bytes = server.send_queue_bytes,
-                 .handshake_timeout = server.handshake_timeout,
-                 .on_websocket =
-                     [&sys, conn_opts = d.conn_opts](transport_ptr t) {
-                       return spawn_connection(sys, std::move(t), *conn_opts->get());
-                     },
-                 .gate = d.gate,
-                 .on_publish =
-                     [&sys, &d](net::publish_request req, net::publish_reply reply) {
-                       sys.spawn(api_publish, std::move(req), std::move(reply), d.metrics);
-                     },
-                 .metrics = [&d] { return d.metrics->registry.expose(); },
-                 .on_admin =
-                     [&sys, &d](net::admin_request req, net::admin_reply reply) {
-                       serve_admin(sys, d.admin_ctx(), std::move(req), std::move(reply));
-                     },
-                 .api_token = d.cfg.api.token,
-                 .ready = d.ready,
-                 .site_pages = d.cfg.web.pages});
+      d.pool,
+      net::http_options{.listen = server.listen,
+                        .request_timeout = server.handshake_timeout,
+                        .version_json = version_json(),
+                        .tls = server.tls,
+                        .ws_path = server.path,
+                        .max_message_bytes = server.max_message_bytes,
+                        .max_connections = server.max_connections,
+                        .max_connections_per_ip = d.cfg.limits.connections_per_ip,
+                        .allowed_origins = server.allowed_origins,
+                        .send_queue_bytes = server.send_queue_bytes,
+                        .handshake_timeout = server.handshake_timeout,
+                        .on_websocket =
+                            [&sys, conn_opts = d.conn_opts](transport_ptr t) {
+                              return spawn_connection(sys, std::move(t), *conn_opts->get());
+                            },
+                        .gate = d.gate,
+                        .on_publish =
+                            [&sys, &d](net::publish_request req, net::publish_reply reply) {
+                              sys.spawn(api_publish, std::move(req), std::move(reply), d.metrics);
+                            },
+                        .metrics = [&d] { return d.metrics->registry.expose(); },
+                        .on_admin =
+                            [&sys, &d](net::admin_request req, net::admin_reply reply) {
+                              serve_admin(sys, d.admin_ctx(), std::move(req), std::move(reply));
+                            },
+                        .api_token = d.cfg.api.token,
+                        .ready = d.ready,
+                        .site_pages = d.cfg.web.pages});
   d.metrics = std::make_shared<node_metrics>(
       [http = d.http.get()] { return static_cast<double>(http->open_websockets()); },
       version_string);
@@ -117,15 +117,14 @@ std::string node::start() {
     if (auto err = publish_contact(sys, d.cfg.cluster, d.contact); !err.empty()) return err;
     d.ready->set_min_peers(d.cfg.cluster.ready_min_peers);
   }
-  auto children =
-      root_children(d.cfg, make_dialer(d.pool, d.gate), d.current, d.ready, d.metrics);
+  auto children = root_children(d.cfg, make_dialer(d.pool, d.gate), d.current, d.ready, d.metrics);
   for (auto& extra : d.opts.extra_root_children) children.push_back(extra);
-  d.root = spawn_supervisor(*d.system,
-                            supervisor_options{.name = "root",
-                                               .strategy = d.cfg.policies.at("root").strategy,
-                                               .policies = d.cfg.policies,
-                                               .children = std::move(children),
-                                               .counters = counters_of(d.metrics)});
+  d.root =
+      spawn_supervisor(*d.system, supervisor_options{.name = "root",
+                                                     .strategy = d.cfg.policies.at("root").strategy,
+                                                     .policies = d.cfg.policies,
+                                                     .children = std::move(children),
+                                                     .counters = counters_of(d.metrics)});
   if (d.cfg.cluster.enabled) d.admin_responder = spawn_admin_responder(*d.system, d.admin_ctx());
   d.root->attach_functor([&d, gate = d.gate](const caf::error& reason) {
     gate->post(d.ioc(), [&d, reason] { d.on_root_down(reason); });
@@ -171,7 +170,8 @@ int node::run() {
   // The I/O threads end here, as the sockets' loop did before; actors still
   // alive end in ~node (with the io scheduler, on its own thread).
   d.pool.stop();
-  bool requested = d.stopping && (d.root_reason == caf::exit_reason::user_shutdown || !d.root_reason);
+  bool requested =
+      d.stopping && (d.root_reason == caf::exit_reason::user_shutdown || !d.root_reason);
   int status = d.root_ended && requested ? exit_ok : exit_failure;
   log::info(*d.logger, "stopped", {{"status", status}});
   return status;

@@ -30,9 +30,9 @@ namespace wsvisor {
 
 /// Process exit statuses.
 enum exit_status : int {
-  exit_ok = 0,            // stopped on request (a second signal: 128 + signo, see node)
-  exit_failure = 1,       // could not start, or the root supervisor gave up
-  exit_bad_config = 2,    // bad command line or configuration; nothing started
+  exit_ok = 0,          // stopped on request (a second signal: 128 + signo, see node)
+  exit_failure = 1,     // could not start, or the root supervisor gave up
+  exit_bad_config = 2,  // bad command line or configuration; nothing started
 };
 
 struct node_options {

@@ -13,13 +13,13 @@
 #include <optional>
 #include <string_view>
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
-#include <spdlog/logger.h>
 
 #include "actors/readiness.hpp"
 #include "actors/session/connection.hpp"
@@ -118,7 +118,7 @@ struct node::impl {
   // through it, so none can reach ioc once it is being destroyed.
   std::shared_ptr<net::io_gate> gate = std::make_shared<net::io_gate>();
   caf::actor root;
-  caf::actor contact;  // cluster nodes: published on cluster.listen
+  caf::actor contact;          // cluster nodes: published on cluster.listen
   caf::actor admin_responder;  // cluster nodes: answers peers' cluster-wide admin questions
 
   wsvisor::admin_context admin_ctx() const {

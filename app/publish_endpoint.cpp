@@ -17,7 +17,8 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
                           net::publish_reply reply, node_metrics_ptr metrics) {
   auto broker = caf::actor_cast<caf::actor>(self->home_system().registry().get(broker_name));
   if (!broker) {
-    reply(net::publish_outcome{.error = "unavailable", .message = "the session registry is restarting"});
+    reply(net::publish_outcome{.error = "unavailable",
+                               .message = "the session registry is restarting"});
     self->quit();
     return {};
   }

@@ -10,8 +10,8 @@
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
 #include "actors/session/messages.hpp"
+#include "actors/supervision/messages.hpp"
 #include "actors/upstream/messages.hpp"
 #include "config/checks.hpp"
 #include "log/log.hpp"
@@ -182,16 +182,15 @@ void run_steps(caf::event_based_actor* self, caf::actor ups,
   if (next == steps->size()) return self->quit();
   auto& step = (*steps)[next];
   self->request(ups, step_timeout, step.msg)
-      .then(
-          [=](caf::ok_atom) { run_steps(self, ups, steps, next + 1, logger); },
-          [=](caf::error& err) {
-            const auto& s = (*steps)[next];
-            log::error(*logger, "reload: upstream not updated",
-                       {{"upstream", s.upstream},
-                        {"action", s.action},
-                        {"error", describe(self->home_system(), err)}});
-            run_steps(self, ups, steps, next + 1, logger);
-          });
+      .then([=](caf::ok_atom) { run_steps(self, ups, steps, next + 1, logger); },
+            [=](caf::error& err) {
+              const auto& s = (*steps)[next];
+              log::error(*logger, "reload: upstream not updated",
+                         {{"upstream", s.upstream},
+                          {"action", s.action},
+                          {"error", describe(self->home_system(), err)}});
+              run_steps(self, ups, steps, next + 1, logger);
+            });
 }
 
 std::vector<upstream_step> upstream_steps(const reload_plan& plan) {
@@ -207,8 +206,8 @@ std::vector<upstream_step> upstream_steps(const reload_plan& plan) {
 
 // A request whose answer is only logged when it is an error: requests, not
 // sends, so that no `ok` comes back as an unexpected message.
-void tell(caf::event_based_actor* self, const caf::actor& dest, caf::message msg,
-          std::string what, const std::shared_ptr<spdlog::logger>& logger) {
+void tell(caf::event_based_actor* self, const caf::actor& dest, caf::message msg, std::string what,
+          const std::shared_ptr<spdlog::logger>& logger) {
   self->request(dest, step_timeout, std::move(msg))
       .then([](caf::ok_atom) {},
             [self, what = std::move(what), logger](caf::error& err) {
@@ -228,9 +227,9 @@ caf::behavior reloader(caf::event_based_actor* self, int, reload_plan plan, conf
          "the root supervisor", logger);
   if ((plan.session || plan.limits) && registry)
     tell(self, registry,
-         caf::make_message(registry_settings_atom::value,
-                           registry_settings{
-                               .session = applied.session,
+         caf::make_message(
+             registry_settings_atom::value,
+             registry_settings{.session = applied.session,
                                .max_sessions = applied.limits.sessions,
                                .max_subscriptions = applied.limits.subscriptions_per_session,
                                .max_channels = applied.limits.channels}),
@@ -246,8 +245,8 @@ caf::behavior reloader(caf::event_based_actor* self, int, reload_plan plan, conf
   // Asked first, from this one actor, so that upstreams added below are
   // checked against the new policies.
   if (plan.policies)
-    tell(self, ups, caf::make_message(set_policies_atom::value, applied.policies),
-         "the upstreams", logger);
+    tell(self, ups, caf::make_message(set_policies_atom::value, applied.policies), "the upstreams",
+         logger);
   run_steps(self, ups, steps, 0, std::move(logger));
   return {};
 }

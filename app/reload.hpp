@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
-#include <spdlog/logger.h>
 
 #include "config/config.hpp"
 
@@ -29,10 +29,10 @@ struct reload_plan {
   std::vector<std::string> live;
   /// Changed keys that are not applied: they need a restart ("server.listen").
   std::vector<std::string> restart;
-  bool log = false;       // [log] changed
-  bool session = false;   // [session] changed
-  bool limits = false;    // a live [limits] key changed
-  bool policies = false;  // a policy's values changed, or one was added or removed
+  bool log = false;                      // [log] changed
+  bool session = false;                  // [session] changed
+  bool limits = false;                   // a live [limits] key changed
+  bool policies = false;                 // a policy's values changed, or one was added or removed
   std::vector<upstream_config> added;    // in the new config's order
   std::vector<std::string> removed;      // names
   std::vector<upstream_config> changed;  // the new config of each

@@ -26,10 +26,14 @@ std::size_t usable_cpus() {
 
 bool use_work_sharing(actor_scheduler s) {
   switch (s) {
-    case actor_scheduler::io: return false;
-    case actor_scheduler::stealing: return false;
-    case actor_scheduler::sharing: return true;
-    case actor_scheduler::automatic: return usable_cpus() == 1;
+    case actor_scheduler::io:
+      return false;
+    case actor_scheduler::stealing:
+      return false;
+    case actor_scheduler::sharing:
+      return true;
+    case actor_scheduler::automatic:
+      return usable_cpus() == 1;
   }
   return false;
 }
@@ -67,7 +71,6 @@ void configure_caf(net::io_system_config& caf_cfg, const config& cfg, net::io_po
   add_cluster_message_types(caf_cfg);
 }
 
-
 config with_thread_policy(config cfg) {
   if (use_batch_scheduling(cfg.server.scheduler)) {
     sched_param param{};
@@ -75,6 +78,5 @@ config with_thread_policy(config cfg) {
   }
   return cfg;
 }
-
 
 }  // namespace wsvisor

@@ -37,29 +37,33 @@ void node::impl::drain_sessions() {
   auto bound = cfg.server.drain_timeout;
   // With an argument: CAF 0.17 spawns an argument-less function actor through
   // a null tuple pointer (undefined behaviour; tests/ubsan.supp).
-  system->spawn([this, bound](caf::event_based_actor* self, int) -> caf::behavior {
-    auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
-    auto resume = [this] { gate->post(ioc(), [this] { goaway_clients(); }); };
-    if (!registry) {
-      resume();
-      return {};
-    }
-    self->request(registry, bound + std::chrono::seconds{1}, drain_atom::value, bound)
-        .then(
-            [this, self, resume](std::uint64_t handed, std::uint64_t failed) {
-              log::info(*logger, "drain finished", {{"handed_over", handed}, {"not_handed_over", failed}});
-              systemd::notify_status("draining: " + std::to_string(handed) +
-                                     " sessions handed to peers");
-              resume();
-              self->quit();
-            },
-            [this, self, resume](caf::error& err) {
-              log::warn(*logger, "drain failed", {{"error", describe(self->home_system(), err)}});
-              resume();
-              self->quit();
-            });
-    return {};
-  }, 0);
+  system->spawn(
+      [this, bound](caf::event_based_actor* self, int) -> caf::behavior {
+        auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
+        auto resume = [this] { gate->post(ioc(), [this] { goaway_clients(); }); };
+        if (!registry) {
+          resume();
+          return {};
+        }
+        self->request(registry, bound + std::chrono::seconds{1}, drain_atom::value, bound)
+            .then(
+                [this, self, resume](std::uint64_t handed, std::uint64_t failed) {
+                  log::info(*logger, "drain finished",
+                            {{"handed_over", handed}, {"not_handed_over", failed}});
+                  systemd::notify_status("draining: " + std::to_string(handed) +
+                                         " sessions handed to peers");
+                  resume();
+                  self->quit();
+                },
+                [this, self, resume](caf::error& err) {
+                  log::warn(*logger, "drain failed",
+                            {{"error", describe(self->home_system(), err)}});
+                  resume();
+                  self->quit();
+                });
+        return {};
+      },
+      0);
 }
 
 void node::impl::goaway_clients() {
@@ -70,10 +74,9 @@ void node::impl::goaway_clients() {
   systemd::notify_status("draining: goaway sent to " + std::to_string(clients) + " clients");
   // CAF 0.17 has no anon_send for groups: enqueue without a sender.
   auto connections = system->groups().get_local(connections_group);
-  connections.get()->enqueue(nullptr, caf::make_message_id(),
-                             caf::make_message(shutdown_atom::value,
-                                               static_cast<std::uint32_t>(window.count())),
-                             nullptr);
+  connections.get()->enqueue(
+      nullptr, caf::make_message_id(),
+      caf::make_message(shutdown_atom::value, static_cast<std::uint32_t>(window.count())), nullptr);
   await_clients();
 }
 
@@ -129,7 +132,8 @@ void node::impl::on_root_down(const caf::error& reason) {
   // stop timeout can be sized from server.drain_timeout: the clients left
   // were asked to close during the drain, and a client that ignored that
   // does not hold the exit beyond the bound.
-  if (draining) flush_deadline = std::min(flush_deadline, std::max(now, drain_deadline) + drain_flush_slack);
+  if (draining)
+    flush_deadline = std::min(flush_deadline, std::max(now, drain_deadline) + drain_flush_slack);
   await_closes();
 }
 

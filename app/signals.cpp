@@ -60,7 +60,8 @@ void node::impl::reload() {
     log::warn(*logger, "reload: changed keys need a restart and were not applied",
               {{"keys", join_keys(plan.restart)}});
   log::info(*logger, "configuration reloaded",
-            {{"file", path}, {"changed", join_keys(plan.live)},
+            {{"file", path},
+             {"changed", join_keys(plan.live)},
              {"needs_restart", join_keys(plan.restart)}});
   if (plan.log) log::configure(applied.log);
   if (plan.session || plan.limits) {

@@ -27,20 +27,19 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
   child_spec sessions{
       .name = "sessions",
       .factory =
-          [current, node_name, peer_timeout = cfg.cluster.peer_timeout,
-           auth = cfg.auth.enabled(), metrics](caf::actor_system& sys) {
+          [current, node_name, peer_timeout = cfg.cluster.peer_timeout, auth = cfg.auth.enabled(),
+           metrics](caf::actor_system& sys) {
             auto now = current->get();
             const auto& limits = now->limits;
-            return spawn_registry(sys,
-                                  registry_options{.session = now->session,
-                                                   .node = node_name,
-                                                   .peer_timeout = peer_timeout,
-                                                   .max_sessions = limits.sessions,
-                                                   .auth_required = auth,
-                                                   .max_subscriptions =
-                                                       limits.subscriptions_per_session,
-                                                   .max_channels = limits.channels,
-                                                   .metrics = metrics});
+            return spawn_registry(
+                sys, registry_options{.session = now->session,
+                                      .node = node_name,
+                                      .peer_timeout = peer_timeout,
+                                      .max_sessions = limits.sessions,
+                                      .auth_required = auth,
+                                      .max_subscriptions = limits.subscriptions_per_session,
+                                      .max_channels = limits.channels,
+                                      .metrics = metrics});
           },
       .restart = restart_kind::permanent,
       .policy = "root",
@@ -67,17 +66,16 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
   if (cfg.cluster.enabled) {
     children.push_back(child_spec{
         .name = "cluster",
-        .factory =
-            [opts = cluster_options{.node = cfg.cluster.node,
-                                    .public_url = cfg.cluster.public_url,
-                                    .listen = cfg.cluster.listen,
-                                    .peers = cfg.cluster.peers,
-                                    .policies = policies,
-                                    .policy = cfg.cluster.policy,
-                                    .peer_timeout = cfg.cluster.peer_timeout,
-                                    .metrics = metrics,
-                                    .ready = ready}](
-                caf::actor_system& sys) { return spawn_cluster(sys, opts); },
+        .factory = [opts = cluster_options{.node = cfg.cluster.node,
+                                           .public_url = cfg.cluster.public_url,
+                                           .listen = cfg.cluster.listen,
+                                           .peers = cfg.cluster.peers,
+                                           .policies = policies,
+                                           .policy = cfg.cluster.policy,
+                                           .peer_timeout = cfg.cluster.peer_timeout,
+                                           .metrics = metrics,
+                                           .ready = ready}](
+                       caf::actor_system& sys) { return spawn_cluster(sys, opts); },
         .restart = restart_kind::permanent,
         .policy = "root",
         .supervisor = true,  // it answers get_tree_atom with its peer links' supervisor's tree
@@ -114,14 +112,14 @@ config with_node_name(config cfg) {
   return cfg;
 }
 
-std::string publish_contact(caf::actor_system& sys, const cluster_config& c,
-                            caf::actor& contact) {
+std::string publish_contact(caf::actor_system& sys, const cluster_config& c, caf::actor& contact) {
   auto address = parse_host_port(c.listen);
   if (!address) return "cluster.listen " + c.listen + ": not host:port";
   const auto& host = address->host;
   contact = spawn_cluster_contact(sys);
   auto bound = caf::io::publish(contact, address->port, host.c_str(), true);
-  if (!bound) return "cannot listen on cluster.listen " + c.listen + ": " + sys.render(bound.error());
+  if (!bound)
+    return "cannot listen on cluster.listen " + c.listen + ": " + sys.render(bound.error());
   log::info(*log::get("cluster"), "cluster listening",
             {{"node", c.node}, {"address", host + ":" + std::to_string(*bound)}});
   return {};

@@ -10,12 +10,12 @@
 
 #include "client/client_actor.hpp"
 #include "client/client_io.hpp"
-#include "protocol/client_frames.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
 #include "log/log.hpp"
 #include "net/tls_context.hpp"
 #include "net/ws_url.hpp"
+#include "protocol/client_frames.hpp"
 
 namespace wsvisor {
 
@@ -110,7 +110,8 @@ publish_result client::publish(std::string channel, std::string json_data) {
   do {
     if (n >= shared_->max_pending) return publish_result::full;
   } while (!shared_->pending.compare_exchange_weak(n, n + 1));
-  caf::anon_send(*actor_, detail::client_publish_atom::value, std::move(channel), std::move(json_data));
+  caf::anon_send(*actor_, detail::client_publish_atom::value, std::move(channel),
+                 std::move(json_data));
   return publish_result::queued;
 }
 

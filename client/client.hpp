@@ -114,10 +114,10 @@ struct client_stats {
   std::uint64_t published = 0;   // publishes accepted by publish()
   std::uint64_t publishes_acked = 0;
   std::uint64_t publishes_refused = 0;  // answered `upstream_down`: dropped, not resent
-  std::size_t pending_publishes = 0;  // accepted, not yet acknowledged
-  std::uint64_t resent = 0;           // publish frames sent again after a reconnect
-  std::uint64_t connects = 0;         // link incarnations (connection attempts)
-  std::uint64_t sessions = 0;         // connected + reset
+  std::size_t pending_publishes = 0;    // accepted, not yet acknowledged
+  std::uint64_t resent = 0;             // publish frames sent again after a reconnect
+  std::uint64_t connects = 0;           // link incarnations (connection attempts)
+  std::uint64_t sessions = 0;           // connected + reset
   std::uint64_t resumes = 0;
   std::uint64_t resets = 0;
   std::uint64_t disconnects = 0;

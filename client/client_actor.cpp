@@ -10,12 +10,12 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/supervision/messages.hpp"
 #include "actors/supervision/supervisor.hpp"
 #include "client/link.hpp"
 #include "client/messages.hpp"
 #include "client/shared.hpp"
 #include "log/log.hpp"
-#include "actors/supervision/messages.hpp"
 
 namespace wsvisor::detail {
 namespace {

@@ -5,14 +5,13 @@
 /// links; speaks wsvisor.v1 through whichever link is current, and reports to
 /// the caller through client_shared. Internal to the client.
 ///
-/// Messages (client/messages.hpp): client_subscribe, client_unsubscribe, client_publish, client_close from
-/// the facade; client_link_up from each new link; client_open and client_frame from the
-/// link's socket, stamped with the link's id so that a stale link's frames
-/// are ignored; its own generation-stamped timers client_ack_timeout and client_silence;
-/// supervisor_event from its supervisor (observer); down_msg from the
-/// current link and from the supervisor. It quits once the supervisor is
-/// down (after close() or a give-up) and stops the supervisor if it ends
-/// any other way.
+/// Messages (client/messages.hpp): client_subscribe, client_unsubscribe, client_publish,
+/// client_close from the facade; client_link_up from each new link; client_open and client_frame
+/// from the link's socket, stamped with the link's id so that a stale link's frames are ignored;
+/// its own generation-stamped timers client_ack_timeout and client_silence; supervisor_event from
+/// its supervisor (observer); down_msg from the current link and from the supervisor. It quits once
+/// the supervisor is down (after close() or a give-up) and stops the supervisor if it ends any
+/// other way.
 
 #include <chrono>
 #include <cstdint>

@@ -5,7 +5,8 @@
 /// Nothing here crosses the network; every payload is a built-in type, so
 /// nothing needs registering. Kept apart from actors/messages.hpp because the
 /// client is a library of its own (style.md wants one place per library).
-/// Atoms are at most 10 characters from [0-9A-Za-z_] and all start "cl_" (the C++ names client_...).
+/// Atoms are at most 10 characters from [0-9A-Za-z_] and all start "cl_" (the C++ names
+/// client_...).
 
 #include <caf/atom.hpp>
 

@@ -57,8 +57,10 @@ std::string read_auth_secret(const auth_config& auth, std::string& error) {
     key.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
     // Editors and `echo` add one; a key that needs a trailing newline can be
     // given through secret or secret_env.
-    if (key.ends_with("\r\n")) key.resize(key.size() - 2);
-    else if (key.ends_with('\n')) key.pop_back();
+    if (key.ends_with("\r\n"))
+      key.resize(key.size() - 2);
+    else if (key.ends_with('\n'))
+      key.pop_back();
   } else if (!auth.secret_env.empty()) {
     from = "the environment variable " + auth.secret_env;
     const char* value = std::getenv(auth.secret_env.c_str());

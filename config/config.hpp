@@ -45,8 +45,8 @@ enum class tls_version { v1_2, v1_3 };
 /// `[server.tls]`: with `cert` and `key` set, the listener speaks TLS only
 /// (wss:// and https:// on the same port); both empty: plain ws://.
 struct tls_config {
-  std::string cert;                           // PEM certificate chain (leaf first)
-  std::string key;                            // PEM private key of the leaf
+  std::string cert;  // PEM certificate chain (leaf first)
+  std::string key;   // PEM private key of the leaf
   tls_version min_version = tls_version::v1_2;
   bool enabled() const { return !cert.empty(); }
   bool operator==(const tls_config&) const = default;
@@ -65,41 +65,41 @@ struct server_config {
   std::uint32_t actor_threads = 0;            // CAF's workers (stealing, sharing, auto only);
                                               // 0 = one per core
   actor_scheduler scheduler = actor_scheduler::io;  // key: actor_scheduler
-  std::vector<std::string> allowed_origins;   // Origin allow-list for browsers; empty = any
-  tls_config tls;                             // [server.tls]
-  duration drain_timeout{20'000};             // SIGTERM/SIGINT: bound on the drain (handovers,
-                                              // clients leaving) before the node stops anyway
+  std::vector<std::string> allowed_origins;         // Origin allow-list for browsers; empty = any
+  tls_config tls;                                   // [server.tls]
+  duration drain_timeout{20'000};  // SIGTERM/SIGINT: bound on the drain (handovers,
+                                   // clients leaving) before the node stops anyway
   bool operator==(const server_config&) const = default;
 };
 
 struct session_config {
-  duration resume_window{30'000};             // how long a detached session waits
-  std::uint64_t replay_buffer = 1024;         // unacknowledged messages kept per session
+  duration resume_window{30'000};                // how long a detached session waits
+  std::uint64_t replay_buffer = 1024;            // unacknowledged messages kept per session
   std::uint64_t replay_buffer_bytes = 4u << 20;  // and their total payload bytes
-  duration heartbeat_interval{25'000};        // server ping period
-  duration heartbeat_timeout{35'000};         // silence after which a connection is dead
+  duration heartbeat_interval{25'000};           // server ping period
+  duration heartbeat_timeout{35'000};            // silence after which a connection is dead
   bool operator==(const session_config&) const = default;
 };
 
 struct log_config {
-  log_level level = log_level::info;          // info says what happened without flooding
-  log_format format = log_format::text;       // json: one object per line for shippers
-  duration repeat_interval{10'000};           // a client's or a link's repeated event: one line
-                                              // per interval, with a count of the rest; 0 = all
+  log_level level = log_level::info;     // info says what happened without flooding
+  log_format format = log_format::text;  // json: one object per line for shippers
+  duration repeat_interval{10'000};      // a client's or a link's repeated event: one line
+                                         // per interval, with a count of the rest; 0 = all
   bool operator==(const log_config&) const = default;
 };
 
 /// A named supervision policy (`[policies.NAME]`).
 struct policy {
-  restart_kind restart = restart_kind::permanent;      // default restart type of children
-  strategy_kind strategy = strategy_kind::one_for_one; // used when a supervisor runs under it
-  duration backoff_min{200};                  // first restart delay
-  duration backoff_max{30'000};               // cap on the delay
-  double backoff_multiplier = 2.0;            // growth per consecutive restart
-  jitter_kind jitter = jitter_kind::full;     // spreads reconnect storms
-  duration reset_after{30'000};               // up this long: back to backoff_min
-  std::uint32_t max_restarts = 20;            // within restart_window; 0 = unlimited
-  duration restart_window{60'000};            // intensity window
+  restart_kind restart = restart_kind::permanent;        // default restart type of children
+  strategy_kind strategy = strategy_kind::one_for_one;   // used when a supervisor runs under it
+  duration backoff_min{200};                             // first restart delay
+  duration backoff_max{30'000};                          // cap on the delay
+  double backoff_multiplier = 2.0;                       // growth per consecutive restart
+  jitter_kind jitter = jitter_kind::full;                // spreads reconnect storms
+  duration reset_after{30'000};                          // up this long: back to backoff_min
+  std::uint32_t max_restarts = 20;                       // within restart_window; 0 = unlimited
+  duration restart_window{60'000};                       // intensity window
   give_up_action on_give_up = give_up_action::escalate;  // a crash loop is not hidden
   bool operator==(const policy&) const = default;
 };
@@ -108,58 +108,56 @@ struct policy {
 std::map<std::string, policy> builtin_policies();
 
 struct upstream_config {
-  std::string name;                           // unique; names the supervised child
-  std::string url;                            // ws:// or wss://
-  std::string channel;                        // the channel this upstream owns
-  std::string policy = "upstream";            // a key of `policies`
-  std::uint64_t buffer = 1024;                // forwards kept while the link is down
-  std::vector<std::string> subprotocols;      // offered in Sec-WebSocket-Protocol; empty: omitted
-  std::map<std::string, std::string> headers; // extra handshake headers (auth, tenant); the
-                                              // handshake's own headers are refused
-  duration connect_timeout{10'000};           // resolve + connect + TLS + upgrade: a dead host
-                                              // fails fast and the policy's backoff takes over
-  duration heartbeat_timeout{30'000};         // silence that ends the link; a ping goes out at
-                                              // half of it; 0 = off (the upstream pings us)
-  std::string ca_file;                        // wss://: PEM of extra trusted CAs (a private CA);
-                                              // empty = the system trust store
-  bool required = false;                      // GET /readyz answers 503 while it is not up
+  std::string name;                            // unique; names the supervised child
+  std::string url;                             // ws:// or wss://
+  std::string channel;                         // the channel this upstream owns
+  std::string policy = "upstream";             // a key of `policies`
+  std::uint64_t buffer = 1024;                 // forwards kept while the link is down
+  std::vector<std::string> subprotocols;       // offered in Sec-WebSocket-Protocol; empty: omitted
+  std::map<std::string, std::string> headers;  // extra handshake headers (auth, tenant); the
+                                               // handshake's own headers are refused
+  duration connect_timeout{10'000};            // resolve + connect + TLS + upgrade: a dead host
+                                               // fails fast and the policy's backoff takes over
+  duration heartbeat_timeout{30'000};          // silence that ends the link; a ping goes out at
+                                               // half of it; 0 = off (the upstream pings us)
+  std::string ca_file;                         // wss://: PEM of extra trusted CAs (a private CA);
+                                               // empty = the system trust store
+  bool required = false;                       // GET /readyz answers 503 while it is not up
   bool operator==(const upstream_config&) const = default;
 };
 
 /// The HTTP API (docs/api.md).
 struct api_config {
-  std::string token;                          // bearer token of POST /api/publish; empty = none,
-                                              // served only on a loopback server.listen
+  std::string token;  // bearer token of POST /api/publish; empty = none,
+                      // served only on a loopback server.listen
   bool operator==(const api_config&) const = default;
 };
 
 /// `[limits]`: what one client, one address or a crowd may take (docs/security.md).
 /// A count of 0 means no limit.
 struct limits_config {
-  std::uint64_t connections_per_ip = 1000;    // open WebSockets from one remote address
-  std::uint64_t messages_per_second = 1000;   // per connection: token bucket refill rate
-  std::uint64_t message_burst = 2000;         // per connection: token bucket size
-  std::uint64_t rate_limit_strikes = 10;      // rate_limited answers in hand (one back per
-                                              // second) before the connection closes 1008
+  std::uint64_t connections_per_ip = 1000;   // open WebSockets from one remote address
+  std::uint64_t messages_per_second = 1000;  // per connection: token bucket refill rate
+  std::uint64_t message_burst = 2000;        // per connection: token bucket size
+  std::uint64_t rate_limit_strikes = 10;     // rate_limited answers in hand (one back per
+                                             // second) before the connection closes 1008
   std::uint64_t subscriptions_per_session = 1000;
-  std::uint64_t sessions = 100000;            // per node, detached ones included
-  std::uint64_t channels = 100000;            // per node: channels with a local subscriber
-  std::uint64_t handshakes_per_second = 2000; // hello + resume admitted per second (node)
-  std::uint64_t handshake_burst = 2000;       // admitted at once before the rate applies
+  std::uint64_t sessions = 100000;             // per node, detached ones included
+  std::uint64_t channels = 100000;             // per node: channels with a local subscriber
+  std::uint64_t handshakes_per_second = 2000;  // hello + resume admitted per second (node)
+  std::uint64_t handshake_burst = 2000;        // admitted at once before the rate applies
   bool operator==(const limits_config&) const = default;
 };
 
 /// `[auth]`: HS256 JSON Web Tokens in `hello.auth`. Enabled when one secret
 /// source is set; exactly one may be.
 struct auth_config {
-  std::string secret;                         // the HMAC key itself
-  std::string secret_file;                    // or a file holding it (one trailing newline dropped)
-  std::string secret_env;                     // or an environment variable holding it
-  std::string audience;                       // required `aud` when not empty
-  std::uint32_t max_failures = 3;             // bad tokens on one connection before close 1008
-  bool enabled() const {
-    return !secret.empty() || !secret_file.empty() || !secret_env.empty();
-  }
+  std::string secret;              // the HMAC key itself
+  std::string secret_file;         // or a file holding it (one trailing newline dropped)
+  std::string secret_env;          // or an environment variable holding it
+  std::string audience;            // required `aud` when not empty
+  std::uint32_t max_failures = 3;  // bad tokens on one connection before close 1008
+  bool enabled() const { return !secret.empty() || !secret_file.empty() || !secret_env.empty(); }
   bool operator==(const auth_config&) const = default;
 };
 
@@ -170,21 +168,21 @@ struct auth_config {
 std::string read_auth_secret(const auth_config& auth, std::string& error);
 
 struct cluster_config {
-  bool enabled = false;                       // a single node needs no middleman
-  std::string node;                           // unique node name; empty: the host name
-  std::string listen = "127.0.0.1:7070";      // middleman address
-  std::vector<std::string> peers;             // host:port of other nodes' middleman
-  std::string public_url;                     // this node's ws:// URL for clients
-  duration heartbeat_interval{1'000};         // CAF middleman.heartbeat-interval
-  duration peer_timeout{5'000};               // CAF middleman.connection-timeout
-  std::string policy = "cluster";             // supervision policy of peer links
-  std::uint32_t ready_min_peers = 0;          // GET /readyz answers 503 while fewer peers are up
+  bool enabled = false;                   // a single node needs no middleman
+  std::string node;                       // unique node name; empty: the host name
+  std::string listen = "127.0.0.1:7070";  // middleman address
+  std::vector<std::string> peers;         // host:port of other nodes' middleman
+  std::string public_url;                 // this node's ws:// URL for clients
+  duration heartbeat_interval{1'000};     // CAF middleman.heartbeat-interval
+  duration peer_timeout{5'000};           // CAF middleman.connection-timeout
+  std::string policy = "cluster";         // supervision policy of peer links
+  std::uint32_t ready_min_peers = 0;      // GET /readyz answers 503 while fewer peers are up
   bool operator==(const cluster_config&) const = default;
 };
 
 /// The browser files (docs/browser.md).
 struct web_config {
-  bool pages = true;                          // the demo page and the dashboard; /client.js stays
+  bool pages = true;  // the demo page and the dashboard; /client.js stays
   bool operator==(const web_config&) const = default;
 };
 

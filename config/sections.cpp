@@ -34,64 +34,63 @@ void read_tls(reader& r, const std::string& path, const toml::node& node, tls_co
                    });
                  }};
   };
-  r.read_table(path, node,
-               {
-                   pem_file("cert", t.cert, "certificate file"),
-                   pem_file("key", t.key, "key file"),
-                   enum_field(r, "min_version", t.min_version, parse_tls_version,
-                              tls_version_names),
-               });
+  r.read_table(
+      path, node,
+      {
+          pem_file("cert", t.cert, "certificate file"),
+          pem_file("key", t.key, "key file"),
+          enum_field(r, "min_version", t.min_version, parse_tls_version, tls_version_names),
+      });
 }
 
 constexpr std::string_view host_port_expectation =
     "expected host:port like \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\"";
 
 void read_server(reader& r, const std::string& path, const toml::node& node, server_config& s) {
-  r.read_table(path, node,
-               {
-                   string_field(r, "listen", s.listen, is_host_port, host_port_expectation),
-                   string_field(
-                       r, "path", s.path,
-                       [](std::string_view p) {
-                         return p.starts_with('/') &&
-                                p.find_first_of(" \t\r\n?#") == std::string_view::npos;
-                       },
-                       "expected a path starting with \"/\" (no spaces, '?' or '#')"),
-                   size_field(r, "max_message_bytes", s.max_message_bytes, 64, 64 * mib),
-                   integer_field(r, "max_connections", s.max_connections, 1, unbounded),
-                   size_field(r, "send_queue_bytes", s.send_queue_bytes, kib, gib),
-                   duration_field(r, "handshake_timeout", s.handshake_timeout),
-                   integer_field(r, "io_threads", s.io_threads, 0, 64),
-                   integer_field(r, "actor_threads", s.actor_threads, 0, 256),
-                   enum_field(r, "actor_scheduler", s.scheduler, parse_actor_scheduler, scheduler_names),
-                   {"allowed_origins",
-                    [&r, &s](const std::string& key, const toml::node& value) {
-                      r.read_string_array(key, value, s.allowed_origins, is_origin,
-                                          "expected an origin like \"https://app.example\" or "
-                                          "\"http://localhost:3000\" (scheme, host, optional "
-                                          "port; no path)");
-                    }},
-                   {"tls", [&r, &s](const std::string& p,
-                                    const toml::node& n) { read_tls(r, p, n, s.tls); }},
-                   duration_field(r, "drain_timeout", s.drain_timeout),
-               });
+  r.read_table(
+      path, node,
+      {
+          string_field(r, "listen", s.listen, is_host_port, host_port_expectation),
+          string_field(
+              r, "path", s.path,
+              [](std::string_view p) {
+                return p.starts_with('/') && p.find_first_of(" \t\r\n?#") == std::string_view::npos;
+              },
+              "expected a path starting with \"/\" (no spaces, '?' or '#')"),
+          size_field(r, "max_message_bytes", s.max_message_bytes, 64, 64 * mib),
+          integer_field(r, "max_connections", s.max_connections, 1, unbounded),
+          size_field(r, "send_queue_bytes", s.send_queue_bytes, kib, gib),
+          duration_field(r, "handshake_timeout", s.handshake_timeout),
+          integer_field(r, "io_threads", s.io_threads, 0, 64),
+          integer_field(r, "actor_threads", s.actor_threads, 0, 256),
+          enum_field(r, "actor_scheduler", s.scheduler, parse_actor_scheduler, scheduler_names),
+          {"allowed_origins",
+           [&r, &s](const std::string& key, const toml::node& value) {
+             r.read_string_array(key, value, s.allowed_origins, is_origin,
+                                 "expected an origin like \"https://app.example\" or "
+                                 "\"http://localhost:3000\" (scheme, host, optional "
+                                 "port; no path)");
+           }},
+          {"tls",
+           [&r, &s](const std::string& p, const toml::node& n) { read_tls(r, p, n, s.tls); }},
+          duration_field(r, "drain_timeout", s.drain_timeout),
+      });
 }
 
 void read_limits(reader& r, const std::string& path, const toml::node& node, limits_config& l) {
-  r.read_table(path, node,
-               {
-                   integer_field(r, "connections_per_ip", l.connections_per_ip, 0, unbounded),
-                   integer_field(r, "messages_per_second", l.messages_per_second, 0, unbounded),
-                   integer_field(r, "message_burst", l.message_burst, 1, unbounded),
-                   integer_field(r, "rate_limit_strikes", l.rate_limit_strikes, 0, unbounded),
-                   integer_field(r, "subscriptions_per_session", l.subscriptions_per_session, 0,
-                                 unbounded),
-                   integer_field(r, "sessions", l.sessions, 0, unbounded),
-                   integer_field(r, "channels", l.channels, 0, unbounded),
-                   integer_field(r, "handshakes_per_second", l.handshakes_per_second, 0,
-                                 unbounded),
-                   integer_field(r, "handshake_burst", l.handshake_burst, 1, unbounded),
-               });
+  r.read_table(
+      path, node,
+      {
+          integer_field(r, "connections_per_ip", l.connections_per_ip, 0, unbounded),
+          integer_field(r, "messages_per_second", l.messages_per_second, 0, unbounded),
+          integer_field(r, "message_burst", l.message_burst, 1, unbounded),
+          integer_field(r, "rate_limit_strikes", l.rate_limit_strikes, 0, unbounded),
+          integer_field(r, "subscriptions_per_session", l.subscriptions_per_session, 0, unbounded),
+          integer_field(r, "sessions", l.sessions, 0, unbounded),
+          integer_field(r, "channels", l.channels, 0, unbounded),
+          integer_field(r, "handshakes_per_second", l.handshakes_per_second, 0, unbounded),
+          integer_field(r, "handshake_burst", l.handshake_burst, 1, unbounded),
+      });
 }
 
 void read_auth(reader& r, const std::string& path, const toml::node& node, auth_config& a) {
@@ -188,12 +187,12 @@ void read_policies(reader& r, const std::string& path, const toml::node& node,
 }
 
 void read_web(reader& r, const std::string& path, const toml::node& node, web_config& w) {
-  r.read_table(path, node,
-               {
-                   {"pages", [&r, &w](const std::string& key, const toml::node& value) {
-                      r.read_bool(key, value, w.pages);
-                    }},
-               });
+  r.read_table(
+      path, node,
+      {
+          {"pages", [&r, &w](const std::string& key,
+                             const toml::node& value) { r.read_bool(key, value, w.pages); }},
+      });
 }
 
 void read_api(reader& r, const std::string& path, const toml::node& node, api_config& a) {
@@ -210,8 +209,7 @@ void read_api(reader& r, const std::string& path, const toml::node& node, api_co
                                  std::to_string(t.size());
                         for (char c : t)
                           if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-                            return std::string{
-                                "must not contain whitespace or control characters"};
+                            return std::string{"must not contain whitespace or control characters"};
                         return std::string{};
                       });
                     }},
@@ -256,8 +254,9 @@ void check_auth(reader& r, const auth_config& a) {
   if (!a.secret_file.empty()) sources.push_back("auth.secret_file");
   if (!a.secret_env.empty()) sources.push_back("auth.secret_env");
   if (sources.size() > 1) {
-    r.cross_error(sources, "give the HS256 key one way: auth.secret, auth.secret_file or "
-                           "auth.secret_env");
+    r.cross_error(sources,
+                  "give the HS256 key one way: auth.secret, auth.secret_file or "
+                  "auth.secret_env");
     return;
   }
   if (sources.empty()) return;
@@ -278,7 +277,8 @@ void read_document(reader& r, const toml::table& root, config& cfg) {
            [&](const std::string& p, const toml::node& n) { read_session(r, p, n, cfg.session); }},
           {"limits",
            [&](const std::string& p, const toml::node& n) { read_limits(r, p, n, cfg.limits); }},
-          {"auth", [&](const std::string& p, const toml::node& n) { read_auth(r, p, n, cfg.auth); }},
+          {"auth",
+           [&](const std::string& p, const toml::node& n) { read_auth(r, p, n, cfg.auth); }},
           {"log", [&](const std::string& p, const toml::node& n) { read_log(r, p, n, cfg.log); }},
           {"policies", [&](const std::string& p,
                            const toml::node& n) { read_policies(r, p, n, cfg.policies); }},

@@ -57,48 +57,49 @@ std::string header_value_problem(const std::string&, const std::string& value) {
 
 void read_upstream(reader& r, const std::string& path, const toml::node& node, upstream_config& u) {
   std::vector<std::string> header_names;
-  r.read_table(path, node,
-               {
-                   string_field(r, "name", u.name, is_node_name, node_name_expectation),
-                   string_field(r, "url", u.url, is_ws_url, url_expectation),
-                   string_field(r, "channel", u.channel, is_channel_name,
-                                "expected 1 to 128 of A-Z a-z 0-9 _ . : -"),
-                   string_field(r, "policy", u.policy),
-                   integer_field(r, "buffer", u.buffer, 0, unbounded),
-                   {"required", [&r, &u](const std::string& key,
-                                         const toml::node& value) { r.read_bool(key, value, u.required); }},
-                   {"subprotocols",
-                    [&r, &u](const std::string& key, const toml::node& value) {
-                      r.read_string_array(key, value, u.subprotocols, is_http_token,
-                                          "expected an RFC 7230 token like \"v1.feed\"");
-                    }},
-                   {"headers",
-                    [&r, &u, &header_names](const std::string& key, const toml::node& value) {
-                      r.read_string_map(
-                          key, value, u.headers,
-                          [&header_names](const std::string& name) {
-                            return header_name_problem(name, header_names);
-                          },
-                          header_value_problem);
-                    }},
-                   duration_field(r, "connect_timeout", u.connect_timeout),
-                   {"heartbeat_timeout",
-                    [&r, &u](const std::string& key, const toml::node& value) {
-                      // 0 turns the heartbeat off; a bare 0 needs no unit to be clear.
-                      if (auto i = value.as_integer(); i && i->get() == 0) {
-                        u.heartbeat_timeout = duration{0};
-                        r.mark_set(key, value);
-                        return;
-                      }
-                      r.read_duration(key, value, u.heartbeat_timeout, duration{0}, max_duration);
-                    }},
-                   {"ca_file",
-                    [&r, &u](const std::string& key, const toml::node& value) {
-                      r.read_checked_string(key, value, u.ca_file, [](const std::string& file) {
-                        return file_problem("CA file", file);
-                      });
-                    }},
-               });
+  r.read_table(
+      path, node,
+      {
+          string_field(r, "name", u.name, is_node_name, node_name_expectation),
+          string_field(r, "url", u.url, is_ws_url, url_expectation),
+          string_field(r, "channel", u.channel, is_channel_name,
+                       "expected 1 to 128 of A-Z a-z 0-9 _ . : -"),
+          string_field(r, "policy", u.policy),
+          integer_field(r, "buffer", u.buffer, 0, unbounded),
+          {"required", [&r, &u](const std::string& key,
+                                const toml::node& value) { r.read_bool(key, value, u.required); }},
+          {"subprotocols",
+           [&r, &u](const std::string& key, const toml::node& value) {
+             r.read_string_array(key, value, u.subprotocols, is_http_token,
+                                 "expected an RFC 7230 token like \"v1.feed\"");
+           }},
+          {"headers",
+           [&r, &u, &header_names](const std::string& key, const toml::node& value) {
+             r.read_string_map(
+                 key, value, u.headers,
+                 [&header_names](const std::string& name) {
+                   return header_name_problem(name, header_names);
+                 },
+                 header_value_problem);
+           }},
+          duration_field(r, "connect_timeout", u.connect_timeout),
+          {"heartbeat_timeout",
+           [&r, &u](const std::string& key, const toml::node& value) {
+             // 0 turns the heartbeat off; a bare 0 needs no unit to be clear.
+             if (auto i = value.as_integer(); i && i->get() == 0) {
+               u.heartbeat_timeout = duration{0};
+               r.mark_set(key, value);
+               return;
+             }
+             r.read_duration(key, value, u.heartbeat_timeout, duration{0}, max_duration);
+           }},
+          {"ca_file",
+           [&r, &u](const std::string& key, const toml::node& value) {
+             r.read_checked_string(key, value, u.ca_file, [](const std::string& file) {
+               return file_problem("CA file", file);
+             });
+           }},
+      });
   const auto* table = node.as_table();
   if (!table) return;
   for (std::string_view required : {"name", "url", "channel"})

@@ -31,11 +31,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20)
             out += fmt::format("\\u{:04x}", c);
@@ -94,7 +104,8 @@ parsed_payload split_payload(std::string_view payload) {
     auto next = payload.find(field_sep, pos + 1);
     auto item = payload.substr(pos + 1, next == std::string_view::npos ? next : next - pos - 1);
     auto eq = item.find(value_sep);
-    if (eq != std::string_view::npos) p.fields.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    if (eq != std::string_view::npos)
+      p.fields.emplace_back(item.substr(0, eq), item.substr(eq + 1));
     pos = next;
   }
   return p;
@@ -140,7 +151,6 @@ std::string render_parsed(log_format format, std::string_view time, std::string_
   return out;
 }
 
-
 class event_formatter final : public spdlog::formatter {
  public:
   explicit event_formatter(log_format format) : format_(format) {}
@@ -165,13 +175,20 @@ class event_formatter final : public spdlog::formatter {
 
 spdlog::level::level_enum to_spdlog(log_level level) {
   switch (level) {
-    case log_level::trace: return spdlog::level::trace;
-    case log_level::debug: return spdlog::level::debug;
-    case log_level::info: return spdlog::level::info;
-    case log_level::warn: return spdlog::level::warn;
-    case log_level::error: return spdlog::level::err;
-    case log_level::critical: return spdlog::level::critical;
-    case log_level::off: return spdlog::level::off;
+    case log_level::trace:
+      return spdlog::level::trace;
+    case log_level::debug:
+      return spdlog::level::debug;
+    case log_level::info:
+      return spdlog::level::info;
+    case log_level::warn:
+      return spdlog::level::warn;
+    case log_level::error:
+      return spdlog::level::err;
+    case log_level::critical:
+      return spdlog::level::critical;
+    case log_level::off:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -264,8 +281,8 @@ std::string utc_timestamp(std::chrono::system_clock::time_point tp) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
 }  // namespace wsvisor::log

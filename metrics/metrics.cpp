@@ -17,7 +17,8 @@ histogram::histogram(std::vector<double> bounds_seconds)
 void histogram::observe(std::chrono::nanoseconds d) {
   auto ns = std::max<std::int64_t>(d.count(), 0);
   auto it = std::lower_bound(bounds_ns_.begin(), bounds_ns_.end(), ns);
-  buckets_[static_cast<std::size_t>(it - bounds_ns_.begin())].fetch_add(1, std::memory_order_relaxed);
+  buckets_[static_cast<std::size_t>(it - bounds_ns_.begin())].fetch_add(1,
+                                                                        std::memory_order_relaxed);
   sum_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
 }
 
@@ -68,7 +69,8 @@ family<gauge>& registry::add_gauge_family(std::string name, std::string help,
              std::make_unique<family<gauge>>(std::move(label_names)));
 }
 
-void registry::add_callback_gauge(std::string name, std::string help, std::function<double()> read) {
+void registry::add_callback_gauge(std::string name, std::string help,
+                                  std::function<double()> read) {
   entries_.push_back(entry{std::move(name), std::move(help), std::move(read)});
 }
 
@@ -164,7 +166,8 @@ std::string registry::expose() const {
             header(out, e.name, e.help, "histogram");
             auto s = m->read();
             for (std::size_t i = 0; i < s.bounds.size(); ++i)
-              sample(out, e.name + "_bucket", label_set({}, {}, "le=\"" + format_value(s.bounds[i]) + '"'),
+              sample(out, e.name + "_bucket",
+                     label_set({}, {}, "le=\"" + format_value(s.bounds[i]) + '"'),
                      std::to_string(s.cumulative[i]));
             sample(out, e.name + "_bucket", "{le=\"+Inf\"}", std::to_string(s.cumulative.back()));
             sample(out, e.name + "_sum", {}, format_value(s.sum));

@@ -57,7 +57,7 @@ class histogram {
   void observe(std::chrono::nanoseconds d);
 
   struct snapshot {
-    std::vector<double> bounds;          // seconds, ascending, without +Inf
+    std::vector<double> bounds;             // seconds, ascending, without +Inf
     std::vector<std::uint64_t> cumulative;  // per bound, then +Inf (== count)
     std::uint64_t count = 0;
     double sum = 0;  // seconds

@@ -10,14 +10,14 @@ namespace wsvisor {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> upstream_states = {"connecting", "up", "down",
-                                                             "given_up", "stopped"};
+constexpr std::array<std::string_view, 5> upstream_states = {"connecting", "up", "down", "given_up",
+                                                             "stopped"};
 
 // From 100 µs (a message handed on at once on an idle node) to 10 s (a
 // client that stalled, or one that caught up through a resume).
 std::vector<double> latency_bounds() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 }  // namespace
@@ -61,9 +61,9 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
           "From this node's broker accepting a publish to its frame being handed to a "
           "subscriber's socket, first hand-off only",
           latency_bounds())),
-      supervisor_restarts(registry.add_counter_family("wsvisor_supervisor_restarts_total",
-                                                      "Child restarts by supervisor, child and policy",
-                                                      {"supervisor", "child", "policy"})),
+      supervisor_restarts(registry.add_counter_family(
+          "wsvisor_supervisor_restarts_total", "Child restarts by supervisor, child and policy",
+          {"supervisor", "child", "policy"})),
       supervisor_give_ups(registry.add_counter_family(
           "wsvisor_supervisor_give_ups_total",
           "Children given up (restart intensity exceeded) by supervisor, child and policy",

@@ -189,11 +189,10 @@ constexpr std::string_view sessions_path = "/api/sessions";
 constexpr std::size_t max_cursor = 256;
 
 bool valid_id(std::string_view id) {
-  return !id.empty() && id.size() <= max_cursor &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == ':' || c == '-';
-         });
+  return !id.empty() && id.size() <= max_cursor && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '-';
+  });
 }
 
 // True iff `method` is one of the ", "-separated methods in `allow`.
@@ -205,7 +204,6 @@ bool listed(std::string_view allow, std::string_view method) {
   }
   return false;
 }
-
 
 // Reads `limit`, `after`, `scope` and (with `states`) `state` from a query;
 // other parameters are ignored. Returns the 400 answer for a bad value.
@@ -221,8 +219,9 @@ std::optional<api_answer> read_query(std::string_view query, admin_request& req,
     if (!value) return error_answer(400, "bad_request", "malformed %-escape in the query");
     if (key == "limit") {
       std::uint64_t n = 0;
-      bool digits = !value->empty() && value->size() <= 4 &&
-                    std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; });
+      bool digits =
+          !value->empty() && value->size() <= 4 &&
+          std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; });
       if (digits) n = std::stoull(*value);
       if (!digits || n < 1 || n > admin_max_limit)
         return error_answer(400, "bad_request",
@@ -283,7 +282,8 @@ std::variant<admin_request, api_answer> route_admin(std::string_view method,
                                                     std::string_view token, bool loopback) {
   auto question = target.find('?');
   auto path = target.substr(0, question);
-  auto query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+  auto query =
+      question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
   admin_request req;
   std::string_view allow = "GET";
   bool paged = true, states = false;
@@ -313,8 +313,8 @@ std::variant<admin_request, api_answer> route_admin(std::string_view method,
       req.what = admin_request::kind::disconnect_session;
     } else {
       allow = "GET, DELETE";
-      req.what = method == "DELETE" ? admin_request::kind::end_session
-                                    : admin_request::kind::get_session;
+      req.what =
+          method == "DELETE" ? admin_request::kind::end_session : admin_request::kind::get_session;
     }
   }
   if (!listed(allow, method)) return api_method_not_allowed(allow);

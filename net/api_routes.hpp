@@ -22,9 +22,9 @@ inline constexpr std::string_view metrics_path = "/metrics";
 /// One answer of the API: an HTTP status and a JSON body.
 struct api_answer {
   unsigned status = 200;
-  std::string body;         // a JSON object: {"sessions":N,...} or {"error":...,"message":...}
-  bool challenge = false;   // 401: send `WWW-Authenticate: Bearer`
-  std::string_view allow;   // 405: the `Allow` header ("POST", "GET", "GET, DELETE")
+  std::string body;        // a JSON object: {"sessions":N,...} or {"error":...,"message":...}
+  bool challenge = false;  // 401: send `WWW-Authenticate: Bearer`
+  std::string_view allow;  // 405: the `Allow` header ("POST", "GET", "GET, DELETE")
 };
 
 /// The most one page of /api/sessions or /api/channels may hold.

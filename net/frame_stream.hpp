@@ -57,7 +57,8 @@ struct text_frame_header {
       h.size = 4;
     } else {
       h.bytes[1] = 127;
-      for (int i = 0; i < 8; ++i) h.bytes[2 + i] = static_cast<std::uint8_t>(payload >> (56 - 8 * i));
+      for (int i = 0; i < 8; ++i)
+        h.bytes[2 + i] = static_cast<std::uint8_t>(payload >> (56 - 8 * i));
       h.size = 10;
     }
     return h;
@@ -114,15 +115,14 @@ class frame_stream {
   template <class ConstBufferSequence, class Handler>
   void async_write_frames(const ConstBufferSequence& buffers, Handler&& handler) {
     ours_writing_ = true;
-    boost::asio::async_write(
-        inner_, buffers,
-        [this, h = std::forward<Handler>(handler)](boost::beast::error_code ec,
-                                                   std::size_t n) mutable {
-          ours_writing_ = false;
-          // A Beast frame held meanwhile (a pong, a close) goes first.
-          if (auto next = std::move(held_beast_)) next->run();
-          h(ec, n);
-        });
+    boost::asio::async_write(inner_, buffers,
+                             [this, h = std::forward<Handler>(handler)](boost::beast::error_code ec,
+                                                                        std::size_t n) mutable {
+                               ours_writing_ = false;
+                               // A Beast frame held meanwhile (a pong, a close) goes first.
+                               if (auto next = std::move(held_beast_)) next->run();
+                               h(ec, n);
+                             });
   }
 
  private:
@@ -140,16 +140,15 @@ class frame_stream {
   template <class ConstBufferSequence, class Handler>
   void beast_write(const ConstBufferSequence& buffers, Handler&& handler) {
     beast_writing_ = true;
-    inner_.async_write_some(
-        buffers, [this, total = boost::asio::buffer_size(buffers),
-                  h = std::forward<Handler>(handler)](boost::beast::error_code ec,
-                                                      std::size_t n) mutable {
-          // Beast writes a frame with async_write: a short write is followed
-          // by another for the rest, at once, and nothing may come between.
-          beast_writing_ = !ec && n < total;
-          h(ec, n);
-          if (!beast_writing_ && waiting_) std::exchange(waiting_, nullptr)();
-        });
+    inner_.async_write_some(buffers, [this, total = boost::asio::buffer_size(buffers),
+                                      h = std::forward<Handler>(handler)](
+                                         boost::beast::error_code ec, std::size_t n) mutable {
+      // Beast writes a frame with async_write: a short write is followed
+      // by another for the rest, at once, and nothing may come between.
+      beast_writing_ = !ec && n < total;
+      h(ec, n);
+      if (!beast_writing_ && waiting_) std::exchange(waiting_, nullptr)();
+    });
   }
 
   Inner inner_;

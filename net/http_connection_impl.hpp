@@ -147,7 +147,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
       log::debug(*http_log(), "request timed out", {{"peer", peer()}});
       return close();
     }
-    if (ec == http::error::header_limit) return reply_error(http::status::request_header_fields_too_large);
+    if (ec == http::error::header_limit)
+      return reply_error(http::status::request_header_fields_too_large);
     if (ec == http::error::body_limit) {
       if (api_) return send_api(body_too_large(opts_->max_message_bytes), 11, false, {});
       if (is_api_path(path_of(parser_->get()))) return send_api(body_not_taken(), 11, false, {});
@@ -165,10 +166,10 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     // The API answers in JSON even where no route of it is (or is turned on).
     if (is_api_path(path_of(req)))
       return send_api(api_not_found(), req.version(), req.keep_alive(), path_of(req));
-    if (auto answer = route_site(site_request_of(req),
-                                 {web::client_script(), web::site_files(), opts_->site_pages,
-                                  opts_->site_json},
-                                 opts_->api_token, loopback_))
+    if (auto answer = route_site(
+            site_request_of(req),
+            {web::client_script(), web::site_files(), opts_->site_pages, opts_->site_json},
+            opts_->api_token, loopback_))
       return serve_site(req, *answer);
     respond(req);
   }
@@ -221,8 +222,10 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
   void send_logged(const http::request<http::string_body>& req,
                    http::response<http::string_body>&& res) {
     log::debug(*http_log(), "request",
-               {{"peer", peer()}, {"method", std::string{req.method_string()}},
-                {"target", std::string{req.target()}}, {"status", res.result_int()}});
+               {{"peer", peer()},
+                {"method", std::string{req.method_string()}},
+                {"target", std::string{req.target()}},
+                {"status", res.result_int()}});
     send(std::move(res));
   }
 
@@ -289,8 +292,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     answer_wait_.async_wait([self = shared_from_this()](beast::error_code) {});
     return [weak = weak_from_this(), gate = opts_->gate, ioc = &ioc_, version, keep_alive,
             what = std::move(what), to_answer](Outcome outcome) {
-      gate->post(*ioc, [weak, version, keep_alive, what, to_answer,
-                        outcome = std::move(outcome)] {
+      gate->post(*ioc, [weak, version, keep_alive, what, to_answer, outcome = std::move(outcome)] {
         auto self = weak.lock();
         if (!self) return;
         asio::dispatch(self->stream_.get_executor(),
@@ -329,15 +331,14 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
   void upgrade(http::request<http::string_body>&& req) {
     if (!beast::websocket::is_upgrade(req)) {
       // RFC 7231 §6.5.15: a 426 names the protocol to upgrade to.
-      return reply_error(http::status::upgrade_required, "this is a WebSocket endpoint\n",
-                         {{http::field::upgrade, "websocket"},
-                          {http::field::sec_websocket_version, "13"}});
+      return reply_error(
+          http::status::upgrade_required, "this is a WebSocket endpoint\n",
+          {{http::field::upgrade, "websocket"}, {http::field::sec_websocket_version, "13"}});
     }
     auto choice = choose_subprotocol(req);
     if (!choice.acceptable) {
-      return reply_error(http::status::bad_request,
-                         "unsupported subprotocol; this server speaks " +
-                             std::string{ws_subprotocol} + "\n");
+      return reply_error(http::status::bad_request, "unsupported subprotocol; this server speaks " +
+                                                        std::string{ws_subprotocol} + "\n");
     }
     if (buffer_.size() != 0) {
       return reply_error(http::status::bad_request, "data sent before the upgrade completed\n");
@@ -370,7 +371,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     // The HTTP phase's deadline ends here; the WebSocket sets its own.
     lowest().expires_never();
     ws_session<Stream>::start(std::move(stream_), std::move(req), std::move(choice.selected), opts_,
-                      slots_);
+                              slots_);
   }
 
   void respond(const http::request<http::string_body>& req) {
@@ -381,8 +382,8 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
     res.set(http::field::server, "wsvisor");
     res.set(http::field::cache_control, "no-store");
     // /readyz is served only where the node gives a readiness state.
-    bool known = target == "/healthz" || target == "/version" ||
-                 (target == "/readyz" && opts_->ready);
+    bool known =
+        target == "/healthz" || target == "/version" || (target == "/readyz" && opts_->ready);
     bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
     if (!known) {
       res.result(http::status::not_found);

@@ -56,48 +56,44 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   void accept() {
     auto& ctx = next_context();
-    auto executor =
-        pool_ ? asio::any_io_executor{ctx.get_executor()} : asio::any_io_executor{asio::make_strand(ctx)};
-    acceptor_.async_accept(executor,
-                           [self = shared_from_this(), &ctx](beast::error_code ec, tcp::socket socket) {
-                             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
-                               return;
-                             if (ec) {
-                               // Out of descriptors (EMFILE, ENFILE) or memory:
-                               // the connection stays in the backlog, and an
-                               // accept retried at once fails at once (Asio
-                               // tries it before waiting for readiness): a
-                               // retry loop spinning a CPU and logging every
-                               // failure. Pause, then keep accepting rather
-                               // than go deaf; meanwhile sockets that end
-                               // (handshake_timeout bounds them) give
-                               // descriptors back.
-                               // Ten a second while it lasts: one line
-                               // per [log] repeat_interval, the rest counted.
-                               self->last_failure_ = ec;
-                               if (auto held = log::admit(self->failures_))
-                                 log::warn(
-                                     *http_log(), accept_failed,
-                                     {{"error", ec.message()}, {"pause_ms", accept_pause.count()}},
-                                     *held);
-                               self->pause_.expires_after(accept_pause);
-                               self->pause_.async_wait([self](beast::error_code waited) {
-                                 if (!waited && self->acceptor_.is_open()) self->accept();
-                               });
-                               return;
-                             }
-                             // Small frames must leave at once: with Nagle on,
-                             // a frame written right after another (the `ack`
-                             // then the `message` of a publish) waits for the
-                             // peer's delayed ACK, 40 ms on Linux. Measured
-                             // in docs/benchmarks.md.
-                             self->say_held_back();
-                             beast::error_code ignored;
-                             socket.set_option(tcp::no_delay(true), ignored);
-                             serve_http(ctx, std::move(socket), self->opts_,
-                                        self->slots_, self->loopback_, self->tls_);
-                             self->accept();
-                           });
+    auto executor = pool_ ? asio::any_io_executor{ctx.get_executor()}
+                          : asio::any_io_executor{asio::make_strand(ctx)};
+    acceptor_.async_accept(executor, [self = shared_from_this(), &ctx](beast::error_code ec,
+                                                                       tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+      if (ec) {
+        // Out of descriptors (EMFILE, ENFILE) or memory:
+        // the connection stays in the backlog, and an
+        // accept retried at once fails at once (Asio
+        // tries it before waiting for readiness): a
+        // retry loop spinning a CPU and logging every
+        // failure. Pause, then keep accepting rather
+        // than go deaf; meanwhile sockets that end
+        // (handshake_timeout bounds them) give
+        // descriptors back.
+        // Ten a second while it lasts: one line
+        // per [log] repeat_interval, the rest counted.
+        self->last_failure_ = ec;
+        if (auto held = log::admit(self->failures_))
+          log::warn(*http_log(), accept_failed,
+                    {{"error", ec.message()}, {"pause_ms", accept_pause.count()}}, *held);
+        self->pause_.expires_after(accept_pause);
+        self->pause_.async_wait([self](beast::error_code waited) {
+          if (!waited && self->acceptor_.is_open()) self->accept();
+        });
+        return;
+      }
+      // Small frames must leave at once: with Nagle on,
+      // a frame written right after another (the `ack`
+      // then the `message` of a publish) waits for the
+      // peer's delayed ACK, 40 ms on Linux. Measured
+      // in docs/benchmarks.md.
+      self->say_held_back();
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      serve_http(ctx, std::move(socket), self->opts_, self->slots_, self->loopback_, self->tls_);
+      self->accept();
+    });
   }
 
   /// Accepting works again (or the listener stops): failures held back are
@@ -112,7 +108,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   io_pool* pool_;          // null: every connection on ioc_
   std::shared_ptr<const http_options> opts_;
   std::shared_ptr<ws_slots> slots_;
-  bool loopback_;  // the API without a token answers only then
+  bool loopback_;                            // the API without a token answers only then
   std::shared_ptr<asio::ssl::context> tls_;  // set by start() when opts_->tls is enabled
   tcp::acceptor acceptor_;
   asio::steady_timer pause_{acceptor_.get_executor()};  // after a failed accept

@@ -3,8 +3,8 @@
 /// The node's HTTP listener: accepts TCP connections on `server.listen` and
 /// serves `GET /healthz` (200 "ok"), `GET /version` (build information as
 /// JSON) and, given `ready`, `GET /readyz` (200 when ready, else 503;
-/// the JSON body is `to_json(readiness::report)`); any other path is 404. A client must deliver each request within
-/// `request_timeout` and may idle between keep-alive requests for at most the
+/// the JSON body is `to_json(readiness::report)`); any other path is 404. A client must deliver
+/// each request within `request_timeout` and may idle between keep-alive requests for at most the
 /// same time: a slow or silent client cannot hold a socket forever. When an
 /// accept fails (the process is out of descriptors, say) the listener pauses
 /// for 100 ms before it accepts again, instead of spinning on the failure.
@@ -47,9 +47,9 @@
 ///
 /// Threading: all socket work runs on the `io_context` given to the
 /// constructor, or, given an `io_pool`, each connection on one of the pool's
-/// contexts in turn (the listener on the first); `start`, `stop` and `local_port` may be called from any thread
-/// that does not race with each other (in practice: the owner's thread).
-/// Beast and Asio stay out of this header so that it is cheap to include.
+/// contexts in turn (the listener on the first); `start`, `stop` and `local_port` may be called
+/// from any thread that does not race with each other (in practice: the owner's thread). Beast and
+/// Asio stay out of this header so that it is cheap to include.
 
 #include <cstdint>
 #include <functional>
@@ -62,8 +62,8 @@
 
 #include "actors/readiness.hpp"
 #include "actors/transport.hpp"
-#include "net/io_gate.hpp"
 #include "config/config.hpp"
+#include "net/io_gate.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -105,8 +105,8 @@ struct admin_request {
     cluster,             // GET /api/cluster
   };
   kind what = kind::list_sessions;
-  std::string id;              // a session's id (get, end, disconnect)
-  std::string after;           // list_sessions, channels: only what sorts above it; "" = from the start
+  std::string id;     // a session's id (get, end, disconnect)
+  std::string after;  // list_sessions, channels: only what sorts above it; "" = from the start
   std::uint64_t limit = 100;   // list_sessions, channels: at most this many (1..1000)
   std::string state;           // list_sessions: "attached", "detached" or "" (both)
   bool cluster_scope = false;  // list_sessions, channels: ?scope=cluster, every live node's

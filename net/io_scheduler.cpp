@@ -130,13 +130,13 @@ class worker final : public caf::execution_unit {
     if (!local_.empty() || !inbox_.empty()) post_turn();
   }
 
-  const void* const owner_;  // the scheduler: workers of another never mix jobs
-  std::mutex run_mtx_;       // held by a turn
-  std::mutex mtx_;           // guards inbox_, posted_, target_
+  const void* const owner_;             // the scheduler: workers of another never mix jobs
+  std::mutex run_mtx_;                  // held by a turn
+  std::mutex mtx_;                      // guards inbox_, posted_, target_
   std::vector<caf::resumable*> inbox_;  // pushed from other threads
   bool posted_ = false;                 // a turn is queued and has not taken inbox_ yet
   asio::io_context* target_;
-  std::deque<caf::resumable*> local_;   // the turn's queue: touched by turns only (run_mtx_)
+  std::deque<caf::resumable*> local_;  // the turn's queue: touched by turns only (run_mtx_)
 };
 
 /// CAF's timers on an Asio timer (see io_scheduler.hpp). CAF's own
@@ -283,8 +283,7 @@ struct io_scheduler::impl {
   // Declared first so that it is destroyed last: workers and the timer may
   // point at it.
   asio::io_context fallback{1};
-  asio::executor_work_guard<asio::io_context::executor_type> fallback_work{
-      fallback.get_executor()};
+  asio::executor_work_guard<asio::io_context::executor_type> fallback_work{fallback.get_executor()};
   io_pool& pool;
   std::vector<std::unique_ptr<worker>> workers;
   std::atomic<std::size_t> next{0};

@@ -72,8 +72,9 @@ std::optional<site_answer> dashboard_refusal(const site_request& req, const site
   }
   return site_answer{.status = 403,
                      .content_type = "text/plain; charset=utf-8",
-                     .body = "the dashboard needs [api] token when server.listen is not a "
-                             "loopback address\n"};
+                     .body =
+                         "the dashboard needs [api] token when server.listen is not a "
+                         "loopback address\n"};
 }
 
 }  // namespace

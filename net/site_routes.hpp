@@ -49,23 +49,23 @@ std::string site_json_of(std::string_view ws_path);
 /// The parts of a request that the routes read.
 struct site_request {
   std::string_view method;
-  std::string_view path;           // without the query
-  std::string_view if_none_match;  // the If-None-Match field
-  std::string_view authorization;  // the Authorization field
-  std::string_view cookie;         // the Cookie field
+  std::string_view path;             // without the query
+  std::string_view if_none_match;    // the If-None-Match field
+  std::string_view authorization;    // the Authorization field
+  std::string_view cookie;           // the Cookie field
   std::string_view accept_encoding;  // the Accept-Encoding field
 };
 
 struct site_answer {
-  unsigned status = 200;           // 200, 304, 401 (the login page), 403, 405
-  std::string_view content_type;   // empty with 304
-  std::string_view body;           // static (embedded or a literal); sent only for GET
-  std::string_view etag;           // 200 and 304; empty otherwise
-  std::string_view allow;          // 405: "GET, HEAD"
-  bool page = false;               // an HTML page: send page_security_policy
-  bool challenge = false;          // 401: `WWW-Authenticate: Bearer`
-  bool gzip = false;               // the body is the gzip representation: `Content-Encoding: gzip`
-  bool vary = false;               // the file has two representations: `Vary: Accept-Encoding`
+  unsigned status = 200;          // 200, 304, 401 (the login page), 403, 405
+  std::string_view content_type;  // empty with 304
+  std::string_view body;          // static (embedded or a literal); sent only for GET
+  std::string_view etag;          // 200 and 304; empty otherwise
+  std::string_view allow;         // 405: "GET, HEAD"
+  bool page = false;              // an HTML page: send page_security_policy
+  bool challenge = false;         // 401: `WWW-Authenticate: Bearer`
+  bool gzip = false;              // the body is the gzip representation: `Content-Encoding: gzip`
+  bool vary = false;              // the file has two representations: `Vary: Accept-Encoding`
 };
 
 /// The answer to a request for one of the browser files, or nullopt when

@@ -29,8 +29,8 @@ std::shared_ptr<ssl::context> make_server_tls_context(const tls_config& tls, std
     error_code ec;
     ctx->use_certificate_chain_file(tls.cert, ec);
     if (ec) {
-      error = "server.tls.cert " + tls.cert + ": cannot load a PEM certificate chain: " +
-              ec.message();
+      error =
+          "server.tls.cert " + tls.cert + ": cannot load a PEM certificate chain: " + ec.message();
       return nullptr;
     }
     ctx->use_private_key_file(tls.key, ssl::context::pem, ec);
@@ -42,8 +42,8 @@ std::shared_ptr<ssl::context> make_server_tls_context(const tls_config& tls, std
       return nullptr;
     }
     if (ec) {
-      error = "server.tls.key " + tls.key + ": cannot load an unencrypted PEM private key: " +
-              ec.message();
+      error = "server.tls.key " + tls.key +
+              ": cannot load an unencrypted PEM private key: " + ec.message();
       return nullptr;
     }
     if (SSL_CTX_check_private_key(native) != 1) {

@@ -43,10 +43,9 @@
 /// like any other.
 ///
 /// Threading: `send`, `close`, `peer`, `has_room`, `when_room`, `set_timer`,
-/// `queued_bytes` and `peak_queued_bytes` may be called from any thread. Every other member is touched only on the
-/// session's strand (the executor of its socket); public calls reach it
-/// through `asio::post`. The connection actor is notified with `anon_send`,
-/// which never blocks.
+/// `queued_bytes` and `peak_queued_bytes` may be called from any thread. Every other member is
+/// touched only on the session's strand (the executor of its socket); public calls reach it through
+/// `asio::post`. The connection actor is notified with `anon_send`, which never blocks.
 ///
 /// Lifetime: pending operations and the actor's `transport_ptr` keep the
 /// session alive; the session holds the actor until it has sent
@@ -62,11 +61,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <caf/actor.hpp>
@@ -161,8 +160,8 @@ class ws_session final : public transport,
   // the rest of it, if any, into `message_`, the string the actor receives.
   std::array<char, 256> head_;
   std::string message_;
-  std::optional<boost::asio::dynamic_string_buffer<char, std::char_traits<char>,
-                                                   std::allocator<char>>>
+  std::optional<
+      boost::asio::dynamic_string_buffer<char, std::char_traits<char>, std::allocator<char>>>
       message_buffer_;
   boost::asio::steady_timer close_deadline_;
   boost::asio::steady_timer timer_;     // set_timer's
@@ -176,8 +175,8 @@ class ws_session final : public transport,
   // while empty, as it is on an idle connection.
   std::vector<out_frame> batch_;
   std::vector<out_frame> queue_;
-  std::vector<out_frame> draining_;  // inbox_ swapped out by drain_inbox
-  std::string scratch_;              // the batch's headers and small frames, copied
+  std::vector<out_frame> draining_;                // inbox_ swapped out by drain_inbox
+  std::string scratch_;                            // the batch's headers and small frames, copied
   std::vector<boost::asio::const_buffer> gather_;  // what the batch's write sends
   bool writing_ = false;
   bool accepted_ = false;

@@ -19,9 +19,9 @@
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
-#include "protocol/codec.hpp"
 #include "log/log.hpp"
 #include "net/tls_stream.hpp"
+#include "protocol/codec.hpp"
 
 namespace wsvisor::net {
 
@@ -69,8 +69,7 @@ std::string endpoint_text(const tcp::socket& socket) {
 
 template <class NextLayer>
 void ws_session<NextLayer>::start(NextLayer&& stream, http::request<http::string_body>&& req,
-                                  std::string subprotocol,
-                                  std::shared_ptr<const http_options> opts,
+                                  std::string subprotocol, std::shared_ptr<const http_options> opts,
                                   std::shared_ptr<ws_slots> slots) {
   auto self = std::make_shared<ws_session>(std::move(stream), std::move(subprotocol),
                                            std::move(opts), std::move(slots));
@@ -306,7 +305,8 @@ void ws_session<NextLayer>::write_batch() {
     cut = scratch_.size();
     gather_.push_back(asio::buffer(*frame.body));
   }
-  if (scratch_.size() > cut) gather_.push_back(asio::buffer(scratch_.data() + cut, scratch_.size() - cut));
+  if (scratch_.size() > cut)
+    gather_.push_back(asio::buffer(scratch_.data() + cut, scratch_.size() - cut));
   ws_.next_layer().async_write_frames(
       gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
@@ -346,7 +346,8 @@ void ws_session<NextLayer>::set_timer(std::chrono::milliseconds delay, std::func
     self->timer_.expires_after(delay);  // cancels a pending wait
     self->timer_.async_wait([self, generation](beast::error_code ec) {
       // A replaced wait may have completed already; only the latest fires.
-      if (ec || generation != self->timer_generation_ || self->finished_ || !self->timer_fn_) return;
+      if (ec || generation != self->timer_generation_ || self->finished_ || !self->timer_fn_)
+        return;
       auto fire = std::move(self->timer_fn_);
       self->timer_fn_ = nullptr;
       fire();

@@ -49,7 +49,7 @@ class ws_slots {
   std::atomic<std::uint64_t> max_per_ip_;
   const bool per_ip_counted_;
   std::atomic<std::uint64_t> open_{0};
-  mutable std::mutex mtx_;                                // guards per_ip_
+  mutable std::mutex mtx_;                                 // guards per_ip_
   std::unordered_map<std::string, std::uint64_t> per_ip_;  // only addresses with one open
 };
 

@@ -19,8 +19,8 @@
 
 #include <boost/json/fwd.hpp>
 
-#include "protocol/frame_text.hpp"
 #include "config/config.hpp"
+#include "protocol/frame_text.hpp"
 
 namespace wsvisor::proto {
 
@@ -47,8 +47,8 @@ enum class error_code : std::uint8_t {
   upstream_down,       // a publish on an upstream's channel while that link is given up
   forbidden,           // subscribe/publish on a channel the token's `channels` claim does not allow
   too_many_subscriptions,  // over limits.subscriptions_per_session
-  too_many_channels,   // a subscribe that would exceed limits.channels on this node
-  server_full,         // a new session over limits.sessions (then close 4429)
+  too_many_channels,       // a subscribe that would exceed limits.channels on this node
+  server_full,             // a new session over limits.sessions (then close 4429)
 };
 
 /// The wire name, e.g. "bad_json".

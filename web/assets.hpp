@@ -33,8 +33,6 @@ inline const asset* find_file(std::span<const asset> files, std::string_view nam
 }
 
 /// The file of `web/site/` called `name`; null when there is none.
-inline const asset* find_site_file(std::string_view name) {
-  return find_file(site_files(), name);
-}
+inline const asset* find_site_file(std::string_view name) { return find_file(site_files(), name); }
 
 }  // namespace wsvisor::web

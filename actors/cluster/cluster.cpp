@@ -20,15 +20,15 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/errors.hpp"
-#include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
-#include "actors/session/cluster_seam.hpp"
+#include "actors/cluster/cluster_state.hpp"
 #include "actors/cluster/messages.hpp"
 #include "actors/cluster/peer_link.hpp"
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/session/cluster_seam.hpp"
+#include "actors/supervision/messages.hpp"
 #include "actors/supervision/node_counters.hpp"
 #include "actors/supervision/supervisor.hpp"
-#include "actors/cluster/cluster_state.hpp"
 #include "log/log.hpp"
 
 namespace wsvisor {
@@ -73,20 +73,19 @@ auto on_down(cluster_actor* self, caf::down_msg& msg) {
     if (it->second.actor.address() == msg.source) return st.member_down(it, msg.reason);
 }
 
-caf::result<std::string> on_cluster_link(cluster_actor* self, caf::actor& remote, std::string& dialed) {
+caf::result<std::string> on_cluster_link(cluster_actor* self, caf::actor& remote,
+                                         std::string& dialed) {
   auto& st = self->state;
   if (remote == st.me()) return make_error(errc::duplicate_node, "a peer address is ours");
   auto rp = self->make_response_promise<std::string>();
   self->request(remote, st.opts_.peer_timeout, cluster_join_atom::value, st.opts_.node, st.me(),
                 st.opts_.public_url, st.opts_.listen, st.interest_list())
       .then(
-          [self, rp, remote, dialed](std::string& name, std::string& url,
-                                     std::string& address,
+          [self, rp, remote, dialed](std::string& name, std::string& url, std::string& address,
                                      std::vector<std::string>& interest) mutable {
             auto& st = self->state;
             if (name == st.opts_.node) {
-              log::error(*st.log_, "a peer has this node's name",
-                         {{"node", name}, {"url", url}});
+              log::error(*st.log_, "a peer has this node's name", {{"node", name}, {"url", url}});
               rp.deliver(make_error(errc::duplicate_node, name));
               return;
             }
@@ -98,7 +97,9 @@ caf::result<std::string> on_cluster_link(cluster_actor* self, caf::actor& remote
   return rp;
 }
 
-caf::result<std::string, std::string, std::string, std::vector<std::string>> on_cluster_join(cluster_actor* self, const std::string& name, const caf::actor& remote, const std::string& url, const std::string& address, const std::vector<std::string>& interest) {
+caf::result<std::string, std::string, std::string, std::vector<std::string>> on_cluster_join(
+    cluster_actor* self, const std::string& name, const caf::actor& remote, const std::string& url,
+    const std::string& address, const std::vector<std::string>& interest) {
   auto& st = self->state;
   if (name == st.opts_.node) {
     log::error(*st.log_, "a peer has this node's name", {{"node", name}, {"url", url}});
@@ -126,7 +127,9 @@ caf::result<supervision_tree> on_get_tree(cluster_actor* self) {
   return rp;
 }
 
-caf::result<std::uint16_t, std::string> on_cluster_admin(cluster_actor* self, std::uint8_t kind, std::string& after, std::uint64_t limit, std::string& state) {
+caf::result<std::uint16_t, std::string> on_cluster_admin(cluster_actor* self, std::uint8_t kind,
+                                                         std::string& after, std::uint64_t limit,
+                                                         std::string& state) {
   auto admin = self->home_system().registry().get<caf::actor>(admin_name);
   if (!admin) return make_error(errc::shutting_down, "no admin responder");
   auto rp = self->make_response_promise<std::uint16_t, std::string>();
@@ -149,7 +152,8 @@ auto on_local_interest_lost(cluster_actor* self, const std::string& channel, boo
   st.announce(channel, false, nullptr);
 }
 
-caf::ok_atom on_peer_interest_changed(cluster_actor* self, const std::string& node, const std::string& channel, bool on) {
+caf::ok_atom on_peer_interest_changed(cluster_actor* self, const std::string& node,
+                                      const std::string& channel, bool on) {
   auto& st = self->state;
   auto it = st.members_.find(node);
   if (it == st.members_.end()) return caf::ok_atom::value;  // left meanwhile
@@ -175,7 +179,8 @@ auto on_broker_joined(cluster_actor* self) {
   }
 }
 
-auto on_cluster_publish(cluster_actor* self, std::string& channel, std::string& body, std::uint64_t origin, std::uint64_t counter) {
+auto on_cluster_publish(cluster_actor* self, std::string& channel, std::string& body,
+                        std::uint64_t origin, std::uint64_t counter) {
   if (auto& m = self->state.opts_.metrics) m->received_cluster.inc();
   self->state.tell_broker(caf::make_message(
       peer_publish_atom::value, std::move(channel),
@@ -195,7 +200,8 @@ caf::result<caf::ok_atom> on_cluster_barrier(cluster_actor* self) {
   return rp;
 }
 
-caf::result<std::vector<caf::actor>, std::vector<std::string>> on_handover_targets(cluster_actor* self) {
+caf::result<std::vector<caf::actor>, std::vector<std::string>> on_handover_targets(
+    cluster_actor* self) {
   std::vector<caf::actor> clusters;
   std::vector<std::string> urls;
   for (auto& [name, m] : self->state.members_) {
@@ -213,7 +219,8 @@ caf::result<caf::actor> on_adopt_session(cluster_actor* self, session_handover& 
   return rp;
 }
 
-caf::result<caf::actor> on_cluster_find(cluster_actor* self, const std::string& id, const std::string& token) {
+caf::result<caf::actor> on_cluster_find(cluster_actor* self, const std::string& id,
+                                        const std::string& token) {
   auto& st = self->state;
   if (st.members_.empty()) return make_error(errc::resume_unknown);
   auto fs = std::make_shared<find_state>();
@@ -241,7 +248,8 @@ caf::result<caf::actor> on_cluster_find(cluster_actor* self, const std::string& 
   return fs->rp;
 }
 
-caf::result<caf::actor> on_cluster_lookup(cluster_actor* self, std::string& id, std::string& token) {
+caf::result<caf::actor> on_cluster_lookup(cluster_actor* self, std::string& id,
+                                          std::string& token) {
   auto registry = self->home_system().registry().get<caf::actor>(session_registry_name);
   if (!registry) return make_error(errc::resume_unknown);
   auto rp = self->make_response_promise<caf::actor>();
@@ -283,22 +291,33 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
 
   return {
-      [self](cluster_link_atom, caf::actor& remote, std::string& dialed) { return on_cluster_link(self, remote, dialed); },
+      [self](cluster_link_atom, caf::actor& remote, std::string& dialed) {
+        return on_cluster_link(self, remote, dialed);
+      },
       [self](cluster_join_atom, const std::string& name, const caf::actor& remote,
              const std::string& url, const std::string& address,
-             const std::vector<std::string>& interest) { return on_cluster_join(self, name, remote, url, address, interest); },
+             const std::vector<std::string>& interest) {
+        return on_cluster_join(self, name, remote, url, address, interest);
+      },
       [self](cluster_leave_atom, const std::string& name) { return on_cluster_leave(self, name); },
       [self](cluster_status_atom) { return self->state.status(); },
       [self](get_tree_atom) { return on_get_tree(self); },
       [self](cluster_admin_atom, std::uint8_t kind, std::string& after, std::uint64_t limit,
              std::string& state) { return on_cluster_admin(self, kind, after, limit, state); },
-      [self](cluster_interest_atom, const std::string& channel) { return on_local_interest(self, channel); },
-      [self](cluster_interest_atom, const std::string& channel, bool on) { return on_local_interest_lost(self, channel, on); },
-      [self](cluster_interest_atom, const std::string& node, const std::string& channel,
-             bool on) { return on_peer_interest_changed(self, node, channel, on); },
+      [self](cluster_interest_atom, const std::string& channel) {
+        return on_local_interest(self, channel);
+      },
+      [self](cluster_interest_atom, const std::string& channel, bool on) {
+        return on_local_interest_lost(self, channel, on);
+      },
+      [self](cluster_interest_atom, const std::string& node, const std::string& channel, bool on) {
+        return on_peer_interest_changed(self, node, channel, on);
+      },
       [self](broker_joined_atom) { return on_broker_joined(self); },
       [self](cluster_publish_atom, std::string& channel, std::string& body, std::uint64_t origin,
-             std::uint64_t counter) { return on_cluster_publish(self, channel, body, origin, counter); },
+             std::uint64_t counter) {
+        return on_cluster_publish(self, channel, body, origin, counter);
+      },
       [self](cluster_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin) {
         // Through our broker, so the echo travels behind its publishes.
@@ -310,8 +329,12 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       },
       [self](handover_targets_atom) { return on_handover_targets(self); },
       [self](adopt_session_atom, session_handover& h) { return on_adopt_session(self, h); },
-      [self](cluster_find_atom, const std::string& id, const std::string& token) { return on_cluster_find(self, id, token); },
-      [self](cluster_lookup_atom, std::string& id, std::string& token) { return on_cluster_lookup(self, id, token); },
+      [self](cluster_find_atom, const std::string& id, const std::string& token) {
+        return on_cluster_find(self, id, token);
+      },
+      [self](cluster_lookup_atom, std::string& id, std::string& token) {
+        return on_cluster_lookup(self, id, token);
+      },
       [self](cluster_members_atom) { return on_cluster_members(self); },
   };
 }

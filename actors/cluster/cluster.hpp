@@ -54,15 +54,15 @@
 namespace wsvisor {
 
 struct cluster_options {
-  std::string node;                        // this node's unique name
-  std::string public_url;                  // this node's WebSocket URL for clients
-  std::string listen;                      // this node's middleman address, told to peers
-  std::vector<std::string> peers;          // host:port of peers' middleman
+  std::string node;                                 // this node's unique name
+  std::string public_url;                           // this node's WebSocket URL for clients
+  std::string listen;                               // this node's middleman address, told to peers
+  std::vector<std::string> peers;                   // host:port of peers' middleman
   std::map<std::string, wsvisor::policy> policies;  // named policies
-  std::string policy = "cluster";          // the peer links' policy
-  duration peer_timeout{5'000};            // bound on each request to a peer
-  node_metrics_ptr metrics;                // peers, losses, publishes received (docs/metrics.md)
-  std::shared_ptr<readiness> ready;        // told how many peers are up; may be null
+  std::string policy = "cluster";                   // the peer links' policy
+  duration peer_timeout{5'000};                     // bound on each request to a peer
+  node_metrics_ptr metrics;          // peers, losses, publishes received (docs/metrics.md)
+  std::shared_ptr<readiness> ready;  // told how many peers are up; may be null
 };
 
 /// Spawns the cluster actor and its peer links; registers it as `cluster_name`.

@@ -35,8 +35,9 @@ void cluster_state::say_held_back(const std::string& name, member& m) {
     log::warn(*log_, "peer did not confirm interest", {{"peer", name}}, *held);
 }
 
-void cluster_state::add_member(const std::string& name, const caf::actor& actor, const std::string& url,
-                const std::string& address, const std::vector<std::string>& interest) {
+void cluster_state::add_member(const std::string& name, const caf::actor& actor,
+                               const std::string& url, const std::string& address,
+                               const std::vector<std::string>& interest) {
   auto it = members_.find(name);
   if (it != members_.end() && it->second.actor != actor) {
     // The node restarted: its old incarnation's down_msg may still come, and
@@ -62,7 +63,8 @@ void cluster_state::add_member(const std::string& name, const caf::actor& actor,
       tell_broker(caf::make_message(peer_interest_atom::value, actor, channel, true));
 }
 
-void cluster_state::member_down(std::map<std::string, member>::iterator it, const caf::error& reason) {
+void cluster_state::member_down(std::map<std::string, member>::iterator it,
+                                const caf::error& reason) {
   const std::string& name = it->first;
   member& m = it->second;
   say_held_back(name, m);
@@ -76,7 +78,8 @@ void cluster_state::member_down(std::map<std::string, member>::iterator it, cons
       metrics->cluster_peer_up.remove_if(
           [&name](const std::vector<std::string>& labels) { return labels.at(0) == name; });
     }
-    log::info(*log_, "peer left", {{"peer", name}, {"peers", remaining}, {"peers_left", peers_left_}});
+    log::info(*log_, "peer left",
+              {{"peer", name}, {"peers", remaining}, {"peers_left", peers_left_}});
   } else {
     ++peers_lost_;
     if (auto& metrics = opts_.metrics) {
@@ -145,7 +148,9 @@ void cluster_state::announce(const std::string& channel, bool on, std::function<
     if (--*left == 0 && done) done();
   };
   for (auto& [name, m] : members_)
-    self_->request(m.actor, opts_.peer_timeout, cluster_interest_atom::value, opts_.node, channel, on)
+    self_
+        ->request(m.actor, opts_.peer_timeout, cluster_interest_atom::value, opts_.node, channel,
+                  on)
         .then([finish](caf::ok_atom) { finish(); },
               [this, finish, peer = name](caf::error& err) {
                 // A member gone meanwhile was logged `peer down`.

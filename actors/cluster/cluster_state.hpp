@@ -25,11 +25,11 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/cluster/messages.hpp"
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
-#include "actors/cluster/messages.hpp"
+#include "actors/supervision/messages.hpp"
 #include "actors/supervision/node_counters.hpp"
 #include "actors/supervision/supervisor.hpp"
 #include "log/log.hpp"
@@ -84,7 +84,7 @@ struct cluster_state {
   std::map<std::string, member> members_;
   std::map<std::string, cluster_member_info> departed_;  // by node name; bounded by max_departed
   std::map<std::string, std::string> dialed_;  // a configured peer address -> the node it reached
-  std::set<std::string> interest_;  // channels with local subscribers
+  std::set<std::string> interest_;             // channels with local subscribers
   std::uint64_t peers_lost_ = 0;
   std::uint64_t peers_left_ = 0;
   bool stopping_ = false;

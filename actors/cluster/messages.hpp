@@ -33,7 +33,6 @@ namespace wsvisor {
 /// Registers the types below (and the session server's and core's) on `cfg`.
 void add_cluster_message_types(caf::actor_system_config& cfg);
 
-
 /// (cluster_hello_atom) -> caf::actor: asked of a node's published contact actor,
 /// which answers with that node's running cluster actor.
 using cluster_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
@@ -58,33 +57,32 @@ using cluster_leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
 /// (GET /api/cluster, and the peers a cluster-wide admin question goes to).
 using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
 
-/// (cluster_admin_atom, std::uint8_t kind, std::string after, std::uint64_t limit, std::string state)
+/// (cluster_admin_atom, std::uint8_t kind, std::string after, std::uint64_t limit, std::string
+/// state)
 /// -> (std::uint16_t status, std::string body): a node's admin -> a peer's cluster -> its admin
 /// responder (admin_name): that node's own answer to a paged admin list (`kind` is a
 /// net::admin_request::kind: list_sessions or channels), as its HTTP status and JSON body.
 using cluster_admin_atom = caf::atom_constant<caf::atom("cl_admin")>;
-
-
 
 /// (cluster_members_atom) -> std::vector<std::string>: the peers joined now, by node name.
 using cluster_members_atom = caf::atom_constant<caf::atom("cl_members")>;
 
 /// One node of the cluster as this node sees it (cluster_status_atom).
 struct cluster_member_info {
-  std::string node;        // its `[cluster] node`; empty for a configured peer never joined
-  std::string address;     // its middleman address: as it announced it, or as configured
-  std::string public_url;  // its `[cluster] public_url`
-  std::string state;       // "up", "down" (lost), "left" (stopped on purpose), "connecting"
+  std::string node;               // its `[cluster] node`; empty for a configured peer never joined
+  std::string address;            // its middleman address: as it announced it, or as configured
+  std::string public_url;         // its `[cluster] public_url`
+  std::string state;              // "up", "down" (lost), "left" (stopped on purpose), "connecting"
   std::int64_t since_ms = 0;      // in this state since (Unix ms); 0: never joined
   std::int64_t last_seen_ms = 0;  // up: now; otherwise when it was last up (0: never)
-  std::string caf_node;    // the CAF node id of its process (to_string); empty if never joined
-  caf::actor_addr actor;   // up: its cluster actor; otherwise null
+  std::string caf_node;   // the CAF node id of its process (to_string); empty if never joined
+  caf::actor_addr actor;  // up: its cluster actor; otherwise null
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_member_info& x) {
-  return f(caf::meta::type_name("cluster_member_info"), x.node, x.address, x.public_url,
-           x.state, x.since_ms, x.last_seen_ms, x.caf_node, x.actor);
+  return f(caf::meta::type_name("cluster_member_info"), x.node, x.address, x.public_url, x.state,
+           x.since_ms, x.last_seen_ms, x.caf_node, x.actor);
 }
 
 }  // namespace wsvisor

@@ -39,9 +39,9 @@ caf::behavior peer_link(caf::event_based_actor* self, peer_link_args a) {
           [self, a, fail](const caf::node_id&, caf::strong_actor_ptr& contact,
                           const std::set<std::string>&) {
             if (!contact)
-              return self->quit(
-                  make_error(errc::peer_failed, "nothing published at " + a.address));
-            self->request(caf::actor_cast<caf::actor>(contact), a.timeout, cluster_hello_atom::value)
+              return self->quit(make_error(errc::peer_failed, "nothing published at " + a.address));
+            self->request(caf::actor_cast<caf::actor>(contact), a.timeout,
+                          cluster_hello_atom::value)
                 .then(
                     [self, a, fail](caf::actor& remote) {
                       // The remote cluster actor is monitored first, so that a
@@ -56,8 +56,8 @@ caf::behavior peer_link(caf::event_based_actor* self, peer_link_args a) {
           },
           [fail](caf::error& err) { fail("connect", err); });
   self->set_down_handler([self, address = a.address](caf::down_msg& msg) {
-    self->quit(make_error(errc::peer_failed,
-                          "peer " + address + " lost: " + describe(self->home_system(), msg.reason)));
+    self->quit(make_error(errc::peer_failed, "peer " + address + " lost: " +
+                                                 describe(self->home_system(), msg.reason)));
   });
   // A behaviour that is never empty keeps the link alive after its requests
   // are answered; it lives until the peer's down_msg or an exit signal.

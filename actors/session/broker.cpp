@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <iterator>
 #include <set>
-#include <vector>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
@@ -20,9 +20,9 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/session/cluster_seam.hpp"
 #include "actors/session/messages.hpp"
 #include "log/log.hpp"
-#include "actors/session/cluster_seam.hpp"
 
 namespace wsvisor {
 namespace {
@@ -30,8 +30,8 @@ namespace {
 struct broker_state {
   static inline const char* name = "broker";
 
-  std::uint64_t origin = 0;   // this node's origin id (0 on a single node)
-  std::uint64_t counter = 0;  // publishes taken by this broker (stamps deliveries)
+  std::uint64_t origin = 0;        // this node's origin id (0 on a single node)
+  std::uint64_t counter = 0;       // publishes taken by this broker (stamps deliveries)
   std::uint64_t max_channels = 0;  // limits.channels; 0 = no limit
 
   // channel -> its subscribers, keyed by address so that a down_msg (which
@@ -73,7 +73,8 @@ void remove(broker_actor* self, const std::string& channel, const caf::actor_add
   if (!it->second.empty()) return;
   st.channels.erase(it);
   if (st.pending.count(channel) == 0)
-    if (auto cluster = cluster_of(self)) self->send(cluster, cluster_interest_atom::value, channel, false);
+    if (auto cluster = cluster_of(self))
+      self->send(cluster, cluster_interest_atom::value, channel, false);
 }
 
 void add(broker_actor* self, const std::string& channel, const caf::actor& who) {
@@ -187,7 +188,8 @@ auto on_down(broker_actor* self, caf::down_msg& msg) {
   st.by_subscriber.erase(it);
 }
 
-caf::result<caf::ok_atom> on_subscribe(broker_actor* self, const std::string& channel, const caf::actor& who) {
+caf::result<caf::ok_atom> on_subscribe(broker_actor* self, const std::string& channel,
+                                       const caf::actor& who) {
   if (!who) return caf::ok_atom::value;
   auto& st = self->state;
   if (auto it = st.pending.find(channel); it != st.pending.end()) {
@@ -247,7 +249,8 @@ auto on_unsubscribe(broker_actor* self, const std::string& channel, const caf::a
   unsubscribe(self, channel, who);
 }
 
-auto on_park(broker_actor* self, const caf::actor& registry, const std::string& id, const std::vector<std::string>& channels) {
+auto on_park(broker_actor* self, const caf::actor& registry, const std::string& id,
+             const std::vector<std::string>& channels) {
   auto& st = self->state;
   auto session = caf::actor_cast<caf::actor>(self->current_sender());
   // The registry joins first, so that no channel looks empty on the
@@ -266,7 +269,8 @@ auto on_park(broker_actor* self, const caf::actor& registry, const std::string& 
   return caf::ok_atom::value;
 }
 
-auto on_unpark(broker_actor* self, const caf::actor& session, const std::vector<std::string>& channels) {
+auto on_unpark(broker_actor* self, const caf::actor& session,
+               const std::vector<std::string>& channels) {
   auto& st = self->state;
   auto registry = caf::actor_cast<caf::actor>(self->current_sender());
   for (auto& channel : channels) {
@@ -281,7 +285,8 @@ auto on_unpark(broker_actor* self, const caf::actor& session, const std::vector<
   return caf::ok_atom::value;
 }
 
-caf::result<std::uint64_t, std::string> on_publish(broker_actor* self, const std::string& channel, const shared_body& body) {
+caf::result<std::uint64_t, std::string> on_publish(broker_actor* self, const std::string& channel,
+                                                   const shared_body& body) {
   if (auto owner = self->state.owners.find(channel); owner != self->state.owners.end()) {
     auto rp = self->make_response_promise();
     rp.delegate(owner->second, owner_publish_atom::value, channel, body);
@@ -308,7 +313,8 @@ caf::result<caf::ok_atom> on_cluster_barrier(broker_actor* self) {
   return rp;
 }
 
-auto on_peer_interest(broker_actor* self, const caf::actor& peer, const std::string& channel, bool on) {
+auto on_peer_interest(broker_actor* self, const caf::actor& peer, const std::string& channel,
+                      bool on) {
   auto& peers = self->state.remote[channel];
   auto it = std::find(peers.begin(), peers.end(), peer);
   if (on && it == peers.end()) peers.push_back(peer);
@@ -333,7 +339,7 @@ auto on_disown_channel(broker_actor* self, const std::string& channel, const caf
 }
 
 caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
-                             std::uint64_t max_channels) {
+                              std::uint64_t max_channels) {
   self->state.max_channels = max_channels;
   self->state.origin = origin;
   // A broker that replaces a crashed one learns the owned channels from the
@@ -351,33 +357,46 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
   if (auto cluster = cluster_of(self)) self->send(cluster, broker_joined_atom::value);
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
   return {
-      [self](subscribe_atom, const std::string& channel,
-             const caf::actor& who) { return on_subscribe(self, channel, who); },
-      [self](unsubscribe_atom, const std::string& channel, const caf::actor& who) { return on_unsubscribe(self, channel, who); },
+      [self](subscribe_atom, const std::string& channel, const caf::actor& who) {
+        return on_subscribe(self, channel, who);
+      },
+      [self](unsubscribe_atom, const std::string& channel, const caf::actor& who) {
+        return on_unsubscribe(self, channel, who);
+      },
       [self](park_atom, const caf::actor& registry, const std::string& id,
-             const std::vector<std::string>& channels) { return on_park(self, registry, id, channels); },
-      [self](unpark_atom, const caf::actor& session, const std::vector<std::string>& channels) { return on_unpark(self, session, channels); },
-      [self](publish_atom, const std::string& channel,
-             const shared_body& body) { return on_publish(self, channel, body); },
+             const std::vector<std::string>& channels) {
+        return on_park(self, registry, id, channels);
+      },
+      [self](unpark_atom, const caf::actor& session, const std::vector<std::string>& channels) {
+        return on_unpark(self, session, channels);
+      },
+      [self](publish_atom, const std::string& channel, const shared_body& body) {
+        return on_publish(self, channel, body);
+      },
       [self](fanout_atom, const std::string& channel, const shared_body& body) {
         publish_here(self, channel, body);
       },
       [self](peer_publish_atom, const std::string& channel, const shared_body& body,
              std::uint64_t origin, std::uint64_t counter) {
         auto it = self->state.channels.find(channel);
-        if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
+        if (it != self->state.channels.end())
+          fan_out(self, it->second, channel, body, origin, counter);
       },
       [self](cluster_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin_cluster) {
         // Behind every publish this broker sent that node before.
         self->send(origin_cluster, cluster_echo_atom::value, token);
       },
-      [self](peer_interest_atom, const caf::actor& peer, const std::string& channel, bool on) { return on_peer_interest(self, peer, channel, on); },
+      [self](peer_interest_atom, const caf::actor& peer, const std::string& channel, bool on) {
+        return on_peer_interest(self, peer, channel, on);
+      },
       [self](peer_gone_atom, const caf::actor& peer) { return on_peer_gone(self, peer); },
       [self](own_channel_atom, const std::string& channel, const caf::actor& owner) {
         own(self, channel, owner);
       },
-      [self](disown_channel_atom, const std::string& channel, const caf::actor& owner) { return on_disown_channel(self, channel, owner); },
+      [self](disown_channel_atom, const std::string& channel, const caf::actor& owner) {
+        return on_disown_channel(self, channel, owner);
+      },
       [self](broker_limit_atom, std::uint64_t max_channels) {
         self->state.max_channels = max_channels;
       },

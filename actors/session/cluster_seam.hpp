@@ -47,7 +47,8 @@ using peer_interest_atom = caf::atom_constant<caf::atom("cl_pintr")>;
 /// (peer_gone_atom, caf::actor peer_cluster): cluster -> broker, forget that peer.
 using peer_gone_atom = caf::atom_constant<caf::atom("cl_pgone")>;
 
-/// (broker_joined_atom): a new broker -> cluster: send me every peer's interest (peer_interest_atom).
+/// (broker_joined_atom): a new broker -> cluster: send me every peer's interest
+/// (peer_interest_atom).
 using broker_joined_atom = caf::atom_constant<caf::atom("cl_broker")>;
 
 /// (cluster_publish_atom, std::string channel, std::string body): broker -> a peer's cluster, a
@@ -73,8 +74,8 @@ using cluster_lookup_atom = caf::atom_constant<caf::atom("cl_lookup")>;
 /// session writes to it through a remote transport (actors/remote_transport.hpp).
 using remote_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
 
-/// (handover_targets_atom) -> (std::vector<caf::actor> clusters, std::vector<std::string> urls): the
-/// joined peers' cluster actors and public URLs (a draining registry picks handover targets).
+/// (handover_targets_atom) -> (std::vector<caf::actor> clusters, std::vector<std::string> urls):
+/// the joined peers' cluster actors and public URLs (a draining registry picks handover targets).
 using handover_targets_atom = caf::atom_constant<caf::atom("cl_targets")>;
 
 /// (cluster_barrier_atom) -> ok_atom: session -> its broker -> the cluster. Answered once every
@@ -105,7 +106,6 @@ using handoff_subscription_atom = caf::atom_constant<caf::atom("cl_hsub")>;
 /// (handoff_done_atom, std::uint64_t last_cseq): the last of the handed-over session's
 /// messages to its successor; nothing more comes from it.
 using handoff_done_atom = caf::atom_constant<caf::atom("cl_hdone")>;
-
 
 /// (handover_atom, caf::actor target_cluster, std::string target_url, std::uint32_t retry_ms)
 /// -> ok_atom: registry -> session during a drain; answered once the session lives on the

@@ -16,9 +16,9 @@
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/group.hpp>
 #include <caf/group_manager.hpp>
-#include <caf/exit_reason.hpp>
 #include <caf/message.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -26,10 +26,10 @@
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
 #include "actors/session/messages.hpp"
-#include "protocol/codec.hpp"
+#include "actors/supervision/messages.hpp"
 #include "log/log.hpp"
+#include "protocol/codec.hpp"
 
 namespace wsvisor {
 namespace {
@@ -104,7 +104,8 @@ struct connection_state {
   /// frames (a publish's ack may still wait for the broker): the client sees
   /// the answers in the order of its frames.
   void answer(std::string frame) {
-    if (phase_ == phase::greeting) return transport_->send(out_frame{std::move(frame), nullptr}), void();
+    if (phase_ == phase::greeting)
+      return transport_->send(out_frame{std::move(frame), nullptr}), void();
     to_session(caf::make_message(connection_answer_atom::value, std::move(frame)));
   }
 
@@ -130,13 +131,15 @@ struct connection_state {
   /// (heartbeat_timeout after the last text frame); attached, that or the
   /// next ping, whichever is first.
   void arm_timer() {
-    auto due = phase_ == phase::greeting ? handshake_due_ : last_text_ + opts_.session.heartbeat_timeout;
+    auto due =
+        phase_ == phase::greeting ? handshake_due_ : last_text_ + opts_.session.heartbeat_timeout;
     if (phase_ == phase::attached) due = std::min(due, ping_due_);
     // Rounded up so the timer never fires a hair early and re-arms for 0 ms.
     auto delay = std::chrono::ceil<std::chrono::milliseconds>(due - self_->clock().now());
     auto me = caf::actor_cast<caf::weak_actor_ptr>(self_);
     transport_->set_timer(std::max(delay, std::chrono::milliseconds{0}), [me] {
-      if (auto conn = caf::actor_cast<caf::actor>(me)) caf::anon_send(conn, connection_timer_atom::value);
+      if (auto conn = caf::actor_cast<caf::actor>(me))
+        caf::anon_send(conn, connection_timer_atom::value);
     });
   }
 
@@ -166,8 +169,7 @@ struct connection_state {
     if (rate_->take(now)) return true;
     if (!strikes_->take(now)) {
       log::info(*log_, "rate limit exceeded: closing",
-                {{"peer", transport_->peer()},
-                 {"messages_per_second", opts_.messages_per_second}});
+                {{"peer", transport_->peer()}, {"messages_per_second", opts_.messages_per_second}});
       close_after_answers(1008, "rate limit exceeded");
       return false;
     }
@@ -190,8 +192,8 @@ struct connection_state {
     if (!retry) return true;
     log::debug(*log_, "handshake refused: over limits.handshakes_per_second",
                {{"peer", transport_->peer()}, {"retry_ms", retry->count()}});
-    transport_->send(out_frame{proto::encode(proto::goaway{.reason = "overload", .retry = *retry}),
-                               nullptr});
+    transport_->send(
+        out_frame{proto::encode(proto::goaway{.reason = "overload", .retry = *retry}), nullptr});
     close_and_quit(1001, "overloaded; retry later");
     return false;
   }
@@ -200,13 +202,12 @@ struct connection_state {
   /// max_auth_failures the connection closes with 1008).
   std::optional<client_identity> authenticate(const std::optional<std::string>& token) {
     if (!opts_.auth) return client_identity{};
-    auto result = opts_.auth->verify(token ? *token : std::string{},
-                                     std::chrono::system_clock::now());
+    auto result =
+        opts_.auth->verify(token ? *token : std::string{}, std::chrono::system_clock::now());
     if (result.identity) return std::move(result.identity);
     ++auth_failures_;
     log::info(*log_, "authentication failed",
-              {{"peer", transport_->peer()}, {"why", result.error},
-               {"failures", auth_failures_}});
+              {{"peer", transport_->peer()}, {"why", result.error}, {"failures", auth_failures_}});
     send_error(proto::error_code::unauthorized, result.error);
     if (auth_failures_ >= opts_.max_auth_failures)
       close_and_quit(1008, "too many authentication failures");
@@ -237,14 +238,14 @@ struct connection_state {
       log::warn(*log_, "session refused: limits.sessions reached",
                 {{"peer", transport_->peer()}, {"sessions", context_of(err)}});
       write_error(proto::error_code::server_full,
-                 "this node holds its limit of " + context_of(err) + " sessions; retry later");
+                  "this node holds its limit of " + context_of(err) + " sessions; retry later");
       return close_and_quit(4429, "server full");
     }
     if (err == errc::auth_required) {
       // A resume that failed without a token for its new session: the
       // connection may still say hello with one.
       write_error(proto::error_code::unauthorized,
-                 "resume failed (" + context_of(err) + "); send hello with auth");
+                  "resume failed (" + context_of(err) + "); send hello with auth");
       phase_ = phase::greeting;
       // Our own answers to the frames kept meanwhile still go out; the
       // frames themselves had no session to go to.
@@ -272,8 +273,8 @@ struct connection_state {
     thread_local std::minstd_rand rng{std::random_device{}()};
     std::uniform_int_distribution<std::uint32_t> pick{0, window_ms};
     auto retry = duration{pick(rng)};
-    transport_->send(out_frame{proto::encode(proto::goaway{.reason = reason, .retry = retry}),
-                               nullptr});
+    transport_->send(
+        out_frame{proto::encode(proto::goaway{.reason = reason, .retry = retry}), nullptr});
     close_and_quit(1001, "server going away");
   }
 
@@ -465,13 +466,19 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   return {
       [self](ws_text_atom, const std::string& payload) { return on_ws_text(self, payload); },
       [self](ws_binary_atom) { return on_ws_binary(self); },
-      [self](ws_closed_atom, std::uint16_t code, const std::string& why) { return on_ws_closed(self, code, why); },
+      [self](ws_closed_atom, std::uint16_t code, const std::string& why) {
+        return on_ws_closed(self, code, why);
+      },
       [self](drop_connection_atom, std::uint16_t code, std::string& reason) {
         self->state.close_and_quit(code, std::move(reason));
       },
       [self](connection_timer_atom) { self->state.on_timer(); },
-      [self](shutdown_atom, std::uint32_t window_ms) { self->state.go_away("shutdown", window_ms); },
-      [self](connection_write_atom, std::string& frame) { self->state.write_from_remote(std::move(frame)); },
+      [self](shutdown_atom, std::uint32_t window_ms) {
+        self->state.go_away("shutdown", window_ms);
+      },
+      [self](connection_write_atom, std::string& frame) {
+        self->state.write_from_remote(std::move(frame));
+      },
       [self](room_atom, std::uint64_t) {
         self->state.awaiting_room_ = false;
         self->state.pay_credit();

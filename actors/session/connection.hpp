@@ -54,8 +54,8 @@
 #include <memory>
 
 #include <caf/actor.hpp>
-#include <caf/group.hpp>
 #include <caf/fwd.hpp>
+#include <caf/group.hpp>
 
 #include "actors/session/admission.hpp"
 #include "actors/session/jwt_auth.hpp"
@@ -72,9 +72,9 @@ struct connection_options {
   std::uint64_t messages_per_second = 0;
   std::uint64_t message_burst = 1;
   std::uint64_t rate_limit_strikes = 0;
-  std::shared_ptr<handshake_gate> gate;        // the node's; null: every handshake admitted
-  std::shared_ptr<const jwt_verifier> auth;    // null: [auth] off
-  std::uint32_t max_auth_failures = 3;         // auth.max_failures
+  std::shared_ptr<handshake_gate> gate;      // the node's; null: every handshake admitted
+  std::shared_ptr<const jwt_verifier> auth;  // null: [auth] off
+  std::uint32_t max_auth_failures = 3;       // auth.max_failures
   /// The node's `connections_group`, looked up once before the first
   /// connection. Null: each connection looks it up itself, which is safe only
   /// while one thread spawns connections: when two threads create the group at

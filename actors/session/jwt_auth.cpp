@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <utility>
 
-#include <boost/json.hpp>
 #include <jwt.h>
+#include <boost/json.hpp>
 
 namespace wsvisor {
 

@@ -49,8 +49,8 @@ using hello_atom = caf::atom_constant<caf::atom("s_hello")>;
 
 /// (resume_atom, caf::actor connection, transport_ptr, std::string session, std::string token,
 /// std::uint64_t last_seq, client_identity) -> caf::actor session: resume it, or start a new one
-/// with the identity (welcome says which; a new one fails as hello_atom's does). Also registry -> session, without the id: -> ok_atom | errc::resume_unknown,
-/// errc::resume_overflow.
+/// with the identity (welcome says which; a new one fails as hello_atom's does). Also registry ->
+/// session, without the id: -> ok_atom | errc::resume_unknown, errc::resume_overflow.
 using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
 
 /// (registry_stats_atom) -> std::uint64_t: sessions alive now, parked ones included (tests,
@@ -59,10 +59,10 @@ using registry_stats_atom = caf::atom_constant<caf::atom("reg_stats")>;
 
 /// What a reload changes in the session registry: the settings of sessions made from now on.
 struct registry_settings {
-  session_config session;              // handed to new sessions
-  std::uint64_t max_sessions = 0;      // limits.sessions; 0 = no limit
-  std::uint64_t max_subscriptions = 0; // limits.subscriptions_per_session, for new sessions
-  std::uint64_t max_channels = 0;      // limits.channels, passed on to the broker
+  session_config session;               // handed to new sessions
+  std::uint64_t max_sessions = 0;       // limits.sessions; 0 = no limit
+  std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session, for new sessions
+  std::uint64_t max_channels = 0;       // limits.channels, passed on to the broker
 };
 
 /// (registry_settings_atom, registry_settings) -> ok_atom: a reload's session and limit settings.
@@ -168,7 +168,6 @@ using unpark_atom = caf::atom_constant<caf::atom("s_unpark")>;
 /// held since the spawn follow it. A (park_atom) from the registry follows.
 using restore_atom = caf::atom_constant<caf::atom("s_restore")>;
 
-
 /// (connection_timer_atom): the transport's timer fired (transport::set_timer): the
 /// earliest of the handshake deadline, the next ping and the silence deadline
 /// is due.
@@ -240,17 +239,17 @@ using admin_channels_atom = caf::atom_constant<caf::atom("adm_chans")>;
 struct session_info {
   std::string id;
   bool attached = false;
-  std::string peer;                     // attached: the client's address
-  std::string subject;                  // [auth]: the JWT's sub; else empty
-  std::vector<std::string> channels;    // subscriptions, by name
-  std::uint64_t seq = 0;                // of the last message produced
-  std::uint64_t acked = 0;              // highest seq the client acknowledged
-  std::uint64_t buffered = 0;           // replay buffer: messages held
-  std::uint64_t buffered_bytes = 0;     // replay buffer: their bytes
-  std::uint64_t buffer_max = 0;         // session.replay_buffer
-  std::uint64_t buffer_max_bytes = 0;   // session.replay_buffer_bytes
-  std::int64_t since_ms = 0;            // attached or detached since (Unix ms)
-  std::int64_t expires_ms = 0;          // detached: when the resume window ends (Unix ms)
+  std::string peer;                    // attached: the client's address
+  std::string subject;                 // [auth]: the JWT's sub; else empty
+  std::vector<std::string> channels;   // subscriptions, by name
+  std::uint64_t seq = 0;               // of the last message produced
+  std::uint64_t acked = 0;             // highest seq the client acknowledged
+  std::uint64_t buffered = 0;          // replay buffer: messages held
+  std::uint64_t buffered_bytes = 0;    // replay buffer: their bytes
+  std::uint64_t buffer_max = 0;        // session.replay_buffer
+  std::uint64_t buffer_max_bytes = 0;  // session.replay_buffer_bytes
+  std::int64_t since_ms = 0;           // attached or detached since (Unix ms)
+  std::int64_t expires_ms = 0;         // detached: when the resume window ends (Unix ms)
   /// attached: the CAF node id (to_string) of the node holding the connection, which is
   /// another node's for a session resumed through it; empty when detached.
   std::string connection_node;

@@ -44,10 +44,9 @@ bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_
   return true;
 }
 
-session_info describe_session(const std::string& id, bool attached,
-                              const client_identity& identity, std::vector<std::string> channels,
-                              std::uint64_t seq, const replay_buffer& buffer,
-                              const session_config& config,
+session_info describe_session(const std::string& id, bool attached, const client_identity& identity,
+                              std::vector<std::string> channels, std::uint64_t seq,
+                              const replay_buffer& buffer, const session_config& config,
                               std::chrono::system_clock::time_point since) {
   auto unix_ms = [](std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "actors/session/jwt_auth.hpp"
 #include "actors/messages.hpp"
+#include "actors/session/jwt_auth.hpp"
 #include "actors/session/messages.hpp"
 #include "actors/session/replay_buffer.hpp"
 #include "config/config.hpp"
@@ -45,10 +45,9 @@ void buffer_message(replay_buffer& buffer, std::uint64_t seq, shared_body body,
 /// What the admin API shows of a session, an actor's or a record's: an
 /// attached one without its peer (the caller fills it in), a detached one
 /// with the end of its resume window.
-session_info describe_session(const std::string& id, bool attached,
-                              const client_identity& identity, std::vector<std::string> channels,
-                              std::uint64_t seq, const replay_buffer& buffer,
-                              const session_config& config,
+session_info describe_session(const std::string& id, bool attached, const client_identity& identity,
+                              std::vector<std::string> channels, std::uint64_t seq,
+                              const replay_buffer& buffer, const session_config& config,
                               std::chrono::system_clock::time_point since);
 
 struct parked_session {

@@ -15,12 +15,12 @@
 #include <utility>
 #include <vector>
 
-#include "actors/session/broker.hpp"
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
 #include "actors/messages.hpp"
-#include "actors/session/messages.hpp"
+#include "actors/session/broker.hpp"
 #include "actors/session/cluster_seam.hpp"
+#include "actors/session/messages.hpp"
 #include "actors/session/parked_session.hpp"
 #include "actors/session/registry_state.hpp"
 #include "log/log.hpp"
@@ -58,13 +58,16 @@ auto on_down(registry_actor* self, caf::down_msg& msg) {
   st.forget(id);
 }
 
-caf::result<caf::actor> on_hello(registry_actor* self, caf::actor& conn, transport_ptr& transport, client_identity& who) {
+caf::result<caf::actor> on_hello(registry_actor* self, caf::actor& conn, transport_ptr& transport,
+                                 client_identity& who) {
   auto rp = self->make_response_promise();
   self->state.create(rp, std::move(conn), std::move(transport), {}, std::move(who));
   return rp;
 }
 
-caf::result<caf::actor> on_resume(registry_actor* self, caf::actor& conn, transport_ptr& transport, std::string& id, std::string& token, std::uint64_t last_seq, client_identity& who) {
+caf::result<caf::actor> on_resume(registry_actor* self, caf::actor& conn, transport_ptr& transport,
+                                  std::string& id, std::string& token, std::uint64_t last_seq,
+                                  client_identity& who) {
   // Every answer names the session once its welcome is on the transport:
   // a resumed one has written it before saying ok, a new one is asked
   // (welcomed_atom) and answers the connection directly.
@@ -74,7 +77,8 @@ caf::result<caf::actor> on_resume(registry_actor* self, caf::actor& conn, transp
   return rp;
 }
 
-caf::result<caf::actor> on_cluster_lookup(registry_actor* self, std::string& id, std::string& token) {
+caf::result<caf::actor> on_cluster_lookup(registry_actor* self, std::string& id,
+                                          std::string& token) {
   auto rp = self->make_response_promise();
   self->state.lookup(rp, std::move(id), std::move(token));
   return rp;
@@ -105,8 +109,7 @@ caf::result<std::uint64_t, std::uint64_t> on_drain(registry_actor* self, duratio
             self->state.start_drain(rp, std::move(clusters), std::move(urls), bound);
           },
           [self, rp](caf::error&) mutable {
-            rp.deliver(std::uint64_t{0},
-                       static_cast<std::uint64_t>(self->state.sessions_.size()));
+            rp.deliver(std::uint64_t{0}, static_cast<std::uint64_t>(self->state.sessions_.size()));
           });
   return rp;
 }
@@ -156,12 +159,16 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
 
   return {
-      [self](hello_atom, caf::actor& conn, transport_ptr& transport,
-             client_identity& who) { return on_hello(self, conn, transport, who); },
+      [self](hello_atom, caf::actor& conn, transport_ptr& transport, client_identity& who) {
+        return on_hello(self, conn, transport, who);
+      },
       [self](resume_atom, caf::actor& conn, transport_ptr& transport, std::string& id,
-             std::string& token, std::uint64_t last_seq,
-             client_identity& who) { return on_resume(self, conn, transport, id, token, last_seq, who); },
-      [self](cluster_lookup_atom, std::string& id, std::string& token) { return on_cluster_lookup(self, id, token); },
+             std::string& token, std::uint64_t last_seq, client_identity& who) {
+        return on_resume(self, conn, transport, id, token, last_seq, who);
+      },
+      [self](cluster_lookup_atom, std::string& id, std::string& token) {
+        return on_cluster_lookup(self, id, token);
+      },
       [self](adopt_session_atom, session_handover& h) { return on_adopt_session(self, h); },
       // -- parking (actors/session/registry_state.hpp) --
       [self](parked_atom, const std::string& id, std::vector<std::string>& channels) {
@@ -181,8 +188,12 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
       [self](parked_atom) { return static_cast<std::uint64_t>(self->state.lot_.queued()); },
       // -- drain --
       [self](drain_atom, duration bound) { return on_drain(self, bound); },
-      [self](drain_atom, std::uint64_t generation) { return on_drain_bound_passed(self, generation); },
-      [self](registry_settings_atom, registry_settings& settings) { return on_registry_settings(self, settings); },
+      [self](drain_atom, std::uint64_t generation) {
+        return on_drain_bound_passed(self, generation);
+      },
+      [self](registry_settings_atom, registry_settings& settings) {
+        return on_registry_settings(self, settings);
+      },
       [self](registry_stats_atom) {
         return static_cast<std::uint64_t>(self->state.sessions_.size());
       },

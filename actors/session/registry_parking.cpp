@@ -15,10 +15,10 @@
 
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
-#include "log/log.hpp"
 #include "actors/messages.hpp"
-#include "actors/session/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
+#include "actors/session/messages.hpp"
+#include "log/log.hpp"
 
 namespace wsvisor::detail {
 

@@ -10,10 +10,10 @@
 
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
-#include "log/log.hpp"
 #include "actors/messages.hpp"
-#include "actors/session/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
+#include "actors/session/messages.hpp"
+#include "log/log.hpp"
 
 namespace wsvisor::detail {
 
@@ -172,8 +172,8 @@ void registry_state::resume(resume_request r) {
             if (retry_after(r.id, session, err, [this, r] { resume(r); })) return;
             // The session may have expired between lookup and request; its
             // down_msg can arrive after this error.
-            refuse(r, refusal_reason(err, err != errc::resume_unknown &&
-                                              expired_match(r.id, r.token)));
+            refuse(r, refusal_reason(err,
+                                     err != errc::resume_unknown && expired_match(r.id, r.token)));
           });
 }
 
@@ -203,8 +203,8 @@ void registry_state::resume_elsewhere(const caf::actor& cluster, resume_request 
       .then(
           [this, self, r, cluster, attempts, fallback](caf::actor& session) mutable {
             auto peer = r.transport->peer();
-            self->request(session, opts_.peer_timeout, remote_attach_atom::value, r.conn, peer, r.token,
-                          r.last_seq)
+            self->request(session, opts_.peer_timeout, remote_attach_atom::value, r.conn, peer,
+                          r.token, r.last_seq)
                 .then(
                     [self, rp = r.rp, session](caf::ok_atom) mutable {
                       if (auto* m = self->state.metrics()) m->resumes_resumed.inc();

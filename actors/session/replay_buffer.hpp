@@ -21,8 +21,8 @@ class replay_buffer {
  public:
   struct entry {
     std::uint64_t seq = 0;
-    std::shared_ptr<const std::string> body;  // the shared `message` body
-    std::size_t bytes = 0;                    // counted against max_bytes: body size
+    std::shared_ptr<const std::string> body;        // the shared `message` body
+    std::size_t bytes = 0;                          // counted against max_bytes: body size
     std::chrono::steady_clock::time_point taken{};  // when the broker took it; {}: not measured
   };
 

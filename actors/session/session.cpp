@@ -15,9 +15,9 @@
 #include <caf/node_id.hpp>
 #include <caf/system_messages.hpp>
 
+#include <caf/skip.hpp>
 #include "actors/errors.hpp"
 #include "actors/ids.hpp"
-#include <caf/skip.hpp>
 
 #include "actors/session/session_state.hpp"
 
@@ -54,17 +54,16 @@ caf::behavior running(session_actor* self) {
             std::uint64_t last_seq) {
         return st.resume(std::move(conn), std::move(transport), nullptr, token, last_seq);
       },
-      [&st](remote_attach_atom, caf::actor& conn, const std::string& peer,
-            const std::string& token,
+      [&st](remote_attach_atom, caf::actor& conn, const std::string& peer, const std::string& token,
             std::uint64_t last_seq) { return st.attach_remote(conn, peer, token, last_seq); },
       [&st](connection_credit_atom, std::uint64_t bytes) { st.on_credit(bytes); },
       [&st](welcomed_atom) { return st.on_welcomed(); },
       [&st](subscribe_atom, const std::string& channel) { st.on_subscribe(channel); },
       [&st](unsubscribe_atom, const std::string& channel) { st.on_unsubscribe(channel); },
-      [&st](publish_atom, const std::string& channel, const shared_body& body,
-            std::uint64_t cseq) { st.publish(channel, body, cseq); },
-      [&st](publish_atom, const std::string& channel, const std::string& body,
-            std::uint64_t cseq) {
+      [&st](publish_atom, const std::string& channel, const shared_body& body, std::uint64_t cseq) {
+        st.publish(channel, body, cseq);
+      },
+      [&st](publish_atom, const std::string& channel, const std::string& body, std::uint64_t cseq) {
         // From a connection on another node: the body crossed as bytes.
         st.publish(channel, std::make_shared<const std::string>(body), cseq);
       },
@@ -76,8 +75,8 @@ caf::behavior running(session_actor* self) {
         st.on_connection_close(code, std::move(reason));
       },
       [&st](bye_atom) { st.on_bye(); },
-      [&st](deliver_atom, const std::string& channel, const shared_body& body,
-            std::uint64_t origin, std::uint64_t counter,
+      [&st](deliver_atom, const std::string& channel, const shared_body& body, std::uint64_t origin,
+            std::uint64_t counter,
             std::int64_t accepted) { st.append(channel, body, origin, counter, accepted); },
       [&st](handoff_delivery_atom, const std::string& channel, std::string& body,
             std::uint64_t origin, std::uint64_t counter) {
@@ -105,4 +104,3 @@ caf::actor spawn_session(caf::actor_system& sys, session_args args) {
 }
 
 }  // namespace wsvisor
-

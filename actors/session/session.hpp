@@ -31,9 +31,9 @@
 /// - from its current connection: (subscribe_atom, channel), (unsubscribe_atom,
 ///   channel), (publish_atom, channel, body, cseq), (client_ack_atom, seq), (bye_atom);
 /// - from the registry: (welcomed_atom) -> caf::actor, this session: answered
-///   after the first welcome was written; (resume_atom, caf::actor connection, transport_ptr, token,
-///   last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow. On ok
-///   the welcome and the replay have been written to the new transport;
+///   after the first welcome was written; (resume_atom, caf::actor connection, transport_ptr,
+///   token, last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow. On ok the welcome
+///   and the replay have been written to the new transport;
 /// - from the broker: (deliver_atom, channel, body);
 /// - from itself: (expire_atom): at most one pending; the resume window is a
 ///   deadline it checks (a later detach moves it).
@@ -64,8 +64,8 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "actors/session/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
+#include "actors/session/messages.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
 #include "metrics/node_metrics.hpp"
@@ -88,7 +88,7 @@ struct session_args {
   /// handoff_done_atom or the predecessor ends. `connection` and
   /// `transport` are null then.
   std::optional<session_handover> adopted;
-  caf::actor predecessor;  // the handed-over session (adopted only)
+  caf::actor predecessor;        // the handed-over session (adopted only)
   duration peer_timeout{5'000};  // bound on requests to another node
   client_identity identity;      // [auth]: who; which channels (an adopted one: the handover's)
   std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session; 0 = no limit

@@ -36,7 +36,7 @@ void session_state::forward_to_successor(const stamped& d) {
 }
 
 void session_state::append(const std::string& channel, shared_body body, std::uint64_t origin,
-            std::uint64_t counter, std::int64_t accepted) {
+                           std::uint64_t counter, std::int64_t accepted) {
   if (restoring_) {
     // Sent after the broker moved the record here: they follow it.
     held_.push_back({channel, std::move(body), origin, counter, accepted});
@@ -125,8 +125,7 @@ void session_state::forward_sub(const std::string& channel, bool on) {
     self->state.start_barrier();
   };
   self->request(successor_, peer_timeout_, handoff_subscription_atom::value, channel, on)
-      .then([confirmed](caf::ok_atom) { confirmed(); },
-            [confirmed](caf::error&) { confirmed(); });
+      .then([confirmed](caf::ok_atom) { confirmed(); }, [confirmed](caf::error&) { confirmed(); });
 }
 
 void session_state::start_barrier() {
@@ -167,7 +166,8 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
   seq_ = h.seq;
   last_cseq_ = h.last_cseq;
   for (std::size_t i = 0; i < h.buffer_seqs.size() && i < h.buffer_bodies.size(); ++i)
-    buffer_.push(h.buffer_seqs[i], std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
+    buffer_.push(h.buffer_seqs[i],
+                 std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
   buffer_.restore_marks(h.acked_through, h.lost_through);
   channels_.insert(h.channels.begin(), h.channels.end());
   for (std::size_t i = 0; i < h.through_origins.size() && i < h.through_counters.size(); ++i)
@@ -190,12 +190,13 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
   park_wanted_ = true;
   arm_expiry();
   log::info(*log_, "session adopted",
-            {{"session", id_}, {"seq", seq_}, {"buffered", buffer_.size()},
+            {{"session", id_},
+             {"seq", seq_},
+             {"buffered", buffer_.size()},
              {"channels", channels_.size()}});
 }
 
-caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target,
-                                                   const std::string& url,
+caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, const std::string& url,
                                                    std::uint32_t retry_ms) {
   auto* self = self_;
   if (parking_) return make_error(errc::session_parked, id_);
@@ -251,8 +252,9 @@ caf::result<caf::ok_atom> session_state::on_handoff_subscription(const std::stri
   auto rp = self->make_response_promise<caf::ok_atom>();
   self->request(broker_, caf::infinite, subscribe_atom::value, channel,
                 caf::actor_cast<caf::actor>(self))
-      .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
-            [self, channel](caf::error& err) { self->state.lost_channel(channel, std::move(err)); });
+      .then(
+          [rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
+          [self, channel](caf::error& err) { self->state.lost_channel(channel, std::move(err)); });
   return rp;
 }
 

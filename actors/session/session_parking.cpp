@@ -84,7 +84,8 @@ void session_state::restore(parked_session& rec, std::string token) {
 
 void session_state::on_restore(parked_session& rec, std::string token) {
   restore(rec, std::move(token));
-  log::debug(*log_, "session unparked", {{"session", id_}, {"seq", seq_}, {"buffered", buffer_.size()}});
+  log::debug(*log_, "session unparked",
+             {{"session", id_}, {"seq", seq_}, {"buffered", buffer_.size()}});
   // Parking again is the registry's call (park_atom): only it can send
   // that behind the resume or handover it unparked us for. A message to
   // ourselves could overtake them.

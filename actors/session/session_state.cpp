@@ -130,7 +130,7 @@ void session_state::send_error(proto::error_code code, std::string message) {
 }
 
 void session_state::attach(caf::actor conn, transport_ptr transport, std::uint64_t client_holds,
-            std::shared_ptr<remote_transport> remote) {
+                           std::shared_ptr<remote_transport> remote) {
   since_ = std::chrono::system_clock::now();
   conn_ = std::move(conn);
   transport_ = std::move(transport);
@@ -171,7 +171,8 @@ void session_state::pump() {
   }
 }
 
-void session_state::count_handed(const replay_buffer::entry& e, std::chrono::steady_clock::time_point now) {
+void session_state::count_handed(const replay_buffer::entry& e,
+                                 std::chrono::steady_clock::time_point now) {
   metrics_->delivered.inc();
   // A message is timed on its first hand-off only: a replay of one the
   // client lost with its connection would count twice.
@@ -182,9 +183,9 @@ void session_state::count_handed(const replay_buffer::entry& e, std::chrono::ste
 }
 
 void session_state::welcome(bool resumed, std::string reason, std::optional<std::uint64_t> replay) {
-  send_text(proto::encode(proto::welcome{id_, token_, resumed, std::move(reason), last_cseq_,
-                                         config_.heartbeat_interval, config_.resume_window,
-                                         replay}));
+  send_text(
+      proto::encode(proto::welcome{id_, token_, resumed, std::move(reason), last_cseq_,
+                                   config_.heartbeat_interval, config_.resume_window, replay}));
 }
 
 session_info session_state::info() const {
@@ -209,8 +210,8 @@ caf::result<caf::ok_atom> session_state::cut() {
 }
 
 caf::result<caf::ok_atom> session_state::resume(caf::actor conn, transport_ptr transport,
-                                 std::shared_ptr<remote_transport> remote,
-                                 const std::string& token, std::uint64_t last_seq) {
+                                                std::shared_ptr<remote_transport> remote,
+                                                const std::string& token, std::uint64_t last_seq) {
   // Too late: the broker has (or will have) moved us. The registry asks
   // the record's next actor.
   if (parking_) return make_error(errc::session_parked, id_);
@@ -223,7 +224,8 @@ caf::result<caf::ok_atom> session_state::resume(caf::actor conn, transport_ptr t
     log::info(*log_, "session moved to another connection",
               {{"session", id_}, {"from", peer()}, {"to", transport->peer()}});
     self_->demonitor(conn_);
-    if (remote_) remote_->close(4409, "session resumed on another connection");
+    if (remote_)
+      remote_->close(4409, "session resumed on another connection");
     else
       self_->send(conn_, drop_connection_atom::value, std::uint16_t{4409},
                   std::string{"session resumed on another connection"});
@@ -245,7 +247,8 @@ caf::result<caf::ok_atom> session_state::resume(caf::actor conn, transport_ptr t
   return caf::ok_atom::value;
 }
 
-void session_state::publish(const std::string& channel, const shared_body& body, std::uint64_t cseq) {
+void session_state::publish(const std::string& channel, const shared_body& body,
+                            std::uint64_t cseq) {
   if (!from_current()) return;
   if (cseq <= last_cseq_) {
     // A resend (the client missed our ack): acknowledge again, publish
@@ -284,13 +287,13 @@ void session_state::publish(const std::string& channel, const shared_body& body,
             // registry, and the client's resume starts a new one into
             // which it resends.
             if (err != errc::upstream_down) return self->quit(std::move(err));
-            self->state.answer(ticket,
-                               proto::encode_error(proto::error_code::upstream_down,
-                                                   "publish: " + context_of(err), cseq));
+            self->state.answer(ticket, proto::encode_error(proto::error_code::upstream_down,
+                                                           "publish: " + context_of(err), cseq));
           });
 }
 
-std::optional<std::string> session_state::decide_subscribe(const std::string& channel, std::uint64_t ticket) {
+std::optional<std::string> session_state::decide_subscribe(const std::string& channel,
+                                                           std::uint64_t ticket) {
   if (channels_.count(channel) > 0) {
     if (subscribing_.count(channel) > 0) return std::nullopt;
     return proto::encode_subscribed(channel);

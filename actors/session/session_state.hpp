@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <caf/actor.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
@@ -24,7 +25,6 @@
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
-#include <spdlog/logger.h>
 
 #include "actors/messages.hpp"
 #include "actors/remote_transport.hpp"
@@ -63,7 +63,7 @@ struct session_state {
   // -- metrics (docs/metrics.md) ------------------------------------------------
   node_metrics_ptr metrics_;  // null: not measured
   enum class counted { none, attached, detached };
-  counted counted_ = counted::none;  // which sessions gauge holds this session
+  counted counted_ = counted::none;   // which sessions gauge holds this session
   std::uint64_t handed_through_ = 0;  // highest seq ever handed to a transport
 
   metrics::gauge* gauge_of(counted c) const;
@@ -104,8 +104,8 @@ struct session_state {
   std::chrono::steady_clock::time_point due_{};
   std::set<std::string> channels_;
   std::multiset<std::string> subscribing_;  // of channels_: asked of the broker, not yet answered
-  client_identity identity_;             // [auth]: subject and allowed channels
-  std::uint64_t max_subscriptions_ = 0;  // limits.subscriptions_per_session; 0 = none
+  client_identity identity_;                // [auth]: subject and allowed channels
+  std::uint64_t max_subscriptions_ = 0;     // limits.subscriptions_per_session; 0 = none
   // Flow control: messages up to sent_ have been handed to the attached
   // transport; the rest of the buffer waits until the transport has room.
   std::uint64_t sent_ = 0;
@@ -117,8 +117,8 @@ struct session_state {
   // before ack N, nor `unsubscribed` before the `subscribed` it asked first.
   struct pending_answer {
     std::uint64_t ticket;
-    std::uint64_t cseq;  // of a publish; 0 otherwise
-    frame_text frame;    // empty while the answer is outstanding
+    std::uint64_t cseq;               // of a publish; 0 otherwise
+    frame_text frame;                 // empty while the answer is outstanding
     std::string undecided_subscribe;  // a subscribe to this channel waits for earlier ones
   };
   // A vector, not a std::deque: libstdc++'s deque allocates 576 bytes even

@@ -89,7 +89,7 @@ struct child_info {
   std::string last_exit_reason;  // rendered; empty before the first exit
   std::string policy;            // key of the supervisor's policies
   restart_kind restart = restart_kind::permanent;
-  caf::actor_addr actor;  // the running incarnation; invalid otherwise
+  caf::actor_addr actor;           // the running incarnation; invalid otherwise
   std::uint32_t max_restarts = 0;  // the policy's intensity: restarts within restart_window
   duration restart_window{0};      // (0 restarts: unlimited)
   bool supervisor = false;         // child_spec::supervisor: it answers get_tree_atom itself

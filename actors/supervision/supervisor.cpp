@@ -12,9 +12,9 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/supervision/messages.hpp"
 #include "actors/supervision/supervisor_state.hpp"
 #include "log/log.hpp"
-#include "actors/supervision/messages.hpp"
 
 namespace wsvisor {
 namespace detail {

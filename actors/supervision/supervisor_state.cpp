@@ -11,8 +11,8 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/errors.hpp"
-#include "log/log.hpp"
 #include "actors/supervision/messages.hpp"
+#include "log/log.hpp"
 
 namespace wsvisor::detail {
 namespace {

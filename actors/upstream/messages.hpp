@@ -41,8 +41,6 @@ void add_upstream_message_types(caf::actor_system_config& cfg);
 // supervises the link actors (actors/upstream/upstream_link.hpp), one per upstream,
 // each living exactly as long as its socket.
 
-
-
 /// (upstream_open_atom, std::string name, caf::actor link, std::string subprotocol): link ->
 /// upstreams, the link's socket is open; buffered forwards may go.
 using upstream_open_atom = caf::atom_constant<caf::atom("u_open")>;
@@ -50,8 +48,8 @@ using upstream_open_atom = caf::atom_constant<caf::atom("u_open")>;
 /// (upstream_send_atom, std::uint64_t id, std::string text): upstreams -> link, one forward.
 using upstream_send_atom = caf::atom_constant<caf::atom("u_send")>;
 
-/// (upstream_written_atom, std::string name, std::uint64_t id): the socket -> upstreams, the forward
-/// `id` (and every one before it) is written; it leaves the buffer.
+/// (upstream_written_atom, std::string name, std::uint64_t id): the socket -> upstreams, the
+/// forward `id` (and every one before it) is written; it leaves the buffer.
 using upstream_written_atom = caf::atom_constant<caf::atom("u_written")>;
 
 /// (upstream_text_atom, std::string text): the socket -> its link actor, one text frame.
@@ -86,11 +84,11 @@ struct upstream_status {
   std::string name;
   std::string channel;
   std::string url;
-  std::string state;              // connecting | up | down | given_up | stopped
-  std::string reason;             // down, given_up, stopped: why the link ended
-  std::uint64_t buffered = 0;     // forwards held (waiting, or written but not confirmed)
-  std::uint64_t dropped = 0;      // forwards dropped because the buffer was full (total)
-  std::uint32_t restarts = 0;     // links started after the first one
+  std::string state;           // connecting | up | down | given_up | stopped
+  std::string reason;          // down, given_up, stopped: why the link ended
+  std::uint64_t buffered = 0;  // forwards held (waiting, or written but not confirmed)
+  std::uint64_t dropped = 0;   // forwards dropped because the buffer was full (total)
+  std::uint32_t restarts = 0;  // links started after the first one
 };
 
 template <class Inspector>

@@ -16,9 +16,9 @@
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/session/messages.hpp"
-#include "protocol/codec.hpp"
-#include "log/log.hpp"
 #include "actors/upstream/messages.hpp"
+#include "log/log.hpp"
+#include "protocol/codec.hpp"
 
 namespace wsvisor {
 namespace {
@@ -63,10 +63,14 @@ caf::behavior link_behavior(link_actor* self, upstream_link_args args) {
   st.metrics = args.metrics;
   auto me = caf::actor_cast<caf::actor>(self);
   outbound_events events{
-      .on_open = [me](std::string subprotocol) {
-        caf::anon_send(me, upstream_socket_open_atom::value, std::move(subprotocol));
-      },
-      .on_text = [me](std::string text) { caf::anon_send(me, upstream_text_atom::value, std::move(text)); },
+      .on_open =
+          [me](std::string subprotocol) {
+            caf::anon_send(me, upstream_socket_open_atom::value, std::move(subprotocol));
+          },
+      .on_text =
+          [me](std::string text) {
+            caf::anon_send(me, upstream_text_atom::value, std::move(text));
+          },
       .on_written =
           [ups = args.upstreams, name = st.config.name](std::uint64_t id) {
             caf::anon_send(ups, upstream_written_atom::value, name, id);
@@ -74,8 +78,10 @@ caf::behavior link_behavior(link_actor* self, upstream_link_args args) {
       .on_closed =
           [me](outbound_result r) { caf::anon_send(me, upstream_closed_atom::value, describe(r)); },
   };
-  log::debug(*st.log, "upstream connecting", {{"upstream", st.config.name}, {"url", st.config.url}});
-  st.socket = args.dial(upstream_socket_options(st.config, args.max_frame_bytes), std::move(events));
+  log::debug(*st.log, "upstream connecting",
+             {{"upstream", st.config.name}, {"url", st.config.url}});
+  st.socket =
+      args.dial(upstream_socket_options(st.config, args.max_frame_bytes), std::move(events));
 
   self->set_exit_handler([self, close_timeout = args.close_timeout](caf::exit_msg& msg) {
     auto& st = self->state;
@@ -92,10 +98,11 @@ caf::behavior link_behavior(link_actor* self, upstream_link_args args) {
   return {
       [self, ups = args.upstreams](upstream_socket_open_atom, std::string& subprotocol) {
         auto& st = self->state;
-        log::debug(*st.log, "upstream link up",
-                  {{"upstream", st.config.name}, {"url", st.config.url}, {"subprotocol", subprotocol}});
-        self->send(ups, upstream_open_atom::value, st.config.name, caf::actor_cast<caf::actor>(self),
-                   std::move(subprotocol));
+        log::debug(
+            *st.log, "upstream link up",
+            {{"upstream", st.config.name}, {"url", st.config.url}, {"subprotocol", subprotocol}});
+        self->send(ups, upstream_open_atom::value, st.config.name,
+                   caf::actor_cast<caf::actor>(self), std::move(subprotocol));
       },
       [self](upstream_text_atom, const std::string& text) { return on_upstream_text(self, text); },
       [self](upstream_send_atom, std::uint64_t id, std::string& text) {

@@ -4,9 +4,9 @@
 #include <deque>
 #include <utility>
 
+#include <spdlog/logger.h>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/logger.h>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
@@ -17,16 +17,16 @@
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
 #include "actors/session/messages.hpp"
-#include "actors/upstream/messages.hpp"
-#include "protocol/codec.hpp"
+#include "actors/supervision/messages.hpp"
 #include "actors/supervision/node_counters.hpp"
 #include "actors/supervision/supervisor.hpp"
+#include "actors/upstream/messages.hpp"
 #include "actors/upstream/upstream_link.hpp"
-#include "config/checks.hpp"
 #include "actors/upstream/upstreams_state.hpp"
+#include "config/checks.hpp"
 #include "log/log.hpp"
+#include "protocol/codec.hpp"
 
 namespace wsvisor {
 namespace {
@@ -79,8 +79,7 @@ auto on_get_tree(upstreams_actor* self) {
 
 caf::result<caf::ok_atom> on_add_upstream(upstreams_actor* self, upstream_config& u) {
   auto& st = self->state;
-  if (auto why = st.check_new(u, {}); !why.empty())
-    return make_error(errc::invalid_upstream, why);
+  if (auto why = st.check_new(u, {}); !why.empty()) return make_error(errc::invalid_upstream, why);
   auto rp = self->make_response_promise<caf::ok_atom>();
   st.entries_.push_back(upstream_entry{.cfg = u});
   st.track(st.entries_.back());
@@ -212,7 +211,9 @@ caf::behavior upstreams_behavior(upstreams_actor* self, upstreams_options opts) 
       [self](set_policies_atom, policy_map& policies) { return on_set_policies(self, policies); },
       [self](get_tree_atom) { return on_get_tree(self); },
       [self](add_upstream_atom, upstream_config& u) { return on_add_upstream(self, u); },
-      [self](remove_upstream_atom, const std::string& name) { return on_remove_upstream(self, name); },
+      [self](remove_upstream_atom, const std::string& name) {
+        return on_remove_upstream(self, name);
+      },
       [self](update_upstream_atom, upstream_config& u) { return on_update_upstream(self, u); },
   };
 }

@@ -58,20 +58,21 @@
 namespace wsvisor {
 
 struct upstreams_options {
-  std::vector<upstream_config> upstreams;           // started in this order
-  std::map<std::string, policy> policies;           // named policies the upstreams refer to
+  std::vector<upstream_config> upstreams;               // started in this order
+  std::map<std::string, policy> policies;               // named policies the upstreams refer to
   strategy_kind strategy = strategy_kind::one_for_one;  // of the links' supervisor
-  outbound_dialer dial;                             // opens the links' sockets
-  std::uint64_t max_frame_bytes = 65536;            // largest frame accepted from an upstream
-  std::uint64_t seed = 0;                           // backoff jitter seed; 0 = random
-  duration shutdown_timeout{5000};                  // per link, when stopping it
-  std::shared_ptr<readiness> ready;                 // told each `required` upstream's state; may be null
+  outbound_dialer dial;                                 // opens the links' sockets
+  std::uint64_t max_frame_bytes = 65536;                // largest frame accepted from an upstream
+  std::uint64_t seed = 0;                               // backoff jitter seed; 0 = random
+  duration shutdown_timeout{5000};                      // per link, when stopping it
+  std::shared_ptr<readiness> ready;  // told each `required` upstream's state; may be null
   node_metrics_ptr metrics;  // link states, restarts, frames received (docs/metrics.md); null: none
 };
 
 /// Checks one upstream as add/update would (name, url, channel, policy);
 /// returns what is wrong, or an empty string.
-std::string validate_upstream(const upstream_config& u, const std::map<std::string, policy>& policies);
+std::string validate_upstream(const upstream_config& u,
+                              const std::map<std::string, policy>& policies);
 
 caf::actor spawn_upstreams(caf::actor_system& sys, upstreams_options opts);
 

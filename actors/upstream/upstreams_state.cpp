@@ -4,9 +4,9 @@
 #include <deque>
 #include <utility>
 
+#include <spdlog/logger.h>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/logger.h>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
@@ -17,15 +17,15 @@
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
 #include "actors/session/messages.hpp"
-#include "actors/upstream/messages.hpp"
-#include "protocol/codec.hpp"
+#include "actors/supervision/messages.hpp"
 #include "actors/supervision/node_counters.hpp"
 #include "actors/supervision/supervisor.hpp"
+#include "actors/upstream/messages.hpp"
 #include "actors/upstream/upstream_link.hpp"
 #include "config/checks.hpp"
 #include "log/log.hpp"
+#include "protocol/codec.hpp"
 
 namespace wsvisor::detail {
 
@@ -75,10 +75,11 @@ child_spec upstreams_state::spec_for(const upstream_config& u) {
                   metrics = opts_.metrics](caf::actor_system& sys) -> caf::actor {
         auto owner = caf::actor_cast<caf::actor>(weak);
         if (!owner) return {};
-        return spawn_upstream_link(
-            sys, upstream_link_args{.config = u, .upstreams = owner, .dial = dial,
-                                    .max_frame_bytes = max_frame,
-                                    .metrics = metrics});
+        return spawn_upstream_link(sys, upstream_link_args{.config = u,
+                                                           .upstreams = owner,
+                                                           .dial = dial,
+                                                           .max_frame_bytes = max_frame,
+                                                           .metrics = metrics});
       },
       .restart = restart,
       .policy = u.policy,
@@ -230,7 +231,8 @@ void upstreams_state::on_event(const supervisor_event& ev) {
   }
 }
 
-void upstreams_state::on_open(const std::string& name, const caf::actor& link, const std::string& subprotocol) {
+void upstreams_state::on_open(const std::string& name, const caf::actor& link,
+                              const std::string& subprotocol) {
   auto* e = by_name(name);
   if (e == nullptr || !link) return;
   if (link.address() != e->incarnation) {
@@ -254,7 +256,7 @@ void upstreams_state::on_open(const std::string& name, const caf::actor& link, c
 }
 
 caf::result<std::uint64_t, std::string> upstreams_state::on_forward(const std::string& channel,
-                                                   const shared_body& body) {
+                                                                    const shared_body& body) {
   auto* e = by_channel(channel);
   if (e == nullptr || e->removing)
     return make_error(errc::upstream_down, "channel " + channel + " has no upstream link any more");

@@ -13,14 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
-#include <spdlog/logger.h>
 
 #include "actors/supervision/messages.hpp"
 #include "actors/upstream/messages.hpp"
@@ -53,7 +53,7 @@ struct upstream_entry {
   // event for it arrives (they come from different actors): kept until then.
   caf::actor early_open;
   std::string early_subprotocol;
-  std::deque<forward> buffer;   // forwards not known to be written, oldest first
+  std::deque<forward> buffer;  // forwards not known to be written, oldest first
   std::uint64_t next_id = 1;
   std::uint64_t sent_upto = 0;  // forwards up to this id were handed to `link`
   std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;  // handed, not written: id, bytes

@@ -20,6 +20,9 @@ WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg
 # The fuzz preset (scripts/test's short runs, scripts/fuzz): Debian's clang
 # and its runtime libraries, which hold libFuzzer and the sanitizers.
 WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+# scripts/format, and scripts/test's format check: Debian 12's clang-format 14
+# (.clang-format is tuned to it).
+WSVISOR_FORMAT_PACKAGES=(clang-format)
 # What scripts/bench needs on top: plots, and taskset to pin processes.
 WSVISOR_BENCH_PACKAGES=(gnuplot-nox util-linux)
 

@@ -50,7 +50,8 @@ void fake_transport::timer_loop() {
     }
     auto due = timer_due_;
     timer_cv_.wait_until(lock, due);
-    if (timer_stop_ || !timer_fn_ || timer_due_ != due || std::chrono::steady_clock::now() < due) continue;
+    if (timer_stop_ || !timer_fn_ || timer_due_ != due || std::chrono::steady_clock::now() < due)
+      continue;
     auto fire = std::move(timer_fn_);
     timer_fn_ = nullptr;
     bool closed = false;

@@ -105,7 +105,6 @@ class test_client {
   caf::actor conn_;
 };
 
-
 /// The integer field `key` of `obj`, or -1 if absent or not an integer.
 std::int64_t num(const boost::json::object& obj, std::string_view key);
 

@@ -68,13 +68,21 @@ TEST_F(SupervisorMessages, DescribeSaysNormalForNoErrorAndRendersTheRest) {
 TEST_F(SupervisorMessages, SupervisionTreeSurvivesSerialization) {
   caf::scoped_actor someone{sys_};
   auto at = std::chrono::system_clock::time_point{std::chrono::milliseconds{1'700'000'000'123}};
-  supervision_tree tree{
-      "root",
-      strategy_kind::rest_for_one,
-      {child_info{"feed", child_state::restarting, at, 3, "boom", "upstream",
-                  restart_kind::transient, {}, 7, duration{9000}, true},
-       child_info{"broker", child_state::running, std::nullopt, 0, "", "default",
-                  restart_kind::temporary, someone->address()}}};
+  supervision_tree tree{"root",
+                        strategy_kind::rest_for_one,
+                        {child_info{"feed",
+                                    child_state::restarting,
+                                    at,
+                                    3,
+                                    "boom",
+                                    "upstream",
+                                    restart_kind::transient,
+                                    {},
+                                    7,
+                                    duration{9000},
+                                    true},
+                         child_info{"broker", child_state::running, std::nullopt, 0, "", "default",
+                                    restart_kind::temporary, someone->address()}}};
   auto copy = round_trip(tree);
   EXPECT_EQ(copy.name, "root");
   EXPECT_EQ(copy.strategy, strategy_kind::rest_for_one);

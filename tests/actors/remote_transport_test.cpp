@@ -44,8 +44,9 @@ TEST_F(RemoteTransport, SendsFramesInOrderAndWaitsForCreditBeyondHalfItsWindow) 
   EXPECT_EQ(t.send(out_frame{"h3", body}), send_result::queued);  // 66: half the window passed
   EXPECT_FALSE(t.has_room());
   for (auto head : {"h1", "h2", "h3"})
-    conn->receive([&](connection_write_atom, const std::string& frame) { EXPECT_EQ(frame, head + *body); },
-                  caf::after(await_timeout) >> [] { ADD_FAILURE() << "no frame"; });
+    conn->receive(
+        [&](connection_write_atom, const std::string& frame) { EXPECT_EQ(frame, head + *body); },
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no frame"; });
   std::atomic<int> called{0};
   t.when_room([&] { ++called; });
   t.credit(22);  // 44 in flight: not yet below a quarter (25)

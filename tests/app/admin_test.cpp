@@ -1,9 +1,9 @@
 // The admin API's JSON (app/admin.hpp): field names, nulls and nesting.
 
 #include "app/admin.hpp"
-#include "actors/supervision/messages.hpp"
-#include "actors/session/messages.hpp"
 #include "actors/cluster/messages.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/supervision/messages.hpp"
 
 #include <memory>
 
@@ -197,17 +197,16 @@ TEST(AdminJson, ClusterPagesMergeInIdOrderAndStopWhereANodeWithMoreStopped) {
   auto first = parsed(merge_cluster_pages(kind::list_sessions, pages, 3, "a"));
   EXPECT_EQ(first["scope"], "cluster");
   EXPECT_EQ(first["answered"], (json::array{"a", "b"}));
-  EXPECT_EQ(first["missing"], (json::array{json::object{
-                                  {"node", "c"},
-                                  {"error", "timeout"},
-                                  {"message", "the node did not answer in time"}}}));
+  EXPECT_EQ(
+      first["missing"],
+      (json::array{json::object{
+          {"node", "c"}, {"error", "timeout"}, {"message", "the node did not answer in time"}}}));
   EXPECT_EQ(ids_of(first), (std::vector<std::string>{"a.1", "a.2", "a.3"}));
   EXPECT_EQ(first["next"], "a.3");
   // b.1 sorts after a's page end: it waits for the next page, where a's rest
   // is merged before it.
-  std::vector<node_page> second_pages{
-      {.node = "a", .body = sessions_page("a", {"a.4"}, "")},
-      {.node = "b", .body = sessions_page("b", {"b.1"}, "")}};
+  std::vector<node_page> second_pages{{.node = "a", .body = sessions_page("a", {"a.4"}, "")},
+                                      {.node = "b", .body = sessions_page("b", {"b.1"}, "")}};
   auto second = parsed(merge_cluster_pages(kind::list_sessions, second_pages, 3, "a"));
   EXPECT_EQ(ids_of(second), (std::vector<std::string>{"a.4", "b.1"}));
   EXPECT_TRUE(second["next"].is_null());
@@ -219,7 +218,8 @@ TEST(AdminJson, ClusterPagesMergeInIdOrderAndStopWhereANodeWithMoreStopped) {
 
 TEST(AdminJson, ClusterChannelRowsNameTheirNodeAndALimitCountsChannelNames) {
   using kind = net::admin_request::kind;
-  std::vector<channel_info> on_a{{.name = "news", .subscribers = 2}, {.name = "x", .subscribers = 1}};
+  std::vector<channel_info> on_a{{.name = "news", .subscribers = 2},
+                                 {.name = "x", .subscribers = 1}};
   std::vector<channel_info> on_b{{.name = "news", .subscribers = 5}};
   std::vector<node_page> pages{{.node = "a", .body = channels_json(on_a, {}, "a", "")},
                                {.node = "b", .body = channels_json(on_b, {}, "b", "")},
@@ -237,12 +237,15 @@ TEST(AdminJson, ClusterChannelRowsNameTheirNodeAndALimitCountsChannelNames) {
 }
 
 TEST(AdminJson, TheClusterViewShowsThisNodeAndEachMember) {
-  admin_context ctx{.node = "a", .cluster = true, .address = "127.0.0.1:7070",
-                    .public_url = "ws://a/ws"};
-  std::vector<cluster_member_info> members{
-      {.node = "b", .address = "127.0.0.1:7071", .public_url = "ws://b/ws", .state = "up",
-       .since_ms = 5, .last_seen_ms = 9},
-      {.address = "10.0.0.9:7070", .state = "connecting"}};
+  admin_context ctx{
+      .node = "a", .cluster = true, .address = "127.0.0.1:7070", .public_url = "ws://a/ws"};
+  std::vector<cluster_member_info> members{{.node = "b",
+                                            .address = "127.0.0.1:7071",
+                                            .public_url = "ws://b/ws",
+                                            .state = "up",
+                                            .since_ms = 5,
+                                            .last_seen_ms = 9},
+                                           {.address = "10.0.0.9:7070", .state = "connecting"}};
   auto j = parsed(cluster_json(ctx, members));
   EXPECT_EQ(j["node"], "a");
   EXPECT_EQ(j["enabled"], true);
@@ -251,11 +254,11 @@ TEST(AdminJson, TheClusterViewShowsThisNodeAndEachMember) {
   auto& rows = j["members"].as_array();
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].as_object(), (json::object{{"node", "b"},
-                                              {"address", "127.0.0.1:7071"},
-                                              {"public_url", "ws://b/ws"},
-                                              {"state", "up"},
-                                              {"since_ms", 5},
-                                              {"last_seen_ms", 9}}));
+                                               {"address", "127.0.0.1:7071"},
+                                               {"public_url", "ws://b/ws"},
+                                               {"state", "up"},
+                                               {"since_ms", 5},
+                                               {"last_seen_ms", 9}}));
   EXPECT_TRUE(rows[1].as_object().at("node").is_null());
   EXPECT_TRUE(rows[1].as_object().at("since_ms").is_null());
   auto single = parsed(cluster_json(admin_context{}, {}));

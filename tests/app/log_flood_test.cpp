@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "tests/support/cluster_nodes.hpp"
 #include "tests/support/ws_client.hpp"

@@ -15,8 +15,8 @@
 #include <optional>
 #include <thread>
 
-#include <caf/all.hpp>
 #include <gtest/gtest.h>
+#include <caf/all.hpp>
 
 #include "actors/messages.hpp"
 #include "actors/upstream/messages.hpp"
@@ -37,8 +37,8 @@ class config_file {
  public:
   config_file()
       : path_(std::filesystem::temp_directory_path() /
-              ("wsvisor-reload-" + std::to_string(getpid()) + "-" +
-               std::to_string(counter_++) + ".toml")) {}
+              ("wsvisor-reload-" + std::to_string(getpid()) + "-" + std::to_string(counter_++) +
+               ".toml")) {}
   ~config_file() { std::filesystem::remove(path_); }
   void write(const std::string& text) { std::ofstream{path_} << text; }
   std::string path() const { return path_.string(); }
@@ -96,8 +96,7 @@ class running_node {
     if (!ups) return out;
     caf::scoped_actor self{*sys};
     self->request(ups, 5s, upstream_status_atom::value)
-        .receive([&](std::vector<upstream_status>& s) { out = std::move(s); },
-                 [](caf::error&) {});
+        .receive([&](std::vector<upstream_status>& s) { out = std::move(s); }, [](caf::error&) {});
     return out;
   }
 
@@ -136,9 +135,9 @@ TEST(NodeReload, UpstreamsAreAddedRemovedAndRestartedAndAnUnchangedOneIsLeftAlon
   EXPECT_TRUE(added.await_upgrades(1));
   EXPECT_TRUE(moved_to.await_upgrades(1));
   ASSERT_TRUE(test::eventually([&] {
-    return n.is_up("added", added.url()) && n.is_up("moved", moved_to.url()) &&
-           !n.upstream("gone");
-  })) << "upstreams: " << n.upstreams().size();
+    return n.is_up("added", added.url()) && n.is_up("moved", moved_to.url()) && !n.upstream("gone");
+  })) << "upstreams: "
+      << n.upstreams().size();
   std::vector<std::string> names;
   for (auto& s : n.upstreams()) names.push_back(s.name);
   EXPECT_EQ(names, (std::vector<std::string>{"kept", "moved", "added"}));
@@ -168,7 +167,6 @@ TEST(NodeReload, ARaisedConnectionsPerIpLimitAdmitsTheNextConnection) {
     return true;
   }));
 }
-
 
 std::function<bool(const std::string&)> has(std::string text) {
   return [text = std::move(text)](const std::string& line) {
@@ -206,9 +204,9 @@ TEST(WsvisorReload, SighupAppliesAGoodFileRefusesABadOneAndNamesWhatNeedsARestar
   test::ws_client second;
   EXPECT_TRUE(second.connect(port).ok);
   EXPECT_EQ(test::http_request(port, "GET", "/healthz").status, 200);
-  EXPECT_TRUE(p.wait_for_stderr_line(
-      [](const std::string& l) { return l.find(" debug [http] request") != std::string::npos; }))
-      << p.stderr_text();
+  EXPECT_TRUE(p.wait_for_stderr_line([](const std::string& l) {
+    return l.find(" debug [http] request") != std::string::npos;
+  })) << p.stderr_text();
 
   // A bad file: each error logged naming key and line; nothing of it applies.
   file.write(listen + "[limits]\nconnections_per_ip = 5\nsessions = \"many\"\n");
@@ -229,7 +227,8 @@ TEST(WsvisorReload, SighupAppliesAGoodFileRefusesABadOneAndNamesWhatNeedsARestar
   EXPECT_NE(restart->find("keys=server.listen"), std::string::npos) << *restart;
   reloaded = p.wait_for_stderr_line(has("configuration reloaded"));
   ASSERT_TRUE(reloaded);
-  EXPECT_NE(reloaded->find("changed=- needs_restart=server.listen"), std::string::npos) << *reloaded;
+  EXPECT_NE(reloaded->find("changed=- needs_restart=server.listen"), std::string::npos)
+      << *reloaded;
   EXPECT_EQ(test::http_request(port, "GET", "/healthz").status, 200);
 
   p.send_signal(SIGTERM);

@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include <caf/all.hpp>
 #include <gtest/gtest.h>
+#include <caf/all.hpp>
 
 #include <boost/json.hpp>
 
@@ -145,7 +145,8 @@ TEST(ActorScheduler, AutoSharesWorkOnOneCpuOnly) {
   EXPECT_TRUE(use_work_sharing(actor_scheduler::automatic));
   EXPECT_FALSE(use_work_sharing(actor_scheduler::stealing));
   EXPECT_TRUE(use_batch_scheduling(actor_scheduler::automatic));
-  EXPECT_FALSE(use_batch_scheduling(actor_scheduler::sharing));  // an explicit choice keeps the OS default
+  EXPECT_FALSE(
+      use_batch_scheduling(actor_scheduler::sharing));  // an explicit choice keeps the OS default
   ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
 }
 

@@ -9,9 +9,8 @@ using namespace std::chrono_literals;
 using keys = std::vector<std::string>;
 
 upstream_config feed(std::string name, std::string channel) {
-  return upstream_config{.name = std::move(name),
-                         .url = "ws://127.0.0.1:9000/feed",
-                         .channel = std::move(channel)};
+  return upstream_config{
+      .name = std::move(name), .url = "ws://127.0.0.1:9000/feed", .channel = std::move(channel)};
 }
 
 TEST(ReloadPlan, SameConfigChangesNothing) {
@@ -32,7 +31,7 @@ TEST(ReloadPlan, LogSessionAndLimitsAreLiveAndNamedByKey) {
   next.limits.messages_per_second = 3;
   auto plan = plan_reload(running, next);
   EXPECT_EQ(plan.live, (keys{"log.level", "session.heartbeat_interval",
-                                     "limits.messages_per_second", "limits.sessions"}));
+                             "limits.messages_per_second", "limits.sessions"}));
   EXPECT_TRUE(plan.restart.empty());
   EXPECT_TRUE(plan.log);
   EXPECT_TRUE(plan.session);
@@ -64,7 +63,7 @@ TEST(ReloadPlan, ListenTlsAuthAndClusterNeedARestartAndKeepTheirRunningValues) {
   next.log.level = log_level::warn;
   auto plan = plan_reload(running, next);
   EXPECT_EQ(plan.restart, (keys{"server.listen", "server.io_threads", "server.tls.cert",
-                                        "api.token", "auth.secret", "cluster.peers"}));
+                                "api.token", "auth.secret", "cluster.peers"}));
   EXPECT_EQ(plan.live, (keys{"log.level"}));
   auto applied = apply_live(running, next);
   EXPECT_EQ(applied.server, running.server);
@@ -130,8 +129,7 @@ TEST(ReloadPlan, ConnectionsPerIpIsLiveOnlyBetweenNonZeroLimits) {
   plan = plan_reload(running, next);
   EXPECT_EQ(plan.restart, (keys{"limits.connections_per_ip"}));
   EXPECT_FALSE(plan.limits);
-  EXPECT_EQ(apply_live(running, next).limits.connections_per_ip,
-            running.limits.connections_per_ip);
+  EXPECT_EQ(apply_live(running, next).limits.connections_per_ip, running.limits.connections_per_ip);
 }
 
 TEST(ReloadPlan, ClusterPeerLinksKeepTheirPolicyUntilARestart) {

@@ -103,11 +103,10 @@ TEST_F(NodeSite, FilesAreSentGzipCompressedWhenTheRequestAcceptsIt) {
   auto all = std::vector<const web::asset*>{web::client_script()};
   for (const auto& file : web::site_files()) all.push_back(&file);
   for (const auto* file : all) {
-    auto target = file == web::client_script() ? std::string{"/client.js"}
-                  : file->name == "index.html"  ? std::string{"/"}
-                  : file->name == "dashboard.html"
-                      ? std::string{"/dashboard"}
-                      : "/static/" + std::string{file->name};
+    auto target = file == web::client_script()     ? std::string{"/client.js"}
+                  : file->name == "index.html"     ? std::string{"/"}
+                  : file->name == "dashboard.html" ? std::string{"/dashboard"}
+                                                   : "/static/" + std::string{file->name};
     if (file->name == "login.html") continue;  // served only as the dashboard's 401
     auto zipped = get(target, {{"Accept-Encoding", "gzip, deflate, br"}});
     auto plain = get(target, {{"Accept-Encoding", "identity"}});
@@ -179,9 +178,9 @@ TEST_F(NodeSite, TheDashboardAsksForTheTokenAndTakesItByHeaderOrCookie) {
   EXPECT_EQ(get("/").status, 200);
   EXPECT_EQ(get("/client.js").status, 200);
   // The cookie opens the page only: the API still wants the bearer token.
-  EXPECT_EQ(get("/api/supervision", {{"Cookie", "wsvisor_token=dashboard-token-0123456789"}})
-                .status,
-            401);
+  EXPECT_EQ(
+      get("/api/supervision", {{"Cookie", "wsvisor_token=dashboard-token-0123456789"}}).status,
+      401);
 }
 
 }  // namespace

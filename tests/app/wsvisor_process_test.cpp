@@ -1,11 +1,11 @@
 // End-to-end tests of the `wsvisor` executable: command line, configuration
 // errors, logging and signals, observed from outside as an operator would.
 
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,14 +15,14 @@
 #include <memory>
 #include <sstream>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
-#include "tests/support/ws_client.hpp"
 #include "tests/support/tls_cert.hpp"
 #include "tests/support/tls_client.hpp"
+#include "tests/support/ws_client.hpp"
 
 namespace wsvisor {
 namespace {
@@ -34,8 +34,8 @@ using test::run_to_exit;
 const std::string binary = WSVISOR_BINARY;
 
 std::string write_temp(const std::string& name, const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("wsvisor-" + std::to_string(getpid()) + "-" + name);
+  auto path =
+      std::filesystem::temp_directory_path() / ("wsvisor-" + std::to_string(getpid()) + "-" + name);
   std::ofstream{path} << text;
   return path.string();
 }
@@ -77,15 +77,15 @@ void expect_goaway_then_1001(test::ws_client& c) {
 
 // The drain has begun: every client was sent its goaway.
 void await_goaway_sent(child_process& p) {
-  EXPECT_TRUE(p.wait_for_stderr_line(
-      [](const std::string& l) { return l.find("sending goaway") != std::string::npos; }))
-      << p.stderr_text();
+  EXPECT_TRUE(p.wait_for_stderr_line([](const std::string& l) {
+    return l.find("sending goaway") != std::string::npos;
+  })) << p.stderr_text();
 }
 
 // A node whose clients' closing handshakes may take a minute: a client that
 // never answers its close holds the drain until `drain_timeout` passes.
 std::vector<std::string> patient_node(const std::string& drain_timeout) {
-  return {"--set", "server.listen=127.0.0.1:0", "--set", "server.drain_timeout=" + drain_timeout,
+  return {"--set", "server.listen=127.0.0.1:0",   "--set", "server.drain_timeout=" + drain_timeout,
           "--set", "server.handshake_timeout=60s"};
 }
 
@@ -157,8 +157,9 @@ TEST(WsvisorProcess, ASecondSignalDuringADrainExitsAtOnce) {
 // A unix datagram socket standing in for systemd's notification socket.
 class notify_socket {
  public:
-  notify_socket() : path_(std::filesystem::temp_directory_path() /
-                          ("wsvisor-notify-" + std::to_string(getpid()))) {
+  notify_socket()
+      : path_(std::filesystem::temp_directory_path() /
+              ("wsvisor-notify-" + std::to_string(getpid()))) {
     std::filesystem::remove(path_);
     fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
@@ -254,7 +255,8 @@ TEST(WsvisorProcess, RunsItsActorsOnOneIoThreadPerUsableCpuByDefault) {
         [](const std::string& l) { return l.find("listening") != std::string::npos; });
   };
   // taskset (util-linux, on every Debian) pins the process to one CPU.
-  child_process pinned{"/usr/bin/taskset", {"-c", "0", binary, "--set", "server.listen=127.0.0.1:0"}};
+  child_process pinned{"/usr/bin/taskset",
+                       {"-c", "0", binary, "--set", "server.listen=127.0.0.1:0"}};
   auto line = listening(pinned);
   ASSERT_TRUE(line) << pinned.stderr_text();
   EXPECT_NE(line->find("actor_scheduler=io io_threads=1 "), std::string::npos) << *line;
@@ -286,7 +288,9 @@ TEST(WsvisorProcess, AutoSchedulerSharesWorkWhenPinnedToOneCpu) {
   pinned.send_signal(SIGTERM);
   EXPECT_EQ(pinned.wait_exit(), 0);
 
-  child_process forced{binary, {"--set", "server.listen=127.0.0.1:0", "--set", "server.actor_scheduler=\"stealing\""}};
+  child_process forced{
+      binary,
+      {"--set", "server.listen=127.0.0.1:0", "--set", "server.actor_scheduler=\"stealing\""}};
   line = forced.wait_for_stderr_line(
       [](const std::string& l) { return l.find("listening") != std::string::npos; });
   ASSERT_TRUE(line) << forced.stderr_text();
@@ -388,10 +392,10 @@ TEST(WsvisorProcess, ServesHttpsWithTheConfiguredCertificate) {
   auto cert = test::make_self_signed_cert();
   test::temp_file cert_file{cert.cert_pem};
   test::temp_file key_file{cert.key_pem};
-  child_process p{binary,
-                  {"--set", "server.listen=127.0.0.1:0", "--set",
-                   "server.tls.cert=" + cert_file.path(), "--set",
-                   "server.tls.key=" + key_file.path(), "--set", "server.tls.min_version=1.3"}};
+  child_process p{
+      binary,
+      {"--set", "server.listen=127.0.0.1:0", "--set", "server.tls.cert=" + cert_file.path(),
+       "--set", "server.tls.key=" + key_file.path(), "--set", "server.tls.min_version=1.3"}};
   auto port = await_listening(p);
   ASSERT_NE(port, 0);
   auto r = test::https_get(port, "/healthz", {.ca_file = cert_file.path()});
@@ -404,9 +408,9 @@ TEST(WsvisorProcess, AnUnusableTlsKeyExitsOneNamingTheFile) {
   auto cert = test::make_self_signed_cert();
   test::temp_file cert_file{cert.cert_pem};
   test::temp_file not_a_key{"this is not a key\n"};  // readable, so the loader lets it pass
-  auto r = run_to_exit(binary, {"--set", "server.listen=127.0.0.1:0", "--set",
-                                "server.tls.cert=" + cert_file.path(), "--set",
-                                "server.tls.key=" + not_a_key.path()});
+  auto r = run_to_exit(
+      binary, {"--set", "server.listen=127.0.0.1:0", "--set", "server.tls.cert=" + cert_file.path(),
+               "--set", "server.tls.key=" + not_a_key.path()});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("server.tls.key " + not_a_key.path()), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cannot start"), std::string::npos) << r.err;

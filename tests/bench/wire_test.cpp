@@ -31,9 +31,11 @@ TEST(BenchWire, PayloadParserRejectsForeignText) {
 TEST(BenchWire, WsvisorFramesFollowTheProtocol) {
   EXPECT_EQ(wsv_hello(), R"({"type":"hello"})");
   EXPECT_EQ(wsv_subscribe("fan"), R"({"type":"subscribe","channel":"fan"})");
-  EXPECT_EQ(wsv_publish("rt.1", "1:2:3:", 9), R"({"type":"publish","channel":"rt.1","data":"1:2:3:","cseq":9})");
+  EXPECT_EQ(wsv_publish("rt.1", "1:2:3:", 9),
+            R"({"type":"publish","channel":"rt.1","data":"1:2:3:","cseq":9})");
   EXPECT_EQ(wsv_ack(64), R"({"type":"ack","seq":64})");
-  EXPECT_EQ(wsv_resume("s1", "t1", 5), R"({"type":"resume","session":"s1","token":"t1","last_seq":5})");
+  EXPECT_EQ(wsv_resume("s1", "t1", 5),
+            R"({"type":"resume","session":"s1","token":"t1","last_seq":5})");
 }
 
 TEST(BenchWire, WsvisorParserReadsWhatTheServerSends) {
@@ -69,7 +71,8 @@ TEST(BenchWire, SocketIoFramesFollowEngineIo4AndSocketIo5) {
 }
 
 TEST(BenchWire, SocketIoParserReadsOpenConnectEventsAndRecoveryOffsets) {
-  auto open = parse_sio(R"(0{"sid":"E1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})");
+  auto open = parse_sio(
+      R"(0{"sid":"E1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})");
   EXPECT_EQ(open.type, sio_frame::open);
   EXPECT_EQ(open.sid, "E1");
   auto c = parse_sio(R"(40{"sid":"S1","pid":"P1"})");
@@ -93,7 +96,8 @@ TEST(BenchWire, SocketIoParserReadsOpenConnectEventsAndRecoveryOffsets) {
 }
 
 TEST(BenchWire, DialectNamesRoundTrip) {
-  for (auto d : {dialect::wsvisor, dialect::raw, dialect::socketio}) EXPECT_EQ(parse_dialect(to_string(d)), d);
+  for (auto d : {dialect::wsvisor, dialect::raw, dialect::socketio})
+    EXPECT_EQ(parse_dialect(to_string(d)), d);
   EXPECT_FALSE(parse_dialect("mqtt"));
 }
 

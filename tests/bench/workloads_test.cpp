@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "tests/support/process.hpp"
 
@@ -35,22 +35,26 @@ server start_wsvisor(std::vector<std::string> extra = {}) {
   std::vector<std::string> args{"--set", "server.listen=127.0.0.1:0", "--set", "log.level=info"};
   args.insert(args.end(), extra.begin(), extra.end());
   server s{std::make_unique<child_process>(WSVISOR_BINARY, args)};
-  auto line = s.proc->wait_for_stderr_line([](const std::string& l) { return l.find("listening") != std::string::npos; });
+  auto line = s.proc->wait_for_stderr_line(
+      [](const std::string& l) { return l.find("listening") != std::string::npos; });
   if (!line) {
     ADD_FAILURE() << "wsvisor did not start:\n" << s.proc->stderr_text();
     return s;
   }
   auto at = line->find("127.0.0.1:");
-  if (at != std::string::npos) s.port = static_cast<std::uint16_t>(std::stoi(line->substr(at + 10)));
+  if (at != std::string::npos)
+    s.port = static_cast<std::uint16_t>(std::stoi(line->substr(at + 10)));
   return s;
 }
 
 /// The peers of tools/bench print "listening PORT" on stdout.
 server start_peer(const std::string& program, std::vector<std::string> args) {
   server s{std::make_unique<child_process>(program, args)};
-  auto line = s.proc->wait_for_stdout_line([](const std::string& l) { return l.rfind("listening ", 0) == 0; });
+  auto line = s.proc->wait_for_stdout_line(
+      [](const std::string& l) { return l.rfind("listening ", 0) == 0; });
   if (!line) {
-    ADD_FAILURE() << program << " did not start:\n" << s.proc->stdout_text() << s.proc->stderr_text();
+    ADD_FAILURE() << program << " did not start:\n"
+                  << s.proc->stdout_text() << s.proc->stderr_text();
     return s;
   }
   s.port = static_cast<std::uint16_t>(std::stoi(line->substr(10)));
@@ -59,8 +63,10 @@ server start_peer(const std::string& program, std::vector<std::string> args) {
 
 /// Runs wsbench to completion and returns its JSON object.
 json::object bench(const server& s, const std::string& dialect, std::vector<std::string> args) {
-  std::vector<std::string> all{"--dialect", dialect, "--port", std::to_string(s.port), "--server-pid", s.pid(),
-                               "--warmup", "0.2", "--duration", "0.5", "--settle", "0.2", "--timeout", "30"};
+  std::vector<std::string> all{"--dialect",    dialect, "--port",   std::to_string(s.port),
+                               "--server-pid", s.pid(), "--warmup", "0.2",
+                               "--duration",   "0.5",   "--settle", "0.2",
+                               "--timeout",    "30"};
   all.insert(all.end(), args.begin(), args.end());
   // The server's output is drained while the generator runs: a server that
   // logs every session would otherwise fill its pipe and stall.
@@ -85,7 +91,8 @@ std::uint64_t u(const json::object& o, const char* key) {
     ADD_FAILURE() << "no " << key << " in " << json::serialize(o);
     return 0;
   }
-  return v->is_double() ? static_cast<std::uint64_t>(v->get_double()) : v->to_number<std::uint64_t>();
+  return v->is_double() ? static_cast<std::uint64_t>(v->get_double())
+                        : v->to_number<std::uint64_t>();
 }
 
 double d(const json::object& o, const char* key) {
@@ -152,7 +159,8 @@ TEST(BenchWorkloads, StormAgainstWsvisorResumesEverySessionWithoutLoss) {
   auto s = start_wsvisor();
   // Connections stay down 0.1 s: each session misses ~5 messages and gets
   // them from its replay buffer on resume.
-  auto r = bench(s, "wsvisor", {"--workload", "storm", "-n", "6", "--rate", "50", "--reconnect-delay", "0.1"});
+  auto r = bench(s, "wsvisor",
+                 {"--workload", "storm", "-n", "6", "--rate", "50", "--reconnect-delay", "0.1"});
   expect_lossless_storm(r, 6);
 }
 
@@ -162,7 +170,8 @@ TEST(BenchWorkloads, StormNoticesSessionsThatCouldNotResume) {
   // messages missed are lost. The generator must say so.
   auto s = start_wsvisor({"--set", "session.replay_buffer=1"});
   auto r = bench(s, "wsvisor",
-                 {"--workload", "storm", "-n", "4", "--rate", "200", "--reconnect-delay", "0.1", "--warmup", "0.3"});
+                 {"--workload", "storm", "-n", "4", "--rate", "200", "--reconnect-delay", "0.1",
+                  "--warmup", "0.3"});
   EXPECT_EQ(u(r, "resumed"), 4u) << json::serialize(r);
   EXPECT_EQ(u(r, "not_resumed"), 4u) << json::serialize(r);
   EXPECT_GT(u(r, "lost"), 0u) << json::serialize(r);
@@ -191,10 +200,12 @@ TEST(BenchWorkloads, ConnectionRateCountsWholeSessionSetups) {
 }
 
 TEST(BenchWorkloads, BadArgumentsAreRefusedByName) {
-  auto r = wsvisor::test::run_to_exit(WSBENCH_BINARY, {"--workload", "roundtrip", "--dialect", "mqtt", "--port", "1"});
+  auto r = wsvisor::test::run_to_exit(
+      WSBENCH_BINARY, {"--workload", "roundtrip", "--dialect", "mqtt", "--port", "1"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("unknown dialect 'mqtt'"), std::string::npos) << r.err;
-  auto w = wsvisor::test::run_to_exit(WSBENCH_BINARY, {"--workload", "soak", "--dialect", "raw", "--port", "1"});
+  auto w = wsvisor::test::run_to_exit(WSBENCH_BINARY,
+                                      {"--workload", "soak", "--dialect", "raw", "--port", "1"});
   EXPECT_EQ(w.status, 1);
   EXPECT_NE(w.err.find("unknown workload 'soak'"), std::string::npos) << w.err;
 }
@@ -225,8 +236,8 @@ TEST(BenchWorkloads, FanOutReportsMessagesAPeerRepeats) {
 
 TEST(BenchWorkloads, StormRefusesAPeerWithoutSessions) {
   auto s = start_peer(BEAST_PEER_BINARY, {});
-  auto r = wsvisor::test::run_to_exit(
-      WSBENCH_BINARY, {"--workload", "storm", "--dialect", "raw", "--port", std::to_string(s.port)});
+  auto r = wsvisor::test::run_to_exit(WSBENCH_BINARY, {"--workload", "storm", "--dialect", "raw",
+                                                       "--port", std::to_string(s.port)});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("storm needs sessions"), std::string::npos) << r.err;
 }
@@ -243,7 +254,8 @@ TEST(BenchWorkloads, WebSocketppPeerEchoesAndBroadcasts) {
 
 bool node_peers_installed() {
   return fs::exists(fs::path{NODE_PEERS_DIR} / "node_modules" / "socket.io") &&
-         fs::exists(fs::path{NODE_PEERS_DIR} / "node_modules" / "ws") && fs::exists("/usr/bin/node");
+         fs::exists(fs::path{NODE_PEERS_DIR} / "node_modules" / "ws") &&
+         fs::exists("/usr/bin/node");
 }
 
 server start_node_peer(const char* script) {
@@ -251,14 +263,16 @@ server start_node_peer(const char* script) {
 }
 
 TEST(BenchWorkloads, NodeWsPeerEchoesAndBroadcasts) {
-  if (!node_peers_installed()) GTEST_SKIP() << "npm ci --prefix tools/bench/node (scripts/test does it)";
+  if (!node_peers_installed())
+    GTEST_SKIP() << "npm ci --prefix tools/bench/node (scripts/test does it)";
   auto s = start_node_peer("ws_peer.js");
   expect_round_trips(bench(s, "raw", {"--workload", "roundtrip", "-n", "3"}));
   expect_lossless_fanout(bench(s, "raw", {"--workload", "fanout", "-n", "4"}));
 }
 
 TEST(BenchWorkloads, SocketIoPeerSpeaksEngineIoAndRecoversEverySession) {
-  if (!node_peers_installed()) GTEST_SKIP() << "npm ci --prefix tools/bench/node (scripts/test does it)";
+  if (!node_peers_installed())
+    GTEST_SKIP() << "npm ci --prefix tools/bench/node (scripts/test does it)";
   auto s = start_node_peer("socketio_peer.js");
   expect_round_trips(bench(s, "socketio", {"--workload", "roundtrip", "-n", "3"}));
   expect_lossless_fanout(bench(s, "socketio", {"--workload", "fanout", "-n", "4"}));
@@ -266,7 +280,9 @@ TEST(BenchWorkloads, SocketIoPeerSpeaksEngineIoAndRecoversEverySession) {
   // Down 0.1 s, so recovery must replay what was missed (which Socket.IO
   // sends before its connect reply).
   expect_lossless_storm(
-      bench(s, "socketio", {"--workload", "storm", "-n", "5", "--rate", "50", "--reconnect-delay", "0.1"}), 5);
+      bench(s, "socketio",
+            {"--workload", "storm", "-n", "5", "--rate", "50", "--reconnect-delay", "0.1"}),
+      5);
   auto rate = bench(s, "socketio", {"--workload", "connrate", "--concurrency", "2"});
   expect_clean(rate);
   EXPECT_GT(u(rate, "sessions"), 0u);

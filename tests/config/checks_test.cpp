@@ -21,8 +21,8 @@ TEST(ParseHostPort, TakesApartHostsNamesAndBracketedIpv6) {
 }
 
 TEST(ParseHostPort, RefusesWhatIsNotHostColonPort) {
-  for (auto bad : {"::1:80", "host", "host:", "host:99999", "host:65536", ":80", "[::1]",
-                   "[::1:80", "999.1.1.1:80", "host:8x", "ho st:80", "[]:80", "host:-1"})
+  for (auto bad : {"::1:80", "host", "host:", "host:99999", "host:65536", ":80", "[::1]", "[::1:80",
+                   "999.1.1.1:80", "host:8x", "ho st:80", "[]:80", "host:-1"})
     EXPECT_FALSE(parse_host_port(bad)) << bad;
 }
 

@@ -184,8 +184,8 @@ max_restarts = 4294967295
 listen = "localhost:65535"
 )");
   EXPECT_TRUE(r.ok()) << all_errors(r);
-  auto smallest_queue = load_config_string(
-      "[server]\nsend_queue_bytes = \"1KiB\"\nmax_message_bytes = \"1KiB\"\n");
+  auto smallest_queue =
+      load_config_string("[server]\nsend_queue_bytes = \"1KiB\"\nmax_message_bytes = \"1KiB\"\n");
   EXPECT_TRUE(smallest_queue.ok()) << all_errors(smallest_queue);
   auto too_far = load_config_string("[server]\nlisten = \"127.0.0.1:65536\"\n");
   EXPECT_TRUE(has_error(too_far, "server.listen", 2, "expected host:port"));

@@ -110,7 +110,8 @@ TEST(ConfigLoader, ReadsTheServerDrainTimeout) {
 TEST(ConfigLoader, RefusesTheOldClusterDrainTimeoutNamingItsNewKey) {
   auto r = load_config_string("[cluster]\ndrain_timeout = \"2m\"\n");
   EXPECT_FALSE(r.ok());
-  EXPECT_TRUE(has_error(r, "cluster.drain_timeout", 2, "moved to server.drain_timeout")) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "cluster.drain_timeout", 2, "moved to server.drain_timeout"))
+      << all_errors(r);
 }
 
 TEST(ConfigLoader, ReadsReadyMinPeersAndWebPagesNamingABadValue) {
@@ -267,9 +268,8 @@ config non_default_config() {
               .channels = 0,
               .handshakes_per_second = 9,
               .handshake_burst = 10};
-  c.auth = {.secret = "0123456789abcdef0123456789abcdef\"!",
-            .audience = "aud \"x\"",
-            .max_failures = 1};
+  c.auth = {
+      .secret = "0123456789abcdef0123456789abcdef\"!", .audience = "aud \"x\"", .max_failures = 1};
   c.cluster = {.enabled = true,
                .node = "n1",
                .listen = "127.0.0.1:0",
@@ -299,19 +299,38 @@ TEST(ConfigLoader, ToTomlRoundTripsTheDefaults) {
 TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
   auto text = to_toml(non_default_config());
   for (auto expected :
-       {"handshake_timeout = \"1500ms\"", "resume_window = \"2m\"",
-        "replay_buffer_bytes = \"3MiB\"", "max_message_bytes = \"1000\"",
-        "send_queue_bytes = \"3MiB\"", "[policies.fast]",
-        "[policies.root]", "[policies.upstream]", "[policies.cluster]", "[[upstream]]",
-        "backoff_multiplier = 1.5", "backoff_multiplier = 2.0",
-        "peers = [\"10.0.0.2:7070\", \"[fe80::1]:7070\"]", "enabled = true", "[api]",
-        "subprotocols = [\"v2.quotes\", \"quotes\"]", "subprotocols = []", "headers = {}",
+       {"handshake_timeout = \"1500ms\"",
+        "resume_window = \"2m\"",
+        "replay_buffer_bytes = \"3MiB\"",
+        "max_message_bytes = \"1000\"",
+        "send_queue_bytes = \"3MiB\"",
+        "[policies.fast]",
+        "[policies.root]",
+        "[policies.upstream]",
+        "[policies.cluster]",
+        "[[upstream]]",
+        "backoff_multiplier = 1.5",
+        "backoff_multiplier = 2.0",
+        "peers = [\"10.0.0.2:7070\", \"[fe80::1]:7070\"]",
+        "enabled = true",
+        "[api]",
+        "subprotocols = [\"v2.quotes\", \"quotes\"]",
+        "subprotocols = []",
+        "headers = {}",
         "headers = { Authorization = \"Bearer \\\"x\\\"\\t\\\\y\", \"X.Tenant!\" = \"a\", "
         "x-empty = \"\" }",
-        "connect_timeout = \"1500ms\"", "heartbeat_timeout = \"0ms\"",
-        "heartbeat_timeout = \"30s\"", "ca_file = \"\"", "[server.tls]", "min_version = \"1.3\"",
-        "allowed_origins = [\"https://app.example\", \"http://[::1]:3000\"]", "[limits]",
-        "handshake_burst = 10", "[auth]", "max_failures = 1", "repeat_interval = \"250ms\""})
+        "connect_timeout = \"1500ms\"",
+        "heartbeat_timeout = \"0ms\"",
+        "heartbeat_timeout = \"30s\"",
+        "ca_file = \"\"",
+        "[server.tls]",
+        "min_version = \"1.3\"",
+        "allowed_origins = [\"https://app.example\", \"http://[::1]:3000\"]",
+        "[limits]",
+        "handshake_burst = 10",
+        "[auth]",
+        "max_failures = 1",
+        "repeat_interval = \"250ms\""})
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
 }
 

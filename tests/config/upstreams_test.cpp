@@ -42,7 +42,8 @@ TEST(ConfigUpstreams, ReadsRequiredAsABool) {
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_TRUE(r.cfg.upstreams.at(0).required);
   auto bad = load_upstream("required = \"yes\"\n");
-  EXPECT_TRUE(has_error(bad, "upstream[0].required", 5, "expected true or false")) << all_errors(bad);
+  EXPECT_TRUE(has_error(bad, "upstream[0].required", 5, "expected true or false"))
+      << all_errors(bad);
 }
 
 TEST(ConfigUpstreams, ReadsSubprotocolsHeadersTimeoutsAndCaFile) {

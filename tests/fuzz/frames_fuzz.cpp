@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "protocol/codec.hpp"
 #include "protocol/client_frames.hpp"
+#include "protocol/codec.hpp"
 #include "tests/fuzz/check.hpp"
 #include "tests/fuzz/json_check.hpp"
 
@@ -60,7 +60,8 @@ void check_welcome(const server_frame& f) {
 
 void check_message(const server_frame& f) {
   FUZZ_CHECK(fuzz::parse_json(f.data, proto::max_frame_depth - 1).has_value());
-  auto text = proto::encode_message_head(f.seq).str() + *proto::encode_message_body(f.channel, f.data);
+  auto text =
+      proto::encode_message_head(f.seq).str() + *proto::encode_message_body(f.channel, f.data);
   auto again = decoded_again(text, server_frame_kind::message);
   FUZZ_CHECK(again.seq == f.seq && again.channel == f.channel &&
              fuzz::same_json(again.data, f.data));

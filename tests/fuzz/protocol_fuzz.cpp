@@ -15,8 +15,8 @@
 #include <utility>
 #include <variant>
 
-#include "protocol/codec.hpp"
 #include "protocol/client_frames.hpp"
+#include "protocol/codec.hpp"
 #include "tests/fuzz/check.hpp"
 #include "tests/fuzz/json_check.hpp"
 

@@ -21,7 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-
 // A root child the test can crash: each incarnation is kept here.
 struct crashable {
   std::mutex mutex;

@@ -5,10 +5,10 @@
 
 #include <mutex>
 
+#include <gtest/gtest.h>
 #include <boost/json.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <gtest/gtest.h>
 
 #include "client/client.hpp"
 #include "client/errors.hpp"
@@ -73,8 +73,9 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
   proxy.cut_randomly(50ms, 300ms, 2026);
   for (int n = 1; n <= publishes; ++n)
     for (int i = 0; i < clients; ++i)
-      ASSERT_EQ(cs[i]->publish("all", boost::json::serialize(boost::json::object{{"p", i}, {"n", n}})),
-                publish_result::queued);
+      ASSERT_EQ(
+          cs[i]->publish("all", boost::json::serialize(boost::json::object{{"p", i}, {"n", n}})),
+          publish_result::queued);
 
   const std::uint64_t total = static_cast<std::uint64_t>(clients) * publishes;
   for (int i = 0; i < clients; ++i) {
@@ -108,8 +109,8 @@ TEST_F(ClientChaos, TenClientsThroughRandomCutsGetEveryMessageOnceInOrder) {
     }
     ADD_FAILURE() << "client " << i << " received " << st.messages << " of " << total
                   << ", last_seq " << st.last_seq << ", dups " << st.duplicates << ", resets "
-                  << st.resets << ", resumes " << st.resumes << ", pending "
-                  << st.pending_publishes << ", live " << st.live << "; first bad:" << missing;
+                  << st.resets << ", resumes " << st.resumes << ", pending " << st.pending_publishes
+                  << ", live " << st.live << "; first bad:" << missing;
   }
   proxy.stop_cutting();
   EXPECT_GE(proxy.stats().cuts, 3u) << "the proxy must really have cut connections";

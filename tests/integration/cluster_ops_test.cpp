@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "tests/integration/cluster_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
@@ -110,10 +110,13 @@ TEST_F(Cluster, TheSupervisionTreeShowsThePeerLinksWithTheirRestarts) {
     }
     return {};
   };
-  ASSERT_TRUE(eventually([&] {
-    auto l = link();
-    return !l.empty() && l.at("restarts").to_number<std::int64_t>() >= 3;
-  }, 20s)) << json::serialize(get_json(a, "/api/supervision"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto l = link();
+        return !l.empty() && l.at("restarts").to_number<std::int64_t>() >= 3;
+      },
+      20s))
+      << json::serialize(get_json(a, "/api/supervision"));
   auto l = link();
   EXPECT_FALSE(text(l.at("last_exit_reason")).empty()) << json::serialize(l);
   EXPECT_EQ(text(l.at("policy")), "cluster");
@@ -219,7 +222,8 @@ TEST_F(Cluster, ScopeClusterMergesEveryLiveNodesSessionsAndChannelsAndNamesTheMi
   std::map<std::string, std::int64_t> shared;
   for (auto& r : channels.at("channels").as_array())
     if (text(r.as_object().at("name")) == "shared")
-      shared[text(r.as_object().at("node"))] = r.as_object().at("subscribers").to_number<std::int64_t>();
+      shared[text(r.as_object().at("node"))] =
+          r.as_object().at("subscribers").to_number<std::int64_t>();
   // The moved session's subscription is on a, its home.
   EXPECT_EQ(shared, (std::map<std::string, std::int64_t>{{"a", 2}, {"b", 3}, {"c", 1}}))
       << json::serialize(channels);
@@ -233,8 +237,7 @@ TEST_F(Cluster, ScopeClusterMergesEveryLiveNodesSessionsAndChannelsAndNamesTheMi
   ASSERT_EQ(missing.size(), 1u) << json::serialize(partial);
   EXPECT_EQ(text(missing[0].as_object().at("node")), "c");
   EXPECT_FALSE(text(missing[0].as_object().at("error")).empty());
-  for (auto& s : partial.at("sessions").as_array())
-    EXPECT_NE(text(s.as_object().at("node")), "c");
+  for (auto& s : partial.at("sessions").as_array()) EXPECT_NE(text(s.as_object().at("node")), "c");
 }
 
 }  // namespace

@@ -16,19 +16,19 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <set>
 #include <random>
+#include <set>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "tests/integration/cluster_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/cluster_nodes.hpp"
 #include "tests/support/http_client.hpp"
-#include "tests/support/prometheus_text.hpp"
 #include "tests/support/json_fields.hpp"
+#include "tests/support/prometheus_text.hpp"
 #include "tools/chaos-proxy/chaos_proxy.hpp"
 
 namespace wsvisor::test {
@@ -37,7 +37,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using clock = std::chrono::steady_clock;
-
 
 // The harness's defaults (node_settings): what the bounds below are made of.
 constexpr ms peer_timeout{1000};
@@ -136,7 +135,6 @@ struct stream_check {
     ++count[p];
   }
 };
-
 
 // ---------------------------------------------------------------------------
 

@@ -42,10 +42,14 @@ std::vector<std::string> block_after(const std::string& doc, std::string_view he
   std::vector<std::string> lines;
   enum { seeking_heading, seeking_fence, inside } at = seeking_heading;
   for (std::string line; std::getline(in, line);) {
-    if (at == seeking_heading && line == heading) at = seeking_fence;
-    else if (at == seeking_fence && line == fence) at = inside;
-    else if (at == inside && line == "```") return lines;
-    else if (at == inside) lines.push_back(line);
+    if (at == seeking_heading && line == heading)
+      at = seeking_fence;
+    else if (at == seeking_fence && line == fence)
+      at = inside;
+    else if (at == inside && line == "```")
+      return lines;
+    else if (at == inside)
+      lines.push_back(line);
   }
   ADD_FAILURE() << "no " << fence << " block after " << heading;
   return {};
@@ -141,8 +145,8 @@ void expect_like(const json::value& doc, const json::value& ours, const std::str
     }
   } else if (doc.is_array()) {
     ASSERT_TRUE(ours.is_array()) << where;
-    ASSERT_EQ(ours.as_array().size(), doc.as_array().size()) << where << ": "
-                                                             << json::serialize(ours);
+    ASSERT_EQ(ours.as_array().size(), doc.as_array().size())
+        << where << ": " << json::serialize(ours);
     for (std::size_t i = 0; i < doc.as_array().size(); ++i)
       expect_like(doc.as_array()[i], ours.as_array()[i], where + "[" + std::to_string(i) + "]");
   } else if (auto text = doc.is_string() ? std::string_view{doc.as_string()} : "";
@@ -162,8 +166,8 @@ void expect_like(const json::value& doc, const json::value& ours, const std::str
 
 TEST_F(DocsExamples, TheSupervisionTreeIsWhatANodeAnswers) {
   // The doc's node: one upstream, "ticker", whose host refuses connections.
-  cfg_.upstreams.push_back(upstream_config{
-      .name = "ticker", .url = "ws://127.0.0.1:1/feed", .channel = "ticker"});
+  cfg_.upstreams.push_back(
+      upstream_config{.name = "ticker", .url = "ws://127.0.0.1:1/feed", .channel = "ticker"});
   start_node();
   auto lines = block_after(read_doc("docs/api.md"), "### `GET /api/supervision`", "```json");
   std::string doc_text;

@@ -12,13 +12,13 @@
 #include <string_view>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "tests/integration/node_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
-#include "tests/support/raw_ws.hpp"
 #include "tests/support/json_fields.hpp"
+#include "tests/support/raw_ws.hpp"
 
 namespace wsvisor::test::hostile {
 

@@ -283,9 +283,9 @@ TEST_F(Hostile, AFloodClosedForItsRateGetsEveryAnswerInOrderBeforeTheClose) {
   ASSERT_TRUE(flooder.hello());  // one token of the five
   std::string bytes;
   for (int cseq = 1; cseq <= 20; ++cseq)
-    bytes += ws_frame(op::text, R"({"type":"publish","channel":"flood","data":)" +
-                                    std::to_string(cseq) + R"(,"cseq":)" + std::to_string(cseq) +
-                                    "}");
+    bytes +=
+        ws_frame(op::text, R"({"type":"publish","channel":"flood","data":)" + std::to_string(cseq) +
+                               R"(,"cseq":)" + std::to_string(cseq) + "}");
   ASSERT_TRUE(flooder.ws.write(bytes));
   std::vector<std::uint64_t> answered, acked;
   while (auto f = flooder.next()) {

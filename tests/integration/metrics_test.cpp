@@ -7,16 +7,16 @@
 #include <map>
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "tests/integration/node_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/json_fields.hpp"
 #include "tests/support/prometheus_text.hpp"
 #include "tests/support/upstream_server.hpp"
-#include "tests/support/json_fields.hpp"
 
 namespace wsvisor::test {
 namespace {
@@ -24,7 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using labels = std::map<std::string, std::string>;
-
 
 class Metrics : public NodeTest {
  protected:
@@ -79,9 +78,9 @@ TEST_F(Metrics, CountersAndGaugesChangeExactlyAsAScriptedScenarioDrivesThem) {
   EXPECT_EQ(rejected["reason"], "unknown");
 
   // One publish through the HTTP API (loopback listener, no token).
-  auto api = http_send(port(), {.method = "POST",
-                                .target = "/api/publish",
-                                .body = R"({"channel":"chat","data":"api"})"});
+  auto api = http_send(
+      port(),
+      {.method = "POST", .target = "/api/publish", .body = R"({"channel":"chat","data":"api"})"});
   ASSERT_EQ(api.status, 200) << api.body;
   again.expect("message");
 
@@ -158,7 +157,9 @@ class MetricsUpstream : public Metrics {
         upstream_config{.name = "feed", .url = url, .channel = "feed", .policy = "fast"});
   }
   labels state(const std::string& s) { return {{"upstream", "feed"}, {"state", s}}; }
-  labels restarts() { return {{"supervisor", "upstream_links"}, {"child", "feed"}, {"policy", "fast"}}; }
+  labels restarts() {
+    return {{"supervisor", "upstream_links"}, {"child", "feed"}, {"policy", "fast"}};
+  }
 };
 
 TEST_F(MetricsUpstream, LinkStateFollowsTheUpstreamAndRestartsAreCounted) {
@@ -170,8 +171,9 @@ TEST_F(MetricsUpstream, LinkStateFollowsTheUpstreamAndRestartsAreCounted) {
   EXPECT_EQ(now("wsvisor_supervisor_restarts_total", restarts()), 0);
 
   upstream.broadcast(R"({"tick":1})");
-  EXPECT_TRUE(eventually(
-      [&] { return now("wsvisor_messages_received_total", {{"source", "upstream"}}) == 1; }));
+  EXPECT_TRUE(eventually([&] {
+    return now("wsvisor_messages_received_total", {{"source", "upstream"}}) == 1;
+  }));
 
   upstream.kill();
   EXPECT_TRUE(eventually([&] {
@@ -216,7 +218,8 @@ TEST_F(Metrics, WithATokenOnlyTheRightBearerIsServedAndOthersGet401) {
   auto none = http_send(port(), {.target = "/metrics"});
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.header("WWW-Authenticate"), "Bearer");
-  auto wrong = http_send(port(), {.target = "/metrics", .headers = {{"Authorization", "Bearer no"}}});
+  auto wrong =
+      http_send(port(), {.target = "/metrics", .headers = {{"Authorization", "Bearer no"}}});
   EXPECT_EQ(wrong.status, 401);
   auto right =
       http_send(port(), {.target = "/metrics", .headers = {{"Authorization", "Bearer " + token}}});

@@ -296,9 +296,10 @@ TEST_F(Session, OversizedFrameIsClosedWith1009) {
   start_node();
   wire_client c{port()};
   c.hello();
-  c.send_raw(R"({"type":"publish","channel":"x","cseq":1,"data":")" + std::string(4096, 'x') + "\"}");
-  EXPECT_EQ(c.await_close(), 1009) << "event " << static_cast<int>(c.last_event().type) << ": "
-                                   << c.last_event().text;
+  c.send_raw(R"({"type":"publish","channel":"x","cseq":1,"data":")" + std::string(4096, 'x') +
+             "\"}");
+  EXPECT_EQ(c.await_close(), 1009)
+      << "event " << static_cast<int>(c.last_event().type) << ": " << c.last_event().text;
 }
 
 TEST_F(Session, ClientThatNeverSaysHelloIsClosedWith4408) {

@@ -282,8 +282,7 @@ TEST(Soak, FiftyClientsThroughRandomCutsLoseNothingAndTheNodeStaysFlat) {
       rss_line.c_str());
   ASSERT_GT(warm_rss, 0u);
   if (check_rss) {
-    EXPECT_LE(end_rss,
-              static_cast<std::uint64_t>(warm_rss * (1 + rss_tolerance)) + rss_slack_kib)
+    EXPECT_LE(end_rss, static_cast<std::uint64_t>(warm_rss * (1 + rss_tolerance)) + rss_slack_kib)
         << "the node's RSS grew after warm-up";
   }
   RecordProperty("cuts", static_cast<int>(cut_stats.cuts));
@@ -304,11 +303,12 @@ TEST(Soak, FiftyClientsThroughRandomCutsLoseNothingAndTheNodeStaysFlat) {
 // 1 MiB for the allocator's own noise) of what it was after the first 1,000.
 // A per-cut leak of 300 bytes would pass that by 2.7 MB.
 TEST(Soak, TenThousandCutsAndResumesLeaveTheNodesRssFlat) {
-  const int cycles = std::getenv("WSVISOR_SOAK_CYCLES") ? std::atoi(std::getenv("WSVISOR_SOAK_CYCLES")) : 10'000;
+  const int cycles =
+      std::getenv("WSVISOR_SOAK_CYCLES") ? std::atoi(std::getenv("WSVISOR_SOAK_CYCLES")) : 10'000;
   constexpr int warm_cycles = 1'000;
-  child_process node{"/usr/bin/env",
-                     {"ASAN_OPTIONS=" + node_asan_options(), node_binary(), "--set",
-                      "server.listen=127.0.0.1:0"}};
+  child_process node{
+      "/usr/bin/env",
+      {"ASAN_OPTIONS=" + node_asan_options(), node_binary(), "--set", "server.listen=127.0.0.1:0"}};
   auto port = await_loopback_port(node, "listening");
   ASSERT_NE(port, 0) << node.stderr_text();
   stderr_drain drain{node};

@@ -2,9 +2,9 @@
 // clients it must refuse, over real sockets, with a certificate made for
 // each test.
 
+#include <gtest/gtest.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <gtest/gtest.h>
 
 #include "client/client.hpp"
 #include "client/errors.hpp"

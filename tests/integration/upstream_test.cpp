@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
@@ -86,8 +86,10 @@ class Upstream : public NodeTest {
   static report next_report(wire_client& c, ms timeout = ms{10'000}) {
     auto m = c.expect("message", timeout);
     report r{.at = clock::now()};
-    if (auto* d = m.if_contains("data"); d && d->is_object()) r.data = d->as_object();
-    else r.data["state"] = "none";
+    if (auto* d = m.if_contains("data"); d && d->is_object())
+      r.data = d->as_object();
+    else
+      r.data["state"] = "none";
     return r;
   }
 
@@ -400,9 +402,9 @@ TEST_F(Upstream, HttpPublishReachesSessionsAndUpstreamsAndRespectsItsToken) {
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(json::parse(down.body).at("error"), "upstream_down");
 
-  EXPECT_EQ(api_publish(port(), R"({"channel":"sys.upstream.feed","data":1})", cfg_.api.token)
-                .status,
-            400);
+  EXPECT_EQ(
+      api_publish(port(), R"({"channel":"sys.upstream.feed","data":1})", cfg_.api.token).status,
+      400);
   EXPECT_EQ(api_publish(port(), "not json", cfg_.api.token).status, 400);
 }
 

@@ -44,7 +44,8 @@ json::object wire_client::expect(std::string_view type, ms timeout) {
     ADD_FAILURE() << "expected `" << type << "`, got "
                   << (last_.type == ws_event::kind::closed
                           ? "close " + std::to_string(last_.close_code)
-                          : last_.type == ws_event::kind::timeout ? "nothing (timeout)" : last_.text);
+                      : last_.type == ws_event::kind::timeout ? "nothing (timeout)"
+                                                              : last_.text);
     return {};
   }
   const auto& t = (*f)["type"];

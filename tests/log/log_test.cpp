@@ -1,7 +1,7 @@
 #include "log/log.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace wsvisor::log {
 namespace {

@@ -53,11 +53,11 @@ TEST(Metrics, FamilySeriesAreCreatedOnFirstUseAndKeptApart) {
 TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   registry r;
   auto& h = r.add_histogram("lat_seconds", "latency", {0.001, 0.01, 0.1});
-  h.observe(500us);   // <= 0.001
-  h.observe(1ms);     // == 0.001: counted in that bucket (le)
-  h.observe(50ms);    // <= 0.1
-  h.observe(2s);      // +Inf only
-  h.observe(-1ms);    // a clock that went back counts as 0
+  h.observe(500us);  // <= 0.001
+  h.observe(1ms);    // == 0.001: counted in that bucket (le)
+  h.observe(50ms);   // <= 0.1
+  h.observe(2s);     // +Inf only
+  h.observe(-1ms);   // a clock that went back counts as 0
   auto text = r.expose();
   auto parsed = test::parse_prom_text(text);
   ASSERT_TRUE(parsed.errors.empty()) << text;

@@ -50,7 +50,8 @@ TEST(NodeMetrics, ARemovedUpstreamsStateSeriesDisappear) {
   for (auto state : {"connecting", "up", "down", "given_up", "stopped"})
     EXPECT_FALSE(parsed.value("wsvisor_upstream_state", {{"upstream", "feed"}, {"state", state}}))
         << state;
-  EXPECT_EQ(parsed.value("wsvisor_upstream_state", {{"upstream", "other"}, {"state", "down"}}), 1.0);
+  EXPECT_EQ(parsed.value("wsvisor_upstream_state", {{"upstream", "other"}, {"state", "down"}}),
+            1.0);
 }
 
 TEST(NodeMetrics, ProcessMetricsFollowThisProcess) {

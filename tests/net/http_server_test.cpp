@@ -2,10 +2,10 @@
 
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <gtest/gtest.h>
 
 #include "tests/support/http_client.hpp"
 
@@ -147,7 +147,8 @@ TEST_F(HttpServer, SilentClientIsCutAfterTheRequestTimeout) {
 
 TEST_F(HttpServer, OversizedHeadersGet431) {
   start({.max_header_bytes = 1024});
-  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n";
+  std::string req =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n";
   auto ex = send_raw(port(), req, 5s);
   EXPECT_EQ(ex.received.rfind("HTTP/1.1 431", 0), 0u) << ex.received;
 }

@@ -15,10 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <caf/all.hpp>
-#include <gtest/gtest.h>
 
 #include "net/io_pool.hpp"
 
@@ -223,10 +223,11 @@ TEST(IoScheduler, RequestTimeoutsAndIdleTimeoutsFire) {
     auto seen = std::make_shared<int>(0);
     return {
         [seen](count_atom) { ++*seen; },
-        caf::after(100ms) >> [self, seen, &idle] {
-          idle.set_value(*seen);
-          self->quit();
-        },
+        caf::after(100ms) >>
+            [self, seen, &idle] {
+              idle.set_value(*seen);
+              self->quit();
+            },
     };
   });
   for (int i = 0; i < 10; ++i) {
@@ -289,9 +290,8 @@ TEST(IoScheduler, TheSystemMayEndBeforeItsPool) {
 
 TEST(IoScheduler, DetachedAndBlockingActorsStillWork) {
   io_system s{1};
-  auto detached = s.sys->spawn<caf::detached>([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int x) { return x * 2; }};
-  });
+  auto detached = s.sys->spawn<caf::detached>(
+      [](caf::event_based_actor*) -> caf::behavior { return {[](int x) { return x * 2; }}; });
   caf::scoped_actor self{*s.sys};
   int doubled = 0;
   self->request(detached, 5s, 21).receive([&](int x) { doubled = x; }, [](caf::error&) {});

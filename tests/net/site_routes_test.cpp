@@ -24,9 +24,9 @@ const site_content site{&client, files};
 std::optional<site_answer> get(std::string_view path, std::string_view token = {},
                                bool loopback = true, std::string_view authorization = {},
                                std::string_view cookie = {}) {
-  return route_site({.method = "GET", .path = path, .authorization = authorization,
-                     .cookie = cookie},
-                    site, token, loopback);
+  return route_site(
+      {.method = "GET", .path = path, .authorization = authorization, .cookie = cookie}, site,
+      token, loopback);
 }
 
 TEST(SiteRoutes, ServesTheDemoAtTheRootTheClientAndStaticFilesWithTheirTypesAndTags) {
@@ -77,12 +77,14 @@ TEST(SiteRoutes, AcceptsGzipOnlyWhereTheFieldAllowsIt) {
 }
 
 TEST(SiteRoutes, AFileWithAGzipRepresentationIsSentCompressedToThoseWhoAcceptIt) {
-  const web::asset packed{"app.js", "text/javascript; charset=utf-8", "plain body", "\"p1\"",
-                          "GZIPPED", "\"p1-gz\""};
+  const web::asset packed{
+      "app.js", "text/javascript; charset=utf-8", "plain body", "\"p1\"", "GZIPPED", "\"p1-gz\""};
   const std::array<web::asset, 1> one{{packed}};
   const site_content content{&client, one};
   auto ask = [&](std::string_view accept, std::string_view if_none_match = {}) {
-    return route_site({.method = "GET", .path = "/static/app.js", .if_none_match = if_none_match,
+    return route_site({.method = "GET",
+                       .path = "/static/app.js",
+                       .if_none_match = if_none_match,
                        .accept_encoding = accept},
                       content, {}, true);
   };
@@ -150,8 +152,8 @@ TEST(SiteRoutes, AnUnchangedFileIsAnswered304) {
   EXPECT_EQ(again->status, 304u);
   EXPECT_EQ(again->etag, "\"j1\"");
   EXPECT_TRUE(again->body.empty());
-  auto changed = route_site(
-      {.method = "GET", .path = "/static/demo.js", .if_none_match = "\"j0\""}, site, {}, true);
+  auto changed = route_site({.method = "GET", .path = "/static/demo.js", .if_none_match = "\"j0\""},
+                            site, {}, true);
   ASSERT_TRUE(changed);
   EXPECT_EQ(changed->status, 200u);
 }
@@ -169,8 +171,7 @@ TEST(SiteRoutes, TheDashboardFollowsTheApiAccessRuleWithTheHeaderOrTheCookie) {
   EXPECT_TRUE(login->challenge);
   EXPECT_TRUE(login->etag.empty());
   EXPECT_EQ(get("/dashboard", "s3cret", false, "Bearer s3cret")->body, "<p>dashboard");
-  EXPECT_EQ(get("/dashboard", "s3cret", false, {}, "a=1; wsvisor_token=s3cret; b=2")->status,
-            200u);
+  EXPECT_EQ(get("/dashboard", "s3cret", false, {}, "a=1; wsvisor_token=s3cret; b=2")->status, 200u);
   EXPECT_EQ(get("/dashboard", "s3cret", false, {}, "wsvisor_token=wrong")->status, 401u);
   EXPECT_EQ(get("/dashboard", "s3cret", false, "Bearer wrong", "wsvisor_token=s3cret")->status,
             401u);  // a header, when sent, is the credential

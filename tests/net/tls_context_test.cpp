@@ -3,8 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include <boost/asio/ssl/context.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/ssl/context.hpp>
 
 #include "tests/support/tls_cert.hpp"
 
@@ -59,9 +59,9 @@ TEST_F(TlsContext, NamesTheCertificateFileWhenItIsNotPem) {
 
 TEST_F(TlsContext, NamesAFileThatIsGone) {
   std::string error;
-  EXPECT_EQ(make_server_tls_context({.cert = cert_file_.path(), .key = "/nonexistent/key.pem"},
-                                    error),
-            nullptr);
+  EXPECT_EQ(
+      make_server_tls_context({.cert = cert_file_.path(), .key = "/nonexistent/key.pem"}, error),
+      nullptr);
   EXPECT_EQ(contains(error, "server.tls.key /nonexistent/key.pem: "), "");
 }
 

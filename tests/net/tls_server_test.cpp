@@ -140,14 +140,12 @@ TEST_F(TlsServer, AWellBehavedClientsCloseEndsAtOnce) {
   start_tls({.handshake_timeout = 5s});
   std::promise<void> opened;
   std::promise<outbound_result> ended;
-  auto socket = open_ws_client(ioc_,
-                               outbound_options{.url = "wss://localhost:" +
-                                                       std::to_string(port()) + "/ws",
-                                                .ca_file = cert_file_.path()},
-                               outbound_events{.on_open = [&](std::string) { opened.set_value(); },
-                                               .on_closed = [&](outbound_result r) {
-                                                 ended.set_value(std::move(r));
-                                               }});
+  auto socket = open_ws_client(
+      ioc_,
+      outbound_options{.url = "wss://localhost:" + std::to_string(port()) + "/ws",
+                       .ca_file = cert_file_.path()},
+      outbound_events{.on_open = [&](std::string) { opened.set_value(); },
+                      .on_closed = [&](outbound_result r) { ended.set_value(std::move(r)); }});
   ASSERT_EQ(opened.get_future().wait_for(5s), std::future_status::ready);
   auto asked = steady::now();
   socket->close();
@@ -217,8 +215,8 @@ TEST_F(TlsServer, OversizedFrameFollowedBySilenceStillReports1009) {
 
 TEST_F(TlsServer, StartFailsNamingTheFileWhenTheCertificateDoesNotLoad) {
   test::temp_file not_pem{"not a certificate\n"};
-  http_server server{ioc_, {.listen = "127.0.0.1:0",
-                            .tls = {.cert = not_pem.path(), .key = key_file_.path()}}};
+  http_server server{
+      ioc_, {.listen = "127.0.0.1:0", .tls = {.cert = not_pem.path(), .key = key_file_.path()}}};
   auto err = server.start();
   EXPECT_NE(err.find("server.tls.cert " + not_pem.path()), std::string::npos) << err;
   EXPECT_EQ(server.local_port(), 0);  // nothing was bound

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
-#include <gtest/gtest.h>
 
 #include "actors/messages.hpp"
 #include "net/http_server.hpp"

@@ -137,8 +137,7 @@ std::string upgrade_from(std::string_view origin) {
 
 TEST_F(WsServer, AnOriginOutsideTheAllowListIsRefusedWith403) {
   start({.allowed_origins = {"https://app.example", "http://localhost:3000"}});
-  auto allowed = test::send_raw(port(), upgrade_from("https://app.example"), 5s,
-                                "\r\n\r\n");
+  auto allowed = test::send_raw(port(), upgrade_from("https://app.example"), 5s, "\r\n\r\n");
   EXPECT_EQ(allowed.received.rfind("HTTP/1.1 101", 0), 0u) << allowed.received;
   auto other = test::send_raw(port(), upgrade_from("https://evil.example"), 5s);
   EXPECT_EQ(other.received.rfind("HTTP/1.1 403", 0), 0u) << other.received;

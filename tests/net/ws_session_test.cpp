@@ -332,8 +332,7 @@ TEST(TextFrameHeader, UsesTheShortestLengthFormForEachSize) {
   EXPECT_EQ(bytes(126), (std::vector<int>{0x81, 126, 0, 126}));
   EXPECT_EQ(bytes(65535), (std::vector<int>{0x81, 126, 0xFF, 0xFF}));
   EXPECT_EQ(bytes(65536), (std::vector<int>{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}));
-  EXPECT_EQ(bytes(0x0102030405060708ULL),
-            (std::vector<int>{0x81, 127, 1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(bytes(0x0102030405060708ULL), (std::vector<int>{0x81, 127, 1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
 }  // namespace
@@ -351,7 +350,8 @@ class WsSessionTimer : public WsServer {
   transport_ptr connect(ws_client& c) {
     start({}, {.stay = true});
     EXPECT_TRUE(c.connect(port()).ok);
-    EXPECT_TRUE(eventually([&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
+    EXPECT_TRUE(eventually(
+        [&] { return rec_->read([](const observed& o) { return o.transports.size(); }) == 1; }));
     return rec_->read([](const observed& o) { return o.transports.front(); }).lock();
   }
 };

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/beast/http/field.hpp>
 #include <gtest/gtest.h>
+#include <boost/beast/http/field.hpp>
 
 namespace wsvisor::net {
 namespace {
@@ -208,8 +208,8 @@ TEST(ChooseSubprotocol, RefusesAClientThatOffersOnlyOtherProtocols) {
 }
 
 TEST(ChooseSubprotocol, MatchesTheNameExactly) {
-  for (auto name : {"wsvisor", "wsvisor.v2", "wsvisor.v10", "WSVISOR.V1", "wsvisor.v1;q=1",
-                    "\"wsvisor.v1\""}) {
+  for (auto name :
+       {"wsvisor", "wsvisor.v2", "wsvisor.v10", "WSVISOR.V1", "wsvisor.v1;q=1", "\"wsvisor.v1\""}) {
     auto choice = choose_subprotocol(offering({name}));
     EXPECT_FALSE(choice.acceptable) << name;
     EXPECT_EQ(choice.selected, "") << name;

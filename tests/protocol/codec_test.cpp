@@ -137,10 +137,14 @@ TEST(Protocol, Utf8PrefixCutsOnlyBetweenCharacters) {
   EXPECT_EQ(utf8_prefix(mixed, 100), mixed);
   EXPECT_EQ(utf8_prefix(mixed, mixed.size()), mixed);
   const std::vector<std::pair<std::size_t, std::string>> cuts{
-      {0, ""},          {1, "a"},
-      {2, "a"},         {3, "a\xc3\xa9"},
-      {4, "a\xc3\xa9"}, {5, "a\xc3\xa9"},
-      {6, "a\xc3\xa9\xe2\x82\xac"}, {9, "a\xc3\xa9\xe2\x82\xac"},
+      {0, ""},
+      {1, "a"},
+      {2, "a"},
+      {3, "a\xc3\xa9"},
+      {4, "a\xc3\xa9"},
+      {5, "a\xc3\xa9"},
+      {6, "a\xc3\xa9\xe2\x82\xac"},
+      {9, "a\xc3\xa9\xe2\x82\xac"},
       {10, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"}};
   for (const auto& [max, expected] : cuts) EXPECT_EQ(utf8_prefix(mixed, max), expected) << max;
 }
@@ -179,8 +183,7 @@ TEST(Protocol, EncodesWelcomeWithAndWithoutReason) {
   EXPECT_EQ(fresh, object_of(R"({"type":"welcome","session":"s1","token":"t1","resumed":false,
       "reason":"expired","last_cseq":0,"heartbeat_ms":25000,"resume_window_ms":30000})"));
   EXPECT_FALSE(fresh.contains("replay"));
-  auto resumed =
-      object_of(encode(welcome{"s1", "t1", true, "", 12, duration{1}, duration{2}, 7}));
+  auto resumed = object_of(encode(welcome{"s1", "t1", true, "", 12, duration{1}, duration{2}, 7}));
   EXPECT_EQ(resumed.at("replay"), 7);
   EXPECT_FALSE(resumed.contains("reason"));
   EXPECT_EQ(resumed.at("resumed"), true);

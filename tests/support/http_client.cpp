@@ -112,23 +112,22 @@ http_reply http_send(std::uint16_t port, const http_call& call, std::chrono::mil
   if (req.method() == http::verb::head) parser.skip(true);
   http_reply reply;
   stream.expires_after(timeout);
-  stream.async_connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port},
-                       [&](beast::error_code ec) {
-                         if (ec) {
-                           reply.error = "connect: " + ec.message();
-                           return;
-                         }
-                         http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-                           if (ec) {
-                             reply.error = "write: " + ec.message();
-                             return;
-                           }
-                           http::async_read(stream, buffer, parser,
-                                            [&](beast::error_code ec, std::size_t) {
-                                              if (ec) reply.error = "read: " + ec.message();
-                                            });
-                         });
-                       });
+  stream.async_connect(
+      tcp::endpoint{asio::ip::make_address("127.0.0.1"), port}, [&](beast::error_code ec) {
+        if (ec) {
+          reply.error = "connect: " + ec.message();
+          return;
+        }
+        http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+          if (ec) {
+            reply.error = "write: " + ec.message();
+            return;
+          }
+          http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+            if (ec) reply.error = "read: " + ec.message();
+          });
+        });
+      });
   ioc.run_for(timeout + std::chrono::seconds{1});
   const auto& res = parser.get();
   if (reply.error.empty() && res.result_int() == 0) reply.error = "no response";

@@ -14,10 +14,10 @@
 namespace wsvisor::test {
 
 struct http_reply {
-  int status = 0;      // 0 when no response arrived
+  int status = 0;  // 0 when no response arrived
   std::string body;
   std::string content_type;
-  std::string error;   // transport error, empty on success
+  std::string error;                                         // transport error, empty on success
   bool keep_alive = false;                                   // the server keeps the connection
   std::vector<std::pair<std::string, std::string>> headers;  // every response field, in order
 

@@ -73,11 +73,12 @@ int child_process::pump(std::chrono::milliseconds timeout) {
 }
 
 std::optional<std::string> child_process::wait_for_line(
-    const std::string& text, std::size_t& scanned, const std::function<bool(const std::string&)>& pred,
-    std::chrono::milliseconds timeout) {
+    const std::string& text, std::size_t& scanned,
+    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
   auto deadline = clock::now() + timeout;
   for (;;) {
-    for (auto nl = text.find('\n', scanned); nl != std::string::npos; nl = text.find('\n', scanned)) {
+    for (auto nl = text.find('\n', scanned); nl != std::string::npos;
+         nl = text.find('\n', scanned)) {
       auto line = text.substr(scanned, nl - scanned);
       scanned = nl + 1;
       if (pred(line)) return line;

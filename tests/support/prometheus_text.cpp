@@ -42,7 +42,8 @@ bool read_sample(std::string_view line, prom_sample& out) {
     ++pos;
     while (pos < line.size() && line[pos] != '}') {
       auto eq = line.find('=', pos);
-      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') return false;
+      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
+        return false;
       auto label = std::string{line.substr(pos, eq - pos)};
       std::string raw;
       auto i = eq + 2;

@@ -25,11 +25,11 @@ struct tls_socket::impl {
   ssl::context ctx{ssl::context::tls_client};
   std::optional<ssl::stream<tcp::socket>> stream;
   std::array<char, 4096> buf{};
-  std::string received;        // every byte read inside TLS since connect
-  bool reading = false;        // a read inside TLS is pending
-  bool tls_ended = false;      // the server ended TLS (close_notify) or TCP
-  bool tcp_ended = false;      // the server closed (or reset) TCP
-  bool raw_reading = false;    // a read below TLS is pending
+  std::string received;      // every byte read inside TLS since connect
+  bool reading = false;      // a read inside TLS is pending
+  bool tls_ended = false;    // the server ended TLS (close_notify) or TCP
+  bool tcp_ended = false;    // the server closed (or reset) TCP
+  bool raw_reading = false;  // a read below TLS is pending
 
   template <class Done>
   bool run_until(Done done, ms timeout) {
@@ -122,8 +122,7 @@ std::string tls_socket::write(std::string_view bytes, ms timeout) {
   if (!d.stream) return "not connected";
   std::optional<error_code> done;
   std::string data{bytes};
-  asio::async_write(*d.stream, asio::buffer(data),
-                    [&](error_code ec, std::size_t) { done = ec; });
+  asio::async_write(*d.stream, asio::buffer(data), [&](error_code ec, std::size_t) { done = ec; });
   if (!d.run_until([&] { return done.has_value(); }, timeout)) {
     error_code ignored;
     d.stream->next_layer().close(ignored);

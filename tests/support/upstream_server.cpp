@@ -118,10 +118,9 @@ struct upstream_server::impl : std::enable_shared_from_this<upstream_server::imp
       res->body() = "upstream broken\n";
       res->keep_alive(false);
       res->prepare_payload();
-      http::async_write(beast::get_lowest_layer(c->ws), *res,
-                        [self = shared_from_this(), c, res](beast::error_code, std::size_t) {
-                          self->drop(c);
-                        });
+      http::async_write(
+          beast::get_lowest_layer(c->ws), *res,
+          [self = shared_from_this(), c, res](beast::error_code, std::size_t) { self->drop(c); });
       return;
     }
     std::string offered{c->req[http::field::sec_websocket_protocol]};

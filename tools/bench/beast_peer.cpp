@@ -62,9 +62,10 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void start() {
-    http::async_read(ws_.next_layer(), buf_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (!ec) self->on_request();
-    });
+    http::async_read(ws_.next_layer(), buf_, req_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (!ec) self->on_request();
+                     });
   }
 
   void send(const frame_ptr& f) {
@@ -74,11 +75,14 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   void on_request() {
-    if (!websocket::is_upgrade(req_) || (req_.target() != "/echo" && req_.target() != "/broadcast")) {
-      auto res = std::make_shared<http::response<http::string_body>>(http::status::not_found, req_.version());
+    if (!websocket::is_upgrade(req_) ||
+        (req_.target() != "/echo" && req_.target() != "/broadcast")) {
+      auto res = std::make_shared<http::response<http::string_body>>(http::status::not_found,
+                                                                     req_.version());
       res->body() = "not found: /echo or /broadcast\n";
       res->prepare_payload();
-      http::async_write(ws_.next_layer(), *res, [self = shared_from_this(), res](beast::error_code, std::size_t) {});
+      http::async_write(ws_.next_layer(), *res,
+                        [self = shared_from_this(), res](beast::error_code, std::size_t) {});
       return;
     }
     broadcast_ = req_.target() == "/broadcast";
@@ -101,7 +105,8 @@ class session : public std::enable_shared_from_this<session> {
         self->joined_ = false;
         return;
       }
-      auto f = std::make_shared<frame>(frame{beast::buffers_to_string(self->buf_.data()), self->ws_.got_binary()});
+      auto f = std::make_shared<frame>(
+          frame{beast::buffers_to_string(self->buf_.data()), self->ws_.got_binary()});
       self->buf_.consume(self->buf_.size());
       if (self->broadcast_)
         self->srv_.fan_out(f, self.get());
@@ -113,11 +118,12 @@ class session : public std::enable_shared_from_this<session> {
 
   void write() {
     ws_.binary(queue_.front()->binary);
-    ws_.async_write(asio::buffer(queue_.front()->data), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return;
-      self->queue_.pop_front();
-      if (!self->queue_.empty()) self->write();
-    });
+    ws_.async_write(asio::buffer(queue_.front()->data),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (ec) return;
+                      self->queue_.pop_front();
+                      if (!self->queue_.empty()) self->write();
+                    });
   }
 
   websocket::stream<tcp::socket> ws_;
@@ -155,7 +161,8 @@ void accept(tcp::acceptor& acc, server& srv) {
 }
 
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr << "beast_peer: " << why << "\nusage: beast_peer [--port N] [--fault drop|duplicate --fault-every K]\n";
+  std::cerr << "beast_peer: " << why
+            << "\nusage: beast_peer [--port N] [--fault drop|duplicate --fault-every K]\n";
   std::exit(2);
 }
 
@@ -168,11 +175,16 @@ int main(int argc, char** argv) {
     std::string_view flag = argv[i];
     if (i + 1 >= argc) usage("missing value after " + std::string{flag});
     std::string v = argv[++i];
-    if (flag == "--port") port = std::stoul(v);
-    else if (flag == "--fault-every") srv.every = std::stoul(v);
-    else if (flag == "--fault" && v == "drop") srv.kind = fault::drop;
-    else if (flag == "--fault" && v == "duplicate") srv.kind = fault::duplicate;
-    else usage("unknown option " + std::string{flag} + " " + v);
+    if (flag == "--port")
+      port = std::stoul(v);
+    else if (flag == "--fault-every")
+      srv.every = std::stoul(v);
+    else if (flag == "--fault" && v == "drop")
+      srv.kind = fault::drop;
+    else if (flag == "--fault" && v == "duplicate")
+      srv.kind = fault::duplicate;
+    else
+      usage("unknown option " + std::string{flag} + " " + v);
   }
   if (port > 65535) usage("--port out of range");
 

@@ -51,7 +51,8 @@ task<bool> client::connect(const std::string& path) {
     // port is chosen at connect() time, per destination.
     int one = 1;
     ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    auto source = asio::ip::address_v4{0x7f000001u + index_ % static_cast<std::uint32_t>(target_.source_ips)};
+    auto source =
+        asio::ip::address_v4{0x7f000001u + index_ % static_cast<std::uint32_t>(target_.source_ips)};
     sock.bind(tcp::endpoint{source, 0}, ec);
     if (ec) {
       last_error_ = "bind: " + ec.message();
@@ -135,11 +136,18 @@ task<bool> client::join(const std::string& channel) {
   }
 }
 
-void client::publish(const std::string& channel, const std::string& payload, const char* sio_event_name) {
+void client::publish(const std::string& channel, const std::string& payload,
+                     const char* sio_event_name) {
   switch (target_.kind) {
-    case dialect::wsvisor: send(wsv_publish(channel, payload, ++cseq_)); break;
-    case dialect::raw: send(payload); break;
-    case dialect::socketio: send(sio_event(sio_event_name, payload)); break;
+    case dialect::wsvisor:
+      send(wsv_publish(channel, payload, ++cseq_));
+      break;
+    case dialect::raw:
+      send(payload);
+      break;
+    case dialect::socketio:
+      send(sio_event(sio_event_name, payload));
+      break;
   }
 }
 
@@ -151,17 +159,17 @@ void client::send(std::string frame) {
 
 void client::write_next() {
   writing_ = true;
-  ws_->async_write(asio::buffer(out_.front()),
-                   [this, keep = ws_, gen = generation_](boost::system::error_code ec, std::size_t) {
-                     if (gen != generation_) return;  // a write on a connection since replaced
-                     out_.pop_front();
-                     if (ec || out_.empty()) {
-                       writing_ = false;
-                       if (ec) out_.clear();
-                       return;
-                     }
-                     write_next();
-                   });
+  ws_->async_write(asio::buffer(out_.front()), [this, keep = ws_, gen = generation_](
+                                                   boost::system::error_code ec, std::size_t) {
+    if (gen != generation_) return;  // a write on a connection since replaced
+    out_.pop_front();
+    if (ec || out_.empty()) {
+      writing_ = false;
+      if (ec) out_.clear();
+      return;
+    }
+    write_next();
+  });
 }
 
 task<client::event> client::next() {
@@ -184,9 +192,15 @@ task<client::event> client::read_event() {
     std::string_view text{static_cast<const char*>(data.data()), data.size()};
     event e;
     switch (target_.kind) {
-      case dialect::raw: e = event{.type = event::delivered, .payload = std::string{text}}; break;
-      case dialect::wsvisor: e = on_wsv(text); break;
-      case dialect::socketio: e = on_sio(text); break;
+      case dialect::raw:
+        e = event{.type = event::delivered, .payload = std::string{text}};
+        break;
+      case dialect::wsvisor:
+        e = on_wsv(text);
+        break;
+      case dialect::socketio:
+        e = on_sio(text);
+        break;
     }
     if (e.type != event::other || !e.reason.empty()) co_return e;
   }
@@ -207,27 +221,35 @@ client::event client::on_wsv(std::string_view text) {
       }
       return event{.type = event::delivered, .payload = std::move(f.data)};
     }
-    case wsv_frame::ping: send(wsv_pong()); return {};
+    case wsv_frame::ping:
+      send(wsv_pong());
+      return {};
     case wsv_frame::welcome:
       session_ = std::move(f.session);
       token_ = std::move(f.token);
       return event{.type = event::welcome, .resumed = f.resumed, .reason = std::move(f.reason)};
-    case wsv_frame::subscribed: return event{.type = event::subscribed};
-    case wsv_frame::ack: return event{.type = event::acked};
+    case wsv_frame::subscribed:
+      return event{.type = event::subscribed};
+    case wsv_frame::ack:
+      return event{.type = event::acked};
     case wsv_frame::error:
     case wsv_frame::malformed:
       ++errors_;
       last_error_ = f.type == wsv_frame::error ? "error " + f.reason : "malformed frame";
       return {};
-    default: return {};
+    default:
+      return {};
   }
 }
 
 client::event client::on_sio(std::string_view text) {
   auto f = parse_sio(text);
   switch (f.type) {
-    case sio_frame::open: return event{.type = event::other, .reason = "open"};
-    case sio_frame::ping: send(sio_pong()); return {};
+    case sio_frame::open:
+      return event{.type = event::other, .reason = "open"};
+    case sio_frame::ping:
+      send(sio_pong());
+      return {};
     case sio_frame::connected:
       sid_ = std::move(f.sid);
       pid_ = std::move(f.pid);
@@ -240,7 +262,8 @@ client::event client::on_sio(std::string_view text) {
       ++errors_;
       last_error_ = f.type == sio_frame::connect_error ? "connect_error" : "malformed frame";
       return {};
-    default: return {};
+    default:
+      return {};
   }
 }
 

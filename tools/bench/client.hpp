@@ -29,8 +29,8 @@ struct target {
   dialect kind = dialect::wsvisor;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
-  std::string path;         // empty: the dialect's default for the workload
-  int source_ips = 8;       // loopback only: spread clients over 127.0.0.1..N
+  std::string path;              // empty: the dialect's default for the workload
+  int source_ips = 8;            // loopback only: spread clients over 127.0.0.1..N
   std::uint64_t ack_every = 64;  // wsvisor: ack after this many messages
 };
 
@@ -38,7 +38,7 @@ class client {
  public:
   struct event {
     enum kind { delivered, welcome, subscribed, acked, closed, other } type = other;
-    std::string payload;  // delivered
+    std::string payload;   // delivered
     bool resumed = false;  // welcome: the session was resumed (Socket.IO: recovered)
     std::string reason;    // welcome (not resumed) or the error that closed
   };
@@ -59,7 +59,8 @@ class client {
 
   /// Sends what this dialect sends to have `payload` published on `channel`
   /// (wsvisor publish with the next cseq; Socket.IO `event`; raw: the payload).
-  void publish(const std::string& channel, const std::string& payload, const char* sio_event = "publish");
+  void publish(const std::string& channel, const std::string& payload,
+               const char* sio_event = "publish");
   /// Queues a text frame; frames go out in order, one write at a time.
   void send(std::string frame);
   /// wsvisor `bye` then wait for the close; Socket.IO `41`; then cut.
@@ -92,7 +93,7 @@ class client {
   bool writing_ = false;
 
   // Session state, kept across connections.
-  std::string session_, token_;     // wsvisor
+  std::string session_, token_;  // wsvisor
   std::uint64_t last_seq_ = 0, acked_ = 0, cseq_ = 0;
   std::string sid_, pid_, offset_;  // Socket.IO
   bool resumed_ = false;

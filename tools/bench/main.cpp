@@ -51,7 +51,8 @@ constexpr const char* usage = R"(usage: wsbench --workload W --dialect D --port 
 double number(std::string_view flag, const char* text) {
   char* end = nullptr;
   double v = std::strtod(text, &end);
-  if (end == text || *end != '\0' || v < 0) bad(std::string{flag} + " wants a non-negative number, got '" + text + "'");
+  if (end == text || *end != '\0' || v < 0)
+    bad(std::string{flag} + " wants a non-negative number, got '" + text + "'");
   return v;
 }
 
@@ -88,38 +89,60 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) bad("missing value after " + std::string{flag});
     const char* v = argv[++i];
     auto count = [&] { return static_cast<std::uint32_t>(number(flag, v)); };
-    if (flag == "--workload") o.workload = v;
+    if (flag == "--workload")
+      o.workload = v;
     else if (flag == "--dialect") {
       auto d = wsbench::parse_dialect(v);
       if (!d) bad(std::string{"unknown dialect '"} + v + "'");
       o.to.kind = *d;
       have_dialect = true;
-    } else if (flag == "--host") o.to.host = v;
+    } else if (flag == "--host")
+      o.to.host = v;
     else if (flag == "--port") {
       auto p = number(flag, v);
       if (p < 1 || p > 65535) bad(std::string{"--port out of range: "} + v);
       o.to.port = static_cast<std::uint16_t>(p);
       have_port = true;
-    } else if (flag == "--path") o.to.path = v;
-    else if (flag == "--label") o.label = v;
-    else if (flag == "--server-pid") o.server_pid = static_cast<pid_t>(number(flag, v));
-    else if (flag == "-n") o.n = count();
-    else if (flag == "--payload") o.payload = count();
-    else if (flag == "--warmup") o.warmup_s = number(flag, v);
-    else if (flag == "--duration") o.duration_s = number(flag, v);
-    else if (flag == "--settle") o.settle_s = number(flag, v);
-    else if (flag == "--threads") o.threads = static_cast<int>(count());
-    else if (flag == "--window") o.window = count();
-    else if (flag == "--rate") o.rate = number(flag, v);
-    else if (flag == "--reconnect-delay") o.reconnect_delay_s = number(flag, v);
-    else if (flag == "--concurrency") o.concurrency = count();
-    else if (flag == "--batch") o.batch = count();
-    else if (flag == "--source-ips") o.to.source_ips = static_cast<int>(count());
-    else if (flag == "--ack-every") o.to.ack_every = count();
-    else if (flag == "--timeout") o.timeout_s = number(flag, v);
-    else if (flag == "--cdf") o.cdf_file = v;
-    else if (flag == "--json") json_file = v;
-    else bad("unknown option " + std::string{flag});
+    } else if (flag == "--path")
+      o.to.path = v;
+    else if (flag == "--label")
+      o.label = v;
+    else if (flag == "--server-pid")
+      o.server_pid = static_cast<pid_t>(number(flag, v));
+    else if (flag == "-n")
+      o.n = count();
+    else if (flag == "--payload")
+      o.payload = count();
+    else if (flag == "--warmup")
+      o.warmup_s = number(flag, v);
+    else if (flag == "--duration")
+      o.duration_s = number(flag, v);
+    else if (flag == "--settle")
+      o.settle_s = number(flag, v);
+    else if (flag == "--threads")
+      o.threads = static_cast<int>(count());
+    else if (flag == "--window")
+      o.window = count();
+    else if (flag == "--rate")
+      o.rate = number(flag, v);
+    else if (flag == "--reconnect-delay")
+      o.reconnect_delay_s = number(flag, v);
+    else if (flag == "--concurrency")
+      o.concurrency = count();
+    else if (flag == "--batch")
+      o.batch = count();
+    else if (flag == "--source-ips")
+      o.to.source_ips = static_cast<int>(count());
+    else if (flag == "--ack-every")
+      o.to.ack_every = count();
+    else if (flag == "--timeout")
+      o.timeout_s = number(flag, v);
+    else if (flag == "--cdf")
+      o.cdf_file = v;
+    else if (flag == "--json")
+      json_file = v;
+    else
+      bad("unknown option " + std::string{flag});
   }
   if (o.workload.empty()) bad("--workload is required");
   if (!have_dialect) bad("--dialect is required");
@@ -139,8 +162,9 @@ int main(int argc, char** argv) {
     print_table(result);
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "wsbench: " << o.workload << " against " << (o.label.empty() ? wsbench::to_string(o.to.kind) : o.label)
-              << ": " << e.what() << '\n';
+    std::cerr << "wsbench: " << o.workload << " against "
+              << (o.label.empty() ? wsbench::to_string(o.to.kind) : o.label) << ": " << e.what()
+              << '\n';
     return 1;
   }
 }

@@ -18,9 +18,12 @@ std::optional<dialect> parse_dialect(std::string_view name) {
 
 const char* to_string(dialect d) {
   switch (d) {
-    case dialect::wsvisor: return "wsvisor";
-    case dialect::raw: return "raw";
-    case dialect::socketio: return "socketio";
+    case dialect::wsvisor:
+      return "wsvisor";
+    case dialect::raw:
+      return "raw";
+    case dialect::socketio:
+      return "socketio";
   }
   return "?";
 }
@@ -91,8 +94,8 @@ std::optional<stamp> parse_payload(std::string_view payload) {
 std::string wsv_hello() { return R"({"type":"hello"})"; }
 
 std::string wsv_resume(std::string_view session, std::string_view token, std::uint64_t last_seq) {
-  std::string out = R"({"type":"resume","session":)" + quoted(session) + R"(,"token":)" + quoted(token) +
-                    R"(,"last_seq":)";
+  std::string out = R"({"type":"resume","session":)" + quoted(session) + R"(,"token":)" +
+                    quoted(token) + R"(,"last_seq":)";
   append_number(out, last_seq);
   out += '}';
   return out;
@@ -103,8 +106,8 @@ std::string wsv_subscribe(std::string_view channel) {
 }
 
 std::string wsv_publish(std::string_view channel, std::string_view payload, std::uint64_t cseq) {
-  std::string out = R"({"type":"publish","channel":)" + quoted(channel) + R"(,"data":)" + quoted(payload) +
-                    R"(,"cseq":)";
+  std::string out = R"({"type":"publish","channel":)" + quoted(channel) + R"(,"data":)" +
+                    quoted(payload) + R"(,"cseq":)";
   append_number(out, cseq);
   out += '}';
   return out;

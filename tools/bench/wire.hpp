@@ -50,13 +50,23 @@ std::string wsv_pong();
 std::string wsv_bye();
 
 struct wsv_frame {
-  enum kind { welcome, subscribed, message, ack, ping, error, goaway, other, malformed } type = other;
-  std::uint64_t seq = 0;        // message
-  std::uint64_t cseq = 0;       // ack
-  std::string data;             // message: the data when it is a string
-  std::string session, token;   // welcome
-  bool resumed = false;         // welcome
-  std::string reason;           // welcome (resumed: false) or error code
+  enum kind {
+    welcome,
+    subscribed,
+    message,
+    ack,
+    ping,
+    error,
+    goaway,
+    other,
+    malformed
+  } type = other;
+  std::uint64_t seq = 0;       // message
+  std::uint64_t cseq = 0;      // ack
+  std::string data;            // message: the data when it is a string
+  std::string session, token;  // welcome
+  bool resumed = false;        // welcome
+  std::string reason;          // welcome (resumed: false) or error code
 };
 wsv_frame parse_wsv(std::string_view text);
 

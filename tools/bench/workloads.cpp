@@ -31,7 +31,8 @@ using steady = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
+      .count();
 }
 
 void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
@@ -49,7 +50,8 @@ bool wait_until(const std::function<bool()>& done, double timeout_s) {
 
 /// Waits until every subscriber holds every message sent (`unique` reaches
 /// `want`) or, when some were lost, until deliveries stop for a second.
-void wait_delivered(const std::atomic<std::uint64_t>& unique, std::uint64_t want, double timeout_s) {
+void wait_delivered(const std::atomic<std::uint64_t>& unique, std::uint64_t want,
+                    double timeout_s) {
   auto deadline = steady::now() + std::chrono::duration<double>(timeout_s);
   auto last = unique.load();
   auto quiet_since = steady::now();
@@ -81,7 +83,8 @@ class run {
     for (int i = 0; i < n; ++i) {
       ctx_.push_back(std::make_unique<asio::io_context>(1));
       guards_.emplace_back(asio::make_work_guard(*ctx_.back()));
-      gates_.push_back(std::make_unique<asio::steady_timer>(*ctx_.back(), steady::time_point::max()));
+      gates_.push_back(
+          std::make_unique<asio::steady_timer>(*ctx_.back(), steady::time_point::max()));
     }
     stats.resize(ctx_.size());
     for (auto& c : ctx_) threads_.emplace_back([c = c.get()] { c->run(); });
@@ -148,14 +151,16 @@ class run {
   /// Spawns `make(i)` for i in [first, n) in batches of `o.batch`, waiting
   /// for each batch to be ready (or failed) before the next: a ramp that
   /// never overflows the server's accept backlog.
-  void ramp(std::uint32_t n, const std::function<task<void>(std::uint32_t)>& make, std::uint32_t first = 0) {
+  void ramp(std::uint32_t n, const std::function<task<void>(std::uint32_t)>& make,
+            std::uint32_t first = 0) {
     std::uint32_t batch = std::max<std::uint32_t>(1, o_.batch);
     for (std::uint32_t start = first; start < n; start += batch) {
       std::uint32_t end = std::min(n, start + batch);
       for (std::uint32_t i = start; i < end; ++i) spawn(i, make(i));
       if (!wait_until([&] { return ready + failures >= end; }, o_.timeout_s))
-        throw std::runtime_error("ramp-up stalled: " + std::to_string(ready.load()) + " of " + std::to_string(n) +
-                                 " clients ready after " + std::to_string(o_.timeout_s) + " s");
+        throw std::runtime_error("ramp-up stalled: " + std::to_string(ready.load()) + " of " +
+                                 std::to_string(n) + " clients ready after " +
+                                 std::to_string(o_.timeout_s) + " s");
     }
   }
 
@@ -167,7 +172,9 @@ class run {
     for (auto& g : guards_) g.reset();
     for (auto& c : ctx_) asio::post(*c, [t = gates_[&c - &ctx_[0]].get()] { t->cancel(); });
     // Coroutines end once their sockets fail; a bounded grace, then force.
-    wait_until([&] { return std::all_of(ctx_.begin(), ctx_.end(), [](auto& c) { return c->stopped(); }); }, 5);
+    wait_until(
+        [&] { return std::all_of(ctx_.begin(), ctx_.end(), [](auto& c) { return c->stopped(); }); },
+        5);
     for (auto& c : ctx_) c->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -226,7 +233,9 @@ class meter {
   }
 
  private:
-  static double round3(double v) { return static_cast<double>(static_cast<long long>(v * 1000 + 0.5)) / 1000; }
+  static double round3(double v) {
+    return static_cast<double>(static_cast<long long>(v * 1000 + 0.5)) / 1000;
+  }
   pid_t server_;
   steady::time_point t0_, t1_;
   double gen0_ = 0, gen1_ = 0, srv0_ = 0, srv1_ = 0;
@@ -249,9 +258,12 @@ meter measure(run& r, const options& o) {
 std::string path_for(const options& o, const char* raw_path) {
   if (!o.to.path.empty()) return o.to.path;
   switch (o.to.kind) {
-    case dialect::wsvisor: return "/ws";
-    case dialect::raw: return raw_path;
-    case dialect::socketio: return "/socket.io/?EIO=4&transport=websocket";
+    case dialect::wsvisor:
+      return "/ws";
+    case dialect::raw:
+      return raw_path;
+    case dialect::socketio:
+      return "/socket.io/?EIO=4&transport=websocket";
   }
   return "/";
 }
@@ -376,7 +388,8 @@ struct fan_state {
 };
 
 /// Handles one delivery to subscriber i; true when it was new.
-bool on_delivery(run& r, fan_state& f, std::uint32_t i, const std::string& payload, bool record_latency) {
+bool on_delivery(run& r, fan_state& f, std::uint32_t i, const std::string& payload,
+                 bool record_latency) {
   auto s = parse_payload(payload);
   auto& ts = r.stats_of(i);
   if (!s || s->src != r.clients.size() - 1) {
@@ -440,7 +453,8 @@ json::object fanout(const options& o) {
   env x{r, o, path_for(o, "/broadcast")};
   const std::string channel = "fan";
   for (std::uint32_t i = 0; i <= o.n; ++i) r.add_client(i);  // client n publishes
-  auto subscriber = [](env& x, fan_state& f, const std::string& channel, std::uint32_t i) -> task<void> {
+  auto subscriber = [](env& x, fan_state& f, const std::string& channel,
+                       std::uint32_t i) -> task<void> {
     auto& [r, o, path] = x;
     auto& c = *r.clients[i];
     if (!co_await c.connect(path) || !co_await c.establish(false) || !co_await c.join(channel)) {
@@ -514,7 +528,8 @@ json::object fanout(const options& o) {
 json::object idle(const options& o, bool detached) {
   run r{o};
   env x{r, o, path_for(o, "/echo")};
-  if (!rss_kib(o.server_pid)) throw std::runtime_error("--server-pid is required to read the server's RSS");
+  if (!rss_kib(o.server_pid))
+    throw std::runtime_error("--server-pid is required to read the server's RSS");
   // A few sessions first, not counted: what a server pays once (code and
   // libraries paged in on first use, pools, a JIT) is not per session.
   constexpr std::uint32_t warm = 20;
@@ -532,7 +547,8 @@ json::object idle(const options& o, bool detached) {
   sleep_s(std::min(o.settle_s, 1.0));
   auto base = rss_kib(o.server_pid);
   auto warmed = r.ready.load();
-  r.ramp(warm + o.n, [&](std::uint32_t i) { return open(x, detached, i); }, warm);
+  r.ramp(
+      warm + o.n, [&](std::uint32_t i) { return open(x, detached, i); }, warm);
   sleep_s(o.settle_s);
   auto rss = rss_kib(o.server_pid);
   auto out = header(o, r);
@@ -585,7 +601,8 @@ task<void> storm_subscriber(env& x, fan_state& f, storm_state& st, const std::st
     // briefly if the server is not accepting yet. The latency runs from the
     // first connect to the welcome.
     if (o.reconnect_delay_s > 0) {
-      pause.expires_after(std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.reconnect_delay_s)));
+      pause.expires_after(std::chrono::duration_cast<steady::duration>(
+          std::chrono::duration<double>(o.reconnect_delay_s)));
       co_await pause.async_wait(use_tuple);
     }
     auto t0 = now_ns();
@@ -621,7 +638,8 @@ task<void> storm_publisher(env& x, fan_state& f, const std::string& channel) {
   auto& c = *r.clients[o.n];
   if (!co_await start_publisher(x)) co_return;
   asio::steady_timer tick{r.ctx_of(o.n)};
-  auto period = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(1.0 / o.rate));
+  auto period =
+      std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(1.0 / o.rate));
   auto at = steady::now();
   std::uint64_t k = 0;
   while (f.publishing) {
@@ -634,7 +652,8 @@ task<void> storm_publisher(env& x, fan_state& f, const std::string& channel) {
 }
 
 json::object storm(const options& o) {
-  if (o.to.kind == dialect::raw) throw std::runtime_error("storm needs sessions: a raw peer has none");
+  if (o.to.kind == dialect::raw)
+    throw std::runtime_error("storm needs sessions: a raw peer has none");
   if (o.rate <= 0) throw std::runtime_error("--rate must be positive");
   run r{o};
   fan_state f{o.n};  // `woken` stays true: no windowing, the publisher runs at a fixed rate
@@ -737,7 +756,8 @@ json::object run_workload(const options& o) {
   if (o.workload == "fanout") return fanout(o);
   if (o.workload == "idle") return idle(o, false);
   if (o.workload == "detached") {
-    if (o.to.kind == dialect::raw) throw std::runtime_error("detached needs sessions: a raw peer has none");
+    if (o.to.kind == dialect::raw)
+      throw std::runtime_error("detached needs sessions: a raw peer has none");
     return idle(o, true);
   }
   if (o.workload == "storm") return storm(o);

@@ -16,23 +16,23 @@
 namespace wsbench {
 
 struct options {
-  std::string workload;   // roundtrip | fanout | idle | detached | storm | connrate
-  std::string label;      // the server's name in the output
+  std::string workload;  // roundtrip | fanout | idle | detached | storm | connrate
+  std::string label;     // the server's name in the output
   target to;
   pid_t server_pid = 0;   // for CPU and RSS; 0 = not measured
   std::uint32_t n = 100;  // connections / subscribers / sessions
   std::size_t payload = 64;
   double warmup_s = 1;
   double duration_s = 5;
-  double settle_s = 2;        // idle, detached: before reading RSS
-  int threads = 1;            // generator threads, one io_context each
-  std::uint32_t window = 4;   // fanout: messages in flight
-  double rate = 10;           // storm: publishes per second
-  double reconnect_delay_s = 0;  // storm: pause between the cut and the reconnect
+  double settle_s = 2;             // idle, detached: before reading RSS
+  int threads = 1;                 // generator threads, one io_context each
+  std::uint32_t window = 4;        // fanout: messages in flight
+  double rate = 10;                // storm: publishes per second
+  double reconnect_delay_s = 0;    // storm: pause between the cut and the reconnect
   std::uint32_t concurrency = 32;  // connrate: clients connecting at once
-  std::uint32_t batch = 500;  // connections opened at once while ramping up
-  double timeout_s = 120;     // bound on any phase
-  std::string cdf_file;       // latency CDF for gnuplot, if set
+  std::uint32_t batch = 500;       // connections opened at once while ramping up
+  double timeout_s = 120;          // bound on any phase
+  std::string cdf_file;            // latency CDF for gnuplot, if set
 };
 
 /// Runs `o.workload`; throws std::runtime_error naming what failed.

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <caf/actor_registry.hpp>
-#include <caf/after.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
-#include <gtest/gtest.h>
 
 #include "actors/cluster/messages.hpp"
 #include "actors/errors.hpp"
@@ -94,8 +94,7 @@ class ClusterActor : public ::testing::Test {
             std::vector<std::string> interest = {}) {
     caf::scoped_actor self{sys_};
     self->request(cluster_, await_timeout, cluster_join_atom::value, name, who,
-                  "ws://" + name + ".example/ws", name + ".example:7000",
-                  std::move(interest))
+                  "ws://" + name + ".example/ws", name + ".example:7000", std::move(interest))
         .receive(
             [&](const std::string& node, const std::string& url, const std::string& address,
                 const std::vector<std::string>&) {

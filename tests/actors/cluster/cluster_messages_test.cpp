@@ -17,11 +17,11 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/skip.hpp>
 
+#include "actors/cluster/messages.hpp"
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/session/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
-#include "actors/cluster/messages.hpp"
+#include "actors/session/messages.hpp"
 
 namespace wsvisor {
 namespace {
@@ -59,9 +59,7 @@ class ClusterMessages : public ::testing::Test {
     remote_ = *remote;
   }
 
-  ~ClusterMessages() override {
-    caf::anon_send_exit(remote_, caf::exit_reason::user_shutdown);
-  }
+  ~ClusterMessages() override { caf::anon_send_exit(remote_, caf::exit_reason::user_shutdown); }
 
   /// Sends `msg` across and returns what came back.
   caf::message round_trip(caf::message msg) {
@@ -111,17 +109,23 @@ TEST_F(ClusterMessages, SessionHandoverCrossesIntact) {
 TEST_F(ClusterMessages, EveryOtherShapeTheClusterSendsCrossesIntact) {
   std::vector<caf::message> shapes{
       caf::make_message(cluster_hello_atom::value),
-      caf::make_message(cluster_join_atom::value, std::string{"a"}, remote_, std::string{"ws://h/ws"},
-                        std::string{"10.0.0.1:7070"}, std::vector<std::string>{"c1", "c2"}),
+      caf::make_message(cluster_join_atom::value, std::string{"a"}, remote_,
+                        std::string{"ws://h/ws"}, std::string{"10.0.0.1:7070"},
+                        std::vector<std::string>{"c1", "c2"}),
       caf::make_message(std::string{"b"}, std::string{"ws://b/ws"}, std::string{"10.0.0.2:7070"},
                         std::vector<std::string>{"c3"}),
       caf::make_message(cluster_leave_atom::value, std::string{"a"}),
       caf::make_message(cluster_admin_atom::value, std::uint8_t{0}, std::string{"a.1"},
                         std::uint64_t{100}, std::string{"attached"}),
       caf::make_message(std::uint16_t{200}, std::string{R"({"node":"b"})"}),
-      caf::make_message(std::vector<cluster_member_info>{
-          {.node = "b", .address = "10.0.0.2:7070", .public_url = "ws://b/ws", .state = "up",
-           .since_ms = 1, .last_seen_ms = 2, .caf_node = "x", .actor = remote_.address()}}),
+      caf::make_message(std::vector<cluster_member_info>{{.node = "b",
+                                                          .address = "10.0.0.2:7070",
+                                                          .public_url = "ws://b/ws",
+                                                          .state = "up",
+                                                          .since_ms = 1,
+                                                          .last_seen_ms = 2,
+                                                          .caf_node = "x",
+                                                          .actor = remote_.address()}}),
       caf::make_message(cluster_interest_atom::value, std::string{"a"}, std::string{"c"}, true),
       caf::make_message(cluster_publish_atom::value, std::string{"c"}, std::string{"body"},
                         std::uint64_t{9}, std::uint64_t{10}),

@@ -75,11 +75,13 @@ class AdminQueries : public SessionFixture {
                                                       std::uint64_t limit) {
     std::pair<std::vector<channel_info>, bool> result;
     caf::scoped_actor self{sys_};
-    self->request(sys_.registry().get<caf::actor>(broker_name), 5s, admin_channels_atom::value, after,
-                  limit)
-        .receive([&](std::vector<channel_info>& page,
-                     bool more) { result = {std::move(page), more}; },
-                 [](caf::error& err) { ADD_FAILURE() << to_string(err); });
+    self->request(sys_.registry().get<caf::actor>(broker_name), 5s, admin_channels_atom::value,
+                  after, limit)
+        .receive(
+            [&](std::vector<channel_info>& page, bool more) {
+              result = {std::move(page), more};
+            },
+            [](caf::error& err) { ADD_FAILURE() << to_string(err); });
     return result;
   }
 };

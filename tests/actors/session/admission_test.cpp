@@ -92,7 +92,7 @@ TEST(HandshakeGate, RateZeroAdmitsEveryone) {
 }
 
 TEST(DrainRetryWindow, SpreadsClientsAtTheAdmittedRateWithinOneSecondToTheCap) {
-  EXPECT_EQ(drain_retry_window(0, 2000), 1000ms);       // never under a second
+  EXPECT_EQ(drain_retry_window(0, 2000), 1000ms);  // never under a second
   EXPECT_EQ(drain_retry_window(1500, 2000), 1000ms);
   EXPECT_EQ(drain_retry_window(10'000, 2000), 5000ms);  // 10k clients at 2000/s
   EXPECT_EQ(drain_retry_window(10'001, 2000), 5001ms);  // rounded up

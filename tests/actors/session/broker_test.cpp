@@ -17,9 +17,9 @@
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/session/cluster_seam.hpp"
 #include "actors/session/messages.hpp"
 #include "tests/actors/fake_transport.hpp"
-#include "actors/session/cluster_seam.hpp"
 #include "tests/support/eventually.hpp"
 
 namespace wsvisor {
@@ -105,8 +105,8 @@ TEST_F(Broker, StampsEachDeliveryWithWhenItTookThePublish) {
   caf::anon_send(broker_, publish_atom::value, std::string{"news"},
                  shared_body{std::make_shared<const std::string>(R"("channel":"news","data":1})")});
   std::int64_t accepted = 0;
-  a->receive([&](deliver_atom, const std::string&, const shared_body&, std::uint64_t,
-                 std::uint64_t, std::int64_t at) { accepted = at; },
+  a->receive([&](deliver_atom, const std::string&, const shared_body&, std::uint64_t, std::uint64_t,
+                 std::int64_t at) { accepted = at; },
              caf::after(await_timeout) >> [] { ADD_FAILURE() << "no delivery"; });
   auto after = steady_clock_ns();
   // The publish latency starts at the broker, not at the subscriber.
@@ -182,8 +182,8 @@ TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsU
   EXPECT_EQ(delivery(session, "news").get(), first.get());
   bool parked = false;
   session
-      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry},
-                std::string{"id1"}, std::vector<std::string>{"news", "x"})
+      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry}, std::string{"id1"},
+                std::vector<std::string>{"news", "x"})
       .receive([&](caf::ok_atom) { parked = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   ASSERT_TRUE(parked);
@@ -220,12 +220,14 @@ TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsU
   // goes with its last subscriber.
   caf::scoped_actor lonely{sys_};
   sub(lonely, "y");
-  lonely->request(broker_, await_timeout, park_atom::value, caf::actor{registry},
-                  std::string{"id2"}, std::vector<std::string>{"y"})
+  lonely
+      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry}, std::string{"id2"},
+                std::vector<std::string>{"y"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers("y"), 1u);
-  registry->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
-                    std::vector<std::string>{"y"})
+  registry
+      ->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
+                std::vector<std::string>{"y"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers("y"), 0u);
   EXPECT_EQ(channels(), 2u);  // news and x
@@ -244,10 +246,9 @@ using body_ptr = std::shared_ptr<const std::string>;
 /// The channel of the next cluster_publish_atom that `peer` receives ("" if none).
 std::string next_forward(caf::scoped_actor& peer) {
   std::string out;
-  peer->receive(
-      [&](cluster_publish_atom, const std::string& channel, const std::string&, std::uint64_t,
-          std::uint64_t) { out = channel; },
-      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no forward"; });
+  peer->receive([&](cluster_publish_atom, const std::string& channel, const std::string&,
+                    std::uint64_t, std::uint64_t) { out = channel; },
+                caf::after(await_timeout) >> [] { ADD_FAILURE() << "no forward"; });
   return out;
 }
 
@@ -266,7 +267,8 @@ TEST_F(Broker, ForwardsEachPublishOnceToThePeersWithSubscribersOnItsChannel) {
   caf::scoped_actor p1{sys_};
   caf::scoped_actor p2{sys_};
   auto publish = [&](const std::string& ch) {
-    caf::anon_send(broker_, fanout_atom::value, ch, shared_body{std::make_shared<const std::string>(ch)});
+    caf::anon_send(broker_, fanout_atom::value, ch,
+                   shared_body{std::make_shared<const std::string>(ch)});
   };
   caf::anon_send(broker_, peer_interest_atom::value, caf::actor{p1}, std::string{"news"}, true);
   caf::anon_send(broker_, peer_interest_atom::value, caf::actor{p1}, std::string{"news"}, true);
@@ -354,18 +356,17 @@ TEST_F(Broker, AChannelWhoseSubscribersAllParkedKeepsItsClusterInterest) {
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
   pending.receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   session
-      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry},
-                std::string{"id1"}, std::vector<std::string>{"news"})
+      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry}, std::string{"id1"},
+                std::vector<std::string>{"news"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   // Anything the broker told the cluster while parking is queued by now.
-  cluster->receive(
-      [](cluster_interest_atom, const std::string&, bool) {
-        ADD_FAILURE() << "interest withdrawn for a parked subscriber";
-      },
-      caf::after(std::chrono::milliseconds{0}) >> [] {});
+  cluster->receive([](cluster_interest_atom, const std::string&,
+                      bool) { ADD_FAILURE() << "interest withdrawn for a parked subscriber"; },
+                   caf::after(std::chrono::milliseconds{0}) >> [] {});
   // The record expires: the last subscriber is gone.
-  registry->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
-                    std::vector<std::string>{"news"})
+  registry
+      ->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
+                std::vector<std::string>{"news"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   expect_interest_withdrawn(cluster, "news");
   sys_.registry().erase(cluster_name);

@@ -14,8 +14,8 @@
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
-#include "actors/supervision/messages.hpp"
 #include "actors/session/messages.hpp"
+#include "actors/supervision/messages.hpp"
 #include "tests/actors/session/session_fixture.hpp"
 
 namespace wsvisor::test {

@@ -51,9 +51,9 @@ TEST(ChannelPatterns, UnrestrictedIdentityAllowsEverything) {
 
 TEST(JwtVerifier, AcceptsAValidTokenAndReadsSubjectAndChannels) {
   jwt_verifier v{key, ""};
-  auto token = make_jwt(key, R"({"sub":"alice","exp":)" + std::to_string(now_s + 60) +
-                                 R"(,"nbf":)" + std::to_string(now_s - 60) +
-                                 R"(,"channels":["chat.*","user.alice"]})");
+  auto token =
+      make_jwt(key, R"({"sub":"alice","exp":)" + std::to_string(now_s + 60) + R"(,"nbf":)" +
+                        std::to_string(now_s - 60) + R"(,"channels":["chat.*","user.alice"]})");
   auto r = v.verify(token, now);
   ASSERT_TRUE(r.identity) << r.error;
   EXPECT_TRUE(r.identity->restricted);

@@ -15,9 +15,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/messages.hpp"
 #include "actors/session/admission.hpp"
 #include "actors/session/jwt_auth.hpp"
-#include "actors/messages.hpp"
 #include "actors/session/messages.hpp"
 #include "tests/actors/session/session_fixture.hpp"
 #include "tests/support/jwt_tokens.hpp"
@@ -60,8 +60,8 @@ TEST_F(Limits, FramesOverTheRateAreDroppedWithRateLimitedNamingThePublish) {
   conn_opts_.rate_limit_strikes = 100;
   start_registry();
   auto& c = connect();
-  hello(c);              // 1
-  subscribe(c, "news");  // 2
+  hello(c);                  // 1
+  subscribe(c, "news");      // 2
   publish(c, "news", 1, 1);  // 3
   expect_message(c, 1, 1);
   publish(c, "news", 2, 2);  // 4: the last token
@@ -132,7 +132,7 @@ TEST_F(Limits, AClientStruckOutForItsRateGetsEveryOwedAckInOrderBeforeThe1008) {
   ASSERT_TRUE(broker);
   caf::anon_send(broker, own_channel_atom::value, std::string{"held"}, owner);
   auto& c = connect();
-  hello(c);  // frame 1 of the burst
+  hello(c);                              // frame 1 of the burst
   for (int cseq = 1; cseq <= 4; ++cseq)  // frames 2 to 5: accepted, their acks owed
     c.send(json::object{{"type", "publish"}, {"channel", "held"}, {"data", cseq}, {"cseq", cseq}});
   caf::scoped_actor self{sys_};

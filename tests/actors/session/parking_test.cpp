@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/base_sink.h>
 #include <atomic>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/sinks/base_sink.h>
 #include <caf/actor_registry.hpp>
 #include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
@@ -23,12 +23,12 @@
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
-#include "actors/session/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
-#include "protocol/codec.hpp"
+#include "actors/session/messages.hpp"
 #include "actors/session/registry.hpp"
 #include "log/log.hpp"
 #include "metrics/node_metrics.hpp"
+#include "protocol/codec.hpp"
 #include "tests/actors/session/session_fixture.hpp"
 
 namespace wsvisor::test {
@@ -365,8 +365,9 @@ TEST_F(Parking, ALookupFromAnotherNodeUnparksTheSessionForItsAttach) {
   ASSERT_TRUE(attached);
   std::vector<std::string> frames;
   for (int i = 0; i < 2; ++i)
-    peer->receive([&](connection_write_atom, std::string& frame) { frames.push_back(std::move(frame)); },
-                  caf::after(await_timeout) >> [] { ADD_FAILURE() << "no frame"; });
+    peer->receive(
+        [&](connection_write_atom, std::string& frame) { frames.push_back(std::move(frame)); },
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no frame"; });
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_NE(frames[0].find(R"("resumed":true)"), std::string::npos) << frames[0];
   EXPECT_NE(frames[1].find(R"("seq":1)"), std::string::npos) << frames[1];

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
-#include <gtest/gtest.h>
 
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
@@ -105,8 +105,11 @@ class RegistryDrain : public SessionFixture {
     std::pair<std::uint64_t, std::uint64_t> out{~0ull, ~0ull};
     caf::scoped_actor self{sys_};
     self->request(registry_, bound + await_timeout, drain_atom::value, bound)
-        .receive([&](std::uint64_t handed, std::uint64_t failed) { out = {handed, failed}; },
-                 [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+        .receive(
+            [&](std::uint64_t handed, std::uint64_t failed) {
+              out = {handed, failed};
+            },
+            [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
     return out;
   }
 

@@ -140,9 +140,11 @@ std::uint64_t SessionFixture::subscribers(const std::string& channel) {
 
 void SessionFixture::settle(const caf::actor& whom) {
   caf::scoped_actor self{sys_};
-  self->request(whom, await_timeout, caf::sys_atom::value, caf::get_atom::value, std::string{"info"})
-      .receive([](caf::ok_atom, const std::string&, const caf::strong_actor_ptr&, const std::string&) {},
-               [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  self->request(whom, await_timeout, caf::sys_atom::value, caf::get_atom::value,
+                std::string{"info"})
+      .receive(
+          [](caf::ok_atom, const std::string&, const caf::strong_actor_ptr&, const std::string&) {},
+          [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
 }
 
 std::uint64_t SessionFixture::live_sessions() {

@@ -14,10 +14,10 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
-#include "actors/session/broker.hpp"
 #include "actors/messages.hpp"
-#include "actors/session/messages.hpp"
+#include "actors/session/broker.hpp"
 #include "actors/session/cluster_seam.hpp"
+#include "actors/session/messages.hpp"
 #include "metrics/node_metrics.hpp"
 #include "tests/actors/session/session_fixture.hpp"
 #include "tests/support/eventually.hpp"
@@ -370,7 +370,8 @@ TEST_F(SessionAlone, TimesADeliveryFromWhenTheBrokerTookIt) {
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
 
-TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyHeldMessagesItLacks) {
+TEST_F(SessionAlone,
+       AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyHeldMessagesItLacks) {
   auto broker = spawn_broker(sys_);
   caf::scoped_actor predecessor{sys_};
   auto body = [](int n) { return R"("channel":"c","data":)" + std::to_string(n) + "}"; };
@@ -409,14 +410,15 @@ TEST_F(SessionAlone, AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyH
     caf::anon_send(session, deliver_atom::value, std::string{"c"},
                    shared_body{std::make_shared<const std::string>(body(100 + int(c)))},
                    std::uint64_t{7}, c, std::int64_t{0});
-  predecessor->send(session, handoff_delivery_atom::value, std::string{"c"}, body(109), std::uint64_t{7},
-                    std::uint64_t{9});
-  predecessor->send(session, handoff_delivery_atom::value, std::string{"c"}, body(110), std::uint64_t{7},
-                    std::uint64_t{10});
+  predecessor->send(session, handoff_delivery_atom::value, std::string{"c"}, body(109),
+                    std::uint64_t{7}, std::uint64_t{9});
+  predecessor->send(session, handoff_delivery_atom::value, std::string{"c"}, body(110),
+                    std::uint64_t{7}, std::uint64_t{10});
   // A channel its client subscribed to during the handover: confirmed once
   // this node's broker has it.
   bool confirmed = false;
-  predecessor->request(session, await_timeout, handoff_subscription_atom::value, std::string{"d"}, true)
+  predecessor
+      ->request(session, await_timeout, handoff_subscription_atom::value, std::string{"d"}, true)
       .receive([&](caf::ok_atom) { confirmed = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_TRUE(confirmed);
@@ -465,8 +467,8 @@ TEST_F(SessionAlone, ASubscribeDuringItsHandoverReachesTheSuccessorBeforeItIsDon
   auto broker = spawn_broker(sys_);
   caf::scoped_actor conn{sys_};
   auto t = std::make_shared<fake_transport>();
-  auto session = spawn_session(
-      sys_, session_args{"a.2", "tok", session_, broker, caf::actor{conn}, t, ""});
+  auto session =
+      spawn_session(sys_, session_args{"a.2", "tok", session_, broker, caf::actor{conn}, t, ""});
   ASSERT_TRUE(t->next_frame());  // welcome
   conn->send(session, subscribe_atom::value, std::string{"a"});
   EXPECT_EQ(subscribed_channel(*t), "a");

@@ -42,8 +42,8 @@ constexpr duration never = std::chrono::hours{1};
 
 // The name and the channel differ, so a test sees which one a message carries.
 upstream_config feed() {
-  return upstream_config{.name = "feed", .url = "ws://127.0.0.1:9/feed", .channel = "prices",
-                         .policy = "test"};
+  return upstream_config{
+      .name = "feed", .url = "ws://127.0.0.1:9/feed", .channel = "prices", .policy = "test"};
 }
 
 /// A socket whose close() completes only when the test says so (fake_outbound's
@@ -132,13 +132,14 @@ class UpstreamLink : public ::testing::Test {
   std::shared_ptr<held_close_socket> start_held(duration close_timeout) {
     auto dialled = std::make_shared<std::promise<std::shared_ptr<held_close_socket>>>();
     auto socket = dialled->get_future();
-    spawn(feed(),
-          [dialled](outbound_options, outbound_events events) -> outbound_socket_ptr {
-            auto s = std::make_shared<held_close_socket>(std::move(events));
-            dialled->set_value(s);
-            return s;
-          },
-          65536, close_timeout);
+    spawn(
+        feed(),
+        [dialled](outbound_options, outbound_events events) -> outbound_socket_ptr {
+          auto s = std::make_shared<held_close_socket>(std::move(events));
+          dialled->set_value(s);
+          return s;
+        },
+        65536, close_timeout);
     if (socket.wait_for(await_timeout) != std::future_status::ready) {
       ADD_FAILURE() << "the link did not dial";
       return nullptr;
@@ -365,7 +366,7 @@ TEST_F(UpstreamLink, ASecondShutdownDuringTheCloseQuitsAtOnce) {
 TEST_F(UpstreamLink, AbortsItsSocketAtOnceOnAnyOtherExitReason) {
   auto socket = start_held(never);
   ASSERT_TRUE(socket);
-  caf::scoped_actor{sys_}->send_exit(link_, make_error(errc::supervisor_gave_up));
+  caf::scoped_actor { sys_ } -> send_exit(link_, make_error(errc::supervisor_gave_up));
   auto reason = await_exit();
   ASSERT_TRUE(reason);
   EXPECT_EQ(*reason, errc::supervisor_gave_up) << sys_.render(*reason);

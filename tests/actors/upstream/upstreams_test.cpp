@@ -6,10 +6,10 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -18,14 +18,14 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/session/broker.hpp"
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
+#include "actors/session/broker.hpp"
 #include "actors/session/messages.hpp"
 #include "actors/upstream/messages.hpp"
 #include "protocol/codec.hpp"
-#include "tests/actors/upstream/fake_outbound.hpp"
 #include "tests/actors/fake_transport.hpp"
+#include "tests/actors/upstream/fake_outbound.hpp"
 
 namespace wsvisor {
 namespace {
@@ -48,8 +48,11 @@ policy fast_policy(give_up_action on_give_up = give_up_action::stop, std::uint32
 }
 
 upstream_config feed(std::uint64_t buffer = 1024) {
-  return upstream_config{.name = "feed", .url = "ws://127.0.0.1:9/feed", .channel = "feed",
-                         .policy = "test", .buffer = buffer};
+  return upstream_config{.name = "feed",
+                         .url = "ws://127.0.0.1:9/feed",
+                         .channel = "feed",
+                         .policy = "test",
+                         .buffer = buffer};
 }
 
 struct publish_answer {
@@ -109,9 +112,8 @@ class Upstreams : public ::testing::Test {
   json::object next_state() {
     json::object out;
     states_->receive(
-        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t, std::int64_t) {
-          out = json::parse(proto::message_body_data(*body)).as_object();
-        },
+        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t,
+            std::int64_t) { out = json::parse(proto::message_body_data(*body)).as_object(); },
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no state report"; });
     return out;
   }
@@ -131,9 +133,8 @@ class Upstreams : public ::testing::Test {
   std::string next_frame() {
     std::string out;
     frames_->receive(
-        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t, std::int64_t) {
-          out = std::string{proto::message_body_data(*body)};
-        },
+        [&](deliver_atom, const std::string&, const shared_body& body, std::uint64_t, std::uint64_t,
+            std::int64_t) { out = std::string{proto::message_body_data(*body)}; },
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no message"; });
     return out;
   }
@@ -155,7 +156,8 @@ class Upstreams : public ::testing::Test {
     return out;
   }
 
-  static std::vector<std::string> texts(const std::vector<std::pair<std::uint64_t, std::string>>& v) {
+  static std::vector<std::string> texts(
+      const std::vector<std::pair<std::uint64_t, std::string>>& v) {
     std::vector<std::string> out;
     for (auto& [tag, text] : v) out.push_back(text);
     return out;
@@ -289,7 +291,8 @@ TEST_F(Upstreams, HandsASlowUpstreamAtMostAWindowAndBuffersTheRest) {
     socket->await_sent(n + 1);
   }
   auto sent = socket->sent();
-  for (int i = 0; i < 40; ++i) EXPECT_EQ(sent[i].second.substr(0, std::to_string(i).size()), std::to_string(i));
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(sent[i].second.substr(0, std::to_string(i).size()), std::to_string(i));
   EXPECT_EQ(status()[0].dropped, 0u);
 }
 
@@ -357,8 +360,8 @@ TEST_F(Upstreams, AddsRemovesAndChangesUpstreamsWithoutTouchingTheOthers) {
   auto feed_socket = dialer_.await_dial(1);
   feed_socket->open();
   await_state("up");
-  auto news = upstream_config{.name = "news", .url = "ws://127.0.0.1:9/news", .channel = "news",
-                              .policy = "test"};
+  auto news = upstream_config{
+      .name = "news", .url = "ws://127.0.0.1:9/news", .channel = "news", .policy = "test"};
   subscribe(states_, "sys.upstream.news");
   EXPECT_FALSE(ask_ok(caf::make_message(add_upstream_atom::value, news)));
   auto news_socket = dialer_.await_dial(2);
@@ -370,9 +373,11 @@ TEST_F(Upstreams, AddsRemovesAndChangesUpstreamsWithoutTouchingTheOthers) {
   // A duplicate name, a taken channel, a reserved channel, an unknown policy.
   auto dup = news;
   EXPECT_EQ(ask_ok(caf::make_message(add_upstream_atom::value, dup)), errc::invalid_upstream);
-  auto taken = upstream_config{.name = "other", .url = "ws://h/", .channel = "feed", .policy = "test"};
+  auto taken =
+      upstream_config{.name = "other", .url = "ws://h/", .channel = "feed", .policy = "test"};
   EXPECT_EQ(ask_ok(caf::make_message(add_upstream_atom::value, taken)), errc::invalid_upstream);
-  auto reserved = upstream_config{.name = "r", .url = "ws://h/", .channel = "sys.x", .policy = "test"};
+  auto reserved =
+      upstream_config{.name = "r", .url = "ws://h/", .channel = "sys.x", .policy = "test"};
   EXPECT_EQ(ask_ok(caf::make_message(add_upstream_atom::value, reserved)), errc::invalid_upstream);
   auto nopolicy = upstream_config{.name = "p", .url = "ws://h/", .channel = "p", .policy = "nope"};
   EXPECT_EQ(ask_ok(caf::make_message(add_upstream_atom::value, nopolicy)), errc::invalid_upstream);
