@@ -23,7 +23,7 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
     return {};
   }
   auto body = proto::encode_message_body(req.channel, req.data_json);
-  self->request(broker, std::chrono::seconds{5}, publish_atom::value, req.channel, body)
+  self->request(broker, std::chrono::seconds{5}, broker_publish_atom::value, req.channel, body)
       .then(
           [self, reply, metrics](std::uint64_t sessions, std::string& upstream) {
             metrics->received_api.inc();

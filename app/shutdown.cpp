@@ -76,7 +76,8 @@ void node::impl::goaway_clients() {
   auto connections = system->groups().get_local(connections_group);
   connections.get()->enqueue(
       nullptr, caf::make_message_id(),
-      caf::make_message(shutdown_atom::value, static_cast<std::uint32_t>(window.count())), nullptr);
+      caf::make_message(drain_goaway_atom::value, static_cast<std::uint32_t>(window.count())),
+      nullptr);
   await_clients();
 }
 

@@ -137,19 +137,18 @@ caf::result<std::uint16_t, std::string> on_cluster_admin(cluster_actor* self, st
   return rp;
 }
 
-caf::result<caf::ok_atom> on_local_interest(cluster_actor* self, const std::string& channel) {
+caf::result<caf::ok_atom> on_local_interest(cluster_actor* self, const std::string& channel,
+                                            bool on) {
   auto& st = self->state;
+  if (!on) {
+    // The broker's last subscriber of the channel left.
+    if (st.interest_.erase(channel) > 0) st.announce(channel, false, nullptr);
+    return caf::ok_atom::value;
+  }
   if (!st.interest_.insert(channel).second) return caf::ok_atom::value;
   auto rp = self->make_response_promise<caf::ok_atom>();
   st.announce(channel, true, [rp]() mutable { rp.deliver(caf::ok_atom::value); });
   return rp;
-}
-
-auto on_local_interest_lost(cluster_actor* self, const std::string& channel, bool on) {
-  // A broker's "off" (its last subscriber left); "on" is the request above.
-  auto& st = self->state;
-  if (on || st.interest_.erase(channel) == 0) return;
-  st.announce(channel, false, nullptr);
 }
 
 caf::ok_atom on_peer_interest_changed(cluster_actor* self, const std::string& node,
@@ -304,11 +303,8 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       [self](get_tree_atom) { return on_get_tree(self); },
       [self](cluster_admin_atom, std::uint8_t kind, std::string& after, std::uint64_t limit,
              std::string& state) { return on_cluster_admin(self, kind, after, limit, state); },
-      [self](cluster_interest_atom, const std::string& channel) {
-        return on_local_interest(self, channel);
-      },
-      [self](cluster_interest_atom, const std::string& channel, bool on) {
-        return on_local_interest_lost(self, channel, on);
+      [self](local_interest_atom, const std::string& channel, bool on) {
+        return on_local_interest(self, channel, on);
       },
       [self](cluster_interest_atom, const std::string& node, const std::string& channel, bool on) {
         return on_peer_interest_changed(self, node, channel, on);
@@ -318,7 +314,7 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
              std::uint64_t counter) {
         return on_cluster_publish(self, channel, body, origin, counter);
       },
-      [self](cluster_barrier_atom) { return on_cluster_barrier(self); },
+      [self](local_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin) {
         // Through our broker, so the echo travels behind its publishes.
         self->state.tell_broker(caf::make_message(cluster_barrier_atom::value, token, origin));

@@ -74,7 +74,10 @@ void remove(broker_actor* self, const std::string& channel, const caf::actor_add
   st.channels.erase(it);
   if (st.pending.count(channel) == 0)
     if (auto cluster = cluster_of(self))
-      self->send(cluster, cluster_interest_atom::value, channel, false);
+      // Asked, so that the one shape of local_interest_atom is always a
+      // request; the answer needs nothing.
+      self->request(cluster, caf::infinite, local_interest_atom::value, channel, false)
+          .then([](caf::ok_atom) {}, [](caf::error&) {});
 }
 
 void add(broker_actor* self, const std::string& channel, const caf::actor& who) {
@@ -222,7 +225,7 @@ caf::result<caf::ok_atom> on_subscribe(broker_actor* self, const std::string& ch
       w.rp.deliver(caf::ok_atom::value);
     }
   };
-  self->request(cluster, caf::infinite, cluster_interest_atom::value, channel)
+  self->request(cluster, caf::infinite, local_interest_atom::value, channel, true)
       .then([join](caf::ok_atom) { join(); },
             [join, channel](caf::error&) {
               // The cluster actor ended meanwhile; its successor learns
@@ -265,7 +268,7 @@ auto on_park(broker_actor* self, const caf::actor& registry, const std::string& 
   }
   // The notice goes before the answer: the registry holds what follows
   // for the record the session sends once it has the answer.
-  self->send(registry, parked_atom::value, id, channels);
+  self->send(registry, parked_moved_atom::value, id, channels);
   return caf::ok_atom::value;
 }
 
@@ -307,7 +310,7 @@ caf::result<caf::ok_atom> on_cluster_barrier(broker_actor* self) {
   // Answered from here (not delegated) once the cluster answers: that
   // answer comes behind every peer publish the cluster handed us before.
   auto rp = self->make_response_promise<caf::ok_atom>();
-  self->request(cluster, caf::infinite, cluster_barrier_atom::value)
+  self->request(cluster, caf::infinite, local_barrier_atom::value)
       .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
             [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
@@ -357,20 +360,20 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
   if (auto cluster = cluster_of(self)) self->send(cluster, broker_joined_atom::value);
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
   return {
-      [self](subscribe_atom, const std::string& channel, const caf::actor& who) {
+      [self](broker_subscribe_atom, const std::string& channel, const caf::actor& who) {
         return on_subscribe(self, channel, who);
       },
-      [self](unsubscribe_atom, const std::string& channel, const caf::actor& who) {
+      [self](broker_unsubscribe_atom, const std::string& channel, const caf::actor& who) {
         return on_unsubscribe(self, channel, who);
       },
-      [self](park_atom, const caf::actor& registry, const std::string& id,
+      [self](broker_park_atom, const caf::actor& registry, const std::string& id,
              const std::vector<std::string>& channels) {
         return on_park(self, registry, id, channels);
       },
       [self](unpark_atom, const caf::actor& session, const std::vector<std::string>& channels) {
         return on_unpark(self, session, channels);
       },
-      [self](publish_atom, const std::string& channel, const shared_body& body) {
+      [self](broker_publish_atom, const std::string& channel, const shared_body& body) {
         return on_publish(self, channel, body);
       },
       [self](fanout_atom, const std::string& channel, const shared_body& body) {
@@ -382,7 +385,7 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
         if (it != self->state.channels.end())
           fan_out(self, it->second, channel, body, origin, counter);
       },
-      [self](cluster_barrier_atom) { return on_cluster_barrier(self); },
+      [self](local_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin_cluster) {
         // Behind every publish this broker sent that node before.
         self->send(origin_cluster, cluster_echo_atom::value, token);
@@ -401,7 +404,7 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
         self->state.max_channels = max_channels;
       },
       [self](broker_stats_atom) { return static_cast<std::uint64_t>(self->state.channels.size()); },
-      [self](broker_stats_atom, const std::string& channel) {
+      [self](channel_subscribers_atom, const std::string& channel) {
         return subscriber_count(self->state, channel);
       },
       [self](admin_channels_atom, const std::string& after, std::uint64_t limit) {

@@ -29,20 +29,20 @@
 ///   each publish is also sent once to every peer with subscribers on its
 ///   channel (cluster_publish_atom); peers' publishes arrive as peer_publish_atom and
 ///   go to local subscribers only. Deliveries are stamped with (origin,
-///   counter). (cluster_barrier_atom) -> ok_atom once every peer's earlier
+///   counter). (local_barrier_atom) -> ok_atom once every peer's earlier
 ///   publishes to this node have been delivered.
-/// - Parking (docs/architecture.md, "Detached sessions"): (park_atom, registry,
+/// - Parking (docs/architecture.md, "Detached sessions"): (broker_park_atom, registry,
 ///   id, channels) -> ok_atom from a session takes it off every channel and
 ///   subscribes `registry` in its place, counted once per parked session (a
 ///   channel with only parked subscribers keeps its cluster interest), then
-///   sends the registry (parked_atom, id, channels) before answering.
+///   sends the registry (parked_moved_atom, id, channels) before answering.
 ///   (unpark_atom, session, channels) -> ok_atom from the registry subscribes
 ///   `session` and takes one parked session off each channel (a null session
 ///   only takes it off). Subscriber counts count parked sessions, not the
 ///   registry.
-/// - (subscribe_atom, ...) may fail with errc::too_many_channels (see spawn_broker).
+/// - (broker_subscribe_atom, ...) may fail with errc::too_many_channels (see spawn_broker).
 /// - (broker_stats_atom) -> std::uint64_t channels with subscribers;
-///   (broker_stats_atom, std::string channel) -> std::uint64_t its subscribers.
+///   (channel_subscribers_atom, std::string channel) -> std::uint64_t its subscribers.
 /// - (admin_channels_atom, std::string after, std::uint64_t limit) ->
 ///   (std::vector<channel_info>, bool more): the admin API's page of channels.
 ///

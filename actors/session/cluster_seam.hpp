@@ -33,11 +33,13 @@
 
 namespace wsvisor {
 
-/// (cluster_interest_atom, std::string channel) -> ok_atom: broker -> cluster, the channel got its
-/// first local subscriber; answered once every peer has acknowledged.
-/// (cluster_interest_atom, std::string channel, false): broker -> cluster, it lost its last one.
-/// Also cluster -> cluster: (cluster_interest_atom, std::string node, std::string channel, bool on)
-/// -> ok_atom once the receiving node's broker has been told.
+/// (local_interest_atom, std::string channel, bool on): broker -> cluster. `on`: the channel got
+/// its first local subscriber, asked as a request answered (ok_atom) once every peer has
+/// acknowledged; off: it lost its last one, sent (no answer).
+using local_interest_atom = caf::atom_constant<caf::atom("cl_lintr")>;
+
+/// (cluster_interest_atom, std::string node, std::string channel, bool on) -> ok_atom: cluster ->
+/// a peer's cluster, once the receiving node's broker has been told.
 using cluster_interest_atom = caf::atom_constant<caf::atom("cl_intr")>;
 
 /// (peer_interest_atom, caf::actor peer_cluster, std::string channel, bool on): cluster ->
@@ -78,11 +80,13 @@ using remote_attach_atom = caf::atom_constant<caf::atom("cl_attach")>;
 /// the joined peers' cluster actors and public URLs (a draining registry picks handover targets).
 using handover_targets_atom = caf::atom_constant<caf::atom("cl_targets")>;
 
-/// (cluster_barrier_atom) -> ok_atom: session -> its broker -> the cluster. Answered once every
+/// (local_barrier_atom) -> ok_atom: session -> its broker -> the cluster. Answered once every
 /// peer's broker has echoed (cluster_echo_atom) along the path its publishes take to this node, so
 /// every publish a peer sent here before the barrier has been delivered before the answer.
-/// Also cluster -> peer cluster -> its broker: (cluster_barrier_atom, std::uint64_t token,
-/// caf::actor origin_cluster).
+using local_barrier_atom = caf::atom_constant<caf::atom("cl_lbar")>;
+
+/// (cluster_barrier_atom, std::uint64_t token, caf::actor origin_cluster): cluster -> a peer's
+/// cluster -> its broker, the barrier of local_barrier_atom.
 using cluster_barrier_atom = caf::atom_constant<caf::atom("cl_barrier")>;
 
 /// (cluster_echo_atom, std::uint64_t token): a peer's broker -> the cluster that sent the barrier.
@@ -115,6 +119,10 @@ using handover_atom = caf::atom_constant<caf::atom("s_handover")>;
 /// (drain_atom, duration bound) -> (std::uint64_t handed_over, std::uint64_t failed): node ->
 /// registry, hand every session to live peers, at most a few at a time.
 using drain_atom = caf::atom_constant<caf::atom("s_drain")>;
+
+/// (drain_bound_atom, std::uint64_t generation): registry to itself, the drain of that
+/// generation reached its bound (a finished drain's is ignored).
+using drain_bound_atom = caf::atom_constant<caf::atom("r_dbound")>;
 
 /// A session as handed over between nodes (adopt_session_atom).
 struct session_handover {

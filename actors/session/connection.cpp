@@ -299,7 +299,7 @@ struct connection_state {
   /// the bytes.
   caf::message for_session(caf::message msg) const {
     if (!remote_session_ ||
-        !msg.match_elements<publish_atom, std::string, shared_body, std::uint64_t>())
+        !msg.match_elements<local_publish_atom, std::string, shared_body, std::uint64_t>())
       return msg;
     const auto& body = msg.get_as<shared_body>(2);
     return caf::make_message(publish_atom::value, msg.get_as<std::string>(1),
@@ -383,7 +383,7 @@ struct connection_state {
           } else if constexpr (std::is_same_v<frame_type, proto::unsubscribe>) {
             to_session(caf::make_message(unsubscribe_atom::value, std::move(f.channel)));
           } else if constexpr (std::is_same_v<frame_type, proto::publish>) {
-            to_session(caf::make_message(publish_atom::value, std::move(f.channel),
+            to_session(caf::make_message(local_publish_atom::value, std::move(f.channel),
                                          std::move(f.body), f.cseq));
           } else if constexpr (std::is_same_v<frame_type, proto::ack>) {
             to_session(caf::make_message(client_ack_atom::value, f.seq));
@@ -473,7 +473,7 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
         self->state.close_and_quit(code, std::move(reason));
       },
       [self](connection_timer_atom) { self->state.on_timer(); },
-      [self](shutdown_atom, std::uint32_t window_ms) {
+      [self](drain_goaway_atom, std::uint32_t window_ms) {
         self->state.go_away("shutdown", window_ms);
       },
       [self](connection_write_atom, std::string& frame) {

@@ -85,7 +85,7 @@ struct connection_options {
 
 /// The local CAF group (sys.groups().get_local) every connection joins, so
 /// that a draining node reaches all of them with one message:
-/// (shutdown_atom, std::uint32_t window_ms): send the client
+/// (drain_goaway_atom, std::uint32_t window_ms): send the client
 /// `goaway{reason: "shutdown", retry_ms}` with retry_ms drawn uniformly from
 /// [0, window_ms], close with 1001 and quit.
 inline constexpr const char* connections_group = "wsvisor.connections";

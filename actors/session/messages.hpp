@@ -49,9 +49,13 @@ using hello_atom = caf::atom_constant<caf::atom("s_hello")>;
 
 /// (resume_atom, caf::actor connection, transport_ptr, std::string session, std::string token,
 /// std::uint64_t last_seq, client_identity) -> caf::actor session: resume it, or start a new one
-/// with the identity (welcome says which; a new one fails as hello_atom's does). Also registry ->
-/// session, without the id: -> ok_atom | errc::resume_unknown, errc::resume_overflow.
+/// with the identity (welcome says which; a new one fails as hello_atom's does).
 using resume_atom = caf::atom_constant<caf::atom("s_resume")>;
+
+/// (attach_atom, caf::actor connection, transport_ptr, std::string token, std::uint64_t last_seq)
+/// -> ok_atom | errc::resume_unknown | errc::resume_overflow: registry -> the session a resume
+/// names: attach this connection and replay after `last_seq`.
+using attach_atom = caf::atom_constant<caf::atom("s_attach")>;
 
 /// (registry_stats_atom) -> std::uint64_t: sessions alive now, parked ones included (tests,
 /// metrics).
@@ -74,18 +78,18 @@ using registry_settings_atom = caf::atom_constant<caf::atom("reg_set")>;
 // from an earlier connection is dropped.
 
 /// (subscribe_atom, std::string channel): client `subscribe`; the session answers `subscribed`.
-/// Also session -> broker: (subscribe_atom, std::string channel, caf::actor session).
 using subscribe_atom = caf::atom_constant<caf::atom("s_sub")>;
 
 /// (unsubscribe_atom, std::string channel): client `unsubscribe`; answered by `unsubscribed`.
-/// Also session -> broker: (unsubscribe_atom, std::string channel, caf::actor session).
 using unsubscribe_atom = caf::atom_constant<caf::atom("s_unsub")>;
 
-/// (publish_atom, std::string channel, shared_body body, std::uint64_t cseq): client `publish`,
-/// `body` is the encoded `message` body (proto::encode_message_body).
-/// Also session (or the HTTP API) -> broker: (publish_atom, std::string channel, shared_body body)
-/// -> (std::uint64_t sessions_reached, std::string upstream) | errc::upstream_down. A channel
-/// owned by an upstream link goes to that link only: 0 sessions, `upstream` names it.
+/// (local_publish_atom, std::string channel, shared_body body, std::uint64_t cseq): client
+/// `publish` from a connection on this node; `body` is the encoded `message` body
+/// (proto::encode_message_body), shared with the broker's fan-out.
+using local_publish_atom = caf::atom_constant<caf::atom("s_lpub")>;
+
+/// (publish_atom, std::string channel, std::string body, std::uint64_t cseq): client `publish`
+/// from a connection on another node (a session resumed across nodes): the body's bytes.
 using publish_atom = caf::atom_constant<caf::atom("s_pub")>;
 
 /// (client_ack_atom, std::uint64_t seq): client `ack`; trims the replay buffer.
@@ -127,9 +131,11 @@ inline std::int64_t steady_clock_ns() {
 using welcomed_atom = caf::atom_constant<caf::atom("s_welcomed")>;
 
 /// (expire_atom): session to itself, its resume window may have run out (it checks its deadline).
-/// (expire_atom, std::uint64_t generation): registry to itself, the earliest parked record's
-/// window may have run out (a stale generation is ignored).
 using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
+
+/// (parked_expire_atom, std::uint64_t generation): registry to itself, the earliest parked
+/// record's window may have run out (a stale generation is ignored).
+using parked_expire_atom = caf::atom_constant<caf::atom("r_expire")>;
 
 /// (room_atom, std::uint64_t generation): the transport attached at that generation has
 /// drained (transport::when_room); sending the backlog may continue.
@@ -140,22 +146,28 @@ using room_atom = caf::atom_constant<caf::atom("s_room")>;
 // (docs/architecture.md, "Detached sessions"). The broker is the point that
 // orders a session's deliveries while it moves between actor and record.
 
-/// (park_atom, caf::actor registry, std::string id, std::vector<std::string> channels) ->
-/// ok_atom: a detached, idle session -> its broker. In one step the broker takes the session off
-/// those channels, subscribes the registry in its place (a count of parked sessions per channel;
-/// cluster interest unchanged), sends the registry (parked_atom, id, channels) and answers; every
-/// delivery it sent the session before reaches the session before the answer.
-/// Also (park_atom): registry -> a session it restored, sent after the record and whatever
-/// waited for it (at once), or a hold later (a lookup's attach may not come): park again unless
-/// a connection attached since the restore.
+/// (broker_park_atom, caf::actor registry, std::string id, std::vector<std::string> channels)
+/// -> ok_atom: a detached, idle session -> its broker. In one step the broker takes the session
+/// off those channels, subscribes the registry in its place (a count of parked sessions per
+/// channel; cluster interest unchanged), sends the registry (parked_moved_atom, id, channels)
+/// and answers; every delivery it sent the session before reaches the session before the answer.
+using broker_park_atom = caf::atom_constant<caf::atom("b_park")>;
+
+/// (park_atom): registry -> a session it restored, sent after the record and whatever waited
+/// for it (at once), or a hold later (a lookup's attach may not come): park again unless a
+/// connection attached since the restore.
 using park_atom = caf::atom_constant<caf::atom("s_park")>;
 
-/// (parked_atom, std::string id, std::vector<std::string> channels): broker -> registry, the
-/// session `id` was moved: deliveries on those channels from now on are for its record.
+/// (parked_moved_atom, std::string id, std::vector<std::string> channels): broker -> registry,
+/// the session `id` was moved: deliveries on those channels from now on are for its record.
+using parked_moved_atom = caf::atom_constant<caf::atom("r_moved")>;
+
 /// (parked_atom, std::string id, parked_session record): the session -> its registry, after the
 /// broker's answer: its state, with every delivery it got; then it quits.
-/// (parked_atom) -> std::uint64_t: registry, sessions parked now (tests).
 using parked_atom = caf::atom_constant<caf::atom("s_parked")>;
+
+/// (parked_count_atom) -> std::uint64_t: registry, sessions parked now (tests).
+using parked_count_atom = caf::atom_constant<caf::atom("r_pcount")>;
 
 /// (unpark_atom, caf::actor session, std::vector<std::string> channels) -> ok_atom: registry ->
 /// broker, subscribe `session` to those channels in place of one parked session. Every delivery
@@ -173,8 +185,26 @@ using restore_atom = caf::atom_constant<caf::atom("s_restore")>;
 /// is due.
 using connection_timer_atom = caf::atom_constant<caf::atom("c_timer")>;
 
+/// (drain_goaway_atom, std::uint32_t window_ms): the draining node -> every connection, through
+/// `connections_group` (actors/session/connection.hpp): send the client `goaway{reason:
+/// "shutdown", retry_ms}` with retry_ms drawn uniformly from [0, window_ms], close with 1001
+/// and quit.
+using drain_goaway_atom = caf::atom_constant<caf::atom("c_goaway")>;
+
 // -- broker (actors/session/broker.hpp) ----------------------------------------------
-// (subscribe_atom, ...), (unsubscribe_atom, ...), (publish_atom, ...) as above, plus:
+/// (broker_subscribe_atom, std::string channel, caf::actor session) -> ok_atom |
+/// errc::too_many_channels: a session's subscription (answered once the cluster knows, on a
+/// cluster node's first subscriber of the channel).
+using broker_subscribe_atom = caf::atom_constant<caf::atom("b_sub")>;
+
+/// (broker_unsubscribe_atom, std::string channel, caf::actor session): undoes it. No reply.
+using broker_unsubscribe_atom = caf::atom_constant<caf::atom("b_unsub")>;
+
+/// (broker_publish_atom, std::string channel, shared_body body) -> (std::uint64_t
+/// sessions_reached, std::string upstream) | errc::upstream_down: a session's (or the HTTP
+/// API's) publish. A channel owned by an upstream link goes to that link only: 0 sessions,
+/// `upstream` names it.
+using broker_publish_atom = caf::atom_constant<caf::atom("b_pub")>;
 
 /// (fanout_atom, std::string channel, shared_body body): a publish by the server itself (an
 /// upstream link's frame, a state report on `sys.*`): to every subscriber, whoever owns the
@@ -194,8 +224,10 @@ using broker_limit_atom = caf::atom_constant<caf::atom("b_limit")>;
 using disown_channel_atom = caf::atom_constant<caf::atom("b_disown")>;
 
 /// (broker_stats_atom) -> std::uint64_t: channels with at least one subscriber.
-/// (broker_stats_atom, std::string channel) -> std::uint64_t: subscribers of `channel`.
 using broker_stats_atom = caf::atom_constant<caf::atom("b_stats")>;
+
+/// (channel_subscribers_atom, std::string channel) -> std::uint64_t: subscribers of `channel`.
+using channel_subscribers_atom = caf::atom_constant<caf::atom("b_subs")>;
 
 // -- broker -> the owner of a channel (own_channel_atom; an upstream) ---------
 
@@ -218,18 +250,24 @@ using admin_list_atom = caf::atom_constant<caf::atom("adm_list")>;
 
 /// (admin_info_atom, std::string id) -> session_info | errc::unknown_session: registry, what the
 /// session is now (answered from the record of a parked one, else by the session).
-/// Also registry -> session: (admin_info_atom) -> session_info.
 using admin_info_atom = caf::atom_constant<caf::atom("adm_info")>;
 
 /// (admin_end_atom, std::string id) -> ok_atom | errc::unknown_session: registry, end the session
-/// now; an attached client is closed with 4410. Also registry -> session: (admin_end_atom) ->
-/// ok_atom | errc::session_parked.
+/// now; an attached client is closed with 4410.
 using admin_end_atom = caf::atom_constant<caf::atom("adm_end")>;
 
 /// (admin_cut_atom, std::string id) -> ok_atom | errc::not_attached | errc::unknown_session:
 /// registry, close the session's connection with 4411 and detach it (the client may resume).
-/// Also registry -> session: (admin_cut_atom) -> ok_atom | errc::not_attached.
 using admin_cut_atom = caf::atom_constant<caf::atom("adm_cut")>;
+
+/// (session_info_atom) -> session_info: registry -> session, for admin_info_atom.
+using session_info_atom = caf::atom_constant<caf::atom("s_info")>;
+
+/// (session_end_atom) -> ok_atom | errc::session_parked: registry -> session, for admin_end_atom.
+using session_end_atom = caf::atom_constant<caf::atom("s_end")>;
+
+/// (session_cut_atom) -> ok_atom | errc::not_attached: registry -> session, for admin_cut_atom.
+using session_cut_atom = caf::atom_constant<caf::atom("s_cut")>;
 
 /// (admin_channels_atom, std::string after, std::uint64_t limit) -> (std::vector<channel_info>,
 /// bool more): broker, up to `limit` channels named above `after`, by name.

@@ -171,7 +171,7 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
       },
       [self](adopt_session_atom, session_handover& h) { return on_adopt_session(self, h); },
       // -- parking (actors/session/registry_state.hpp) --
-      [self](parked_atom, const std::string& id, std::vector<std::string>& channels) {
+      [self](parked_moved_atom, const std::string& id, std::vector<std::string>& channels) {
         self->state.on_notice(id, std::move(channels));
       },
       [self](parked_atom, const std::string& id, parked_session& rec) {
@@ -181,14 +181,14 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
              std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
         self->state.on_delivery(channel, body, origin, counter, accepted);
       },
-      [self](expire_atom, std::uint64_t generation) {
+      [self](parked_expire_atom, std::uint64_t generation) {
         auto& st = self->state;
         if (generation == st.expiry_generation_) st.expire_due();
       },
-      [self](parked_atom) { return static_cast<std::uint64_t>(self->state.lot_.queued()); },
+      [self](parked_count_atom) { return static_cast<std::uint64_t>(self->state.lot_.queued()); },
       // -- drain --
       [self](drain_atom, duration bound) { return on_drain(self, bound); },
-      [self](drain_atom, std::uint64_t generation) {
+      [self](drain_bound_atom, std::uint64_t generation) {
         return on_drain_bound_passed(self, generation);
       },
       [self](registry_settings_atom, registry_settings& settings) {

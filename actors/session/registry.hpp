@@ -43,7 +43,7 @@
 ///   for sessions made from now on (limits.channels goes on to the broker); sessions alive keep
 ///   theirs. limits.sessions applies to the next new session.
 /// - (registry_stats_atom) -> std::uint64_t sessions alive (parked ones included)
-/// - (parked_atom) -> std::uint64_t sessions parked now
+/// - (parked_count_atom) -> std::uint64_t sessions parked now
 /// - (cluster_lookup_atom, std::string session, std::string token) -> caf::actor |
 ///   errc::session_expired | errc::resume_unknown: a peer's cluster looks for
 ///   one of our sessions (the token is checked by the session on attach, and by
@@ -52,7 +52,7 @@
 ///   the admin API's page of this node's sessions, by id (null actor: parked).
 /// - (admin_info_atom | admin_end_atom | admin_cut_atom, std::string id) -> as the session
 ///   answers, or from the record of a parked one | errc::unknown_session.
-/// - from the broker and its sessions: parked_atom, deliver_atom (parking).
+/// - from the broker and its sessions: parked_moved_atom, parked_atom, deliver_atom (parking).
 /// Never blocks; every request it makes (to a session, the broker, the cluster) has an
 /// error handler.
 

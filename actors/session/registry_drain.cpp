@@ -36,7 +36,7 @@ void registry_state::start_drain(caf::typed_response_promise<std::uint64_t, std:
   run.bound = bound;
   log::info(*log_, "draining", {{"sessions", run.queue.size()}, {"peers", run.clusters.size()}});
   drain_ = std::move(run);
-  self_->delayed_send(self_, bound, drain_atom::value, drain_->generation);
+  self_->delayed_send(self_, bound, drain_bound_atom::value, drain_->generation);
   pump_drain();
 }
 

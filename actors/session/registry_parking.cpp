@@ -168,7 +168,7 @@ void registry_state::arm_expiry() {
   expiry_armed_ = due;
   auto now = std::chrono::steady_clock::now();
   auto delay = due > now ? std::chrono::ceil<duration>(due - now) : duration{0};
-  self_->delayed_send(self_, delay, expire_atom::value, ++expiry_generation_);
+  self_->delayed_send(self_, delay, parked_expire_atom::value, ++expiry_generation_);
 }
 
 void registry_state::expire_due() {

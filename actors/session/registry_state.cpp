@@ -161,7 +161,7 @@ void registry_state::resume(resume_request r) {
   }
   auto session = slot->actor;
   auto* self = self_;
-  self->request(session, caf::infinite, resume_atom::value, r.conn, r.transport, r.token,
+  self->request(session, caf::infinite, attach_atom::value, r.conn, r.transport, r.token,
                 r.last_seq)
       .then(
           [self, rp = r.rp, session](caf::ok_atom) mutable {
@@ -262,7 +262,7 @@ void registry_state::info(caf::response_promise rp, std::string id) {
   auto again = [this, rp, id] { info(rp, id); };
   if (deferred(*slot, again)) return;
   if (slot->parked) return rp.deliver(slot->parked->rec.info(id));
-  ask_actor<session_info>(*this, rp, id, slot->actor, admin_info_atom::value, again);
+  ask_actor<session_info>(*this, rp, id, slot->actor, session_info_atom::value, again);
 }
 
 void registry_state::end(caf::response_promise rp, std::string id) {
@@ -275,7 +275,7 @@ void registry_state::end(caf::response_promise rp, std::string id) {
     forget(id);
     return rp.deliver(caf::ok_atom::value);
   }
-  ask_actor<caf::ok_atom>(*this, rp, id, slot->actor, admin_end_atom::value, again);
+  ask_actor<caf::ok_atom>(*this, rp, id, slot->actor, session_end_atom::value, again);
 }
 
 void registry_state::cut(caf::response_promise rp, std::string id) {
@@ -284,7 +284,7 @@ void registry_state::cut(caf::response_promise rp, std::string id) {
   auto again = [this, rp, id] { cut(rp, id); };
   if (deferred(*slot, again)) return;
   if (slot->parked) return rp.deliver(make_error(errc::not_attached, id));
-  ask_actor<caf::ok_atom>(*this, rp, id, slot->actor, admin_cut_atom::value, again);
+  ask_actor<caf::ok_atom>(*this, rp, id, slot->actor, session_cut_atom::value, again);
 }
 
 // -- expired sessions and the admin list ------------------------------------------

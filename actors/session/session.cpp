@@ -50,7 +50,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
 caf::behavior running(session_actor* self) {
   auto& st = self->state;
   return {
-      [&st](resume_atom, caf::actor& conn, transport_ptr& transport, const std::string& token,
+      [&st](attach_atom, caf::actor& conn, transport_ptr& transport, const std::string& token,
             std::uint64_t last_seq) {
         return st.resume(std::move(conn), std::move(transport), nullptr, token, last_seq);
       },
@@ -60,9 +60,8 @@ caf::behavior running(session_actor* self) {
       [&st](welcomed_atom) { return st.on_welcomed(); },
       [&st](subscribe_atom, const std::string& channel) { st.on_subscribe(channel); },
       [&st](unsubscribe_atom, const std::string& channel) { st.on_unsubscribe(channel); },
-      [&st](publish_atom, const std::string& channel, const shared_body& body, std::uint64_t cseq) {
-        st.publish(channel, body, cseq);
-      },
+      [&st](local_publish_atom, const std::string& channel, const shared_body& body,
+            std::uint64_t cseq) { st.publish(channel, body, cseq); },
       [&st](publish_atom, const std::string& channel, const std::string& body, std::uint64_t cseq) {
         // From a connection on another node: the body crossed as bytes.
         st.publish(channel, std::make_shared<const std::string>(body), cseq);
@@ -89,9 +88,9 @@ caf::behavior running(session_actor* self) {
         return st.on_handoff_subscription(channel, on);
       },
       [&st](room_atom, std::uint64_t generation) { st.on_room(generation); },
-      [&st](admin_info_atom) { return st.info(); },
-      [&st](admin_end_atom) { return st.on_admin_end(); },
-      [&st](admin_cut_atom) { return st.cut(); },
+      [&st](session_info_atom) { return st.info(); },
+      [&st](session_end_atom) { return st.on_admin_end(); },
+      [&st](session_cut_atom) { return st.cut(); },
       [&st](expire_atom) { st.expiry_due(); },
       [&st](park_atom) { st.on_park_request(); },
   };

@@ -29,32 +29,34 @@
 ///
 /// Message interface (atoms in actors/messages.hpp):
 /// - from its current connection: (subscribe_atom, channel), (unsubscribe_atom,
-///   channel), (publish_atom, channel, body, cseq), (client_ack_atom, seq), (bye_atom);
+///   channel), (local_publish_atom, channel, body, cseq) or, from a connection on another
+///   node, (publish_atom, channel, bytes, cseq), (client_ack_atom, seq), (bye_atom);
 /// - from the registry: (welcomed_atom) -> caf::actor, this session: answered
-///   after the first welcome was written; (resume_atom, caf::actor connection, transport_ptr,
+///   after the first welcome was written; (attach_atom, caf::actor connection, transport_ptr,
 ///   token, last_seq) -> ok_atom | errc::resume_unknown | errc::resume_overflow. On ok the welcome
 ///   and the replay have been written to the new transport;
 /// - from the broker: (deliver_atom, channel, body);
 /// - from itself: (expire_atom): at most one pending; the resume window is a
 ///   deadline it checks (a later detach moves it).
-/// - parking: (park_atom, ...) -> ok_atom to the broker, then (parked_atom, id,
+/// - parking: (broker_park_atom, ...) -> ok_atom to the broker, then (parked_atom, id,
 ///   parked_session) to the registry. While it waits for the broker, a resume,
-///   remote_attach, handover or admin_end is refused with errc::session_parked (the
+///   remote_attach, handover or session_end is refused with errc::session_parked (the
 ///   registry asks the record's next actor instead).
 /// - restoring (spawned with `restoring`): (restore_atom, parked_session,
 ///   token) from the registry first; deliveries before it are held and
 ///   appended after the record, anything else waits in the mailbox. Then
 ///   (park_atom) from the registry, behind what it unparked the session for:
 ///   park again unless a connection attached since the restore.
-/// - from the admin API: (admin_info_atom) -> session_info; (admin_end_atom) ->
-///   ok_atom: ends at once, an attached client closed with 4410; (admin_cut_atom)
+/// - from the registry, for the admin API: (session_info_atom) -> session_info; (session_end_atom)
+/// ->
+///   ok_atom: ends at once, an attached client closed with 4410; (session_cut_atom)
 ///   -> ok_atom | errc::not_attached: its connection is closed with 4411 and
 ///   the session detaches as after any lost connection.
 /// - during a drain, from the registry: (handover_atom, target_cluster, url,
 ///   retry_ms) -> ok_atom: the session is re-created on the target
 ///   (adopt_session_atom), forwards what it gets meanwhile (handoff_delivery_atom) and its
 ///   client's subscription changes (handoff_subscription_atom, confirmed), waits
-///   for a broker barrier (cluster_barrier_atom) so nothing published before the
+///   for a broker barrier (local_barrier_atom) so nothing published before the
 ///   successor's subscriptions took effect is missing, says
 ///   handoff_done_atom, sends its client `goaway` with `url` and ends.
 

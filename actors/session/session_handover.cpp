@@ -139,7 +139,7 @@ void session_state::start_barrier() {
     if (st.barrier_stale_ || st.unconfirmed_subs_ > 0) return st.start_barrier();
     st.finish_handover();
   };
-  self->request(broker_, peer_timeout_ * 2, cluster_barrier_atom::value)
+  self->request(broker_, peer_timeout_ * 2, local_barrier_atom::value)
       .then([after](caf::ok_atom) { after(); }, [after](caf::error&) { after(); });
 }
 
@@ -180,7 +180,7 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
   // node sends this node the session's channels.
   resubscribing_ = channels_.size();
   for (auto& channel : channels_)
-    self->request(broker_, caf::infinite, subscribe_atom::value, channel,
+    self->request(broker_, caf::infinite, broker_subscribe_atom::value, channel,
                   caf::actor_cast<caf::actor>(self))
         .then([self](caf::ok_atom) { self->state.resubscribed(); },
               [self, channel](caf::error& err) {
@@ -245,12 +245,13 @@ caf::result<caf::ok_atom> session_state::on_handoff_subscription(const std::stri
   if (!adopting_) return caf::ok_atom::value;
   if (!on) {
     if (channels_.erase(channel) > 0)
-      self->send(broker_, unsubscribe_atom::value, channel, caf::actor_cast<caf::actor>(self));
+      self->send(broker_, broker_unsubscribe_atom::value, channel,
+                 caf::actor_cast<caf::actor>(self));
     return caf::ok_atom::value;
   }
   if (!channels_.insert(channel).second) return caf::ok_atom::value;
   auto rp = self->make_response_promise<caf::ok_atom>();
-  self->request(broker_, caf::infinite, subscribe_atom::value, channel,
+  self->request(broker_, caf::infinite, broker_subscribe_atom::value, channel,
                 caf::actor_cast<caf::actor>(self))
       .then(
           [rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },

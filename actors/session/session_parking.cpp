@@ -35,7 +35,8 @@ bool session_state::try_park() {
   parking_ = true;
   auto* self = self_;
   std::vector<std::string> channels{channels_.begin(), channels_.end()};
-  self->request(broker_, caf::infinite, park_atom::value, registry_, id_, std::move(channels))
+  self->request(broker_, caf::infinite, broker_park_atom::value, registry_, id_,
+                std::move(channels))
       .then([self](caf::ok_atom) { self->state.hand_record(); },
             // The broker is gone (the registry ends with it).
             [self](caf::error& err) { self->quit(std::move(err)); });

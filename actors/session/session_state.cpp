@@ -108,7 +108,7 @@ void session_state::say_held_back() {
 
 void session_state::leave_channels() {
   auto me = caf::actor_cast<caf::actor>(self_);
-  for (auto& channel : channels_) self_->send(broker_, unsubscribe_atom::value, channel, me);
+  for (auto& channel : channels_) self_->send(broker_, broker_unsubscribe_atom::value, channel, me);
 }
 
 void session_state::end(std::uint16_t code, std::string close_reason, std::string_view why) {
@@ -273,7 +273,7 @@ void session_state::publish(const std::string& channel, const shared_body& body,
   }
   auto ticket = expect_answer(cseq);
   auto* self = self_;
-  self->request(broker_, caf::infinite, publish_atom::value, channel, body)
+  self->request(broker_, caf::infinite, broker_publish_atom::value, channel, body)
       .then(
           [self, ticket, cseq](std::uint64_t, const std::string&) {
             if (auto& m = self->state.metrics_) m->received_client.inc();
@@ -314,7 +314,7 @@ std::optional<std::string> session_state::decide_subscribe(const std::string& ch
   // the subscription: `subscribed` means publishes from now on arrive.
   if (ticket == 0) ticket = expect_answer(0);
   auto* self = self_;
-  self->request(broker_, caf::infinite, subscribe_atom::value, channel,
+  self->request(broker_, caf::infinite, broker_subscribe_atom::value, channel,
                 caf::actor_cast<caf::actor>(self))
       .then(
           [self, ticket, channel](caf::ok_atom) {
@@ -437,7 +437,8 @@ void session_state::on_subscribe(const std::string& channel) {
 void session_state::on_unsubscribe(const std::string& channel) {
   if (!from_current()) return;
   if (channels_.erase(channel) > 0) {
-    self_->send(broker_, unsubscribe_atom::value, channel, caf::actor_cast<caf::actor>(self_));
+    self_->send(broker_, broker_unsubscribe_atom::value, channel,
+                caf::actor_cast<caf::actor>(self_));
     forward_sub(channel, false);
   }
   reply(proto::encode_unsubscribed(channel));

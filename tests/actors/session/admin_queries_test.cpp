@@ -185,7 +185,7 @@ TEST_F(AdminQueries, AParkedSessionIsListedReportedCutAndEndedFromItsRecord) {
   caf::scoped_actor self{sys_};
   auto parked = [&] {
     std::uint64_t n = 0;
-    self->request(registry_, 5s, parked_atom::value)
+    self->request(registry_, 5s, parked_count_atom::value)
         .receive([&](std::uint64_t x) { n = x; },
                  [](caf::error& err) { ADD_FAILURE() << to_string(err); });
     return n;

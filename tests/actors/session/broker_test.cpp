@@ -52,14 +52,16 @@ class Broker : public ::testing::Test {
   }
 
   std::uint64_t channels() { return ask(broker_stats_atom::value); }
-  std::uint64_t subscribers(const std::string& ch) { return ask(broker_stats_atom::value, ch); }
+  std::uint64_t subscribers(const std::string& ch) {
+    return ask(channel_subscribers_atom::value, ch);
+  }
 
   void sub(const caf::actor& who, const std::string& ch) {
-    caf::anon_send(broker_, subscribe_atom::value, ch, who);
+    caf::anon_send(broker_, broker_subscribe_atom::value, ch, who);
   }
 
   void unsub(const caf::actor& who, const std::string& ch) {
-    caf::anon_send(broker_, unsubscribe_atom::value, ch, who);
+    caf::anon_send(broker_, broker_unsubscribe_atom::value, ch, who);
   }
 
   /// The next delivery to `self`; fails the test if none arrives.
@@ -88,9 +90,9 @@ TEST_F(Broker, FansOutTheSameBodyToEverySubscriberOfTheChannel) {
   sub(b, "news");
   sub(c, "other");
   auto body = std::make_shared<const std::string>(R"("channel":"news","data":1})");
-  caf::anon_send(broker_, publish_atom::value, std::string{"news"}, shared_body{body});
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"news"}, shared_body{body});
   auto other = std::make_shared<const std::string>(R"("channel":"other","data":2})");
-  caf::anon_send(broker_, publish_atom::value, std::string{"other"}, shared_body{other});
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"other"}, shared_body{other});
   EXPECT_EQ(delivery(a, "news").get(), body.get());
   EXPECT_EQ(delivery(b, "news").get(), body.get());
   // c's first delivery is the second publish: it never saw the first.
@@ -102,7 +104,7 @@ TEST_F(Broker, StampsEachDeliveryWithWhenItTookThePublish) {
   sub(a, "news");
   EXPECT_EQ(subscribers("news"), 1u);
   auto before = steady_clock_ns();
-  caf::anon_send(broker_, publish_atom::value, std::string{"news"},
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"news"},
                  shared_body{std::make_shared<const std::string>(R"("channel":"news","data":1})")});
   std::int64_t accepted = 0;
   a->receive([&](deliver_atom, const std::string&, const shared_body&, std::uint64_t, std::uint64_t,
@@ -121,8 +123,8 @@ TEST_F(Broker, SubscribingTwiceDeliversOnce) {
   EXPECT_EQ(subscribers("news"), 1u);
   auto first = std::make_shared<const std::string>("1");
   auto second = std::make_shared<const std::string>("2");
-  caf::anon_send(broker_, publish_atom::value, std::string{"news"}, shared_body{first});
-  caf::anon_send(broker_, publish_atom::value, std::string{"news"}, shared_body{second});
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"news"}, shared_body{first});
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"news"}, shared_body{second});
   EXPECT_EQ(delivery(a, "news").get(), first.get());
   EXPECT_EQ(delivery(a, "news").get(), second.get());
 }
@@ -136,10 +138,10 @@ TEST_F(Broker, UnsubscribingStopsDeliveryAndErasesEmptyChannels) {
   unsub(a, "never");
   EXPECT_EQ(channels(), 1u);
   EXPECT_EQ(subscribers("x"), 0u);
-  caf::anon_send(broker_, publish_atom::value, std::string{"x"},
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"x"},
                  shared_body{std::make_shared<const std::string>("x")});
   auto y = std::make_shared<const std::string>("y");
-  caf::anon_send(broker_, publish_atom::value, std::string{"y"}, shared_body{y});
+  caf::anon_send(broker_, broker_publish_atom::value, std::string{"y"}, shared_body{y});
   EXPECT_EQ(delivery(a, "y").get(), y.get());
   unsub(a, "y");
   EXPECT_EQ(channels(), 0u);
@@ -162,7 +164,7 @@ TEST_F(Broker, RemovesADeadSubscriberFromEveryChannel) {
   EXPECT_EQ(subscribers("b"), 0u);
 }
 
-// -- parking (park_atom, unpark_atom) ----------------------------------------
+// -- parking (broker_park_atom, unpark_atom) ----------------------------------------
 
 TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsUnparked) {
   caf::scoped_actor session{sys_};
@@ -175,21 +177,21 @@ TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsU
   EXPECT_EQ(subscribers("news"), 2u);
   auto publish = [&](const std::string& channel, const std::string& text) {
     auto body = std::make_shared<const std::string>(text);
-    caf::anon_send(broker_, publish_atom::value, channel, shared_body{body});
+    caf::anon_send(broker_, broker_publish_atom::value, channel, shared_body{body});
     return body;
   };
   auto first = publish("news", "1");
   EXPECT_EQ(delivery(session, "news").get(), first.get());
   bool parked = false;
   session
-      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry}, std::string{"id1"},
-                std::vector<std::string>{"news", "x"})
+      ->request(broker_, await_timeout, broker_park_atom::value, caf::actor{registry},
+                std::string{"id1"}, std::vector<std::string>{"news", "x"})
       .receive([&](caf::ok_atom) { parked = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   ASSERT_TRUE(parked);
   // The notice came before the answer.
   registry->receive(
-      [&](parked_atom, const std::string& id, const std::vector<std::string>& channels) {
+      [&](parked_moved_atom, const std::string& id, const std::vector<std::string>& channels) {
         EXPECT_EQ(id, "id1");
         EXPECT_EQ(channels, (std::vector<std::string>{"news", "x"}));
       },
@@ -221,8 +223,8 @@ TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsU
   caf::scoped_actor lonely{sys_};
   sub(lonely, "y");
   lonely
-      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry}, std::string{"id2"},
-                std::vector<std::string>{"y"})
+      ->request(broker_, await_timeout, broker_park_atom::value, caf::actor{registry},
+                std::string{"id2"}, std::vector<std::string>{"y"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers("y"), 1u);
   registry
@@ -256,9 +258,10 @@ std::string next_forward(caf::scoped_actor& peer) {
 /// `channel` any more.
 void expect_interest_withdrawn(caf::scoped_actor& cluster, const std::string& channel) {
   cluster->receive(
-      [&](cluster_interest_atom, const std::string& ch, bool on) {
+      [&](local_interest_atom, const std::string& ch, bool on) {
         EXPECT_EQ(ch, channel);
         EXPECT_FALSE(on);
+        return caf::ok_atom::value;
       },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not told"; });
 }
@@ -322,13 +325,14 @@ TEST_F(Broker, AFirstLocalSubscriberIsConfirmedOnlyAfterTheCluster) {
   sys_.registry().put(cluster_name, caf::actor{cluster});
   caf::scoped_actor who{sys_};
   bool confirmed = false;
-  auto pending = who->request(broker_, await_timeout, subscribe_atom::value, std::string{"news"},
-                              caf::actor{who});
+  auto pending = who->request(broker_, await_timeout, broker_subscribe_atom::value,
+                              std::string{"news"}, caf::actor{who});
   // The cluster is asked first; until it answers, the subscriber gets nothing.
   caf::response_promise rp;
   cluster->receive(
-      [&](cluster_interest_atom, const std::string& channel) {
+      [&](local_interest_atom, const std::string& channel, bool on) {
         EXPECT_EQ(channel, "news");
+        EXPECT_TRUE(on);
         rp = cluster->make_response_promise();
       },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
@@ -349,18 +353,18 @@ TEST_F(Broker, AChannelWhoseSubscribersAllParkedKeepsItsClusterInterest) {
   sys_.registry().put(cluster_name, caf::actor{cluster});
   caf::scoped_actor session{sys_};
   caf::scoped_actor registry{sys_};
-  auto pending = session->request(broker_, await_timeout, subscribe_atom::value,
+  auto pending = session->request(broker_, await_timeout, broker_subscribe_atom::value,
                                   std::string{"news"}, caf::actor{session});
   cluster->receive(
-      [&](cluster_interest_atom, const std::string&) { return caf::ok_atom::value; },
+      [&](local_interest_atom, const std::string&, bool) { return caf::ok_atom::value; },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
   pending.receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   session
-      ->request(broker_, await_timeout, park_atom::value, caf::actor{registry}, std::string{"id1"},
-                std::vector<std::string>{"news"})
+      ->request(broker_, await_timeout, broker_park_atom::value, caf::actor{registry},
+                std::string{"id1"}, std::vector<std::string>{"news"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   // Anything the broker told the cluster while parking is queued by now.
-  cluster->receive([](cluster_interest_atom, const std::string&,
+  cluster->receive([](local_interest_atom, const std::string&,
                       bool) { ADD_FAILURE() << "interest withdrawn for a parked subscriber"; },
                    caf::after(std::chrono::milliseconds{0}) >> [] {});
   // The record expires: the last subscriber is gone.

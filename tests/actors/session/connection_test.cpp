@@ -73,7 +73,7 @@ TEST_F(Connection, JoinsTheGroupItIsGivenWhereADrainsShutdownReachesIt) {
   auto& c = connect();
   hello(c);
   group.get()->enqueue(nullptr, caf::make_message_id(),
-                       caf::make_message(shutdown_atom::value, std::uint32_t{0}), nullptr);
+                       caf::make_message(drain_goaway_atom::value, std::uint32_t{0}), nullptr);
   auto goaway = c.expect("goaway");
   EXPECT_EQ(str(goaway, "reason"), "shutdown");
   auto closed = c.await_close();

@@ -78,7 +78,7 @@ class Parking : public SessionFixture {
   std::uint64_t parked() {
     std::uint64_t out = 0;
     caf::scoped_actor self{sys_};
-    self->request(registry_, await_timeout, parked_atom::value)
+    self->request(registry_, await_timeout, parked_count_atom::value)
         .receive([&](std::uint64_t n) { out = n; },
                  [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
     return out;
@@ -387,8 +387,9 @@ TEST_F(Parking, AnAdoptedSessionParksOnceItsResubscribeIsConfirmedAfterItsPredec
   // The first local subscriber of "news" waits for the cluster's peers.
   caf::response_promise interest;
   cluster->receive(
-      [&](cluster_interest_atom, const std::string& channel) {
+      [&](local_interest_atom, const std::string& channel, bool on) {
         EXPECT_EQ(channel, "news");
+        EXPECT_TRUE(on);
         interest = cluster->make_response_promise();
       },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "the cluster was not asked"; });
@@ -445,7 +446,7 @@ TEST_F(Parking, ADrainHandsAParkedSessionOverWithItsRecord) {
   for (auto& rp : adopts) rp.deliver(caf::actor{successor});
   // Each handover waits for a broker barrier, which asks the cluster.
   for (int i = 0; i < 2; ++i)
-    cluster->receive([](cluster_barrier_atom) { return caf::ok_atom::value; },
+    cluster->receive([](local_barrier_atom) { return caf::ok_atom::value; },
                      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no barrier"; });
   for (int i = 0; i < 2; ++i)
     successor->receive([](handoff_done_atom, std::uint64_t) {},

@@ -76,9 +76,8 @@ caf::behavior own_cluster(caf::event_based_actor*, caf::actor peer) {
       [peer](handover_targets_atom) {
         return caf::make_message(std::vector<caf::actor>{peer}, std::vector<std::string>{peer_url});
       },
-      [](cluster_barrier_atom) { return caf::ok_atom::value; },
-      [](cluster_interest_atom, const std::string&) { return caf::ok_atom::value; },
-      [](cluster_interest_atom, const std::string&, bool) {},
+      [](local_barrier_atom) { return caf::ok_atom::value; },
+      [](local_interest_atom, const std::string&, bool) { return caf::ok_atom::value; },
       [](broker_joined_atom) {},
   };
 }
@@ -190,7 +189,7 @@ TEST_F(RegistryDrain, AParkedSessionIsUnparkedAndHandedOverToo) {
   caf::scoped_actor self{sys_};
   ASSERT_TRUE(eventually([&] {
     std::uint64_t parked = 0;
-    self->request(registry_, await_timeout, parked_atom::value)
+    self->request(registry_, await_timeout, parked_count_atom::value)
         .receive([&](std::uint64_t n) { parked = n; }, [](caf::error&) {});
     return parked == 1;
   }));

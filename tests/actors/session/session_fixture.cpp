@@ -135,7 +135,7 @@ std::uint64_t SessionFixture::subscribers(const std::string& channel) {
     ADD_FAILURE() << "no broker registered";
     return 0;
   }
-  return ask(sys_, broker, broker_stats_atom::value, channel);
+  return ask(sys_, broker, channel_subscribers_atom::value, channel);
 }
 
 void SessionFixture::settle(const caf::actor& whom) {

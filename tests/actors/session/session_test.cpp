@@ -320,7 +320,7 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   EXPECT_EQ(subscribed_channel(*old_t), "a");
   bool resumed = false;
   new_conn
-      ->request(session, await_timeout, resume_atom::value, caf::actor{new_conn},
+      ->request(session, await_timeout, attach_atom::value, caf::actor{new_conn},
                 transport_ptr{new_t}, std::string{"tok1"}, std::uint64_t{0})
       .receive([&](caf::ok_atom) { resumed = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
@@ -396,7 +396,7 @@ TEST_F(SessionAlone,
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   ASSERT_TRUE(ready);
   std::uint64_t subscribers = 0;
-  self->request(broker, await_timeout, broker_stats_atom::value, std::string{"c"})
+  self->request(broker, await_timeout, channel_subscribers_atom::value, std::string{"c"})
       .receive([&](std::uint64_t n) { subscribers = n; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers, 1u);
@@ -422,14 +422,14 @@ TEST_F(SessionAlone,
       .receive([&](caf::ok_atom) { confirmed = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_TRUE(confirmed);
-  self->request(broker, await_timeout, broker_stats_atom::value, std::string{"d"})
+  self->request(broker, await_timeout, channel_subscribers_atom::value, std::string{"d"})
       .receive([&](std::uint64_t n) { subscribers = n; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers, 1u);
   predecessor->send(session, handoff_done_atom::value, std::uint64_t{6});
   auto t = std::make_shared<fake_transport>();
   bool resumed = false;
-  self->request(session, await_timeout, resume_atom::value, caf::actor{self}, transport_ptr{t},
+  self->request(session, await_timeout, attach_atom::value, caf::actor{self}, transport_ptr{t},
                 std::string{"tok"}, std::uint64_t{0})
       .receive([&](caf::ok_atom) { resumed = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });

@@ -91,13 +91,13 @@ class Upstreams : public ::testing::Test {
   }
 
   void subscribe(caf::scoped_actor& who, const std::string& channel) {
-    caf::anon_send(broker_, subscribe_atom::value, channel, caf::actor{who});
+    caf::anon_send(broker_, broker_subscribe_atom::value, channel, caf::actor{who});
   }
 
   publish_answer publish(const std::string& channel, const std::string& data_json) {
     publish_answer out;
     caf::scoped_actor self{sys_};
-    self->request(broker_, await_timeout, publish_atom::value, channel,
+    self->request(broker_, await_timeout, broker_publish_atom::value, channel,
                   proto::encode_message_body(channel, data_json))
         .receive(
             [&](std::uint64_t n, std::string& upstream) {
