@@ -11,6 +11,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/params_encoded_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
 
 #include "protocol/codec.hpp"
 
@@ -208,38 +212,40 @@ bool listed(std::string_view allow, std::string_view method) {
 // Reads `limit`, `after`, `scope` and (with `states`) `state` from a query;
 // other parameters are ignored. Returns the 400 answer for a bad value.
 std::optional<api_answer> read_query(std::string_view query, admin_request& req, bool states) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    auto key = pair.substr(0, eq);
-    auto value = percent_decoded(
-        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
-    if (!value) return error_answer(400, "bad_request", "malformed %-escape in the query");
+  if (query.empty()) return std::nullopt;
+  // Boost.URL 1.81's parse_query reads its argument up to a NUL (strlen):
+  // the query is a view into the HTTP parser's buffer, so it gets a copy.
+  const std::string terminated{query};
+  auto params = boost::urls::parse_query(terminated);
+  if (!params) return error_answer(400, "bad_request", "malformed query (a bad %-escape?)");
+  // application/x-www-form-urlencoded: '+' is a space.
+  boost::urls::encoding_opts form{true};
+  for (auto param : *params) {
+    auto key = param.key.decode(form);
+    auto value = param.value.decode(form);
     if (key == "limit") {
       std::uint64_t n = 0;
       bool digits =
-          !value->empty() && value->size() <= 4 &&
-          std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (digits) n = std::stoull(*value);
+          !value.empty() && value.size() <= 4 &&
+          std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (digits) n = std::stoull(value);
       if (!digits || n < 1 || n > admin_max_limit)
         return error_answer(400, "bad_request",
                             "limit must be 1 to " + std::to_string(admin_max_limit));
       req.limit = n;
     } else if (key == "after") {
-      if (value->size() > max_cursor)
+      if (value.size() > max_cursor)
         return error_answer(400, "bad_request",
                             "after is longer than " + std::to_string(max_cursor) + " characters");
-      req.after = std::move(*value);
+      req.after = std::move(value);
     } else if (key == "scope") {
-      if (*value != "node" && *value != "cluster")
+      if (value != "node" && value != "cluster")
         return error_answer(400, "bad_request", "scope must be node or cluster");
-      req.cluster_scope = *value == "cluster";
+      req.cluster_scope = value == "cluster";
     } else if (key == "state" && states) {
-      if (*value != "attached" && *value != "detached")
+      if (value != "attached" && value != "detached")
         return error_answer(400, "bad_request", "state must be attached or detached");
-      req.state = std::move(*value);
+      req.state = std::move(value);
     }
   }
   return std::nullopt;
@@ -248,27 +254,10 @@ std::optional<api_answer> read_query(std::string_view query, admin_request& req,
 }  // namespace
 
 std::optional<std::string> percent_decoded(std::string_view text, bool plus_is_space) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else if (text[i] != '%') {
-      out += text[i];
-    } else {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-  }
-  return out;
+  const std::string terminated{text};  // as in read_query: Boost.URL 1.81 reads up to a NUL
+  auto pct = boost::urls::make_pct_string_view(terminated);
+  if (!pct) return std::nullopt;
+  return pct->decode(boost::urls::encoding_opts{plus_is_space});
 }
 
 bool is_admin_path(std::string_view path) {

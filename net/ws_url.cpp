@@ -1,8 +1,13 @@
 #include "net/ws_url.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include <charconv>
+#include <cstdint>
 #include <string_view>
+#include <system_error>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/scheme.hpp>
+#include <boost/url/url_view.hpp>
 
 namespace wsvisor::net {
 
@@ -18,65 +23,53 @@ std::string ws_url::host_header() const {
 }
 
 std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error) {
-  constexpr std::string_view ws = "ws://";
-  constexpr std::string_view wss = "wss://";
-  std::string_view rest{url};
+  auto parsed = boost::urls::parse_uri(boost::urls::string_view{url.data(), url.size()});
+  if (!parsed) {
+    error = "malformed URL (" + parsed.error().message() + "): " + url;
+    return std::nullopt;
+  }
+  const auto& u = *parsed;
   ws_url out;
-  if (rest.starts_with(wss)) {
+  if (u.scheme_id() == boost::urls::scheme::wss) {
     out.tls = true;
-    rest.remove_prefix(wss.size());
-  } else if (rest.starts_with(ws)) {
-    rest.remove_prefix(ws.size());
-  } else {
+  } else if (u.scheme_id() != boost::urls::scheme::ws) {
     error = "URL must start with ws:// or wss://: " + url;
     return std::nullopt;
   }
-  auto slash = rest.find_first_of("/?");
-  auto authority = rest.substr(0, slash);
-  // A bare query gets its "/" prepended (built, not insert()ed: GCC 12 at -O3
-  // reports a false -Wrestrict on the insert, GCC bug 105329).
-  if (slash == std::string_view::npos) {
-    out.target = "/";
-  } else {
-    if (rest[slash] == '?') out.target = "/";
-    out.target.append(rest.substr(slash));
+  if (u.has_userinfo()) {
+    error = "URL carries user information, which a WebSocket upgrade does not send: " + url;
+    return std::nullopt;
   }
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      error = "unterminated IPv6 literal: " + url;
-      return std::nullopt;
-    }
-    out.host = std::string{authority.substr(1, close - 1)};
-    auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        error = "garbage after IPv6 literal: " + url;
-        return std::nullopt;
-      }
-      port = after.substr(1);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    out.host = std::string{authority.substr(0, colon)};
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
+  // Without the brackets of an IPv6 literal; a name's %-escapes decoded.
+  out.host = u.host_address();
   if (out.host.empty()) {
     error = "URL names no host: " + url;
     return std::nullopt;
   }
+  // Boost.URL 1.81 takes "h:8x/ws" as port 8 and path "x/ws", and its
+  // port_number() wraps above 65535: the port and the path are checked here.
+  if (!u.encoded_path().empty() && !u.encoded_path().starts_with('/')) {
+    error = "garbage after the host or port in URL: " + url;
+    return std::nullopt;
+  }
+  auto port = u.port();
+  std::uint32_t number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
   if (port.empty()) {
     out.port = default_port(out.tls);
+  } else if (ec != std::errc{} || end != port.data() + port.size() || port.size() > 5 ||
+             number > 65535) {
+    error = "bad port in URL: " + url;
+    return std::nullopt;
   } else {
-    bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
-                    return std::isdigit(static_cast<unsigned char>(c)) != 0;
-                  });
-    if (!digits || std::stoul(std::string{port}) > 65535) {
-      error = "bad port in URL: " + url;
-      return std::nullopt;
-    }
     out.port = std::string{port};
+  }
+  // Path and query, as written; "/" when the URL has no path. A fragment is
+  // never sent (RFC 6455, 3).
+  out.target = u.encoded_path().empty() ? "/" : std::string{u.encoded_path()};
+  if (u.has_query()) {
+    out.target += '?';
+    out.target += u.encoded_query();
   }
   return out;
 }

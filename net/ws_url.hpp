@@ -1,7 +1,7 @@
 #pragma once
 
-/// Parsing of outbound WebSocket URLs: `ws://host[:port][/path]` and
-/// `wss://host[:port][/path]`. Pure functions, no I/O.
+/// Parsing of outbound WebSocket URLs: `ws://host[:port][/path][?query]` and
+/// `wss://...`, through Boost.URL (RFC 3986). Pure functions, no I/O.
 
 #include <optional>
 #include <string>
@@ -16,8 +16,10 @@ struct ws_url {
   std::string host_header() const;  // host[:port] as the Host header wants it
 };
 
-/// Parses `ws://host[:port][/path]` or `wss://...`. Returns nullopt and sets
-/// `error` (naming the URL) when the URL is malformed.
+/// Parses `ws://host[:port][/path][?query]` or `wss://...`. Returns nullopt and
+/// sets `error` (naming the URL) when the URL is malformed, is not ws/wss,
+/// names no host, carries user information or a port above 65535. A fragment
+/// is dropped.
 std::optional<ws_url> parse_ws_url(const std::string& url, std::string& error);
 
 }  // namespace wsvisor::net

@@ -6,7 +6,7 @@ WSVISOR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Build and runtime dependencies; everything comes from Debian 12.
 WSVISOR_PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
-  libcaf-dev libboost1.81-dev libboost-json1.81-dev libspdlog-dev
+  libcaf-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libspdlog-dev
   libgtest-dev libtomlplusplus-dev libssl-dev libjwt-dev libsystemd-dev
 )
 # Independent peers used by the interoperability tests and by the load

@@ -85,17 +85,27 @@ TEST(AdminRoutes, ReadsLimitCursorAndStateFromTheQuery) {
   EXPECT_EQ(page.after, "n1.x:y");
   EXPECT_EQ(page.state, "detached");
   EXPECT_EQ(routed("GET", "/api/sessions?limit=1000").limit, 1000u);
+  // As an HTML form sends it: '+' is a space, %2B a plus.
+  EXPECT_EQ(routed("GET", "/api/sessions?after=a+b%2Bc").after, "a b+c");
   auto chans = routed("GET", "/api/channels?after=news&limit=2");
   EXPECT_EQ(chans.after, "news");
   EXPECT_EQ(chans.limit, 2u);
 }
 
+TEST(AdminRoutes, ReadsOnlyTheQueryItIsGivenNotTheBytesAfterIt) {
+  // The HTTP parser hands a view into its buffer: what follows the target is
+  // another header, not a NUL.
+  std::string buffer = "/api/sessions?limit=5\r\nHost: x";
+  auto page = routed("GET", std::string_view{buffer}.substr(0, buffer.find('\r')));
+  EXPECT_EQ(page.limit, 5u);
+}
+
 TEST(AdminRoutes, RefusesABadLimitCursorOrStateWith400) {
-  for (auto target :
-       {"/api/sessions?limit=0", "/api/sessions?limit=1001",
-        "/api/sessions?limit=", "/api/sessions?limit=-1", "/api/sessions?limit=1e2",
-        "/api/sessions?limit=99999999999999999999", "/api/sessions?state=gone",
-        "/api/sessions?after=%zz", "/api/sessions?after=%4", "/api/channels?limit=0"}) {
+  for (auto target : {"/api/sessions?limit=0", "/api/sessions?limit=1001",
+                      "/api/sessions?limit=", "/api/sessions?limit=-1", "/api/sessions?limit=1e2",
+                      "/api/sessions?limit=99999999999999999999", "/api/sessions?state=gone",
+                      "/api/sessions?after=%zz", "/api/sessions?after=%4", "/api/sessions?after=a%",
+                      "/api/channels?limit=0"}) {
     auto answer = refused("GET", target);
     EXPECT_EQ(answer.status, 400u) << target;
     EXPECT_TRUE(has_error(answer, "bad_request")) << target << answer.body;

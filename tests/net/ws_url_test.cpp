@@ -51,6 +51,19 @@ TEST(WsUrl, RejectsMalformedUrlsNamingThem) {
   EXPECT_FALSE(parse_ws_url("ws://h:8x/ws", error));
   EXPECT_FALSE(parse_ws_url("ws://[::1/ws", error));
   EXPECT_FALSE(parse_ws_url("ws://[::1]x/ws", error));
+  EXPECT_FALSE(parse_ws_url("ws://user:secret@h/ws", error));
+  EXPECT_NE(error.find("user information"), std::string::npos) << error;
+  EXPECT_FALSE(parse_ws_url("ws://h/a b", error));  // a space is no URL character
+}
+
+TEST(WsUrl, SendsNoFragmentAndKeepsTheTargetAsWritten) {
+  std::string error;
+  auto u = parse_ws_url("wss://h/feed%20one?k=a%2Bb#top", error);
+  ASSERT_TRUE(u) << error;
+  EXPECT_EQ(u->target, "/feed%20one?k=a%2Bb");
+  u = parse_ws_url("ws://h#top", error);
+  ASSERT_TRUE(u) << error;
+  EXPECT_EQ(u->target, "/");
 }
 
 }  // namespace
