@@ -262,9 +262,9 @@ auto on_cluster_members(cluster_actor* self) {
   return names;
 }
 
-caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
+// Starts the peer links' supervisor, one link per configured peer.
+void start_links(cluster_actor* self) {
   auto& st = self->state;
-  st.opts_ = std::move(opts);
   std::vector<child_spec> children;
   for (auto& address : st.opts_.peers) {
     children.push_back(child_spec{
@@ -285,7 +285,11 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
   self->monitor(st.links_);
   log::info(*st.log_, "cluster started",
             {{"node", st.opts_.node}, {"peers", st.opts_.peers.size()}});
+}
 
+caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
+  self->state.opts_ = std::move(opts);
+  start_links(self);
   self->set_exit_handler([self](caf::exit_msg& msg) { return on_exit(self, msg); });
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
 

@@ -341,12 +341,12 @@ auto on_disown_channel(broker_actor* self, const std::string& channel, const caf
   log::info(*log::get("broker"), "channel no longer owned", {{"channel", channel}});
 }
 
-caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
-                              std::uint64_t max_channels) {
+// A broker that replaces a crashed one learns the owned channels from the
+// upstreams actor, if there is one (one that starts later registers itself),
+// and on a cluster node which peers want which channels.
+void start(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels) {
   self->state.max_channels = max_channels;
   self->state.origin = origin;
-  // A broker that replaces a crashed one learns the owned channels from the
-  // upstreams actor, if there is one; one that starts later registers itself.
   if (auto ups = self->home_system().registry().get(upstreams_name)) {
     self->request(caf::actor_cast<caf::actor>(ups), caf::infinite, owned_channels_atom::value)
         .then(
@@ -355,9 +355,19 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
             },
             [](caf::error&) {});
   }
-  // On a cluster node, a broker that replaces a crashed one learns which
-  // peers want which channels.
   if (auto cluster = cluster_of(self)) self->send(cluster, broker_joined_atom::value);
+}
+
+// A publish made on a peer: to this node's subscribers only.
+void on_peer_publish(broker_actor* self, const std::string& channel, const shared_body& body,
+                     std::uint64_t origin, std::uint64_t counter) {
+  auto it = self->state.channels.find(channel);
+  if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
+}
+
+caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
+                              std::uint64_t max_channels) {
+  start(self, origin, max_channels);
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
   return {
       [self](broker_subscribe_atom, const std::string& channel, const caf::actor& who) {
@@ -380,11 +390,8 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
         publish_here(self, channel, body);
       },
       [self](peer_publish_atom, const std::string& channel, const shared_body& body,
-             std::uint64_t origin, std::uint64_t counter) {
-        auto it = self->state.channels.find(channel);
-        if (it != self->state.channels.end())
-          fan_out(self, it->second, channel, body, origin, counter);
-      },
+             std::uint64_t origin,
+             std::uint64_t counter) { on_peer_publish(self, channel, body, origin, counter); },
       [self](local_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin_cluster) {
         // Behind every publish this broker sent that node before.
