@@ -5,20 +5,20 @@
 
 namespace wsvisor {
 
-std::uint64_t through_of(const through_marks& marks, std::uint64_t origin) {
-  for (auto& [o, c] : marks)
+std::uint64_t counter_of(const per_origin_counters& counters, std::uint64_t origin) {
+  for (auto& [o, c] : counters)
     if (o == origin) return c;
   return 0;
 }
 
-void note_through(through_marks& marks, std::uint64_t origin, std::uint64_t counter) {
+void raise_counter(per_origin_counters& counters, std::uint64_t origin, std::uint64_t counter) {
   if (origin == 0) return;  // a single node: nothing to tell apart
-  for (auto& [o, c] : marks)
+  for (auto& [o, c] : counters)
     if (o == origin) {
       c = std::max(c, counter);
       return;
     }
-  marks.emplace_back(origin, counter);
+  counters.emplace_back(origin, counter);
 }
 
 void buffer_message(replay_buffer& buffer, std::uint64_t seq, shared_body body,
@@ -38,8 +38,8 @@ bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_
                             std::int64_t accepted, node_metrics* metrics) {
   // Each origin's deliveries come in counter order on one path; one at or
   // below the mark is a copy of a message a predecessor handed over.
-  if (origin != 0 && counter <= through_of(through, origin)) return false;
-  note_through(through, origin, counter);
+  if (origin != 0 && counter <= counter_of(origin_counters, origin)) return false;
+  raise_counter(origin_counters, origin, counter);
   buffer_message(buffer, ++seq, std::move(body), accepted, metrics);
   return true;
 }

@@ -28,13 +28,14 @@ namespace wsvisor {
 
 /// Per origin (broker incarnation), the highest delivery counter a session
 /// holds; deliveries at or below it are copies (actors/session/session.hpp).
-using through_marks = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+using per_origin_counters = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 
-/// The mark of `origin` (0: none yet).
-std::uint64_t through_of(const through_marks& marks, std::uint64_t origin);
+/// The counter held from `origin` (0: none yet).
+std::uint64_t counter_of(const per_origin_counters& counters, std::uint64_t origin);
 
-/// Raises the mark of `origin` to `counter`; origin 0 (a single node) is not recorded.
-void note_through(through_marks& marks, std::uint64_t origin, std::uint64_t counter);
+/// Raises the counter held from `origin` to `counter`; origin 0 (a single
+/// node) is not recorded.
+void raise_counter(per_origin_counters& counters, std::uint64_t origin, std::uint64_t counter);
 
 /// Pushes message `seq` into `buffer`, stamped with `accepted` (deliver_atom's
 /// steady_clock_ns of the broker's taking it; 0: now) when `metrics` is set,
@@ -55,11 +56,11 @@ struct parked_session {
   client_identity identity;             // [auth]: subject and allowed channels
   std::uint64_t seq = 0;                // of the last message produced
   std::uint64_t last_cseq = 0;          // highest accepted publish cseq
-  std::uint64_t handed_through = 0;     // highest seq ever handed to a transport (metrics)
+  std::uint64_t timed_up_to = 0;        // session_counting's: latency observed up to this seq
   std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session it was made with
   replay_buffer buffer{0, 0};           // unacknowledged messages, with its bounds and marks
   std::vector<std::string> channels;    // subscriptions, sorted
-  through_marks through;                // cluster nodes: dedup marks, per origin
+  per_origin_counters origin_counters;  // cluster nodes: per origin, the highest counter held
   std::chrono::system_clock::time_point since{};  // detached since (admin API)
   std::chrono::steady_clock::time_point due{};    // the resume window ends
 

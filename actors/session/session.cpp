@@ -30,7 +30,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
   auto& st = self->state;
   st.start(std::move(args));
   self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
-  if (!st.restoring_) return running(self);
+  if (!st.parking_.awaiting_record) return running(self);
   // Until the record comes, only the broker (deliveries) and the registry
   // (the record first) know this actor; anything else waits in the mailbox.
   self->set_default_handler(caf::skip);

@@ -27,38 +27,35 @@
 
 namespace wsvisor {
 
-void session_state::note_through(std::uint64_t origin, std::uint64_t counter) {
-  wsvisor::note_through(through_, origin, counter);
-}
-
-void session_state::forward_to_successor(const stamped& d) {
-  self_->send(successor_, handoff_delivery_atom::value, d.channel, *d.body, d.origin, d.counter);
+void session_state::forward_to_successor(const origin_delivery& d) {
+  self_->send(handing_over_.successor, handoff_delivery_atom::value, d.channel, *d.body, d.origin,
+              d.counter);
 }
 
 void session_state::append(const std::string& channel, shared_body body, std::uint64_t origin,
                            std::uint64_t counter, std::int64_t accepted) {
-  if (restoring_) {
+  if (parking_.awaiting_record) {
     // Sent after the broker moved the record here: they follow it.
-    held_.push_back({channel, std::move(body), origin, counter, accepted});
+    held_deliveries_.push_back({channel, std::move(body), origin, counter, accepted});
     return;
   }
   if (channels_.count(channel) == 0) return;  // fanned out before our unsubscribe
   // Each origin's deliveries come in counter order on one path; one at or
   // below what we hold is a copy of a message a predecessor handed us
   // (it reached this node after the handover was done).
-  if (origin != 0 && counter <= through(origin)) return;
-  if (adopting_) {
-    held_.push_back({channel, std::move(body), origin, counter, accepted});
+  if (origin != 0 && counter <= counter_from(origin)) return;
+  if (adopting_.under_way) {
+    held_deliveries_.push_back({channel, std::move(body), origin, counter, accepted});
     return;
   }
-  if (handing_over_) {
-    stamped d{channel, body, origin, counter, accepted};
-    if (successor_)
+  if (handing_over_.under_way) {
+    origin_delivery d{channel, body, origin, counter, accepted};
+    if (handing_over_.successor)
       forward_to_successor(d);
     else
-      since_snapshot_.push_back(std::move(d));
+      handing_over_.since_snapshot.push_back(std::move(d));
   }
-  note_through(origin, counter);
+  raise_counter(origin_counters_, origin, counter);
   buffer(++seq_, std::move(body), accepted);
   pump();
 }
@@ -76,7 +73,7 @@ session_handover session_state::snapshot() const {
     h.buffer_seqs.push_back(e.seq);
     h.buffer_bodies.push_back(*e.body);
   }
-  for (auto& [origin, counter] : through_) {
+  for (auto& [origin, counter] : origin_counters_) {
     h.through_origins.push_back(origin);
     h.through_counters.push_back(counter);
   }
@@ -84,27 +81,29 @@ session_handover session_state::snapshot() const {
 }
 
 void session_state::end_adoption(std::uint64_t last_cseq) {
-  if (!adopting_) return;
-  adopting_ = false;
+  if (!adopting_.under_way) return;
+  adopting_.under_way = false;
   last_cseq_ = std::max(last_cseq_, last_cseq);
   // append() drops what the snapshot or the predecessor's forwards hold.
   auto before = seq_;
-  for (auto& d : held_) append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
+  for (auto& d : held_deliveries_)
+    append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
   auto kept = seq_ - before;
   log::info(*log_, "session taken over",
-            {{"session", id_}, {"seq", seq_}, {"held", held_.size()}, {"kept", kept}});
-  held_.clear();
-  held_.shrink_to_fit();
-  if (predecessor_) self_->demonitor(predecessor_);
-  predecessor_ = nullptr;
+            {{"session", id_}, {"seq", seq_}, {"held", held_deliveries_.size()}, {"kept", kept}});
+  held_deliveries_.clear();
+  held_deliveries_.shrink_to_fit();
+  if (adopting_.predecessor) self_->demonitor(adopting_.predecessor);
+  adopting_.predecessor = nullptr;
   try_park();
 }
 
 void session_state::resubscribed() {
-  if (resubscribing_ > 0) --resubscribing_;
-  if (resubscribing_ == 0 && ready_) {
-    ready_->deliver(caf::actor_cast<caf::actor>(self_));
-    ready_.reset();
+  auto& in = adopting_;
+  if (in.resubscribing > 0) --in.resubscribing;
+  if (in.resubscribing == 0 && in.ready) {
+    in.ready->deliver(caf::actor_cast<caf::actor>(self_));
+    in.ready.reset();
   }
   // The predecessor may have ended first (end_adoption): then this was the
   // last thing keeping an adopted session from parking.
@@ -112,43 +111,47 @@ void session_state::resubscribed() {
 }
 
 void session_state::forward_sub(const std::string& channel, bool on) {
-  if (!handing_over_) return;
-  if (!successor_) {
-    sub_changes_.emplace_back(channel, on);
+  auto& out = handing_over_;
+  if (!out.under_way) return;
+  if (!out.successor) {
+    out.subscription_changes.emplace_back(channel, on);
     return;
   }
-  ++unconfirmed_subs_;
-  if (barrier_running_) barrier_stale_ = true;
+  ++out.unconfirmed_subscriptions;
+  if (out.barrier_running) out.barrier_stale = true;
   auto* self = self_;
   auto confirmed = [self] {
-    --self->state.unconfirmed_subs_;
+    --self->state.handing_over_.unconfirmed_subscriptions;
     self->state.start_barrier();
   };
-  self->request(successor_, peer_timeout_, handoff_subscription_atom::value, channel, on)
+  self->request(out.successor, peer_timeout_, handoff_subscription_atom::value, channel, on)
       .then([confirmed](caf::ok_atom) { confirmed(); }, [confirmed](caf::error&) { confirmed(); });
 }
 
 void session_state::start_barrier() {
-  if (!successor_ || barrier_running_ || unconfirmed_subs_ > 0 || !handover_rp_) return;
-  barrier_running_ = true;
-  barrier_stale_ = false;
+  auto& out = handing_over_;
+  if (!out.successor || out.barrier_running || out.unconfirmed_subscriptions > 0 || !out.done)
+    return;
+  out.barrier_running = true;
+  out.barrier_stale = false;
   auto* self = self_;
   auto after = [self] {
-    auto& st = self->state;
-    st.barrier_running_ = false;
-    if (st.barrier_stale_ || st.unconfirmed_subs_ > 0) return st.start_barrier();
-    st.finish_handover();
+    auto& out = self->state.handing_over_;
+    out.barrier_running = false;
+    if (out.barrier_stale || out.unconfirmed_subscriptions > 0) return self->state.start_barrier();
+    self->state.finish_handover();
   };
   self->request(broker_, peer_timeout_ * 2, local_barrier_atom::value)
       .then([after](caf::ok_atom) { after(); }, [after](caf::error&) { after(); });
 }
 
 void session_state::finish_handover() {
-  auto rp = std::move(*handover_rp_);
-  handover_rp_.reset();
-  auto& url = handover_url_;
-  auto retry_ms = handover_retry_ms_;
-  self_->send(successor_, handoff_done_atom::value, last_cseq_);
+  auto& out = handing_over_;
+  auto rp = std::move(*out.done);
+  out.done.reset();
+  auto& url = out.successor_url;
+  auto retry_ms = out.retry_ms;
+  self_->send(out.successor, handoff_done_atom::value, last_cseq_);
   log::info(*log_, "session handed over",
             {{"session", id_}, {"seq", seq_}, {"to", url}, {"attached", transport_ != nullptr}});
   if (transport_) {
@@ -171,14 +174,14 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
   buffer_.restore_marks(h.acked_through, h.lost_through);
   channels_.insert(h.channels.begin(), h.channels.end());
   for (std::size_t i = 0; i < h.through_origins.size() && i < h.through_counters.size(); ++i)
-    note_through(h.through_origins[i], h.through_counters[i]);
-  adopting_ = true;
-  count_as(counted::detached);
-  predecessor_ = std::move(predecessor);
-  if (predecessor_) self->monitor(predecessor_);
+    raise_counter(origin_counters_, h.through_origins[i], h.through_counters[i]);
+  adopting_.under_way = true;
+  counting_.count_as(session_counting::gauge::detached);
+  adopting_.predecessor = std::move(predecessor);
+  if (adopting_.predecessor) self->monitor(adopting_.predecessor);
   // Resubscribed here before the adopt is answered: from then on every
   // node sends this node the session's channels.
-  resubscribing_ = channels_.size();
+  adopting_.resubscribing = channels_.size();
   for (auto& channel : channels_)
     self->request(broker_, caf::infinite, broker_subscribe_atom::value, channel,
                   caf::actor_cast<caf::actor>(self))
@@ -186,8 +189,8 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
               [self, channel](caf::error& err) {
                 self->state.lost_channel(channel, std::move(err));
               });
-  due_ = std::chrono::steady_clock::now() + config_.resume_window;
-  park_wanted_ = true;
+  resume_deadline_ = std::chrono::steady_clock::now() + config_.resume_window;
+  parking_.wanted = true;
   arm_expiry();
   log::info(*log_, "session adopted",
             {{"session", id_},
@@ -199,21 +202,23 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
 caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, const std::string& url,
                                                    std::uint32_t retry_ms) {
   auto* self = self_;
-  if (parking_) return make_error(errc::session_parked, id_);
-  if (handing_over_ || adopting_) return make_error(errc::shutting_down, id_);
-  handing_over_ = true;
-  handover_rp_ = self->make_response_promise<caf::ok_atom>();
-  handover_url_ = url;
-  handover_retry_ms_ = retry_ms;
-  auto rp = *handover_rp_;
+  auto& out = handing_over_;
+  if (parking_.started) return make_error(errc::session_parked, id_);
+  if (out.under_way || adopting_.under_way) return make_error(errc::shutting_down, id_);
+  out.under_way = true;
+  out.done = self->make_response_promise<caf::ok_atom>();
+  out.successor_url = url;
+  out.retry_ms = retry_ms;
+  auto rp = *out.done;
   self->request(target, peer_timeout_, adopt_session_atom::value, snapshot())
       .then(
           [self](caf::actor& successor) {
             auto& st = self->state;
-            st.successor_ = successor;
-            for (auto& d : st.since_snapshot_) st.forward_to_successor(d);
-            st.since_snapshot_.clear();
-            for (auto& [channel, on] : std::exchange(st.sub_changes_, {}))
+            auto& out = st.handing_over_;
+            out.successor = successor;
+            for (auto& d : out.since_snapshot) st.forward_to_successor(d);
+            out.since_snapshot.clear();
+            for (auto& [channel, on] : std::exchange(out.subscription_changes, {}))
               st.forward_sub(channel, on);
             st.start_barrier();
           },
@@ -221,11 +226,12 @@ caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, con
             auto& st = self->state;
             log::warn(*st.log_, "handover failed",
                       {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
-            st.handing_over_ = false;
-            st.since_snapshot_.clear();
-            st.sub_changes_.clear();
-            st.handover_rp_->deliver(std::move(err));
-            st.handover_rp_.reset();
+            auto& out = st.handing_over_;
+            out.under_way = false;
+            out.since_snapshot.clear();
+            out.subscription_changes.clear();
+            out.done->deliver(std::move(err));
+            out.done.reset();
             st.try_park();
           });
   return rp;
@@ -233,8 +239,8 @@ caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, con
 
 void session_state::on_handoff_delivery(const std::string& channel, std::string body,
                                         std::uint64_t origin, std::uint64_t counter) {
-  if (!adopting_ || channels_.count(channel) == 0) return;
-  note_through(origin, counter);
+  if (!adopting_.under_way || channels_.count(channel) == 0) return;
+  raise_counter(origin_counters_, origin, counter);
   buffer(++seq_, std::make_shared<const std::string>(std::move(body)));
   pump();
 }
@@ -242,7 +248,7 @@ void session_state::on_handoff_delivery(const std::string& channel, std::string 
 caf::result<caf::ok_atom> session_state::on_handoff_subscription(const std::string& channel,
                                                                  bool on) {
   auto* self = self_;
-  if (!adopting_) return caf::ok_atom::value;
+  if (!adopting_.under_way) return caf::ok_atom::value;
   if (!on) {
     if (channels_.erase(channel) > 0)
       self->send(broker_, broker_unsubscribe_atom::value, channel,

@@ -26,13 +26,15 @@
 namespace wsvisor {
 
 bool session_state::idle() const {
-  return answers_.empty() && subscribing_.empty() && !handing_over_ && !adopting_ &&
-         resubscribing_ == 0 && !bye_pending_;
+  return answers_.empty() && subscribes_at_broker_.empty() && !handing_over_.under_way &&
+         !adopting_.under_way && adopting_.resubscribing == 0 && !bye_pending_;
 }
 
 bool session_state::try_park() {
-  if (!registry_ || conn_ || parking_ || restoring_ || !park_wanted_ || !idle()) return false;
-  parking_ = true;
+  if (!registry_ || conn_ || parking_.started || parking_.awaiting_record || !parking_.wanted ||
+      !idle())
+    return false;
+  parking_.started = true;
   auto* self = self_;
   std::vector<std::string> channels{channels_.begin(), channels_.end()};
   self->request(broker_, caf::infinite, broker_park_atom::value, registry_, id_,
@@ -48,17 +50,17 @@ void session_state::hand_record() {
                      .identity = std::move(identity_),
                      .seq = seq_,
                      .last_cseq = last_cseq_,
-                     .handed_through = handed_through_,
+                     .timed_up_to = counting_.timed_up_to,
                      .max_subscriptions = max_subscriptions_,
                      .buffer = std::move(buffer_),
                      .channels = {channels_.begin(), channels_.end()},
-                     .through = std::move(through_),
-                     .since = since_,
-                     .due = due_};
+                     .origin_counters = std::move(origin_counters_),
+                     .since = attached_or_detached_at_,
+                     .due = resume_deadline_};
   log::debug(*log_, "session parked",
              {{"session", id_}, {"seq", seq_}, {"buffered", rec.buffer.size()}});
   // The record counts as detached from now on (the registry's gauge unit).
-  counted_ = counted::none;
+  counting_.counted_in = session_counting::gauge::none;
   self_->send(registry_, parked_atom::value, id_, std::move(rec));
   self_->quit();
 }
@@ -69,17 +71,17 @@ void session_state::restore(parked_session& rec, std::string token) {
   identity_ = std::move(rec.identity);
   seq_ = rec.seq;
   last_cseq_ = rec.last_cseq;
-  handed_through_ = rec.handed_through;
+  counting_.timed_up_to = rec.timed_up_to;
   max_subscriptions_ = rec.max_subscriptions;
   buffer_ = std::move(rec.buffer);
   channels_.insert(rec.channels.begin(), rec.channels.end());
-  through_ = std::move(rec.through);
-  since_ = rec.since;
-  due_ = rec.due;
+  origin_counters_ = std::move(rec.origin_counters);
+  attached_or_detached_at_ = rec.since;
+  resume_deadline_ = rec.due;
   // The record's gauge unit is ours now.
-  if (metrics_) counted_ = counted::detached;
-  restoring_ = false;
-  auto held = std::exchange(held_, {});
+  if (counting_.metrics) counting_.counted_in = session_counting::gauge::detached;
+  parking_.awaiting_record = false;
+  auto held = std::exchange(held_deliveries_, {});
   for (auto& d : held) append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
 }
 
@@ -95,9 +97,9 @@ void session_state::on_restore(parked_session& rec, std::string token) {
 void session_state::on_park_request() {
   // A restored actor starts at generation 0: any attach since (a resume)
   // has moved it on.
-  if (conn_ || generation_ != 0 || parking_) return;
-  if (std::chrono::steady_clock::now() >= due_) return expire();
-  park_wanted_ = true;
+  if (conn_ || generation_ != 0 || parking_.started) return;
+  if (std::chrono::steady_clock::now() >= resume_deadline_) return expire();
+  parking_.wanted = true;
   // Busy (a handover under way): it parks once idle, or expires.
   if (!try_park()) arm_expiry();
 }
@@ -110,15 +112,15 @@ void session_state::expire() {
 void session_state::arm_expiry() {
   if (expiry_pending_) return;
   expiry_pending_ = true;
-  auto left = due_ - std::chrono::steady_clock::now();
+  auto left = resume_deadline_ - std::chrono::steady_clock::now();
   self_->delayed_send(self_, std::chrono::ceil<duration>(std::max(left, left.zero())),
                       expire_atom::value);
 }
 
 void session_state::expiry_due() {
   expiry_pending_ = false;
-  if (conn_ || parking_) return;
-  if (std::chrono::steady_clock::now() < due_) return arm_expiry();
+  if (conn_ || parking_.started) return;
+  if (std::chrono::steady_clock::now() < resume_deadline_) return arm_expiry();
   expire();
 }
 

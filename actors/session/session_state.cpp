@@ -20,60 +20,26 @@
 
 namespace wsvisor {
 
-metrics::gauge* session_state::gauge_of(counted c) const {
-  if (c == counted::attached) return &metrics_->sessions_attached;
-  if (c == counted::detached) return &metrics_->sessions_detached;
-  return nullptr;
-}
-
-void session_state::count_as(counted c) {
-  if (!metrics_ || c == counted_) return;
-  if (auto* g = gauge_of(counted_)) g->sub();
-  if (auto* g = gauge_of(c)) g->add();
-  counted_ = c;
-}
-
 void session_state::buffer(std::uint64_t seq, shared_body body, std::int64_t accepted) {
-  buffer_message(buffer_, seq, std::move(body), accepted, metrics_.get());
-}
-
-bool session_state::awaiting_answer(std::uint64_t cseq) const {
-  return std::any_of(answers_.begin(), answers_.end(),
-                     [cseq](const pending_answer& a) { return a.cseq == cseq; });
-}
-
-std::uint64_t session_state::expect_answer(std::uint64_t cseq) {
-  answers_.push_back({++next_ticket_, cseq, {}});
-  return next_ticket_;
+  buffer_message(buffer_, seq, std::move(body), accepted, counting_.metrics.get());
 }
 
 void session_state::answer(std::uint64_t ticket, frame_text frame) {
-  for (auto& a : answers_)
-    if (a.ticket == ticket) a.frame = std::move(frame);
-  std::size_t sent = 0;
-  while (sent < answers_.size()) {
-    auto& front = answers_[sent];
-    if (!front.undecided_subscribe.empty()) {
-      // Every answer before it is out: decide it now, if that no longer
-      // depends on subscribes at the broker.
-      auto decided = decide_subscribe(front.undecided_subscribe, front.ticket);
-      if (!decided) break;
-      front.undecided_subscribe.clear();
-      front.frame = std::move(*decided);
-    }
-    if (front.frame.empty()) break;
-    send_text(std::move(front.frame));
-    ++sent;
-  }
-  answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(sent));
-  if (bye_pending_ && answers_.empty()) end_with_bye();
-  if (close_pending_ && answers_.empty()) close_now();
-  if (answers_.empty()) try_park();
+  answers_.fill(ticket, std::move(frame));
+  // An undecided subscribe at the front is decided once every answer before
+  // it is out, if that no longer depends on subscribes at the broker.
+  answers_.release(
+      [this](const std::string& channel, std::uint64_t t) { return decide_subscribe(channel, t); },
+      [this](frame_text f) { send_text(std::move(f)); });
+  if (!answers_.empty()) return;
+  if (bye_pending_) end_with_bye();
+  if (close_pending_) close_now();
+  try_park();
 }
 
 void session_state::reply(frame_text frame) {
   if (answers_.empty()) return send_text(std::move(frame));
-  answers_.push_back({++next_ticket_, 0, std::move(frame)});
+  answers_.queue(std::move(frame));
 }
 
 void session_state::close_after_answers(std::uint16_t code, std::string reason) {
@@ -131,33 +97,34 @@ void session_state::send_error(proto::error_code code, std::string message) {
 
 void session_state::attach(caf::actor conn, transport_ptr transport, std::uint64_t client_holds,
                            std::shared_ptr<remote_transport> remote) {
-  since_ = std::chrono::system_clock::now();
+  attached_or_detached_at_ = std::chrono::system_clock::now();
   conn_ = std::move(conn);
   transport_ = std::move(transport);
   remote_ = std::move(remote);
   ++generation_;
-  sent_ = client_holds;
-  awaiting_room_ = false;
+  flow_ = {.handed_up_to = client_holds, .waiting_for_room = false};
   self_->monitor(conn_);
-  count_as(counted::attached);
+  counting_.count_as(session_counting::gauge::attached);
 }
 
 void session_state::pump() {
-  if (!transport_ || awaiting_room_ || sent_ >= seq_) return;
-  if (!buffer_.can_replay_after(sent_)) {
+  if (!transport_ || flow_.waiting_for_room || flow_.handed_up_to >= seq_) return;
+  if (!buffer_.can_replay_after(flow_.handed_up_to)) {
     // The client reads so slowly that messages it has not received yet were
     // evicted: it cannot catch up on this connection. Close it; its resume
     // will be answered with `overflow`.
-    log::info(*log_, "slow consumer disconnected",
-              {{"session", id_}, {"peer", peer()}, {"delivered", sent_}, {"seq", seq_}});
+    log::info(
+        *log_, "slow consumer disconnected",
+        {{"session", id_}, {"peer", peer()}, {"delivered", flow_.handed_up_to}, {"seq", seq_}});
     transport_->close(1008, "slow consumer");
     transport_ = nullptr;  // the connection's down_msg detaches us
     return;
   }
-  auto now = metrics_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  for (auto it = buffer_.first_after(sent_); it != buffer_.end(); ++it) {
+  auto& metrics = counting_.metrics;
+  auto now = metrics ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  for (auto it = buffer_.first_after(flow_.handed_up_to); it != buffer_.end(); ++it) {
     if (!transport_->has_room()) {
-      awaiting_room_ = true;
+      flow_.waiting_for_room = true;
       auto me = caf::actor_cast<caf::weak_actor_ptr>(self_);
       transport_->when_room([me, generation = generation_] {
         if (auto session = caf::actor_cast<caf::actor>(me))
@@ -166,20 +133,9 @@ void session_state::pump() {
       return;
     }
     transport_->send(out_frame{proto::encode_message_head(it->seq), it->body});
-    sent_ = it->seq;
-    if (metrics_) count_handed(*it, now);
+    flow_.handed_up_to = it->seq;
+    if (metrics) counting_.handed(*it, now);
   }
-}
-
-void session_state::count_handed(const replay_buffer::entry& e,
-                                 std::chrono::steady_clock::time_point now) {
-  metrics_->delivered.inc();
-  // A message is timed on its first hand-off only: a replay of one the
-  // client lost with its connection would count twice.
-  if (e.seq <= handed_through_) return;
-  handed_through_ = e.seq;
-  if (e.taken != std::chrono::steady_clock::time_point{})
-    metrics_->delivery_latency.observe(now - e.taken);
 }
 
 void session_state::welcome(bool resumed, std::string reason, std::optional<std::uint64_t> replay) {
@@ -190,7 +146,7 @@ void session_state::welcome(bool resumed, std::string reason, std::optional<std:
 
 session_info session_state::info() const {
   auto i = describe_session(id_, conn_ != nullptr, identity_, {channels_.begin(), channels_.end()},
-                            seq_, buffer_, config_, since_);
+                            seq_, buffer_, config_, attached_or_detached_at_);
   if (conn_) {
     i.peer = peer();
     i.connection_node = caf::to_string(conn_.node());
@@ -214,7 +170,7 @@ caf::result<caf::ok_atom> session_state::resume(caf::actor conn, transport_ptr t
                                                 const std::string& token, std::uint64_t last_seq) {
   // Too late: the broker has (or will have) moved us. The registry asks
   // the record's next actor.
-  if (parking_) return make_error(errc::session_parked, id_);
+  if (parking_.started) return make_error(errc::session_parked, id_);
   // Refusals change nothing here: a wrong token must not disturb the
   // session, and the registry answers the client with a new session.
   if (!token_equal(token, token_) || last_seq > seq_) return make_error(errc::resume_unknown);
@@ -233,7 +189,7 @@ caf::result<caf::ok_atom> session_state::resume(caf::actor conn, transport_ptr t
   // The client holds everything up to last_seq: an implicit ack.
   buffer_.ack(last_seq);
   std::uint64_t replay = buffer_.size();
-  if (metrics_) metrics_->replayed_messages.inc(replay);
+  if (counting_.metrics) counting_.metrics->replayed_messages.inc(replay);
   bool across = remote != nullptr;
   attach(std::move(conn), std::move(transport), last_seq, std::move(remote));
   welcome(true, {}, replay);
@@ -253,7 +209,7 @@ void session_state::publish(const std::string& channel, const shared_body& body,
   if (cseq <= last_cseq_) {
     // A resend (the client missed our ack): acknowledge again, publish
     // nothing. One still being answered gets that answer when it comes.
-    if (awaiting_answer(cseq)) return;
+    if (answers_.awaiting(cseq)) return;
     send_text(proto::encode_ack(cseq));
     return;
   }
@@ -276,7 +232,7 @@ void session_state::publish(const std::string& channel, const shared_body& body,
   self->request(broker_, caf::infinite, broker_publish_atom::value, channel, body)
       .then(
           [self, ticket, cseq](std::uint64_t, const std::string&) {
-            if (auto& m = self->state.metrics_) m->received_client.inc();
+            if (auto& m = self->state.counting_.metrics) m->received_client.inc();
             self->state.answer(ticket, proto::encode_ack(cseq));
           },
           [self, ticket, cseq](caf::error& err) {
@@ -295,20 +251,20 @@ void session_state::publish(const std::string& channel, const shared_body& body,
 std::optional<std::string> session_state::decide_subscribe(const std::string& channel,
                                                            std::uint64_t ticket) {
   if (channels_.count(channel) > 0) {
-    if (subscribing_.count(channel) > 0) return std::nullopt;
+    if (subscribes_at_broker_.count(channel) > 0) return std::nullopt;
     return proto::encode_subscribed(channel);
   }
   if (!channel_allowed(identity_, channel))
     return proto::encode_error(proto::error_code::forbidden,
                                "subscribe: channel " + channel + " is not allowed by your token");
   if (max_subscriptions_ != 0 && channels_.size() >= max_subscriptions_) {
-    if (!subscribing_.empty()) return std::nullopt;
+    if (!subscribes_at_broker_.empty()) return std::nullopt;
     return proto::encode_error(proto::error_code::too_many_subscriptions,
                                "subscribe: this session holds its limit of " +
                                    std::to_string(max_subscriptions_) + " subscriptions");
   }
   channels_.insert(channel);
-  subscribing_.insert(channel);
+  subscribes_at_broker_.insert(channel);
   forward_sub(channel, true);
   // Answered once the broker (and, on a cluster node, every peer) has
   // the subscription: `subscribed` means publishes from now on arrive.
@@ -319,7 +275,7 @@ std::optional<std::string> session_state::decide_subscribe(const std::string& ch
       .then(
           [self, ticket, channel](caf::ok_atom) {
             auto& st = self->state;
-            st.subscribing_.erase(st.subscribing_.find(channel));
+            st.subscribes_at_broker_.erase(st.subscribes_at_broker_.find(channel));
             st.answer(ticket, proto::encode_subscribed(channel));
           },
           [self, ticket, channel](caf::error& err) {
@@ -328,7 +284,7 @@ std::optional<std::string> session_state::decide_subscribe(const std::string& ch
             if (err != errc::too_many_channels) return self->quit(std::move(err));
             auto& st = self->state;
             st.log_refusal(channel, context_of(err));
-            st.subscribing_.erase(st.subscribing_.find(channel));
+            st.subscribes_at_broker_.erase(st.subscribes_at_broker_.find(channel));
             st.channels_.erase(channel);
             st.forward_sub(channel, false);
             st.answer(ticket, proto::encode_error(proto::error_code::too_many_channels,
@@ -358,11 +314,11 @@ void session_state::start(session_args args) {
   peer_timeout_ = args.peer_timeout;
   identity_ = std::move(args.identity);
   max_subscriptions_ = args.max_subscriptions;
-  metrics_ = std::move(args.metrics);
+  counting_.metrics = std::move(args.metrics);
   if (args.adopted) {
     adopt(*args.adopted, std::move(args.predecessor));
   } else if (args.restoring) {
-    restoring_ = true;
+    parking_.awaiting_record = true;
   } else {
     attach(std::move(args.connection), std::move(args.transport), 0);
     welcome(false, args.reason);
@@ -375,7 +331,7 @@ void session_state::start(session_args args) {
 }
 
 void session_state::on_down(const caf::down_msg& msg) {
-  if (predecessor_ && msg.source == predecessor_.address()) {
+  if (adopting_.predecessor && msg.source == adopting_.predecessor.address()) {
     // Its node died mid-handover: what it forwarded is all it will.
     log::warn(*log_, "predecessor ended before its handover was done",
               {{"session", id_}, {"reason", describe(self_->home_system(), msg.reason)}});
@@ -394,11 +350,11 @@ void session_state::on_down(const caf::down_msg& msg) {
   transport_ = nullptr;
   remote_ = nullptr;
   close_pending_.reset();  // that connection's; a resume starts afresh
-  count_as(counted::detached);
-  since_ = std::chrono::system_clock::now();
-  due_ = std::chrono::steady_clock::now() + config_.resume_window;
+  counting_.count_as(session_counting::gauge::detached);
+  attached_or_detached_at_ = std::chrono::system_clock::now();
+  resume_deadline_ = std::chrono::steady_clock::now() + config_.resume_window;
   ++generation_;
-  park_wanted_ = true;
+  parking_.wanted = true;
   // A parked session's window is the registry's to watch: no timer here
   // (a pending delayed message would keep this actor's memory for the
   // whole window, CAF issue 1204).
@@ -420,9 +376,9 @@ void session_state::on_credit(std::uint64_t bytes) {
 caf::result<caf::actor> session_state::on_welcomed() {
   // An adopted session answers once resubscribed; any other sent its
   // welcome in the behaviour's setup, before any message.
-  if (resubscribing_ == 0) return caf::actor_cast<caf::actor>(self_);
-  ready_ = self_->make_response_promise<caf::actor>();
-  return *ready_;
+  if (adopting_.resubscribing == 0) return caf::actor_cast<caf::actor>(self_);
+  adopting_.ready = self_->make_response_promise<caf::actor>();
+  return *adopting_.ready;
 }
 
 void session_state::on_subscribe(const std::string& channel) {
@@ -431,7 +387,7 @@ void session_state::on_subscribe(const std::string& channel) {
     if (!decided->empty()) reply(std::move(*decided));
     return;
   }
-  answers_.push_back({++next_ticket_, 0, {}, channel});
+  answers_.reserve_undecided(channel);
 }
 
 void session_state::on_unsubscribe(const std::string& channel) {
@@ -470,13 +426,13 @@ void session_state::on_bye() {
 
 void session_state::on_room(std::uint64_t generation) {
   if (generation != generation_) return;  // a former connection's transport
-  awaiting_room_ = false;
+  flow_.waiting_for_room = false;
   pump();
 }
 
 caf::result<caf::ok_atom> session_state::on_admin_end() {
   // The record is on its way to the registry, which ends it there.
-  if (parking_) return make_error(errc::session_parked, id_);
+  if (parking_.started) return make_error(errc::session_parked, id_);
   end(4410, "session ended by an operator", "admin");
   return caf::ok_atom::value;
 }

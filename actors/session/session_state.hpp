@@ -2,9 +2,11 @@
 
 /// The state of one session actor (actors/session/session.hpp): what it
 /// holds and the named operations its behaviour dispatches to
-/// (actors/session/session.cpp). Its parts: metrics, the answers kept in the
-/// client's order, flow control towards the transport, parking, and the
-/// session's side of a handover between nodes (session_handover.cpp).
+/// (actors/session/session.cpp). Its parts, each named: what it counts
+/// (session_counting), the answers kept in the client's order (answer_order),
+/// flow control towards the transport (delivery_flow), parking
+/// (parking_flags, session_parking.cpp) and the two sides of a handover
+/// between nodes (handing_over, adopting; session_handover.cpp).
 /// Touched only by its actor.
 
 #include <chrono>
@@ -28,11 +30,13 @@
 
 #include "actors/messages.hpp"
 #include "actors/remote_transport.hpp"
+#include "actors/session/answer_order.hpp"
 #include "actors/session/cluster_seam.hpp"
 #include "actors/session/messages.hpp"
 #include "actors/session/parked_session.hpp"
 #include "actors/session/replay_buffer.hpp"
 #include "actors/session/session.hpp"
+#include "actors/session/session_counting.hpp"
 #include "actors/transport.hpp"
 #include "log/log.hpp"
 #include "log/throttle.hpp"
@@ -54,29 +58,79 @@ struct session_state {
   // Whatever ends the session (bye, expiry, parking, a handover, an error),
   // a count of refusals still held back is logged, not lost.
   ~session_state() {
-    count_as(counted::none);
+    counting_.count_as(session_counting::gauge::none);
     say_held_back();
   }
   session_state(const session_state&) = delete;
   session_state& operator=(const session_state&) = delete;
 
-  // -- metrics (docs/metrics.md) ------------------------------------------------
-  node_metrics_ptr metrics_;  // null: not measured
-  enum class counted { none, attached, detached };
-  counted counted_ = counted::none;   // which sessions gauge holds this session
-  std::uint64_t handed_through_ = 0;  // highest seq ever handed to a transport
+  // -- the parts of a session ----------------------------------------------------
 
-  metrics::gauge* gauge_of(counted c) const;
+  /// Flow control towards the attached transport (pump()): every message
+  /// goes out through the replay buffer, handed over while the transport has
+  /// room.
+  struct delivery_flow {
+    std::uint64_t handed_up_to = 0;  // messages up to this seq are with the transport
+    bool waiting_for_room = false;   // the transport will say when it drains (room_atom)
+  };
 
-  void count_as(counted c);
+  /// A channel delivery with where it came from: the origin node's broker
+  /// incarnation and its counter (0, 0 on a single node). What a handover
+  /// forwards and what an adopting or restoring session holds back.
+  struct origin_delivery {
+    std::string channel;
+    shared_body body;
+    std::uint64_t origin;
+    std::uint64_t counter;
+    std::int64_t accepted;  // deliver_atom's steady_clock_ns; 0: not measured
+  };
+
+  /// A draining node's session handing itself to a successor on a peer
+  /// (session_handover.cpp).
+  struct handing_over {
+    bool under_way = false;
+    caf::actor successor;  // null until the successor answers the snapshot
+    // Until the successor is known: deliveries after the snapshot, and the
+    // client's subscribes (true) and unsubscribes (false).
+    std::vector<origin_delivery> since_snapshot;
+    std::vector<std::pair<std::string, bool>> subscription_changes;
+    // Subscription changes the successor has not confirmed yet; the barrier
+    // waits for them.
+    std::size_t unconfirmed_subscriptions = 0;
+    bool barrier_running = false;
+    bool barrier_stale = false;  // a subscription changed after the barrier began
+    std::optional<caf::typed_response_promise<caf::ok_atom>> done;  // the drain's request
+    std::string successor_url;   // what the client's goaway names
+    std::uint32_t retry_ms = 0;  // the goaway's retry hint
+  };
+
+  /// The successor's side: a session adopted from a draining node's.
+  struct adopting {
+    bool under_way = false;  // direct deliveries are held until the predecessor is done
+    caf::actor predecessor;
+    // The channels still being subscribed here; the adopt is answered
+    // (ready) once there are none.
+    std::size_t resubscribing = 0;
+    std::optional<caf::typed_response_promise<caf::actor>> ready;
+  };
+
+  /// A detached session becoming a record its registry keeps, or an actor
+  /// spawned for such a record (session_parking.cpp).
+  struct parking_flags {
+    bool wanted = false;           // detached: become a record as soon as idle
+    bool started = false;          // asked the broker; the actor ends once it answers
+    bool awaiting_record = false;  // spawned for a parked record that has not arrived yet
+  };
+
+  session_actor* self_;
+  std::shared_ptr<spdlog::logger> log_ = log::get("session");
+  session_counting counting_;  // gauges, deliveries and their latency (docs/metrics.md)
 
   /// Pushes into the replay buffer, counting evictions and stamping the time:
   /// `accepted`, when the broker took the message (deliver_atom), the start
   /// of its delivery latency; 0: now.
   void buffer(std::uint64_t seq, shared_body body, std::int64_t accepted = 0);
 
-  session_actor* self_;
-  std::shared_ptr<spdlog::logger> log_ = log::get("session");
   std::string id_;
   std::string token_;
   session_config config_;
@@ -93,44 +147,28 @@ struct session_state {
   // is a former transport's.
   std::uint64_t generation_ = 0;
   // One expire_atom at most is pending (CAF 0.17 cannot cancel a
-  // delayed_send): a detach while one is pending only moves due_, and the
-  // pending one, when it comes, waits again for what is left. An expiry
-  // armed per detach would hold about 220 bytes (a mailbox element and two
-  // clock entries) per cut for a whole resume window: the soak's RSS creep.
+  // delayed_send): a detach while one is pending only moves the deadline,
+  // and the pending one, when it comes, waits again for what is left. An
+  // expiry armed per detach would hold about 220 bytes (a mailbox element
+  // and two clock entries) per cut for a whole resume window: the soak's
+  // RSS creep.
   bool expiry_pending_ = false;
   // The last attach or detach, for the admin API.
-  std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point attached_or_detached_at_ = std::chrono::system_clock::now();
   // Detached: when the resume window ends (handed on with a parked record).
-  std::chrono::steady_clock::time_point due_{};
+  std::chrono::steady_clock::time_point resume_deadline_{};
   std::set<std::string> channels_;
-  std::multiset<std::string> subscribing_;  // of channels_: asked of the broker, not yet answered
-  client_identity identity_;                // [auth]: subject and allowed channels
-  std::uint64_t max_subscriptions_ = 0;     // limits.subscriptions_per_session; 0 = none
-  // Flow control: messages up to sent_ have been handed to the attached
-  // transport; the rest of the buffer waits until the transport has room.
-  std::uint64_t sent_ = 0;
-  bool awaiting_room_ = false;
-  // Answers that wait for another actor (a publish's broker answer, a
-  // subscribe's confirmation across the cluster), oldest first, and the
-  // answers queued behind them. They go out in order: an upstream's channel
-  // answers later than a plain one, and the client must never see ack N+1
-  // before ack N, nor `unsubscribed` before the `subscribed` it asked first.
-  struct pending_answer {
-    std::uint64_t ticket;
-    std::uint64_t cseq;               // of a publish; 0 otherwise
-    frame_text frame;                 // empty while the answer is outstanding
-    std::string undecided_subscribe;  // a subscribe to this channel waits for earlier ones
-  };
-  // A vector, not a std::deque: libstdc++'s deque allocates 576 bytes even
-  // while empty, which is what this almost always is.
-  std::vector<pending_answer> answers_;
-  std::uint64_t next_ticket_ = 0;
-
-  bool awaiting_answer(std::uint64_t cseq) const;
+  // Of channels_: asked of the broker, not yet answered.
+  std::multiset<std::string> subscribes_at_broker_;
+  client_identity identity_;             // [auth]: subject and allowed channels
+  std::uint64_t max_subscriptions_ = 0;  // limits.subscriptions_per_session; 0 = none
+  delivery_flow flow_;
+  answer_order answers_;
 
   /// Reserves the next place in the order of answers.
-  std::uint64_t expect_answer(std::uint64_t cseq);
+  std::uint64_t expect_answer(std::uint64_t cseq) { return answers_.reserve(cseq); }
 
+  /// The answer for `ticket` has come: sends every answer now due.
   void answer(std::uint64_t ticket, frame_text frame);
 
   /// An answer that is ready now, sent after those still outstanding.
@@ -161,45 +199,22 @@ struct session_state {
 
   // -- handover (docs/cluster.md, "Graceful drain") ---------------------------
   duration peer_timeout_{5'000};
-  // Predecessor side: deliveries after the snapshot go to the successor too.
-  bool handing_over_ = false;
-  caf::actor successor_;
-  struct stamped {
-    std::string channel;
-    shared_body body;
-    std::uint64_t origin;
-    std::uint64_t counter;
-    std::int64_t accepted;
-  };
-  std::vector<stamped> since_snapshot_;  // until the successor is known
-  // The client's subscribes and unsubscribes after the snapshot, for the
-  // successor too; the barrier waits until it has confirmed each.
-  std::vector<std::pair<std::string, bool>> sub_changes_;  // until the successor is known
-  std::size_t unconfirmed_subs_ = 0;
-  bool barrier_running_ = false;
-  bool barrier_stale_ = false;  // a subscription changed after the barrier began
-  std::optional<caf::typed_response_promise<caf::ok_atom>> handover_rp_;
-  std::string handover_url_;
-  std::uint32_t handover_retry_ms_ = 0;
-  // Successor side: direct deliveries are held until the predecessor is done;
-  // those it forwarded too (by origin and counter) are then dropped.
-  bool adopting_ = false;
-  caf::actor predecessor_;
+  handing_over handing_over_;
+  adopting adopting_;
   // Cluster nodes: per origin node, the highest delivery counter appended
   // (deliveries from one origin arrive in counter order). Handed over with
   // the session, so that its successor drops what it already has.
-  through_marks through_;
+  per_origin_counters origin_counters_;
 
-  std::uint64_t through(std::uint64_t origin) const { return through_of(through_, origin); }
+  std::uint64_t counter_from(std::uint64_t origin) const {
+    return counter_of(origin_counters_, origin);
+  }
 
-  void note_through(std::uint64_t origin, std::uint64_t counter);
-  // Adopting: direct deliveries until the predecessor is done. Restoring:
-  // direct deliveries until the record arrives.
-  std::vector<stamped> held_;
-  std::optional<caf::typed_response_promise<caf::actor>> ready_;  // adopt answer
-  std::size_t resubscribing_ = 0;
+  // Adopting: direct deliveries until the predecessor is done. Awaiting a
+  // parked record: direct deliveries until the record arrives.
+  std::vector<origin_delivery> held_deliveries_;
 
-  void forward_to_successor(const stamped& d);
+  void forward_to_successor(const origin_delivery& d);
 
   void append(const std::string& channel, shared_body body, std::uint64_t origin,
               std::uint64_t counter, std::int64_t accepted);
@@ -211,9 +226,7 @@ struct session_state {
   void end_adoption(std::uint64_t last_cseq);
 
   // -- parking (docs/architecture.md, "Detached sessions") ---------------------
-  bool park_wanted_ = false;  // detached: become a record as soon as idle
-  bool parking_ = false;      // asked the broker; the actor ends once it answers
-  bool restoring_ = false;    // spawned for a parked record that has not arrived yet
+  parking_flags parking_;
 
   /// Nothing waits for an answer, a subscription, a predecessor or a successor.
   bool idle() const;
@@ -246,7 +259,7 @@ struct session_state {
 
   void send_text(frame_text text) { send(out_frame{std::move(text), nullptr}); }
 
-  /// Watches the resume window, which ends at due_ (the session is detached
+  /// Watches the resume window, which ends at resume_deadline_ (the session is detached
   /// and not parked): arms the expire_atom unless one is pending.
   void arm_expiry();
 
@@ -261,14 +274,12 @@ struct session_state {
   void attach(caf::actor conn, transport_ptr transport, std::uint64_t client_holds,
               std::shared_ptr<remote_transport> remote = nullptr);
 
-  /// Hands buffered messages after sent_ to the transport while it has room,
+  /// Hands buffered messages after flow_.handed_up_to to the transport while it has room,
   /// then asks to be told when it drains. Every message therefore goes out
   /// through the replay buffer, and a backlog (a replay, a burst, a slow
   /// reader) never piles up in the socket's queue: memory stays bounded by
   /// the replay buffer plus half the send queue.
   void pump();
-
-  void count_handed(const replay_buffer::entry& e, std::chrono::steady_clock::time_point now);
 
   // `replay`: a resume's count of buffered messages that follow.
   void welcome(bool resumed, std::string reason, std::optional<std::uint64_t> replay = {});
