@@ -1,0 +1,316 @@
+"""The report of the side-by-side benchmark: docs/benchmarks.md (tables,
+targets, the run's machine and commands, then tools/bench/analysis.md) and its
+plots in docs/bench/, from the results run_bench.py kept there."""
+
+import json
+import os
+import shutil
+import subprocess
+
+from bench_common import OUT_DIR, PEER_ORDER, ROOT, SESSIONS, WORK, applies, log
+
+
+def load():
+    with open(os.path.join(OUT_DIR, "results.jsonl")) as f:
+        results = [json.loads(line) for line in f if line.strip()]
+    with open(os.path.join(OUT_DIR, "meta.json")) as f:
+        meta = json.load(f)
+    return results, meta
+
+
+def find(results, workload, peer, n=None):
+    for r in results:
+        if r.get("workload") == workload and r.get("target") == peer and (n is None or r.get("n") == n):
+            return r
+    return None
+
+
+def ratio(a, b):
+    if a is None or b is None or not b:
+        return None
+    return a / b
+
+
+def rfmt(x):
+    return "–" if x is None else f"{x:.2f}×"
+
+
+def gen_mark(r):
+    """† when the generator used ≥ 90 % of its CPU: that figure may be capped by it."""
+    return " †" if r and r.get("gen_cpu", 0) >= 0.9 else ""
+
+
+def table(results, peers, workload, ns, columns, main, na_reason):
+    """One markdown table: a row per peer and N. `main` is the figure the
+    ratio is taken on (wsvisor ÷ peer)."""
+    head = "| server | N | " + " | ".join(c[0] for c in columns) + " | wsvisor ÷ server |"
+    lines = [head, "|" + "---|" * (len(columns) + 3)]
+    for n in ns:
+        base = find(results, workload, "wsvisor", n)
+        for p in peers:
+            r = find(results, workload, p, n)
+            if not applies(workload, p):
+                lines.append(f"| {p} | {n:,} | " + " | ".join("–" for _ in columns) + f" | {na_reason} |")
+                continue
+            if r is None or "failed" in r:
+                why = (r or {}).get("failed", "not run").splitlines()[-1:] or ["not run"]
+                lines.append(f"| {p} | {n:,} | " + " | ".join("–" for _ in columns) + f" | failed: {why[0][:80]} |")
+                continue
+            cells = [c[1](r) for c in columns]
+            rel = "1.00×" if p == "wsvisor" else rfmt(ratio(base and base.get(main), r.get(main)))
+            lines.append(f"| {p} | {n:,} | " + " | ".join(cells) + gen_mark(r) + f" | {rel} |")
+    return "\n".join(lines)
+
+
+def num(key, unit="", scale=1.0):
+    def cell(r):
+        v = r.get(key)
+        if v is None:
+            return "–"
+        if isinstance(v, int) and scale == 1.0:
+            return f"{v:,}{unit}"
+        v = v / scale
+        return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}") + unit
+    return cell
+
+
+def ms(key):
+    return num(key, " ms", 1000.0)
+
+
+def plots(results, peers):
+    """Latency CDFs and rate against N, with gnuplot."""
+    if not shutil.which("gnuplot"):
+        log("gnuplot missing: no plots")
+        return []
+    made = []
+    plot_dir = OUT_DIR
+
+    def cdf_plot(name, title, workload, n, who):
+        series = [(p, find(results, workload, p, n)) for p in who]
+        series = [(p, r) for p, r in series if r and "cdf" in r and os.path.exists(os.path.join(ROOT, r["cdf"]))]
+        if not series:
+            return
+        png = os.path.join(plot_dir, name)
+        cmds = [
+            "set terminal pngcairo size 900,520 font 'DejaVu Sans,10'",
+            f"set output '{png}'", f"set title '{title}'", "set logscale x", "set grid",
+            "set xlabel 'latency (microseconds, log scale)'", "set ylabel 'percentile'", "set key bottom right",
+            "plot " + ", ".join(f"'{os.path.join(ROOT, r['cdf'])}' using 2:1 with lines lw 2 title '{p}'"
+                                for p, r in series),
+        ]
+        subprocess.run(["gnuplot"], input="\n".join(cmds), text=True, check=True)
+        made.append(name)
+
+    def rate_plot(name, title, workload, ylabel):
+        data = os.path.join(WORK, f"{workload}-rate.dat")
+        ns = sorted({r["n"] for r in results if r.get("workload") == workload and "rate" in r})
+        if not ns:
+            return
+        with open(data, "w") as f:
+            f.write("# n " + " ".join(peers) + "\n")
+            for n in ns:
+                row = [str(n)]
+                for p in peers:
+                    r = find(results, workload, p, n)
+                    row.append(str(r["rate"]) if r and "rate" in r else "NaN")
+                f.write(" ".join(row) + "\n")
+        png = os.path.join(plot_dir, name)
+        cmds = [
+            "set terminal pngcairo size 900,520 font 'DejaVu Sans,10'",
+            f"set output '{png}'", f"set title '{title}'", "set logscale x", "set grid",
+            "set xlabel 'connections (log scale)'", f"set ylabel '{ylabel}'", "set key outside right",
+            "set format y '%.0s%c'", "set yrange [0:*]",
+            "plot " + ", ".join(f"'{data}' using 1:{i + 2} with linespoints lw 2 pt 7 title '{p}'"
+                                for i, p in enumerate(peers)),
+        ]
+        subprocess.run(["gnuplot"], input="\n".join(cmds), text=True, check=True)
+        made.append(name)
+
+    rt_ns = sorted({r["n"] for r in results if r.get("workload") == "roundtrip"})
+    fo_ns = sorted({r["n"] for r in results if r.get("workload") == "fanout"})
+    st_ns = sorted({r["n"] for r in results if r.get("workload") == "storm"})
+    rate_plot("roundtrip-rate.png", "Round trip: messages per second against connections", "roundtrip", "messages/s")
+    rate_plot("fanout-rate.png", "Fan-out: deliveries per second against subscribers", "fanout", "deliveries/s")
+    if 100 in rt_ns or rt_ns:
+        n = 100 if 100 in rt_ns else rt_ns[-1]
+        cdf_plot("roundtrip-cdf.png", f"Round trip latency CDF, {n} connections", "roundtrip", n, peers)
+    if fo_ns:
+        cdf_plot("fanout-cdf.png", f"Fan-out delivery latency CDF, {fo_ns[-1]:,} subscribers", "fanout", fo_ns[-1], peers)
+    if st_ns:
+        cdf_plot("storm-cdf.png", f"Reconnect storm: resume latency CDF, {st_ns[-1]:,} sessions", "storm", st_ns[-1],
+                 [p for p in peers if p in SESSIONS])
+    return made
+
+
+def targets(results):
+    """The issue's targets, as ratios from this run."""
+    rows = []
+
+    def row(what, value, ok, cmp):
+        if value is None:
+            rows.append(f"| {what} | – | {cmp} | not measured |")
+        else:
+            rows.append(f"| {what} | {value:.2f} | {cmp} | {'met' if ok(value) else '**missed**'} |")
+
+    def get(w, p, n, k):
+        r = find(results, w, p, n)
+        return r.get(k) if r and "failed" not in r else None
+
+    def rt(p):
+        return ratio(get("roundtrip", "wsvisor", 100, "rate"), get("roundtrip", p, 100, "rate"))
+
+    row("round trip, 100 connections: wsvisor ÷ raw Beast", rt("beast"), lambda v: v >= 0.7, "≥ 0.70")
+    row("round trip, 100 connections: wsvisor ÷ Node ws", rt("node-ws"), lambda v: v >= 1, "≥ 1.00")
+    row("round trip, 100 connections: wsvisor ÷ Socket.IO", rt("socket.io"), lambda v: v >= 2.5, "≥ 2.50")
+    for n in (10, 1000):
+        row(f"round trip, {n:,} connections: wsvisor ÷ Node ws",
+            ratio(get("roundtrip", "wsvisor", n, "rate"), get("roundtrip", "node-ws", n, "rate")),
+            lambda v: v >= 1, "≥ 1.00")
+
+    def fo(p):
+        return ratio(get("fanout", "wsvisor", 10000, "rate"), get("fanout", p, 10000, "rate"))
+
+    row("fan-out, 10,000 subscribers: wsvisor ÷ Node ws", fo("node-ws"), lambda v: v >= 1, "≥ 1.00")
+    row("fan-out, 10,000 subscribers: wsvisor ÷ raw Beast", fo("beast"), lambda v: v >= 1, "≥ 1.00")
+    row("fan-out, 10,000 subscribers: wsvisor ÷ Socket.IO", fo("socket.io"), lambda v: v >= 1.5, "≥ 1.50")
+
+    def mem(p):
+        return ratio(get("idle", "wsvisor", 10000, "bytes_per_session"), get("idle", p, 10000, "bytes_per_session"))
+
+    row("idle memory per connected client: wsvisor ÷ Node ws", mem("node-ws"), lambda v: v <= 1.2, "≤ 1.20")
+    det = get("detached", "wsvisor", 10000, "bytes_per_session")
+    row("detached session: wsvisor bytes ÷ 1.5 KiB", None if det is None else det / 1536, lambda v: v <= 1, "≤ 1.00")
+    storm = find(results, "storm", "wsvisor", 10000)
+    clean = storm and "failed" not in storm and storm.get("lost") == 0 and storm.get("duplicates") == 0 \
+        and storm.get("not_resumed") == 0 and storm.get("all_resumed")
+    rows.append(f"| storm of 10,000: wsvisor loses nothing, repeats nothing, resumes all | "
+                f"{'yes' if clean else 'no'} | all | {'met' if clean else '**missed**'} |")
+    row("storm of 10,000: wsvisor ÷ Socket.IO time to all resumed",
+        ratio(get("storm", "wsvisor", 10000, "storm_ms"), get("storm", "socket.io", 10000, "storm_ms")),
+        lambda v: v <= 1 / 3, "≤ 0.33")
+    row("new sessions per second: wsvisor ÷ Node ws",
+        ratio(get("connrate", "wsvisor", 32, "rate"), get("connrate", "node-ws", 32, "rate")),
+        lambda v: v >= 1.2, "≥ 1.20")
+    return "| target | measured | wanted | |\n|---|---|---|---|\n" + "\n".join(rows)
+
+
+def report(analysis_path):
+    results, meta = load()
+    peers = [p for p in PEER_ORDER if any(r.get("target") == p for r in results)]
+    made = plots(results, peers)
+    ns = lambda w: sorted({r["n"] for r in results if r.get("workload") == w})  # noqa: E731
+    no_sessions = "n/a: no sessions"
+    v = meta["versions"]
+    out = []
+    out.append("# Benchmarks\n")
+    out.append("<!-- Written by scripts/bench (tools/bench/run_bench.py); edit tools/bench/analysis.md "
+               "for the prose that follows the tables. -->\n")
+    out.append("wsvisor against a raw Beast server (the ceiling of our own stack), WebSocket++, Node `ws` and "
+               "Socket.IO with connection state recovery, all driven by the same load generator "
+               "(`tools/bench/wsbench`) in the same run. **Ratios are the headline**: the machine is shared "
+               "and noisy, so absolute figures move between runs while ratios from one run hold up. "
+               "The last column of every table is wsvisor's figure divided by that server's: above 1 "
+               "is wsvisor's advantage for rates, below 1 for memory and times.\n")
+    out.append("Reproduce with `./scripts/bench` (about "
+               f"{max(1, round(meta['elapsed_s'] / 60))} minutes here); "
+               "`./scripts/bench --quick` runs a smaller version in about two minutes.\n")
+    out.append("## This run\n")
+    out.append(f"- Date: {meta['date']}{' (quick run)' if meta.get('quick') else ''}")
+    out.append(f"- Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['mem_gib']} GiB, Linux {meta['kernel']}")
+    out.append(f"- Pinning: {meta['pinning']}. Every server gets one CPU, the generator the other; each "
+               "measurement starts a fresh server.")
+    out.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    out.append("- wsvisor's configuration: `io_threads = 1` (one CPU), "
+               "`max_connections = 30000`, `resume_window = \"10m\"`, log level `warn`, `actor_scheduler = \"io\"` "
+               "(the default: the actors run on the I/O thread); the rows `wsvisor-sharing` and "
+               "`wsvisor-stealing` (round trip and fan-out only) run CAF's own schedulers instead, "
+               "`actor_scheduler = \"sharing\"` / `\"stealing\"` with `actor_threads = 1`; `[limits]` `connections_per_ip`, "
+               "`messages_per_second` and `handshakes_per_second` off (the peers have no such limits); everything else "
+               "is the built-in default (replay buffer 1,024 messages, send queue 1 MiB).")
+    out.append("- Payload: 64 bytes. A figure marked † was taken while the generator used ≥ 90 % of its "
+               "CPU: it may be capped by the generator rather than the server.\n")
+
+    out.append("## Targets\n")
+    out.append(targets(results) + "\n")
+
+    out.append("## 1. Round trip\n")
+    out.append("N connections, each publishing to its own channel and waiting for its message to come back "
+               "before sending the next (wsvisor: `publish` → `message`, with the `ack` it also gets; raw "
+               "peers: echo on `/echo`; Socket.IO: an `echo` event answered by the server). Messages per "
+               "second over the measured window, and round-trip percentiles.\n")
+    out.append(table(results, peers, "roundtrip", ns("roundtrip"),
+                     [("messages/s", num("rate")), ("p50", ms("rtt_p50_us")), ("p99", ms("rtt_p99_us")),
+                      ("server CPU", num("server_cpu")), ("generator CPU", num("gen_cpu"))],
+                     "rate", no_sessions) + "\n")
+    if "roundtrip-rate.png" in made:
+        out.append("![round trip rate](bench/roundtrip-rate.png)\n")
+    if "roundtrip-cdf.png" in made:
+        out.append("![round trip CDF](bench/roundtrip-cdf.png)\n")
+
+    out.append("## 2. Fan-out\n")
+    out.append("One publisher, N subscribers on one channel (raw peers: `/broadcast`; Socket.IO: "
+               "`socket.broadcast.emit`). The publisher keeps at most 4 messages in flight (a message "
+               "is complete when every subscriber has it), so queues stay bounded while the pipeline stays "
+               "full. Deliveries per second, and delivery latency from the timestamp in the payload.\n")
+    out.append(table(results, peers, "fanout", ns("fanout"),
+                     [("deliveries/s", num("rate")), ("p50", ms("delivery_p50_us")),
+                      ("p99", ms("delivery_p99_us")), ("lost", num("lost")), ("dup", num("duplicates")),
+                      ("server CPU", num("server_cpu")), ("generator CPU", num("gen_cpu"))],
+                     "rate", no_sessions) + "\n")
+    if "fanout-rate.png" in made:
+        out.append("![fan-out rate](bench/fanout-rate.png)\n")
+    if "fanout-cdf.png" in made:
+        out.append("![fan-out CDF](bench/fanout-cdf.png)\n")
+
+    out.append("## 3. Idle memory\n")
+    out.append("Server RSS (from `/proc/PID/status`) after N idle sessions (wsvisor: `hello` answered; "
+               "Socket.IO: connected to `/`; raw peers: upgraded), minus the RSS before, divided by N. "
+               "The RSS before is read after 20 warm-up sessions, so that what a server pays once (code "
+               "and libraries paged in on first use, a JIT) is not charged to each session. "
+               "Detached: N sessions opened in batches of 100 whose connections are then cut, so at most "
+               "one batch of connection buffers is counted in; raw peers have no sessions to keep.\n")
+    out.append(table(results, peers, "idle", ns("idle"),
+                     [("bytes per connected session", num("bytes_per_session")),
+                      ("RSS before (KiB)", num("rss_base_kib")), ("RSS after (KiB)", num("rss_kib"))],
+                     "bytes_per_session", no_sessions) + "\n")
+    out.append(table(results, peers, "detached", ns("detached"),
+                     [("bytes per detached session", num("bytes_per_session")),
+                      ("RSS before (KiB)", num("rss_base_kib")), ("RSS after (KiB)", num("rss_kib"))],
+                     "bytes_per_session", no_sessions) + "\n")
+
+    out.append("## 4. Reconnect storm\n")
+    out.append("N sessions subscribed to one channel with steady traffic (a publisher on its own "
+               "connection, about 20,000 deliveries a second in all); every subscriber connection is cut at "
+               "once (TCP reset) and reconnects immediately, resuming (wsvisor: `resume` with `last_seq`; "
+               "Socket.IO: `40{pid, offset}`). Time from the cut until the last session has resumed, resume "
+               "latency (connect to `welcome` / connect reply), and the check that every subscriber got every "
+               "message exactly once.\n")
+    out.append(table(results, peers, "storm", ns("storm"),
+                     [("all resumed after", num("storm_ms", " ms")), ("resume p50", ms("resume_p50_us")),
+                      ("resume p99", ms("resume_p99_us")), ("not resumed", num("not_resumed")),
+                      ("lost", num("lost")), ("dup", num("duplicates")), ("sent", num("sent"))],
+                     "storm_ms", no_sessions) + "\n")
+    if "storm-cdf.png" in made:
+        out.append("![storm CDF](bench/storm-cdf.png)\n")
+
+    out.append("## 5. Connection rate\n")
+    out.append("32 clients in a loop: connect, upgrade, start a session (wsvisor: `hello` → `welcome`; "
+               "Socket.IO: open packet, `40` → connect reply; raw peers: the upgrade), then leave politely "
+               "(wsvisor `bye`; Socket.IO `41`; a close handshake). New sessions per second and setup "
+               "latency.\n")
+    out.append(table(results, peers, "connrate", ns("connrate"),
+                     [("sessions/s", num("rate")), ("setup p50", ms("setup_p50_us")),
+                      ("setup p99", ms("setup_p99_us")), ("server CPU", num("server_cpu")),
+                      ("generator CPU", num("gen_cpu"))],
+                     "rate", no_sessions) + "\n")
+
+    out.append("## Commands\n")
+    out.append("Each server was started fresh on a free port, then (PORT and PID filled in):\n")
+    out.append("```\n" + "\n".join(meta["commands"]) + "\n```\n")
+    if os.path.exists(analysis_path):
+        with open(analysis_path) as f:
+            out.append(f.read())
+    with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
+        f.write("\n".join(out))
+    log("wrote docs/benchmarks.md" + (f" and {len(made)} plots in docs/bench/" if made else ""))
