@@ -79,17 +79,18 @@ caf::result<std::string> on_cluster_link(cluster_actor* self, caf::actor& remote
   if (remote == st.me()) return make_error(errc::duplicate_node, "a peer address is ours");
   auto rp = self->make_response_promise<std::string>();
   self->request(remote, st.opts_.peer_timeout, cluster_join_atom::value, st.opts_.node, st.me(),
-                st.opts_.public_url, st.opts_.listen, st.interest_list())
+                st.opts_.public_url, st.opts_.listen, st.interest_list(), st.received_marks_now())
       .then(
           [self, rp, remote, dialed](std::string& name, std::string& url, std::string& address,
-                                     std::vector<std::string>& interest) mutable {
+                                     std::vector<std::string>& interest,
+                                     received_marks& received) mutable {
             auto& st = self->state;
             if (name == st.opts_.node) {
               log::error(*st.log_, "a peer has this node's name", {{"node", name}, {"url", url}});
               rp.deliver(make_error(errc::duplicate_node, name));
               return;
             }
-            st.add_member(name, remote, url, address, interest);
+            st.add_member(name, remote, url, address, interest, received);
             st.dialed_[dialed] = name;
             rp.deliver(std::move(name));
           },
@@ -97,16 +98,18 @@ caf::result<std::string> on_cluster_link(cluster_actor* self, caf::actor& remote
   return rp;
 }
 
-caf::result<std::string, std::string, std::string, std::vector<std::string>> on_cluster_join(
-    cluster_actor* self, const std::string& name, const caf::actor& remote, const std::string& url,
-    const std::string& address, const std::vector<std::string>& interest) {
+caf::result<std::string, std::string, std::string, std::vector<std::string>, received_marks>
+on_cluster_join(cluster_actor* self, const std::string& name, const caf::actor& remote,
+                const std::string& url, const std::string& address,
+                const std::vector<std::string>& interest, const received_marks& received) {
   auto& st = self->state;
   if (name == st.opts_.node) {
     log::error(*st.log_, "a peer has this node's name", {{"node", name}, {"url", url}});
     return make_error(errc::duplicate_node, name);
   }
-  st.add_member(name, remote, url, address, interest);
-  return {st.opts_.node, st.opts_.public_url, st.opts_.listen, st.interest_list()};
+  st.add_member(name, remote, url, address, interest, received);
+  return {st.opts_.node, st.opts_.public_url, st.opts_.listen, st.interest_list(),
+          st.received_marks_now()};
 }
 
 auto on_cluster_leave(cluster_actor* self, const std::string& name) {
@@ -181,9 +184,22 @@ auto on_broker_joined(cluster_actor* self) {
 auto on_cluster_publish(cluster_actor* self, std::string& channel, std::string& body,
                         std::uint64_t origin, std::uint64_t counter) {
   if (auto& m = self->state.opts_.metrics) m->received_cluster.inc();
+  raise_counter(self->state.received_, origin, counter);
   self->state.tell_broker(caf::make_message(
       peer_publish_atom::value, std::move(channel),
       shared_body{std::make_shared<const std::string>(std::move(body))}, origin, counter));
+}
+
+// A peer's broker lost publishes this node's subscribers wanted
+// (actors/session/peer_resend.hpp): our broker tells them.
+void on_cluster_gap(cluster_actor* self, std::vector<std::string>& channels) {
+  auto& st = self->state;
+  std::string peer = "?";
+  for (auto& [name, m] : st.members_)
+    if (m.actor.address() == caf::actor_cast<caf::actor_addr>(self->current_sender())) peer = name;
+  log::warn(*st.log_, "a peer lost messages for this node",
+            {{"peer", peer}, {"channels", channels.size()}});
+  st.tell_broker(caf::make_message(cluster_gap_atom::value, std::move(channels)));
 }
 
 caf::result<caf::ok_atom> on_cluster_barrier(cluster_actor* self) {
@@ -299,8 +315,8 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       },
       [self](cluster_join_atom, const std::string& name, const caf::actor& remote,
              const std::string& url, const std::string& address,
-             const std::vector<std::string>& interest) {
-        return on_cluster_join(self, name, remote, url, address, interest);
+             const std::vector<std::string>& interest, const received_marks& received) {
+        return on_cluster_join(self, name, remote, url, address, interest, received);
       },
       [self](cluster_leave_atom, const std::string& name) { return on_cluster_leave(self, name); },
       [self](cluster_status_atom) { return self->state.status(); },
@@ -317,6 +333,9 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       [self](cluster_publish_atom, std::string& channel, std::string& body, std::uint64_t origin,
              std::uint64_t counter) {
         return on_cluster_publish(self, channel, body, origin, counter);
+      },
+      [self](cluster_gap_atom, std::vector<std::string>& channels) {
+        on_cluster_gap(self, channels);
       },
       [self](local_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin) {

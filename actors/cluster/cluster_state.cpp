@@ -35,14 +35,24 @@ void cluster_state::say_held_back(const std::string& name, member& m) {
     log::warn(*log_, "peer did not confirm interest", {{"peer", name}}, *held);
 }
 
+received_marks cluster_state::received_marks_now() const {
+  received_marks out;
+  for (auto& [origin, counter] : received_) {
+    out.origins.push_back(origin);
+    out.counters.push_back(counter);
+  }
+  return out;
+}
+
 void cluster_state::add_member(const std::string& name, const caf::actor& actor,
                                const std::string& url, const std::string& address,
-                               const std::vector<std::string>& interest) {
+                               const std::vector<std::string>& interest,
+                               const received_marks& received) {
   auto it = members_.find(name);
   if (it != members_.end() && it->second.actor != actor) {
     // The node restarted: its old incarnation's down_msg may still come, and
     // is then ignored because it names another actor.
-    tell_broker(caf::make_message(peer_gone_atom::value, it->second.actor));
+    tell_broker(caf::make_message(peer_gone_atom::value, it->second.actor, name, false));
     say_held_back(name, it->second);
     members_.erase(it);
     it = members_.end();
@@ -54,6 +64,8 @@ void cluster_state::add_member(const std::string& name, const caf::actor& actor,
     count_peers();
     if (opts_.metrics) opts_.metrics->cluster_peer_up.with({name}).set(1);
     log::info(*log_, "peer up", {{"peer", name}, {"url", url}, {"peers", members_.size()}});
+    // Before its interest: what it missed while it was away goes first.
+    tell_broker(caf::make_message(peer_rejoined_atom::value, actor, name, received, interest));
   }
   auto& m = it->second;
   m.url = url;
@@ -106,7 +118,7 @@ void cluster_state::member_down(std::map<std::string, member>::iterator it,
                                         .last_seen_ms = now,
                                         .caf_node = caf::to_string(m.actor.node()),
                                         .actor = {}};
-  tell_broker(caf::make_message(peer_gone_atom::value, m.actor));
+  tell_broker(caf::make_message(peer_gone_atom::value, m.actor, name, !m.leaving));
   members_.erase(it);
   count_peers();
 }

@@ -29,6 +29,7 @@
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
+#include "actors/session/parked_session.hpp"
 #include "actors/supervision/messages.hpp"
 #include "actors/supervision/node_counters.hpp"
 #include "actors/supervision/supervisor.hpp"
@@ -85,6 +86,10 @@ struct cluster_state {
   std::map<std::string, cluster_member_info> departed_;  // by node name; bounded by max_departed
   std::map<std::string, std::string> dialed_;  // a configured peer address -> the node it reached
   std::set<std::string> interest_;             // channels with local subscribers
+  // Per origin (a peer's broker incarnation), the highest delivery counter
+  // received from it: what this node says it holds when it joins a peer
+  // again, which then sends what it missed (actors/session/peer_resend.hpp).
+  per_origin_counters received_;
   std::uint64_t peers_lost_ = 0;
   std::uint64_t peers_left_ = 0;
   bool stopping_ = false;
@@ -104,6 +109,8 @@ struct cluster_state {
 
   std::vector<std::string> interest_list() const { return {interest_.begin(), interest_.end()}; }
 
+  received_marks received_marks_now() const;
+
   void count_peers();
 
   void tell_broker(caf::message msg);
@@ -111,8 +118,11 @@ struct cluster_state {
   /// The member leaves: a count of lines held back for it is logged.
   void say_held_back(const std::string& name, member& m);
 
+  /// A join (ours or the peer's): a peer that becomes a member is first
+  /// told to our broker with what it `received`, then its interest.
   void add_member(const std::string& name, const caf::actor& actor, const std::string& url,
-                  const std::string& address, const std::vector<std::string>& interest);
+                  const std::string& address, const std::vector<std::string>& interest,
+                  const received_marks& received);
 
   /// The member `it` is down: it left on purpose (cluster_leave_atom) or was lost.
   void member_down(std::map<std::string, member>::iterator it, const caf::error& reason);

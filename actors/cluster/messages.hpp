@@ -43,10 +43,12 @@ using cluster_hello_atom = caf::atom_constant<caf::atom("cl_hello")>;
 using cluster_link_atom = caf::atom_constant<caf::atom("cl_link")>;
 
 /// (cluster_join_atom, std::string node, caf::actor cluster, std::string public_url,
-/// std::string address, std::vector<std::string> interest) -> (std::string node,
-/// std::string public_url, std::string address, std::vector<std::string> interest): cluster <->
-/// cluster, each side learns the other's name, URL, middleman address (`[cluster] listen`) and
-/// channels with subscribers. Errors: errc::duplicate_node.
+/// std::string address, std::vector<std::string> interest, received_marks received) ->
+/// (std::string node, std::string public_url, std::string address, std::vector<std::string>
+/// interest, received_marks received): cluster <-> cluster, each side learns the other's name,
+/// URL, middleman address (`[cluster] listen`), channels with subscribers and what it received
+/// from each broker (so that a peer that was lost is sent what it missed). Errors:
+/// errc::duplicate_node.
 using cluster_join_atom = caf::atom_constant<caf::atom("cl_join")>;
 
 /// (cluster_leave_atom, std::string node): cluster -> every peer's cluster, this node stops on

@@ -22,10 +22,17 @@
 #include "actors/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
 #include "actors/session/messages.hpp"
+#include "actors/session/peer_resend.hpp"
 #include "log/log.hpp"
 
 namespace wsvisor {
 namespace {
+
+// What a broker keeps for peers that come back (peer_resend): enough for
+// seconds of a busy node's cross-node traffic; the bodies are shared with
+// the sessions' replay buffers, so most cost only a reference.
+constexpr std::size_t peer_resend_messages = 10'000;
+constexpr std::size_t peer_resend_bytes = 16 * 1024 * 1024;
 
 struct broker_state {
   static inline const char* name = "broker";
@@ -57,6 +64,9 @@ struct broker_state {
   // their records is subscribed in their place while the count is above 0,
   // and counts as that many subscribers.
   std::unordered_map<std::string, std::uint64_t> parked;
+  // Cluster nodes only: what this broker published on channels peers want,
+  // for a peer that comes back after its link was lost.
+  peer_resend resend{peer_resend_messages, peer_resend_bytes};
 };
 
 using broker_actor = caf::stateful_actor<broker_state>;
@@ -131,6 +141,7 @@ void publish_here(broker_actor* self, const std::string& channel, const shared_b
   auto counter = ++st.counter;
   if (auto it = st.channels.find(channel); it != st.channels.end())
     fan_out(self, it->second, channel, body, st.origin, counter);
+  if (st.origin != 0 && st.resend.wanted(channel)) st.resend.keep(counter, channel, body);
   auto it = st.remote.find(channel);
   if (it == st.remote.end()) return;
   for (auto& peer : it->second)
@@ -318,6 +329,7 @@ caf::result<caf::ok_atom> on_cluster_barrier(broker_actor* self) {
 
 auto on_peer_interest(broker_actor* self, const caf::actor& peer, const std::string& channel,
                       bool on) {
+  self->state.resend.interest(peer.address(), channel, on, self->state.counter);
   auto& peers = self->state.remote[channel];
   auto it = std::find(peers.begin(), peers.end(), peer);
   if (on && it == peers.end()) peers.push_back(peer);
@@ -325,11 +337,47 @@ auto on_peer_interest(broker_actor* self, const caf::actor& peer, const std::str
   if (peers.empty()) self->state.remote.erase(channel);
 }
 
-auto on_peer_gone(broker_actor* self, const caf::actor& peer) {
+auto on_peer_gone(broker_actor* self, const caf::actor& peer, const std::string& name, bool lost) {
+  self->state.resend.gone(peer.address(), name, lost);
   auto& remote = self->state.remote;
   for (auto it = remote.begin(); it != remote.end();) {
     std::erase(it->second, peer);
     it = it->second.empty() ? remote.erase(it) : std::next(it);
+  }
+}
+
+// A peer that was lost is a member again: what it missed is sent before
+// anything live (its interest, which starts that, comes after this), each
+// in the order published; where something it needed is gone, it is told
+// first, so that no subscriber there takes what follows as complete.
+void on_peer_rejoined(broker_actor* self, const caf::actor& peer, const std::string& name,
+                      const received_marks& marks, const std::vector<std::string>& interest) {
+  auto& st = self->state;
+  if (st.origin == 0) return;
+  std::uint64_t received = 0;
+  for (std::size_t i = 0; i < marks.origins.size() && i < marks.counters.size(); ++i)
+    if (marks.origins[i] == st.origin) received = marks.counters[i];
+  auto c = st.resend.rejoined(peer.address(), name, received, interest);
+  auto log = log::get("broker");
+  if (!c.lost_channels.empty()) {
+    log::warn(*log, "messages lost to a peer",
+              {{"peer", name}, {"channels", c.lost_channels.size()}, {"received", received}});
+    self->send(peer, cluster_gap_atom::value, c.lost_channels);
+  }
+  for (auto* e : c.resend)
+    self->send(peer, cluster_publish_atom::value, e->channel, *e->body, st.origin, e->counter);
+  if (!c.resend.empty())
+    log::info(*log, "resent to a returning peer",
+              {{"peer", name}, {"messages", c.resend.size()}, {"received", received}});
+}
+
+// A peer lost publishes this node's subscribers wanted: each is told.
+void on_cluster_gap(broker_actor* self, const std::vector<std::string>& channels) {
+  for (auto& channel : channels) {
+    auto it = self->state.channels.find(channel);
+    if (it == self->state.channels.end()) continue;
+    auto msg = caf::make_message(channel_gap_atom::value, channel);
+    for (auto& [addr, who] : it->second) self->send(who, msg);
   }
 }
 
@@ -400,7 +448,16 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
       [self](peer_interest_atom, const caf::actor& peer, const std::string& channel, bool on) {
         return on_peer_interest(self, peer, channel, on);
       },
-      [self](peer_gone_atom, const caf::actor& peer) { return on_peer_gone(self, peer); },
+      [self](peer_gone_atom, const caf::actor& peer, const std::string& name, bool lost) {
+        return on_peer_gone(self, peer, name, lost);
+      },
+      [self](peer_rejoined_atom, const caf::actor& peer, const std::string& name,
+             const received_marks& received, const std::vector<std::string>& interest) {
+        on_peer_rejoined(self, peer, name, received, interest);
+      },
+      [self](cluster_gap_atom, const std::vector<std::string>& channels) {
+        on_cluster_gap(self, channels);
+      },
       [self](own_channel_atom, const std::string& channel, const caf::actor& owner) {
         own(self, channel, owner);
       },

@@ -46,8 +46,27 @@ using cluster_interest_atom = caf::atom_constant<caf::atom("cl_intr")>;
 /// broker, forward (or stop forwarding) publishes on `channel` to that peer.
 using peer_interest_atom = caf::atom_constant<caf::atom("cl_pintr")>;
 
-/// (peer_gone_atom, caf::actor peer_cluster): cluster -> broker, forget that peer.
+/// (peer_gone_atom, caf::actor peer_cluster, std::string node, bool lost): cluster -> broker,
+/// that peer is no longer a member. Lost (not left on purpose, not replaced by a restart): the
+/// broker keeps what it publishes on the channels the peer wanted, for its return
+/// (actors/session/peer_resend.hpp).
 using peer_gone_atom = caf::atom_constant<caf::atom("cl_pgone")>;
+
+/// (peer_rejoined_atom, caf::actor peer_cluster, std::string node, received_marks received,
+/// std::vector<std::string> interest): cluster -> broker, before that peer's interest, when a
+/// peer becomes a member: what it received (its join's) and the channels it wants. A peer that was
+/// lost gets what it missed from this broker again, or cluster_gap_atom for what is gone.
+using peer_rejoined_atom = caf::atom_constant<caf::atom("cl_prejoin")>;
+
+/// (cluster_gap_atom, std::vector<std::string> channels): a broker -> a peer's cluster -> its
+/// broker: publishes on these channels that the peer's subscribers should have had are lost
+/// (evicted from the broker's resend buffer while the peer was away).
+using cluster_gap_atom = caf::atom_constant<caf::atom("cl_gap")>;
+
+/// (channel_gap_atom, std::string channel): broker -> each subscriber of the channel (a session,
+/// or the registry for its parked sessions) after cluster_gap_atom: the session must not go on
+/// as if nothing were missing.
+using channel_gap_atom = caf::atom_constant<caf::atom("s_gap")>;
 
 /// (broker_joined_atom): a new broker -> cluster: send me every peer's interest
 /// (peer_interest_atom).
@@ -147,6 +166,19 @@ typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
            x.through_origins, x.through_counters, x.identity);
+}
+
+/// Per origin (broker incarnation), the highest delivery counter a node's
+/// cluster actor has received from it: what a peer that joins again says it
+/// holds (the cluster's join, peer_rejoined_atom).
+struct received_marks {
+  std::vector<std::uint64_t> origins;
+  std::vector<std::uint64_t> counters;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, received_marks& x) {
+  return f(caf::meta::type_name("received_marks"), x.origins, x.counters);
 }
 
 }  // namespace wsvisor

@@ -36,6 +36,10 @@ void buffer_message(replay_buffer& buffer, std::uint64_t seq, shared_body body,
 
 bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_t counter,
                             std::int64_t accepted, node_metrics* metrics) {
+  if (!body) {
+    buffer.lose(++seq);
+    return true;
+  }
   // Each origin's deliveries come in counter order on one path; one at or
   // below the mark is a copy of a message a predecessor handed over.
   if (origin != 0 && counter <= counter_of(origin_counters, origin)) return false;

@@ -66,6 +66,7 @@ struct parked_session {
 
   /// Appends a delivery as the session would have: a copy (its counter at or
   /// below the origin's mark) is dropped, anything else takes the next seq.
+  /// A null `body` is a gap (channel_gap_atom): it takes the next seq, lost.
   /// Returns true iff it was appended.
   bool append(shared_body body, std::uint64_t origin, std::uint64_t counter, std::int64_t accepted,
               node_metrics* metrics);

@@ -181,6 +181,10 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
              std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
         self->state.on_delivery(channel, body, origin, counter, accepted);
       },
+      [self](channel_gap_atom, const std::string& channel) {
+        // A gap is a delivery without a body: it takes a seq, lost.
+        self->state.on_delivery(channel, nullptr, 0, 0, 0);
+      },
       [self](parked_expire_atom, std::uint64_t generation) {
         auto& st = self->state;
         if (generation == st.expiry_generation_) st.expire_due();

@@ -137,6 +137,8 @@ struct registry_state {
   // -- parking --------------------------------------------------------------------
   void on_notice(const std::string& id, std::vector<std::string> channels);
   void on_record(const std::string& id, parked_session rec);
+  /// A delivery to the parked sessions on `channel`; a null `body` is a gap
+  /// (channel_gap_atom).
   void on_delivery(const std::string& channel, const shared_body& body, std::uint64_t origin,
                    std::uint64_t counter, std::int64_t accepted);
   void settle_parked(session_slot& slot);

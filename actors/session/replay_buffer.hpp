@@ -9,6 +9,7 @@
 /// every message the client lacks. Acknowledged entries are dropped too, but
 /// they are not lost: the client said it holds them.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,10 @@ class replay_buffer {
 
   /// Highest seq evicted without acknowledgement (0 if none).
   std::uint64_t lost_through() const { return lost_through_; }
+
+  /// Message `seq` (above every seq pushed) was lost before it got here (a
+  /// gap between nodes): no resume from before it can be complete.
+  void lose(std::uint64_t seq) { lost_through_ = std::max(lost_through_, seq); }
 
   /// Restores the marks of a buffer handed over from another node (entries
   /// are pushed separately).

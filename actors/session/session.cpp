@@ -39,6 +39,7 @@ caf::behavior session_behavior(session_actor* self, session_args args) {
              std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
         self->state.append(channel, body, origin, counter, accepted);
       },
+      [self](channel_gap_atom, const std::string& channel) { self->state.on_channel_gap(channel); },
       [self](restore_atom, parked_session& rec, std::string& token) {
         self->state.on_restore(rec, std::move(token));
         self->set_default_handler(caf::print_and_drop);
@@ -77,6 +78,7 @@ caf::behavior running(session_actor* self) {
       [&st](deliver_atom, const std::string& channel, const shared_body& body, std::uint64_t origin,
             std::uint64_t counter,
             std::int64_t accepted) { st.append(channel, body, origin, counter, accepted); },
+      [&st](channel_gap_atom, const std::string& channel) { st.on_channel_gap(channel); },
       [&st](handoff_delivery_atom, const std::string& channel, std::string& body,
             std::uint64_t origin, std::uint64_t counter) {
         st.on_handoff_delivery(channel, std::move(body), origin, counter);

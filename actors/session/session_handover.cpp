@@ -27,6 +27,20 @@
 
 namespace wsvisor {
 
+void session_state::on_channel_gap(const std::string& channel) {
+  // Held in order with the deliveries it falls between.
+  append(channel, nullptr, 0, 0, 0);
+}
+
+void session_state::lose_gap(const std::string& channel) {
+  buffer_.lose(++seq_);
+  log::warn(*log_, "messages lost between nodes",
+            {{"session", id_}, {"channel", channel}, {"seq", seq_}, {"peer", peer()}});
+  if (!transport_) return;
+  transport_->close(4412, "messages lost between nodes; resume");
+  transport_ = nullptr;  // the connection's down_msg detaches us
+}
+
 void session_state::forward_to_successor(const origin_delivery& d) {
   self_->send(handing_over_.successor, handoff_delivery_atom::value, d.channel, *d.body, d.origin,
               d.counter);
@@ -48,6 +62,7 @@ void session_state::append(const std::string& channel, shared_body body, std::ui
     held_deliveries_.push_back({channel, std::move(body), origin, counter, accepted});
     return;
   }
+  if (!body) return lose_gap(channel);
   if (handing_over_.under_way) {
     origin_delivery d{channel, body, origin, counter, accepted};
     if (handing_over_.successor)

@@ -211,10 +211,19 @@ struct session_state {
   }
 
   // Adopting: direct deliveries until the predecessor is done. Awaiting a
-  // parked record: direct deliveries until the record arrives.
+  // parked record: direct deliveries until the record arrives. A null body
+  // is a gap (on_channel_gap).
   std::vector<origin_delivery> held_deliveries_;
 
   void forward_to_successor(const origin_delivery& d);
+
+  /// Publishes on `channel` this session should have had were lost between
+  /// nodes (channel_gap_atom): a seq is spent on the gap, marked lost, so no
+  /// resume from before it is taken as complete (it gets `overflow`), and an
+  /// attached client is closed with 4412 to resume.
+  void on_channel_gap(const std::string& channel);
+
+  void lose_gap(const std::string& channel);
 
   void append(const std::string& channel, shared_body body, std::uint64_t origin,
               std::uint64_t counter, std::int64_t accepted);

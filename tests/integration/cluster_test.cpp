@@ -232,6 +232,44 @@ TEST_F(Cluster, FrozenPeerIsDetectedWithinPeerTimeout) {
   EXPECT_EQ(seen, (std::multiset<std::string>{"a2", "b1"}));
 }
 
+// A node frozen past peer_timeout while another publishes (docs/cluster.md,
+// "A lost link"): the publisher's node keeps what the frozen one wanted, and
+// when it joins again sends what it did not receive before anything live.
+// Its subscriber gets every message once, in order, with no gap in seq.
+TEST_F(Cluster, AFrozenPeersSubscribersGetWhatWasPublishedWhileItWasAway) {
+  auto& cl = make({"a", "b"});
+  ASSERT_TRUE(cl.start());
+  auto& a = cl.node("a");
+  auto& b = cl.node("b");
+  wire_client sb{b.http_port()}, pa{a.http_port()};
+  sb.hello();
+  pa.hello();
+  sb.subscribe("away");
+  std::uint64_t cseq = 0;
+  publish_numbered(pa, "a", "away", 1, 3, cseq);
+  stream_check check{.who = "subscriber on b"};
+  for (auto& m : take_messages(sb, 3)) check.feed(m);
+
+  auto mark_a = a.mark();
+  b.freeze();
+  auto down = a.await_peer_down("b", detection_wait, mark_a);
+  if (!down) b.thaw();
+  ASSERT_TRUE(down) << "a did not report the frozen b down";
+  publish_numbered(pa, "a", "away", 4, 20, cseq);  // b is away: nothing goes to it
+  b.thaw();
+  ASSERT_TRUE(a.await_peer_up("b", rejoin_wait, down->end)) << "a: b did not rejoin";
+  publish_numbered(pa, "a", "away", 21, 21, cseq);
+  for (auto& m : take_messages(sb, 18)) check.feed(m);
+  EXPECT_EQ(check.count["a"], 21u);
+  EXPECT_EQ(check.last_n["a"], 21);
+  expect_quiet(sb, "subscriber on b");
+  auto resent = a.lines([](const std::string& l) {
+    return l.find("resent to a returning peer") != std::string::npos;
+  });
+  ASSERT_FALSE(resent.empty()) << "a did not log what it sent b again";
+  EXPECT_NE(resent[0].find("messages=17"), std::string::npos) << resent[0];
+}
+
 // [cluster] ready_min_peers: /readyz answers 503 while fewer peers are up,
 // naming how many are, and 200 once enough are.
 TEST_F(Cluster, ReadyzWaitsForReadyMinPeers) {

@@ -90,14 +90,15 @@ class ClusterActor : public ::testing::Test {
   }
 
   // The peer `name` (its cluster actor `who`) joins this node with `interest`.
-  void join(const std::string& name, const caf::actor& who,
-            std::vector<std::string> interest = {}) {
+  void join(const std::string& name, const caf::actor& who, std::vector<std::string> interest = {},
+            received_marks received = {}) {
     caf::scoped_actor self{sys_};
     self->request(cluster_, await_timeout, cluster_join_atom::value, name, who,
-                  "ws://" + name + ".example/ws", name + ".example:7000", std::move(interest))
+                  "ws://" + name + ".example/ws", name + ".example:7000", std::move(interest),
+                  std::move(received))
         .receive(
             [&](const std::string& node, const std::string& url, const std::string& address,
-                const std::vector<std::string>&) {
+                const std::vector<std::string>&, const received_marks&) {
               EXPECT_EQ(node, "a");
               EXPECT_EQ(url, "ws://a.example/ws");
               EXPECT_EQ(address, "127.0.0.1:7001");
@@ -152,17 +153,32 @@ TEST_F(ClusterActor, RefusesAPeerThatHasThisNodesName) {
   start();
   caf::scoped_actor self{sys_};
   self->request(cluster_, await_timeout, cluster_join_atom::value, std::string{"a"}, peer(),
-                std::string{"ws://x/ws"}, std::string{"127.0.0.1:9"}, std::vector<std::string>{})
+                std::string{"ws://x/ws"}, std::string{"127.0.0.1:9"}, std::vector<std::string>{},
+                received_marks{})
       .receive([&](const std::string&, const std::string&, const std::string&,
-                   const std::vector<std::string>&) { ADD_FAILURE() << "joined"; },
+                   const std::vector<std::string>&,
+                   const received_marks&) { ADD_FAILURE() << "joined"; },
                [&](caf::error& err) { EXPECT_EQ(err, errc::duplicate_node); });
   EXPECT_TRUE(status().empty());
 }
 
-TEST_F(ClusterActor, TellsItsBrokerWhichChannelsAJoiningPeerWants) {
+TEST_F(ClusterActor, TellsItsBrokerWhatAJoiningPeerReceivedThenWhichChannelsItWants) {
   start();
   auto b = peer();
-  join("b", b, {"news"});
+  join("b", b, {"news"}, received_marks{.origins = {7}, .counters = {42}});
+  bool rejoined = false;
+  broker_->receive(
+      [&](peer_rejoined_atom, const caf::actor& who, const std::string& name,
+          const received_marks& received, const std::vector<std::string>& interest) {
+        EXPECT_EQ(who, b);
+        EXPECT_EQ(name, "b");
+        EXPECT_EQ(received.origins, std::vector<std::uint64_t>{7});
+        EXPECT_EQ(received.counters, std::vector<std::uint64_t>{42});
+        EXPECT_EQ(interest, std::vector<std::string>{"news"});
+        rejoined = true;
+      },
+      caf::after(await_timeout) >> [] {});
+  EXPECT_TRUE(rejoined);
   bool told = false;
   broker_->receive(
       [&](peer_interest_atom, const caf::actor& who, const std::string& channel, bool on) {
@@ -181,9 +197,18 @@ TEST_F(ClusterActor, APeerThatEndsUnannouncedIsDownAndItsBrokerForgetsIt) {
   join("b", b);
   caf::anon_send_exit(b, caf::exit_reason::kill);
   bool forgotten = false;
-  broker_->receive([&](peer_gone_atom, const caf::actor& who) { forgotten = who == b; },
+  bool lost = false;
+  broker_->receive([](peer_rejoined_atom, const caf::actor&, const std::string&,
+                      const received_marks&, const std::vector<std::string>&) {},
                    caf::after(await_timeout) >> [] {});
+  broker_->receive(
+      [&](peer_gone_atom, const caf::actor& who, const std::string& name, bool was_lost) {
+        forgotten = who == b && name == "b";
+        lost = was_lost;
+      },
+      caf::after(await_timeout) >> [] {});
   EXPECT_TRUE(forgotten);
+  EXPECT_TRUE(lost) << "an unannounced end is a loss: the broker keeps what the peer misses";
   EXPECT_TRUE(eventually([&] { return state_of("b") == "down"; }));
 }
 

@@ -286,7 +286,7 @@ TEST_F(Broker, ForwardsEachPublishOnceToThePeersWithSubscribersOnItsChannel) {
   EXPECT_EQ(next_forward(p2), "both");
   // A peer's interest ends; a peer that left is forgotten entirely.
   caf::anon_send(broker_, peer_interest_atom::value, caf::actor{p2}, std::string{"both"}, false);
-  caf::anon_send(broker_, peer_gone_atom::value, caf::actor{p1});
+  caf::anon_send(broker_, peer_gone_atom::value, caf::actor{p1}, std::string{"p1"}, false);
   caf::anon_send(broker_, peer_interest_atom::value, caf::actor{p2}, std::string{"last"}, true);
   publish("news");
   publish("both");
@@ -318,6 +318,62 @@ TEST_F(Broker, StampsDeliveriesAndForwardsWithOneCounterPerPublish) {
   }
   EXPECT_EQ(local, (std::vector<std::uint64_t>{1, 2, 3}));
   EXPECT_EQ(remote, local);
+}
+
+// A peer whose link was lost (docs/cluster.md, "A lost link") gets what
+// this broker published on its channels meanwhile when it joins again, after
+// what it says it received, before anything live.
+TEST_F(Broker, ALostPeerThatComesBackGetsWhatItMissedBeforeAnythingLive) {
+  auto broker = spawn_broker(sys_, 7);  // a cluster node's broker: origin 7
+  caf::scoped_actor peer{sys_};
+  auto publish = [&](const std::string& text) {
+    caf::anon_send(broker, fanout_atom::value, std::string{"news"},
+                   shared_body{std::make_shared<const std::string>(text)});
+  };
+  auto next = [&] {
+    std::string got;
+    peer->receive(
+        [&](cluster_publish_atom, const std::string&, const std::string& body, std::uint64_t origin,
+            std::uint64_t counter) {
+          got = body + "@" + std::to_string(origin) + ":" + std::to_string(counter);
+        },
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no forward"; });
+    return got;
+  };
+  caf::anon_send(broker, peer_interest_atom::value, caf::actor{peer}, std::string{"news"}, true);
+  publish("m1");
+  publish("m2");
+  EXPECT_EQ(next(), "m1@7:1");
+  EXPECT_EQ(next(), "m2@7:2");  // m2 was lost in flight as the link went
+  caf::anon_send(broker, peer_gone_atom::value, caf::actor{peer}, std::string{"b"}, true);
+  publish("m3");
+  publish("m4");
+  caf::anon_send(broker, peer_rejoined_atom::value, caf::actor{peer}, std::string{"b"},
+                 received_marks{.origins = {3, 7}, .counters = {99, 1}},
+                 std::vector<std::string>{"news"});
+  caf::anon_send(broker, peer_interest_atom::value, caf::actor{peer}, std::string{"news"}, true);
+  publish("m5");
+  EXPECT_EQ(next(), "m2@7:2");
+  EXPECT_EQ(next(), "m3@7:3");
+  EXPECT_EQ(next(), "m4@7:4");
+  EXPECT_EQ(next(), "m5@7:5");
+  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(Broker, APeersGapReachesEverySubscriberOfItsChannelsAndNoOther) {
+  caf::scoped_actor on_news{sys_};
+  caf::scoped_actor on_sport{sys_};
+  sub(on_news, "news");
+  sub(on_sport, "sport");
+  caf::anon_send(broker_, cluster_gap_atom::value, std::vector<std::string>{"news", "nobody"});
+  std::string gap;
+  on_news->receive([&](channel_gap_atom, const std::string& channel) { gap = channel; },
+                   caf::after(await_timeout) >> [] { ADD_FAILURE() << "no gap"; });
+  EXPECT_EQ(gap, "news");
+  bool other = false;
+  on_sport->receive([&](channel_gap_atom, const std::string&) { other = true; },
+                    caf::after(std::chrono::milliseconds{50}) >> [] {});
+  EXPECT_FALSE(other);
 }
 
 TEST_F(Broker, AFirstLocalSubscriberIsConfirmedOnlyAfterTheCluster) {

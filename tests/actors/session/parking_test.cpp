@@ -154,6 +154,24 @@ TEST_F(Parking, AParkedSessionResumesWithExactReplayAndItsPublishesStayExactlyOn
   expect_message(back, 7, 7);
 }
 
+// A gap between nodes (channel_gap_atom) reaches a parked session through
+// the registry, subscribed in its place: the record spends a seq on it, so
+// its resume gets `overflow` rather than a replay that misses it.
+TEST_F(Parking, AGapBetweenNodesIsKeptInTheRecordAndItsResumeGetsOverflow) {
+  start_registry();
+  auto [reader, writer, w] = reader_and_writer();
+  publish(writer, "news", 1, 1);
+  expect_message(reader, 1, 1);
+  drop_and_park(reader, 1);
+  auto broker = sys_.registry().get<caf::actor>(broker_name);
+  ASSERT_TRUE(broker);
+  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{"news"});
+  publish(writer, "news", 2, 2);
+  auto r = resume(connect(), w, 1);
+  EXPECT_FALSE(r.resumed);
+  EXPECT_EQ(r.reason, "overflow");
+}
+
 TEST_F(Parking, RefusalsAreAnsweredFromTheRecordWithoutAnActor) {
   session_.replay_buffer = 2;
   start_registry();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json/object.hpp>
@@ -274,6 +275,37 @@ TEST_F(Session, OverflowByBytesGetsOverflow) {
   auto r = resume(connect(), w, 0);
   EXPECT_FALSE(r.resumed);
   EXPECT_EQ(r.reason, "overflow");
+}
+
+// Publishes lost between nodes (docs/cluster.md, "A lost link"): the broker
+// tells each subscriber of the channel. No resume from before the gap is
+// complete, so none is taken as such: the attached client is closed with
+// 4412 and its resume gets `overflow` (a parked one: parking_test.cpp).
+TEST_F(Session, AGapBetweenNodesClosesTheClientWith4412AndItsResumeGetsOverflow) {
+  start_registry();
+  auto [reader, writer, w] = reader_and_writer();
+  publish(writer, "news", 1, 1);
+  expect_message(reader, 1, 1);
+  auto broker = sys_.registry().get<caf::actor>(broker_name);
+  ASSERT_TRUE(broker);
+  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{"news"});
+  auto closed = reader.await_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 4412);
+  auto r = resume(connect(), w, 1);  // it holds everything before the gap
+  EXPECT_FALSE(r.resumed);
+  EXPECT_EQ(r.reason, "overflow");
+}
+
+TEST_F(Session, AGapOnAnotherChannelLeavesTheSessionAlone) {
+  start_registry();
+  auto [reader, writer, w] = reader_and_writer();
+  auto broker = sys_.registry().get<caf::actor>(broker_name);
+  ASSERT_TRUE(broker);
+  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{"sport"});
+  publish(writer, "news", 1, 1);
+  expect_message(reader, 1, 1);  // seq 1: no seq was spent
+  EXPECT_FALSE(reader.transport().await_close(50ms));
 }
 
 TEST_F(Session, ByeClosesWith1000AndEndsTheSessionForGood) {
