@@ -412,6 +412,13 @@ auto on_down(connection_actor* self, caf::down_msg& msg) {
     self->quit();
   } else if (msg.reason == caf::exit_reason::user_shutdown) {
     st.close_and_quit(1001, "server going away");
+  } else if (st.remote_session_ && msg.reason == caf::exit_reason::remote_link_unreachable) {
+    // The session's node cannot be reached: dead, frozen or cut off, which
+    // this node cannot tell apart. The session may well live on (docs/cluster.md).
+    log::info(
+        *st.log_, "session's node unreachable",
+        {{"peer", st.transport_->peer()}, {"session_node", caf::to_string(st.session_.node())}});
+    st.close_and_quit(4503, "session unreachable; resume later");
   } else {
     log::warn(
         *st.log_, "session ended under an attached connection",
