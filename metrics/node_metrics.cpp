@@ -80,7 +80,14 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
           "Cluster peers that left on purpose (drain, shutdown) after joining")),
       cluster_peer_up(registry.add_gauge_family(
           "wsvisor_cluster_peer_up",
-          "1 while the peer is joined, 0 once lost; a peer that left has no series", {"peer"})) {
+          "1 while the peer is joined, 0 once lost; a peer that left has no series", {"peer"})),
+      cluster_resent(registry.add_counter(
+          "wsvisor_cluster_resent_total",
+          "Publishes sent again to a peer that joined again after its link was lost")),
+      cluster_gaps(registry.add_counter(
+          "wsvisor_cluster_gaps_total",
+          "Sessions that took a gap: publishes they wanted were lost between nodes (closed "
+          "with 4412; their resume gets overflow)")) {
   registry.add_callback_gauge(
       "wsvisor_connections", "Open WebSocket connections",
       open_connections ? std::move(open_connections) : std::function<double()>{[] { return 0.0; }});

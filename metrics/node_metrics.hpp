@@ -54,6 +54,8 @@ struct node_metrics {
   metrics::counter& cluster_peers_lost;
   metrics::counter& cluster_peers_left;
   metrics::family<metrics::gauge>& cluster_peer_up;  // peer
+  metrics::counter& cluster_resent;                  // publishes sent again to a returning peer
+  metrics::counter& cluster_gaps;  // sessions (or parked records) that took a gap between nodes
 
   /// The rejected-resume counter for a welcome `reason` (unknown, expired,
   /// overflow; anything else counts as unknown).

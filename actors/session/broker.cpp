@@ -40,6 +40,7 @@ struct broker_state {
   std::uint64_t origin = 0;        // this node's origin id (0 on a single node)
   std::uint64_t counter = 0;       // publishes taken by this broker (stamps deliveries)
   std::uint64_t max_channels = 0;  // limits.channels; 0 = no limit
+  node_metrics_ptr metrics;        // null: not measured
 
   // channel -> its subscribers, keyed by address so that a down_msg (which
   // carries only the address) finds the entry.
@@ -366,6 +367,7 @@ void on_peer_rejoined(broker_actor* self, const caf::actor& peer, const std::str
   }
   for (auto* e : c.resend)
     self->send(peer, cluster_publish_atom::value, e->channel, *e->body, st.origin, e->counter);
+  if (st.metrics) st.metrics->cluster_resent.inc(c.resend.size());
   if (!c.resend.empty())
     log::info(*log, "resent to a returning peer",
               {{"peer", name}, {"messages", c.resend.size()}, {"received", received}});
@@ -392,8 +394,10 @@ auto on_disown_channel(broker_actor* self, const std::string& channel, const caf
 // A broker that replaces a crashed one learns the owned channels from the
 // upstreams actor, if there is one (one that starts later registers itself),
 // and on a cluster node which peers want which channels.
-void start(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels) {
+void start(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels,
+           node_metrics_ptr metrics) {
   self->state.max_channels = max_channels;
+  self->state.metrics = std::move(metrics);
   self->state.origin = origin;
   if (auto ups = self->home_system().registry().get(upstreams_name)) {
     self->request(caf::actor_cast<caf::actor>(ups), caf::infinite, owned_channels_atom::value)
@@ -413,9 +417,9 @@ void on_peer_publish(broker_actor* self, const std::string& channel, const share
   if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
 }
 
-caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
-                              std::uint64_t max_channels) {
-  start(self, origin, max_channels);
+caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels,
+                              node_metrics_ptr metrics) {
+  start(self, origin, max_channels, std::move(metrics));
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
   return {
       [self](broker_subscribe_atom, const std::string& channel, const caf::actor& who) {
@@ -479,8 +483,9 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin,
 
 }  // namespace
 
-caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin, std::uint64_t max_channels) {
-  return sys.spawn(broker_behavior, origin, max_channels);
+caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin, std::uint64_t max_channels,
+                        node_metrics_ptr metrics) {
+  return sys.spawn(broker_behavior, origin, max_channels, std::move(metrics));
 }
 
 }  // namespace wsvisor

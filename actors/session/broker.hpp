@@ -52,6 +52,8 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "metrics/node_metrics.hpp"
+
 namespace wsvisor {
 
 /// Spawns a broker with no subscriptions. `origin` identifies this node in
@@ -59,8 +61,9 @@ namespace wsvisor {
 /// `max_channels` (limits.channels; 0 = no limit): a subscribe that would add
 /// a channel beyond it is refused with errc::too_many_channels (context: the
 /// limit). A reload changes it with (broker_limit_atom, max_channels);
-/// channels already over a lowered limit stay.
+/// channels already over a lowered limit stay. `metrics` (null: not
+/// measured) counts what it sends again to returning peers.
 caf::actor spawn_broker(caf::actor_system& sys, std::uint64_t origin = 0,
-                        std::uint64_t max_channels = 0);
+                        std::uint64_t max_channels = 0, node_metrics_ptr metrics = nullptr);
 
 }  // namespace wsvisor

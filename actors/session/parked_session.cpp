@@ -38,6 +38,7 @@ bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_
                             std::int64_t accepted, node_metrics* metrics) {
   if (!body) {
     buffer.lose(++seq);
+    if (metrics) metrics->cluster_gaps.inc();
     return true;
   }
   // Each origin's deliveries come in counter order on one path; one at or

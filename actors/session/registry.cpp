@@ -218,7 +218,8 @@ caf::actor spawn_registry(caf::actor_system& sys, registry_options opts) {
   // Both are spawned and named here rather than in the registry's first
   // activation, so that a connection created right after this call finds
   // them. The registry links to its broker before it handles any message.
-  auto broker = spawn_broker(sys, opts.node.empty() ? 0 : new_origin(), opts.max_channels);
+  auto broker =
+      spawn_broker(sys, opts.node.empty() ? 0 : new_origin(), opts.max_channels, opts.metrics);
   auto registry = sys.spawn(registry_behavior, std::move(opts), broker);
   sys.registry().put(session_registry_name, registry);
   sys.registry().put(broker_name, broker);

@@ -34,6 +34,7 @@ void session_state::on_channel_gap(const std::string& channel) {
 
 void session_state::lose_gap(const std::string& channel) {
   buffer_.lose(++seq_);
+  if (counting_.metrics) counting_.metrics->cluster_gaps.inc();
   log::warn(*log_, "messages lost between nodes",
             {{"session", id_}, {"channel", channel}, {"seq", seq_}, {"peer", peer()}});
   if (!transport_) return;

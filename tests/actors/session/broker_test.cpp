@@ -324,7 +324,8 @@ TEST_F(Broker, StampsDeliveriesAndForwardsWithOneCounterPerPublish) {
 // this broker published on its channels meanwhile when it joins again, after
 // what it says it received, before anything live.
 TEST_F(Broker, ALostPeerThatComesBackGetsWhatItMissedBeforeAnythingLive) {
-  auto broker = spawn_broker(sys_, 7);  // a cluster node's broker: origin 7
+  auto metrics = std::make_shared<node_metrics>();
+  auto broker = spawn_broker(sys_, 7, 0, metrics);  // a cluster node's broker: origin 7
   caf::scoped_actor peer{sys_};
   auto publish = [&](const std::string& text) {
     caf::anon_send(broker, fanout_atom::value, std::string{"news"},
@@ -357,6 +358,7 @@ TEST_F(Broker, ALostPeerThatComesBackGetsWhatItMissedBeforeAnythingLive) {
   EXPECT_EQ(next(), "m3@7:3");
   EXPECT_EQ(next(), "m4@7:4");
   EXPECT_EQ(next(), "m5@7:5");
+  EXPECT_EQ(metrics->cluster_resent.value(), 3u);  // m2, m3, m4
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
 

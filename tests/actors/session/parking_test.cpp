@@ -158,6 +158,8 @@ TEST_F(Parking, AParkedSessionResumesWithExactReplayAndItsPublishesStayExactlyOn
 // the registry, subscribed in its place: the record spends a seq on it, so
 // its resume gets `overflow` rather than a replay that misses it.
 TEST_F(Parking, AGapBetweenNodesIsKeptInTheRecordAndItsResumeGetsOverflow) {
+  auto metrics = std::make_shared<node_metrics>();
+  registry_opts_.metrics = metrics;
   start_registry();
   auto [reader, writer, w] = reader_and_writer();
   publish(writer, "news", 1, 1);
@@ -170,6 +172,7 @@ TEST_F(Parking, AGapBetweenNodesIsKeptInTheRecordAndItsResumeGetsOverflow) {
   auto r = resume(connect(), w, 1);
   EXPECT_FALSE(r.resumed);
   EXPECT_EQ(r.reason, "overflow");
+  EXPECT_EQ(metrics->cluster_gaps.value(), 1u);  // counted once, by the record
 }
 
 TEST_F(Parking, RefusalsAreAnsweredFromTheRecordWithoutAnActor) {

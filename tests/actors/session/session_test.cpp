@@ -282,6 +282,8 @@ TEST_F(Session, OverflowByBytesGetsOverflow) {
 // complete, so none is taken as such: the attached client is closed with
 // 4412 and its resume gets `overflow` (a parked one: parking_test.cpp).
 TEST_F(Session, AGapBetweenNodesClosesTheClientWith4412AndItsResumeGetsOverflow) {
+  auto metrics = std::make_shared<node_metrics>();
+  registry_opts_.metrics = metrics;
   start_registry();
   auto [reader, writer, w] = reader_and_writer();
   publish(writer, "news", 1, 1);
@@ -295,6 +297,8 @@ TEST_F(Session, AGapBetweenNodesClosesTheClientWith4412AndItsResumeGetsOverflow)
   auto r = resume(connect(), w, 1);  // it holds everything before the gap
   EXPECT_FALSE(r.resumed);
   EXPECT_EQ(r.reason, "overflow");
+  EXPECT_EQ(metrics->cluster_gaps.value(),
+            1u);  // the reader's session; the writer holds no channel
 }
 
 TEST_F(Session, AGapOnAnotherChannelLeavesTheSessionAlone) {
