@@ -348,6 +348,11 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       },
       [self](handover_targets_atom) { return on_handover_targets(self); },
       [self](adopt_session_atom, session_handover& h) { return on_adopt_session(self, h); },
+      [self](handoff_abort_atom, std::string& id) {
+        // Behind the adopt it follows (one sender), with that sender.
+        if (auto registry = self->home_system().registry().get<caf::actor>(session_registry_name))
+          self->delegate(registry, handoff_abort_atom::value, std::move(id));
+      },
       [self](cluster_find_atom, const std::string& id, const std::string& token) {
         return on_cluster_find(self, id, token);
       },

@@ -126,6 +126,12 @@ using handoff_delivery_atom = caf::atom_constant<caf::atom("cl_handoff")>;
 /// the successor's subscription is confirmed.
 using handoff_subscription_atom = caf::atom_constant<caf::atom("cl_hsub")>;
 
+/// (handoff_abort_atom, std::string session): a handed-over session's predecessor -> the peer's
+/// cluster -> its registry -> the adopted session, all forwarded with the predecessor as sender:
+/// the predecessor's adopt request failed (timed out) and it keeps the session, so a successor
+/// that was made all the same ends; one whose predecessor is done, or that another sent, stays.
+using handoff_abort_atom = caf::atom_constant<caf::atom("cl_habort")>;
+
 /// (handoff_done_atom, std::uint64_t last_cseq): the last of the handed-over session's
 /// messages to its successor; nothing more comes from it.
 using handoff_done_atom = caf::atom_constant<caf::atom("cl_hdone")>;

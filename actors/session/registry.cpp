@@ -170,6 +170,11 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
         return on_cluster_lookup(self, id, token);
       },
       [self](adopt_session_atom, session_handover& h) { return on_adopt_session(self, h); },
+      [self](handoff_abort_atom, const std::string& id) {
+        // The session decides: only an adoption from this sender, not yet done, ends.
+        if (auto* slot = self->state.find(id); slot != nullptr && slot->actor)
+          self->delegate(slot->actor, handoff_abort_atom::value);
+      },
       // -- parking (actors/session/registry_state.hpp) --
       [self](parked_moved_atom, const std::string& id, std::vector<std::string>& channels) {
         self->state.on_notice(id, std::move(channels));

@@ -84,6 +84,7 @@ caf::behavior running(session_actor* self) {
         st.on_handoff_delivery(channel, std::move(body), origin, counter);
       },
       [&st](handoff_done_atom, std::uint64_t last_cseq) { st.end_adoption(last_cseq); },
+      [&st](handoff_abort_atom) { st.on_handoff_abort(); },
       [&st](handover_atom, const caf::actor& target, const std::string& url,
             std::uint32_t retry_ms) { return st.hand_over(target, url, retry_ms); },
       [&st](handoff_subscription_atom, const std::string& channel, bool on) {

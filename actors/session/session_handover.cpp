@@ -238,10 +238,14 @@ caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, con
               st.forward_sub(channel, on);
             st.start_barrier();
           },
-          [self](caf::error& err) {
+          [self, target](caf::error& err) {
             auto& st = self->state;
             log::warn(*st.log_, "handover failed",
                       {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
+            // The peer may have made a successor all the same (its answer came
+            // too late): it must not live on beside this session, and take
+            // over with a stale snapshot once this one ends.
+            self->send(target, handoff_abort_atom::value, st.id_);
             auto& out = st.handing_over_;
             out.under_way = false;
             out.since_snapshot.clear();
@@ -251,6 +255,16 @@ caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, con
             st.try_park();
           });
   return rp;
+}
+
+void session_state::on_handoff_abort() {
+  if (!adopting_.under_way || !adopting_.predecessor ||
+      self_->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(adopting_.predecessor))
+    return;
+  log::info(*log_, "handover aborted by its predecessor", {{"session", id_}});
+  adopting_.under_way = false;
+  leave_channels();
+  self_->quit();
 }
 
 void session_state::on_handoff_delivery(const std::string& channel, std::string body,

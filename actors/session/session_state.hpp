@@ -365,6 +365,9 @@ struct session_state {
   /// Hands the session to `target` (a peer's cluster actor) during a drain.
   caf::result<caf::ok_atom> hand_over(const caf::actor& target, const std::string& url,
                                       std::uint32_t retry_ms);
+  /// The predecessor gave the handover up (handoff_abort_atom): this
+  /// successor ends, unless the handover was done or another sent it.
+  void on_handoff_abort();
   /// The predecessor forwarded a delivery it got after its snapshot.
   void on_handoff_delivery(const std::string& channel, std::string body, std::uint64_t origin,
                            std::uint64_t counter);

@@ -107,6 +107,44 @@ TEST_F(SessionAlone, TimesADeliveryFromWhenTheBrokerTookIt) {
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
 }
 
+// A predecessor whose adopt request failed (timed out) keeps the session and
+// tells the peer (handoff_abort_atom): a successor made all the same ends,
+// so that it never takes over with a stale snapshot once the predecessor ends.
+TEST_F(SessionAlone, AnAdoptedSessionEndsWhenItsPredecessorAbortsButNotOnceTheHandoverIsDone) {
+  auto broker = spawn_broker(sys_);
+  auto adopted = [&](const std::string& id, const caf::actor& predecessor) {
+    session_args args{id, "tok", session_, broker, caf::actor{}, nullptr, ""};
+    args.adopted = session_handover{.id = id, .token = "tok", .channels = {"c"}};
+    args.predecessor = predecessor;
+    auto session = spawn_session(sys_, std::move(args));
+    caf::scoped_actor self{sys_};
+    self->request(session, await_timeout, welcomed_atom::value)
+        .receive([](caf::actor&) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+    return session;
+  };
+  auto alive = [&](caf::scoped_actor& asker, const caf::actor& session) {
+    bool answered = false;
+    asker->request(session, await_timeout, session_info_atom::value)
+        .receive([&](session_info&) { answered = true; }, [](caf::error&) {});
+    return answered;
+  };
+  caf::scoped_actor predecessor{sys_};
+  caf::scoped_actor stranger{sys_};
+  auto s1 = adopted("a.1", caf::actor{predecessor});
+  stranger->send(s1, handoff_abort_atom::value);  // not its predecessor: ignored
+  EXPECT_TRUE(alive(stranger, s1));
+  predecessor->send(s1, handoff_abort_atom::value);
+  EXPECT_TRUE(await_down(sys_, s1)) << "the successor outlived an aborted handover";
+
+  caf::scoped_actor done{sys_};
+  auto s2 = adopted("a.2", caf::actor{done});
+  done->send(s2, handoff_done_atom::value, std::uint64_t{0});
+  done->send(s2, handoff_abort_atom::value);  // too late: the session is this node's now
+  EXPECT_TRUE(alive(done, s2));
+  caf::anon_send_exit(s2, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(SessionAlone,
        AnAdoptedSessionAppendsWhatItsPredecessorForwardedThenOnlyHeldMessagesItLacks) {
   auto broker = spawn_broker(sys_);
