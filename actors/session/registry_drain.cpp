@@ -75,8 +75,19 @@ void registry_state::hand_over(const std::string& id, std::uint64_t generation, 
   self_->request(session, bound, handover_atom::value, target, url, retry_ms)
       .then([this, generation](caf::ok_atom) { handover_done(generation, true); },
             [this, id, session, generation, again](caf::error& err) {
-              if (!retry_after(id, session, err, again)) handover_done(generation, false);
+              if (!retry_after(id, session, err, again)) handover_failed(id, generation);
             });
+}
+
+void registry_state::handover_failed(const std::string& id, std::uint64_t generation) {
+  if (!drain_ || drain_->generation != generation) return;
+  auto& d = *drain_;
+  if (find(id) == nullptr || ++d.attempts[id] >= handover_attempts)
+    return handover_done(generation, false);
+  log::info(*log_, "handover tried again", {{"session", id}, {"attempt", d.attempts[id] + 1}});
+  --d.running;
+  d.queue.push_back(id);  // next, to the next peer
+  pump_drain();
 }
 
 void registry_state::handover_done(std::uint64_t generation, bool ok) {

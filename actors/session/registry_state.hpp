@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -160,7 +161,8 @@ struct registry_state {
     caf::typed_response_promise<std::uint64_t, std::uint64_t> rp;
     std::vector<caf::actor> clusters;
     std::vector<std::string> urls;
-    std::vector<std::string> queue;  // sessions still to hand over, by id
+    std::vector<std::string> queue;                 // sessions still to hand over, by id
+    std::map<std::string, std::uint32_t> attempts;  // failed handovers per session so far
     std::size_t next_target = 0;
     std::size_t running = 0;
     std::uint64_t handed = 0;
@@ -168,6 +170,9 @@ struct registry_state {
     std::uint64_t generation = 0;
     duration bound{0};
   };
+  // A session whose handover failed (a busy peer did not answer in time) is
+  // tried again with the next peer, this many times in all.
+  static constexpr std::uint32_t handover_attempts = 3;
   std::optional<drain_run> drain_;
   std::uint64_t drain_generation_ = 0;
   std::minstd_rand rng_{std::random_device{}()};
@@ -178,6 +183,9 @@ struct registry_state {
   void hand_over(const std::string& id, std::uint64_t generation, caf::actor target,
                  std::string url, std::uint32_t retry_ms);
   void handover_done(std::uint64_t generation, bool ok);
+  /// The handover of `id` failed: tried again with the next peer while
+  /// attempts are left and the drain runs, else counted as failed.
+  void handover_failed(const std::string& id, std::uint64_t generation);
   void finish_drain(bool timed_out);
 
   // -- expired sessions and the admin list ----------------------------------------

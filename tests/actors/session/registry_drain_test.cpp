@@ -36,7 +36,9 @@ struct adoptions {
   std::mutex mtx;
   std::vector<session_handover> snapshots;
   std::vector<std::uint64_t> done_cseqs;  // handoff_done_atom from each predecessor
+  std::vector<std::string> aborts;        // handoff_abort_atom: the sessions given up
   bool refuse = false;
+  int refuse_next = 0;  // refuse this many adopts, then adopt
 
   std::size_t done() {
     std::lock_guard lock{mtx};
@@ -64,8 +66,16 @@ caf::behavior peer_cluster(caf::event_based_actor* self, std::shared_ptr<adoptio
       [self, rec](adopt_session_atom, session_handover& h) -> caf::result<caf::actor> {
         std::lock_guard lock{rec->mtx};
         if (rec->refuse) return make_error(errc::duplicate_child, h.id);
+        if (rec->refuse_next > 0) {
+          --rec->refuse_next;
+          return make_error(caf::sec::request_timeout);  // as a busy peer's late answer looks
+        }
         rec->snapshots.push_back(h);
         return self->spawn(successor, rec);
+      },
+      [rec](handoff_abort_atom, const std::string& id) {
+        std::lock_guard lock{rec->mtx};
+        rec->aborts.push_back(id);
       },
   };
 }
@@ -167,6 +177,20 @@ TEST_F(RegistryDrain, WithoutAClusterHandsNothingOverAndCountsEverySessionAsLeft
   EXPECT_EQ(live_sessions(), 2u);
 }
 
+// A handover that fails (here: the peer's answer reads as a timeout) is given
+// up at the peer (handoff_abort_atom) and tried again with the next peer.
+TEST_F(RegistryDrain, AFailedHandoverIsAbortedAtThePeerAndTriedAgain) {
+  start_registry();
+  auto w = hello(connect());
+  rec_->refuse_next = 1;
+  join_peer();
+  EXPECT_EQ(drain(), (std::pair<std::uint64_t, std::uint64_t>{1, 0}));
+  EXPECT_TRUE(eventually([&] { return rec_->done() == 1; }));
+  std::lock_guard lock{rec_->mtx};
+  EXPECT_EQ(rec_->aborts, std::vector<std::string>{w.session});
+  EXPECT_EQ(rec_->snapshots.size(), 1u);
+}
+
 TEST_F(RegistryDrain, ASessionThePeerRefusesStaysHereAndAttached) {
   start_registry();
   auto& c = connect();
@@ -175,6 +199,11 @@ TEST_F(RegistryDrain, ASessionThePeerRefusesStaysHereAndAttached) {
   join_peer();
   EXPECT_EQ(drain(), (std::pair<std::uint64_t, std::uint64_t>{0, 1}));
   EXPECT_EQ(live_sessions(), 1u);
+  {
+    // Tried handover_attempts times, each given up at the peer.
+    std::lock_guard lock{rec_->mtx};
+    EXPECT_EQ(rec_->aborts.size(), 3u);
+  }
   // Still attached and working: it answers a subscribe.
   subscribe(c, "news");
 }
