@@ -70,6 +70,13 @@ inline std::string ms_text(clock::duration d) {
   return std::to_string(std::chrono::duration_cast<ms>(d).count()) + " ms";
 }
 
+// b's only link to a goes through `proxy` (made on a's middleman port): a
+// knows no address of b's, so every link between them crosses the proxy.
+inline void link_through(chaos::chaos_proxy& proxy, cluster_node& a, cluster_node& b) {
+  a.settings().peers.clear();
+  b.settings().peers = {"127.0.0.1:" + std::to_string(proxy.port())};
+}
+
 // Receives `count` message frames (anything else fails the test), in order.
 inline std::vector<json::object> take_messages(wire_client& c, std::size_t count,
                                                ms timeout = 10s) {

@@ -42,10 +42,8 @@ TEST_F(Cluster, HealedPartitionDeliversEverythingOnceInOrder) {
   auto& cl = make({"a", "b"});
   auto& a = cl.node("a");
   auto& b = cl.node("b");
-  // b reaches a only through the proxy; a knows no address of b's.
   chaos::chaos_proxy proxy{a.cluster_port()};
-  a.settings().peers.clear();
-  b.settings().peers = {"127.0.0.1:" + std::to_string(proxy.port())};
+  link_through(proxy, a, b);
   ASSERT_TRUE(cl.start());
   ASSERT_GE(proxy.stats().active, 1u) << "the peer link does not go through the proxy";
 

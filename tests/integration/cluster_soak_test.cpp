@@ -32,10 +32,8 @@ TEST_F(Cluster, SoakALinkCutOverAndOverLosesNothingBetweenNodes) {
   auto& cl = make({"a", "b"});
   auto& a = cl.node("a");
   auto& b = cl.node("b");
-  // b reaches a only through the proxy; a knows no address of b's.
   chaos::chaos_proxy proxy{a.cluster_port()};
-  a.settings().peers.clear();
-  b.settings().peers = {"127.0.0.1:" + std::to_string(proxy.port())};
+  link_through(proxy, a, b);
   b.settings().backoff_min = ms{50};
   b.settings().backoff_max = ms{300};
   ASSERT_TRUE(cl.start());
