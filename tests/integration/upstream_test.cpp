@@ -298,7 +298,10 @@ TEST_F(Upstream, GivesUpUnderEscalateAndTheRootRestartsTheUpstreams) {
   upstream.restart();
   auto up = await_report(*watcher, "up");
   EXPECT_EQ(up.state(), "up");
-  EXPECT_EQ(up.data.at("restarts").as_int64(), 0);  // a new upstreams actor counts afresh
+  // A new upstreams actor counts afresh: below the 2 at which the old one
+  // gave up. Not necessarily 0: its link may try once before the upstream
+  // listens again (seen: 1).
+  EXPECT_LT(up.data.at("restarts").as_int64(), 2);
   ASSERT_TRUE(upstream.await_upgrades(2));
 }
 
