@@ -23,8 +23,10 @@ WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # scripts/format, and scripts/test's format check: Debian 12's clang-format 14
 # (.clang-format is tuned to it).
 WSVISOR_FORMAT_PACKAGES=(clang-format)
-# What scripts/bench needs on top: plots, and taskset to pin processes.
-WSVISOR_BENCH_PACKAGES=(gnuplot-nox util-linux)
+# What scripts/bench needs on top: plots, taskset to pin processes, and the
+# Redis its Socket.IO cluster shares (the bench starts and stops its own
+# redis-server on a free loopback port; no service is used).
+WSVISOR_BENCH_PACKAGES=(gnuplot-nox util-linux redis-server)
 
 die() { echo "wsvisor: $*" >&2; exit 1; }
 

@@ -6,8 +6,11 @@ import os
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build", "release")
-WSBENCH = os.path.join(BUILD, "tools", "bench", "wsbench")
+# scripts/bench builds and measures build/release. For a trial of the runner
+# alone: WSVISOR_BENCH_BUILD names another build of the same tree (its
+# wsvisor and peers), WSVISOR_WSBENCH another generator binary.
+BUILD = os.environ.get("WSVISOR_BENCH_BUILD") or os.path.join(ROOT, "build", "release")
+WSBENCH = os.environ.get("WSVISOR_WSBENCH") or os.path.join(BUILD, "tools", "bench", "wsbench")
 OUT_DIR = os.path.join(ROOT, "docs", "bench")
 WORK = os.path.join(ROOT, "build", "bench")
 NODE_DIR = os.path.join(ROOT, "tools", "bench", "node")
@@ -21,6 +24,12 @@ SESSIONS = {"wsvisor", "socket.io"}  # peers that keep sessions: storm and detac
 # per-message workloads only (docs/configuration.md, server.actor_scheduler).
 SCHEDULER_VARIANTS = {"wsvisor-sharing": "sharing", "wsvisor-stealing": "stealing"}
 VARIANT_WORKLOADS = {"roundtrip", "fanout"}
+# The cluster stage (bench_servers.py starts the clusters): workload name ->
+# the wsbench workload it runs over the nodes, and the systems it compares.
+CLUSTER_WORKLOADS = {"cluster_fanout": "fanout"}
+CLUSTER_PEERS = ["wsvisor", "socket.io"]
+CLUSTER_NODES = 3
+WORKLOADS = ["roundtrip", "fanout", "idle", "detached", "storm", "connrate"] + list(CLUSTER_WORKLOADS)
 
 
 def log(msg):
@@ -28,6 +37,8 @@ def log(msg):
 
 
 def applies(workload, peer):
+    if workload in CLUSTER_WORKLOADS:
+        return peer in CLUSTER_PEERS
     if peer in SCHEDULER_VARIANTS:
         return workload in VARIANT_WORKLOADS
     return workload not in ("storm", "detached") or peer in SESSIONS

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from bench_common import OUT_DIR, PEER_ORDER, ROOT, SESSIONS, WORK, applies, log
+from bench_common import CLUSTER_NODES, CLUSTER_PEERS, OUT_DIR, PEER_ORDER, ROOT, SESSIONS, WORK, applies, log
 
 
 def load():
@@ -51,6 +51,9 @@ def table(results, peers, workload, ns, columns, main, na_reason):
             r = find(results, workload, p, n)
             if not applies(workload, p):
                 lines.append(f"| {p} | {n:,} | " + " | ".join("–" for _ in columns) + f" | {na_reason} |")
+                continue
+            if r is not None and "skipped" in r:
+                lines.append(f"| {p} | {n:,} | " + " | ".join("–" for _ in columns) + f" | skipped: {r['skipped'][:80]} |")
                 continue
             if r is None or "failed" in r:
                 why = (r or {}).get("failed", "not run").splitlines()[-1:] or ["not run"]
@@ -195,6 +198,65 @@ def targets(results):
     return "| target | measured | wanted | |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
+NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+
+
+def cluster_section(results, meta):
+    """6. Cluster: the cluster stage's workloads (so far cross-node fan-out)."""
+    k = CLUSTER_NODES
+    ns = sorted({r["n"] for r in results if r.get("workload") == "cluster_fanout"})
+    out = ["## 6. Cluster\n"]
+    out.append(f"{NUMBER_WORDS.get(k, k)} nodes of each system on this machine, started together for each measurement and "
+               "stopped together. **Every process of a cluster is pinned to the server's CPU**, the generator "
+               "to the other, as in the single-server stages: together the nodes get the one CPU that one server "
+               "gets elsewhere, so these rows show what running as a cluster costs, not how a cluster scales. "
+               "Server CPU and memory are those of every process of the cluster, summed.\n")
+    out.append(f"- **wsvisor**: {k} `wsvisor` processes, each with the configuration of [This run](#this-run) "
+               "(`io_threads = 1`, scheduler `io`) plus a `[cluster]` table: `node = \"n1\"` … "
+               f"`\"n{k}\"`, `listen` on a free loopback port, `peers` = the other nodes, `public_url` = its own "
+               "`ws://` URL, `heartbeat_interval = \"200ms\"`, `peer_timeout = \"1s\"` "
+               "([cluster.md](cluster.md)). The nodes talk to each other directly, through CAF's middleman. "
+               f"Measured once every node's `GET /api/cluster` lists the {k - 1} others as `up`.")
+    out.append(f"- **Socket.IO**: {k} `socketio_peer.js --redis URL` processes (Socket.IO 4.8 with "
+               "`@socket.io/redis-streams-adapter` on node-redis, connection state recovery on; its sessions "
+               "are then kept in Redis) sharing one Debian `redis-server` that the bench starts on a free loopback "
+               "port without persistence (`--save \"\" --appendonly no`) and stops afterwards. A broadcast is "
+               "appended to a Redis stream that every node reads (`XREAD`) and delivers to its own sockets. "
+               f"Measured once Redis counts {k} blocked clients (every node reading the stream). Its server "
+               "CPU and memory include Redis's.\n")
+    out.append("### Cross-node fan-out\n")
+    out.append(f"One publisher on node 1 and N subscribers on one channel, spread round robin over the {k} nodes "
+               f"(subscriber i on node i mod {k}), so that {k - 1} deliveries in {k} cross between nodes. The "
+               "rest is as in [2. Fan-out](#2-fan-out): at most 4 messages in flight, deliveries per second, "
+               "delivery latency from the timestamp in the payload, and the check that every subscriber got every "
+               "message once. *Peer links lost* (wsvisor only): `wsvisor_cluster_peers_lost_total` summed over "
+               "the nodes after the run; above 0, a node was taken for dead meanwhile (three nodes on one busy CPU "
+               "can be starved past `peer_timeout`), and that row's figures are suspect.\n")
+    if ns:
+        out.append(table(results, CLUSTER_PEERS, "cluster_fanout", ns,
+                         [("deliveries/s", num("rate")), ("p50", ms("delivery_p50_us")),
+                          ("p99", ms("delivery_p99_us")), ("lost", num("lost")), ("dup", num("duplicates")),
+                          ("server CPU", num("server_cpu")), ("server RSS (MiB)", num("server_rss_kib", "", 1024.0)),
+                          ("generator CPU", num("gen_cpu")), ("peer links lost", num("peer_links_lost"))],
+                         "rate", "n/a") + "\n")
+    else:
+        out.append("Not in this run's results.\n")
+    out.append("The other cluster workloads, a round trip with replication on and off and the loss of a node "
+               "(`kill -9`) under traffic, are not measured yet.\n")
+    shown = meta.get("cluster_commands", {})
+    gen = [c for c in meta.get("commands", []) if " --ports " in c]
+    if shown or gen:
+        out.append("How the clusters were started (ports and PIDs are filled in by the bench), then the generator:\n")
+        lines = []
+        for peer in CLUSTER_PEERS:
+            if peer in shown:
+                lines += [f"# {peer}"] + shown[peer]
+        if lines and gen:
+            lines.append("")
+        out.append("```\n" + "\n".join(lines + gen) + "\n```\n")
+    return "\n".join(out)
+
+
 def report(analysis_path):
     results, meta = load()
     peers = [p for p in PEER_ORDER if any(r.get("target") == p for r in results)]
@@ -207,19 +269,22 @@ def report(analysis_path):
     out.append("<!-- Written by scripts/bench (tools/bench/run_bench.py); edit tools/bench/analysis.md "
                "for the prose that follows the tables. -->\n")
     out.append("wsvisor against a raw Beast server (the ceiling of our own stack), WebSocket++, Node `ws` and "
-               "Socket.IO with connection state recovery, all driven by the same load generator "
+               "Socket.IO with connection state recovery, and a cluster of three wsvisor nodes against three "
+               "Socket.IO nodes sharing Redis ([6. Cluster](#6-cluster)), all driven by the same load generator "
                "(`tools/bench/wsbench`) in the same run. **Ratios are the headline**: the machine is shared "
                "and noisy, so absolute figures move between runs while ratios from one run hold up. "
                "The last column of every table is wsvisor's figure divided by that server's: above 1 "
                "is wsvisor's advantage for rates, below 1 for memory and times.\n")
     out.append("Reproduce with `./scripts/bench` (about "
                f"{max(1, round(meta['elapsed_s'] / 60))} minutes here); "
-               "`./scripts/bench --quick` runs a smaller version in about two minutes.\n")
+               "`./scripts/bench --quick` runs a smaller version in about two minutes; "
+               "`--workloads cluster_fanout` (or any of `roundtrip,fanout,idle,detached,storm,connrate`) "
+               "runs only those.\n")
     out.append("## This run\n")
     out.append(f"- Date: {meta['date']}{' (quick run)' if meta.get('quick') else ''}")
     out.append(f"- Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['mem_gib']} GiB, Linux {meta['kernel']}")
     out.append(f"- Pinning: {meta['pinning']}. Every server gets one CPU, the generator the other; each "
-               "measurement starts a fresh server.")
+               "measurement starts a fresh server (a cluster: all its processes share the server's CPU).")
     out.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     out.append("- wsvisor's configuration: `io_threads = 1` (one CPU), "
                "`max_connections = 30000`, `resume_window = \"10m\"`, log level `warn`, `actor_scheduler = \"io\"` "
@@ -305,9 +370,13 @@ def report(analysis_path):
                       ("generator CPU", num("gen_cpu"))],
                      "rate", no_sessions) + "\n")
 
+    out.append(cluster_section(results, meta))
+
     out.append("## Commands\n")
     out.append("Each server was started fresh on a free port, then (PORT and PID filled in):\n")
-    out.append("```\n" + "\n".join(meta["commands"]) + "\n```\n")
+    out.append("```\n" + "\n".join(c for c in meta["commands"] if " --ports " not in c) + "\n```\n")
+    if meta.get("cluster_commands"):
+        out.append("The clusters' commands are in [6. Cluster](#6-cluster).\n")
     if os.path.exists(analysis_path):
         with open(analysis_path) as f:
             out.append(f.read())

@@ -20,8 +20,8 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }
 
-client::client(asio::io_context& ioc, const target& t, std::uint32_t index)
-    : ioc_{ioc}, target_{t}, index_{index} {}
+client::client(asio::io_context& ioc, const target& t, std::uint32_t index, std::uint32_t node)
+    : ioc_{ioc}, target_{t}, index_{index}, port_{t.port_of(node)} {}
 
 client::~client() = default;
 
@@ -39,7 +39,7 @@ task<bool> client::connect(const std::string& path) {
     last_error_ = "bad host " + target_.host + " (an IPv4 address is expected)";
     co_return false;
   }
-  tcp::endpoint ep{address, target_.port};
+  tcp::endpoint ep{address, port_};
   sock.open(tcp::v4(), ec);
   if (ec) {
     last_error_ = "socket: " + ec.message();
@@ -73,7 +73,7 @@ task<bool> client::connect(const std::string& path) {
     }));
   }
   websocket::response_type res;
-  auto host = target_.host + ':' + std::to_string(target_.port);
+  auto host = target_.host + ':' + std::to_string(port_);
   auto [herr] = co_await ws_->async_handshake(res, host, path, use_tuple);
   if (herr) {
     last_error_ = "upgrade: " + herr.message() + " (HTTP " + std::to_string(res.result_int()) + ")";

@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,14 +25,25 @@ namespace wsbench {
 template <class T>
 using task = boost::asio::awaitable<T>;
 
-/// Where the generator connects, and how.
+/// Where the generator connects, and how: one server, or the nodes of a
+/// cluster on one host.
 struct target {
   dialect kind = dialect::wsvisor;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
-  std::string path;              // empty: the dialect's default for the workload
-  int source_ips = 8;            // loopback only: spread clients over 127.0.0.1..N
-  std::uint64_t ack_every = 64;  // wsvisor: ack after this many messages
+  std::vector<std::uint16_t> ports;  // a cluster's nodes (ports[0] == port); empty: `port` alone
+  std::string path;                  // empty: the dialect's default for the workload
+  int source_ips = 8;                // loopback only: spread clients over 127.0.0.1..N
+  std::uint64_t ack_every = 64;      // wsvisor: ack after this many messages
+
+  /// How many servers: the cluster's nodes, or 1.
+  std::uint32_t nodes() const {
+    return ports.empty() ? 1 : static_cast<std::uint32_t>(ports.size());
+  }
+  /// The port of node `node` (taken modulo the number of nodes).
+  std::uint16_t port_of(std::uint32_t node) const {
+    return ports.empty() ? port : ports[node % ports.size()];
+  }
 };
 
 class client {
@@ -43,7 +55,9 @@ class client {
     std::string reason;    // welcome (not resumed) or the error that closed
   };
 
-  client(boost::asio::io_context& ioc, const target& t, std::uint32_t index);
+  /// Client `index` of the run, connecting to node `node` of `t` (the only
+  /// one unless `t` is a cluster), on every connection.
+  client(boost::asio::io_context& ioc, const target& t, std::uint32_t index, std::uint32_t node);
   ~client();
 
   /// TCP connect and WebSocket upgrade on `path` (a fresh stream each call).
@@ -70,6 +84,7 @@ class client {
 
   bool resumed() const { return resumed_; }
   std::uint32_t index() const { return index_; }
+  std::uint16_t port() const { return port_; }
   /// wsvisor: `message` seqs that were not last + 1 (gaps or repeats).
   std::uint64_t seq_errors() const { return seq_errors_; }
   std::uint64_t errors() const { return errors_; }
@@ -85,6 +100,7 @@ class client {
   boost::asio::io_context& ioc_;
   const target& target_;
   std::uint32_t index_;
+  std::uint16_t port_;  // of the node this client connects to
   std::shared_ptr<stream> ws_;
   std::uint64_t generation_ = 0;  // bumped per connection: stale writes are ignored
   boost::beast::flat_buffer buffer_;

@@ -1,7 +1,9 @@
-/// wsbench: the load generator. One workload against one server per run;
-/// prints one JSON object (stdout) and a readable table (stderr).
+/// wsbench: the load generator. One workload against one server (or the
+/// nodes of one cluster) per run; prints one JSON object (stdout) and a
+/// readable table (stderr).
 /// Usage: see `wsbench --help` and docs/benchmarks.md.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/serialize.hpp>
 
@@ -16,15 +19,19 @@
 
 namespace {
 
-constexpr const char* usage = R"(usage: wsbench --workload W --dialect D --port P [options]
+constexpr const char* usage =
+    R"(usage: wsbench --workload W --dialect D (--port P | --ports P1,P2,...) [options]
 
   --workload W     roundtrip | fanout | idle | detached | storm | connrate
   --dialect D      wsvisor (wsvisor.v1 on /ws) | raw (echo/broadcast peers) | socketio
   --host H         server IPv4 address (127.0.0.1)
   --port P         server port
+  --ports P1,P2,.. a cluster's nodes on --host, instead of --port: client i connects to
+                   node i mod K; fanout and storm put their publisher on the first
   --path P         override the upgrade path (default: per dialect and workload)
   --label L        the server's name in the output (default: the dialect)
-  --server-pid P   read the server's CPU time and RSS from /proc
+  --server-pid P   read the server's CPU time and RSS from /proc; a list P1,P2,...
+                   (a cluster's processes) is summed
   -n N             connections, subscribers or sessions (100)
   --payload B      payload bytes (64)
   --warmup S       seconds before measuring (1)
@@ -56,6 +63,22 @@ double number(std::string_view flag, const char* text) {
   return v;
 }
 
+/// A comma-separated list of numbers, each in [lo, hi].
+std::vector<std::uint32_t> number_list(std::string_view flag, std::string_view text,
+                                       std::uint32_t lo, std::uint32_t hi) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t at = 0; at <= text.size();) {
+    auto comma = std::min(text.find(',', at), text.size());
+    std::string item{text.substr(at, comma - at)};
+    auto v = number(flag, item.c_str());
+    if (v < lo || v > hi || v != static_cast<std::uint32_t>(v))
+      bad(std::string{flag} + " out of range: " + item);
+    out.push_back(static_cast<std::uint32_t>(v));
+    at = comma + 1;
+  }
+  return out;
+}
+
 void print_table(const boost::json::object& r) {
   std::fprintf(stderr, "%-22s %s\n", "field", "value");
   for (const auto& [k, v] : r) {
@@ -79,7 +102,7 @@ void print_table(const boost::json::object& r) {
 int main(int argc, char** argv) {
   wsbench::options o;
   std::string json_file;
-  bool have_port = false, have_dialect = false;
+  bool have_port = false, have_ports = false, have_dialect = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -103,13 +126,21 @@ int main(int argc, char** argv) {
       if (p < 1 || p > 65535) bad(std::string{"--port out of range: "} + v);
       o.to.port = static_cast<std::uint16_t>(p);
       have_port = true;
+    } else if (flag == "--ports") {
+      o.to.ports.clear();
+      for (auto p : number_list(flag, v, 1, 65535))
+        o.to.ports.push_back(static_cast<std::uint16_t>(p));
+      o.to.port = o.to.ports.front();
+      have_ports = true;
     } else if (flag == "--path")
       o.to.path = v;
     else if (flag == "--label")
       o.label = v;
-    else if (flag == "--server-pid")
-      o.server_pid = static_cast<pid_t>(number(flag, v));
-    else if (flag == "-n")
+    else if (flag == "--server-pid") {
+      o.server_pids.clear();
+      for (auto p : number_list(flag, v, 1, 0x7fffffff))
+        o.server_pids.push_back(static_cast<pid_t>(p));
+    } else if (flag == "-n")
       o.n = count();
     else if (flag == "--payload")
       o.payload = count();
@@ -146,7 +177,8 @@ int main(int argc, char** argv) {
   }
   if (o.workload.empty()) bad("--workload is required");
   if (!have_dialect) bad("--dialect is required");
-  if (!have_port) bad("--port is required");
+  if (have_port && have_ports) bad("--port and --ports exclude each other");
+  if (!have_port && !have_ports) bad("--port (or --ports) is required");
   if (o.n == 0 || o.concurrency == 0) bad("-n and --concurrency must be at least 1");
   if (o.threads < 1 || o.threads > 64) bad("--threads must be 1..64");
 

@@ -3,8 +3,10 @@
 
 Called by scripts/bench after it has built the release preset and installed
 the peers. Every server runs fresh for every measurement, pinned to one CPU;
-the load generator (wsbench) runs pinned to the other. Results are kept as
-JSON lines next to the plots, so the report can be rewritten from them
+the load generator (wsbench) runs pinned to the other. The cluster stage
+(cluster_* workloads) starts every node of a cluster, and what they share,
+together on that CPU instead (bench_servers.py). Results are kept as JSON
+lines next to the plots, so the report can be rewritten from them
 (--report-only).
 """
 
@@ -15,93 +17,16 @@ import os
 import platform
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True  # the modules below leave no __pycache__ in the tree
 
-from bench_common import (BUILD, DIALECT, NODE_DIR, OUT_DIR, PEER_ORDER, ROOT,  # noqa: E402
-                          SCHEDULER_VARIANTS, WORK, WSBENCH, applies, log)
+from bench_common import (BUILD, CLUSTER_PEERS, CLUSTER_WORKLOADS, DIALECT, NODE_DIR, OUT_DIR,  # noqa: E402
+                          PEER_ORDER, ROOT, WORKLOADS, WSBENCH, applies, log)
 from bench_report import report  # noqa: E402
-
-WSVISOR_CONFIG = """# written by tools/bench/run_bench.py
-[server]
-listen = "127.0.0.1:{port}"
-max_connections = 30000
-io_threads = 1
-actor_threads = 1
-actor_scheduler = "{scheduler}"
-[session]
-resume_window = "10m"
-[limits]
-# The peers have no such limits, and the generator's thousands of clients all
-# come from 127.0.0.1 at once: measure the same work on every server.
-connections_per_ip = 0
-messages_per_second = 0
-handshakes_per_second = 0
-[log]
-level = "warn"
-"""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pinned(cpu, argv):
-    """Prefix argv with taskset when there are CPUs to separate."""
-    if cpu is None:
-        return argv
-    return ["taskset", "-c", str(cpu)] + argv
-
-
-class Server:
-    def __init__(self, name, cpu):
-        self.name, self.port = name, free_port()
-        os.makedirs(os.path.join(WORK, "logs"), exist_ok=True)
-        argv = self.argv()
-        self.logfile = open(os.path.join(WORK, "logs", f"{name}.log"), "a")
-        self.proc = subprocess.Popen(pinned(cpu, argv), stdout=self.logfile, stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while True:  # ready once the port accepts
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.proc.returncode}; see {self.logfile.name}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError(f"{name} did not listen on {self.port} within 15 s")
-                time.sleep(0.05)
-
-    def argv(self):
-        if self.name.startswith("wsvisor"):
-            cfg = os.path.join(WORK, f"{self.name}.toml")
-            with open(cfg, "w") as f:
-                f.write(WSVISOR_CONFIG.format(port=self.port, scheduler=SCHEDULER_VARIANTS.get(self.name, "io")))
-            return [os.path.join(BUILD, "app", "wsvisor"), "--config", cfg]
-        if self.name == "beast":
-            return [os.path.join(BUILD, "tools", "bench", "beast_peer"), "--port", str(self.port)]
-        if self.name == "websocketpp":
-            return [os.path.join(BUILD, "tools", "bench", "wspp_peer"), "--port", str(self.port)]
-        if self.name == "node-ws":
-            return ["node", os.path.join(NODE_DIR, "ws_peer.js"), "--port", str(self.port)]
-        if self.name == "socket.io":
-            return ["node", os.path.join(NODE_DIR, "socketio_peer.js"), "--port", str(self.port)]
-        raise ValueError(self.name)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.logfile.close()
+from bench_servers import Server, cluster_unavailable, pinned, start_cluster  # noqa: E402
 
 
 def available_peers():
@@ -133,8 +58,11 @@ def plan(quick):
         # ~20,000 deliveries a second of steady traffic whatever N is
         runs.append(("storm", n, ["--warmup", "3", "--duration", "2", "--rate", str(max(1, 20000 // n))]))
     runs.append(("connrate", 32, ["--warmup", "1", "--duration", d, "--concurrency", "32"]))
+    # The cluster stage: the subscribers spread over the nodes, the publisher
+    # on the first.
+    for n in scale([1000, 10000], [1000]):
+        runs.append(("cluster_fanout", n, ["--warmup", "1", "--duration", d, "--window", "4"]))
     return runs
-
 
 
 def run_all(args):
@@ -151,41 +79,89 @@ def run_all(args):
             os.remove(os.path.join(cdf_dir, old))
     results_path = os.path.join(OUT_DIR, "results.jsonl")
     open(results_path, "w").close()
-    peers = [p for p in available_peers() if not args.peers or p in args.peers.split(",")]
-    commands = []
+    chosen = lambda p: not args.peers or p in args.peers.split(",")  # noqa: E731
+    peers = [p for p in available_peers() if chosen(p)]
+    cluster_peers = [p for p in CLUSTER_PEERS if chosen(p)]
+    commands, cluster_commands = [], {}
     started = time.time()
     for workload, n, extra in plan(args.quick):
         if args.workloads and workload not in args.workloads.split(","):
             continue
-        for peer in peers:
+        for peer in (cluster_peers if workload in CLUSTER_WORKLOADS else peers):
             if not applies(workload, peer):
                 continue
-            server = Server(peer, server_cpu)
-            cdf = os.path.join(OUT_DIR, "cdf", f"{workload}-{n}-{peer}.dat")
-            argv = [WSBENCH, "--workload", workload, "--dialect", DIALECT[peer], "--port", str(server.port),
-                    "--label", peer, "-n", str(n), "--timeout", "180", "--cdf", cdf] + extra
-            shown = ["wsbench"] + argv[1:]
-            shown[shown.index("--port") + 1] = "PORT"
-            del shown[shown.index("--cdf"):shown.index("--cdf") + 2]
-            commands.append(" ".join(shlex.quote(a) for a in shown) + " --server-pid PID")
-            log(f"{workload} n={n} {peer}")
-            proc = subprocess.run(pinned(gen_cpu, argv + ["--server-pid", str(server.proc.pid)]),
-                                  capture_output=True, text=True, timeout=600)
-            server.stop()
-            if proc.returncode != 0:
-                log(f"  FAILED: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
-                result = {"workload": workload, "target": peer, "n": n, "failed": proc.stderr.strip()[-300:]}
+            if workload in CLUSTER_WORKLOADS:
+                result = run_cluster(workload, n, extra, peer, (server_cpu, gen_cpu), commands, cluster_commands)
             else:
-                result = json.loads(proc.stdout.strip().splitlines()[-1])
-                result["cdf"] = os.path.relpath(cdf, ROOT)
-                log("  " + summary(result))
+                result = run_one(workload, n, extra, peer, (server_cpu, gen_cpu), commands)
             with open(results_path, "a") as f:
                 f.write(json.dumps(result) + "\n")
     meta["elapsed_s"] = round(time.time() - started)
     meta["commands"] = sorted(set(commands), key=commands.index)
+    meta["cluster_commands"] = cluster_commands
     meta["quick"] = args.quick
     with open(os.path.join(OUT_DIR, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
+
+
+def run_one(workload, n, extra, peer, cpus, commands):
+    """One measurement against a fresh server: its result."""
+    server_cpu, gen_cpu = cpus
+    server = Server(peer, server_cpu)
+    try:
+        return generate(workload, n, extra, peer, gen_cpu, ["--port", str(server.port)], ["--port", "PORT"],
+                        [server.proc.pid], "PID", commands)
+    finally:
+        server.stop()
+
+
+def run_cluster(workload, n, extra, peer, cpus, commands, cluster_commands):
+    """One measurement against a fresh cluster of `peer`: its result, or why
+    it was skipped or failed."""
+    server_cpu, gen_cpu = cpus
+    why = cluster_unavailable(peer)
+    if why:
+        log(f"{workload} n={n} {peer}: skipped: {why}")
+        return {"workload": workload, "target": peer, "n": n, "skipped": why}
+    log(f"{workload} n={n} {peer}: starting the cluster")
+    try:
+        cluster = start_cluster(peer, server_cpu)
+    except RuntimeError as e:
+        log(f"  FAILED: {e}")
+        return {"workload": workload, "target": peer, "n": n, "failed": str(e)}
+    try:
+        ports = ",".join(f"PORT{i + 1}" for i in range(len(cluster.ports)))
+        result = generate(workload, n, extra, peer, gen_cpu, ["--ports", ",".join(map(str, cluster.ports))],
+                          ["--ports", ports], cluster.pids, cluster.shown_pids, commands)
+        if "failed" not in result:
+            result.update(cluster.health())
+            if result.get("peer_links_lost"):
+                log(f"  peer links lost during the run: {result['peer_links_lost']}")
+        cluster_commands[peer] = cluster.shown
+        return result
+    finally:
+        cluster.stop()
+
+
+def generate(workload, n, extra, peer, gen_cpu, where, shown_where, pids, shown_pids, commands):
+    """Runs wsbench against servers already up (`where`: --port or --ports)."""
+    cdf = os.path.join(OUT_DIR, "cdf", f"{workload}-{n}-{peer}.dat")
+    head = [WSBENCH, "--workload", CLUSTER_WORKLOADS.get(workload, workload), "--dialect", DIALECT[peer]]
+    tail = ["--label", peer, "-n", str(n), "--timeout", "180"] + extra
+    argv = head + where + tail + ["--cdf", cdf]
+    shown = ["wsbench"] + head[1:] + shown_where + tail
+    commands.append(" ".join(shlex.quote(a) for a in shown) + f" --server-pid {shown_pids}")
+    log(f"{workload} n={n} {peer}")
+    proc = subprocess.run(pinned(gen_cpu, argv + ["--server-pid", ",".join(map(str, pids))]),
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        log(f"  FAILED: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+        return {"workload": workload, "target": peer, "n": n, "failed": proc.stderr.strip()[-300:]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["workload"] = workload  # cluster_fanout runs wsbench's fanout
+    result["cdf"] = os.path.relpath(cdf, ROOT)
+    log("  " + summary(result))
+    return result
 
 
 def summary(r):
@@ -251,6 +227,9 @@ def machine(server_cpu, gen_cpu):
             "Node.js": cmd_version(["node", "--version"]),
             "ws": npm_version("ws"),
             "socket.io": npm_version("socket.io"),
+            "@socket.io/redis-streams-adapter": npm_version("@socket.io/redis-streams-adapter"),
+            "redis (node-redis)": npm_version("redis"),
+            "redis-server": dpkg_version("redis-server"),
         },
     }
 
@@ -259,7 +238,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes and shorter windows")
     ap.add_argument("--peers", help="comma-separated subset of " + ",".join(PEER_ORDER))
-    ap.add_argument("--workloads", help="comma-separated subset of roundtrip,fanout,idle,detached,storm,connrate")
+    ap.add_argument("--workloads", help="comma-separated subset of " + ",".join(WORKLOADS))
     ap.add_argument("--report-only", action="store_true", help="rewrite docs/benchmarks.md from the last results")
     args = ap.parse_args()
     if not args.report_only:

@@ -90,8 +90,11 @@ class run {
   asio::io_context& ctx_of(std::uint32_t i) { return *ctx_[i % ctx_.size()]; }
   thread_stats& stats_of(std::uint32_t i) { return stats[i % ctx_.size()]; }
 
-  client& add_client(std::uint32_t i) {
-    clients.push_back(std::make_unique<client>(ctx_of(i), o_.to, i));
+  /// Client i, connecting to node `node` of a cluster (node i by default:
+  /// round robin over the nodes; a single server is node 0 whatever i is).
+  client& add_client(std::uint32_t i) { return add_client(i, i); }
+  client& add_client(std::uint32_t i, std::uint32_t node) {
+    clients.push_back(std::make_unique<client>(ctx_of(i), o_.to, i, node));
     return *clients.back();
   }
 
@@ -199,35 +202,43 @@ class run {
   std::atomic<bool> gate_open_{false};
 };
 
-/// CPU used by the generator and by the server over a measured window, in
-/// cores (1.0 = one core busy the whole time): how the generator shows it
-/// is not the bottleneck.
+/// CPU time of the server's processes (a cluster's, summed), those alive.
+inline double server_cpu_seconds(const std::vector<pid_t>& pids) {
+  double sum = 0;
+  for (auto pid : pids)
+    if (auto s = sample_process(pid)) sum += s->cpu_s;
+  return sum;
+}
+
+/// CPU used by the generator and by the server (every process of a cluster,
+/// summed) over a measured window, in cores (1.0 = one core busy the whole
+/// time): how the generator shows it is not the bottleneck.
 class meter {
  public:
-  explicit meter(pid_t server) : server_{server} {}
+  explicit meter(const std::vector<pid_t>& servers) : servers_{servers} {}
   void start() {
     t0_ = steady::now();
     gen0_ = own_cpu_seconds();
-    if (auto s = server_ ? sample_process(server_) : std::nullopt) srv0_ = s->cpu_s;
+    srv0_ = server_cpu_seconds(servers_);
   }
   void stop() {
     t1_ = steady::now();
     gen1_ = own_cpu_seconds();
-    if (auto s = server_ ? sample_process(server_) : std::nullopt) srv1_ = s->cpu_s;
+    srv1_ = server_cpu_seconds(servers_);
   }
   double seconds() const { return std::chrono::duration<double>(t1_ - t0_).count(); }
   void put(json::object& out) const {
     double s = seconds();
     if (s <= 0) return;
     out["gen_cpu"] = round3((gen1_ - gen0_) / s);
-    if (server_) out["server_cpu"] = round3((srv1_ - srv0_) / s);
+    if (!servers_.empty()) out["server_cpu"] = round3((srv1_ - srv0_) / s);
   }
 
  private:
   static double round3(double v) {
     return static_cast<double>(static_cast<long long>(v * 1000 + 0.5)) / 1000;
   }
-  pid_t server_;
+  std::vector<pid_t> servers_;
   steady::time_point t0_, t1_;
   double gen0_ = 0, gen1_ = 0, srv0_ = 0, srv1_ = 0;
 };
@@ -237,7 +248,7 @@ class meter {
 inline meter measure(run& r, const options& o) {
   r.open_gate();
   sleep_s(o.warmup_s);
-  meter m{o.server_pid};
+  meter m{o.server_pids};
   m.start();
   r.measuring = true;
   sleep_s(o.duration_s);
@@ -272,6 +283,7 @@ inline json::object header(const options& o, const run& r) {
   out["target"] = o.label.empty() ? to_string(o.to.kind) : o.label;
   out["dialect"] = to_string(o.to.kind);
   out["n"] = o.n;
+  out["nodes"] = o.to.nodes();
   out["payload"] = o.payload;
   out["threads"] = r.threads();
   return out;
@@ -297,9 +309,16 @@ inline void put_errors(json::object& out, run& r) {
   if (!r.first_error.empty()) out["first_error"] = r.first_error;
 }
 
-inline std::uint64_t rss_kib(pid_t pid) {
-  auto s = pid ? sample_process(pid) : std::nullopt;
-  return s ? s->rss_kib : 0;
+/// The server's resident set (a cluster's processes, summed); 0 when no
+/// process is given or one of them is gone.
+inline std::uint64_t rss_kib(const std::vector<pid_t>& pids) {
+  std::uint64_t sum = 0;
+  for (auto pid : pids) {
+    auto s = sample_process(pid);
+    if (!s) return 0;
+    sum += s->rss_kib;
+  }
+  return sum;
 }
 
 // ---- the workloads of workloads_fanout.cpp, dispatched by run_workload ------

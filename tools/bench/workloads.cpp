@@ -68,7 +68,7 @@ json::object roundtrip(const options& o) {
   out["unexpected"] = r.merged(&thread_stats::unexpected);
   put_latency(out, "rtt", r, o);
   m.put(out);
-  out["server_rss_kib"] = rss_kib(o.server_pid);
+  out["server_rss_kib"] = rss_kib(o.server_pids);
   put_errors(out, r);
   return out;
 }
@@ -78,7 +78,7 @@ json::object roundtrip(const options& o) {
 json::object idle(const options& o, bool detached) {
   run r{o};
   env x{r, o, path_for(o, "/echo")};
-  if (!rss_kib(o.server_pid))
+  if (!rss_kib(o.server_pids))
     throw std::runtime_error("--server-pid is required to read the server's RSS");
   // A few sessions first, not counted: what a server pays once (code and
   // libraries paged in on first use, pools, a JIT) is not per session.
@@ -95,12 +95,12 @@ json::object idle(const options& o, bool detached) {
   };
   r.ramp(warm, [&](std::uint32_t i) { return open(x, detached, i); });
   sleep_s(std::min(o.settle_s, 1.0));
-  auto base = rss_kib(o.server_pid);
+  auto base = rss_kib(o.server_pids);
   auto warmed = r.ready.load();
   r.ramp(
       warm + o.n, [&](std::uint32_t i) { return open(x, detached, i); }, warm);
   sleep_s(o.settle_s);
-  auto rss = rss_kib(o.server_pid);
+  auto rss = rss_kib(o.server_pids);
   auto out = header(o, r);
   r.stop_threads();
   auto sessions = r.ready.load() - warmed;
@@ -155,7 +155,7 @@ json::object connrate(const options& o) {
   out["rate"] = static_cast<double>(count) / m.seconds();
   put_latency(out, "setup", r, o);
   m.put(out);
-  out["server_rss_kib"] = rss_kib(o.server_pid);
+  out["server_rss_kib"] = rss_kib(o.server_pids);
   put_errors(out, r);
   return out;
 }

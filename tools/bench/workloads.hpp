@@ -1,13 +1,15 @@
 #pragma once
 
 /// The five workloads of the load generator (docs/benchmarks.md says what
-/// each measures and how). Each runs against one server and returns its
-/// figures as one JSON object.
+/// each measures and how). Each runs against one server, or against the
+/// nodes of one cluster (`target::ports`: client i connects to node i mod K,
+/// a publisher to the first), and returns its figures as one JSON object.
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -19,7 +21,8 @@ struct options {
   std::string workload;  // roundtrip | fanout | idle | detached | storm | connrate
   std::string label;     // the server's name in the output
   target to;
-  pid_t server_pid = 0;   // for CPU and RSS; 0 = not measured
+  std::vector<pid_t>
+      server_pids;        // CPU and RSS, summed (a cluster's processes); none: not measured
   std::uint32_t n = 100;  // connections / subscribers / sessions
   std::size_t payload = 64;
   double warmup_s = 1;

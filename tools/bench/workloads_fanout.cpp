@@ -123,7 +123,10 @@ json::object fanout(const options& o) {
   fan_state f{o.n};
   env x{r, o, path_for(o, "/broadcast")};
   const std::string channel = "fan";
-  for (std::uint32_t i = 0; i <= o.n; ++i) r.add_client(i);  // client n publishes
+  // Subscribers round robin over a cluster's nodes; the publisher (client n)
+  // on the first, so that most deliveries cross between nodes.
+  for (std::uint32_t i = 0; i < o.n; ++i) r.add_client(i);
+  r.add_client(o.n, 0);
   auto subscriber = [](env& x, fan_state& f, const std::string& channel,
                        std::uint32_t i) -> task<void> {
     auto& [r, o, path] = x;
@@ -189,7 +192,7 @@ json::object fanout(const options& o) {
   put_delivery(out, r, f);
   put_latency(out, "delivery", r, o);
   m.put(out);
-  out["server_rss_kib"] = rss_kib(o.server_pid);
+  out["server_rss_kib"] = rss_kib(o.server_pids);
   put_errors(out, r);
   return out;
 }
@@ -294,7 +297,8 @@ json::object storm(const options& o) {
   storm_state st;
   env x{r, o, path_for(o, "/broadcast")};
   const std::string channel = "storm";
-  for (std::uint32_t i = 0; i <= o.n; ++i) r.add_client(i);  // client n publishes
+  for (std::uint32_t i = 0; i < o.n; ++i) r.add_client(i);
+  r.add_client(o.n, 0);  // the publisher, on a cluster's first node
   r.ramp(o.n, [&](std::uint32_t i) { return storm_subscriber(x, f, st, channel, i); });
   r.spawn(o.n, storm_publisher(x, f, channel));
   if (!wait_until([&] { return r.ready + r.failures >= o.n + 1; }, o.timeout_s))
@@ -305,7 +309,7 @@ json::object storm(const options& o) {
   sleep_s(o.warmup_s);
   wait_until([&] { return f.unique >= 2ull * (o.n - r.failures); }, o.timeout_s);
 
-  meter m{o.server_pid};
+  meter m{o.server_pids};
   m.start();
   st.cutting = true;
   auto cut_ns = now_ns();
@@ -332,7 +336,7 @@ json::object storm(const options& o) {
   put_delivery(out, r, f);
   put_latency(out, "resume", r, o);
   m.put(out);
-  out["server_rss_kib"] = rss_kib(o.server_pid);
+  out["server_rss_kib"] = rss_kib(o.server_pids);
   put_errors(out, r);
   return out;
 }
