@@ -61,6 +61,8 @@ std::string to_string(errc code) {
       return "not_attached";
     case errc::session_parked:
       return "session_parked";
+    case errc::session_unreachable:
+      return "session_unreachable";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

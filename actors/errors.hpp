@@ -44,6 +44,7 @@ enum class errc : std::uint8_t {
   unknown_session,         // admin API: no session of that id on this node; context: the id
   not_attached,            // admin API: disconnect of a detached session; context: the id
   session_parked,          // the session is (being) parked: ask its registry again; context: the id
+  session_unreachable,     // a resume's session on another node did not answer; context: the id
 };
 
 // make_error must be declared right after the enum, before anything compares

@@ -259,6 +259,8 @@ struct connection_state {
       arm_timer();
       return;
     }
+    if (err == errc::session_unreachable)
+      return close_and_quit(4503, "session unreachable; resume later");
     log::warn(*log_, "session registry failed the request",
               {{"peer", transport_->peer()}, {"error", describe(self_->home_system(), err)}});
     close_and_quit(1013, "try again later");

@@ -215,6 +215,18 @@ void registry_state::resume_elsewhere(const caf::actor& cluster, resume_request 
                           err == errc::session_parked || err == caf::sec::request_receiver_down;
                       if (moved && attempts > 1)
                         return resume_elsewhere(cluster, std::move(r), attempts - 1);
+                      if (err == caf::sec::request_timeout ||
+                          err == caf::exit_reason::remote_link_unreachable) {
+                        // The session was asked and may have attached and
+                        // welcomed the client (resumed: true) before its node
+                        // stopped answering: no second welcome with a new
+                        // session; the connection closes (4503), and the
+                        // client resumes later.
+                        log::info(
+                            *log_, "resume across nodes unanswered",
+                            {{"session", r.id}, {"error", describe(self_->home_system(), err)}});
+                        return r.rp.deliver(make_error(errc::session_unreachable, r.id));
+                      }
                       fallback(err);
                     });
           },

@@ -1,14 +1,19 @@
 #include "actors/session/registry.hpp"
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <caf/actor_registry.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/session/cluster_seam.hpp"
 #include "tests/actors/session/session_fixture.hpp"
@@ -19,6 +24,49 @@ namespace {
 using namespace std::chrono_literals;
 
 class Registry : public SessionFixture {};
+
+// A session on another node, found but silent when asked to attach (its
+// node froze right after the find): it may have welcomed the client already.
+caf::behavior silent_session(caf::event_based_actor* self,
+                             std::shared_ptr<std::vector<caf::response_promise>> kept) {
+  return {
+      [self, kept](remote_attach_atom, const caf::actor&, const std::string&, const std::string&,
+                   std::uint64_t) {
+        kept->push_back(self->make_response_promise());  // never delivered
+        return kept->back();
+      },
+  };
+}
+
+// This node's cluster actor: finds every session on that silent peer.
+caf::behavior finding_cluster(caf::event_based_actor*, caf::actor session) {
+  return {
+      [session](cluster_find_atom, const std::string&, const std::string&) { return session; },
+      [](local_interest_atom, const std::string&, bool) { return caf::ok_atom::value; },
+      [](broker_joined_atom) {},
+  };
+}
+
+TEST_F(Registry, AResumeWhoseSessionElsewhereNeverAnswersClosesWith4503NotANewSession) {
+  auto kept = std::make_shared<std::vector<caf::response_promise>>();
+  auto session = sys_.spawn(silent_session, kept);
+  auto cluster = sys_.spawn(finding_cluster, session);
+  sys_.registry().put(cluster_name, cluster);
+  registry_opts_.node = "a";
+  registry_opts_.peer_timeout = 200ms;
+  start_registry();
+  auto& c = connect();
+  c.send(
+      R"({"type":"resume","session":"b.0123456789abcdef0123456789abcdef","token":"t","last_seq":0})");
+  auto closed = c.await_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 4503);
+  EXPECT_FALSE(c.transport().next_frame(0ms)) << "a frame (a second welcome?) before the close";
+  EXPECT_EQ(live_sessions(), 0u);  // no new session was made for it
+  sys_.registry().erase(cluster_name);
+  caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+}
 
 TEST_F(Registry, NamesItselfAndItsBrokerAndErasesBothWhenItEnds) {
   start_registry();
