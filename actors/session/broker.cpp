@@ -417,6 +417,12 @@ void on_peer_publish(broker_actor* self, const std::string& channel, const share
   if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
 }
 
+// A peer's barrier (local_barrier_atom there): echoed behind every publish
+// this broker sent that node before.
+void echo_barrier(broker_actor* self, std::uint64_t token, const caf::actor& origin_cluster) {
+  self->send(origin_cluster, cluster_echo_atom::value, token);
+}
+
 caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels,
                               node_metrics_ptr metrics) {
   start(self, origin, max_channels, std::move(metrics));
@@ -445,9 +451,8 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
              std::uint64_t origin,
              std::uint64_t counter) { on_peer_publish(self, channel, body, origin, counter); },
       [self](local_barrier_atom) { return on_cluster_barrier(self); },
-      [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin_cluster) {
-        // Behind every publish this broker sent that node before.
-        self->send(origin_cluster, cluster_echo_atom::value, token);
+      [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin) {
+        echo_barrier(self, token, origin);
       },
       [self](peer_interest_atom, const caf::actor& peer, const std::string& channel, bool on) {
         return on_peer_interest(self, peer, channel, on);
@@ -468,9 +473,7 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
       [self](disown_channel_atom, const std::string& channel, const caf::actor& owner) {
         return on_disown_channel(self, channel, owner);
       },
-      [self](broker_limit_atom, std::uint64_t max_channels) {
-        self->state.max_channels = max_channels;
-      },
+      [self](broker_limit_atom, std::uint64_t limit) { self->state.max_channels = limit; },
       [self](broker_stats_atom) { return static_cast<std::uint64_t>(self->state.channels.size()); },
       [self](channel_subscribers_atom, const std::string& channel) {
         return subscriber_count(self->state, channel);

@@ -148,14 +148,30 @@ caf::result<caf::ok_atom> on_admin_cut(registry_actor* self, std::string& id) {
   return rp;
 }
 
+// The predecessor of an adopted session gave the handover up: the session
+// decides (only an adoption from this sender, not yet done, ends).
+void on_handoff_abort(registry_actor* self, const std::string& id) {
+  if (auto* slot = self->state.find(id); slot != nullptr && slot->actor)
+    self->delegate(slot->actor, handoff_abort_atom::value);
+}
+
+// A gap for the parked sessions on `channel` is a delivery without a body:
+// it takes a seq, lost.
+void on_channel_gap(registry_actor* self, const std::string& channel) {
+  self->state.on_delivery(channel, nullptr, 0, 0, 0);
+}
+
+caf::message on_admin_list(registry_actor* self, const std::string& after, std::uint64_t limit) {
+  auto [ids, sessions, more] = self->state.page(after, limit);
+  return caf::make_message(std::move(ids), std::move(sessions), more);
+}
+
 caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf::actor broker) {
   auto& st = self->state;
   st.opts_ = std::move(opts);
   st.broker_ = std::move(broker);
   self->link_to(st.broker_);
-
   self->set_exit_handler([self](caf::exit_msg& msg) { return on_exit(self, msg); });
-
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
 
   return {
@@ -170,11 +186,7 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
         return on_cluster_lookup(self, id, token);
       },
       [self](adopt_session_atom, session_handover& h) { return on_adopt_session(self, h); },
-      [self](handoff_abort_atom, const std::string& id) {
-        // The session decides: only an adoption from this sender, not yet done, ends.
-        if (auto* slot = self->state.find(id); slot != nullptr && slot->actor)
-          self->delegate(slot->actor, handoff_abort_atom::value);
-      },
+      [self](handoff_abort_atom, const std::string& id) { on_handoff_abort(self, id); },
       // -- parking (actors/session/registry_state.hpp) --
       [self](parked_moved_atom, const std::string& id, std::vector<std::string>& channels) {
         self->state.on_notice(id, std::move(channels));
@@ -186,13 +198,9 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
              std::uint64_t origin, std::uint64_t counter, std::int64_t accepted) {
         self->state.on_delivery(channel, body, origin, counter, accepted);
       },
-      [self](channel_gap_atom, const std::string& channel) {
-        // A gap is a delivery without a body: it takes a seq, lost.
-        self->state.on_delivery(channel, nullptr, 0, 0, 0);
-      },
+      [self](channel_gap_atom, const std::string& channel) { on_channel_gap(self, channel); },
       [self](parked_expire_atom, std::uint64_t generation) {
-        auto& st = self->state;
-        if (generation == st.expiry_generation_) st.expire_due();
+        if (generation == self->state.expiry_generation_) self->state.expire_due();
       },
       [self](parked_count_atom) { return static_cast<std::uint64_t>(self->state.lot_.queued()); },
       // -- drain --
@@ -208,8 +216,7 @@ caf::behavior registry_behavior(registry_actor* self, registry_options opts, caf
       },
       // -- admin API --
       [self](admin_list_atom, const std::string& after, std::uint64_t limit) {
-        auto [ids, sessions, more] = self->state.page(after, limit);
-        return caf::make_message(std::move(ids), std::move(sessions), more);
+        return on_admin_list(self, after, limit);
       },
       [self](admin_info_atom, std::string& id) { return on_admin_info(self, id); },
       [self](admin_end_atom, std::string& id) { return on_admin_end(self, id); },
