@@ -17,8 +17,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/group.hpp>
-#include <caf/group_manager.hpp>
 #include <caf/message.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -259,12 +257,14 @@ struct connection_state {
       arm_timer();
       return;
     }
-    if (err == errc::session_unreachable)
-      return close_and_quit(4503, "session unreachable; resume later");
+    if (err == errc::session_unreachable) return close_unreachable();
     log::warn(*log_, "session registry failed the request",
               {{"peer", transport_->peer()}, {"error", describe(self_->home_system(), err)}});
     close_and_quit(1013, "try again later");
   }
+
+  /// The session's node cannot be reached or did not answer: it may live on.
+  void close_unreachable() { close_and_quit(4503, "session unreachable; resume later"); }
 
   caf::actor me() const { return caf::actor_cast<caf::actor>(self_); }
 
@@ -415,12 +415,10 @@ auto on_down(connection_actor* self, caf::down_msg& msg) {
   } else if (msg.reason == caf::exit_reason::user_shutdown) {
     st.close_and_quit(1001, "server going away");
   } else if (st.remote_session_ && msg.reason == caf::exit_reason::remote_link_unreachable) {
-    // The session's node cannot be reached: dead, frozen or cut off, which
-    // this node cannot tell apart. The session may well live on (docs/cluster.md).
     log::info(
         *st.log_, "session's node unreachable",
         {{"peer", st.transport_->peer()}, {"session_node", caf::to_string(st.session_.node())}});
-    st.close_and_quit(4503, "session unreachable; resume later");
+    st.close_unreachable();
   } else {
     log::warn(
         *st.log_, "session ended under an attached connection",

@@ -165,9 +165,7 @@ TEST_F(Parking, AGapBetweenNodesIsKeptInTheRecordAndItsResumeGetsOverflow) {
   publish(writer, "news", 1, 1);
   expect_message(reader, 1, 1);
   drop_and_park(reader, 1);
-  auto broker = sys_.registry().get<caf::actor>(broker_name);
-  ASSERT_TRUE(broker);
-  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{"news"});
+  send_channel_gap("news");
   publish(writer, "news", 2, 2);
   auto r = resume(connect(), w, 1);
   EXPECT_FALSE(r.resumed);

@@ -1,7 +1,9 @@
 #include "tests/actors/session/session_fixture.hpp"
 
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -11,6 +13,7 @@
 #include <caf/send.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/session/cluster_seam.hpp"
 #include "actors/session/messages.hpp"
 #include "tests/support/eventually.hpp"
 
@@ -127,6 +130,12 @@ void SessionFixture::expect_message(test_client& c, std::int64_t seq, std::int64
   EXPECT_EQ(num(f, "seq"), seq) << json::serialize(f);
   EXPECT_EQ(num(f, "data"), data) << json::serialize(f);
   EXPECT_EQ(str(f, "channel"), channel) << json::serialize(f);
+}
+
+void SessionFixture::send_channel_gap(const std::string& channel) {
+  auto broker = sys_.registry().get<caf::actor>(broker_name);
+  ASSERT_TRUE(broker) << "no broker registered";
+  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{channel});
 }
 
 std::uint64_t SessionFixture::subscribers(const std::string& channel) {

@@ -76,6 +76,10 @@ class SessionFixture : public ::testing::Test {
   /// Asks the broker (as registered by the registry) for a channel's subscribers.
   std::uint64_t subscribers(const std::string& channel);
 
+  /// Tells the broker, as a peer's cluster would, that publishes on
+  /// `channel` were lost between nodes (cluster_gap_atom).
+  void send_channel_gap(const std::string& channel);
+
   /// Asks the registry how many sessions are alive.
   std::uint64_t live_sessions();
 

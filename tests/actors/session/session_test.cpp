@@ -288,9 +288,7 @@ TEST_F(Session, AGapBetweenNodesClosesTheClientWith4412AndItsResumeGetsOverflow)
   auto [reader, writer, w] = reader_and_writer();
   publish(writer, "news", 1, 1);
   expect_message(reader, 1, 1);
-  auto broker = sys_.registry().get<caf::actor>(broker_name);
-  ASSERT_TRUE(broker);
-  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{"news"});
+  send_channel_gap("news");
   auto closed = reader.await_close();
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 4412);
@@ -304,9 +302,7 @@ TEST_F(Session, AGapBetweenNodesClosesTheClientWith4412AndItsResumeGetsOverflow)
 TEST_F(Session, AGapOnAnotherChannelLeavesTheSessionAlone) {
   start_registry();
   auto [reader, writer, w] = reader_and_writer();
-  auto broker = sys_.registry().get<caf::actor>(broker_name);
-  ASSERT_TRUE(broker);
-  caf::anon_send(broker, cluster_gap_atom::value, std::vector<std::string>{"sport"});
+  send_channel_gap("sport");
   publish(writer, "news", 1, 1);
   expect_message(reader, 1, 1);  // seq 1: no seq was spent
   EXPECT_FALSE(reader.transport().await_close(50ms));
