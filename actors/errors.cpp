@@ -63,6 +63,8 @@ std::string to_string(errc code) {
       return "session_parked";
     case errc::session_unreachable:
       return "session_unreachable";
+    case errc::session_moved:
+      return "session_moved";
   }
   return "errc(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -92,6 +92,9 @@ inline constexpr caf::atom_value upstreams_name = caf::atom("wsv_ups");
 /// The running cluster actor (cluster nodes only). Put and erased by it.
 inline constexpr caf::atom_value cluster_name = caf::atom("wsv_clu");
 
+/// The node's replica store (cluster nodes with `[cluster] replicas = 1`). Put and erased by it.
+inline constexpr caf::atom_value replica_store_name = caf::atom("wsv_repl");
+
 /// The node's admin responder (app/admin.hpp), which answers a peer's cluster_admin_atom with this
 /// node's own admin answer. Put by the node.
 inline constexpr caf::atom_value admin_name = caf::atom("wsv_admin");

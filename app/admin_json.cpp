@@ -57,7 +57,10 @@ json::object session_object(const session_info& s, const std::string& node,
           {"since_ms", s.since_ms},
           {"expires_ms", s.attached ? json::value{} : json::value(s.expires_ms)},
           {"remote", s.attached ? text_or_null(s.peer) : json::value{}},
-          {"connection_node", connection_node_of(s, node, names)}};
+          {"connection_node", connection_node_of(s, node, names)},
+          {"replica", s.replica.empty() ? json::value{}
+                                        : json::value(json::object{{"node", s.replica},
+                                                                   {"seq", s.replica_seq}})}};
 }
 
 json::object tree_object(const supervision_node& n, std::chrono::system_clock::time_point now) {

@@ -9,6 +9,7 @@
 #include <caf/io/publish.hpp>
 
 #include "actors/cluster/cluster.hpp"
+#include "actors/cluster/replica_store.hpp"
 #include "actors/session/admission.hpp"
 #include "actors/session/registry.hpp"
 #include "actors/upstream/upstreams.hpp"
@@ -63,6 +64,22 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
       .supervisor = true,  // it answers get_tree_atom with its links' supervisor's tree
   };
   std::vector<child_spec> children{std::move(sessions), std::move(upstreams)};
+  if (cfg.cluster.enabled && cfg.cluster.replicas > 0) {
+    children.push_back(child_spec{
+        .name = "replicas",
+        .factory =
+            [current, node = cfg.cluster.node, peer_timeout = cfg.cluster.peer_timeout,
+             metrics](caf::actor_system& sys) {
+              return spawn_replica_store(sys,
+                                         replica_store_options{.node = node,
+                                                               .session = current->get()->session,
+                                                               .peer_timeout = peer_timeout,
+                                                               .metrics = metrics});
+            },
+        .restart = restart_kind::permanent,
+        .policy = "root",
+    });
+  }
   if (cfg.cluster.enabled) {
     children.push_back(child_spec{
         .name = "cluster",

@@ -177,6 +177,7 @@ struct cluster_config {
   duration peer_timeout{5'000};           // CAF middleman.connection-timeout
   std::string policy = "cluster";         // supervision policy of peer links
   std::uint32_t ready_min_peers = 0;      // GET /readyz answers 503 while fewer peers are up
+  std::uint32_t replicas = 1;             // 1: each session keeps a replica on a live peer; 0: none
   bool operator==(const cluster_config&) const = default;
 };
 

@@ -237,6 +237,7 @@ void read_cluster(reader& r, const std::string& path, const toml::node& node, cl
           duration_field(r, "peer_timeout", c.peer_timeout),
           string_field(r, "policy", c.policy),
           integer_field(r, "ready_min_peers", c.ready_min_peers, 0, 1000),
+          integer_field(r, "replicas", c.replicas, 0, 1),
           {"drain_timeout",
            [&r](const std::string& key, const toml::node& value) {
              // Moved, not renamed silently: every node drains now, and a

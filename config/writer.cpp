@@ -149,6 +149,7 @@ std::string to_toml(const config& cfg) {
   w.duration("peer_timeout", cfg.cluster.peer_timeout);
   w.string("policy", cfg.cluster.policy);
   w.integer("ready_min_peers", cfg.cluster.ready_min_peers);
+  w.integer("replicas", cfg.cluster.replicas);
   w.table("web");
   w.boolean("pages", cfg.web.pages);
   return w.str();

@@ -87,7 +87,22 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
       cluster_gaps(registry.add_counter(
           "wsvisor_cluster_gaps_total",
           "Sessions that took a gap: publishes they wanted were lost between nodes (closed "
-          "with 4412; their resume gets overflow)")) {
+          "with 4412; their resume gets overflow)")),
+      session_replicas(registry.add_gauge(
+          "wsvisor_session_replicas",
+          "Replicas of sessions homed on peers that this node holds ([cluster] replicas)")),
+      session_adoptions(registry.add_counter(
+          "wsvisor_session_adoptions_total",
+          "Sessions this node adopted from its replicas when their home node was lost")),
+      replication_pending(registry.add_gauge(
+          "wsvisor_replication_pending",
+          "Sessions on this node with an update on its way to their replica (their clients wait "
+          "for it)")),
+      replication_latency(registry.add_histogram(
+          "wsvisor_replication_latency_seconds",
+          "Round trip of a session's update to its replica: how long a message or an answer "
+          "waits before its client may see it",
+          latency_bounds())) {
   registry.add_callback_gauge(
       "wsvisor_connections", "Open WebSocket connections",
       open_connections ? std::move(open_connections) : std::function<double()>{[] { return 0.0; }});

@@ -57,6 +57,12 @@ struct node_metrics {
   metrics::counter& cluster_resent;                  // publishes sent again to a returning peer
   metrics::counter& cluster_gaps;  // sessions (or parked records) that took a gap between nodes
 
+  // Replicas (actors/cluster/replica_store, actors/session).
+  metrics::gauge& session_replicas;         // replicas of peers' sessions held here
+  metrics::counter& session_adoptions;      // sessions adopted from a lost peer's
+  metrics::gauge& replication_pending;      // sessions here with changes their replica lacks
+  metrics::histogram& replication_latency;  // an update's round trip to the replica
+
   /// The rejected-resume counter for a welcome `reason` (unknown, expired,
   /// overflow; anything else counts as unknown).
   metrics::counter& resume_rejected(std::string_view reason);

@@ -48,6 +48,7 @@ struct find_state {
   std::size_t left = 0;
   bool answered = false;
   bool expired = false;
+  bool unreachable = false;  // a peer holds its replica: its home did not answer
 };
 
 auto on_exit(cluster_actor* self, caf::exit_msg& msg) {
@@ -244,7 +245,9 @@ caf::result<caf::actor> on_cluster_find(cluster_actor* self, const std::string& 
   auto settle = [fs] {
     if (--fs->left > 0 || fs->answered) return;
     fs->answered = true;
-    fs->rp.deliver(make_error(fs->expired ? errc::session_expired : errc::resume_unknown));
+    fs->rp.deliver(make_error(fs->unreachable ? errc::session_unreachable
+                              : fs->expired   ? errc::session_expired
+                                              : errc::resume_unknown));
   };
   for (auto& [name, m] : st.members_)
     self->request(m.actor, st.opts_.peer_timeout, cluster_lookup_atom::value, id, token)
@@ -258,6 +261,7 @@ caf::result<caf::actor> on_cluster_find(cluster_actor* self, const std::string& 
             },
             [fs, settle](caf::error& err) {
               if (err == errc::session_expired) fs->expired = true;
+              if (err == errc::session_unreachable) fs->unreachable = true;
               settle();
             });
   return fs->rp;
@@ -360,6 +364,9 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
         return on_cluster_lookup(self, id, token);
       },
       [self](cluster_members_atom) { return on_cluster_members(self); },
+      [self](replica_where_atom) {
+        return self->home_system().registry().get<caf::actor>(replica_store_name);
+      },
   };
 }
 

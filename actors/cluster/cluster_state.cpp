@@ -30,6 +30,11 @@ void cluster_state::tell_broker(caf::message msg) {
   if (auto b = broker()) self_->send(b, std::move(msg));
 }
 
+void cluster_state::tell_replicas(caf::message msg) {
+  if (auto store = self_->home_system().registry().get<caf::actor>(replica_store_name))
+    self_->send(store, std::move(msg));
+}
+
 void cluster_state::say_held_back(const std::string& name, member& m) {
   if (auto held = m.unconfirmed.flush())
     log::warn(*log_, "peer did not confirm interest", {{"peer", name}}, *held);
@@ -53,6 +58,8 @@ void cluster_state::add_member(const std::string& name, const caf::actor& actor,
     // The node restarted: its old incarnation's down_msg may still come, and
     // is then ignored because it names another actor.
     tell_broker(caf::make_message(peer_gone_atom::value, it->second.actor, name, false));
+    tell_replicas(
+        caf::make_message(replica_member_atom::value, name, it->second.actor, false, true));
     say_held_back(name, it->second);
     members_.erase(it);
     it = members_.end();
@@ -66,6 +73,7 @@ void cluster_state::add_member(const std::string& name, const caf::actor& actor,
     log::info(*log_, "peer up", {{"peer", name}, {"url", url}, {"peers", members_.size()}});
     // Before its interest: what it missed while it was away goes first.
     tell_broker(caf::make_message(peer_rejoined_atom::value, actor, name, received, interest));
+    tell_replicas(caf::make_message(replica_member_atom::value, name, actor, true, false));
   }
   auto& m = it->second;
   m.url = url;
@@ -119,6 +127,7 @@ void cluster_state::member_down(std::map<std::string, member>::iterator it,
                                         .caf_node = caf::to_string(m.actor.node()),
                                         .actor = {}};
   tell_broker(caf::make_message(peer_gone_atom::value, m.actor, name, !m.leaving));
+  tell_replicas(caf::make_message(replica_member_atom::value, name, m.actor, false, !m.leaving));
   members_.erase(it);
   count_peers();
 }

@@ -115,6 +115,9 @@ struct cluster_state {
 
   void tell_broker(caf::message msg);
 
+  /// To this node's replica store, if replicas are on.
+  void tell_replicas(caf::message msg);
+
   /// The member leaves: a count of lines held back for it is logged.
   void say_held_back(const std::string& name, member& m);
 

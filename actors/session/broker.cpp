@@ -65,6 +65,8 @@ struct broker_state {
   // their records is subscribed in their place while the count is above 0,
   // and counts as that many subscribers.
   std::unordered_map<std::string, std::uint64_t> parked;
+  // Subscribers that stand in for sessions elsewhere (stand_in_atom): not counted.
+  std::unordered_set<caf::actor_addr> stand_ins;
   // Cluster nodes only: what this broker published on channels peers want,
   // for a peer that comes back after its link was lost.
   peer_resend resend{peer_resend_messages, peer_resend_bytes};
@@ -120,6 +122,8 @@ std::uint64_t subscriber_count(const broker_state& st, const std::string& channe
   if (it == st.channels.end()) return 0;
   auto n = static_cast<std::uint64_t>(it->second.size());
   if (auto p = st.parked.find(channel); p != st.parked.end()) n = n - 1 + p->second;
+  for (auto& who : st.stand_ins)
+    if (it->second.count(who) > 0) --n;
   return n;
 }
 
@@ -189,6 +193,7 @@ caf::message channel_page(const broker_state& st, const std::string& after, std:
 
 auto on_down(broker_actor* self, caf::down_msg& msg) {
   auto& st = self->state;
+  st.stand_ins.erase(msg.source);
   for (auto it = st.owners.begin(); it != st.owners.end();) {
     if (it->second.address() == msg.source)
       it = st.owners.erase(it);
@@ -474,6 +479,9 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
         return on_disown_channel(self, channel, owner);
       },
       [self](broker_limit_atom, std::uint64_t limit) { self->state.max_channels = limit; },
+      [self](stand_in_atom) {
+        self->state.stand_ins.insert(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      },
       [self](broker_stats_atom) { return static_cast<std::uint64_t>(self->state.channels.size()); },
       [self](channel_subscribers_atom, const std::string& channel) {
         return subscriber_count(self->state, channel);

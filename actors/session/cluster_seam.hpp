@@ -149,6 +149,59 @@ using drain_atom = caf::atom_constant<caf::atom("s_drain")>;
 /// generation reached its bound (a finished drain's is ignored).
 using drain_bound_atom = caf::atom_constant<caf::atom("r_dbound")>;
 
+// -- replicas (docs/cluster.md, "Replicas") ------------------------------------
+//
+// Each session (its home) keeps a copy on one peer's replica store
+// (actors/cluster/replica_store.hpp); when the home's node is lost, that store
+// adopts the session. The messages a replica is kept with are
+// session_handover values: whole (put) or only what changed (update).
+
+/// (replica_place_atom, std::string session, std::uint64_t epoch) -> (caf::actor store,
+/// std::string node): a session
+/// -> its node's replica store: the store on a live peer that keeps the session's replica
+/// (rendezvous hashing of the id over the peers' node names), and that peer's name; a null
+/// store: no peer is up. errc::session_moved: this node's store holds (or adopted) a later
+/// epoch of the session, so its home is elsewhere now (a copy that outlived an adoption).
+using replica_place_atom = caf::atom_constant<caf::atom("rp_place")>;
+
+/// (replica_put_atom, session_handover whole) -> ok_atom | errc::session_moved: home session ->
+/// the replica's store, the whole session (a new replica, or one restored or adopted). Refused
+/// when the store holds, or has adopted, a later epoch of it.
+using replica_put_atom = caf::atom_constant<caf::atom("rp_put")>;
+
+/// (replica_update_atom, session_handover delta) -> ok_atom | errc::session_moved: home session
+/// -> the replica's store, what changed since the last update: `seq`, `last_cseq`, the marks,
+/// every channel, the marks per origin, and the messages after the last update (buffer_seqs and
+/// buffer_bodies; no token, no identity). Answered once the store's own subscriptions to new
+/// channels are confirmed cluster-wide. Refused when the store has no record of that epoch
+/// (it adopted the session: this copy must stop).
+using replica_update_atom = caf::atom_constant<caf::atom("rp_update")>;
+
+/// (replica_drop_atom, std::string session, std::uint64_t epoch): the session ended: the store
+/// forgets that epoch's record. To a node's own store: forwarded to every peer's.
+using replica_drop_atom = caf::atom_constant<caf::atom("rp_drop")>;
+
+/// (replica_member_atom, std::string node, caf::actor peer_cluster, bool up, bool lost): cluster
+/// -> its node's replica store, a peer joined (up) or went; `lost`: it did not leave on
+/// purpose. The store adopts the sessions homed there when it goes.
+using replica_member_atom = caf::atom_constant<caf::atom("rp_member")>;
+
+/// (replica_adopt_atom, std::string node, caf::actor peer_cluster): a replica store to itself,
+/// `peer_timeout` after that peer was lost: adopt its sessions unless it came back meanwhile.
+using replica_adopt_atom = caf::atom_constant<caf::atom("rp_adopt")>;
+
+/// (replica_where_atom) -> caf::actor: a replica store -> a peer's cluster: that node's store
+/// (null with replicas off).
+using replica_where_atom = caf::atom_constant<caf::atom("rp_where")>;
+
+/// (replica_holds_atom, std::string session) -> bool: registry -> its node's replica store, a
+/// replica of that session is here (its home may be unreachable: resume later).
+using replica_holds_atom = caf::atom_constant<caf::atom("rp_holds")>;
+
+/// (replica_stats_atom) -> (std::uint64_t records, std::uint64_t adopted): a node's store, the
+/// replicas it holds and the sessions it adopted since it started (tests, admin).
+using replica_stats_atom = caf::atom_constant<caf::atom("rp_stats")>;
+
 /// A session as handed over between nodes (adopt_session_atom).
 struct session_handover {
   std::string id;
@@ -165,13 +218,17 @@ struct session_handover {
   std::vector<std::uint64_t> through_origins;
   std::vector<std::uint64_t> through_counters;
   client_identity identity;  // who the session belongs to ([auth])
+  // Which copy of the session this is: raised by each handover and each
+  // adoption from a replica, so that an older copy is refused by the
+  // replica's store (errc::session_moved) and never acts as a second home.
+  std::uint64_t epoch = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
-           x.through_origins, x.through_counters, x.identity);
+           x.through_origins, x.through_counters, x.identity, x.epoch);
 }
 
 /// Per origin (broker incarnation), the highest delivery counter a node's

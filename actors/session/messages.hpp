@@ -133,6 +133,10 @@ using welcomed_atom = caf::atom_constant<caf::atom("s_welcomed")>;
 /// (expire_atom): session to itself, its resume window may have run out (it checks its deadline).
 using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
 
+/// (replica_retry_atom): session to itself, place its replica again (it lost it and found no
+/// peer: the peers may be back, or this node may have been cut off from them).
+using replica_retry_atom = caf::atom_constant<caf::atom("s_rretry")>;
+
 /// (parked_expire_atom, std::uint64_t generation): registry to itself, the earliest parked
 /// record's window may have run out (a stale generation is ignored).
 using parked_expire_atom = caf::atom_constant<caf::atom("r_expire")>;
@@ -196,6 +200,11 @@ using drain_goaway_atom = caf::atom_constant<caf::atom("c_goaway")>;
 /// errc::too_many_channels: a session's subscription (answered once the cluster knows, on a
 /// cluster node's first subscriber of the channel).
 using broker_subscribe_atom = caf::atom_constant<caf::atom("b_sub")>;
+
+/// (stand_in_atom): the sender (a replica store, actors/cluster/replica_store.hpp) subscribes
+/// in the place of sessions homed on other nodes: its subscriptions are not counted as
+/// subscribers (admin API, a publish's sessions reached). No reply.
+using stand_in_atom = caf::atom_constant<caf::atom("b_standin")>;
 
 /// (broker_unsubscribe_atom, std::string channel, caf::actor session): undoes it. No reply.
 using broker_unsubscribe_atom = caf::atom_constant<caf::atom("b_unsub")>;
@@ -291,13 +300,17 @@ struct session_info {
   /// attached: the CAF node id (to_string) of the node holding the connection, which is
   /// another node's for a session resumed through it; empty when detached.
   std::string connection_node;
+  /// Cluster nodes with replicas: the node holding its replica (empty: none
+  /// now) and the seq up to which the replica holds its messages.
+  std::string replica;
+  std::uint64_t replica_seq = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_info& x) {
   return f(caf::meta::type_name("session_info"), x.id, x.attached, x.peer, x.subject, x.channels,
            x.seq, x.acked, x.buffered, x.buffered_bytes, x.buffer_max, x.buffer_max_bytes,
-           x.since_ms, x.expires_ms, x.connection_node);
+           x.since_ms, x.expires_ms, x.connection_node, x.replica, x.replica_seq);
 }
 
 /// One channel as the admin API shows it.

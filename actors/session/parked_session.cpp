@@ -72,7 +72,10 @@ session_info describe_session(const std::string& id, bool attached, const client
 }
 
 session_info parked_session::info(const std::string& id) const {
-  return describe_session(id, false, identity, channels, seq, buffer, config, since);
+  auto i = describe_session(id, false, identity, channels, seq, buffer, config, since);
+  i.replica = replica;
+  i.replica_seq = replica_seq;
+  return i;
 }
 
 }  // namespace wsvisor

@@ -61,6 +61,9 @@ struct parked_session {
   replay_buffer buffer{0, 0};           // unacknowledged messages, with its bounds and marks
   std::vector<std::string> channels;    // subscriptions, sorted
   per_origin_counters origin_counters;  // cluster nodes: per origin, the highest counter held
+  std::uint64_t epoch = 0;              // which copy of the session (session_handover::epoch)
+  std::string replica;                  // the node holding its replica when it parked (admin API)
+  std::uint64_t replica_seq = 0;        // the replica held its messages up to this seq
   std::chrono::system_clock::time_point since{};  // detached since (admin API)
   std::chrono::steady_clock::time_point due{};    // the resume window ends
 

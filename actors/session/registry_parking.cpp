@@ -146,11 +146,18 @@ void registry_state::forget(const std::string& id) {
     // An unpark under way gives the broker's count back itself.
     bool moving_out = slot.move && slot.move->unparking;
     if (e->filed && !moving_out) release(e->rec.channels);
+    if (!moving_out) drop_replica(id, e->rec.epoch);
     lot_.unfile(*e);
     if (e->ready && metrics()) metrics()->sessions_detached.sub();
   }
   if (slot.move)
     for (auto& op : slot.move->waiting) op();
+}
+
+void registry_state::drop_replica(const std::string& id, std::uint64_t epoch) {
+  // Our store forwards it to the peer that holds the replica.
+  if (auto store = self_->home_system().registry().get<caf::actor>(replica_store_name))
+    self_->send(store, replica_drop_atom::value, id, epoch);
 }
 
 void registry_state::release(std::vector<std::string> channels) {

@@ -194,6 +194,8 @@ void registry_state::refuse(resume_request& r, std::string reason) {
 void registry_state::resume_elsewhere(const caf::actor& cluster, resume_request r, int attempts) {
   auto* self = self_;
   auto fallback = [this, r](const caf::error& err) mutable {
+    if (err == errc::session_unreachable) return unreachable(r);
+    if (err == errc::resume_unknown) return unless_replicated_here(std::move(r));
     auto reason = refusal_reason(err, err == errc::session_expired);
     log::debug(*log_, "resume across nodes refused",
                {{"reason", reason}, {"error", describe(self_->home_system(), err)}});
@@ -233,11 +235,40 @@ void registry_state::resume_elsewhere(const caf::actor& cluster, resume_request 
           [fallback](caf::error& err) mutable { fallback(err); });
 }
 
+void registry_state::unreachable(resume_request& r) {
+  log::info(*log_, "resume of a session whose home is unreachable", {{"session", r.id}});
+  r.rp.deliver(make_error(errc::session_unreachable, r.id));
+}
+
+/// No node answered for the session: if this node holds its replica, its
+/// home is lost or unreachable and the replica is about to be adopted (or the
+/// home comes back): the client resumes later (4503), not into a new session.
+void registry_state::unless_replicated_here(resume_request r) {
+  auto store = self_->home_system().registry().get<caf::actor>(replica_store_name);
+  if (!store) return refuse(r, "unknown");
+  self_->request(store, opts_.peer_timeout, replica_holds_atom::value, r.id)
+      .then(
+          [this, r](bool holds) mutable {
+            if (holds) return unreachable(r);
+            refuse(r, "unknown");
+          },
+          [this, r](caf::error&) mutable { refuse(r, "unknown"); });
+}
+
 void registry_state::lookup(caf::response_promise rp, std::string id, std::string token) {
   auto* slot = find(id);
   if (slot == nullptr) {
     if (expired_match(id, token)) return rp.deliver(make_error(errc::session_expired));
-    return rp.deliver(make_error(errc::resume_unknown));
+    auto store = self_->home_system().registry().get<caf::actor>(replica_store_name);
+    if (!store) return rp.deliver(make_error(errc::resume_unknown));
+    // A replica here of a session whose home did not answer: resume later.
+    self_->request(store, opts_.peer_timeout, replica_holds_atom::value, id)
+        .then(
+            [rp, id](bool holds) mutable {
+              rp.deliver(make_error(holds ? errc::session_unreachable : errc::resume_unknown, id));
+            },
+            [rp](caf::error&) mutable { rp.deliver(make_error(errc::resume_unknown)); });
+    return;
   }
   if (deferred(*slot, [this, rp, id, token] { lookup(rp, id, token); })) return;
   if (slot->parked) {

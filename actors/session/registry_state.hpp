@@ -151,6 +151,15 @@ struct registry_state {
   /// operations waiting for it run (and find it gone).
   void forget(const std::string& id);
   /// Takes one parked session off each of `channels` at the broker.
+  /// A parked session ended here: its replica on a peer goes too.
+  /// The resume's session is somewhere this node cannot reach now: close 4503.
+  void unreachable(resume_request& r);
+
+  /// Refuses the resume as unknown unless this node holds the session's replica.
+  void unless_replicated_here(resume_request r);
+
+  void drop_replica(const std::string& id, std::uint64_t epoch);
+
   void release(std::vector<std::string> channels);
   void arm_expiry();
   void expire_due();

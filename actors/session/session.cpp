@@ -95,6 +95,10 @@ caf::behavior running(session_actor* self) {
       [&st](session_end_atom) { return st.on_admin_end(); },
       [&st](session_cut_atom) { return st.cut(); },
       [&st](expire_atom) { st.expiry_due(); },
+      [&st](replica_retry_atom) {
+        st.replica_.retry_pending = false;
+        st.replicate();
+      },
       [&st](park_atom) { st.on_park_request(); },
   };
 }

@@ -34,6 +34,7 @@ void session_state::on_channel_gap(const std::string& channel) {
 
 void session_state::lose_gap(const std::string& channel) {
   buffer_.lose(++seq_);
+  replicate();
   if (counting_.metrics) counting_.metrics->cluster_gaps.inc();
   log::warn(*log_, "messages lost between nodes",
             {{"session", id_}, {"channel", channel}, {"seq", seq_}, {"peer", peer()}});
@@ -73,6 +74,7 @@ void session_state::append(const std::string& channel, shared_body body, std::ui
   }
   raise_counter(origin_counters_, origin, counter);
   buffer(++seq_, std::move(body), accepted);
+  replicate();
   pump();
 }
 
@@ -84,7 +86,8 @@ session_handover session_state::snapshot() const {
                      .acked_through = buffer_.acked_through(),
                      .lost_through = buffer_.lost_through(),
                      .channels = {channels_.begin(), channels_.end()},
-                     .identity = identity_};
+                     .identity = identity_,
+                     .epoch = replica_.epoch};
   for (auto& e : buffer_) {
     h.buffer_seqs.push_back(e.seq);
     h.buffer_bodies.push_back(*e.body);
@@ -182,6 +185,7 @@ void session_state::finish_handover() {
 void session_state::adopt(session_handover& h, caf::actor predecessor) {
   auto* self = self_;
   identity_ = h.identity;
+  replica_.epoch = h.epoch;
   seq_ = h.seq;
   last_cseq_ = h.last_cseq;
   for (std::size_t i = 0; i < h.buffer_seqs.size() && i < h.buffer_bodies.size(); ++i)
@@ -226,7 +230,9 @@ caf::result<caf::ok_atom> session_state::hand_over(const caf::actor& target, con
   out.successor_url = url;
   out.retry_ms = retry_ms;
   auto rp = *out.done;
-  self->request(target, peer_timeout_, adopt_session_atom::value, snapshot())
+  auto h = snapshot();
+  ++h.epoch;  // the successor's copy: this one's replica is dropped when it ends
+  self->request(target, peer_timeout_, adopt_session_atom::value, std::move(h))
       .then(
           [self](caf::actor& successor) {
             auto& st = self->state;
@@ -272,6 +278,7 @@ void session_state::on_handoff_delivery(const std::string& channel, std::string 
   if (!adopting_.under_way || channels_.count(channel) == 0) return;
   raise_counter(origin_counters_, origin, counter);
   buffer(++seq_, std::make_shared<const std::string>(std::move(body)));
+  replicate();
   pump();
 }
 

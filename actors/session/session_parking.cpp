@@ -26,8 +26,9 @@
 namespace wsvisor {
 
 bool session_state::idle() const {
-  return answers_.empty() && subscribes_at_broker_.empty() && !handing_over_.under_way &&
-         !adopting_.under_way && adopting_.resubscribing == 0 && !bye_pending_;
+  return !replica_.in_flight && answers_.empty() && subscribes_at_broker_.empty() &&
+         !handing_over_.under_way && !adopting_.under_way && adopting_.resubscribing == 0 &&
+         !bye_pending_;
 }
 
 bool session_state::try_park() {
@@ -55,6 +56,9 @@ void session_state::hand_record() {
                      .buffer = std::move(buffer_),
                      .channels = {channels_.begin(), channels_.end()},
                      .origin_counters = std::move(origin_counters_),
+                     .epoch = replica_.epoch,
+                     .replica = replica_.store ? replica_.node : std::string{},
+                     .replica_seq = replica_.held_seq,
                      .since = attached_or_detached_at_,
                      .due = resume_deadline_};
   log::debug(*log_, "session parked",
@@ -76,6 +80,7 @@ void session_state::restore(parked_session& rec, std::string token) {
   buffer_ = std::move(rec.buffer);
   channels_.insert(rec.channels.begin(), rec.channels.end());
   origin_counters_ = std::move(rec.origin_counters);
+  replica_.epoch = rec.epoch;
   attached_or_detached_at_ = rec.since;
   resume_deadline_ = rec.due;
   // The record's gauge unit is ours now.
@@ -83,6 +88,8 @@ void session_state::restore(parked_session& rec, std::string token) {
   parking_.awaiting_record = false;
   auto held = std::exchange(held_deliveries_, {});
   for (auto& d : held) append(d.channel, std::move(d.body), d.origin, d.counter, d.accepted);
+  // What was appended to the record while parked is not at the replica.
+  replicate();
 }
 
 void session_state::on_restore(parked_session& rec, std::string token) {

@@ -108,7 +108,8 @@ void session_state::attach(caf::actor conn, transport_ptr transport, std::uint64
 }
 
 void session_state::pump() {
-  if (!transport_ || flow_.waiting_for_room || flow_.handed_up_to >= seq_) return;
+  auto visible = visible_seq();
+  if (!transport_ || flow_.waiting_for_room || flow_.handed_up_to >= visible) return;
   if (!buffer_.can_replay_after(flow_.handed_up_to)) {
     // The client reads so slowly that messages it has not received yet were
     // evicted: it cannot catch up on this connection. Close it; its resume
@@ -122,7 +123,8 @@ void session_state::pump() {
   }
   auto& metrics = counting_.metrics;
   auto now = metrics ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  for (auto it = buffer_.first_after(flow_.handed_up_to); it != buffer_.end(); ++it) {
+  for (auto it = buffer_.first_after(flow_.handed_up_to); it != buffer_.end() && it->seq <= visible;
+       ++it) {
     if (!transport_->has_room()) {
       flow_.waiting_for_room = true;
       auto me = caf::actor_cast<caf::weak_actor_ptr>(self_);
@@ -150,6 +152,10 @@ session_info session_state::info() const {
   if (conn_) {
     i.peer = peer();
     i.connection_node = caf::to_string(conn_.node());
+  }
+  if (replica_.store) {
+    i.replica = replica_.node;
+    i.replica_seq = replica_.held_seq;
   }
   return i;
 }
@@ -233,7 +239,10 @@ void session_state::publish(const std::string& channel, const shared_body& body,
       .then(
           [self, ticket, cseq](std::uint64_t, const std::string&) {
             if (auto& m = self->state.counting_.metrics) m->received_client.inc();
-            self->state.answer(ticket, proto::encode_ack(cseq));
+            // Acknowledged once the replica knows the cseq: a resend after a
+            // takeover is not published twice.
+            self->state.after_replicated(
+                [self, ticket, cseq] { self->state.answer(ticket, proto::encode_ack(cseq)); });
           },
           [self, ticket, cseq](caf::error& err) {
             // upstream_down is the only refusal (its context names the
@@ -276,7 +285,10 @@ std::optional<std::string> session_state::decide_subscribe(const std::string& ch
           [self, ticket, channel](caf::ok_atom) {
             auto& st = self->state;
             st.subscribes_at_broker_.erase(st.subscribes_at_broker_.find(channel));
-            st.answer(ticket, proto::encode_subscribed(channel));
+            // `subscribed` once the replica's node receives the channel too.
+            st.after_replicated([self, ticket, channel] {
+              self->state.answer(ticket, proto::encode_subscribed(channel));
+            });
           },
           [self, ticket, channel](caf::error& err) {
             // The node's channel limit is the only refusal; anything
@@ -315,6 +327,8 @@ void session_state::start(session_args args) {
   identity_ = std::move(args.identity);
   max_subscriptions_ = args.max_subscriptions;
   counting_.metrics = std::move(args.metrics);
+  // Spawned on cluster nodes with [cluster] replicas = 1 only.
+  replica_.local = self_->home_system().registry().get<caf::actor>(replica_store_name);
   if (args.adopted) {
     adopt(*args.adopted, std::move(args.predecessor));
   } else if (args.restoring) {
@@ -328,9 +342,13 @@ void session_state::start(session_args args) {
                {"reason", args.reason.empty() ? std::string{"hello"} : args.reason},
                {"subject", identity_.subject}});
   }
+  replicate();
 }
 
 void session_state::on_down(const caf::down_msg& msg) {
+  if (replica_.store && msg.source == replica_.store.address()) {
+    return replica_failed(msg.reason);
+  }
   if (adopting_.predecessor && msg.source == adopting_.predecessor.address()) {
     // Its node died mid-handover: what it forwarded is all it will.
     log::warn(*log_, "predecessor ended before its handover was done",
@@ -397,7 +415,9 @@ void session_state::on_unsubscribe(const std::string& channel) {
                 caf::actor_cast<caf::actor>(self_));
     forward_sub(channel, false);
   }
-  reply(proto::encode_unsubscribed(channel));
+  auto ticket = expect_answer(0);
+  after_replicated(
+      [this, ticket, channel] { answer(ticket, proto::encode_unsubscribed(channel)); });
 }
 
 void session_state::on_ack(std::uint64_t seq) {

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -60,6 +61,7 @@ struct session_state {
   ~session_state() {
     counting_.count_as(session_counting::gauge::none);
     say_held_back();
+    forget_replica();
   }
   session_state(const session_state&) = delete;
   session_state& operator=(const session_state&) = delete;
@@ -120,6 +122,37 @@ struct session_state {
     bool wanted = false;           // detached: become a record as soon as idle
     bool started = false;          // asked the broker; the actor ends once it answers
     bool awaiting_record = false;  // spawned for a parked record that has not arrived yet
+  };
+
+  /// The session's replica on a peer's store (docs/cluster.md, "Replicas";
+  /// session_replica.cpp). While the session has one, its client sees a
+  /// message, an ack or a `subscribed` only once the replica holds what it
+  /// depends on: what a client saw survives this node.
+  struct replicating {
+    caf::actor local;      // this node's replica store; null: replicas are off
+    caf::actor store;      // the peer's store holding the replica; null: none now
+    std::string node;      // the store's node name
+    bool placing = false;  // asked `local` where the replica goes
+    bool no_peer = false;  // `local` knew no peer: unreplicated (and ungated) for now
+    // Placements that found no peer after a replica was lost: a node that was
+    // cut off (frozen, partitioned) sees no peer for a while when it wakes, and
+    // must not serve its client unreplicated before it can learn that its
+    // sessions were adopted meanwhile. Two tries, peer_timeout apart.
+    int lonely_tries = 0;
+    bool had_replica = false;
+    bool retry_pending = false;      // a replica_retry_atom is on its way
+    bool whole_held = false;         // the store has answered a put of the whole session
+    bool in_flight = false;          // a put or update is unanswered
+    std::uint64_t epoch = 0;         // session_handover::epoch
+    std::uint64_t sent_seq = 0;      // seq_ as of the put or update in flight
+    std::uint64_t held_seq = 0;      // the replica holds every message up to this seq
+    std::uint64_t changes = 0;       // raised by each change an answer waits for
+    std::uint64_t sent_changes = 0;  // `changes` as of the put or update in flight
+    std::uint64_t held_changes = 0;  // the replica holds every change up to this one
+    std::chrono::steady_clock::time_point sent_at{};
+    std::chrono::steady_clock::time_point place_again_at{};  // no_peer: when to ask again
+    // Answers to the client held until the replica holds change N.
+    std::vector<std::pair<std::uint64_t, std::function<void()>>> waiting;
   };
 
   session_actor* self_;
@@ -233,6 +266,33 @@ struct session_state {
   /// Successor: the predecessor is done (or gone): held deliveries it did not
   /// forward are appended, in the order they came.
   void end_adoption(std::uint64_t last_cseq);
+
+  // -- the replica (docs/cluster.md, "Replicas"; session_replica.cpp) ----------
+  replicating replica_;
+
+  /// The client may see the messages up to this seq: all of them without a
+  /// replica, else those the replica holds.
+  std::uint64_t visible_seq() const { return gated() ? replica_.held_seq : seq_; }
+
+  bool gated() const { return replica_.local && !replica_.no_peer; }
+
+  /// Runs `answer` once the replica holds the session as it is now (at once
+  /// without a replica).
+  void after_replicated(std::function<void()> answer);
+
+  /// Sends the replica what it lacks, if nothing is in flight; places the
+  /// replica first if it has none.
+  void replicate();
+
+  void place_replica();
+
+  void replicated(std::chrono::steady_clock::time_point sent_at);
+
+  void replica_failed(const caf::error& err);
+
+  /// The session ends (or hands itself over): its replica goes, unless the
+  /// session parks (the record keeps it) or another copy took over.
+  void forget_replica();
 
   // -- parking (docs/architecture.md, "Detached sessions") ---------------------
   parking_flags parking_;

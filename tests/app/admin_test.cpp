@@ -51,7 +51,16 @@ TEST(AdminJson, SessionShowsEveryFieldOfAnAttachedSession) {
   EXPECT_TRUE(s["expires_ms"].is_null());
   EXPECT_EQ(s["remote"], "127.0.0.1:5000");
   EXPECT_EQ(s["connection_node"], "n1");  // no id given: its own node
-  EXPECT_EQ(s.size(), 12u);
+  EXPECT_TRUE(s["replica"].is_null());    // none: a single node
+  EXPECT_EQ(s.size(), 13u);
+}
+
+TEST(AdminJson, ASessionsReplicaNamesItsNodeAndHowFarItHolds) {
+  auto info = attached_session();
+  info.replica = "b";
+  info.replica_seq = 7;
+  auto s = parsed(session_json(info, "a"));
+  EXPECT_EQ(s["replica"], (json::object{{"node", "b"}, {"seq", 7}}));
 }
 
 TEST(AdminJson, DetachedSessionHasAnExpiryAndNoRemoteOrSubject) {

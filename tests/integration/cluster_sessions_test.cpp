@@ -7,8 +7,11 @@
 namespace wsvisor::test::cluster_scenarios {
 namespace {
 
-TEST_F(Cluster, SessionHomedOnADeadNodeIsUnknownElsewhere) {
+// Without replicas (`[cluster] replicas = 0`) a node's death loses its
+// sessions; with them: cluster_replica_test.cpp.
+TEST_F(Cluster, WithoutReplicasASessionHomedOnADeadNodeIsUnknownElsewhere) {
   auto& cl = make({"a", "b"});
+  for (auto& n : cl.nodes()) n->settings().replicas = 0;
   ASSERT_TRUE(cl.start());
   auto& a = cl.node("a");
   auto& b = cl.node("b");
@@ -40,6 +43,10 @@ TEST_F(Cluster, SessionHomedOnADeadNodeIsUnknownElsewhere) {
 
 TEST_F(Cluster, HealedPartitionDeliversEverythingOnceInOrder) {
   auto& cl = make({"a", "b"});
+  // The resend between nodes on its own: with replicas, a node away for
+  // 2 x peer_timeout would also have its sessions adopted across the cut
+  // (cluster_replica_test.cpp), which a loaded machine can reach.
+  for (auto& n : cl.nodes()) n->settings().replicas = 0;
   auto& a = cl.node("a");
   auto& b = cl.node("b");
   chaos::chaos_proxy proxy{a.cluster_port()};

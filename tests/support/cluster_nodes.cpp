@@ -96,6 +96,7 @@ std::string cluster_node::config_text() const {
     << "heartbeat_interval = " << toml_duration(settings_.heartbeat_interval) << "\n"
     << "peer_timeout = " << toml_duration(settings_.peer_timeout) << "\n"
     << "ready_min_peers = " << settings_.ready_min_peers << "\n"
+    << "replicas = " << settings_.replicas << "\n"
     << "[policies.cluster]\n"
     << "backoff_min = " << toml_duration(settings_.backoff_min) << "\n"
     << "backoff_max = " << toml_duration(settings_.backoff_max) << "\n"

@@ -81,6 +81,7 @@ struct node_settings {
   ms backoff_min{100};  // [policies.cluster]
   ms backoff_max{1000};
   std::uint32_t ready_min_peers = 0;  // [cluster]
+  std::uint32_t replicas = 1;         // [cluster]
   std::string extra_toml;             // appended verbatim (more tables)
 };
 

@@ -1,0 +1,192 @@
+// The session's side of its replica (docs/cluster.md, "Replicas"): it puts
+// itself whole on the store its node's replica store places it on, then sends
+// what changed, one update in flight at a time (what changes meanwhile goes
+// in the next one). Its client sees a message, an ack or a `subscribed` only
+// once the replica holds it: pump() stops at visible_seq(), and answers wait
+// in after_replicated().
+
+#include "actors/session/session_state.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "actors/errors.hpp"
+
+namespace wsvisor {
+
+namespace {
+
+// No peer to place a replica on: ask again after this long (at the next change).
+constexpr auto place_again_after = std::chrono::seconds{1};
+
+}  // namespace
+
+void session_state::after_replicated(std::function<void()> answer) {
+  if (!gated()) return answer();
+  replica_.waiting.emplace_back(++replica_.changes, std::move(answer));
+  replicate();
+}
+
+void session_state::replicate() {
+  auto& r = replica_;
+  if (!r.local || r.in_flight || r.placing || r.retry_pending || parking_.awaiting_record) return;
+  if (!r.store) {
+    if (r.no_peer && std::chrono::steady_clock::now() < r.place_again_at) return;
+    return place_replica();
+  }
+  if (r.whole_held && seq_ <= r.held_seq && r.changes <= r.held_changes) return;
+  auto* self = self_;
+  r.in_flight = true;
+  r.sent_seq = seq_;
+  r.sent_changes = r.changes;
+  r.sent_at = std::chrono::steady_clock::now();
+  if (counting_.metrics) counting_.metrics->replication_pending.add();
+  session_handover h;
+  if (!r.whole_held) {
+    h = snapshot();
+  } else {
+    h = session_handover{.id = id_,
+                         .seq = seq_,
+                         .last_cseq = last_cseq_,
+                         .acked_through = buffer_.acked_through(),
+                         .lost_through = buffer_.lost_through(),
+                         .channels = {channels_.begin(), channels_.end()},
+                         .epoch = r.epoch};
+    for (auto it = buffer_.first_after(r.held_seq); it != buffer_.end(); ++it) {
+      h.buffer_seqs.push_back(it->seq);
+      h.buffer_bodies.push_back(*it->body);
+    }
+    for (auto& [origin, counter] : origin_counters_) {
+      h.through_origins.push_back(origin);
+      h.through_counters.push_back(counter);
+    }
+  }
+  auto sent_at = r.sent_at;
+  auto on_reply = [self, sent_at](caf::ok_atom) { self->state.replicated(sent_at); };
+  auto on_error = [self, sent_at](caf::error& err) {
+    auto& r = self->state.replica_;
+    if (r.in_flight && r.sent_at == sent_at) self->state.replica_failed(err);
+  };
+  if (!r.whole_held)
+    self->request(r.store, peer_timeout_, replica_put_atom::value, std::move(h))
+        .then(on_reply, on_error);
+  else
+    self->request(r.store, peer_timeout_, replica_update_atom::value, std::move(h))
+        .then(on_reply, on_error);
+}
+
+void session_state::place_replica() {
+  auto* self = self_;
+  replica_.placing = true;
+  self->request(replica_.local, peer_timeout_, replica_place_atom::value, id_, replica_.epoch)
+      .then(
+          [self](caf::actor& store, std::string& node) {
+            auto& st = self->state;
+            auto& r = st.replica_;
+            r.placing = false;
+            if (!store && r.had_replica && r.lonely_tries < 2) {
+              ++r.lonely_tries;
+              r.retry_pending = true;
+              self->delayed_send(self, st.peer_timeout_, replica_retry_atom::value);
+              return;
+            }
+            if (!store) {
+              // Alone: nothing to wait for, nothing a replica could keep.
+              if (!r.no_peer)
+                log::debug(*st.log_, "no peer for a replica", {{"session", st.id_}});
+              r.no_peer = true;
+              r.place_again_at = std::chrono::steady_clock::now() + place_again_after;
+              for (auto& [change, answer] : std::exchange(r.waiting, {})) answer();
+              st.pump();
+              return;
+            }
+            r.no_peer = false;
+            r.lonely_tries = 0;
+            r.had_replica = true;
+            r.store = std::move(store);
+            r.node = std::move(node);
+            r.whole_held = false;
+            self->monitor(r.store);
+            st.replicate();
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.replica_.placing = false;
+            if (err == errc::session_moved) return st.replica_failed(err);
+            log::warn(*st.log_, "replica not placed",
+                      {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
+          });
+}
+
+void session_state::replicated(std::chrono::steady_clock::time_point sent_at) {
+  auto& r = replica_;
+  if (!r.in_flight || sent_at != r.sent_at) return;  // answered by a former store
+  r.in_flight = false;
+  if (auto& m = counting_.metrics) {
+    m->replication_pending.sub();
+    m->replication_latency.observe(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                             sent_at));
+  }
+  r.whole_held = true;
+  r.held_seq = std::max(r.held_seq, r.sent_seq);
+  r.held_changes = std::max(r.held_changes, r.sent_changes);
+  auto due = std::partition(r.waiting.begin(), r.waiting.end(),
+                            [held = r.held_changes](auto& w) { return w.first > held; });
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> ready(
+      std::make_move_iterator(due), std::make_move_iterator(r.waiting.end()));
+  r.waiting.erase(due, r.waiting.end());
+  std::sort(ready.begin(), ready.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& [change, answer] : ready) answer();
+  pump();
+  replicate();
+  try_park();
+}
+
+void session_state::replica_failed(const caf::error& err) {
+  auto& r = replica_;
+  if (r.in_flight && counting_.metrics) counting_.metrics->replication_pending.sub();
+  r.in_flight = false;
+  if (err == errc::session_moved && handing_over_.under_way) {
+    // Its successor's replica replaced this copy's: the successor is the
+    // session now, and this copy only finishes the handover, unreplicated.
+    log::debug(*log_, "replica taken by the successor", {{"session", id_}});
+    r.store = nullptr;
+    r.local = nullptr;
+    for (auto& [change, answer] : std::exchange(r.waiting, {})) answer();
+    pump();
+    try_park();
+    return;
+  }
+  if (err == errc::session_moved) {
+    // Another node adopted this session (this node was taken for lost):
+    // that copy is the session now; this one serves nothing more.
+    log::warn(*log_, "session moved to another node",
+              {{"session", id_}, {"epoch", r.epoch}, {"peer", peer()}});
+    r.store = nullptr;  // no drop: the record there is the other copy's
+    r.local = nullptr;
+    end(4413, "session moved to another node; resume", "moved");
+    return;
+  }
+  log::warn(*log_, "replica lost; placing it again",
+            {{"session", id_}, {"error", describe(self_->home_system(), err)}});
+  if (r.store) self_->demonitor(r.store);
+  r.store = nullptr;
+  r.whole_held = false;
+  replicate();
+}
+
+void session_state::forget_replica() {
+  auto& r = replica_;
+  if (!r.store || parking_.started) return;
+  // Its epoch only: a successor's (a handover's) record stays.
+  caf::anon_send(r.store, replica_drop_atom::value, id_, r.epoch);
+  r.store = nullptr;
+}
+
+}  // namespace wsvisor

@@ -1,0 +1,184 @@
+// A session and its replica (docs/cluster.md, "Replicas"), with scoped actors
+// standing in for this node's replica store and the peer's: what the client
+// may see waits for the replica, a replica adopted elsewhere stops this copy,
+// and a lost replica is placed again.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+#include <boost/json/object.hpp>
+
+#include <caf/after.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/session/broker.hpp"
+#include "actors/session/cluster_seam.hpp"
+#include "actors/session/messages.hpp"
+#include "actors/session/session.hpp"
+#include "tests/actors/session/session_fixture.hpp"
+
+namespace wsvisor::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SessionReplica : public SessionFixture {
+ protected:
+  SessionReplica() { sys_.registry().put(replica_store_name, caf::actor{local_}); }
+  ~SessionReplica() override { sys_.registry().erase(replica_store_name); }
+
+  // Spawns a session on `conn_` and answers its placement with `store`.
+  caf::actor start_session(caf::scoped_actor& store) {
+    broker_ = spawn_broker(sys_);
+    auto session = spawn_session(sys_, session_args{"a.1", "tok", session_, broker_,
+                                                    caf::actor{conn_}, transport_, ""});
+    EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "welcome");
+    place(store);
+    return session;
+  }
+
+  void place(caf::scoped_actor& store) {
+    local_->receive(
+        [&](replica_place_atom, const std::string& id, std::uint64_t) {
+          EXPECT_EQ(id, "a.1");
+          return caf::make_message(caf::actor{store}, std::string{"b"});
+        },
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement asked"; });
+  }
+
+  // The next put or update `store` receives; its answer is `rp`.
+  session_handover take(caf::scoped_actor& store, bool whole,
+                        std::optional<caf::response_promise>& rp) {
+    session_handover got;
+    auto keep = [&](session_handover& h) {
+      got = std::move(h);
+      rp = store->make_response_promise();
+    };
+    if (whole)
+      store->receive([&](replica_put_atom, session_handover& h) { keep(h); },
+                     caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
+    else
+      store->receive([&](replica_update_atom, session_handover& h) { keep(h); },
+                     caf::after(await_timeout) >> [] { ADD_FAILURE() << "no update"; });
+    return got;
+  }
+
+  std::size_t frames() const { return transport_->frames().size(); }
+
+  caf::scoped_actor local_{sys_};  // this node's replica store
+  caf::scoped_actor conn_{sys_};
+  std::shared_ptr<fake_transport> transport_ = std::make_shared<fake_transport>();
+  caf::actor broker_;
+};
+
+TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaHoldsIt) {
+  caf::scoped_actor store{sys_};
+  auto session = start_session(store);
+  std::optional<caf::response_promise> rp;
+  auto put = take(store, true, rp);
+  EXPECT_EQ(put.id, "a.1");
+  EXPECT_EQ(put.token, "tok");
+  rp->deliver(caf::ok_atom::value);
+
+  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  auto sub = take(store, false, rp);  // sent once the broker confirmed
+  EXPECT_EQ(sub.channels, (std::vector<std::string>{"news"}));
+  auto before = frames();
+  settle(session);
+  EXPECT_EQ(frames(), before) << "subscribed before the replica has the channel";
+  rp->deliver(caf::ok_atom::value);
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
+
+  caf::anon_send(session, deliver_atom::value, std::string{"news"},
+                 shared_body{std::make_shared<const std::string>(R"("channel":"news","data":7})")},
+                 std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
+  auto msg = take(store, false, rp);
+  EXPECT_EQ(msg.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(msg.through_origins, (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(msg.through_counters, (std::vector<std::uint64_t>{1}));
+  settle(session);
+  EXPECT_EQ(frames(), before + 1) << "a message the replica does not hold was sent";
+  rp->deliver(caf::ok_atom::value);
+  auto m = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(m, "type"), "message");
+  EXPECT_EQ(num(m, "seq"), 1);
+
+  conn_->send(session, local_publish_atom::value, std::string{"other"},
+              shared_body{std::make_shared<const std::string>(R"("channel":"other","data":1})")},
+              std::uint64_t{1});
+  auto pub = take(store, false, rp);
+  EXPECT_EQ(pub.last_cseq, 1u);
+  EXPECT_TRUE(pub.buffer_seqs.empty());  // what the replica holds is not sent again
+  settle(session);
+  EXPECT_EQ(frames(), before + 2) << "acknowledged before the replica knows the cseq";
+  rp->deliver(caf::ok_atom::value);
+  auto ack = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(ack, "type"), "ack");
+  EXPECT_EQ(num(ack, "cseq"), 1);
+
+  // It ends: its replica goes with it.
+  conn_->send(session, bye_atom::value);
+  store->receive(
+      [](replica_drop_atom, const std::string& id, std::uint64_t epoch) {
+        EXPECT_EQ(id, "a.1");
+        EXPECT_EQ(epoch, 0u);
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no drop"; });
+}
+
+TEST_F(SessionReplica, ACopyWhoseReplicaWasAdoptedElsewhereClosesItsClientWith4413) {
+  caf::scoped_actor store{sys_};
+  auto session = start_session(store);
+  std::optional<caf::response_promise> rp;
+  take(store, true, rp);
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  take(store, false, rp);
+  rp->deliver(make_error(errc::session_moved, "a.1"));
+  auto closed = transport_->await_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 4413);
+  // No `subscribed` went out, and no drop: the record is the other copy's.
+  for (auto& f : transport_->frames()) EXPECT_NE(str(parse_frame(f), "type"), "subscribed");
+  store->receive([](replica_drop_atom, const std::string&,
+                    std::uint64_t) { ADD_FAILURE() << "the other copy's replica dropped"; },
+                 caf::after(200ms) >> [] {});
+}
+
+TEST_F(SessionReplica, ALostReplicaIsPlacedAgainAndPutWhole) {
+  auto store = std::make_unique<caf::scoped_actor>(sys_);
+  auto session = start_session(*store);
+  std::optional<caf::response_promise> rp;
+  take(*store, true, rp);
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  take(*store, false, rp);
+  rp->deliver(caf::ok_atom::value);
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
+  caf::anon_send(session, deliver_atom::value, std::string{"news"},
+                 shared_body{std::make_shared<const std::string>(R"("channel":"news","data":7})")},
+                 std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
+  store.reset();  // its node is gone: the session's monitor says so
+  caf::scoped_actor second{sys_};
+  place(second);
+  auto put = take(second, true, rp);
+  EXPECT_EQ(put.token, "tok");
+  EXPECT_EQ(put.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  settle(session);
+  EXPECT_EQ(frames(), 2u) << "a message sent before a replica held it";
+  rp->deliver(caf::ok_atom::value);
+  auto m = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(m, "type"), "message");
+  EXPECT_EQ(num(m, "seq"), 1);
+  conn_->send(session, bye_atom::value);
+}
+
+}  // namespace
+}  // namespace wsvisor::test
