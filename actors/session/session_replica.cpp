@@ -26,9 +26,9 @@ constexpr auto place_again_after = std::chrono::seconds{1};
 
 }  // namespace
 
-void session_state::after_replicated(std::function<void()> answer) {
-  if (!gated()) return answer();
-  replica_.waiting.emplace_back(++replica_.changes, std::move(answer));
+void session_state::after_replicated(std::uint64_t change, std::function<void()> answer) {
+  if (!gated() || (replica_.whole_held && change <= replica_.held_changes)) return answer();
+  replica_.waiting.emplace_back(change, std::move(answer));
   replicate();
 }
 
@@ -97,8 +97,7 @@ void session_state::place_replica() {
             }
             if (!store) {
               // Alone: nothing to wait for, nothing a replica could keep.
-              if (!r.no_peer)
-                log::debug(*st.log_, "no peer for a replica", {{"session", st.id_}});
+              if (!r.no_peer) log::debug(*st.log_, "no peer for a replica", {{"session", st.id_}});
               r.no_peer = true;
               r.place_again_at = std::chrono::steady_clock::now() + place_again_after;
               for (auto& [change, answer] : std::exchange(r.waiting, {})) answer();
@@ -129,9 +128,8 @@ void session_state::replicated(std::chrono::steady_clock::time_point sent_at) {
   r.in_flight = false;
   if (auto& m = counting_.metrics) {
     m->replication_pending.sub();
-    m->replication_latency.observe(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                             sent_at));
+    m->replication_latency.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now() - sent_at));
   }
   r.whole_held = true;
   r.held_seq = std::max(r.held_seq, r.sent_seq);

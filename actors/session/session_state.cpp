@@ -226,6 +226,8 @@ void session_state::publish(const std::string& channel, const shared_body& body,
     return;
   }
   last_cseq_ = cseq;
+  auto change = changed();
+  replicate();  // while the broker takes it
   if (!channel_allowed(identity_, channel)) {
     // Like upstream_down: the cseq is used, the error names it.
     reply(proto::encode_error(proto::error_code::forbidden,
@@ -237,12 +239,13 @@ void session_state::publish(const std::string& channel, const shared_body& body,
   auto* self = self_;
   self->request(broker_, caf::infinite, broker_publish_atom::value, channel, body)
       .then(
-          [self, ticket, cseq](std::uint64_t, const std::string&) {
+          [self, ticket, cseq, change](std::uint64_t, const std::string&) {
             if (auto& m = self->state.counting_.metrics) m->received_client.inc();
             // Acknowledged once the replica knows the cseq: a resend after a
             // takeover is not published twice.
-            self->state.after_replicated(
-                [self, ticket, cseq] { self->state.answer(ticket, proto::encode_ack(cseq)); });
+            self->state.after_replicated(change, [self, ticket, cseq] {
+              self->state.answer(ticket, proto::encode_ack(cseq));
+            });
           },
           [self, ticket, cseq](caf::error& err) {
             // upstream_down is the only refusal (its context names the
@@ -275,6 +278,9 @@ std::optional<std::string> session_state::decide_subscribe(const std::string& ch
   channels_.insert(channel);
   subscribes_at_broker_.insert(channel);
   forward_sub(channel, true);
+  // The replica's node subscribes while ours does.
+  auto change = changed();
+  replicate();
   // Answered once the broker (and, on a cluster node, every peer) has
   // the subscription: `subscribed` means publishes from now on arrive.
   if (ticket == 0) ticket = expect_answer(0);
@@ -282,11 +288,11 @@ std::optional<std::string> session_state::decide_subscribe(const std::string& ch
   self->request(broker_, caf::infinite, broker_subscribe_atom::value, channel,
                 caf::actor_cast<caf::actor>(self))
       .then(
-          [self, ticket, channel](caf::ok_atom) {
+          [self, ticket, channel, change](caf::ok_atom) {
             auto& st = self->state;
             st.subscribes_at_broker_.erase(st.subscribes_at_broker_.find(channel));
             // `subscribed` once the replica's node receives the channel too.
-            st.after_replicated([self, ticket, channel] {
+            st.after_replicated(change, [self, ticket, channel] {
               self->state.answer(ticket, proto::encode_subscribed(channel));
             });
           },
@@ -417,7 +423,7 @@ void session_state::on_unsubscribe(const std::string& channel) {
   }
   auto ticket = expect_answer(0);
   after_replicated(
-      [this, ticket, channel] { answer(ticket, proto::encode_unsubscribed(channel)); });
+      changed(), [this, ticket, channel] { answer(ticket, proto::encode_unsubscribed(channel)); });
 }
 
 void session_state::on_ack(std::uint64_t seq) {

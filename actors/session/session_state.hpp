@@ -276,9 +276,14 @@ struct session_state {
 
   bool gated() const { return replica_.local && !replica_.no_peer; }
 
-  /// Runs `answer` once the replica holds the session as it is now (at once
-  /// without a replica).
-  void after_replicated(std::function<void()> answer);
+  /// Marks a change an answer will wait for (a cseq taken, a channel added or
+  /// removed): the update that carries it is the one to wait for.
+  std::uint64_t changed() { return ++replica_.changes; }
+
+  /// Runs `answer` once the replica holds change `change` (at once without a
+  /// replica). An update sent after the change and answered already, or in
+  /// flight, carries it: no further round trip.
+  void after_replicated(std::uint64_t change, std::function<void()> answer);
 
   /// Sends the replica what it lacks, if nothing is in flight; places the
   /// replica first if it has none.
