@@ -97,10 +97,8 @@ bool replica_records::put(session_handover whole, const caf::node_id& home,
     // The same session again (restored, or put anew): replaces what was held.
     forget(it, changes);
   }
-  record r{.home = home,
-           .link = link,
-           .state = {},
-           .buffer = replay_buffer{max_messages_, max_bytes_}};
+  record r{
+      .home = home, .link = link, .state = {}, .buffer = replay_buffer{max_messages_, max_bytes_}};
   r.buffer.restore_marks(whole.acked_through, whole.lost_through);
   push_entries(r, whole);
   whole.buffer_seqs.clear();
@@ -137,8 +135,7 @@ void replica_records::drop(const std::string& id, std::uint64_t epoch, channel_c
   forget(it, changes);
 }
 
-void replica_records::forget(std::map<std::string, record>::iterator it,
-                             channel_changes& changes) {
+void replica_records::forget(std::map<std::string, record>::iterator it, channel_changes& changes) {
   unwant(it->second.state.channels, changes);
   records_.erase(it);
 }
@@ -160,7 +157,7 @@ std::vector<std::string> replica_records::homed_at(const caf::node_id& home) con
 }
 
 std::size_t replica_records::forget_homed_before(const caf::node_id& home, std::uint64_t since,
-                                                channel_changes& changes) {
+                                                 channel_changes& changes) {
   std::size_t n = 0;
   for (auto it = records_.begin(); it != records_.end();) {
     auto next = std::next(it);

@@ -161,8 +161,8 @@ struct store_state {
         if (l->second == cluster) {
           // Its sessions saw this store go and placed their replicas anew.
           channel_changes changes;
-          auto stale = records_.forget_homed_before(cluster.node(), losses_[cluster.node()],
-                                                    changes);
+          auto stale =
+              records_.forget_homed_before(cluster.node(), losses_[cluster.node()], changes);
           apply(changes, {}, [] {});
           count();
           log::info(*log_, "lost peer back before its sessions were adopted",
@@ -294,9 +294,8 @@ caf::behavior store_behavior(store_actor* self, replica_store_options opts) {
                                  self->state.adopted_);
       },
       [self](deliver_atom, const std::string& channel, const shared_body& body,
-             std::uint64_t origin, std::uint64_t counter, std::int64_t) {
-        self->state.records_.keep(channel, body, origin, counter);
-      },
+             std::uint64_t origin, std::uint64_t counter,
+             std::int64_t) { self->state.records_.keep(channel, body, origin, counter); },
       [self](channel_gap_atom, const std::string& channel) {
         self->state.records_.keep(channel, nullptr, 0, 0);
       },

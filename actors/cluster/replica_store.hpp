@@ -36,8 +36,8 @@
 namespace wsvisor {
 
 struct replica_store_options {
-  std::string node;        // this node's name
-  session_config session;  // replay bounds: each record's, and each channel's kept deliveries
+  std::string node;              // this node's name
+  session_config session;        // replay bounds: each record's, and each channel's kept deliveries
   duration peer_timeout{5'000};  // bound on asking a peer for its store, and on an adoption
   node_metrics_ptr metrics;      // wsvisor_session_replicas, adoptions; null: none
 };

@@ -179,7 +179,7 @@ TEST(ReplicaRecords, ALaterEpochHereOrAdoptedHereIsNewerThanTheAskingCopy) {
   EXPECT_FALSE(r.newer_than("a.1", 3));  // the home itself
   EXPECT_FALSE(r.newer_than("a.1", 4));  // its successor (the predecessor's record is here)
   ASSERT_TRUE(r.begin_adoption("a.1"));
-  EXPECT_TRUE(r.newer_than("a.1", 3));   // the adopter is epoch 4
+  EXPECT_TRUE(r.newer_than("a.1", 3));  // the adopter is epoch 4
   EXPECT_FALSE(r.newer_than("a.1", 4));
   r.finish_adoption("a.1", ch);
   EXPECT_TRUE(r.newer_than("a.1", 3));

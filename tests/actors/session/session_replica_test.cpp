@@ -37,8 +37,8 @@ class SessionReplica : public SessionFixture {
   // Spawns a session on `conn_` and answers its placement with `store`.
   caf::actor start_session(caf::scoped_actor& store) {
     broker_ = spawn_broker(sys_);
-    auto session = spawn_session(sys_, session_args{"a.1", "tok", session_, broker_,
-                                                    caf::actor{conn_}, transport_, ""});
+    auto session = spawn_session(
+        sys_, session_args{"a.1", "tok", session_, broker_, caf::actor{conn_}, transport_, ""});
     EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "welcome");
     place(store);
     return session;
