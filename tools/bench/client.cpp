@@ -27,6 +27,7 @@ client::~client() = default;
 
 task<bool> client::connect(const std::string& path) {
   ++generation_;
+  last_close_code_ = 0;
   out_.clear();
   pending_.clear();
   writing_ = false;
@@ -94,23 +95,33 @@ task<bool> client::establish(bool resume) {
         auto e = co_await next();
         if (e.type == event::welcome) {
           resumed_ = e.resumed;
+          welcome_reason_ = std::move(e.reason);
           if (!resumed_) last_seq_ = acked_ = cseq_ = 0;  // a new session numbers from 1
           co_return true;
         }
-        if (e.type == event::closed) co_return false;
+        if (e.type == event::closed) {
+          last_error_ = std::move(e.reason);
+          co_return false;
+        }
       }
     case dialect::socketio: {
       // Engine.IO open packet first, then the Socket.IO CONNECT exchange.
       for (;;) {
         auto text = co_await read_event();
-        if (text.type == event::closed) co_return false;
+        if (text.type == event::closed) {
+          last_error_ = std::move(text.reason);
+          co_return false;
+        }
         if (text.type == event::other && text.reason == "open") break;
       }
       auto previous_sid = sid_;
       send(resume && !pid_.empty() ? sio_connect(pid_, offset_) : sio_connect());
       for (;;) {
         auto e = co_await read_event();
-        if (e.type == event::closed) co_return false;
+        if (e.type == event::closed) {
+          last_error_ = std::move(e.reason);
+          co_return false;
+        }
         // A recovering server sends the missed packets *before* its connect
         // reply (socket.io 4.8, Socket's constructor); its own client
         // buffers them, and so does this one.
@@ -187,7 +198,7 @@ task<client::event> client::read_event() {
     auto keep = ws_;  // the stream outlives this read even if connect() replaces it
     buffer_.consume(buffer_.size());
     auto [ec, n] = co_await keep->async_read(buffer_, use_tuple);
-    if (ec) co_return event{.type = event::closed, .reason = ec.message()};
+    if (ec) co_return closed_event(*keep, ec);
     auto data = buffer_.cdata();
     std::string_view text{static_cast<const char*>(data.data()), data.size()};
     event e;
@@ -204,6 +215,17 @@ task<client::event> client::read_event() {
     }
     if (e.type != event::other || !e.reason.empty()) co_return e;
   }
+}
+
+client::event client::closed_event(const stream& ws, boost::system::error_code ec) {
+  if (ec != websocket::error::closed) return event{.type = event::closed, .reason = ec.message()};
+  // The server's close frame: its code says what the client should do next
+  // (wsvisor 4503: resume later; 4413: resume, the session moved).
+  const auto& why = ws.reason();
+  last_close_code_ = static_cast<std::uint16_t>(why.code);
+  auto reason = "close " + std::to_string(last_close_code_);
+  if (!why.reason.empty()) reason += " " + std::string{why.reason.data(), why.reason.size()};
+  return event{.type = event::closed, .reason = std::move(reason), .close_code = last_close_code_};
 }
 
 client::event client::on_wsv(std::string_view text) {

@@ -50,9 +50,10 @@ class client {
  public:
   struct event {
     enum kind { delivered, welcome, subscribed, acked, closed, other } type = other;
-    std::string payload;   // delivered
-    bool resumed = false;  // welcome: the session was resumed (Socket.IO: recovered)
-    std::string reason;    // welcome (not resumed) or the error that closed
+    std::string payload;           // delivered
+    bool resumed = false;          // welcome: the session was resumed (Socket.IO: recovered)
+    std::string reason;            // welcome (not resumed) or the error that closed
+    std::uint16_t close_code = 0;  // closed: the server's close code; 0 when it sent none
   };
 
   /// Client `index` of the run, connecting to node `node` of `t` (the only
@@ -81,19 +82,30 @@ class client {
   task<void> leave();
   /// Drops the TCP connection at once (RST, no close handshake).
   void cut();
+  /// Connects to node `node` of the cluster from the next connect() on (a
+  /// failover: the client's node is gone). The session state is kept.
+  void move_to(std::uint32_t node) { port_ = target_.port_of(node); }
 
   bool resumed() const { return resumed_; }
+  /// wsvisor: why the last welcome did not resume (`unknown`, `overflow`, ...).
+  const std::string& welcome_reason() const { return welcome_reason_; }
+  /// wsvisor: the session of the last welcome (Socket.IO: its sid).
+  const std::string& session() const { return target_.kind == dialect::socketio ? sid_ : session_; }
   std::uint32_t index() const { return index_; }
   std::uint16_t port() const { return port_; }
   /// wsvisor: `message` seqs that were not last + 1 (gaps or repeats).
   std::uint64_t seq_errors() const { return seq_errors_; }
   std::uint64_t errors() const { return errors_; }
   const std::string& last_error() const { return last_error_; }
+  /// The close code of the server's close frame on the current connection
+  /// (wsvisor 4503: resume later); 0 when it sent none or is still open.
+  std::uint16_t last_close_code() const { return last_close_code_; }
 
  private:
   using stream = boost::beast::websocket::stream<boost::asio::ip::tcp::socket>;
   void write_next();
   task<event> read_event();  // next() without the pending deliveries
+  event closed_event(const stream& ws, boost::system::error_code ec);  // notes the close code
   event on_wsv(std::string_view text);
   event on_sio(std::string_view text);
 
@@ -113,8 +125,10 @@ class client {
   std::uint64_t last_seq_ = 0, acked_ = 0, cseq_ = 0;
   std::string sid_, pid_, offset_;  // Socket.IO
   bool resumed_ = false;
+  std::string welcome_reason_;
   std::uint64_t seq_errors_ = 0, errors_ = 0;
   std::string last_error_;
+  std::uint16_t last_close_code_ = 0;
 };
 
 }  // namespace wsbench
