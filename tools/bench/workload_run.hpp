@@ -1,7 +1,8 @@
 #pragma once
 
 /// What the workloads (workloads.cpp: roundtrip, idle, detached, connrate;
-/// workloads_fanout.cpp: fanout, storm) share: the generator's threads and
+/// workloads_fanout.cpp: fanout, storm; workloads_failover.cpp: failover)
+/// share: the generator's threads and
 /// clients (`run`), the CPU meter, the measured window, and the pieces of
 /// the JSON every workload writes. Internal to wsbench_core.
 
@@ -321,7 +322,44 @@ inline std::uint64_t rss_kib(const std::vector<pid_t>& pids) {
   return sum;
 }
 
-// ---- the workloads of workloads_fanout.cpp, dispatched by run_workload ------
+// ---- one publisher, n subscribers: what fanout and storm (workloads_fanout.cpp)
+// and failover (workloads_failover.cpp) share -----------------------------
+
+/// Subscribers count what they receive from the one publisher (client n,
+/// src = n); `unique` counts first receipts across all subscribers.
+struct fan_state {
+  explicit fan_state(std::uint32_t n) : checks(n) {}
+  std::vector<sequence_check> checks;  // each touched by its subscriber's thread only
+  std::atomic<std::uint64_t> unique{0}, sent{0};
+  std::atomic<bool> publishing{true};
+  // fan-out: the publisher sleeps until `unique` reaches `wake_at`.
+  std::atomic<std::uint64_t> wake_at{0};
+  std::atomic<bool> woken{true};
+  asio::steady_timer* wake = nullptr;
+  asio::io_context* publisher_ctx = nullptr;
+};
+
+/// Handles one delivery to subscriber i; true when it was new.
+bool on_delivery(run& r, fan_state& f, std::uint32_t i, const std::string& payload,
+                 bool record_latency);
+
+/// Waits until every subscriber holds every message sent (`unique` reaches
+/// `want`) or, when some were lost, until deliveries stop for a second.
+void wait_delivered(const std::atomic<std::uint64_t>& unique, std::uint64_t want, double timeout_s);
+
+/// The publisher (client n): connects, starts its session, drains what it
+/// is sent, and waits at the gate. False when it could not connect.
+task<bool> start_publisher(env& x);
+
+/// The publisher at `o.rate` messages a second, numbered from 1, until
+/// `f.publishing` turns false.
+task<void> paced_publisher(env& x, fan_state& f, const std::string& channel);
+
+/// sent, lost, duplicates, seq_errors and unexpected, over every subscriber.
+void put_delivery(json::object& out, run& r, fan_state& f);
+
+// ---- the workloads of workloads_fanout.cpp and workloads_failover.cpp,
+// dispatched by run_workload -------------------------------------------------
 
 json::object fanout(const options& o);
 json::object storm(const options& o);

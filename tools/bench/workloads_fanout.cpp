@@ -1,6 +1,7 @@
 // The fan-out (2.) and reconnect-storm (4.) workloads: one publisher, n
-// subscribers counting what reaches them. run_workload (workloads.cpp)
-// dispatches to them.
+// subscribers counting what reaches them; and the pieces of those that the
+// failover workload (workloads_failover.cpp) shares. run_workload
+// (workloads.cpp) dispatches to them.
 
 #include <algorithm>
 #include <atomic>
@@ -19,12 +20,20 @@
 
 namespace wsbench::detail {
 
-// ---- 2. fan-out and 4. reconnect storm share a publisher ------------------
+// ---- the publisher and the counting of fan-out, storm and failover ---------
 
 namespace {
 
-/// Waits until every subscriber holds every message sent (`unique` reaches
-/// `want`) or, when some were lost, until deliveries stop for a second.
+/// Reads and drops what the publisher is sent (acks, pings are answered).
+task<void> drain(client& c) {
+  for (;;) {
+    auto e = co_await c.next();
+    if (e.type == client::event::closed) co_return;
+  }
+}
+
+}  // namespace
+
 void wait_delivered(const std::atomic<std::uint64_t>& unique, std::uint64_t want,
                     double timeout_s) {
   auto deadline = steady::now() + std::chrono::duration<double>(timeout_s);
@@ -42,21 +51,6 @@ void wait_delivered(const std::atomic<std::uint64_t>& unique, std::uint64_t want
   }
 }
 
-/// Subscribers count what they receive from the one publisher (src = n);
-/// `unique` counts first receipts across all subscribers.
-struct fan_state {
-  explicit fan_state(std::uint32_t n) : checks(n) {}
-  std::vector<sequence_check> checks;  // each touched by its subscriber's thread only
-  std::atomic<std::uint64_t> unique{0}, sent{0};
-  std::atomic<bool> publishing{true};
-  // fan-out: the publisher sleeps until `unique` reaches `wake_at`.
-  std::atomic<std::uint64_t> wake_at{0};
-  std::atomic<bool> woken{true};
-  asio::steady_timer* wake = nullptr;
-  asio::io_context* publisher_ctx = nullptr;
-};
-
-/// Handles one delivery to subscriber i; true when it was new.
 bool on_delivery(run& r, fan_state& f, std::uint32_t i, const std::string& payload,
                  bool record_latency) {
   auto s = parse_payload(payload);
@@ -78,16 +72,6 @@ bool on_delivery(run& r, fan_state& f, std::uint32_t i, const std::string& paylo
   return true;
 }
 
-/// Reads and drops what the publisher is sent (acks, pings are answered).
-task<void> drain(client& c) {
-  for (;;) {
-    auto e = co_await c.next();
-    if (e.type == client::event::closed) co_return;
-  }
-}
-
-/// The publisher (client n): connects, starts its session, drains what it
-/// is sent, and waits at the gate. False when it could not connect.
 task<bool> start_publisher(env& x) {
   auto& [r, o, path] = x;
   auto& c = *r.clients[o.n];
@@ -99,6 +83,24 @@ task<bool> start_publisher(env& x) {
   ++r.ready;
   co_await r.gate(o.n);
   co_return true;
+}
+
+task<void> paced_publisher(env& x, fan_state& f, const std::string& channel) {
+  auto& [r, o, path] = x;
+  auto& c = *r.clients[o.n];
+  if (!co_await start_publisher(x)) co_return;
+  asio::steady_timer tick{r.ctx_of(o.n)};
+  auto period =
+      std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(1.0 / o.rate));
+  auto at = steady::now();
+  std::uint64_t k = 0;
+  while (f.publishing) {
+    c.publish(channel, make_payload({o.n, ++k, now_ns()}, o.payload));
+    f.sent = k;
+    at += period;
+    tick.expires_at(at);
+    co_await tick.async_wait(use_tuple);
+  }
 }
 
 void put_delivery(json::object& out, run& r, fan_state& f) {
@@ -115,8 +117,6 @@ void put_delivery(json::object& out, run& r, fan_state& f) {
   out["seq_errors"] = seq_errors;
   out["unexpected"] = r.merged(&thread_stats::unexpected);
 }
-
-}  // namespace
 
 json::object fanout(const options& o) {
   run r{o};
@@ -268,24 +268,6 @@ task<void> storm_subscriber(env& x, fan_state& f, storm_state& st, const std::st
   }
 }
 
-task<void> storm_publisher(env& x, fan_state& f, const std::string& channel) {
-  auto& [r, o, path] = x;
-  auto& c = *r.clients[o.n];
-  if (!co_await start_publisher(x)) co_return;
-  asio::steady_timer tick{r.ctx_of(o.n)};
-  auto period =
-      std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(1.0 / o.rate));
-  auto at = steady::now();
-  std::uint64_t k = 0;
-  while (f.publishing) {
-    c.publish(channel, make_payload({o.n, ++k, now_ns()}, o.payload));
-    f.sent = k;
-    at += period;
-    tick.expires_at(at);
-    co_await tick.async_wait(use_tuple);
-  }
-}
-
 }  // namespace
 
 json::object storm(const options& o) {
@@ -300,7 +282,7 @@ json::object storm(const options& o) {
   for (std::uint32_t i = 0; i < o.n; ++i) r.add_client(i);
   r.add_client(o.n, 0);  // the publisher, on a cluster's first node
   r.ramp(o.n, [&](std::uint32_t i) { return storm_subscriber(x, f, st, channel, i); });
-  r.spawn(o.n, storm_publisher(x, f, channel));
+  r.spawn(o.n, paced_publisher(x, f, channel));
   if (!wait_until([&] { return r.ready + r.failures >= o.n + 1; }, o.timeout_s))
     throw std::runtime_error("the publisher did not connect");
   r.open_gate();
