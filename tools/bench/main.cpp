@@ -22,12 +22,13 @@ namespace {
 constexpr const char* usage =
     R"(usage: wsbench --workload W --dialect D (--port P | --ports P1,P2,...) [options]
 
-  --workload W     roundtrip | fanout | idle | detached | storm | connrate
+  --workload W     roundtrip | fanout | idle | detached | storm | connrate | failover
   --dialect D      wsvisor (wsvisor.v1 on /ws) | raw (echo/broadcast peers) | socketio
   --host H         server IPv4 address (127.0.0.1)
   --port P         server port
   --ports P1,P2,.. a cluster's nodes on --host, instead of --port: client i connects to
-                   node i mod K; fanout and storm put their publisher on the first
+                   node i mod K; fanout and storm put their publisher on the first,
+                   failover on the second
   --path P         override the upgrade path (default: per dialect and workload)
   --label L        the server's name in the output (default: the dialect)
   --server-pid P   read the server's CPU time and RSS from /proc; a list P1,P2,...
@@ -35,12 +36,15 @@ constexpr const char* usage =
   -n N             connections, subscribers or sessions (100)
   --payload B      payload bytes (64)
   --warmup S       seconds before measuring (1)
-  --duration S     seconds measured (5); storm: seconds of traffic after the storm
+  --duration S     seconds measured (5); storm, failover: seconds of traffic after the
+                   last session is back
   --settle S       idle/detached: seconds before reading RSS (2)
   --threads T      generator threads (1)
   --window W       fanout: messages in flight (4)
-  --rate R         storm: publishes per second (10)
+  --rate R         storm, failover: publishes per second (10)
   --reconnect-delay S  storm: seconds between the cut and the reconnect (0)
+  --kill-pid P     failover: the process of the first node of --ports, which it kills
+                   (SIGKILL) once traffic flows; its clients resume on the other nodes
   --concurrency C  connrate: clients connecting at once (32)
   --batch B        connections opened at once while ramping up (500)
   --source-ips K   spread loopback clients over 127.0.0.1..K (8)
@@ -158,7 +162,11 @@ int main(int argc, char** argv) {
       o.rate = number(flag, v);
     else if (flag == "--reconnect-delay")
       o.reconnect_delay_s = number(flag, v);
-    else if (flag == "--concurrency")
+    else if (flag == "--kill-pid") {
+      auto p = number_list(flag, v, 1, 0x7fffffff);
+      if (p.size() != 1) bad("--kill-pid takes one process");
+      o.kill_pid = static_cast<pid_t>(p.front());
+    } else if (flag == "--concurrency")
       o.concurrency = count();
     else if (flag == "--batch")
       o.batch = count();

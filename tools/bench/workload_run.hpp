@@ -363,5 +363,6 @@ void put_delivery(json::object& out, run& r, fan_state& f);
 
 json::object fanout(const options& o);
 json::object storm(const options& o);
+json::object failover(const options& o);
 
 }  // namespace wsbench::detail

@@ -173,8 +173,9 @@ json::object run_workload(const options& o) {
   }
   if (o.workload == "storm") return storm(o);
   if (o.workload == "connrate") return connrate(o);
+  if (o.workload == "failover") return failover(o);
   throw std::runtime_error("unknown workload '" + o.workload +
-                           "' (roundtrip, fanout, idle, detached, storm or connrate)");
+                           "' (roundtrip, fanout, idle, detached, storm, connrate or failover)");
 }
 
 }  // namespace wsbench

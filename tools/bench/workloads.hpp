@@ -1,9 +1,11 @@
 #pragma once
 
-/// The five workloads of the load generator (docs/benchmarks.md says what
-/// each measures and how). Each runs against one server, or against the
-/// nodes of one cluster (`target::ports`: client i connects to node i mod K,
-/// a publisher to the first), and returns its figures as one JSON object.
+/// The workloads of the load generator (docs/benchmarks.md says what each
+/// measures and how). Each runs against one server, or against the nodes of
+/// one cluster (`target::ports`: client i connects to node i mod K, a
+/// publisher to the first; failover's to the second), and returns its
+/// figures as one JSON object. Failover needs a cluster: it kills the first
+/// node (`kill_pid`) mid-run.
 
 #include <sys/types.h>
 
@@ -18,7 +20,7 @@
 namespace wsbench {
 
 struct options {
-  std::string workload;  // roundtrip | fanout | idle | detached | storm | connrate
+  std::string workload;  // roundtrip | fanout | idle | detached | storm | connrate | failover
   std::string label;     // the server's name in the output
   target to;
   std::vector<pid_t>
@@ -30,8 +32,9 @@ struct options {
   double settle_s = 2;             // idle, detached: before reading RSS
   int threads = 1;                 // generator threads, one io_context each
   std::uint32_t window = 4;        // fanout: messages in flight
-  double rate = 10;                // storm: publishes per second
+  double rate = 10;                // storm, failover: publishes per second
   double reconnect_delay_s = 0;    // storm: pause between the cut and the reconnect
+  pid_t kill_pid = 0;              // failover: the first node's process, which it kills
   std::uint32_t concurrency = 32;  // connrate: clients connecting at once
   std::uint32_t batch = 500;       // connections opened at once while ramping up
   double timeout_s = 120;          // bound on any phase
