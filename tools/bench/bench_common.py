@@ -18,7 +18,7 @@ NODE_DIR = os.path.join(ROOT, "tools", "bench", "node")
 # name -> dialect, and how to start it on a port (None: not available here)
 PEER_ORDER = ["wsvisor", "wsvisor-sharing", "wsvisor-stealing", "beast", "websocketpp", "node-ws", "socket.io"]
 DIALECT = {"wsvisor": "wsvisor", "wsvisor-sharing": "wsvisor", "wsvisor-stealing": "wsvisor", "beast": "raw",
-           "websocketpp": "raw", "node-ws": "raw", "socket.io": "socketio"}
+           "websocketpp": "raw", "node-ws": "raw", "socket.io": "socketio", "wsvisor-noreplicas": "wsvisor"}
 SESSIONS = {"wsvisor", "socket.io"}  # peers that keep sessions: storm and detached rows
 # wsvisor under CAF's own schedulers instead of its default `io` one: the
 # per-message workloads only (docs/configuration.md, server.actor_scheduler).
@@ -26,9 +26,16 @@ SCHEDULER_VARIANTS = {"wsvisor-sharing": "sharing", "wsvisor-stealing": "stealin
 VARIANT_WORKLOADS = {"roundtrip", "fanout"}
 # The cluster stage (bench_servers.py starts the clusters): workload name ->
 # the wsbench workload it runs over the nodes, and the systems it compares.
-CLUSTER_WORKLOADS = {"cluster_fanout": "fanout"}
-CLUSTER_PEERS = ["wsvisor", "socket.io"]
+# failover kills node 1 mid-run (wsbench --kill-pid, run_bench.py passes it).
+CLUSTER_WORKLOADS = {"cluster_fanout": "fanout", "cluster_roundtrip": "roundtrip", "cluster_idle": "idle",
+                     "failover": "failover"}
+CLUSTER_PEERS = ["wsvisor", "wsvisor-noreplicas", "socket.io"]
 CLUSTER_NODES = 3
+# The wsvisor cluster with [cluster] replicas = 0 (docs/cluster.md, Replicas):
+# what replication costs, in the workloads that measure a cost (not failover:
+# without replicas a killed node's sessions are gone).
+REPLICA_VARIANTS = {"wsvisor-noreplicas": 0}
+REPLICA_WORKLOADS = {"cluster_fanout", "cluster_roundtrip", "cluster_idle"}
 WORKLOADS = ["roundtrip", "fanout", "idle", "detached", "storm", "connrate"] + list(CLUSTER_WORKLOADS)
 
 
@@ -38,7 +45,7 @@ def log(msg):
 
 def applies(workload, peer):
     if workload in CLUSTER_WORKLOADS:
-        return peer in CLUSTER_PEERS
+        return peer in CLUSTER_PEERS and (peer not in REPLICA_VARIANTS or workload in REPLICA_WORKLOADS)
     if peer in SCHEDULER_VARIANTS:
         return workload in VARIANT_WORKLOADS
     return workload not in ("storm", "detached") or peer in SESSIONS

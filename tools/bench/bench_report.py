@@ -7,7 +7,8 @@ import os
 import shutil
 import subprocess
 
-from bench_common import CLUSTER_NODES, CLUSTER_PEERS, OUT_DIR, PEER_ORDER, ROOT, SESSIONS, WORK, applies, log
+from bench_common import (CLUSTER_NODES, CLUSTER_PEERS, CLUSTER_WORKLOADS, OUT_DIR, PEER_ORDER, ROOT, SESSIONS, WORK,
+                          applies, log)
 
 
 def load():
@@ -42,8 +43,8 @@ def gen_mark(r):
 
 def table(results, peers, workload, ns, columns, main, na_reason):
     """One markdown table: a row per peer and N. `main` is the figure the
-    ratio is taken on (wsvisor ÷ peer)."""
-    head = "| server | N | " + " | ".join(c[0] for c in columns) + " | wsvisor ÷ server |"
+    ratio is taken on (wsvisor ÷ peer); None: a last column for notes only."""
+    head = "| server | N | " + " | ".join(c[0] for c in columns) + (" | wsvisor ÷ server |" if main else " | |")
     lines = [head, "|" + "---|" * (len(columns) + 3)]
     for n in ns:
         base = find(results, workload, "wsvisor", n)
@@ -60,7 +61,10 @@ def table(results, peers, workload, ns, columns, main, na_reason):
                 lines.append(f"| {p} | {n:,} | " + " | ".join("–" for _ in columns) + f" | failed: {why[0][:80]} |")
                 continue
             cells = [c[1](r) for c in columns]
-            rel = "1.00×" if p == "wsvisor" else rfmt(ratio(base and base.get(main), r.get(main)))
+            if not main:
+                rel = ""
+            else:
+                rel = "1.00×" if p == "wsvisor" else rfmt(ratio(base and base.get(main), r.get(main)))
             lines.append(f"| {p} | {n:,} | " + " | ".join(cells) + gen_mark(r) + f" | {rel} |")
     return "\n".join(lines)
 
@@ -79,6 +83,19 @@ def num(key, unit="", scale=1.0):
 
 def ms(key):
     return num(key, " ms", 1000.0)
+
+
+def links(r):
+    """Peer links lost, and any node found dead that the workload did not kill."""
+    dead = [n for n in r.get("nodes_dead", []) if not (r.get("workload") == "failover" and n == "n1")]
+    return num("peer_links_lost")(r) + (f" ({', '.join(dead)} dead)" if dead else "")
+
+
+def recovered(r):
+    """The killed node's sessions resumed with all they missed, of those it carried."""
+    if r.get("recovered") is None:
+        return "–"
+    return f"{r['recovered']:,} of {r.get('killed_sessions', 0):,}"
 
 
 def plots(results, peers):
@@ -195,6 +212,20 @@ def targets(results):
     row("new sessions per second: wsvisor ÷ Node ws",
         ratio(get("connrate", "wsvisor", 32, "rate"), get("connrate", "node-ws", 32, "rate")),
         lambda v: v >= 1.2, "≥ 1.20")
+    row("cluster round trip, 100 connections: replicas on ÷ off",
+        ratio(get("cluster_roundtrip", "wsvisor", 100, "rate"),
+              get("cluster_roundtrip", "wsvisor-noreplicas", 100, "rate")),
+        lambda v: v >= 0.7, "≥ 0.70")
+    row("cluster idle memory per session, 10,000 sessions: replicas on ÷ off",
+        ratio(get("cluster_idle", "wsvisor", 10000, "bytes_per_session"),
+              get("cluster_idle", "wsvisor-noreplicas", 10000, "bytes_per_session")),
+        lambda v: v <= 2, "≤ 2.00")
+    fo = find(results, "failover", "wsvisor", 3000)
+    clean = fo and "failed" not in fo and fo.get("killed_sessions") and fo.get("all_back") \
+        and fo.get("recovered") == fo.get("killed_sessions") and fo.get("lost") == 0 and fo.get("duplicates") == 0
+    rows.append(f"| kill -9 of one node of 3 under traffic, 3,000 sessions: wsvisor recovers every session of it, "
+                f"loses nothing, repeats nothing | {'yes' if clean else 'no'} | all | "
+                f"{'met' if clean else '**missed**'} |")
     return "| target | measured | wanted | |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
@@ -202,9 +233,10 @@ NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 
 
 def cluster_section(results, meta):
-    """6. Cluster: the cluster stage's workloads (so far cross-node fan-out)."""
+    """6. Cluster: the cluster stage's workloads."""
     k = CLUSTER_NODES
-    ns = sorted({r["n"] for r in results if r.get("workload") == "cluster_fanout"})
+    ns = lambda w: sorted({r["n"] for r in results if r.get("workload") == w})  # noqa: E731
+    peers = lambda w: [p for p in CLUSTER_PEERS if applies(w, p)]  # noqa: E731
     out = ["## 6. Cluster\n"]
     out.append(f"{NUMBER_WORDS.get(k, k)} nodes of each system on this machine, started together for each measurement and "
                "stopped together. **Every process of a cluster is pinned to the server's CPU**, the generator "
@@ -214,9 +246,13 @@ def cluster_section(results, meta):
     out.append(f"- **wsvisor**: {k} `wsvisor` processes, each with the configuration of [This run](#this-run) "
                "(`io_threads = 1`, scheduler `io`) plus a `[cluster]` table: `node = \"n1\"` … "
                f"`\"n{k}\"`, `listen` on a free loopback port, `peers` = the other nodes, `public_url` = its own "
-               "`ws://` URL, `heartbeat_interval = \"200ms\"`, `peer_timeout = \"1s\"` "
-               "([cluster.md](cluster.md)). The nodes talk to each other directly, through CAF's middleman. "
-               f"Measured once every node's `GET /api/cluster` lists the {k - 1} others as `up`.")
+               "`ws://` URL, `heartbeat_interval = \"200ms\"`, `peer_timeout = \"1s\"`, `replicas = 1` (the "
+               "default: every session keeps a replica on one of the other nodes, which adopts it if its node "
+               "dies; [cluster.md](cluster.md#replicas)). The nodes talk to each other directly, through CAF's "
+               f"middleman. Measured once every node's `GET /api/cluster` lists the {k - 1} others as `up`.")
+    out.append("- **wsvisor-noreplicas** (all but the loss of a node): the same cluster with `replicas = 0`, no "
+               "session kept anywhere but on its own node: beside the `wsvisor` rows, what replication costs. "
+               "The last column of its rows is wsvisor (replicas on) ÷ wsvisor-noreplicas.")
     out.append(f"- **Socket.IO**: {k} `socketio_peer.js --redis URL` processes (Socket.IO 4.8 with "
                "`@socket.io/redis-streams-adapter` on node-redis, connection state recovery on; its sessions "
                "are then kept in Redis) sharing one Debian `redis-server` that the bench starts on a free loopback "
@@ -224,25 +260,88 @@ def cluster_section(results, meta):
                "appended to a Redis stream that every node reads (`XREAD`) and delivers to its own sockets. "
                f"Measured once Redis counts {k} blocked clients (every node reading the stream). Its server "
                "CPU and memory include Redis's.\n")
-    out.append("### Cross-node fan-out\n")
-    out.append(f"One publisher on node 1 and N subscribers on one channel, spread round robin over the {k} nodes "
-               f"(subscriber i on node i mod {k}), so that {k - 1} deliveries in {k} cross between nodes. The "
-               "rest is as in [2. Fan-out](#2-fan-out): at most 4 messages in flight, deliveries per second, "
-               "delivery latency from the timestamp in the payload, and the check that every subscriber got every "
-               "message once. *Peer links lost* (wsvisor only): `wsvisor_cluster_peers_lost_total` summed over "
-               "the nodes after the run; above 0, a node was taken for dead meanwhile (three nodes on one busy CPU "
-               "can be starved past `peer_timeout`), and that row's figures are suspect.\n")
-    if ns:
-        out.append(table(results, CLUSTER_PEERS, "cluster_fanout", ns,
-                         [("deliveries/s", num("rate")), ("p50", ms("delivery_p50_us")),
-                          ("p99", ms("delivery_p99_us")), ("lost", num("lost")), ("dup", num("duplicates")),
-                          ("server CPU", num("server_cpu")), ("server RSS (MiB)", num("server_rss_kib", "", 1024.0)),
-                          ("generator CPU", num("gen_cpu")), ("peer links lost", num("peer_links_lost"))],
-                         "rate", "n/a") + "\n")
-    else:
-        out.append("Not in this run's results.\n")
-    out.append("The other cluster workloads, a round trip with replication on and off and the loss of a node "
-               "(`kill -9`) under traffic, are not measured yet.\n")
+    out.append("*Peer links lost* (wsvisor only): `wsvisor_cluster_peers_lost_total` summed over the live nodes "
+               "after the run (less the killed node's loss, which each survivor counts once); above 0, a node "
+               "was taken for dead meanwhile (three nodes on one busy CPU can be starved past `peer_timeout`), "
+               "and that row's figures are suspect. A node found dead that the workload did not kill is named "
+               "there too.\n")
+
+    def section(title, text, workload, columns, main):
+        out.append(f"### {title}\n")
+        out.append(text + "\n")
+        if ns(workload):
+            out.append(table(results, peers(workload), workload, ns(workload), columns, main, "n/a") + "\n")
+        else:
+            out.append("Not in this run's results.\n")
+
+    section("Cross-node fan-out",
+            f"One publisher on node 1 and N subscribers on one channel, spread round robin over the {k} nodes "
+            f"(subscriber i on node i mod {k}), so that {k - 1} deliveries in {k} cross between nodes. The "
+            "rest is as in [2. Fan-out](#2-fan-out): at most 4 messages in flight, deliveries per second, "
+            "delivery latency from the timestamp in the payload, and the check that every subscriber got every "
+            "message once. With `replicas = 1` a message reaches a subscriber only once that subscriber's "
+            "replica holds it: every delivery also sends the message to another node.",
+            "cluster_fanout",
+            [("deliveries/s", num("rate")), ("p50", ms("delivery_p50_us")), ("p99", ms("delivery_p99_us")),
+             ("lost", num("lost")), ("dup", num("duplicates")), ("server CPU", num("server_cpu")),
+             ("server RSS (MiB)", num("server_rss_kib", "", 1024.0)), ("generator CPU", num("gen_cpu")),
+             ("peer links lost", links)],
+            "rate")
+    section("Round trip, replication on and off",
+            f"N connections spread round robin over the {k} nodes, each publishing to its own channel and "
+            "waiting for its message to come back before sending the next, as in [1. Round trip](#1-round-trip). "
+            "With `replicas = 1` the message reaches its client, and the publish its `ack`, only once the "
+            "session's replica on another node holds them: a round trip between nodes in every one. The last "
+            "column of the `wsvisor-noreplicas` row is replicas on ÷ off, the share of the round-trip rate that "
+            "replication leaves (target: at least 0.70, a cost of 30 % at most). Socket.IO's `echo` is "
+            "answered with `socket.emit` by the node the client is connected to, which neither Redis nor the "
+            f"other nodes see: its row is {k} Socket.IO servers sharing a CPU, nothing replicated.",
+            "cluster_roundtrip",
+            [("messages/s", num("rate")), ("p50", ms("rtt_p50_us")), ("p99", ms("rtt_p99_us")),
+             ("server CPU", num("server_cpu")), ("generator CPU", num("gen_cpu")), ("peer links lost", links)],
+            "rate")
+    section("Memory per session, replication on and off",
+            f"N idle sessions (wsvisor: `hello` answered; Socket.IO: connected) spread round robin over the {k} "
+            "nodes; the RSS of every process of the cluster, summed, after the sessions minus before them, "
+            "divided by N, as in [3. Idle memory](#3-idle-memory) (the RSS before is read after 20 warm-up "
+            "sessions). With `replicas = 1` every session also has its replica on another node; the last "
+            "column of the `wsvisor-noreplicas` row is replicas on ÷ off (target: 2.00 at most). Socket.IO "
+            "writes a session to Redis only when its connection closes (recovery's `persistSession`), so its "
+            "row holds no copy of a connected session.",
+            "cluster_idle",
+            [("bytes per session", num("bytes_per_session")), ("RSS before (KiB)", num("rss_base_kib")),
+             ("RSS after (KiB)", num("rss_kib")), ("peer links lost", links)],
+            "bytes_per_session")
+    fo = next((r for r in results if r.get("workload") == "failover" and "rate" in r), {})
+    rate, before, after = (f"{fo[key]:,.0f}" if key in fo else "?"
+                           for key in ("rate", "traffic_before_s", "traffic_after_s"))
+    deliveries = f"{fo['rate'] * fo['n']:,.0f}" if fo else "?"
+    section("Loss of a node under traffic (kill -9)",
+            f"N sessions spread round robin over the {k} nodes, all on one channel (Socket.IO: the default "
+            "namespace, which `socket.broadcast.emit` reaches), and a publisher on node 2 sending numbered "
+            f"messages, {rate} a second ({deliveries} deliveries a second in all: compare the cross-node "
+            f"fan-out's rates above), for the whole run. After {before} s of traffic wsbench kills node 1 "
+            "(`SIGKILL`; the bench gives it that node's PID with `--kill-pid`). The clients that were on it "
+            "reconnect at once to the other nodes in turn and resume: wsvisor `resume` with `last_seq`, "
+            "tried again after 100–200 ms when closed with 4503 (the session's adoption by its replica's "
+            "node is not done yet); Socket.IO `40{pid, offset}`. The publisher goes on for "
+            f"{after} s after the last of them is back, then stops, and every client checks its numbered "
+            "stream. *Recovered*: the killed node's sessions that resumed with all they missed (wsvisor "
+            "`resumed: true`; Socket.IO recovered, the same `sid`), of those it carried; the others come back "
+            "as new sessions, which subscribe again. *All back after*: from the kill until the last of them "
+            "had its session again (its `welcome` or connect reply; a new session: subscribed again), "
+            "recovered or not; *back p50/p99* the same per client. *Lost* and *dup* count every client's "
+            "stream, those on the surviving nodes too; *lost on n2, n3* those alone. *Told to retry*: "
+            "resumes closed with 4503. Server CPU is that of the surviving processes from the kill until the "
+            "publisher stops.",
+            "failover",
+            [("recovered", recovered), ("all back after", num("back_ms", " ms")),
+             ("back p50", ms("back_p50_us")), ("back p99", ms("back_p99_us")),
+             ("told to retry", num("told_to_retry")), ("sent", num("sent")), ("lost", num("lost")),
+             ("dup", num("duplicates")), ("lost on n2, n3", num("lost_other_nodes")),
+             ("server CPU", num("server_cpu")), ("peer links lost", links)],
+            None)
+
     shown = meta.get("cluster_commands", {})
     gen = [c for c in meta.get("commands", []) if " --ports " in c]
     if shown or gen:
@@ -278,8 +377,8 @@ def report(analysis_path):
     out.append("Reproduce with `./scripts/bench` (about "
                f"{max(1, round(meta['elapsed_s'] / 60))} minutes here); "
                "`./scripts/bench --quick` runs a smaller version in about two minutes; "
-               "`--workloads cluster_fanout` (or any of `roundtrip,fanout,idle,detached,storm,connrate`) "
-               "runs only those.\n")
+               f"`--workloads {','.join(CLUSTER_WORKLOADS)}` (the cluster stage) or any of "
+               "`roundtrip,fanout,idle,detached,storm,connrate` runs only those.\n")
     out.append("## This run\n")
     out.append(f"- Date: {meta['date']}{' (quick run)' if meta.get('quick') else ''}")
     out.append(f"- Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['mem_gib']} GiB, Linux {meta['kernel']}")

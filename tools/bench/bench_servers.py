@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.request
 
-from bench_common import BUILD, CLUSTER_NODES, NODE_DIR, SCHEDULER_VARIANTS, WORK
+from bench_common import BUILD, CLUSTER_NODES, NODE_DIR, REPLICA_VARIANTS, SCHEDULER_VARIANTS, WORK
 
 WSVISOR_CONFIG = """# written by tools/bench/run_bench.py
 [server]
@@ -35,7 +35,8 @@ level = "warn"
 """
 
 # Appended to WSVISOR_CONFIG for a node of the wsvisor cluster
-# (docs/cluster.md): every node lists the two others.
+# (docs/cluster.md): every node lists the two others. replicas = 1 is the
+# default, written out because the wsvisor-noreplicas cluster writes 0.
 CLUSTER_TABLE = """[cluster]
 enabled = true
 node = "{node}"
@@ -44,6 +45,7 @@ peers = [{peers}]
 public_url = "ws://127.0.0.1:{port}/ws"
 heartbeat_interval = "200ms"
 peer_timeout = "1s"
+replicas = {replicas}
 """
 
 READY_S = 30  # bound on a cluster's start: processes listening, nodes joined
@@ -89,11 +91,14 @@ class Process:
                 time.sleep(0.05)
 
     def check(self):
-        if self.proc.poll() is not None:
+        if not self.alive():
             raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.logfile.name}")
 
+    def alive(self):
+        return self.proc.poll() is None
+
     def signal(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
+        if self.alive():  # one the failover workload killed is dead already
             self.proc.send_signal(sig)
 
     def reap(self, timeout=10):
@@ -138,16 +143,18 @@ class Server(Process):
 class Cluster:
     """The nodes of one cluster and what they share, each pinned to `cpu`,
     started together and stopped together. `ports`: the nodes' client ports,
-    node 1 first. `pids`: every process whose CPU and memory count as the
-    server's (the nodes, and a store they share). `shown`: how they were
-    started, with placeholders for ports, for the report. Subclasses start
-    the processes (`start`) and say when the cluster is ready to measure."""
+    node 1 first; `node_pids`: their processes, in the same order. `pids`:
+    every process whose CPU and memory count as the server's (the nodes, and
+    a store they share). `shown`: how they were started, with placeholders
+    for ports, for the report. Subclasses start the processes (`start`) and
+    say when the cluster is ready to measure. A node may be dead by the time
+    the cluster is stopped (the failover workload kills node 1)."""
 
     stop_signal = signal.SIGTERM
 
     def __init__(self, name, cpu, nodes=CLUSTER_NODES):
         self.name, self.cpu, self.nodes = name, cpu, nodes
-        self.procs, self.ports, self.shown = [], [], []
+        self.procs, self.node_procs, self.ports, self.shown = [], [], [], []
         os.makedirs(WORK, exist_ok=True)
         try:
             self.start()
@@ -160,30 +167,37 @@ class Cluster:
         return [p.proc.pid for p in self.procs]
 
     @property
+    def node_pids(self):
+        return [p.proc.pid for p in self.node_procs]
+
+    @property
     def shown_pids(self):
         """PID1,PID2,... for the nodes, RPID for Redis, as the report shows them."""
         names = [p.name.rsplit("-", 1)[-1] for p in self.procs]
         return ",".join("RPID" if n == "redis" else "PID" + n.lstrip("n") for n in names)
 
-    def spawn(self, name, argv, cwd=None):
+    def spawn(self, name, argv, cwd=None, node=True):
         p = Process(f"cluster-{self.name}-{name}", argv, self.cpu, cwd=cwd)
         self.procs.append(p)
+        if node:
+            self.node_procs.append(p)
         return p
 
     def stop(self):
-        """Signals every process at once, then waits for each."""
+        """Signals every process still alive at once, then waits for each."""
         for p in self.procs:
             p.signal(self.stop_signal)
         for p in self.procs:
             p.reap()
-        self.procs = []
+        self.procs, self.node_procs = [], []
 
     def start(self):
         raise NotImplementedError
 
     def health(self):
-        """Figures about the cluster itself after a measurement, for its result."""
-        return {}
+        """Figures about the cluster itself after a measurement, for its
+        result. nodes_dead: the nodes no longer running (n1 after failover)."""
+        return {"nodes_dead": [p.name.rsplit("-", 1)[-1] for p in self.node_procs if not p.alive()]}
 
 
 def until(done, what, timeout=READY_S, check=None):
@@ -198,8 +212,9 @@ def until(done, what, timeout=READY_S, check=None):
 
 class WsvisorCluster(Cluster):
     """wsvisor nodes n1..nK, each the single-server configuration plus a
-    [cluster] table listing the others; ready once every node's
-    GET /api/cluster lists the K-1 others as "up". Stopped with SIGKILL: on
+    [cluster] table listing the others (replicas = 1, or 0 for
+    wsvisor-noreplicas); ready once every node's GET /api/cluster lists the
+    K-1 others as "up". Stopped with SIGKILL: on
     SIGTERM every node would drain, handing its sessions (the generator's,
     detached by now) to peers that are draining too, which fails after
     seconds of retries and proves nothing once the measurement is over."""
@@ -208,42 +223,51 @@ class WsvisorCluster(Cluster):
 
     def start(self):
         k = self.nodes
+        replicas = REPLICA_VARIANTS.get(self.name, 1)
         self.ports = [free_port() for _ in range(k)]
         links = [free_port() for _ in range(k)]
         binary = os.path.join(BUILD, "app", "wsvisor")
         for i in range(k):
             node = f"n{i + 1}"
             peers = ", ".join(f'"127.0.0.1:{links[j]}"' for j in range(k) if j != i)
-            cfg = os.path.join(WORK, f"cluster-wsvisor-{node}.toml")
+            cfg = os.path.join(WORK, f"cluster-{self.name}-{node}.toml")
             with open(cfg, "w") as f:
                 f.write(WSVISOR_CONFIG.format(port=self.ports[i], scheduler="io")
-                        + CLUSTER_TABLE.format(node=node, listen=links[i], peers=peers, port=self.ports[i]))
+                        + CLUSTER_TABLE.format(node=node, listen=links[i], peers=peers, port=self.ports[i],
+                                               replicas=replicas))
             self.spawn(node, [binary, "--config", cfg])
         for p, port in zip(self.procs, self.ports):
             p.wait_accepting(port)
         for p, port in zip(self.procs, self.ports):
             until(lambda: self.members_up(port) >= k - 1, f"{p.name}: fewer than {k - 1} peers up", check=p.check)
         others = ", ".join(f'"127.0.0.1:LINK{j}"' for j in range(2, k + 1))
-        self.shown = ["# n1.toml (n2, n3 alike): WSVISOR_CONFIG of tools/bench/bench_servers.py on PORT1, then"] \
-            + CLUSTER_TABLE.format(node="n1", listen="LINK1", peers=others, port="PORT1").splitlines() \
-            + [shown_pinned(self.cpu, ["wsvisor", "--config", f"n{i + 1}.toml"]) for i in range(k)] \
+        if replicas == 1:
+            table = ["# n1.toml (n2, n3 alike): WSVISOR_CONFIG of tools/bench/bench_servers.py on PORT1, then"] \
+                + CLUSTER_TABLE.format(node="n1", listen="LINK1", peers=others, port="PORT1",
+                                       replicas=replicas).splitlines()
+        else:
+            table = [f"# n1.toml, n2.toml, n3.toml as for wsvisor but with replicas = {replicas}"]
+        self.shown = table + [shown_pinned(self.cpu, ["wsvisor", "--config", f"n{i + 1}.toml"]) for i in range(k)] \
             + [f"# ready once GET /api/cluster on every node lists the {k - 1} others as \"up\""]
 
     def health(self):
-        """peer_links_lost: wsvisor_cluster_peers_lost_total summed over the
-        nodes; above 0, a node was taken for dead during the run (starved
-        past peer_timeout, say) and its figures are suspect."""
-        lost = 0
-        for port in self.ports:
+        """Also peer_links_lost: wsvisor_cluster_peers_lost_total summed over
+        the nodes still alive, less the loss of each dead node (killed by
+        the failover workload), which every survivor counts once; above 0, a
+        live node was taken for dead during the run (starved past
+        peer_timeout, say) and the figures are suspect."""
+        out = super().health()
+        lost, live = 0, [(p, port) for p, port in zip(self.node_procs, self.ports) if p.alive()]
+        for p, port in live:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                     text = r.read().decode()
             except OSError:
-                return {"peer_links_lost": None}
+                return {**out, "peer_links_lost": None}
             for line in text.splitlines():
                 if line.startswith("wsvisor_cluster_peers_lost_total"):
                     lost += int(float(line.split()[-1]))
-        return {"peer_links_lost": lost}
+        return {**out, "peer_links_lost": lost - len(out["nodes_dead"]) * len(live)}
 
     @staticmethod
     def members_up(port):
@@ -288,7 +312,7 @@ class SocketIoCluster(Cluster):
         k = self.nodes
         redis_port = free_port()
         redis = ["redis-server", "--save", "", "--appendonly", "no", "--port", str(redis_port), "--bind", "127.0.0.1"]
-        r = self.spawn("redis", redis, cwd=WORK)
+        r = self.spawn("redis", redis, cwd=WORK, node=False)
         r.wait_accepting(redis_port)
         until(lambda: self.redis_answers(redis_port, "PING") == "+PONG", "redis-server did not answer PING",
               check=r.check)
@@ -297,7 +321,7 @@ class SocketIoCluster(Cluster):
             self.ports.append(free_port())
             self.spawn(f"n{i + 1}", ["node", os.path.join(NODE_DIR, "socketio_peer.js"), "--port", str(self.ports[-1]),
                                      "--redis", url])
-        for p, port in zip(self.procs[1:], self.ports):
+        for p, port in zip(self.node_procs, self.ports):
             p.wait_accepting(port)
         until(lambda: self.blocked_clients(redis_port) >= k, f"fewer than {k} Socket.IO nodes reading the stream",
               check=lambda: [p.check() for p in self.procs])
@@ -334,4 +358,5 @@ def cluster_unavailable(peer):
 
 
 def start_cluster(peer, cpu):
-    return {"wsvisor": WsvisorCluster, "socket.io": SocketIoCluster}[peer](peer, cpu)
+    kind = SocketIoCluster if peer == "socket.io" else WsvisorCluster
+    return kind(peer, cpu)

@@ -58,10 +58,21 @@ def plan(quick):
         # ~20,000 deliveries a second of steady traffic whatever N is
         runs.append(("storm", n, ["--warmup", "3", "--duration", "2", "--rate", str(max(1, 20000 // n))]))
     runs.append(("connrate", 32, ["--warmup", "1", "--duration", d, "--concurrency", "32"]))
-    # The cluster stage: the subscribers spread over the nodes, the publisher
-    # on the first.
+    # The cluster stage: the clients spread over the nodes, a publisher on
+    # the first (failover: on the second, as wsbench kills the first).
     for n in scale([1000, 10000], [1000]):
         runs.append(("cluster_fanout", n, ["--warmup", "1", "--duration", d, "--window", "4"]))
+    for n in scale([100, 1000], [100]):
+        runs.append(("cluster_roundtrip", n, ["--warmup", "1", "--duration", d]))
+    runs.append(("cluster_idle", big, ["--settle", "2"]))
+    # Node 1 killed under steady traffic: 15,000 deliveries a second whatever
+    # N is (5 messages a second at 3,000), below what three wsvisor nodes
+    # with replicas sustain in cluster_fanout (25,000 to 47,000 a second on
+    # the bench's machine), so that the figures are the failover's and not
+    # an overload's: at twice that, the survivors' one CPU was saturated and
+    # the last resume took 12 to 15 s instead of 2 to 3.
+    n = scale(3000, 300)
+    runs.append(("failover", n, ["--warmup", "3", "--duration", scale("3", "2"), "--rate", str(max(1, 15000 // n))]))
     return runs
 
 
@@ -131,12 +142,24 @@ def run_cluster(workload, n, extra, peer, cpus, commands, cluster_commands):
         return {"workload": workload, "target": peer, "n": n, "failed": str(e)}
     try:
         ports = ",".join(f"PORT{i + 1}" for i in range(len(cluster.ports)))
-        result = generate(workload, n, extra, peer, gen_cpu, ["--ports", ",".join(map(str, cluster.ports))],
-                          ["--ports", ports], cluster.pids, cluster.shown_pids, commands)
+        where = ["--ports", ",".join(map(str, cluster.ports))]
+        shown_where = ["--ports", ports]
+        if workload == "failover":
+            # wsbench kills node 1 itself, once traffic flows: its process
+            # is the first of --ports (for Socket.IO, not the first of
+            # --server-pid, which starts with Redis).
+            where += ["--kill-pid", str(cluster.node_pids[0])]
+            shown_where += ["--kill-pid", "PID1"]
+        result = generate(workload, n, extra, peer, gen_cpu, where, shown_where, cluster.pids, cluster.shown_pids,
+                          commands)
         if "failed" not in result:
             result.update(cluster.health())
             if result.get("peer_links_lost"):
                 log(f"  peer links lost during the run: {result['peer_links_lost']}")
+            expected_dead = ["n1"] if workload == "failover" else []
+            if result.get("nodes_dead", []) != expected_dead:
+                log(f"  nodes dead after the run: {result['nodes_dead']} (expected {expected_dead}); see "
+                    f"build/bench/logs/cluster-{peer}-*.log")
         cluster_commands[peer] = cluster.shown
         return result
     finally:
@@ -165,8 +188,8 @@ def generate(workload, n, extra, peer, gen_cpu, where, shown_where, pids, shown_
 
 
 def summary(r):
-    keys = ["rate", "rtt_p50_us", "rtt_p99_us", "delivery_p99_us", "bytes_per_session", "storm_ms", "lost",
-            "duplicates", "not_resumed", "gen_cpu", "server_cpu"]
+    keys = ["rate", "rtt_p50_us", "rtt_p99_us", "delivery_p99_us", "bytes_per_session", "storm_ms", "killed_sessions",
+            "recovered", "back_ms", "told_to_retry", "lost", "duplicates", "not_resumed", "gen_cpu", "server_cpu"]
     return " ".join(f"{k}={fmt(r[k])}" for k in keys if k in r)
 
 
