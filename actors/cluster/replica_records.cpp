@@ -12,6 +12,10 @@ namespace {
 // How many adopted sessions a store remembers (their epochs).
 constexpr std::size_t max_adopted_remembered = 65536;
 
+// How many messages a store awaits the bodies of at most (an update named them
+// before their delivery reached this node; one that never comes is lost).
+constexpr std::size_t max_awaited = 65536;
+
 std::uint64_t fnv1a(const std::string& a, const std::string& b) {
   std::uint64_t h = 14695981039346656037ull;
   auto mix = [&h](unsigned char c) {
@@ -64,12 +68,32 @@ void replica_records::unwant(const std::vector<std::string>& channels, channel_c
 }
 
 void replica_records::push_entries(record& r, session_handover& h) {
+  bool refs =
+      h.ref_origins.size() == h.buffer_seqs.size() && h.ref_counters.size() == h.buffer_seqs.size();
   for (std::size_t i = 0; i < h.buffer_seqs.size() && i < h.buffer_bodies.size(); ++i) {
     auto seq = h.buffer_seqs[i];
     if (r.buffer.size() > 0 && seq <= (r.buffer.end() - 1)->seq) continue;  // held already
     if (seq <= r.buffer.acked_through()) continue;
-    r.buffer.push(seq, std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
+    if (!refs || h.ref_origins[i] == 0) {
+      r.buffer.push(seq, std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
+      continue;
+    }
+    origin_counter key{h.ref_origins[i], h.ref_counters[i]};
+    if (auto b = bodies_.find(key); b != bodies_.end()) {
+      r.buffer.push(seq, b->second);  // one body for every record here
+      continue;
+    }
+    // Its delivery to this node is still on its way.
+    r.buffer.push(seq, nullptr);
+    awaiting_[key].emplace_back(h.id, seq);
+    while (awaiting_.size() > max_awaited) awaiting_.erase(awaiting_.begin());
   }
+}
+
+std::size_t replica_records::awaiting_bodies() const {
+  std::size_t n = 0;
+  for (auto& [key, waiting] : awaiting_) n += waiting.size();
+  return n;
 }
 
 void replica_records::set_channels(record& r, std::vector<std::string> channels,
@@ -176,12 +200,24 @@ void replica_records::keep(const std::string& channel, shared_body body, std::ui
   if (it == channels_.end()) return;  // a delivery sent before our unsubscribe
   auto& c = it->second;
   auto bytes = body ? body->size() : 0;
+  if (body && origin != 0) {
+    origin_counter key{origin, counter};
+    bodies_.emplace(key, body);
+    if (auto w = awaiting_.find(key); w != awaiting_.end()) {
+      for (auto& [id, seq] : w->second)
+        if (auto r = records_.find(id); r != records_.end()) r->second.buffer.fill(seq, body);
+      awaiting_.erase(w);
+    }
+  }
   c.kept.push_back(kept_delivery{++arrivals_, channel, std::move(body), origin, counter});
   c.bytes += bytes;
   while (!c.kept.empty() && (c.kept.size() > max_messages_ || c.bytes > max_bytes_)) {
     auto& old = c.kept.front();
     c.bytes -= old.body ? old.body->size() : 0;
     raise_counter(c.evicted, old.origin, old.counter);
+    if (auto b = bodies_.find({old.origin, old.counter});
+        b != bodies_.end() && b->second == old.body)
+      bodies_.erase(b);
     c.kept.pop_front();
   }
 }
@@ -196,6 +232,11 @@ std::optional<session_handover> replica_records::begin_adoption(const std::strin
   h.acked_through = r.buffer.acked_through();
   h.lost_through = r.buffer.lost_through();
   for (auto& e : r.buffer) {
+    if (!e.body) {
+      // Named by the home, never received here: lost, never silently.
+      h.lost_through = std::max(h.lost_through, e.seq);
+      continue;
+    }
     h.buffer_seqs.push_back(e.seq);
     h.buffer_bodies.push_back(*e.body);
   }

@@ -105,6 +105,9 @@ class replica_records {
 
   std::size_t size() const { return records_.size(); }
 
+  /// Entries whose body has not arrived here yet (tests).
+  std::size_t awaiting_bodies() const;
+
   /// Kept deliveries, over every channel (tests).
   std::size_t kept() const;
 
@@ -139,6 +142,13 @@ class replica_records {
   std::map<std::string, std::uint64_t> adopted_;
   std::deque<std::string> adopted_order_;
   std::uint64_t arrivals_ = 0;
+  // The kept deliveries' bodies by (origin, counter): what an update's
+  // reference names. Evicted with them.
+  using origin_counter = std::pair<std::uint64_t, std::uint64_t>;
+  std::map<origin_counter, shared_body> bodies_;
+  // References whose body has not arrived yet: (origin, counter) -> the
+  // records' (id, seq) that wait for it. Bounded (the oldest go first).
+  std::map<origin_counter, std::vector<std::pair<std::string, std::uint64_t>>> awaiting_;
 };
 
 }  // namespace wsvisor

@@ -172,9 +172,10 @@ using replica_put_atom = caf::atom_constant<caf::atom("rp_put")>;
 /// (replica_update_atom, session_handover delta) -> ok_atom | errc::session_moved: home session
 /// -> the replica's store, what changed since the last update: `seq`, `last_cseq`, the marks,
 /// every channel, the marks per origin, and the messages after the last update (buffer_seqs and
-/// buffer_bodies; no token, no identity). Answered once the store's own subscriptions to new
-/// channels are confirmed cluster-wide. Refused when the store has no record of that epoch
-/// (it adopted the session: this copy must stop).
+/// buffer_bodies, or for a message the replica's node received itself its origin and counter in
+/// ref_origins and ref_counters; no token, no identity). Answered once the store's own
+/// subscriptions to new channels are confirmed cluster-wide. Refused when the store has no record
+/// of that epoch (it adopted the session: this copy must stop).
 using replica_update_atom = caf::atom_constant<caf::atom("rp_update")>;
 
 /// (replica_drop_atom, std::string session, std::uint64_t epoch): the session ended: the store
@@ -222,13 +223,21 @@ struct session_handover {
   // adoption from a replica, so that an older copy is refused by the
   // replica's store (errc::session_moved) and never acts as a second home.
   std::uint64_t epoch = 0;
+  // Replica updates only (replica_update_atom): per buffer entry, where a
+  // message whose body is left out came from (origin, counter; 0, 0: its
+  // body is in buffer_bodies). The replica's node received it itself on a
+  // channel it subscribes to, so the body need not cross again. Empty: every
+  // body is there.
+  std::vector<std::uint64_t> ref_origins;
+  std::vector<std::uint64_t> ref_counters;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
-           x.through_origins, x.through_counters, x.identity, x.epoch);
+           x.through_origins, x.through_counters, x.identity, x.epoch, x.ref_origins,
+           x.ref_counters);
 }
 
 /// Per origin (broker incarnation), the highest delivery counter a node's

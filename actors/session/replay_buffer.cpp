@@ -13,6 +13,10 @@ std::size_t replay_buffer::push(std::uint64_t seq, std::shared_ptr<const std::st
   auto bytes = body ? body->size() : 0;
   entries_.push_back(entry{seq, std::move(body), bytes, taken});
   bytes_ += bytes;
+  return evict_over_bounds();
+}
+
+std::size_t replay_buffer::evict_over_bounds() {
   std::size_t evicted = 0;
   while (size() > 0 && (size() > max_messages_ || bytes_ > max_bytes_)) {
     // Evicted before the client acknowledged it: a resume from below this
@@ -23,6 +27,17 @@ std::size_t replay_buffer::push(std::uint64_t seq, std::shared_ptr<const std::st
   }
   compact();
   return evicted;
+}
+
+bool replay_buffer::fill(std::uint64_t seq, std::shared_ptr<const std::string> body) {
+  auto it = std::lower_bound(entries_.begin() + static_cast<std::ptrdiff_t>(head_), entries_.end(),
+                             seq, [](const entry& e, std::uint64_t s) { return e.seq < s; });
+  if (it == entries_.end() || it->seq != seq || it->body || !body) return false;
+  it->bytes = body->size();
+  bytes_ += it->bytes;
+  it->body = std::move(body);
+  evict_over_bounds();
+  return true;
 }
 
 void replay_buffer::ack(std::uint64_t seq) {

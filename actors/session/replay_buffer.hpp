@@ -40,6 +40,12 @@ class replay_buffer {
   std::size_t push(std::uint64_t seq, std::shared_ptr<const std::string> body,
                    std::chrono::steady_clock::time_point taken = {});
 
+  /// Gives entry `seq`, pushed without a body, its body (a replica store's
+  /// entry whose body arrives after it, actors/cluster/replica_records.hpp);
+  /// the bounds apply as for a push. False if there is no such entry or it
+  /// has a body.
+  bool fill(std::uint64_t seq, std::shared_ptr<const std::string> body);
+
   /// The client holds every message up to `seq`: drops them.
   void ack(std::uint64_t seq);
 
@@ -87,6 +93,7 @@ class replay_buffer {
   // gives its memory back.
   void drop_front();
   void compact();
+  std::size_t evict_over_bounds();
   std::vector<entry> entries_;
   std::size_t head_ = 0;
   std::uint64_t bytes_ = 0;

@@ -57,15 +57,26 @@ void session_state::replicate() {
                          .lost_through = buffer_.lost_through(),
                          .channels = {channels_.begin(), channels_.end()},
                          .epoch = r.epoch};
+    auto ref = r.refs.begin();
     for (auto it = buffer_.first_after(r.held_seq); it != buffer_.end(); ++it) {
+      while (ref != r.refs.end() && ref->seq < it->seq) ++ref;
       h.buffer_seqs.push_back(it->seq);
-      h.buffer_bodies.push_back(*it->body);
+      if (ref != r.refs.end() && ref->seq == it->seq) {
+        h.buffer_bodies.emplace_back();
+        h.ref_origins.push_back(ref->origin);
+        h.ref_counters.push_back(ref->counter);
+      } else {
+        h.buffer_bodies.push_back(*it->body);
+        h.ref_origins.push_back(0);
+        h.ref_counters.push_back(0);
+      }
     }
     for (auto& [origin, counter] : origin_counters_) {
       h.through_origins.push_back(origin);
       h.through_counters.push_back(counter);
     }
   }
+  r.sent_channels = h.channels;
   auto sent_at = r.sent_at;
   auto on_reply = [self, sent_at](caf::ok_atom) { self->state.replicated(sent_at); };
   auto on_error = [self, sent_at](caf::error& err) {
@@ -134,6 +145,10 @@ void session_state::replicated(std::chrono::steady_clock::time_point sent_at) {
   r.whole_held = true;
   r.held_seq = std::max(r.held_seq, r.sent_seq);
   r.held_changes = std::max(r.held_changes, r.sent_changes);
+  r.held_channels = {r.sent_channels.begin(), r.sent_channels.end()};
+  auto held = r.held_seq;
+  r.refs.erase(r.refs.begin(), std::find_if(r.refs.begin(), r.refs.end(),
+                                            [held](auto& m) { return m.seq > held; }));
   auto due = std::partition(r.waiting.begin(), r.waiting.end(),
                             [held = r.held_changes](auto& w) { return w.first > held; });
   std::vector<std::pair<std::uint64_t, std::function<void()>>> ready(
@@ -176,7 +191,22 @@ void session_state::replica_failed(const caf::error& err) {
   if (r.store) self_->demonitor(r.store);
   r.store = nullptr;
   r.whole_held = false;
+  r.refs.clear();  // the next store is put whole, bodies and all
+  r.held_channels.clear();
   replicate();
+}
+
+void session_state::note_ref(const std::string& channel, std::uint64_t origin,
+                             std::uint64_t counter) {
+  auto& r = replica_;
+  if (!r.store || !r.whole_held || origin == 0 || r.held_channels.count(channel) == 0) return;
+  r.refs.push_back({seq_, origin, counter});
+  // Evicted from the replay buffer before an update named them: forgotten.
+  if (r.refs.size() > buffer_.size() && buffer_.size() > 0) {
+    auto first = buffer_.begin()->seq;
+    r.refs.erase(r.refs.begin(), std::find_if(r.refs.begin(), r.refs.end(),
+                                              [first](auto& m) { return m.seq >= first; }));
+  }
 }
 
 void session_state::forget_replica() {

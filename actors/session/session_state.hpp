@@ -153,6 +153,17 @@ struct session_state {
     std::chrono::steady_clock::time_point place_again_at{};  // no_peer: when to ask again
     // Answers to the client held until the replica holds change N.
     std::vector<std::pair<std::uint64_t, std::function<void()>>> waiting;
+    // Messages after held_seq that the replica's node receives itself (their
+    // channel was held when they came): updates name them by origin and
+    // counter instead of carrying their bodies.
+    struct ref_mark {
+      std::uint64_t seq;
+      std::uint64_t origin;
+      std::uint64_t counter;
+    };
+    std::vector<ref_mark> refs;
+    std::set<std::string> held_channels;     // the replica's node receives these
+    std::vector<std::string> sent_channels;  // the channels of the update in flight
   };
 
   session_actor* self_;
@@ -294,6 +305,10 @@ struct session_state {
   void replicated(std::chrono::steady_clock::time_point sent_at);
 
   void replica_failed(const caf::error& err);
+
+  /// Message `seq_` came on `channel` from (origin, counter): an update names
+  /// it instead of carrying it if the replica's node receives that channel.
+  void note_ref(const std::string& channel, std::uint64_t origin, std::uint64_t counter);
 
   /// The session ends (or hands itself over): its replica goes, unless the
   /// session parks (the record keeps it) or another copy took over.

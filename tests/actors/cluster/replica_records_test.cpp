@@ -201,6 +201,47 @@ TEST(ReplicaRecords, APeerBackFromALossKeepsOnlyTheReplicasPutSince) {
   EXPECT_TRUE(gone.unsubscribe.empty());  // b.1 still wants x
 }
 
+// An update naming messages by origin and counter (ref_origins, ref_counters).
+session_handover by_reference(const std::string& id, std::uint64_t first, std::uint64_t o,
+                              std::vector<std::uint64_t> counters, names channels) {
+  auto h = delta(id, first, first + counters.size() - 1, std::move(channels), o, counters.back());
+  for (std::size_t i = 0; i < counters.size(); ++i) {
+    h.buffer_bodies[i].clear();
+    h.ref_origins.push_back(o);
+    h.ref_counters.push_back(counters[i]);
+  }
+  return h;
+}
+
+TEST(ReplicaRecords, AMessageNamedByReferenceTakesTheBodyThisNodeReceivedBeforeOrAfter) {
+  replica_records r{100, 1 << 20};
+  channel_changes ch;
+  ASSERT_TRUE(r.put(whole("a.1", 1, 1, {"x"}), node(1), ch));
+  ASSERT_TRUE(r.put(whole("a.2", 1, 1, {"x"}), node(1), ch));
+  r.keep("x", body("c1"), 5, 1);
+  ASSERT_TRUE(r.update(by_reference("a.1", 2, 5, {1, 2}, {"x"}), ch));
+  ASSERT_TRUE(r.update(by_reference("a.2", 2, 5, {1, 2}, {"x"}), ch));
+  EXPECT_EQ(r.awaiting_bodies(), 2u);  // c2, for both
+  r.keep("x", body("c2"), 5, 2);
+  EXPECT_EQ(r.awaiting_bodies(), 0u);
+  auto h = r.begin_adoption("a.1");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->buffer_seqs, (numbers{1, 2, 3}));
+  EXPECT_EQ(h->buffer_bodies, (names{"m1", "c1", "c2"}));
+  EXPECT_EQ(h->lost_through, 0u);
+}
+
+TEST(ReplicaRecords, AMessageNamedByReferenceThatNeverArrivesIsLostAtTheAdoption) {
+  replica_records r{100, 1 << 20};
+  channel_changes ch;
+  ASSERT_TRUE(r.put(whole("a.1", 1, 1, {"x"}), node(1), ch));
+  ASSERT_TRUE(r.update(by_reference("a.1", 2, 5, {7}, {"x"}), ch));
+  auto h = r.begin_adoption("a.1");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->buffer_seqs, (numbers{1}));
+  EXPECT_EQ(h->lost_through, 2u);  // a resume from before it gets overflow
+}
+
 TEST(ReplicaRecords, RecordsAreFoundByTheirHomeNode) {
   replica_records r{100, 1 << 20};
   channel_changes ch;

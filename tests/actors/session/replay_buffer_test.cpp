@@ -32,6 +32,21 @@ TEST(ReplayBuffer, ReplaysEntriesAfterLastSeqInOrder) {
   for (std::uint64_t last = 0; last <= 5; ++last) EXPECT_TRUE(buf.can_replay_after(last));
 }
 
+TEST(ReplayBuffer, AnEntryPushedWithoutABodyIsFilledLaterAndCountsItsBytesThen) {
+  replay_buffer buf{10, 25};
+  buf.push(1, body(10));
+  buf.push(2, nullptr);
+  buf.push(3, body(10));
+  EXPECT_EQ(buf.bytes(), 20u);
+  EXPECT_FALSE(buf.fill(3, body(10)));  // it has one
+  EXPECT_FALSE(buf.fill(4, body(10)));  // no such entry
+  EXPECT_TRUE(buf.fill(2, body(10)));   // 30 bytes: over the bound, 1 goes
+  EXPECT_EQ(buf.bytes(), 20u);
+  EXPECT_EQ(buf.begin()->seq, 2u);
+  EXPECT_EQ(buf.begin()->body->size(), 10u);
+  EXPECT_EQ(buf.lost_through(), 1u);
+}
+
 TEST(ReplayBuffer, EvictsOldestPastTheMessageBoundAndDetectsTheLoss) {
   replay_buffer buf{3, 1000};
   for (std::uint64_t s = 1; s <= 5; ++s) buf.push(s, body(10));

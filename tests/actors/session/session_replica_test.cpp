@@ -101,6 +101,10 @@ TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaH
                  std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
   auto msg = take(store, false, rp);
   EXPECT_EQ(msg.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  // The replica's node receives "news" itself: the message is named, not sent.
+  EXPECT_EQ(msg.buffer_bodies, (std::vector<std::string>{""}));
+  EXPECT_EQ(msg.ref_origins, (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(msg.ref_counters, (std::vector<std::uint64_t>{1}));
   EXPECT_EQ(msg.through_origins, (std::vector<std::uint64_t>{5}));
   EXPECT_EQ(msg.through_counters, (std::vector<std::uint64_t>{1}));
   settle(session);
