@@ -250,6 +250,9 @@ void registry_state::unless_replicated_here(resume_request r) {
       .then(
           [this, r](bool holds) mutable {
             if (holds) return unreachable(r);
+            // Adopted here meanwhile: the store lets go of the replica only
+            // once the session it became is in this registry.
+            if (find(r.id) != nullptr) return resume(std::move(r));
             refuse(r, "unknown");
           },
           [this, r](caf::error&) mutable { refuse(r, "unknown"); });
@@ -264,8 +267,12 @@ void registry_state::lookup(caf::response_promise rp, std::string id, std::strin
     // A replica here of a session whose home did not answer: resume later.
     self_->request(store, opts_.peer_timeout, replica_holds_atom::value, id)
         .then(
-            [rp, id](bool holds) mutable {
-              rp.deliver(make_error(holds ? errc::session_unreachable : errc::resume_unknown, id));
+            [this, rp, id, token](bool holds) mutable {
+              if (holds) return rp.deliver(make_error(errc::session_unreachable, id));
+              // Adopted here meanwhile (the store lets go of the replica only
+              // once the session it became is in this registry).
+              if (find(id) != nullptr) return lookup(rp, id, token);
+              rp.deliver(make_error(errc::resume_unknown, id));
             },
             [rp](caf::error&) mutable { rp.deliver(make_error(errc::resume_unknown)); });
     return;

@@ -26,7 +26,7 @@
 namespace wsvisor {
 
 bool session_state::idle() const {
-  return !replica_.in_flight && answers_.empty() && subscribes_at_broker_.empty() &&
+  return replica_.in_flight.empty() && answers_.empty() && subscribes_at_broker_.empty() &&
          !handing_over_.under_way && !adopting_.under_way && adopting_.resubscribing == 0 &&
          !bye_pending_;
 }

@@ -1,6 +1,6 @@
 // The session's side of its replica (docs/cluster.md, "Replicas"): it puts
 // itself whole on the store its node's replica store places it on, then sends
-// what changed, one update in flight at a time (what changes meanwhile goes
+// what changed, at most two updates in flight (what changes meanwhile goes
 // in the next one). Its client sees a message, an ack or a `subscribed` only
 // once the replica holds it: pump() stops at visible_seq(), and answers wait
 // in after_replicated().
@@ -24,6 +24,11 @@ namespace {
 // No peer to place a replica on: ask again after this long (at the next change).
 constexpr auto place_again_after = std::chrono::seconds{1};
 
+// Updates sent to a replica before the first is answered: the next change
+// (a publish's echo after its cseq) need not wait a round trip, and a busy
+// session still batches.
+constexpr std::size_t max_updates_in_flight = 2;
+
 }  // namespace
 
 void session_state::after_replicated(std::uint64_t change, std::function<void()> answer) {
@@ -34,20 +39,18 @@ void session_state::after_replicated(std::uint64_t change, std::function<void()>
 
 void session_state::replicate() {
   auto& r = replica_;
-  if (!r.local || r.in_flight || r.placing || r.retry_pending || parking_.awaiting_record) return;
+  if (!r.local || r.in_flight.size() >= max_updates_in_flight || r.placing || r.retry_pending ||
+      parking_.awaiting_record)
+    return;
   if (!r.store) {
     if (r.no_peer && std::chrono::steady_clock::now() < r.place_again_at) return;
     return place_replica();
   }
-  if (r.whole_held && seq_ <= r.held_seq && r.changes <= r.held_changes) return;
+  if (r.put_sent && seq_ <= r.sent_seq && r.changes <= r.sent_changes) return;
   auto* self = self_;
-  r.in_flight = true;
-  r.sent_seq = seq_;
-  r.sent_changes = r.changes;
-  r.sent_at = std::chrono::steady_clock::now();
-  if (counting_.metrics) counting_.metrics->replication_pending.add();
   session_handover h;
-  if (!r.whole_held) {
+  bool whole = !r.put_sent;
+  if (whole) {
     h = snapshot();
   } else {
     h = session_handover{.id = id_,
@@ -58,7 +61,7 @@ void session_state::replicate() {
                          .channels = {channels_.begin(), channels_.end()},
                          .epoch = r.epoch};
     auto ref = r.refs.begin();
-    for (auto it = buffer_.first_after(r.held_seq); it != buffer_.end(); ++it) {
+    for (auto it = buffer_.first_after(r.sent_seq); it != buffer_.end(); ++it) {
       while (ref != r.refs.end() && ref->seq < it->seq) ++ref;
       h.buffer_seqs.push_back(it->seq);
       if (ref != r.refs.end() && ref->seq == it->seq) {
@@ -76,14 +79,22 @@ void session_state::replicate() {
       h.through_counters.push_back(counter);
     }
   }
-  r.sent_channels = h.channels;
-  auto sent_at = r.sent_at;
-  auto on_reply = [self, sent_at](caf::ok_atom) { self->state.replicated(sent_at); };
-  auto on_error = [self, sent_at](caf::error& err) {
-    auto& r = self->state.replica_;
-    if (r.in_flight && r.sent_at == sent_at) self->state.replica_failed(err);
+  auto id = ++r.last_update;
+  if (r.in_flight.empty() && counting_.metrics) counting_.metrics->replication_pending.add();
+  r.in_flight.push_back({id, seq_, r.changes, h.channels, std::chrono::steady_clock::now()});
+  r.put_sent = true;
+  r.sent_seq = seq_;
+  r.sent_changes = r.changes;
+  auto sent = r.sent_seq;
+  r.refs.erase(r.refs.begin(), std::find_if(r.refs.begin(), r.refs.end(),
+                                            [sent](auto& m) { return m.seq > sent; }));
+  auto on_reply = [self, id](caf::ok_atom) { self->state.replicated(id); };
+  auto on_error = [self, id](caf::error& err) {
+    auto& q = self->state.replica_.in_flight;
+    // The first of a failed store's answers; the others find it handled.
+    if (!q.empty() && q.front().id == id) self->state.replica_failed(err);
   };
-  if (!r.whole_held)
+  if (whole)
     self->request(r.store, peer_timeout_, replica_put_atom::value, std::move(h))
         .then(on_reply, on_error);
   else
@@ -121,6 +132,7 @@ void session_state::place_replica() {
             r.store = std::move(store);
             r.node = std::move(node);
             r.whole_held = false;
+            r.put_sent = false;
             self->monitor(r.store);
             st.replicate();
           },
@@ -133,22 +145,20 @@ void session_state::place_replica() {
           });
 }
 
-void session_state::replicated(std::chrono::steady_clock::time_point sent_at) {
+void session_state::replicated(std::uint64_t id) {
   auto& r = replica_;
-  if (!r.in_flight || sent_at != r.sent_at) return;  // answered by a former store
-  r.in_flight = false;
+  if (r.in_flight.empty() || r.in_flight.front().id != id) return;  // a former store's
+  auto done = std::move(r.in_flight.front());
+  r.in_flight.pop_front();
   if (auto& m = counting_.metrics) {
-    m->replication_pending.sub();
+    if (r.in_flight.empty()) m->replication_pending.sub();
     m->replication_latency.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::steady_clock::now() - sent_at));
+        std::chrono::steady_clock::now() - done.at));
   }
   r.whole_held = true;
-  r.held_seq = std::max(r.held_seq, r.sent_seq);
-  r.held_changes = std::max(r.held_changes, r.sent_changes);
-  r.held_channels = {r.sent_channels.begin(), r.sent_channels.end()};
-  auto held = r.held_seq;
-  r.refs.erase(r.refs.begin(), std::find_if(r.refs.begin(), r.refs.end(),
-                                            [held](auto& m) { return m.seq > held; }));
+  r.held_seq = std::max(r.held_seq, done.seq);
+  r.held_changes = std::max(r.held_changes, done.changes);
+  r.held_channels = {done.channels.begin(), done.channels.end()};
   auto due = std::partition(r.waiting.begin(), r.waiting.end(),
                             [held = r.held_changes](auto& w) { return w.first > held; });
   std::vector<std::pair<std::uint64_t, std::function<void()>>> ready(
@@ -163,8 +173,9 @@ void session_state::replicated(std::chrono::steady_clock::time_point sent_at) {
 
 void session_state::replica_failed(const caf::error& err) {
   auto& r = replica_;
-  if (r.in_flight && counting_.metrics) counting_.metrics->replication_pending.sub();
-  r.in_flight = false;
+  if (!r.in_flight.empty() && counting_.metrics) counting_.metrics->replication_pending.sub();
+  r.in_flight.clear();
+  r.put_sent = false;
   if (err == errc::session_moved && handing_over_.under_way) {
     // Its successor's replica replaced this copy's: the successor is the
     // session now, and this copy only finishes the handover, unreplicated.

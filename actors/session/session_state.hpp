@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -142,14 +143,24 @@ struct session_state {
     bool had_replica = false;
     bool retry_pending = false;      // a replica_retry_atom is on its way
     bool whole_held = false;         // the store has answered a put of the whole session
-    bool in_flight = false;          // a put or update is unanswered
+    bool put_sent = false;           // a put of the whole session went to this store
     std::uint64_t epoch = 0;         // session_handover::epoch
-    std::uint64_t sent_seq = 0;      // seq_ as of the put or update in flight
+    std::uint64_t sent_seq = 0;      // seq_ as of the last put or update sent
     std::uint64_t held_seq = 0;      // the replica holds every message up to this seq
     std::uint64_t changes = 0;       // raised by each change an answer waits for
-    std::uint64_t sent_changes = 0;  // `changes` as of the put or update in flight
+    std::uint64_t sent_changes = 0;  // `changes` as of the last put or update sent
     std::uint64_t held_changes = 0;  // the replica holds every change up to this one
-    std::chrono::steady_clock::time_point sent_at{};
+    // Puts and updates sent and not answered yet, oldest first (the store
+    // answers in order): what each covers.
+    struct sent_update {
+      std::uint64_t id;
+      std::uint64_t seq;
+      std::uint64_t changes;
+      std::vector<std::string> channels;
+      std::chrono::steady_clock::time_point at;  // when it went (its round trip)
+    };
+    std::deque<sent_update> in_flight;
+    std::uint64_t last_update = 0;                           // the id of the last one sent
     std::chrono::steady_clock::time_point place_again_at{};  // no_peer: when to ask again
     // Answers to the client held until the replica holds change N.
     std::vector<std::pair<std::uint64_t, std::function<void()>>> waiting;
@@ -162,8 +173,7 @@ struct session_state {
       std::uint64_t counter;
     };
     std::vector<ref_mark> refs;
-    std::set<std::string> held_channels;     // the replica's node receives these
-    std::vector<std::string> sent_channels;  // the channels of the update in flight
+    std::set<std::string> held_channels;  // the replica's node receives these
   };
 
   session_actor* self_;
@@ -302,7 +312,7 @@ struct session_state {
 
   void place_replica();
 
-  void replicated(std::chrono::steady_clock::time_point sent_at);
+  void replicated(std::uint64_t id);
 
   void replica_failed(const caf::error& err);
 
