@@ -199,8 +199,13 @@ TEST_F(RegistryDrain, ASessionThePeerRefusesStaysHereAndAttached) {
   join_peer();
   EXPECT_EQ(drain(), (std::pair<std::uint64_t, std::uint64_t>{0, 1}));
   EXPECT_EQ(live_sessions(), 1u);
+  // Tried handover_attempts times, each given up at the peer (the last
+  // abort may reach the peer after the drain's answer).
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock{rec_->mtx};
+    return rec_->aborts.size() == 3u;
+  }));
   {
-    // Tried handover_attempts times, each given up at the peer.
     std::lock_guard lock{rec_->mtx};
     EXPECT_EQ(rec_->aborts.size(), 3u);
   }
