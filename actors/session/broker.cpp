@@ -1,4 +1,5 @@
 #include "actors/session/broker.hpp"
+#include "actors/session/broker_state.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -28,55 +29,7 @@
 namespace wsvisor {
 namespace {
 
-// What a broker keeps for peers that come back (peer_resend): enough for
-// seconds of a busy node's cross-node traffic; the bodies are shared with
-// the sessions' replay buffers, so most cost only a reference.
-constexpr std::size_t peer_resend_messages = 10'000;
-constexpr std::size_t peer_resend_bytes = 16 * 1024 * 1024;
-
-struct broker_state {
-  static inline const char* name = "broker";
-
-  std::uint64_t origin = 0;        // this node's origin id (0 on a single node)
-  std::uint64_t counter = 0;       // publishes taken by this broker (stamps deliveries)
-  std::uint64_t max_channels = 0;  // limits.channels; 0 = no limit
-  node_metrics_ptr metrics;        // null: not measured
-
-  // channel -> its subscribers, keyed by address so that a down_msg (which
-  // carries only the address) finds the entry.
-  std::unordered_map<std::string, std::unordered_map<caf::actor_addr, caf::actor>> channels;
-  // subscriber -> the channels it is on: the reverse index that makes removing
-  // a dead subscriber cost its own subscriptions, not every channel.
-  std::unordered_map<caf::actor_addr, std::unordered_set<std::string>> by_subscriber;
-  // channel -> the actor that owns it (the upstreams actor): client publishes
-  // on it go there instead of to the subscribers.
-  std::unordered_map<std::string, caf::actor> owners;
-  // Cluster nodes only. channel -> the peers' cluster actors that have
-  // subscribers on it: each publish made here goes once to each of them.
-  std::unordered_map<std::string, std::vector<caf::actor>> remote;
-  // channel -> subscribes waiting for the cluster to confirm this node's
-  // interest (its first local subscriber); they join when it has.
-  struct pending_subscribe {
-    caf::actor who;
-    caf::typed_response_promise<caf::ok_atom> rp;
-  };
-  std::unordered_map<std::string, std::vector<pending_subscribe>> pending;
-  // channel -> sessions parked on it (park_atom). The registry that keeps
-  // their records is subscribed in their place while the count is above 0,
-  // and counts as that many subscribers.
-  std::unordered_map<std::string, std::uint64_t> parked;
-  // Subscribers that stand in for sessions elsewhere (stand_in_atom): not counted.
-  std::unordered_set<caf::actor_addr> stand_ins;
-  // Cluster nodes only: what this broker published on channels peers want,
-  // for a peer that comes back after its link was lost.
-  peer_resend resend{peer_resend_messages, peer_resend_bytes};
-};
-
-using broker_actor = caf::stateful_actor<broker_state>;
-
-caf::actor cluster_of(broker_actor* self) {
-  return self->home_system().registry().get<caf::actor>(cluster_name);
-}
+using namespace detail;
 
 void remove(broker_actor* self, const std::string& channel, const caf::actor_addr& who) {
   auto& st = self->state;
@@ -321,73 +274,6 @@ caf::result<std::uint64_t, std::string> on_publish(broker_actor* self, const std
   return rp;
 }
 
-caf::result<caf::ok_atom> on_cluster_barrier(broker_actor* self) {
-  auto cluster = cluster_of(self);
-  if (!cluster) return caf::ok_atom::value;
-  // Answered from here (not delegated) once the cluster answers: that
-  // answer comes behind every peer publish the cluster handed us before.
-  auto rp = self->make_response_promise<caf::ok_atom>();
-  self->request(cluster, caf::infinite, local_barrier_atom::value)
-      .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
-            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
-}
-
-auto on_peer_interest(broker_actor* self, const caf::actor& peer, const std::string& channel,
-                      bool on) {
-  self->state.resend.interest(peer.address(), channel, on, self->state.counter);
-  auto& peers = self->state.remote[channel];
-  auto it = std::find(peers.begin(), peers.end(), peer);
-  if (on && it == peers.end()) peers.push_back(peer);
-  if (!on && it != peers.end()) peers.erase(it);
-  if (peers.empty()) self->state.remote.erase(channel);
-}
-
-auto on_peer_gone(broker_actor* self, const caf::actor& peer, const std::string& name, bool lost) {
-  self->state.resend.gone(peer.address(), name, lost);
-  auto& remote = self->state.remote;
-  for (auto it = remote.begin(); it != remote.end();) {
-    std::erase(it->second, peer);
-    it = it->second.empty() ? remote.erase(it) : std::next(it);
-  }
-}
-
-// A peer that was lost is a member again: what it missed is sent before
-// anything live (its interest, which starts that, comes after this), each
-// in the order published; where something it needed is gone, it is told
-// first, so that no subscriber there takes what follows as complete.
-void on_peer_rejoined(broker_actor* self, const caf::actor& peer, const std::string& name,
-                      const received_marks& marks, const std::vector<std::string>& interest) {
-  auto& st = self->state;
-  if (st.origin == 0) return;
-  std::uint64_t received = 0;
-  for (std::size_t i = 0; i < marks.origins.size() && i < marks.counters.size(); ++i)
-    if (marks.origins[i] == st.origin) received = marks.counters[i];
-  auto c = st.resend.rejoined(peer.address(), name, received, interest);
-  auto log = log::get("broker");
-  if (!c.lost_channels.empty()) {
-    log::warn(*log, "messages lost to a peer",
-              {{"peer", name}, {"channels", c.lost_channels.size()}, {"received", received}});
-    self->send(peer, cluster_gap_atom::value, c.lost_channels);
-  }
-  for (auto* e : c.resend)
-    self->send(peer, cluster_publish_atom::value, e->channel, *e->body, st.origin, e->counter);
-  if (st.metrics) st.metrics->cluster_resent.inc(c.resend.size());
-  if (!c.resend.empty())
-    log::info(*log, "resent to a returning peer",
-              {{"peer", name}, {"messages", c.resend.size()}, {"received", received}});
-}
-
-// A peer lost publishes this node's subscribers wanted: each is told.
-void on_cluster_gap(broker_actor* self, const std::vector<std::string>& channels) {
-  for (auto& channel : channels) {
-    auto it = self->state.channels.find(channel);
-    if (it == self->state.channels.end()) continue;
-    auto msg = caf::make_message(channel_gap_atom::value, channel);
-    for (auto& [addr, who] : it->second) self->send(who, msg);
-  }
-}
-
 auto on_disown_channel(broker_actor* self, const std::string& channel, const caf::actor& owner) {
   auto& st = self->state;
   auto it = st.owners.find(channel);
@@ -420,12 +306,6 @@ void on_peer_publish(broker_actor* self, const std::string& channel, const share
                      std::uint64_t origin, std::uint64_t counter) {
   auto it = self->state.channels.find(channel);
   if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
-}
-
-// A peer's barrier (local_barrier_atom there): echoed behind every publish
-// this broker sent that node before.
-void echo_barrier(broker_actor* self, std::uint64_t token, const caf::actor& origin_cluster) {
-  self->send(origin_cluster, cluster_echo_atom::value, token);
 }
 
 caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels,
