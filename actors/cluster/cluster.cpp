@@ -191,6 +191,18 @@ auto on_cluster_publish(cluster_actor* self, std::string& channel, std::string& 
       shared_body{std::make_shared<const std::string>(std::move(body))}, origin, counter));
 }
 
+void on_cluster_publishes(cluster_actor* self, cluster_publishes& batch) {
+  auto n = batch.channels.size();
+  if (batch.bodies.size() != n || batch.counters.size() != n) {
+    log::error(*self->state.log_, "a peer's publishes dropped: malformed batch",
+               {{"channels", n}, {"bodies", batch.bodies.size()},
+                {"counters", batch.counters.size()}});
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    on_cluster_publish(self, batch.channels[i], batch.bodies[i], batch.origin, batch.counters[i]);
+}
+
 // A peer's broker lost publishes this node's subscribers wanted
 // (actors/session/peer_resend.hpp): our broker tells them.
 void on_cluster_gap(cluster_actor* self, std::vector<std::string>& channels) {
@@ -337,6 +349,9 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       [self](cluster_publish_atom, std::string& channel, std::string& body, std::uint64_t origin,
              std::uint64_t counter) {
         return on_cluster_publish(self, channel, body, origin, counter);
+      },
+      [self](cluster_publishes_atom, cluster_publishes& batch) {
+        on_cluster_publishes(self, batch);
       },
       [self](cluster_gap_atom, std::vector<std::string>& channels) {
         on_cluster_gap(self, channels);

@@ -26,6 +26,14 @@
 namespace wsvisor {
 namespace {
 
+// A peer's store has at most this many batches from this store in flight;
+// what sessions send meanwhile waits for the next (docs/cluster.md).
+constexpr int max_batches_in_flight = 2;
+// One batch carries at most this many items, and stops adding whole puts
+// once their message bodies pass max_batch_bytes.
+constexpr std::size_t max_batch_items = 256;
+constexpr std::size_t max_batch_bytes = 1 << 20;
+
 struct store_state {
   static inline const char* name = "replica_store";
 
@@ -58,6 +66,56 @@ struct store_state {
   // Channels asked of the broker and not confirmed yet, with what waits for them.
   std::map<std::string, std::vector<std::function<void()>>> subscribing_;
   std::uint64_t adopted_ = 0;
+  // This node's sessions' puts and updates for one peer's store, waiting to
+  // go as one batch (replica_batch_atom).
+  struct outbox {
+    caf::actor store;
+    replica_batch queued;
+    std::vector<std::string> ids;  // per queued item: its session
+    std::vector<caf::typed_response_promise<caf::ok_atom>> waiting;  // per queued item
+    int in_flight = 0;                                               // batches sent, not answered
+    struct taken_batch {
+      replica_batch batch;
+      std::vector<std::string> ids;
+      std::vector<caf::typed_response_promise<caf::ok_atom>> waiting;
+    };
+    /// Room for a typical batch: a session_handover is large to move.
+    void reserve() {
+      queued.items.reserve(16);
+      queued.whole.reserve(16);
+      ids.reserve(16);
+      waiting.reserve(16);
+    }
+    /// The oldest queued items, up to max_batch_items or max_batch_bytes of
+    /// message bodies (at least one).
+    taken_batch take() {
+      std::size_t n = 0;
+      std::size_t bytes = 0;
+      while (n < queued.items.size() && n < max_batch_items &&
+             (n == 0 || bytes < max_batch_bytes)) {
+        for (auto& body : queued.items[n].buffer_bodies) bytes += body.size();
+        ++n;
+      }
+      taken_batch t;
+      if (n == queued.items.size()) {
+        t.batch = std::exchange(queued, {});
+        t.ids = std::exchange(ids, {});
+        t.waiting = std::exchange(waiting, {});
+        return t;
+      }
+      auto cut = [n](auto& from, auto& to) {
+        to.assign(std::make_move_iterator(from.begin()),
+                  std::make_move_iterator(from.begin() + static_cast<std::ptrdiff_t>(n)));
+        from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
+      };
+      cut(queued.items, t.batch.items);
+      cut(queued.whole, t.batch.whole);
+      cut(ids, t.ids);
+      cut(waiting, t.waiting);
+      return t;
+    }
+  };
+  std::map<caf::actor_addr, outbox> outboxes_;  // by the peer store's address
 
   caf::actor me() const { return caf::actor_cast<caf::actor>(self_); }
 
@@ -109,23 +167,117 @@ struct store_state {
     for (auto& f : waiting) f();
   }
 
-  caf::result<caf::ok_atom> keep(session_handover& h, bool whole) {
+  /// Keeps a put or an update from a session homed at `home`; `kept` runs
+  /// once the store's subscriptions to its channels are confirmed. False:
+  /// refused (a later epoch of the session is here), and `kept` never runs.
+  bool keep(session_handover& h, bool whole, const caf::node_id& home,
+            std::function<void()> kept) {
     channel_changes changes;
     auto channels = h.channels;
     auto id = h.id;
     auto epoch = h.epoch;
-    auto home = self_->current_sender()->node();
     bool held = whole ? records_.put(std::move(h), home, changes, losses_[home])
                       : records_.update(std::move(h), changes);
     if (!held) {
       log::info(*log_, "replica refused: the session lives elsewhere now",
                 {{"session", id}, {"epoch", epoch}, {"whole", whole}});
-      return make_error(errc::session_moved, id);
+      return false;
+    }
+    apply(changes, channels, std::move(kept));
+    return true;
+  }
+
+  /// A peer's batch: each item kept in order; answered once every kept one's
+  /// subscriptions are confirmed.
+  caf::result<std::vector<char>> keep_batch(replica_batch& batch) {
+    auto n = batch.items.size();
+    if (batch.whole.size() != n) return make_error(caf::sec::invalid_argument);
+    // Before the promise: making one takes the sender out of the message.
+    auto home = self_->current_sender()->node();
+    struct answer {
+      caf::typed_response_promise<std::vector<char>> rp;
+      std::vector<char> refused;
+      std::size_t left;
+    };
+    auto a = std::make_shared<answer>(
+        answer{self_->make_response_promise<std::vector<char>>(), std::vector<char>(n, 0), n + 1});
+    auto settle = [a] {
+      if (--a->left == 0) a->rp.deliver(std::move(a->refused));
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (keep(batch.items[i], batch.whole[i] != 0, home, settle)) continue;
+      a->refused[i] = 1;
+      settle();
     }
     count();
-    auto rp = self_->make_response_promise<caf::ok_atom>();
-    apply(changes, channels, [rp]() mutable { rp.deliver(caf::ok_atom::value); });
+    auto rp = a->rp;
+    settle();
     return rp;
+  }
+
+  /// A session's put or update for `store`: queued in that store's outbox.
+  caf::result<caf::ok_atom> send(const caf::actor& store, session_handover& h, bool whole) {
+    if (!store) return make_error(caf::sec::invalid_argument, "no replica store named");
+    auto& box = outboxes_[store.address()];
+    box.store = store;
+    if (box.queued.items.empty()) box.reserve();
+    box.ids.push_back(h.id);
+    box.queued.items.push_back(std::move(h));
+    box.queued.whole.push_back(whole ? 1 : 0);
+    box.waiting.push_back(self_->make_response_promise<caf::ok_atom>());
+    auto rp = box.waiting.back();
+    flush(store.address());
+    return rp;
+  }
+
+  /// Sends what an outbox holds while it has fewer than two batches in flight.
+  void flush(const caf::actor_addr& key) {
+    auto it = outboxes_.find(key);
+    if (it == outboxes_.end()) return;
+    auto& box = it->second;
+    while (box.in_flight < max_batches_in_flight && !box.queued.items.empty()) {
+      auto taken = box.take();
+      ++box.in_flight;
+      self_->request(box.store, opts_.peer_timeout, replica_batch_atom::value,
+                     std::move(taken.batch))
+          .then(
+              [this, key, taken](std::vector<char>& refused) mutable {
+                for (std::size_t i = 0; i < taken.waiting.size(); ++i) {
+                  if (i >= refused.size())
+                    taken.waiting[i].deliver(make_error(caf::sec::invalid_argument));
+                  else if (refused[i] != 0)
+                    taken.waiting[i].deliver(make_error(errc::session_moved, taken.ids[i]));
+                  else
+                    taken.waiting[i].deliver(caf::ok_atom::value);
+                }
+                batch_answered(key);
+              },
+              [this, key, taken](caf::error& err) mutable {
+                for (auto& rp : taken.waiting) rp.deliver(err);
+                batch_answered(key);
+              });
+    }
+    if (box.queued.items.empty() && box.in_flight == 0) outboxes_.erase(it);
+  }
+
+  void batch_answered(const caf::actor_addr& key) {
+    auto it = outboxes_.find(key);
+    if (it == outboxes_.end()) return;
+    --it->second.in_flight;
+    flush(key);
+  }
+
+  /// A peer's store went: what waits for it fails (its sessions place their
+  /// replicas anew); batches in flight fail on their own.
+  void fail_outbox(const caf::actor& store) {
+    if (!store) return;
+    auto it = outboxes_.find(store.address());
+    if (it == outboxes_.end()) return;
+    for (auto& rp : it->second.waiting) rp.deliver(make_error(caf::sec::request_receiver_down));
+    it->second.waiting.clear();
+    it->second.ids.clear();
+    it->second.queued = {};
+    if (it->second.in_flight == 0) outboxes_.erase(it);
   }
 
   caf::result<caf::actor, std::string> place(const std::string& id, std::uint64_t epoch) const {
@@ -188,7 +340,10 @@ struct store_state {
       return;
     }
     auto it = peers_.find(name);
-    if (it != peers_.end() && it->second.cluster == cluster) peers_.erase(it);
+    if (it != peers_.end() && it->second.cluster == cluster) {
+      fail_outbox(it->second.store);
+      peers_.erase(it);
+    }
     auto homed = records_.homed_at(cluster.node());
     if (homed.empty()) return;
     if (!lost) {
@@ -278,8 +433,13 @@ caf::behavior store_behavior(store_actor* self, replica_store_options opts) {
       [self](replica_place_atom, const std::string& id, std::uint64_t epoch) {
         return self->state.place(id, epoch);
       },
-      [self](replica_put_atom, session_handover& h) { return self->state.keep(h, true); },
-      [self](replica_update_atom, session_handover& h) { return self->state.keep(h, false); },
+      [self](replica_put_atom, const caf::actor& store, session_handover& h) {
+        return self->state.send(store, h, true);
+      },
+      [self](replica_update_atom, const caf::actor& store, session_handover& h) {
+        return self->state.send(store, h, false);
+      },
+      [self](replica_batch_atom, replica_batch& batch) { return self->state.keep_batch(batch); },
       [self](replica_drop_atom, const std::string& id, std::uint64_t epoch) {
         self->state.drop(id, epoch);
       },

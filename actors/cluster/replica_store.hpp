@@ -11,7 +11,11 @@
 ///   (replica_member_atom); the store asks each new peer's cluster for that
 ///   node's store (replica_where_atom).
 /// - Keeping: the home's session puts its whole state (replica_put_atom) and
-///   then sends what changed (replica_update_atom). The store subscribes at its
+///   then sends what changed (replica_update_atom), both to its own node's
+///   store, which sends them on to the replica's store in batches
+///   (replica_batch_atom: at most two in flight per peer, what comes meanwhile
+///   waits for the next, so that under load one message carries many
+///   sessions' updates). The replica's store subscribes at its
 ///   own broker to every channel of its records, so that it receives what the
 ///   home receives, and answers a put or an update only once those
 ///   subscriptions are confirmed cluster-wide.

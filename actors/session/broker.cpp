@@ -102,8 +102,7 @@ void publish_here(broker_actor* self, const std::string& channel, const shared_b
   if (st.origin != 0 && st.resend.wanted(channel)) st.resend.keep(counter, channel, body);
   auto it = st.remote.find(channel);
   if (it == st.remote.end()) return;
-  for (auto& peer : it->second)
-    self->send(peer, cluster_publish_atom::value, channel, *body, st.origin, counter);
+  for (auto& peer : it->second) send_to_peer(self, peer, channel, *body, counter);
 }
 
 void own(broker_actor* self, const std::string& channel, const caf::actor& owner) {
@@ -336,6 +335,7 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
              std::uint64_t origin,
              std::uint64_t counter) { on_peer_publish(self, channel, body, origin, counter); },
       [self](local_barrier_atom) { return on_cluster_barrier(self); },
+      [self](flush_peers_atom) { flush_peers(self, true); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin) {
         echo_barrier(self, token, origin);
       },

@@ -16,7 +16,31 @@
 
 namespace wsvisor::detail {
 
+void send_to_peer(broker_actor* self, const caf::actor& peer, const std::string& channel,
+                  const std::string& body, std::uint64_t counter) {
+  auto& st = self->state;
+  auto it = std::find_if(st.to_peers.begin(), st.to_peers.end(),
+                         [&](auto& p) { return p.peer == peer; });
+  if (it == st.to_peers.end()) {
+    st.to_peers.push_back({peer, cluster_publishes{.origin = st.origin}});
+    it = std::prev(st.to_peers.end());
+  }
+  it->batch.channels.push_back(channel);
+  it->batch.bodies.push_back(body);
+  it->batch.counters.push_back(counter);
+  if (st.flush_queued) return;
+  st.flush_queued = true;
+  self->send(self, flush_peers_atom::value);
+}
+
+void flush_peers(broker_actor* self, bool due) {
+  if (due) self->state.flush_queued = false;
+  for (auto& p : std::exchange(self->state.to_peers, {}))
+    self->send(p.peer, cluster_publishes_atom::value, std::move(p.batch));
+}
+
 caf::result<caf::ok_atom> on_cluster_barrier(broker_actor* self) {
+  flush_peers(self);
   auto cluster = cluster_of(self);
   if (!cluster) return caf::ok_atom::value;
   // Answered from here (not delegated) once the cluster answers: that
@@ -39,6 +63,7 @@ void on_peer_interest(broker_actor* self, const caf::actor& peer, const std::str
 }
 
 void on_peer_gone(broker_actor* self, const caf::actor& peer, const std::string& name, bool lost) {
+  flush_peers(self);  // as if each had gone when it was made
   self->state.resend.gone(peer.address(), name, lost);
   auto& remote = self->state.remote;
   for (auto it = remote.begin(); it != remote.end();) {
@@ -55,6 +80,7 @@ void on_peer_rejoined(broker_actor* self, const caf::actor& peer, const std::str
                       const received_marks& marks, const std::vector<std::string>& interest) {
   auto& st = self->state;
   if (st.origin == 0) return;
+  flush_peers(self);
   std::uint64_t received = 0;
   for (std::size_t i = 0; i < marks.origins.size() && i < marks.counters.size(); ++i)
     if (marks.origins[i] == st.origin) received = marks.counters[i];
@@ -86,6 +112,7 @@ void on_cluster_gap(broker_actor* self, const std::vector<std::string>& channels
 // A peer's barrier (local_barrier_atom there): echoed behind every publish
 // this broker sent that node before.
 void echo_barrier(broker_actor* self, std::uint64_t token, const caf::actor& origin_cluster) {
+  flush_peers(self);
   self->send(origin_cluster, cluster_echo_atom::value, token);
 }
 

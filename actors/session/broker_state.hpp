@@ -71,9 +71,33 @@ struct broker_state {
   // Cluster nodes only: what this broker published on channels peers want,
   // for a peer that comes back after its link was lost.
   peer_resend resend{peer_resend_messages, peer_resend_bytes};
+  // Cluster nodes only: publishes made here for each peer (its cluster
+  // actor), sent as one cluster_publishes_atom per peer once the broker has
+  // handled what its mailbox held (flush_peers_atom), so that under load one
+  // message crosses for many publishes. Anything else the broker sends a
+  // peer goes after them (flush_peers first): the order a peer sees is the
+  // order things happened here.
+  struct for_peer {
+    caf::actor peer;
+    cluster_publishes batch;
+  };
+  std::vector<for_peer> to_peers;  // a few peers: searched in order
+  bool flush_queued = false;       // a flush_peers_atom is in the mailbox
 };
 
 using broker_actor = caf::stateful_actor<broker_state>;
+
+/// (flush_peers_atom): the broker to itself, behind the messages that made
+/// publishes for peers: sends them (broker_state::to_peers).
+using flush_peers_atom = caf::atom_constant<caf::atom("b_flush")>;
+
+/// Queues a publish made here for `peer` (sent at the next flush_peers).
+void send_to_peer(broker_actor* self, const caf::actor& peer, const std::string& channel,
+                  const std::string& body, std::uint64_t counter);
+
+/// Sends every queued publish to its peer now; `due`: the flush_peers_atom
+/// has come.
+void flush_peers(broker_actor* self, bool due = false);
 
 inline caf::actor cluster_of(broker_actor* self) {
   return self->home_system().registry().get<caf::actor>(cluster_name);

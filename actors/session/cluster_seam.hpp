@@ -76,6 +76,12 @@ using broker_joined_atom = caf::atom_constant<caf::atom("cl_broker")>;
 /// publish made on this node; the peer delivers it to its own subscribers only.
 using cluster_publish_atom = caf::atom_constant<caf::atom("cl_fanout")>;
 
+/// (cluster_publishes_atom, cluster_publishes): broker -> a peer's cluster, the publishes made on
+/// this node for that peer while the broker handled what its mailbox held, in the order made;
+/// the peer takes each as a cluster_publish_atom. Whatever else the broker sends that peer
+/// (a barrier's echo, a gap, a resend) goes after them.
+using cluster_publishes_atom = caf::atom_constant<caf::atom("cl_fanouts")>;
+
 /// (peer_publish_atom, std::string channel, shared_body body): cluster -> its broker, a publish
 /// from a peer: to local subscribers only, never forwarded again.
 using peer_publish_atom = caf::atom_constant<caf::atom("cl_deliver")>;
@@ -164,19 +170,29 @@ using drain_bound_atom = caf::atom_constant<caf::atom("r_dbound")>;
 /// epoch of the session, so its home is elsewhere now (a copy that outlived an adoption).
 using replica_place_atom = caf::atom_constant<caf::atom("rp_place")>;
 
-/// (replica_put_atom, session_handover whole) -> ok_atom | errc::session_moved: home session ->
-/// the replica's store, the whole session (a new replica, or one restored or adopted). Refused
-/// when the store holds, or has adopted, a later epoch of it.
+/// (replica_put_atom, caf::actor store, session_handover whole) -> ok_atom |
+/// errc::session_moved: home session -> its node's replica store, to be kept by `store` (the
+/// peer's): the whole session (a new replica, or one restored or adopted). Refused when `store`
+/// holds, or has adopted, a later epoch of it.
 using replica_put_atom = caf::atom_constant<caf::atom("rp_put")>;
 
-/// (replica_update_atom, session_handover delta) -> ok_atom | errc::session_moved: home session
-/// -> the replica's store, what changed since the last update: `seq`, `last_cseq`, the marks,
-/// every channel, the marks per origin, and the messages after the last update (buffer_seqs and
-/// buffer_bodies, or for a message the replica's node received itself its origin and counter in
-/// ref_origins and ref_counters; no token, no identity). Answered once the store's own
-/// subscriptions to new channels are confirmed cluster-wide. Refused when the store has no record
-/// of that epoch (it adopted the session: this copy must stop).
+/// (replica_update_atom, caf::actor store, session_handover delta) -> ok_atom |
+/// errc::session_moved: home session -> its node's replica store, to be kept by `store`: what
+/// changed since the last update: `seq`, `last_cseq`, the marks, every channel, the marks per
+/// origin, and the messages after the last update (buffer_seqs and buffer_bodies, or for a
+/// message the replica's node received itself its origin and counter in ref_origins and
+/// ref_counters; no token, no identity). Answered once `store`'s own subscriptions to new
+/// channels are confirmed cluster-wide. Refused when `store` has no record of that epoch (it
+/// adopted the session: this copy must stop). Answers to one session come in the order its
+/// puts and updates were sent.
 using replica_update_atom = caf::atom_constant<caf::atom("rp_update")>;
+
+/// (replica_batch_atom, replica_batch) -> std::vector<char>: a node's replica store -> a peer's,
+/// the puts and updates its sessions sent for that peer since the last batch went, in the order
+/// they were sent; the answer has per item 0 (kept) or 1 (refused: errc::session_moved). A store
+/// has at most two batches in flight to each peer: what its sessions send meanwhile waits for
+/// the next, so that under load one message crosses for many sessions.
+using replica_batch_atom = caf::atom_constant<caf::atom("rp_batch")>;
 
 /// (replica_drop_atom, std::string session, std::uint64_t epoch): the session ended: the store
 /// forgets that epoch's record. To a node's own store: forwarded to every peer's.
@@ -238,6 +254,31 @@ typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
            x.through_origins, x.through_counters, x.identity, x.epoch, x.ref_origins,
            x.ref_counters);
+}
+
+/// Many sessions' puts and updates for one replica store (replica_batch_atom).
+struct replica_batch {
+  std::vector<session_handover> items;
+  std::vector<char> whole;  // per item: 1, a put of the whole session; 0, an update
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_batch& x) {
+  return f(caf::meta::type_name("replica_batch"), x.items, x.whole);
+}
+
+/// Publishes for one peer (cluster_publishes_atom): per publish its channel, body and the
+/// broker's counter, all from one origin.
+struct cluster_publishes {
+  std::uint64_t origin = 0;
+  std::vector<std::string> channels;
+  std::vector<std::string> bodies;
+  std::vector<std::uint64_t> counters;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_publishes& x) {
+  return f(caf::meta::type_name("cluster_publishes"), x.origin, x.channels, x.bodies, x.counters);
 }
 
 /// Per origin (broker incarnation), the highest delivery counter a node's

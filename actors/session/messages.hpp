@@ -137,6 +137,11 @@ using expire_atom = caf::atom_constant<caf::atom("s_expire")>;
 /// peer: the peers may be back, or this node may have been cut off from them).
 using replica_retry_atom = caf::atom_constant<caf::atom("s_rretry")>;
 
+/// (replicate_atom): session to itself, behind what its mailbox held when a change was made:
+/// send the replica everything that changed meanwhile in one update (a publish's cseq with the
+/// session's own copy of that message, a burst of deliveries).
+using replicate_atom = caf::atom_constant<caf::atom("s_repl")>;
+
 /// (parked_expire_atom, std::uint64_t generation): registry to itself, the earliest parked
 /// record's window may have run out (a stale generation is ignored).
 using parked_expire_atom = caf::atom_constant<caf::atom("r_expire")>;

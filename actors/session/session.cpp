@@ -99,6 +99,7 @@ caf::behavior running(session_actor* self) {
         st.replica_.retry_pending = false;
         st.replicate();
       },
+      [&st](replicate_atom) { st.on_replicate_due(); },
       [&st](park_atom) { st.on_park_request(); },
   };
 }

@@ -75,7 +75,7 @@ void session_state::append(const std::string& channel, shared_body body, std::ui
   raise_counter(origin_counters_, origin, counter);
   buffer(++seq_, std::move(body), accepted);
   note_ref(channel, origin, counter);
-  replicate();
+  replicate_soon();
   pump();
 }
 

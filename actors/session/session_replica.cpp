@@ -1,7 +1,8 @@
 // The session's side of its replica (docs/cluster.md, "Replicas"): it puts
 // itself whole on the store its node's replica store places it on, then sends
 // what changed, at most two updates in flight (what changes meanwhile goes
-// in the next one). Its client sees a message, an ack or a `subscribed` only
+// in the next one), each through its node's store, which batches them per
+// peer. Its client sees a message, an ack or a `subscribed` only
 // once the replica holds it: pump() stops at visible_seq(), and answers wait
 // in after_replicated().
 
@@ -34,6 +35,21 @@ constexpr std::size_t max_updates_in_flight = 2;
 void session_state::after_replicated(std::uint64_t change, std::function<void()> answer) {
   if (!gated() || (replica_.whole_held && change <= replica_.held_changes)) return answer();
   replica_.waiting.emplace_back(change, std::move(answer));
+  // A publish is answered by the broker after it delivered the message to
+  // this node's subscribers: when that includes this session, the delivery
+  // is in the mailbox and one update carries both.
+  replicate_soon();
+}
+
+void session_state::replicate_soon() {
+  auto& r = replica_;
+  if (!r.local || r.update_queued) return;
+  r.update_queued = true;
+  self_->send(self_, replicate_atom::value);
+}
+
+void session_state::on_replicate_due() {
+  replica_.update_queued = false;
   replicate();
 }
 
@@ -92,13 +108,18 @@ void session_state::replicate() {
   auto on_error = [self, id](caf::error& err) {
     auto& q = self->state.replica_.in_flight;
     // The first of a failed store's answers; the others find it handled.
-    if (!q.empty() && q.front().id == id) self->state.replica_failed(err);
+    if (std::any_of(q.begin(), q.end(), [id](auto& u) { return u.id == id; }))
+      self->state.replica_failed(err);
   };
+  // Through this node's store, which batches what its sessions send to one
+  // peer; it answers within its own peer_timeout for each batch, and a batch
+  // may wait for two before it to be answered.
+  auto timeout = peer_timeout_ * 3;
   if (whole)
-    self->request(r.store, peer_timeout_, replica_put_atom::value, std::move(h))
+    self->request(r.local, timeout, replica_put_atom::value, r.store, std::move(h))
         .then(on_reply, on_error);
   else
-    self->request(r.store, peer_timeout_, replica_update_atom::value, std::move(h))
+    self->request(r.local, timeout, replica_update_atom::value, r.store, std::move(h))
         .then(on_reply, on_error);
 }
 
@@ -147,9 +168,14 @@ void session_state::place_replica() {
 
 void session_state::replicated(std::uint64_t id) {
   auto& r = replica_;
-  if (r.in_flight.empty() || r.in_flight.front().id != id) return;  // a former store's
-  auto done = std::move(r.in_flight.front());
-  r.in_flight.pop_front();
+  // The store applies a session's puts and updates in the order they were
+  // sent, so an answer to one means those before it are held too (batches
+  // can be answered out of order when one waits for a subscription).
+  auto answered = std::find_if(r.in_flight.begin(), r.in_flight.end(),
+                               [id](auto& u) { return u.id == id; });
+  if (answered == r.in_flight.end()) return;  // a former store's, or already covered
+  auto done = std::move(*answered);
+  r.in_flight.erase(r.in_flight.begin(), std::next(answered));
   if (auto& m = counting_.metrics) {
     if (r.in_flight.empty()) m->replication_pending.sub();
     m->replication_latency.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(

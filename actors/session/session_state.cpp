@@ -226,8 +226,10 @@ void session_state::publish(const std::string& channel, const shared_body& body,
     return;
   }
   last_cseq_ = cseq;
+  // No update yet: the broker delivers the publish to this node's
+  // subscribers before it answers, so one update after the answer carries
+  // the cseq and, when the session is subscribed itself, its own message.
   auto change = changed();
-  replicate();  // while the broker takes it
   if (!channel_allowed(identity_, channel)) {
     // Like upstream_down: the cseq is used, the error names it.
     reply(proto::encode_error(proto::error_code::forbidden,

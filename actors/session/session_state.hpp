@@ -142,6 +142,7 @@ struct session_state {
     int lonely_tries = 0;
     bool had_replica = false;
     bool retry_pending = false;      // a replica_retry_atom is on its way
+    bool update_queued = false;      // a replicate_atom is on its way
     bool whole_held = false;         // the store has answered a put of the whole session
     bool put_sent = false;           // a put of the whole session went to this store
     std::uint64_t epoch = 0;         // session_handover::epoch
@@ -305,6 +306,11 @@ struct session_state {
   /// replica). An update sent after the change and answered already, or in
   /// flight, carries it: no further round trip.
   void after_replicated(std::uint64_t change, std::function<void()> answer);
+
+  /// replicate() once the session has handled what its mailbox holds now
+  /// (replicate_atom), so that changes made meanwhile share one update.
+  void replicate_soon();
+  void on_replicate_due();
 
   /// Sends the replica what it lacks, if nothing is in flight; places the
   /// replica first if it has none.

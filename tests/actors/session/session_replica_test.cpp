@@ -53,20 +53,24 @@ class SessionReplica : public SessionFixture {
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement asked"; });
   }
 
-  // The next put or update `store` receives; its answer is `rp`.
+  // The next put or update for `store` that this node's store receives; its
+  // answer is `rp`.
   session_handover take(caf::scoped_actor& store, bool whole,
                         std::optional<caf::response_promise>& rp) {
     session_handover got;
-    auto keep = [&](session_handover& h) {
+    auto keep = [&](const caf::actor& target, session_handover& h) {
+      EXPECT_EQ(target, caf::actor{store}) << "sent for another store";
       got = std::move(h);
-      rp = store->make_response_promise();
+      rp = local_->make_response_promise();
     };
     if (whole)
-      store->receive([&](replica_put_atom, session_handover& h) { keep(h); },
-                     caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
+      local_->receive(
+          [&](replica_put_atom, const caf::actor& target, session_handover& h) { keep(target, h); },
+          caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
     else
-      store->receive([&](replica_update_atom, session_handover& h) { keep(h); },
-                     caf::after(await_timeout) >> [] { ADD_FAILURE() << "no update"; });
+      local_->receive([&](replica_update_atom, const caf::actor& target,
+                          session_handover& h) { keep(target, h); },
+                      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no update"; });
     return got;
   }
 
@@ -135,6 +139,52 @@ TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaH
         EXPECT_EQ(epoch, 0u);
       },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "no drop"; });
+}
+
+TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
+  // Batches to a store can be answered out of order (one waits for a
+  // subscription); the store applies a session's updates in order, so the
+  // answer to the later one means the earlier is held too.
+  caf::scoped_actor store{sys_};
+  auto session = start_session(store);
+  std::optional<caf::response_promise> rp;
+  take(store, true, rp);
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  take(store, false, rp);
+  rp->deliver(caf::ok_atom::value);
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
+  auto before = frames();
+
+  caf::anon_send(session, deliver_atom::value, std::string{"news"},
+                 shared_body{std::make_shared<const std::string>(R"("channel":"news","data":7})")},
+                 std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
+  std::optional<caf::response_promise> first;
+  auto msg = take(store, false, first);
+  EXPECT_EQ(msg.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  conn_->send(session, local_publish_atom::value, std::string{"other"},
+              shared_body{std::make_shared<const std::string>(R"("channel":"other","data":1})")},
+              std::uint64_t{1});
+  std::optional<caf::response_promise> second;
+  auto pub = take(store, false, second);  // the second in flight: no wait for the first
+  EXPECT_EQ(pub.last_cseq, 1u);
+  settle(session);
+  EXPECT_EQ(frames(), before);
+
+  second->deliver(caf::ok_atom::value);
+  auto m = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(m, "type"), "message");
+  EXPECT_EQ(num(m, "seq"), 1);
+  auto ack = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(ack, "type"), "ack");
+  EXPECT_EQ(num(ack, "cseq"), 1);
+  first->deliver(caf::ok_atom::value);  // late: covered already
+  settle(session);
+  EXPECT_EQ(frames(), before + 2);
+  local_->receive([](replica_update_atom, const caf::actor&,
+                     session_handover&) { ADD_FAILURE() << "an update with nothing new"; },
+                  caf::after(200ms) >> [] {});
+  conn_->send(session, bye_atom::value);
 }
 
 TEST_F(SessionReplica, ACopyWhoseReplicaWasAdoptedElsewhereClosesItsClientWith4413) {
