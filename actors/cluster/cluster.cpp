@@ -194,9 +194,9 @@ auto on_cluster_publish(cluster_actor* self, std::string& channel, std::string& 
 void on_cluster_publishes(cluster_actor* self, cluster_publishes& batch) {
   auto n = batch.channels.size();
   if (batch.bodies.size() != n || batch.counters.size() != n) {
-    log::error(*self->state.log_, "a peer's publishes dropped: malformed batch",
-               {{"channels", n}, {"bodies", batch.bodies.size()},
-                {"counters", batch.counters.size()}});
+    log::error(
+        *self->state.log_, "a peer's publishes dropped: malformed batch",
+        {{"channels", n}, {"bodies", batch.bodies.size()}, {"counters", batch.counters.size()}});
     return;
   }
   for (std::size_t i = 0; i < n; ++i)

@@ -71,7 +71,7 @@ struct store_state {
   struct outbox {
     caf::actor store;
     replica_batch queued;
-    std::vector<std::string> ids;  // per queued item: its session
+    std::vector<std::string> ids;                                    // per queued item: its session
     std::vector<caf::typed_response_promise<caf::ok_atom>> waiting;  // per queued item
     int in_flight = 0;                                               // batches sent, not answered
     struct taken_batch {
@@ -170,8 +170,7 @@ struct store_state {
   /// Keeps a put or an update from a session homed at `home`; `kept` runs
   /// once the store's subscriptions to its channels are confirmed. False:
   /// refused (a later epoch of the session is here), and `kept` never runs.
-  bool keep(session_handover& h, bool whole, const caf::node_id& home,
-            std::function<void()> kept) {
+  bool keep(session_handover& h, bool whole, const caf::node_id& home, std::function<void()> kept) {
     channel_changes changes;
     auto channels = h.channels;
     auto id = h.id;
@@ -238,8 +237,9 @@ struct store_state {
     while (box.in_flight < max_batches_in_flight && !box.queued.items.empty()) {
       auto taken = box.take();
       ++box.in_flight;
-      self_->request(box.store, opts_.peer_timeout, replica_batch_atom::value,
-                     std::move(taken.batch))
+      self_
+          ->request(box.store, opts_.peer_timeout, replica_batch_atom::value,
+                    std::move(taken.batch))
           .then(
               [this, key, taken](std::vector<char>& refused) mutable {
                 for (std::size_t i = 0; i < taken.waiting.size(); ++i) {

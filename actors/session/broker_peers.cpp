@@ -19,8 +19,8 @@ namespace wsvisor::detail {
 void send_to_peer(broker_actor* self, const caf::actor& peer, const std::string& channel,
                   const std::string& body, std::uint64_t counter) {
   auto& st = self->state;
-  auto it = std::find_if(st.to_peers.begin(), st.to_peers.end(),
-                         [&](auto& p) { return p.peer == peer; });
+  auto it =
+      std::find_if(st.to_peers.begin(), st.to_peers.end(), [&](auto& p) { return p.peer == peer; });
   if (it == st.to_peers.end()) {
     st.to_peers.push_back({peer, cluster_publishes{.origin = st.origin}});
     it = std::prev(st.to_peers.end());

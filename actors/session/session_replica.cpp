@@ -171,8 +171,8 @@ void session_state::replicated(std::uint64_t id) {
   // The store applies a session's puts and updates in the order they were
   // sent, so an answer to one means those before it are held too (batches
   // can be answered out of order when one waits for a subscription).
-  auto answered = std::find_if(r.in_flight.begin(), r.in_flight.end(),
-                               [id](auto& u) { return u.id == id; });
+  auto answered =
+      std::find_if(r.in_flight.begin(), r.in_flight.end(), [id](auto& u) { return u.id == id; });
   if (answered == r.in_flight.end()) return;  // a former store's, or already covered
   auto done = std::move(*answered);
   r.in_flight.erase(r.in_flight.begin(), std::next(answered));

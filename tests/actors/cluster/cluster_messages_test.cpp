@@ -131,11 +131,10 @@ TEST_F(ClusterMessages, EveryOtherShapeTheClusterSendsCrossesIntact) {
       caf::make_message(cluster_interest_atom::value, std::string{"a"}, std::string{"c"}, true),
       caf::make_message(cluster_publish_atom::value, std::string{"c"}, std::string{"body"},
                         std::uint64_t{9}, std::uint64_t{10}),
-      caf::make_message(cluster_publishes_atom::value,
-                        cluster_publishes{.origin = 9,
-                                          .channels = {"c", "d"},
-                                          .bodies = {"b1", "b2"},
-                                          .counters = {10, 11}}),
+      caf::make_message(
+          cluster_publishes_atom::value,
+          cluster_publishes{
+              .origin = 9, .channels = {"c", "d"}, .bodies = {"b1", "b2"}, .counters = {10, 11}}),
       caf::make_message(replica_batch_atom::value,
                         replica_batch{.items = {session_handover{.id = "a.1", .seq = 3, .epoch = 2},
                                                 session_handover{.id = "a.2", .token = "t"}},

@@ -87,11 +87,9 @@ TEST_F(ReplicaStore, SessionsUpdatesForOnePeerCrossAsOneBatchWhileTwoAreInFlight
     sessions.push_back(std::make_unique<caf::scoped_actor>(sys_));
     auto id = "s" + std::to_string(i);
     if (i == 0)
-      (*sessions.back())
-          ->send(store_, replica_put_atom::value, caf::actor{peer}, update(id));
+      (*sessions.back())->send(store_, replica_put_atom::value, caf::actor{peer}, update(id));
     else
-      (*sessions.back())
-          ->send(store_, replica_update_atom::value, caf::actor{peer}, update(id));
+      (*sessions.back())->send(store_, replica_update_atom::value, caf::actor{peer}, update(id));
   }
   settle();
 
@@ -133,7 +131,9 @@ TEST_F(ReplicaStore, APeersBatchIsKeptItemByItemAndAnsweredPerItem) {
   batch.whole = {1, 0, 1};
   home->request(store_, await_timeout, replica_batch_atom::value, std::move(batch))
       .receive(
-          [](std::vector<char>& refused) { EXPECT_EQ(refused, (std::vector<char>{0, 1, 0})); },
+          [](std::vector<char>& refused) {
+            EXPECT_EQ(refused, (std::vector<char>{0, 1, 0}));
+          },
           [](caf::error& err) { ADD_FAILURE() << to_string(err); });
   for (auto id : {"x", "y"}) {
     home->request(store_, await_timeout, replica_holds_atom::value, std::string{id})

@@ -266,8 +266,9 @@ class forwards {
     if (pending_.empty())
       peer_->receive(
           [&](cluster_publish_atom, const std::string& channel, const std::string& body,
-              std::uint64_t origin,
-              std::uint64_t counter) { pending_.push_back({channel, body, origin, counter}); },
+              std::uint64_t origin, std::uint64_t counter) {
+            pending_.push_back({channel, body, origin, counter});
+          },
           [&](cluster_publishes_atom, const cluster_publishes& b) {
             ++batches;
             for (std::size_t i = 0; i < b.channels.size(); ++i)
