@@ -44,6 +44,17 @@ class SessionReplica : public SessionFixture {
     return session;
   }
 
+  // start_session, its put held, then a subscribe to "news": the update
+  // carrying it is answered through `rp`, which the caller delivers.
+  caf::actor start_subscribing(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
+    auto session = start_session(store);
+    take(store, true, rp);
+    rp->deliver(caf::ok_atom::value);
+    conn_->send(session, subscribe_atom::value, std::string{"news"});
+    take(store, false, rp);
+    return session;
+  }
+
   void place(caf::scoped_actor& store) {
     local_->receive(
         [&](replica_place_atom, const std::string& id, std::uint64_t) {
@@ -146,12 +157,8 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
   // subscription); the store applies a session's updates in order, so the
   // answer to the later one means the earlier is held too.
   caf::scoped_actor store{sys_};
-  auto session = start_session(store);
   std::optional<caf::response_promise> rp;
-  take(store, true, rp);
-  rp->deliver(caf::ok_atom::value);
-  conn_->send(session, subscribe_atom::value, std::string{"news"});
-  take(store, false, rp);
+  auto session = start_subscribing(store, rp);
   rp->deliver(caf::ok_atom::value);
   EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
   auto before = frames();
@@ -172,12 +179,13 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
   EXPECT_EQ(frames(), before);
 
   second->deliver(caf::ok_atom::value);
-  auto m = parse_frame(*transport_->next_frame());
-  EXPECT_EQ(str(m, "type"), "message");
-  EXPECT_EQ(num(m, "seq"), 1);
+  // Both now (answers go out before the messages they were held with).
   auto ack = parse_frame(*transport_->next_frame());
   EXPECT_EQ(str(ack, "type"), "ack");
   EXPECT_EQ(num(ack, "cseq"), 1);
+  auto m = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(m, "type"), "message");
+  EXPECT_EQ(num(m, "seq"), 1);
   first->deliver(caf::ok_atom::value);  // late: covered already
   settle(session);
   EXPECT_EQ(frames(), before + 2);
@@ -189,12 +197,8 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
 
 TEST_F(SessionReplica, ACopyWhoseReplicaWasAdoptedElsewhereClosesItsClientWith4413) {
   caf::scoped_actor store{sys_};
-  auto session = start_session(store);
   std::optional<caf::response_promise> rp;
-  take(store, true, rp);
-  rp->deliver(caf::ok_atom::value);
-  conn_->send(session, subscribe_atom::value, std::string{"news"});
-  take(store, false, rp);
+  start_subscribing(store, rp);
   rp->deliver(make_error(errc::session_moved, "a.1"));
   auto closed = transport_->await_close();
   ASSERT_TRUE(closed);
@@ -208,12 +212,8 @@ TEST_F(SessionReplica, ACopyWhoseReplicaWasAdoptedElsewhereClosesItsClientWith44
 
 TEST_F(SessionReplica, ALostReplicaIsPlacedAgainAndPutWhole) {
   auto store = std::make_unique<caf::scoped_actor>(sys_);
-  auto session = start_session(*store);
   std::optional<caf::response_promise> rp;
-  take(*store, true, rp);
-  rp->deliver(caf::ok_atom::value);
-  conn_->send(session, subscribe_atom::value, std::string{"news"});
-  take(*store, false, rp);
+  auto session = start_subscribing(*store, rp);
   rp->deliver(caf::ok_atom::value);
   EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
   caf::anon_send(session, deliver_atom::value, std::string{"news"},
