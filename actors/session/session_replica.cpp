@@ -25,6 +25,12 @@ namespace {
 // No peer to place a replica on: ask again after this long (at the next change).
 constexpr auto place_again_after = std::chrono::seconds{1};
 
+// A replica lost again this soon after the last loss is placed again only
+// after this long: a peer's store that is gone while its node is still
+// listed would otherwise be placed on, fail and be placed on in a tight loop
+// until the cluster notices the loss.
+constexpr auto lost_again_pause = std::chrono::milliseconds{100};
+
 // Updates sent to a replica before the first is answered: the next change
 // (a publish's echo after its cseq) need not wait a round trip, and a busy
 // session still batches.
@@ -230,6 +236,14 @@ void session_state::replica_failed(const caf::error& err) {
   r.whole_held = false;
   r.refs.clear();  // the next store is put whole, bodies and all
   r.held_channels.clear();
+  auto now = std::chrono::steady_clock::now();
+  bool again = now - r.lost_at < lost_again_pause;
+  r.lost_at = now;
+  if (again && !r.retry_pending) {
+    r.retry_pending = true;
+    self_->delayed_send(self_, lost_again_pause, replica_retry_atom::value);
+    return;
+  }
   replicate();
 }
 

@@ -140,6 +140,9 @@ struct session_state {
     // must not serve its client unreplicated before it can learn that its
     // sessions were adopted meanwhile. Two tries, peer_timeout apart.
     int lonely_tries = 0;
+    // When the replica was last lost: a second loss soon after waits before
+    // the next placement (replica_failed).
+    std::chrono::steady_clock::time_point lost_at{};
     bool had_replica = false;
     bool retry_pending = false;      // a replica_retry_atom is on its way
     bool update_queued = false;      // a replicate_atom is on its way

@@ -234,5 +234,23 @@ TEST_F(SessionReplica, ALostReplicaIsPlacedAgainAndPutWhole) {
   conn_->send(session, bye_atom::value);
 }
 
+TEST_F(SessionReplica, AReplicaLostAgainAtOnceIsPlacedAgainOnlyAfterAPause) {
+  // A peer's store gone while its node is still listed as up: placement
+  // picks it again, and the put fails again. The second loss in a row waits
+  // before the next placement instead of looping.
+  caf::scoped_actor store{sys_};
+  auto session = start_session(store);
+  std::optional<caf::response_promise> rp;
+  take(store, true, rp);
+  rp->deliver(make_error(caf::sec::request_receiver_down));
+  place(store);  // the first loss: placed again at once
+  take(store, true, rp);
+  rp->deliver(make_error(caf::sec::request_receiver_down));
+  auto lost = std::chrono::steady_clock::now();
+  place(store);
+  EXPECT_GE(std::chrono::steady_clock::now() - lost, 90ms) << "placed again without a pause";
+  conn_->send(session, bye_atom::value);
+}
+
 }  // namespace
 }  // namespace wsvisor::test
