@@ -1,5 +1,6 @@
 #include "actors/cluster/replica_store.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,19 +72,17 @@ struct store_state {
   struct outbox {
     caf::actor store;
     replica_batch queued;
-    std::vector<std::string> ids;                                    // per queued item: its session
-    std::vector<caf::typed_response_promise<caf::ok_atom>> waiting;  // per queued item
-    int in_flight = 0;                                               // batches sent, not answered
+    using promises = std::vector<caf::typed_response_promise<caf::ok_atom>>;
+    promises waiting;   // per queued item: its session's answer
+    int in_flight = 0;  // batches sent, not answered
     struct taken_batch {
       replica_batch batch;
-      std::vector<std::string> ids;
-      std::vector<caf::typed_response_promise<caf::ok_atom>> waiting;
+      std::shared_ptr<promises> waiting;  // shared by the batch's two answer handlers
     };
     /// Room for a typical batch: a session_handover is large to move.
     void reserve() {
       queued.items.reserve(16);
       queued.whole.reserve(16);
-      ids.reserve(16);
       waiting.reserve(16);
     }
     /// The oldest queued items, up to max_batch_items or max_batch_bytes of
@@ -96,11 +95,10 @@ struct store_state {
         for (auto& body : queued.items[n].buffer_bodies) bytes += body.size();
         ++n;
       }
-      taken_batch t;
+      taken_batch t{.waiting = std::make_shared<promises>()};
       if (n == queued.items.size()) {
         t.batch = std::exchange(queued, {});
-        t.ids = std::exchange(ids, {});
-        t.waiting = std::exchange(waiting, {});
+        *t.waiting = std::exchange(waiting, {});
         return t;
       }
       auto cut = [n](auto& from, auto& to) {
@@ -110,8 +108,7 @@ struct store_state {
       };
       cut(queued.items, t.batch.items);
       cut(queued.whole, t.batch.whole);
-      cut(ids, t.ids);
-      cut(waiting, t.waiting);
+      cut(waiting, *t.waiting);
       return t;
     }
   };
@@ -146,6 +143,10 @@ struct store_state {
                   confirmed(channel);
                 });
     }
+    // Most puts and updates add no channel: nothing to wait for.
+    if (std::none_of(wait_for.begin(), wait_for.end(),
+                     [this](auto& channel) { return subscribing_.count(channel) > 0; }))
+      return done();
     auto left = std::make_shared<std::size_t>(1);
     auto settle = [left, done = std::move(done)] {
       if (--*left == 0) done();
@@ -220,7 +221,6 @@ struct store_state {
     auto& box = outboxes_[store.address()];
     box.store = store;
     if (box.queued.items.empty()) box.reserve();
-    box.ids.push_back(h.id);
     box.queued.items.push_back(std::move(h));
     box.queued.whole.push_back(whole ? 1 : 0);
     box.waiting.push_back(self_->make_response_promise<caf::ok_atom>());
@@ -241,19 +241,20 @@ struct store_state {
           ->request(box.store, opts_.peer_timeout, replica_batch_atom::value,
                     std::move(taken.batch))
           .then(
-              [this, key, taken](std::vector<char>& refused) mutable {
-                for (std::size_t i = 0; i < taken.waiting.size(); ++i) {
+              [this, key, waiting = taken.waiting](std::vector<char>& refused) {
+                for (std::size_t i = 0; i < waiting->size(); ++i) {
+                  auto& rp = (*waiting)[i];
                   if (i >= refused.size())
-                    taken.waiting[i].deliver(make_error(caf::sec::invalid_argument));
+                    rp.deliver(make_error(caf::sec::invalid_argument));
                   else if (refused[i] != 0)
-                    taken.waiting[i].deliver(make_error(errc::session_moved, taken.ids[i]));
+                    rp.deliver(make_error(errc::session_moved));
                   else
-                    taken.waiting[i].deliver(caf::ok_atom::value);
+                    rp.deliver(caf::ok_atom::value);
                 }
                 batch_answered(key);
               },
-              [this, key, taken](caf::error& err) mutable {
-                for (auto& rp : taken.waiting) rp.deliver(err);
+              [this, key, waiting = taken.waiting](caf::error& err) {
+                for (auto& rp : *waiting) rp.deliver(err);
                 batch_answered(key);
               });
     }
@@ -275,7 +276,6 @@ struct store_state {
     if (it == outboxes_.end()) return;
     for (auto& rp : it->second.waiting) rp.deliver(make_error(caf::sec::request_receiver_down));
     it->second.waiting.clear();
-    it->second.ids.clear();
     it->second.queued = {};
     if (it->second.in_flight == 0) outboxes_.erase(it);
   }

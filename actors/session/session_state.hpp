@@ -154,8 +154,9 @@ struct session_state {
     std::uint64_t changes = 0;       // raised by each change an answer waits for
     std::uint64_t sent_changes = 0;  // `changes` as of the last put or update sent
     std::uint64_t held_changes = 0;  // the replica holds every change up to this one
-    // Puts and updates sent and not answered yet, oldest first (the store
-    // answers in order): what each covers.
+    // Puts and updates sent and not answered yet, oldest first: what each
+    // covers. The store applies them in order, so an answer to one covers
+    // those before it (answers can come out of order across batches).
     struct sent_update {
       std::uint64_t id;
       std::uint64_t seq;
@@ -315,8 +316,8 @@ struct session_state {
   void replicate_soon();
   void on_replicate_due();
 
-  /// Sends the replica what it lacks, if nothing is in flight; places the
-  /// replica first if it has none.
+  /// Sends the replica what it lacks, if fewer than two updates are in
+  /// flight; places the replica first if it has none.
   void replicate();
 
   void place_replica();

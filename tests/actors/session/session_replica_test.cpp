@@ -195,6 +195,27 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
   conn_->send(session, bye_atom::value);
 }
 
+TEST_F(SessionReplica, APublishAndItsOwnEchoGoToTheReplicaInOneUpdate) {
+  // The broker delivers the publish to this session and answers it; its
+  // answer can come first. One update carries the cseq and the message.
+  caf::scoped_actor store{sys_};
+  std::optional<caf::response_promise> rp;
+  auto session = start_subscribing(store, rp);
+  rp->deliver(caf::ok_atom::value);
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
+  conn_->send(session, local_publish_atom::value, std::string{"news"},
+              shared_body{std::make_shared<const std::string>(R"("channel":"news","data":1})")},
+              std::uint64_t{1});
+  auto both = take(store, false, rp);
+  EXPECT_EQ(both.last_cseq, 1u);
+  EXPECT_EQ(both.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  local_->receive([](replica_update_atom, const caf::actor&,
+                     session_handover&) { ADD_FAILURE() << "a second update for one publish"; },
+                  caf::after(200ms) >> [] {});
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, bye_atom::value);
+}
+
 TEST_F(SessionReplica, ACopyWhoseReplicaWasAdoptedElsewhereClosesItsClientWith4413) {
   caf::scoped_actor store{sys_};
   std::optional<caf::response_promise> rp;
