@@ -266,7 +266,8 @@ caf::result<std::uint64_t, std::string> on_publish(broker_actor* self, const std
   }
   // Answered before the fan-out: a publisher subscribed to its own
   // channel gets its `ack` before its copy of the message, as it did
-  // when sessions acked without asking.
+  // when sessions acked without asking. Such a publisher counts on its
+  // copy following the answer (session_state::own_copy_follows).
   auto rp = self->make_response_promise<std::uint64_t, std::string>();
   rp.deliver(subscriber_count(self->state, channel), std::string{});
   publish_here(self, channel, body);

@@ -38,13 +38,14 @@ constexpr std::size_t max_updates_in_flight = 2;
 
 }  // namespace
 
-void session_state::after_replicated(std::uint64_t change, std::function<void()> answer) {
+void session_state::after_replicated(std::uint64_t change, std::function<void()> answer,
+                                     bool copy_follows) {
   if (!gated() || (replica_.whole_held && change <= replica_.held_changes)) return answer();
   replica_.waiting.emplace_back(change, std::move(answer));
-  // A publish is answered by the broker after it delivered the message to
-  // this node's subscribers: when that includes this session, the delivery
-  // is in the mailbox and one update carries both.
-  replicate_soon();
+  // The copy's arrival (deliver) asks for the update itself, which then
+  // carries both: waiting for our mailbox alone is not enough, as the
+  // broker may not have sent the copy yet when its answer is handled.
+  if (!copy_follows) replicate_soon();
 }
 
 void session_state::replicate_soon() {

@@ -241,13 +241,15 @@ void session_state::publish(const std::string& channel, const shared_body& body,
   auto* self = self_;
   self->request(broker_, caf::infinite, broker_publish_atom::value, channel, body)
       .then(
-          [self, ticket, cseq, change](std::uint64_t, const std::string&) {
-            if (auto& m = self->state.counting_.metrics) m->received_client.inc();
+          [self, ticket, cseq, change, channel](std::uint64_t, const std::string& owner) {
+            auto& st = self->state;
+            if (auto& m = st.counting_.metrics) m->received_client.inc();
             // Acknowledged once the replica knows the cseq: a resend after a
             // takeover is not published twice.
-            self->state.after_replicated(change, [self, ticket, cseq] {
-              self->state.answer(ticket, proto::encode_ack(cseq));
-            });
+            st.after_replicated(
+                change,
+                [self, ticket, cseq] { self->state.answer(ticket, proto::encode_ack(cseq)); },
+                st.own_copy_follows(channel, owner));
           },
           [self, ticket, cseq](caf::error& err) {
             // upstream_down is the only refusal (its context names the
@@ -260,6 +262,13 @@ void session_state::publish(const std::string& channel, const shared_body& body,
             self->state.answer(ticket, proto::encode_error(proto::error_code::upstream_down,
                                                            "publish: " + context_of(err), cseq));
           });
+}
+
+bool session_state::own_copy_follows(const std::string& channel, const std::string& owner) const {
+  // The broker answers a publish it takes and then, in the same step, sends
+  // it to the channel's subscribers (actors/session/broker.cpp, on_publish).
+  // A subscribe still at the broker may have been taken after the publish.
+  return owner.empty() && channels_.count(channel) > 0 && subscribes_at_broker_.count(channel) == 0;
 }
 
 std::optional<std::string> session_state::decide_subscribe(const std::string& channel,

@@ -308,8 +308,16 @@ struct session_state {
 
   /// Runs `answer` once the replica holds change `change` (at once without a
   /// replica). An update sent after the change and answered already, or in
-  /// flight, carries it: no further round trip.
-  void after_replicated(std::uint64_t change, std::function<void()> answer);
+  /// flight, carries it: no further round trip. `copy_follows`: this
+  /// session's own copy of a publish is on its way from the broker (see
+  /// own_copy_follows), and its delivery sends the update.
+  void after_replicated(std::uint64_t change, std::function<void()> answer,
+                        bool copy_follows = false);
+
+  /// Whether this node's broker, having answered a publish on `channel`
+  /// itself (no upstream owns it), sends this session a copy right after
+  /// the answer: the session was subscribed there when it took the publish.
+  bool own_copy_follows(const std::string& channel, const std::string& owner) const;
 
   /// replicate() once the session has handled what its mailbox holds now
   /// (replicate_atom), so that changes made meanwhile share one update.

@@ -196,23 +196,48 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
 }
 
 TEST_F(SessionReplica, APublishAndItsOwnEchoGoToTheReplicaInOneUpdate) {
-  // The broker delivers the publish to this session and answers it; its
-  // answer can come first. One update carries the cseq and the message.
+  // The broker answers a publish and then sends it to the channel's
+  // subscribers, this session among them: the session may handle the answer
+  // before the copy is even sent. A scoped actor stands in for the broker
+  // to hold the copy back; one update still carries the cseq and the message.
+  caf::scoped_actor broker{sys_};
   caf::scoped_actor store{sys_};
+  auto session = spawn_session(sys_, session_args{"a.1", "tok", session_, caf::actor{broker},
+                                                  caf::actor{conn_}, transport_, ""});
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "welcome");
+  place(store);
   std::optional<caf::response_promise> rp;
-  auto session = start_subscribing(store, rp);
+  take(store, true, rp);
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  broker->receive([](broker_subscribe_atom, const std::string&,
+                     const caf::actor&) { return caf::ok_atom::value; },
+                  caf::after(await_timeout) >> [] { ADD_FAILURE() << "no subscribe"; });
+  take(store, false, rp);
   rp->deliver(caf::ok_atom::value);
   EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
-  conn_->send(session, local_publish_atom::value, std::string{"news"},
-              shared_body{std::make_shared<const std::string>(R"("channel":"news","data":1})")},
+
+  auto body = std::make_shared<const std::string>(R"("channel":"news","data":1})");
+  conn_->send(session, local_publish_atom::value, std::string{"news"}, shared_body{body},
               std::uint64_t{1});
+  broker->receive(
+      [](broker_publish_atom, const std::string&, const shared_body&) {
+        return caf::make_message(std::uint64_t{1}, std::string{});
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no publish"; });
+  local_->receive([](replica_update_atom, const caf::actor&,
+                     session_handover&) { ADD_FAILURE() << "an update before the copy came"; },
+                  caf::after(200ms) >> [] {});
+  broker->send(session, deliver_atom::value, std::string{"news"}, shared_body{body},
+               std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
   auto both = take(store, false, rp);
   EXPECT_EQ(both.last_cseq, 1u);
   EXPECT_EQ(both.buffer_seqs, (std::vector<std::uint64_t>{1}));
-  local_->receive([](replica_update_atom, const caf::actor&,
-                     session_handover&) { ADD_FAILURE() << "a second update for one publish"; },
-                  caf::after(200ms) >> [] {});
   rp->deliver(caf::ok_atom::value);
+  auto ack = parse_frame(*transport_->next_frame());
+  EXPECT_EQ(str(ack, "type"), "ack");
+  EXPECT_EQ(num(ack, "cseq"), 1);
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "message");
   conn_->send(session, bye_atom::value);
 }
 
