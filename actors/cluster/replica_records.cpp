@@ -67,27 +67,23 @@ void replica_records::unwant(const std::vector<std::string>& channels, channel_c
   }
 }
 
-void replica_records::push_entries(record& r, session_handover& h) {
-  bool refs =
-      h.ref_origins.size() == h.buffer_seqs.size() && h.ref_counters.size() == h.buffer_seqs.size();
-  for (std::size_t i = 0; i < h.buffer_seqs.size() && i < h.buffer_bodies.size(); ++i) {
-    auto seq = h.buffer_seqs[i];
-    if (r.buffer.size() > 0 && seq <= (r.buffer.end() - 1)->seq) continue;  // held already
-    if (seq <= r.buffer.acked_through()) continue;
-    if (!refs || h.ref_origins[i] == 0) {
-      r.buffer.push(seq, std::make_shared<const std::string>(std::move(h.buffer_bodies[i])));
-      continue;
-    }
-    origin_counter key{h.ref_origins[i], h.ref_counters[i]};
-    if (auto b = bodies_.find(key); b != bodies_.end()) {
-      r.buffer.push(seq, b->second);  // one body for every record here
-      continue;
-    }
-    // Its delivery to this node is still on its way.
-    r.buffer.push(seq, nullptr);
-    awaiting_[key].emplace_back(h.id, seq);
-    while (awaiting_.size() > max_awaited) awaiting_.erase(awaiting_.begin());
+void replica_records::push_entry(record& r, const std::string& id, std::uint64_t seq,
+                                 std::string* body, std::uint64_t origin, std::uint64_t counter) {
+  if (r.buffer.size() > 0 && seq <= (r.buffer.end() - 1)->seq) return;  // held already
+  if (seq <= r.buffer.acked_through()) return;
+  if (body) {
+    r.buffer.push(seq, std::make_shared<const std::string>(std::move(*body)));
+    return;
   }
+  origin_counter key{origin, counter};
+  if (auto b = bodies_.find(key); b != bodies_.end()) {
+    r.buffer.push(seq, b->second);  // one body for every record here
+    return;
+  }
+  // Its delivery to this node is still on its way.
+  r.buffer.push(seq, nullptr);
+  awaiting_[key].emplace_back(id, seq);
+  while (awaiting_.size() > max_awaited) awaiting_.erase(awaiting_.begin());
 }
 
 std::size_t replica_records::awaiting_bodies() const {
@@ -124,7 +120,8 @@ bool replica_records::put(session_handover whole, const caf::node_id& home,
   record r{
       .home = home, .link = link, .state = {}, .buffer = replay_buffer{max_messages_, max_bytes_}};
   r.buffer.restore_marks(whole.acked_through, whole.lost_through);
-  push_entries(r, whole);
+  for (std::size_t i = 0; i < whole.buffer_seqs.size() && i < whole.buffer_bodies.size(); ++i)
+    push_entry(r, whole.id, whole.buffer_seqs[i], &whole.buffer_bodies[i], 0, 0);
   whole.buffer_seqs.clear();
   whole.buffer_bodies.clear();
   auto channels = std::move(whole.channels);
@@ -136,12 +133,13 @@ bool replica_records::put(session_handover whole, const caf::node_id& home,
   return true;
 }
 
-bool replica_records::update(session_handover delta, channel_changes& changes) {
+bool replica_records::update(replica_update& delta, channel_changes& changes) {
   auto it = records_.find(delta.id);
   if (it == records_.end() || it->second.adopting || it->second.state.epoch != delta.epoch)
     return false;
   auto& r = it->second;
-  push_entries(r, delta);
+  for (auto& e : delta.entries)
+    push_entry(r, delta.id, e.seq, e.origin == 0 ? &e.body : nullptr, e.origin, e.counter);
   r.buffer.ack(delta.acked_through);
   if (delta.lost_through > r.buffer.lost_through())
     r.buffer.restore_marks(r.buffer.acked_through(), delta.lost_through);
@@ -149,8 +147,14 @@ bool replica_records::update(session_handover delta, channel_changes& changes) {
   r.state.last_cseq = std::max(r.state.last_cseq, delta.last_cseq);
   r.state.through_origins = std::move(delta.through_origins);
   r.state.through_counters = std::move(delta.through_counters);
-  set_channels(r, std::move(delta.channels), changes);
+  if (delta.channels_changed) set_channels(r, std::move(delta.channels), changes);
   return true;
+}
+
+const std::vector<std::string>& replica_records::channels_of(const std::string& id) const {
+  static const std::vector<std::string> none;
+  auto it = records_.find(id);
+  return it == records_.end() ? none : it->second.state.channels;
 }
 
 void replica_records::drop(const std::string& id, std::uint64_t epoch, channel_changes& changes) {

@@ -72,13 +72,16 @@ class replica_records {
 
   /// What changed since the last update (cluster_seam.hpp, replica_update_atom).
   /// False: no record of that epoch (adopted, dropped or never put).
-  bool update(session_handover delta, channel_changes& changes);
+  bool update(replica_update& delta, channel_changes& changes);
 
   /// The session ended at its home: the record of that epoch goes.
   void drop(const std::string& id, std::uint64_t epoch, channel_changes& changes);
 
   /// A record of `id` is here (being adopted or not).
   bool holds(const std::string& id) const { return records_.count(id) > 0; }
+
+  /// The channels of the record of `id` (none without one).
+  const std::vector<std::string>& channels_of(const std::string& id) const;
 
   /// A record of `id` with an epoch above `epoch` is here, or was adopted here.
   bool newer_than(const std::string& id, std::uint64_t epoch) const;
@@ -128,7 +131,10 @@ class replica_records {
 
   void want(const std::vector<std::string>& channels, channel_changes& changes);
   void unwant(const std::vector<std::string>& channels, channel_changes& changes);
-  void push_entries(record& r, session_handover& h);
+  /// Appends a message unless held already (or acknowledged); a null body
+  /// waits for the delivery (origin, counter) to this node.
+  void push_entry(record& r, const std::string& id, std::uint64_t seq, std::string* body,
+                  std::uint64_t origin, std::uint64_t counter);
   void set_channels(record& r, std::vector<std::string> channels, channel_changes& changes);
   void forget(std::map<std::string, record>::iterator it, channel_changes& changes);
   void remember_adopted(const std::string& id, std::uint64_t epoch);

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -79,36 +80,37 @@ struct store_state {
       replica_batch batch;
       std::shared_ptr<promises> waiting;  // shared by the batch's two answer handlers
     };
-    /// Room for a typical batch: a session_handover is large to move.
-    void reserve() {
-      queued.items.reserve(16);
-      queued.whole.reserve(16);
-      waiting.reserve(16);
-    }
+    std::size_t size() const { return queued.whole.size(); }
     /// The oldest queued items, up to max_batch_items or max_batch_bytes of
     /// message bodies (at least one).
     taken_batch take() {
       std::size_t n = 0;
+      std::size_t puts = 0;
       std::size_t bytes = 0;
-      while (n < queued.items.size() && n < max_batch_items &&
-             (n == 0 || bytes < max_batch_bytes)) {
-        for (auto& body : queued.items[n].buffer_bodies) bytes += body.size();
+      while (n < size() && n < max_batch_items && (n == 0 || bytes < max_batch_bytes)) {
+        if (queued.whole[n] == 1) {
+          for (auto& body : queued.puts[puts].buffer_bodies) bytes += body.size();
+          ++puts;
+        } else {
+          for (auto& e : queued.updates[n - puts].entries) bytes += e.body.size();
+        }
         ++n;
       }
       taken_batch t{.waiting = std::make_shared<promises>()};
-      if (n == queued.items.size()) {
+      if (n == size()) {
         t.batch = std::exchange(queued, {});
         *t.waiting = std::exchange(waiting, {});
         return t;
       }
-      auto cut = [n](auto& from, auto& to) {
+      auto cut = [](auto& from, auto& to, std::size_t k) {
         to.assign(std::make_move_iterator(from.begin()),
-                  std::make_move_iterator(from.begin() + static_cast<std::ptrdiff_t>(n)));
-        from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
+                  std::make_move_iterator(from.begin() + static_cast<std::ptrdiff_t>(k)));
+        from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(k));
       };
-      cut(queued.items, t.batch.items);
-      cut(queued.whole, t.batch.whole);
-      cut(waiting, *t.waiting);
+      cut(queued.puts, t.batch.puts, puts);
+      cut(queued.updates, t.batch.updates, n - puts);
+      cut(queued.whole, t.batch.whole, n);
+      cut(waiting, *t.waiting, n);
       return t;
     }
   };
@@ -168,30 +170,42 @@ struct store_state {
     for (auto& f : waiting) f();
   }
 
-  /// Keeps a put or an update from a session homed at `home`; `kept` runs
-  /// once the store's subscriptions to its channels are confirmed. False:
-  /// refused (a later epoch of the session is here), and `kept` never runs.
-  bool keep(session_handover& h, bool whole, const caf::node_id& home, std::function<void()> kept) {
+  /// Keeps a put from a session homed at `home`; `kept` runs once the
+  /// store's subscriptions to its channels are confirmed. False: refused (a
+  /// later epoch of the session is here), and `kept` never runs.
+  bool keep(session_handover& h, const caf::node_id& home, std::function<void()> kept) {
     channel_changes changes;
     auto channels = h.channels;
-    auto id = h.id;
     auto epoch = h.epoch;
-    bool held = whole ? records_.put(std::move(h), home, changes, losses_[home])
-                      : records_.update(std::move(h), changes);
-    if (!held) {
-      log::info(*log_, "replica refused: the session lives elsewhere now",
-                {{"session", id}, {"epoch", epoch}, {"whole", whole}});
-      return false;
-    }
+    auto id = h.id;
+    if (!records_.put(std::move(h), home, changes, losses_[home])) return refused(id, epoch, true);
     apply(changes, channels, std::move(kept));
     return true;
+  }
+
+  /// Keeps an update, likewise. Its answer waits for every channel of the
+  /// record, not only those it adds: the session takes it as covering its
+  /// earlier updates, whose new channels may still be on their way.
+  bool keep(replica_update& u, std::function<void()> kept) {
+    channel_changes changes;
+    if (!records_.update(u, changes)) return refused(u.id, u.epoch, false);
+    apply(changes, records_.channels_of(u.id), std::move(kept));
+    return true;
+  }
+
+  bool refused(const std::string& id, std::uint64_t epoch, bool whole) {
+    log::info(*log_, "replica refused: the session lives elsewhere now",
+              {{"session", id}, {"epoch", epoch}, {"whole", whole}});
+    return false;
   }
 
   /// A peer's batch: each item kept in order; answered once every kept one's
   /// subscriptions are confirmed.
   caf::result<std::vector<char>> keep_batch(replica_batch& batch) {
-    auto n = batch.items.size();
-    if (batch.whole.size() != n) return make_error(caf::sec::invalid_argument);
+    auto n = batch.whole.size();
+    auto puts = static_cast<std::size_t>(std::count(batch.whole.begin(), batch.whole.end(), 1));
+    if (batch.puts.size() != puts || batch.updates.size() != n - puts)
+      return make_error(caf::sec::invalid_argument);
     // Before the promise: making one takes the sender out of the message.
     auto home = self_->current_sender()->node();
     struct answer {
@@ -204,8 +218,10 @@ struct store_state {
     auto settle = [a] {
       if (--a->left == 0) a->rp.deliver(std::move(a->refused));
     };
+    auto put = batch.puts.begin();
+    auto update = batch.updates.begin();
     for (std::size_t i = 0; i < n; ++i) {
-      if (keep(batch.items[i], batch.whole[i] != 0, home, settle)) continue;
+      if (batch.whole[i] == 1 ? keep(*put++, home, settle) : keep(*update++, settle)) continue;
       a->refused[i] = 1;
       settle();
     }
@@ -216,12 +232,21 @@ struct store_state {
   }
 
   /// A session's put or update for `store`: queued in that store's outbox.
-  caf::result<caf::ok_atom> send(const caf::actor& store, session_handover& h, bool whole) {
+  template <class Item>
+  caf::result<caf::ok_atom> send(const caf::actor& store, Item& item) {
     if (!store) return make_error(caf::sec::invalid_argument, "no replica store named");
     auto& box = outboxes_[store.address()];
     box.store = store;
-    if (box.queued.items.empty()) box.reserve();
-    box.queued.items.push_back(std::move(h));
+    if (box.size() == 0) {  // room for a typical batch
+      box.queued.updates.reserve(16);
+      box.queued.whole.reserve(16);
+      box.waiting.reserve(16);
+    }
+    constexpr bool whole = std::is_same_v<Item, session_handover>;
+    if constexpr (whole)
+      box.queued.puts.push_back(std::move(item));
+    else
+      box.queued.updates.push_back(std::move(item));
     box.queued.whole.push_back(whole ? 1 : 0);
     box.waiting.push_back(self_->make_response_promise<caf::ok_atom>());
     auto rp = box.waiting.back();
@@ -234,7 +259,7 @@ struct store_state {
     auto it = outboxes_.find(key);
     if (it == outboxes_.end()) return;
     auto& box = it->second;
-    while (box.in_flight < max_batches_in_flight && !box.queued.items.empty()) {
+    while (box.in_flight < max_batches_in_flight && box.size() > 0) {
       auto taken = box.take();
       ++box.in_flight;
       self_
@@ -258,7 +283,7 @@ struct store_state {
                 batch_answered(key);
               });
     }
-    if (box.queued.items.empty() && box.in_flight == 0) outboxes_.erase(it);
+    if (box.size() == 0 && box.in_flight == 0) outboxes_.erase(it);
   }
 
   void batch_answered(const caf::actor_addr& key) {
@@ -434,10 +459,10 @@ caf::behavior store_behavior(store_actor* self, replica_store_options opts) {
         return self->state.place(id, epoch);
       },
       [self](replica_put_atom, const caf::actor& store, session_handover& h) {
-        return self->state.send(store, h, true);
+        return self->state.send(store, h);
       },
-      [self](replica_update_atom, const caf::actor& store, session_handover& h) {
-        return self->state.send(store, h, false);
+      [self](replica_update_atom, const caf::actor& store, replica_update& u) {
+        return self->state.send(store, u);
       },
       [self](replica_batch_atom, replica_batch& batch) { return self->state.keep_batch(batch); },
       [self](replica_drop_atom, const std::string& id, std::uint64_t epoch) {

@@ -176,15 +176,12 @@ using replica_place_atom = caf::atom_constant<caf::atom("rp_place")>;
 /// holds, or has adopted, a later epoch of it.
 using replica_put_atom = caf::atom_constant<caf::atom("rp_put")>;
 
-/// (replica_update_atom, caf::actor store, session_handover delta) -> ok_atom |
+/// (replica_update_atom, caf::actor store, replica_update delta) -> ok_atom |
 /// errc::session_moved: home session -> its node's replica store, to be kept by `store`: what
-/// changed since the last update: `seq`, `last_cseq`, the marks, every channel, the marks per
-/// origin, and the messages after the last update (buffer_seqs and buffer_bodies, or for a
-/// message the replica's node received itself its origin and counter in ref_origins and
-/// ref_counters; no token, no identity). Answered once `store`'s own subscriptions to new
-/// channels are confirmed cluster-wide. Refused when `store` has no record of that epoch (it
-/// adopted the session: this copy must stop). Answers to one session come in the order its
-/// puts and updates were sent.
+/// changed since the last put or update (replica_update, below). Answered once `store`'s own
+/// subscriptions to new channels are confirmed cluster-wide. Refused when `store` has no record
+/// of that epoch (it adopted the session: this copy must stop). Answers to one session come in
+/// the order its puts and updates were sent.
 using replica_update_atom = caf::atom_constant<caf::atom("rp_update")>;
 
 /// (replica_batch_atom, replica_batch) -> std::vector<char>: a node's replica store -> a peer's,
@@ -239,32 +236,66 @@ struct session_handover {
   // adoption from a replica, so that an older copy is refused by the
   // replica's store (errc::session_moved) and never acts as a second home.
   std::uint64_t epoch = 0;
-  // Replica updates only (replica_update_atom): per buffer entry, where a
-  // message whose body is left out came from (origin, counter; 0, 0: its
-  // body is in buffer_bodies). The replica's node received it itself on a
-  // channel it subscribes to, so the body need not cross again. Empty: every
-  // body is there.
-  std::vector<std::uint64_t> ref_origins;
-  std::vector<std::uint64_t> ref_counters;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
-           x.through_origins, x.through_counters, x.identity, x.epoch, x.ref_origins,
-           x.ref_counters);
+           x.through_origins, x.through_counters, x.identity, x.epoch);
 }
 
-/// Many sessions' puts and updates for one replica store (replica_batch_atom).
+/// A message in a replica update: its body, or where the replica's node received it itself
+/// (it subscribes to the message's channel), so that the body need not cross again.
+struct replica_entry {
+  std::uint64_t seq = 0;
+  std::uint64_t origin = 0;  // with `counter`, the delivery that carried it; 0: `body` holds it
+  std::uint64_t counter = 0;
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_entry& x) {
+  return f(caf::meta::type_name("replica_entry"), x.seq, x.origin, x.counter, x.body);
+}
+
+/// What changed in a session since its last put or update (replica_update_atom): a few numbers
+/// and the new messages, so that the many updates of a busy cluster stay small. No token, no
+/// identity: the put had them.
+struct replica_update {
+  std::string id;
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;        // of the last message produced
+  std::uint64_t last_cseq = 0;  // highest accepted publish cseq
+  std::uint64_t acked_through = 0;
+  std::uint64_t lost_through = 0;
+  bool channels_changed = false;
+  std::vector<std::string> channels;   // every channel, when channels_changed; else empty
+  std::vector<replica_entry> entries;  // the messages after the last put or update
+  // Per origin (broker incarnation), the highest delivery counter in the session.
+  std::vector<std::uint64_t> through_origins;
+  std::vector<std::uint64_t> through_counters;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_update& x) {
+  return f(caf::meta::type_name("replica_update"), x.id, x.epoch, x.seq, x.last_cseq,
+           x.acked_through, x.lost_through, x.channels_changed, x.channels, x.entries,
+           x.through_origins, x.through_counters);
+}
+
+/// Many sessions' puts and updates for one replica store (replica_batch_atom), in the order
+/// they were sent: `whole` says per item whether it is the next of `puts` (1) or of
+/// `updates` (0).
 struct replica_batch {
-  std::vector<session_handover> items;
-  std::vector<char> whole;  // per item: 1, a put of the whole session; 0, an update
+  std::vector<session_handover> puts;
+  std::vector<replica_update> updates;
+  std::vector<char> whole;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_batch& x) {
-  return f(caf::meta::type_name("replica_batch"), x.items, x.whole);
+  return f(caf::meta::type_name("replica_batch"), x.puts, x.updates, x.whole);
 }
 
 /// Publishes for one peer (cluster_publishes_atom): per publish its channel, body and the

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
+#include <optional>
 #include <utility>
 
 #include <caf/actor_cast.hpp>
@@ -65,46 +67,51 @@ void session_state::replicate() {
   if (!r.local || r.in_flight.size() >= max_updates_in_flight || r.placing || r.retry_pending ||
       parking_.awaiting_record)
     return;
+  if (r.local_gone && !find_local_store()) return;
   if (!r.store) {
     if (r.no_peer && std::chrono::steady_clock::now() < r.place_again_at) return;
     return place_replica();
   }
   if (r.put_sent && seq_ <= r.sent_seq && r.changes <= r.sent_changes) return;
   auto* self = self_;
-  session_handover h;
   bool whole = !r.put_sent;
+  // The channel list goes only when it changed: most updates carry a few
+  // numbers and the new messages.
+  bool channels_changed = whole || channels_ != r.sent_channels;
+  if (channels_changed) r.sent_channels = channels_;
+  session_handover h;
+  replica_update u;
   if (whole) {
     h = snapshot();
   } else {
-    h = session_handover{.id = id_,
-                         .seq = seq_,
-                         .last_cseq = last_cseq_,
-                         .acked_through = buffer_.acked_through(),
-                         .lost_through = buffer_.lost_through(),
-                         .channels = {channels_.begin(), channels_.end()},
-                         .epoch = r.epoch};
+    u = replica_update{.id = id_,
+                       .epoch = r.epoch,
+                       .seq = seq_,
+                       .last_cseq = last_cseq_,
+                       .acked_through = buffer_.acked_through(),
+                       .lost_through = buffer_.lost_through(),
+                       .channels_changed = channels_changed};
+    if (channels_changed) u.channels.assign(channels_.begin(), channels_.end());
     auto ref = r.refs.begin();
     for (auto it = buffer_.first_after(r.sent_seq); it != buffer_.end(); ++it) {
       while (ref != r.refs.end() && ref->seq < it->seq) ++ref;
-      h.buffer_seqs.push_back(it->seq);
-      if (ref != r.refs.end() && ref->seq == it->seq) {
-        h.buffer_bodies.emplace_back();
-        h.ref_origins.push_back(ref->origin);
-        h.ref_counters.push_back(ref->counter);
-      } else {
-        h.buffer_bodies.push_back(*it->body);
-        h.ref_origins.push_back(0);
-        h.ref_counters.push_back(0);
-      }
+      if (ref != r.refs.end() && ref->seq == it->seq)
+        u.entries.push_back({.seq = it->seq, .origin = ref->origin, .counter = ref->counter});
+      else
+        u.entries.push_back({.seq = it->seq, .body = *it->body});
     }
+    u.through_origins.reserve(origin_counters_.size());
+    u.through_counters.reserve(origin_counters_.size());
     for (auto& [origin, counter] : origin_counters_) {
-      h.through_origins.push_back(origin);
-      h.through_counters.push_back(counter);
+      u.through_origins.push_back(origin);
+      u.through_counters.push_back(counter);
     }
   }
   auto id = ++r.last_update;
   if (r.in_flight.empty() && counting_.metrics) counting_.metrics->replication_pending.add();
-  r.in_flight.push_back({id, seq_, r.changes, h.channels, std::chrono::steady_clock::now()});
+  r.in_flight.push_back({id, seq_, r.changes,
+                         channels_changed ? std::optional{r.sent_channels} : std::nullopt,
+                         std::chrono::steady_clock::now()});
   r.put_sent = true;
   r.sent_seq = seq_;
   r.sent_changes = r.changes;
@@ -119,14 +126,13 @@ void session_state::replicate() {
       self->state.replica_failed(err);
   };
   // Through this node's store, which batches what its sessions send to one
-  // peer; it answers within its own peer_timeout for each batch, and a batch
-  // may wait for two before it to be answered.
-  auto timeout = peer_timeout_ * 3;
+  // peer. No timeout: the store answers within its own peer_timeout for each
+  // batch (a batch may wait for two before it), and its end is monitored.
   if (whole)
-    self->request(r.local, timeout, replica_put_atom::value, r.store, std::move(h))
+    self->request(r.local, caf::infinite, replica_put_atom::value, r.store, std::move(h))
         .then(on_reply, on_error);
   else
-    self->request(r.local, timeout, replica_update_atom::value, r.store, std::move(h))
+    self->request(r.local, caf::infinite, replica_update_atom::value, r.store, std::move(u))
         .then(on_reply, on_error);
 }
 
@@ -139,6 +145,7 @@ void session_state::place_replica() {
             auto& st = self->state;
             auto& r = st.replica_;
             r.placing = false;
+            r.place_failures = 0;
             if (!store && r.had_replica && r.lonely_tries < 2) {
               ++r.lonely_tries;
               r.retry_pending = true;
@@ -168,9 +175,43 @@ void session_state::place_replica() {
             auto& st = self->state;
             st.replica_.placing = false;
             if (err == errc::session_moved) return st.replica_failed(err);
-            log::warn(*st.log_, "replica not placed",
-                      {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
+            // Said once per run of failures: a store that does not answer
+            // would otherwise log for each session every peer_timeout.
+            if (st.replica_.place_failures++ == 0)
+              log::warn(*st.log_, "replica not placed; asking again until it is",
+                        {{"session", st.id_}, {"error", describe(self->home_system(), err)}});
+            // What waits for the replica would wait for good: asked again.
+            st.retry_replica_later();
           });
+}
+
+void session_state::retry_replica_later() {
+  if (replica_.retry_pending) return;
+  replica_.retry_pending = true;
+  self_->delayed_send(self_, lost_again_pause, replica_retry_atom::value);
+}
+
+void session_state::local_store_gone(const caf::error& reason) {
+  auto& r = replica_;
+  log::error(*log_, "this node's replica store ended; the replica is placed again",
+             {{"session", id_}, {"reason", describe(self_->home_system(), reason)}});
+  r.local_gone = true;
+  // The peer's store may hold the replica still: placed anew, put whole. A
+  // placement asked of it fails on its own (its request has a timeout).
+  replica_failed(reason);
+}
+
+bool session_state::find_local_store() {
+  auto& r = replica_;
+  auto found = self_->home_system().registry().get<caf::actor>(replica_store_name);
+  if (!found || found == r.local) {
+    retry_replica_later();
+    return false;
+  }
+  r.local = std::move(found);
+  r.local_gone = false;
+  self_->monitor(r.local);
+  return true;
 }
 
 void session_state::replicated(std::uint64_t id) {
@@ -182,6 +223,14 @@ void session_state::replicated(std::uint64_t id) {
       std::find_if(r.in_flight.begin(), r.in_flight.end(), [id](auto& u) { return u.id == id; });
   if (answered == r.in_flight.end()) return;  // a former store's, or already covered
   auto done = std::move(*answered);
+  // The channels as of the answered one: its own list, or the last sent
+  // before it.
+  if (!done.channels)
+    for (auto it = std::make_reverse_iterator(answered); it != r.in_flight.rend(); ++it)
+      if (it->channels) {
+        done.channels = std::move(it->channels);
+        break;
+      }
   r.in_flight.erase(r.in_flight.begin(), std::next(answered));
   if (auto& m = counting_.metrics) {
     if (r.in_flight.empty()) m->replication_pending.sub();
@@ -191,7 +240,7 @@ void session_state::replicated(std::uint64_t id) {
   r.whole_held = true;
   r.held_seq = std::max(r.held_seq, done.seq);
   r.held_changes = std::max(r.held_changes, done.changes);
-  r.held_channels = {done.channels.begin(), done.channels.end()};
+  if (done.channels) r.held_channels = std::move(*done.channels);
   auto due = std::partition(r.waiting.begin(), r.waiting.end(),
                             [held = r.held_changes](auto& w) { return w.first > held; });
   std::vector<std::pair<std::uint64_t, std::function<void()>>> ready(
@@ -240,11 +289,7 @@ void session_state::replica_failed(const caf::error& err) {
   auto now = std::chrono::steady_clock::now();
   bool again = now - r.lost_at < lost_again_pause;
   r.lost_at = now;
-  if (again && !r.retry_pending) {
-    r.retry_pending = true;
-    self_->delayed_send(self_, lost_again_pause, replica_retry_atom::value);
-    return;
-  }
+  if (again) return retry_replica_later();
   replicate();
 }
 

@@ -346,6 +346,9 @@ void session_state::start(session_args args) {
   counting_.metrics = std::move(args.metrics);
   // Spawned on cluster nodes with [cluster] replicas = 1 only.
   replica_.local = self_->home_system().registry().get<caf::actor>(replica_store_name);
+  // Its requests carry no timeout (one per update would cost a timer each):
+  // the store answers each within its own peer_timeout, or ends.
+  if (replica_.local) self_->monitor(replica_.local);
   if (args.adopted) {
     adopt(*args.adopted, std::move(args.predecessor));
   } else if (args.restoring) {
@@ -366,6 +369,7 @@ void session_state::on_down(const caf::down_msg& msg) {
   if (replica_.store && msg.source == replica_.store.address()) {
     return replica_failed(msg.reason);
   }
+  if (replica_.local && msg.source == replica_.local.address()) return local_store_gone(msg.reason);
   if (adopting_.predecessor && msg.source == adopting_.predecessor.address()) {
     // Its node died mid-handover: what it forwarded is all it will.
     log::warn(*log_, "predecessor ended before its handover was done",

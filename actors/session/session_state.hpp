@@ -130,11 +130,13 @@ struct session_state {
   /// message, an ack or a `subscribed` only once the replica holds what it
   /// depends on: what a client saw survives this node.
   struct replicating {
-    caf::actor local;      // this node's replica store; null: replicas are off
-    caf::actor store;      // the peer's store holding the replica; null: none now
-    std::string node;      // the store's node name
-    bool placing = false;  // asked `local` where the replica goes
-    bool no_peer = false;  // `local` knew no peer: unreplicated (and ungated) for now
+    caf::actor local;         // this node's replica store; null: replicas are off
+    bool local_gone = false;  // `local` ended: looked up again before the next request
+    caf::actor store;         // the peer's store holding the replica; null: none now
+    std::string node;         // the store's node name
+    bool placing = false;     // asked `local` where the replica goes
+    int place_failures = 0;   // placements failed in a row (logged once)
+    bool no_peer = false;     // `local` knew no peer: unreplicated (and ungated) for now
     // Placements that found no peer after a replica was lost: a node that was
     // cut off (frozen, partitioned) sees no peer for a while when it wakes, and
     // must not serve its client unreplicated before it can learn that its
@@ -161,8 +163,8 @@ struct session_state {
       std::uint64_t id;
       std::uint64_t seq;
       std::uint64_t changes;
-      std::vector<std::string> channels;
-      std::chrono::steady_clock::time_point at;  // when it went (its round trip)
+      std::optional<std::set<std::string>> channels;  // when it carried the channel list
+      std::chrono::steady_clock::time_point at;       // when it went (its round trip)
     };
     std::deque<sent_update> in_flight;
     std::uint64_t last_update = 0;                           // the id of the last one sent
@@ -179,6 +181,7 @@ struct session_state {
     };
     std::vector<ref_mark> refs;
     std::set<std::string> held_channels;  // the replica's node receives these
+    std::set<std::string> sent_channels;  // as the last put or update that carried them had them
   };
 
   session_actor* self_;
@@ -333,6 +336,18 @@ struct session_state {
   void replicated(std::uint64_t id);
 
   void replica_failed(const caf::error& err);
+
+  /// This node's replica store ended (it is restarted by its supervisor):
+  /// what was in flight is lost with it, the replica is placed anew through
+  /// the next one.
+  void local_store_gone(const caf::error& reason);
+
+  /// Looks this node's replica store up again after it ended; false while
+  /// there is none yet (a retry is then on its way).
+  bool find_local_store();
+
+  /// replicate() again after lost_again_pause, unless already due.
+  void retry_replica_later();
 
   /// Message `seq_` came on `channel` from (origin, counter): an update names
   /// it instead of carrying it if the replica's node receives that channel.

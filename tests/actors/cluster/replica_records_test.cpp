@@ -34,15 +34,21 @@ session_handover whole(const std::string& id, std::uint64_t first, std::uint64_t
 }
 
 // An update of `id` adding messages first..last, with origin `o`'s mark at `counter`.
-session_handover delta(const std::string& id, std::uint64_t first, std::uint64_t last,
-                       names channels, std::uint64_t o, std::uint64_t counter,
-                       std::uint64_t epoch = 0) {
-  auto h = whole(id, first, last, std::move(channels), epoch);
-  h.token.clear();
-  h.through_origins = {o};
-  h.through_counters = {counter};
-  return h;
+replica_update delta(const std::string& id, std::uint64_t first, std::uint64_t last, names channels,
+                     std::uint64_t o, std::uint64_t counter, std::uint64_t epoch = 0) {
+  replica_update u{.id = id,
+                   .epoch = epoch,
+                   .seq = last,
+                   .channels_changed = true,
+                   .channels = std::move(channels),
+                   .through_origins = {o},
+                   .through_counters = {counter}};
+  for (auto s = first; s <= last; ++s)
+    u.entries.push_back({.seq = s, .body = "m" + std::to_string(s)});
+  return u;
 }
+
+bool apply(replica_records& r, replica_update u, channel_changes& ch) { return r.update(u, ch); }
 
 numbers counters(const std::vector<kept_delivery>& ds) {
   numbers out;
@@ -104,7 +110,7 @@ TEST(ReplicaRecords, AnAdoptionHasTheRecordThenWhatArrivedAboveItsMarksInOrder) 
   r.keep("y", body("c4"), 5, 4);
   r.keep("x", body("c5"), 5, 5);
   // The home had appended origin 5 up to 3 (seq 3..5) and nothing of 9.
-  ASSERT_TRUE(r.update(delta("a.1", 3, 5, {"x", "y"}, 5, 3), ch));
+  ASSERT_TRUE(apply(r, delta("a.1", 3, 5, {"x", "y"}, 5, 3), ch));
   auto h = r.begin_adoption("a.1");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->epoch, 1u);
@@ -112,7 +118,7 @@ TEST(ReplicaRecords, AnAdoptionHasTheRecordThenWhatArrivedAboveItsMarksInOrder) 
   EXPECT_EQ(h->buffer_seqs, (numbers{1, 2, 3, 4, 5}));
   EXPECT_EQ(h->token, "t");
   // While adopted: no update, no put of the old epoch.
-  EXPECT_FALSE(r.update(delta("a.1", 6, 6, {"x"}, 5, 4), ch));
+  EXPECT_FALSE(apply(r, delta("a.1", 6, 6, {"x"}, 5, 4), ch));
   r.keep("x", body("c6"), 5, 6);  // arrives before the adopter is subscribed
   channel_changes done;
   auto tail = r.finish_adoption("a.1", done);
@@ -133,7 +139,7 @@ TEST(ReplicaRecords, AnUpdateAddsOnlyNewMessagesAndTrimsWhatTheClientAcknowledge
   auto d = delta("a.1", 3, 6, {"x"}, 5, 6);  // 3 again: held already
   d.acked_through = 4;
   d.last_cseq = 9;
-  ASSERT_TRUE(r.update(d, ch));
+  ASSERT_TRUE(apply(r, d, ch));
   auto h = r.begin_adoption("a.1");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->buffer_seqs, (numbers{5, 6}));
@@ -146,10 +152,10 @@ TEST(ReplicaRecords, AnUpdateAddsOnlyNewMessagesAndTrimsWhatTheClientAcknowledge
 TEST(ReplicaRecords, AnUpdateOfAnUnknownOrOtherEpochIsRefused) {
   replica_records r{100, 1 << 20};
   channel_changes ch;
-  EXPECT_FALSE(r.update(delta("a.1", 1, 1, {"x"}, 5, 1), ch));
+  EXPECT_FALSE(apply(r, delta("a.1", 1, 1, {"x"}, 5, 1), ch));
   ASSERT_TRUE(r.put(whole("a.1", 1, 1, {"x"}, 2), node(1), ch));
-  EXPECT_FALSE(r.update(delta("a.1", 2, 2, {"x"}, 5, 1, 1), ch));
-  EXPECT_TRUE(r.update(delta("a.1", 2, 2, {"x"}, 5, 1, 2), ch));
+  EXPECT_FALSE(apply(r, delta("a.1", 2, 2, {"x"}, 5, 1, 1), ch));
+  EXPECT_TRUE(apply(r, delta("a.1", 2, 2, {"x"}, 5, 1, 2), ch));
   // An older epoch's put does not replace a newer one.
   EXPECT_FALSE(r.put(whole("a.1", 1, 1, {"x"}, 1), node(1), ch));
 }
@@ -161,7 +167,7 @@ TEST(ReplicaRecords, AnEvictionAboveARecordsMarkIsAGapAtItsAdoption) {
   ASSERT_TRUE(r.put(whole("a.2", 1, 1, {"x"}), node(1), ch));
   for (std::uint64_t n = 1; n <= 5; ++n) r.keep("x", body("c"), 5, n);  // 1 and 2 evicted
   EXPECT_EQ(r.kept(), 3u);
-  ASSERT_TRUE(r.update(delta("a.1", 2, 2, {"x"}, 5, 2), ch));  // a.1 holds up to 2: complete
+  ASSERT_TRUE(apply(r, delta("a.1", 2, 2, {"x"}, 5, 2), ch));  // a.1 holds up to 2: complete
   ASSERT_TRUE(r.begin_adoption("a.1"));
   auto tail = r.finish_adoption("a.1", ch);
   EXPECT_EQ(counters(tail.deliveries), (numbers{3, 4, 5}));
@@ -201,16 +207,16 @@ TEST(ReplicaRecords, APeerBackFromALossKeepsOnlyTheReplicasPutSince) {
   EXPECT_TRUE(gone.unsubscribe.empty());  // b.1 still wants x
 }
 
-// An update naming messages by origin and counter (ref_origins, ref_counters).
-session_handover by_reference(const std::string& id, std::uint64_t first, std::uint64_t o,
-                              std::vector<std::uint64_t> counters, names channels) {
-  auto h = delta(id, first, first + counters.size() - 1, std::move(channels), o, counters.back());
+// An update naming messages by origin and counter.
+replica_update by_reference(const std::string& id, std::uint64_t first, std::uint64_t o,
+                            std::vector<std::uint64_t> counters, names channels) {
+  auto u = delta(id, first, first + counters.size() - 1, std::move(channels), o, counters.back());
   for (std::size_t i = 0; i < counters.size(); ++i) {
-    h.buffer_bodies[i].clear();
-    h.ref_origins.push_back(o);
-    h.ref_counters.push_back(counters[i]);
+    u.entries[i].body.clear();
+    u.entries[i].origin = o;
+    u.entries[i].counter = counters[i];
   }
-  return h;
+  return u;
 }
 
 TEST(ReplicaRecords, AMessageNamedByReferenceTakesTheBodyThisNodeReceivedBeforeOrAfter) {
@@ -219,8 +225,8 @@ TEST(ReplicaRecords, AMessageNamedByReferenceTakesTheBodyThisNodeReceivedBeforeO
   ASSERT_TRUE(r.put(whole("a.1", 1, 1, {"x"}), node(1), ch));
   ASSERT_TRUE(r.put(whole("a.2", 1, 1, {"x"}), node(1), ch));
   r.keep("x", body("c1"), 5, 1);
-  ASSERT_TRUE(r.update(by_reference("a.1", 2, 5, {1, 2}, {"x"}), ch));
-  ASSERT_TRUE(r.update(by_reference("a.2", 2, 5, {1, 2}, {"x"}), ch));
+  ASSERT_TRUE(apply(r, by_reference("a.1", 2, 5, {1, 2}, {"x"}), ch));
+  ASSERT_TRUE(apply(r, by_reference("a.2", 2, 5, {1, 2}, {"x"}), ch));
   EXPECT_EQ(r.awaiting_bodies(), 2u);  // c2, for both
   r.keep("x", body("c2"), 5, 2);
   EXPECT_EQ(r.awaiting_bodies(), 0u);
@@ -235,7 +241,7 @@ TEST(ReplicaRecords, AMessageNamedByReferenceThatNeverArrivesIsLostAtTheAdoption
   replica_records r{100, 1 << 20};
   channel_changes ch;
   ASSERT_TRUE(r.put(whole("a.1", 1, 1, {"x"}), node(1), ch));
-  ASSERT_TRUE(r.update(by_reference("a.1", 2, 5, {7}, {"x"}), ch));
+  ASSERT_TRUE(apply(r, by_reference("a.1", 2, 5, {7}, {"x"}), ch));
   auto h = r.begin_adoption("a.1");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->buffer_seqs, (numbers{1}));

@@ -45,7 +45,11 @@ class ReplicaStore : public ::testing::Test {
     return cfg;
   }
 
-  static session_handover update(const std::string& id) {
+  static replica_update update(const std::string& id) {
+    return replica_update{.id = id, .epoch = 0, .seq = 1};
+  }
+
+  static session_handover put(const std::string& id) {
     return session_handover{.id = id, .seq = 1, .epoch = 0};
   }
 
@@ -71,7 +75,9 @@ class ReplicaStore : public ::testing::Test {
 
   static std::vector<std::string> ids(const replica_batch& b) {
     std::vector<std::string> out;
-    for (auto& h : b.items) out.push_back(h.id);
+    auto put = b.puts.begin();
+    auto update = b.updates.begin();
+    for (auto whole : b.whole) out.push_back(whole == 1 ? (put++)->id : (update++)->id);
     return out;
   }
 
@@ -87,7 +93,7 @@ TEST_F(ReplicaStore, SessionsUpdatesForOnePeerCrossAsOneBatchWhileTwoAreInFlight
     sessions.push_back(std::make_unique<caf::scoped_actor>(sys_));
     auto id = "s" + std::to_string(i);
     if (i == 0)
-      (*sessions.back())->send(store_, replica_put_atom::value, caf::actor{peer}, update(id));
+      (*sessions.back())->send(store_, replica_put_atom::value, caf::actor{peer}, put(id));
     else
       (*sessions.back())->send(store_, replica_update_atom::value, caf::actor{peer}, update(id));
   }
@@ -125,9 +131,9 @@ TEST_F(ReplicaStore, SessionsUpdatesForOnePeerCrossAsOneBatchWhileTwoAreInFlight
 TEST_F(ReplicaStore, APeersBatchIsKeptItemByItemAndAnsweredPerItem) {
   caf::scoped_actor home{sys_};
   replica_batch batch;
-  batch.items = {session_handover{.id = "x", .token = "t", .seq = 2, .epoch = 1},
-                 update("unknown"),  // an update for a session it holds no record of
-                 session_handover{.id = "y", .token = "t", .seq = 1}};
+  batch.puts = {session_handover{.id = "x", .token = "t", .seq = 2, .epoch = 1},
+                session_handover{.id = "y", .token = "t", .seq = 1}};
+  batch.updates = {update("unknown")};  // an update for a session it holds no record of
   batch.whole = {1, 0, 1};
   home->request(store_, await_timeout, replica_batch_atom::value, std::move(batch))
       .receive(
@@ -142,7 +148,7 @@ TEST_F(ReplicaStore, APeersBatchIsKeptItemByItemAndAnsweredPerItem) {
   }
   // A later batch with an older epoch of x is refused: that copy moved on.
   replica_batch stale;
-  stale.items = {session_handover{.id = "x", .seq = 3, .epoch = 0}};
+  stale.updates = {replica_update{.id = "x", .epoch = 0, .seq = 3}};
   stale.whole = {0};
   home->request(store_, await_timeout, replica_batch_atom::value, std::move(stale))
       .receive([](std::vector<char>& refused) { EXPECT_EQ(refused, (std::vector<char>{1})); },

@@ -48,10 +48,10 @@ class SessionReplica : public SessionFixture {
   // carrying it is answered through `rp`, which the caller delivers.
   caf::actor start_subscribing(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
     auto session = start_session(store);
-    take(store, true, rp);
+    take_put(store, rp);
     rp->deliver(caf::ok_atom::value);
     conn_->send(session, subscribe_atom::value, std::string{"news"});
-    take(store, false, rp);
+    take_update(store, rp);
     return session;
   }
 
@@ -64,25 +64,36 @@ class SessionReplica : public SessionFixture {
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement asked"; });
   }
 
-  // The next put or update for `store` that this node's store receives; its
-  // answer is `rp`.
-  session_handover take(caf::scoped_actor& store, bool whole,
-                        std::optional<caf::response_promise>& rp) {
+  // The next put for `store` that this node's store receives; its answer is `rp`.
+  session_handover take_put(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
     session_handover got;
-    auto keep = [&](const caf::actor& target, session_handover& h) {
-      EXPECT_EQ(target, caf::actor{store}) << "sent for another store";
-      got = std::move(h);
-      rp = local_->make_response_promise();
-    };
-    if (whole)
-      local_->receive(
-          [&](replica_put_atom, const caf::actor& target, session_handover& h) { keep(target, h); },
-          caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
-    else
-      local_->receive([&](replica_update_atom, const caf::actor& target,
-                          session_handover& h) { keep(target, h); },
-                      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no update"; });
+    local_->receive(
+        [&](replica_put_atom, const caf::actor& target, session_handover& h) {
+          EXPECT_EQ(target, caf::actor{store}) << "sent for another store";
+          got = std::move(h);
+          rp = local_->make_response_promise();
+        },
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
     return got;
+  }
+
+  // Likewise, the next update.
+  replica_update take_update(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
+    replica_update got;
+    local_->receive(
+        [&](replica_update_atom, const caf::actor& target, replica_update& u) {
+          EXPECT_EQ(target, caf::actor{store}) << "sent for another store";
+          got = std::move(u);
+          rp = local_->make_response_promise();
+        },
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no update"; });
+    return got;
+  }
+
+  static std::vector<std::uint64_t> seqs(const replica_update& u) {
+    std::vector<std::uint64_t> out;
+    for (auto& e : u.entries) out.push_back(e.seq);
+    return out;
   }
 
   std::size_t frames() const { return transport_->frames().size(); }
@@ -97,13 +108,14 @@ TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaH
   caf::scoped_actor store{sys_};
   auto session = start_session(store);
   std::optional<caf::response_promise> rp;
-  auto put = take(store, true, rp);
+  auto put = take_put(store, rp);
   EXPECT_EQ(put.id, "a.1");
   EXPECT_EQ(put.token, "tok");
   rp->deliver(caf::ok_atom::value);
 
   conn_->send(session, subscribe_atom::value, std::string{"news"});
-  auto sub = take(store, false, rp);  // sent once the broker confirmed
+  auto sub = take_update(store, rp);  // sent once the broker confirmed
+  EXPECT_TRUE(sub.channels_changed);
   EXPECT_EQ(sub.channels, (std::vector<std::string>{"news"}));
   auto before = frames();
   settle(session);
@@ -114,12 +126,16 @@ TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaH
   caf::anon_send(session, deliver_atom::value, std::string{"news"},
                  shared_body{std::make_shared<const std::string>(R"("channel":"news","data":7})")},
                  std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
-  auto msg = take(store, false, rp);
-  EXPECT_EQ(msg.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  auto msg = take_update(store, rp);
+  EXPECT_EQ(seqs(msg), (std::vector<std::uint64_t>{1}));
   // The replica's node receives "news" itself: the message is named, not sent.
-  EXPECT_EQ(msg.buffer_bodies, (std::vector<std::string>{""}));
-  EXPECT_EQ(msg.ref_origins, (std::vector<std::uint64_t>{5}));
-  EXPECT_EQ(msg.ref_counters, (std::vector<std::uint64_t>{1}));
+  ASSERT_EQ(msg.entries.size(), 1u);
+  EXPECT_EQ(msg.entries[0].body, "");
+  EXPECT_EQ(msg.entries[0].origin, 5u);
+  EXPECT_EQ(msg.entries[0].counter, 1u);
+  // The channels did not change: not sent again.
+  EXPECT_FALSE(msg.channels_changed);
+  EXPECT_TRUE(msg.channels.empty());
   EXPECT_EQ(msg.through_origins, (std::vector<std::uint64_t>{5}));
   EXPECT_EQ(msg.through_counters, (std::vector<std::uint64_t>{1}));
   settle(session);
@@ -132,9 +148,9 @@ TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaH
   conn_->send(session, local_publish_atom::value, std::string{"other"},
               shared_body{std::make_shared<const std::string>(R"("channel":"other","data":1})")},
               std::uint64_t{1});
-  auto pub = take(store, false, rp);
+  auto pub = take_update(store, rp);
   EXPECT_EQ(pub.last_cseq, 1u);
-  EXPECT_TRUE(pub.buffer_seqs.empty());  // what the replica holds is not sent again
+  EXPECT_TRUE(pub.entries.empty());  // what the replica holds is not sent again
   settle(session);
   EXPECT_EQ(frames(), before + 2) << "acknowledged before the replica knows the cseq";
   rp->deliver(caf::ok_atom::value);
@@ -167,13 +183,13 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
                  shared_body{std::make_shared<const std::string>(R"("channel":"news","data":7})")},
                  std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
   std::optional<caf::response_promise> first;
-  auto msg = take(store, false, first);
-  EXPECT_EQ(msg.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  auto msg = take_update(store, first);
+  EXPECT_EQ(seqs(msg), (std::vector<std::uint64_t>{1}));
   conn_->send(session, local_publish_atom::value, std::string{"other"},
               shared_body{std::make_shared<const std::string>(R"("channel":"other","data":1})")},
               std::uint64_t{1});
   std::optional<caf::response_promise> second;
-  auto pub = take(store, false, second);  // the second in flight: no wait for the first
+  auto pub = take_update(store, second);  // the second in flight: no wait for the first
   EXPECT_EQ(pub.last_cseq, 1u);
   settle(session);
   EXPECT_EQ(frames(), before);
@@ -190,7 +206,7 @@ TEST_F(SessionReplica, AnAnswerToALaterUpdateCoversTheEarlierOnes) {
   settle(session);
   EXPECT_EQ(frames(), before + 2);
   local_->receive([](replica_update_atom, const caf::actor&,
-                     session_handover&) { ADD_FAILURE() << "an update with nothing new"; },
+                     replica_update&) { ADD_FAILURE() << "an update with nothing new"; },
                   caf::after(200ms) >> [] {});
   conn_->send(session, bye_atom::value);
 }
@@ -207,13 +223,13 @@ TEST_F(SessionReplica, APublishAndItsOwnEchoGoToTheReplicaInOneUpdate) {
   EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "welcome");
   place(store);
   std::optional<caf::response_promise> rp;
-  take(store, true, rp);
+  take_put(store, rp);
   rp->deliver(caf::ok_atom::value);
   conn_->send(session, subscribe_atom::value, std::string{"news"});
   broker->receive([](broker_subscribe_atom, const std::string&,
                      const caf::actor&) { return caf::ok_atom::value; },
                   caf::after(await_timeout) >> [] { ADD_FAILURE() << "no subscribe"; });
-  take(store, false, rp);
+  take_update(store, rp);
   rp->deliver(caf::ok_atom::value);
   EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
 
@@ -226,13 +242,13 @@ TEST_F(SessionReplica, APublishAndItsOwnEchoGoToTheReplicaInOneUpdate) {
       },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "no publish"; });
   local_->receive([](replica_update_atom, const caf::actor&,
-                     session_handover&) { ADD_FAILURE() << "an update before the copy came"; },
+                     replica_update&) { ADD_FAILURE() << "an update before the copy came"; },
                   caf::after(200ms) >> [] {});
   broker->send(session, deliver_atom::value, std::string{"news"}, shared_body{body},
                std::uint64_t{5}, std::uint64_t{1}, std::int64_t{0});
-  auto both = take(store, false, rp);
+  auto both = take_update(store, rp);
   EXPECT_EQ(both.last_cseq, 1u);
-  EXPECT_EQ(both.buffer_seqs, (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(seqs(both), (std::vector<std::uint64_t>{1}));
   rp->deliver(caf::ok_atom::value);
   auto ack = parse_frame(*transport_->next_frame());
   EXPECT_EQ(str(ack, "type"), "ack");
@@ -268,7 +284,7 @@ TEST_F(SessionReplica, ALostReplicaIsPlacedAgainAndPutWhole) {
   store.reset();  // its node is gone: the session's monitor says so
   caf::scoped_actor second{sys_};
   place(second);
-  auto put = take(second, true, rp);
+  auto put = take_put(second, rp);
   EXPECT_EQ(put.token, "tok");
   EXPECT_EQ(put.buffer_seqs, (std::vector<std::uint64_t>{1}));
   settle(session);
@@ -287,14 +303,52 @@ TEST_F(SessionReplica, AReplicaLostAgainAtOnceIsPlacedAgainOnlyAfterAPause) {
   caf::scoped_actor store{sys_};
   auto session = start_session(store);
   std::optional<caf::response_promise> rp;
-  take(store, true, rp);
+  take_put(store, rp);
   rp->deliver(make_error(caf::sec::request_receiver_down));
   place(store);  // the first loss: placed again at once
-  take(store, true, rp);
+  take_put(store, rp);
   rp->deliver(make_error(caf::sec::request_receiver_down));
   auto lost = std::chrono::steady_clock::now();
   place(store);
   EXPECT_GE(std::chrono::steady_clock::now() - lost, 90ms) << "placed again without a pause";
+  conn_->send(session, bye_atom::value);
+}
+
+TEST_F(SessionReplica, WhenThisNodesStoreEndsTheOneThatReplacesItIsPutTheWholeSession) {
+  // The session's requests to its node's store carry no timeout: the store's
+  // end is what it watches. Here the store ends holding the session's put
+  // unanswered; its replacement (registered under the same name) places the
+  // replica and is put the whole session.
+  auto first = std::make_unique<caf::scoped_actor>(sys_);
+  sys_.registry().erase(replica_store_name);  // put() keeps an existing entry
+  sys_.registry().put(replica_store_name, caf::actor{*first});
+  caf::scoped_actor store{sys_};
+  broker_ = spawn_broker(sys_);
+  auto session = spawn_session(
+      sys_, session_args{"a.1", "tok", session_, broker_, caf::actor{conn_}, transport_, ""});
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "welcome");
+  (*first)->receive(
+      [&](replica_place_atom, const std::string&, std::uint64_t) {
+        return caf::make_message(caf::actor{store}, std::string{"b"});
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement asked"; });
+  std::optional<caf::response_promise> held;
+  (*first)->receive([&](replica_put_atom, const caf::actor&,
+                        session_handover&) { held = (*first)->make_response_promise(); },
+                    caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
+  held.reset();
+  first.reset();
+  sys_.registry().erase(replica_store_name);
+  sys_.registry().put(replica_store_name, caf::actor{local_});
+  place(store);
+  std::optional<caf::response_promise> rp;
+  auto put = take_put(store, rp);
+  EXPECT_EQ(put.token, "tok");
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  take_update(store, rp);
+  rp->deliver(caf::ok_atom::value);
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");
   conn_->send(session, bye_atom::value);
 }
 
