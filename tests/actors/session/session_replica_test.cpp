@@ -64,30 +64,27 @@ class SessionReplica : public SessionFixture {
         caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement asked"; });
   }
 
-  // The next put for `store` that this node's store receives; its answer is `rp`.
-  session_handover take_put(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
-    session_handover got;
+  // The next put or update (Atom, Item) for `store` that this node's store
+  // receives; its answer is `rp`.
+  template <class Atom, class Item>
+  Item take(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
+    Item got;
     local_->receive(
-        [&](replica_put_atom, const caf::actor& target, session_handover& h) {
+        [&](Atom, const caf::actor& target, Item& item) {
           EXPECT_EQ(target, caf::actor{store}) << "sent for another store";
-          got = std::move(h);
+          got = std::move(item);
           rp = local_->make_response_promise();
         },
-        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no put"; });
+        caf::after(await_timeout) >> [] { ADD_FAILURE() << "nothing sent for the store"; });
     return got;
   }
 
-  // Likewise, the next update.
+  session_handover take_put(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
+    return take<replica_put_atom, session_handover>(store, rp);
+  }
+
   replica_update take_update(caf::scoped_actor& store, std::optional<caf::response_promise>& rp) {
-    replica_update got;
-    local_->receive(
-        [&](replica_update_atom, const caf::actor& target, replica_update& u) {
-          EXPECT_EQ(target, caf::actor{store}) << "sent for another store";
-          got = std::move(u);
-          rp = local_->make_response_promise();
-        },
-        caf::after(await_timeout) >> [] { ADD_FAILURE() << "no update"; });
-    return got;
+    return take<replica_update_atom, replica_update>(store, rp);
   }
 
   static std::vector<std::uint64_t> seqs(const replica_update& u) {
