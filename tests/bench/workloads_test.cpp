@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "tests/support/cluster_nodes.hpp"
 #include "tests/support/process.hpp"
 
 namespace wsbench {
@@ -61,16 +63,14 @@ server start_peer(const std::string& program, std::vector<std::string> args) {
   return s;
 }
 
-/// Runs wsbench with `all` to completion while `s` runs, and returns its
-/// JSON object.
-json::object run_wsbench(const server& s, const std::vector<std::string>& all) {
-  // The server's output is drained while the generator runs: a server that
-  // logs every session would otherwise fill its pipe and stall.
+/// Runs wsbench with `all` to completion, calling `meanwhile` while it runs,
+/// and returns its JSON object.
+json::object run_wsbench(const std::vector<std::string>& all,
+                         const std::function<void()>& meanwhile) {
   child_process b{WSBENCH_BINARY, all};
   std::optional<int> status;
   auto deadline = std::chrono::steady_clock::now() + 90s;
-  while (!(status = b.wait_exit(20ms)) && std::chrono::steady_clock::now() < deadline)
-    s.proc->wait_for_stderr_line([](const std::string&) { return false; }, 20ms);
+  while (!(status = b.wait_exit(20ms)) && std::chrono::steady_clock::now() < deadline) meanwhile();
   EXPECT_EQ(status, 0) << b.stderr_text();
   boost::system::error_code ec;
   auto v = json::parse(b.stdout_text(), ec);
@@ -79,6 +79,14 @@ json::object run_wsbench(const server& s, const std::vector<std::string>& all) {
     return {};
   }
   return v.get_object();
+}
+
+/// Likewise while `s` runs.
+json::object run_wsbench(const server& s, const std::vector<std::string>& all) {
+  // The server's output is drained while the generator runs: a server that
+  // logs every session would otherwise fill its pipe and stall.
+  return run_wsbench(
+      all, [&] { s.proc->wait_for_stderr_line([](const std::string&) { return false; }, 20ms); });
 }
 
 /// Runs wsbench against `s` with short windows and returns its JSON object.
@@ -175,6 +183,33 @@ TEST(BenchWorkloads, FanOutOverTheNodesOfAClusterDeliversEveryMessageOnce) {
   EXPECT_EQ(u(r, "nodes"), 2u) << json::serialize(r);
   expect_lossless_fanout(r);
   EXPECT_TRUE(r.contains("server_cpu")) << json::serialize(r);
+}
+
+TEST(BenchWorkloads, FailoverKillsTheFirstNodeAndCountsItsSessionsBackWithNothingLost) {
+  // The bench's cluster stage at a tiny scale: three real nodes with
+  // replicas, wsbench kills the first under traffic, and the sessions it
+  // carried resume on the others with every message once.
+  wsvisor::test::cluster c{WSVISOR_BINARY, {"n1", "n2", "n3"}};
+  ASSERT_TRUE(c.start());
+  std::string ports, pids;
+  for (auto& n : c.nodes()) {
+    ports += (ports.empty() ? "" : ",") + std::to_string(n->http_port());
+    pids += (pids.empty() ? "" : ",") + std::to_string(n->pid());
+  }
+  auto r = run_wsbench(
+      {"--workload", "failover",     "--dialect", "wsvisor",    "--ports",
+       ports,        "--server-pid", pids,        "--kill-pid", std::to_string(c[0].pid()),
+       "-n",         "30",           "--warmup",  "1",          "--duration",
+       "1",          "--rate",       "10",        "--timeout",  "30"},
+      [] {});  // the nodes' own threads drain their output
+  expect_clean(r);
+  EXPECT_EQ(u(r, "killed_node"), 1u);
+  EXPECT_EQ(u(r, "killed_sessions"), 10u) << json::serialize(r);
+  EXPECT_EQ(u(r, "recovered"), 10u) << json::serialize(r);
+  EXPECT_TRUE(r.at("all_back").as_bool()) << json::serialize(r);
+  EXPECT_GT(u(r, "sent"), 0u);
+  EXPECT_EQ(u(r, "lost"), 0u) << json::serialize(r);
+  EXPECT_EQ(u(r, "duplicates"), 0u) << json::serialize(r);
 }
 
 TEST(BenchWorkloads, StormAgainstWsvisorResumesEverySessionWithoutLoss) {
