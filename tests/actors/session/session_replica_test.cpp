@@ -311,6 +311,25 @@ TEST_F(SessionReplica, AReplicaLostAgainAtOnceIsPlacedAgainOnlyAfterAPause) {
   conn_->send(session, bye_atom::value);
 }
 
+TEST_F(SessionReplica, APlacementThatFailsIsAskedAgain) {
+  // Its client waits for the replica: a failed placement must not be the end.
+  caf::scoped_actor store{sys_};
+  broker_ = spawn_broker(sys_);
+  auto session = spawn_session(
+      sys_, session_args{"a.1", "tok", session_, broker_, caf::actor{conn_}, transport_, ""});
+  EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "welcome");
+  local_->receive(
+      [](replica_place_atom, const std::string&, std::uint64_t) -> caf::result<caf::actor> {
+        return make_error(caf::sec::request_timeout);
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement asked"; });
+  place(store);  // asked again
+  std::optional<caf::response_promise> rp;
+  EXPECT_EQ(take_put(store, rp).token, "tok");
+  rp->deliver(caf::ok_atom::value);
+  conn_->send(session, bye_atom::value);
+}
+
 TEST_F(SessionReplica, WhenThisNodesStoreEndsTheOneThatReplacesItIsPutTheWholeSession) {
   // The session's requests to its node's store carry no timeout: the store's
   // end is what it watches. Here the store ends holding the session's put
