@@ -55,9 +55,19 @@ struct store_state {
   replica_records records_{0, 0};
   struct peer {
     caf::actor cluster;
-    caf::actor store;  // null until its cluster answers replica_where_atom
+    caf::actor store;    // null until its cluster answers replica_where_atom
+    bool asking = true;  // that question is not answered yet
   };
   std::map<std::string, peer> peers_;  // by node name
+  // Placements asked while a peer's store was being looked up (a peer that
+  // just joined): answered once every such question is, so that a session
+  // started right after a join is not told that no peer exists.
+  struct waiting_place {
+    std::string id;
+    std::uint64_t epoch;
+    caf::typed_response_promise<caf::actor, std::string> rp;
+  };
+  std::vector<waiting_place> placing_;
   // Peers lost less than peer_timeout ago, by name, with their cluster actor:
   // adopted from only if they do not come back meanwhile (a node that was
   // frozen itself sees every peer lost when it wakes, and must not take their
@@ -305,16 +315,40 @@ struct store_state {
     if (it->second.in_flight == 0) outboxes_.erase(it);
   }
 
-  caf::result<caf::actor, std::string> place(const std::string& id, std::uint64_t epoch) const {
-    // A later copy of the session lives elsewhere (its replica, or its
-    // adoption, is here). An earlier one is a handover's predecessor's.
+  caf::result<caf::actor, std::string> place(const std::string& id, std::uint64_t epoch) {
+    if (std::any_of(peers_.begin(), peers_.end(), [](auto& p) { return p.second.asking; })) {
+      placing_.push_back({id, epoch, self_->make_response_promise<caf::actor, std::string>()});
+      return placing_.back().rp;
+    }
     if (records_.newer_than(id, epoch)) return make_error(errc::session_moved, id);
+    auto [store, node] = pick(id);
+    return {std::move(store), std::move(node)};
+  }
+
+  /// Where the replica of `id` goes: the rendezvous pick among the peers whose
+  /// store is known (null and empty: none).
+  std::pair<caf::actor, std::string> pick(const std::string& id) const {
     std::vector<std::string> names;
     for (auto& [name, p] : peers_)
       if (p.store) names.push_back(name);
     auto pick = rendezvous_pick(id, names);
     if (pick.empty()) return {caf::actor{}, std::string{}};
     return {peers_.at(pick).store, pick};
+  }
+
+  /// Answers the placements that waited, once no peer's store is being looked up.
+  void placements_due() {
+    if (std::any_of(peers_.begin(), peers_.end(), [](auto& p) { return p.second.asking; })) return;
+    for (auto& w : std::exchange(placing_, {})) {
+      // A later copy of the session lives elsewhere (its replica, or its
+      // adoption, is here). An earlier one is a handover's predecessor's.
+      if (records_.newer_than(w.id, w.epoch)) {
+        w.rp.deliver(make_error(errc::session_moved, w.id));
+        continue;
+      }
+      auto [store, node] = pick(w.id);
+      w.rp.deliver(std::move(store), std::move(node));
+    }
   }
 
   void drop(const std::string& id, std::uint64_t epoch) {
@@ -357,10 +391,16 @@ struct store_state {
                 auto it = peers_.find(name);
                 if (it == peers_.end() || it->second.cluster != cluster) return;
                 it->second.store = std::move(store);
+                it->second.asking = false;
+                placements_due();
               },
-              [this, name](caf::error& err) {
+              [this, name, cluster](caf::error& err) {
                 log::warn(*log_, "peer's replica store unknown",
                           {{"peer", name}, {"error", describe(self_->home_system(), err)}});
+                auto it = peers_.find(name);
+                if (it == peers_.end() || it->second.cluster != cluster) return;
+                it->second.asking = false;
+                placements_due();
               });
       return;
     }
@@ -368,6 +408,7 @@ struct store_state {
     if (it != peers_.end() && it->second.cluster == cluster) {
       fail_outbox(it->second.store);
       peers_.erase(it);
+      placements_due();
     }
     auto homed = records_.homed_at(cluster.node());
     if (homed.empty()) return;

@@ -128,6 +128,29 @@ TEST_F(ReplicaStore, SessionsUpdatesForOnePeerCrossAsOneBatchWhileTwoAreInFlight
   }
 }
 
+TEST_F(ReplicaStore, APlacementAskedWhileAJoinedPeersStoreIsLookedUpWaitsForIt) {
+  // A session started right after a peer joined is placed on it, not told
+  // that no peer exists (it would then stay unreplicated until its next change).
+  caf::scoped_actor cluster{sys_};
+  caf::scoped_actor peer_store{sys_};
+  caf::scoped_actor session{sys_};
+  caf::anon_send(store_, replica_member_atom::value, std::string{"b"}, caf::actor{cluster}, true,
+                 false);
+  std::optional<caf::response_promise> where;
+  cluster->receive([&](replica_where_atom) { where = cluster->make_response_promise(); },
+                   caf::after(await_timeout) >> [] { ADD_FAILURE() << "no lookup"; });
+  session->send(store_, replica_place_atom::value, std::string{"a.1"}, std::uint64_t{0});
+  session->receive([](caf::actor&, std::string&) { ADD_FAILURE() << "placed before the lookup"; },
+                   caf::after(200ms) >> [] {});
+  where->deliver(caf::actor{peer_store});
+  session->receive(
+      [&](caf::actor& on, std::string& node) {
+        EXPECT_EQ(on, caf::actor{peer_store});
+        EXPECT_EQ(node, "b");
+      },
+      caf::after(await_timeout) >> [] { ADD_FAILURE() << "no placement"; });
+}
+
 TEST_F(ReplicaStore, APeersBatchIsKeptItemByItemAndAnsweredPerItem) {
   caf::scoped_actor home{sys_};
   replica_batch batch;
