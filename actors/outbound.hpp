@@ -58,6 +58,7 @@ std::string describe(const outbound_result& r);
 struct outbound_options {
   std::string url;                        // ws://host[:port][/path] or wss://...
   std::vector<std::string> subprotocols;  // offered in Sec-WebSocket-Protocol; none: no header
+  bool compression = false;               // offer permessage-deflate (RFC 7692)
   bool require_subprotocol = false;       // fail the handshake unless one offered is selected
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   std::string user_agent = "wsvisor";

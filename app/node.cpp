@@ -82,6 +82,7 @@ std::string node::start() {
                         .allowed_origins = server.allowed_origins,
                         .send_queue_bytes = server.send_queue_bytes,
                         .handshake_timeout = server.handshake_timeout,
+                        .compression = server.compression,
                         .on_websocket =
                             [&sys, conn_opts = d.conn_opts](transport_ptr t) {
                               return spawn_connection(sys, std::move(t), *conn_opts->get());

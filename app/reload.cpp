@@ -53,6 +53,12 @@ void diff_restart_keys(const config& a, const config& b, std::vector<std::string
   d("server.tls.cert", a.server.tls.cert, b.server.tls.cert);
   d("server.tls.key", a.server.tls.key, b.server.tls.key);
   d("server.tls.min_version", a.server.tls.min_version, b.server.tls.min_version);
+  const auto &za = a.server.compression, &zb = b.server.compression;
+  d("server.compression.enabled", za.enabled, zb.enabled);
+  d("server.compression.level", za.level, zb.level);
+  d("server.compression.window_bits", za.window_bits, zb.window_bits);
+  d("server.compression.context_takeover", za.context_takeover, zb.context_takeover);
+  d("server.compression.threshold", za.threshold, zb.threshold);
   d("api.token", a.api.token, b.api.token);
   d("auth.secret", a.auth.secret, b.auth.secret);
   d("auth.secret_file", a.auth.secret_file, b.auth.secret_file);

@@ -52,6 +52,19 @@ struct tls_config {
   bool operator==(const tls_config&) const = default;
 };
 
+/// `[server.compression]`: permessage-deflate (RFC 7692), off unless enabled.
+/// Offered by a client and enabled here, it is negotiated; then the server
+/// compresses each message of at least `threshold` bytes it sends, and
+/// inflates what the client compressed (docs/configuration.md).
+struct compression_config {
+  bool enabled = false;
+  std::uint32_t level = 1;         // zlib level 1..9: 1 is fastest
+  std::uint32_t window_bits = 15;  // the server's LZ77 window, 9..15 (2^bits bytes)
+  bool context_takeover = true;    // false: every message compressed on its own (both ways)
+  std::uint64_t threshold = 256;   // messages smaller than this go uncompressed
+  bool operator==(const compression_config&) const = default;
+};
+
 struct server_config {
   std::string listen = "127.0.0.1:8080";      // loopback: exposing the service is a choice
   std::string path = "/ws";                   // WebSocket upgrade target
@@ -67,6 +80,7 @@ struct server_config {
   actor_scheduler scheduler = actor_scheduler::io;  // key: actor_scheduler
   std::vector<std::string> allowed_origins;         // Origin allow-list for browsers; empty = any
   tls_config tls;                                   // [server.tls]
+  compression_config compression;                   // [server.compression]
   duration drain_timeout{20'000};  // SIGTERM/SIGINT: bound on the drain (handovers,
                                    // clients leaving) before the node stops anyway
   bool operator==(const server_config&) const = default;
@@ -123,6 +137,7 @@ struct upstream_config {
   std::string ca_file;                         // wss://: PEM of extra trusted CAs (a private CA);
                                                // empty = the system trust store
   bool required = false;                       // GET /readyz answers 503 while it is not up
+  bool compression = false;                    // offer permessage-deflate to the upstream
   bool operator==(const upstream_config&) const = default;
 };
 

@@ -43,6 +43,23 @@ void read_tls(reader& r, const std::string& path, const toml::node& node, tls_co
       });
 }
 
+void read_compression(reader& r, const std::string& path, const toml::node& node,
+                      compression_config& c) {
+  auto flag = [&r](std::string_view name, bool& out) {
+    return field{name, [&r, &out](const std::string& key, const toml::node& value) {
+                   r.read_bool(key, value, out);
+                 }};
+  };
+  r.read_table(path, node,
+               {
+                   flag("enabled", c.enabled),
+                   integer_field(r, "level", c.level, 1, 9),
+                   integer_field(r, "window_bits", c.window_bits, 9, 15),
+                   flag("context_takeover", c.context_takeover),
+                   size_field(r, "threshold", c.threshold, 0, 64 * mib),
+               });
+}
+
 constexpr std::string_view host_port_expectation =
     "expected host:port like \"127.0.0.1:8080\", \"localhost:8080\" or \"[::1]:8080\"";
 
@@ -73,6 +90,10 @@ void read_server(reader& r, const std::string& path, const toml::node& node, ser
            }},
           {"tls",
            [&r, &s](const std::string& p, const toml::node& n) { read_tls(r, p, n, s.tls); }},
+          {"compression",
+           [&r, &s](const std::string& p, const toml::node& n) {
+             read_compression(r, p, n, s.compression);
+           }},
           duration_field(r, "drain_timeout", s.drain_timeout),
       });
 }

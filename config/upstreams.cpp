@@ -68,6 +68,10 @@ void read_upstream(reader& r, const std::string& path, const toml::node& node, u
           integer_field(r, "buffer", u.buffer, 0, unbounded),
           {"required", [&r, &u](const std::string& key,
                                 const toml::node& value) { r.read_bool(key, value, u.required); }},
+          {"compression",
+           [&r, &u](const std::string& key, const toml::node& value) {
+             r.read_bool(key, value, u.compression);
+           }},
           {"subprotocols",
            [&r, &u](const std::string& key, const toml::node& value) {
              r.read_string_array(key, value, u.subprotocols, is_http_token,

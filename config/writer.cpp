@@ -75,6 +75,14 @@ std::string to_toml(const config& cfg) {
   w.string("key", cfg.server.tls.key);
   w.string("min_version", to_string(cfg.server.tls.min_version));
 
+  const auto& z = cfg.server.compression;
+  w.table("server.compression");
+  w.boolean("enabled", z.enabled);
+  w.integer("level", z.level);
+  w.integer("window_bits", z.window_bits);
+  w.boolean("context_takeover", z.context_takeover);
+  w.size("threshold", z.threshold);
+
   w.table("api");
   w.string("token", cfg.api.token);
 
@@ -137,6 +145,7 @@ std::string to_toml(const config& cfg) {
     w.duration("heartbeat_timeout", u.heartbeat_timeout);
     w.string("ca_file", u.ca_file);
     w.boolean("required", u.required);
+    w.boolean("compression", u.compression);
   }
 
   w.table("cluster");

@@ -139,6 +139,7 @@ struct http_options {
                                               // the client stopped reading: reset
   duration handshake_timeout{10'000};         // TLS handshake; WebSocket opening and closing
                                               // handshakes
+  compression_config compression;             // permessage-deflate for WebSockets (off by default)
   /// Spawns the connection actor of a new WebSocket (called on the socket's
   /// strand, after the 101). An invalid handle closes the socket with 1011.
   std::function<caf::actor(transport_ptr)> on_websocket;

@@ -197,6 +197,13 @@ class ws_client final : public outbound_socket,
           for (const auto& [name, value] : headers) req.set(name, value);
         }));
     ws_.read_message_max(opts_.max_frame_bytes);
+    if (opts_.compression) {
+      // Offered with Beast's defaults; if the server accepts, Beast
+      // compresses what we send and inflates what it sends.
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      ws_.set_option(pmd);
+    }
     // Beast leaves the response alone when none arrived; 0 tells that apart
     // from a real status (the default is 200).
     res_.result(http::status::unknown);

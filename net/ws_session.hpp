@@ -73,6 +73,7 @@
 #include "actors/transport.hpp"
 #include "net/frame_stream.hpp"
 #include "net/http_server.hpp"
+#include "net/message_deflater.hpp"
 #include "net/ws_stream.hpp"
 #include "net/ws_upgrade.hpp"
 
@@ -123,6 +124,8 @@ class ws_session final : public transport,
   void drain_inbox();
   void write_next();
   void write_batch();
+  void write_compressed_batch();
+  void start_deflate();
   void release_idle_queues();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void discard_queue();
@@ -180,6 +183,13 @@ class ws_session final : public transport,
   std::vector<boost::asio::const_buffer> gather_;  // what the batch's write sends
   bool writing_ = false;
   bool accepted_ = false;
+  // permessage-deflate, when the handshake negotiated it: the sending side is
+  // ours (net/message_deflater.hpp); null: not negotiated. Owned (context
+  // takeover) or this I/O thread's shared one (no context takeover).
+  message_deflater* deflater_ = nullptr;
+  std::unique_ptr<message_deflater> own_deflater_;
+  std::string negotiated_;  // the Sec-WebSocket-Extensions we answered; empty: none
+  std::string deflated_;    // one message's compressed payload, before it joins scratch_
   struct close_request {
     std::uint16_t code;
     std::string reason;

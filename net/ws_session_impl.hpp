@@ -10,6 +10,7 @@
 #include "net/io_gate.hpp"
 
 #include <array>
+#include <cstdlib>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -112,11 +113,26 @@ void ws_session<NextLayer>::accept(http::request<http::string_body> req) {
   timeouts.idle_timeout = websocket::stream_base::none();
   timeouts.keep_alive_pings = false;
   ws_.set_option(timeouts);
-  ws_.set_option(
-      websocket::stream_base::decorator([proto = subprotocol_](websocket::response_type& res) {
-        res.set(http::field::server, "wsvisor");
-        if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
-      }));
+  const auto& z = opts_->compression;
+  if (z.enabled) {
+    // Beast negotiates (answering the client's offer within these bounds)
+    // and inflates the client's compressed messages; what we send is
+    // compressed by us (write_compressed_batch).
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    pmd.server_max_window_bits = static_cast<int>(z.window_bits);
+    pmd.server_no_context_takeover = !z.context_takeover;
+    pmd.client_no_context_takeover = !z.context_takeover;
+    pmd.compLevel = static_cast<int>(z.level);
+    ws_.set_option(pmd);
+  }
+  // Called by Beast once the response holds what it negotiated.
+  ws_.set_option(websocket::stream_base::decorator([this](websocket::response_type& res) {
+    res.set(http::field::server, "wsvisor");
+    if (!subprotocol_.empty()) res.set(http::field::sec_websocket_protocol, subprotocol_);
+    auto ext = res[http::field::sec_websocket_extensions];
+    negotiated_.assign(ext.data(), ext.size());
+  }));
   ws_.read_message_max(opts_->max_message_bytes);
   // One frame per message, written straight from the frame's two buffers
   // (a server does not mask, so Beast copies nothing).
@@ -134,6 +150,7 @@ void ws_session<NextLayer>::on_accept(beast::error_code ec) {
     return finish(ec);
   }
   accepted_ = true;
+  start_deflate();
   try {
     if (opts_->on_websocket) actor_ = opts_->on_websocket(shared_from_this());
   } catch (const std::exception& e) {
@@ -269,6 +286,32 @@ void ws_session<NextLayer>::write_next() {
   });
 }
 
+// What Beast answered the client's permessage-deflate offer, if anything
+// (RFC 7692 §7.1): "permessage-deflate" with "server_no_context_takeover"
+// and "server_max_window_bits=N" when they apply.
+template <class NextLayer>
+void ws_session<NextLayer>::start_deflate() {
+  auto answered = std::move(negotiated_);
+  negotiated_ = {};
+  std::string_view ext = answered;
+  if (!ext.starts_with("permessage-deflate")) return;
+  const auto& z = opts_->compression;
+  bool takeover = ext.find("server_no_context_takeover") == std::string_view::npos;
+  int bits = 15;
+  constexpr std::string_view bits_key = "server_max_window_bits=";
+  if (auto at = ext.find(bits_key); at != std::string_view::npos)
+    bits = std::atoi(std::string{ext.substr(at + bits_key.size(), 2)}.c_str());
+  if (bits < 9 || bits > 15) bits = static_cast<int>(z.window_bits);
+  auto level = static_cast<int>(z.level);
+  if (takeover) {
+    own_deflater_ = std::make_unique<message_deflater>(level, bits, true);
+    deflater_ = own_deflater_.get();
+  } else {
+    deflater_ = &message_deflater::for_thread(level, bits);
+  }
+  log::debug(*ws_log(), "permessage-deflate negotiated", {{"peer", peer_}, {"extension", ext}});
+}
+
 template <class NextLayer>
 void ws_session<NextLayer>::write_batch() {
   // A close of Beast's (the peer's echoed, or ours) may have gone out while
@@ -279,6 +322,7 @@ void ws_session<NextLayer>::write_batch() {
     batch_.clear();
     return;
   }
+  if (deflater_) return write_compressed_batch();
   // Small frames are copied into one buffer, so that a burst (a replay, a
   // fan-out window) leaves in one send; a large body is written from where
   // it is, shared with the other recipients.
@@ -311,6 +355,38 @@ void ws_session<NextLayer>::write_batch() {
       gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
+// With permessage-deflate every frame of the batch is built in scratch_: a
+// message of at least `threshold` bytes compressed (RSV1 set), a smaller one
+// as it is (RFC 7692 lets each message choose).
+template <class NextLayer>
+void ws_session<NextLayer>::write_compressed_batch() {
+  const auto threshold = opts_->compression.threshold;
+  scratch_.clear();
+  for (auto& frame : batch_) {
+    std::string_view body = frame.body ? std::string_view{*frame.body} : std::string_view{};
+    if (frame.size() < threshold) {
+      auto header = text_frame_header::of(frame.size());
+      scratch_.append(reinterpret_cast<const char*>(header.bytes.data()), header.size);
+      scratch_.append(frame.head);
+      scratch_.append(body);
+      continue;
+    }
+    deflated_.clear();
+    if (own_deflater_)
+      deflater_->compress(frame.head, body, deflated_);
+    else  // no context takeover: a body shared by many frames is compressed once
+      deflater_->compress_shared(frame.head, frame.body, deflated_);
+    auto header = text_frame_header::of(deflated_.size());
+    header.bytes[0] |= 0x40;  // RSV1: this message is compressed
+    scratch_.append(reinterpret_cast<const char*>(header.bytes.data()), header.size);
+    scratch_.append(deflated_);
+  }
+  gather_.clear();
+  gather_.push_back(asio::buffer(scratch_));
+  ws_.next_layer().async_write_frames(
+      gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+}
+
 template <class NextLayer>
 void ws_session<NextLayer>::release_idle_queues() {
   // After a burst the vectors keep their capacity; an idle connection should
@@ -321,6 +397,7 @@ void ws_session<NextLayer>::release_idle_queues() {
   if (draining_.capacity() > kept_slots) std::vector<out_frame>{}.swap(draining_);
   if (gather_.capacity() > kept_slots) std::vector<asio::const_buffer>{}.swap(gather_);
   if (scratch_.capacity() > 512) std::string{}.swap(scratch_);
+  if (deflated_.capacity() > 512) std::string{}.swap(deflated_);
 }
 
 template <class NextLayer>

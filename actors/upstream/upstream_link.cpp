@@ -119,6 +119,7 @@ outbound_options upstream_socket_options(const upstream_config& u, std::uint64_t
   outbound_options o;
   o.url = u.url;
   o.subprotocols = u.subprotocols;
+  o.compression = u.compression;
   for (const auto& [name, value] : u.headers) o.headers.emplace_back(name, value);
   o.user_agent = "wsvisor";
   o.connect_timeout = u.connect_timeout;

@@ -7,7 +7,7 @@ WSVISOR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WSVISOR_PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   libcaf-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libspdlog-dev
-  libgtest-dev libtomlplusplus-dev libssl-dev libjwt-dev libsystemd-dev
+  libgtest-dev libtomlplusplus-dev libssl-dev libjwt-dev libsystemd-dev zlib1g-dev
 )
 # Independent peers used by the interoperability tests and by the load
 # generator's own tests (WebSocket++ peer; Node for the npm ws and Socket.IO

@@ -254,7 +254,8 @@ config non_default_config() {
        .connect_timeout = 1500ms,
        .heartbeat_timeout = 0ms,
        .ca_file = defaults_file,
-       .required = true},
+       .required = true,
+       .compression = true},
   };
   c.api = {.token = "0123456789abcdef-\"quoted\"-token"};
   c.server.allowed_origins = {"https://app.example", "http://[::1]:3000"};
@@ -279,6 +280,8 @@ config non_default_config() {
                .peer_timeout = 3s,
                .policy = "fast"};
   c.server.drain_timeout = 45s;
+  c.server.compression = {
+      .enabled = true, .level = 6, .window_bits = 10, .context_takeover = false, .threshold = 0};
   return c;
 }
 
@@ -323,8 +326,14 @@ TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
         "heartbeat_timeout = \"0ms\"",
         "heartbeat_timeout = \"30s\"",
         "ca_file = \"\"",
+        "compression = true",
+        "compression = false",
         "[server.tls]",
         "min_version = \"1.3\"",
+        "[server.compression]",
+        "window_bits = 10",
+        "context_takeover = false",
+        "threshold = \"0\"",
         "allowed_origins = [\"https://app.example\", \"http://[::1]:3000\"]",
         "[limits]",
         "handshake_burst = 10",
@@ -332,6 +341,32 @@ TEST(ConfigLoader, ToTomlWritesDurationsSizesPoliciesAndUpstreams) {
         "max_failures = 1",
         "repeat_interval = \"250ms\""})
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+}
+
+TEST(ConfigLoader, CompressionIsOffByDefaultAndReadFromItsTable) {
+  EXPECT_FALSE(config{}.server.compression.enabled);
+  auto r = load_config_string(
+      "[server.compression]\nenabled = true\nlevel = 9\nwindow_bits = 9\n"
+      "context_takeover = false\nthreshold = \"1KiB\"\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.cfg.server.compression, (compression_config{.enabled = true,
+                                                          .level = 9,
+                                                          .window_bits = 9,
+                                                          .context_takeover = false,
+                                                          .threshold = 1024}));
+}
+
+TEST(ConfigLoader, CompressionRejectsLevelsAndWindowsOutsideZlibsRange) {
+  auto level = load_config_string("[server.compression]\nlevel = 0\n");
+  EXPECT_TRUE(has_error(level, "server.compression.level", 2, "between 1 and 9"));
+  auto high = load_config_string("[server.compression]\nlevel = 10\n");
+  EXPECT_TRUE(has_error(high, "server.compression.level", 2, "between 1 and 9"));
+  auto bits = load_config_string("[server.compression]\nwindow_bits = 8\n");
+  EXPECT_TRUE(has_error(bits, "server.compression.window_bits", 2, "between 9 and 15"));
+  auto flag = load_config_string("[server.compression]\nenabled = \"yes\"\n");
+  EXPECT_TRUE(has_error(flag, "server.compression.enabled", 2, "true or false"));
+  auto size = load_config_string("[server.compression]\nthreshold = \"big\"\n");
+  EXPECT_TRUE(has_error(size, "server.compression.threshold", 2, ""));
 }
 
 }  // namespace

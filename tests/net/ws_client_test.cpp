@@ -65,6 +65,36 @@ TEST_F(WsClient, SendsExtraHeadersUserAgentAndOneSubprotocolHeader) {
   EXPECT_EQ(req.target(), "/ws");
 }
 
+TEST_F(WsClient, OffersPermessageDeflateWhenAskedAndExchangesCompressedMessages) {
+  serve_plain([this](ws& s, const stopping&) {
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;  // Beast's server compresses what it sends, inflates what it gets
+    s.set_option(pmd);
+    accept_upgrade(s, server_notes_, "");
+    echo(s, server_notes_);
+  });
+  open({.url = url(), .compression = true});
+  auto big = std::string(5000, 'q') + "end";
+  socket_->send(big, 1);
+  ASSERT_TRUE(client_.await([](auto& n) { return n.texts.size() == 1; }));
+  EXPECT_EQ(client_.read([](auto& n) { return n.texts.front(); }), "echo:" + big);
+  auto req = server_notes_.read([](auto& n) { return n.requests.front(); });
+  EXPECT_TRUE(req[http::field::sec_websocket_extensions].starts_with("permessage-deflate"))
+      << req[http::field::sec_websocket_extensions];
+  EXPECT_EQ(server_notes_.read([](auto& n) { return n.texts; }), std::vector<std::string>{big});
+}
+
+TEST_F(WsClient, OffersNoExtensionByDefault) {
+  serve_plain([this](ws& s, const stopping&) {
+    accept_upgrade(s, server_notes_, "");
+    echo(s, server_notes_);
+  });
+  open({.url = url()});
+  ASSERT_TRUE(await_open());
+  auto req = server_notes_.read([](auto& n) { return n.requests.front(); });
+  EXPECT_EQ(req.count(http::field::sec_websocket_extensions), 0u);
+}
+
 TEST_F(WsClient, FailsTheHandshakeWhenARequiredSubprotocolIsNotSelected) {
   serve_plain([this](ws& s, const stopping&) {
     accept_upgrade(s, server_notes_, "");

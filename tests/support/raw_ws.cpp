@@ -175,6 +175,7 @@ std::optional<raw_frame> raw_ws::read_frame(ms timeout) {
     if (in_.size() - pos < length) return false;
     raw_frame f{.opcode = static_cast<std::uint8_t>(byte(0) & 0x0f),
                 .fin = (byte(0) & 0x80) != 0,
+                .rsv = static_cast<std::uint8_t>(byte(0) & 0x70),
                 .payload = in_.substr(pos, length)};
     if (masked)
       for (std::size_t i = 0; i < f.payload.size(); ++i)

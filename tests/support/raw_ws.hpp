@@ -57,6 +57,7 @@ std::string ws_upgrade_request(std::string_view target = "/ws", std::string_view
 struct raw_frame {
   std::uint8_t opcode = 0;
   bool fin = true;
+  std::uint8_t rsv = 0;  // RSV1..3 as in the first byte: 0x40 (RSV1: compressed), 0x20, 0x10
   std::string payload;
 
   /// A close frame's code: 1005 when it carries none.

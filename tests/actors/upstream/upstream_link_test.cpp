@@ -230,6 +230,7 @@ TEST_F(UpstreamLink, DialsWithEverySocketSettingOfItsConfig) {
   u.connect_timeout = ms{1234};
   u.heartbeat_timeout = ms{5678};
   u.ca_file = "/etc/ssl/private-ca.pem";
+  u.compression = true;
   auto socket = start(u, 4096);
   ASSERT_TRUE(socket);
   const auto& o = socket->options;
@@ -243,6 +244,7 @@ TEST_F(UpstreamLink, DialsWithEverySocketSettingOfItsConfig) {
   EXPECT_EQ(o.connect_timeout, ms{1234});
   EXPECT_EQ(o.heartbeat_timeout, ms{5678});
   EXPECT_EQ(o.ca_file, "/etc/ssl/private-ca.pem");
+  EXPECT_TRUE(o.compression);
   EXPECT_EQ(o.max_frame_bytes, 4096u);
   EXPECT_EQ(o.max_queued_bytes, 16u << 20);
   EXPECT_EQ(dialer_.dials(), 1u);
