@@ -303,11 +303,19 @@ void ws_session<NextLayer>::start_deflate() {
     bits = std::atoi(std::string{ext.substr(at + bits_key.size(), 2)}.c_str());
   if (bits < 9 || bits > 15) bits = static_cast<int>(z.window_bits);
   auto level = static_cast<int>(z.level);
-  if (takeover) {
-    own_deflater_ = std::make_unique<message_deflater>(level, bits, true);
-    deflater_ = own_deflater_.get();
-  } else {
-    deflater_ = &message_deflater::for_thread(level, bits);
+  try {
+    if (takeover) {
+      own_deflater_ = std::make_unique<message_deflater>(level, bits, true);
+      deflater_ = own_deflater_.get();
+    } else {
+      deflater_ = &message_deflater::for_thread(level, bits);
+    }
+  } catch (const std::exception& e) {
+    // zlib could not allocate its state: the connection goes on with plain
+    // frames, which RFC 7692 allows on a negotiated connection too.
+    log::error(*ws_log(), "permessage-deflate unavailable; sending uncompressed",
+               {{"peer", peer_}, {"error", e.what()}});
+    return;
   }
   log::debug(*ws_log(), "permessage-deflate negotiated", {{"peer", peer_}, {"extension", ext}});
 }

@@ -19,11 +19,11 @@ namespace wsvisor::net {
 namespace {
 
 using namespace ws_testing;
-using test::op::text;
 using test::raw_frame;
 using test::raw_ws;
 using test::ws_frame;
 using test::ws_upgrade_request;
+using test::op::text;
 
 class WsCompression : public WsServer {};
 
@@ -85,7 +85,10 @@ std::string repetitive(std::size_t n) {
 }
 
 compression_config enabled(std::uint64_t threshold = 256, bool takeover = true) {
-  return {.enabled = true, .level = 1, .window_bits = 15, .context_takeover = takeover,
+  return {.enabled = true,
+          .level = 1,
+          .window_bits = 15,
+          .context_takeover = takeover,
           .threshold = threshold};
 }
 
