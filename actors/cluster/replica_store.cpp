@@ -18,6 +18,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/cluster/replica_outbox.hpp"
 #include "actors/cluster/replica_records.hpp"
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
@@ -31,10 +32,6 @@ namespace {
 // A peer's store has at most this many batches from this store in flight;
 // what sessions send meanwhile waits for the next (docs/cluster.md).
 constexpr int max_batches_in_flight = 2;
-// One batch carries at most this many items, and stops adding whole puts
-// once their message bodies pass max_batch_bytes.
-constexpr std::size_t max_batch_items = 256;
-constexpr std::size_t max_batch_bytes = 1 << 20;
 
 struct store_state {
   static inline const char* name = "replica_store";
@@ -78,53 +75,7 @@ struct store_state {
   // Channels asked of the broker and not confirmed yet, with what waits for them.
   std::map<std::string, std::vector<std::function<void()>>> subscribing_;
   std::uint64_t adopted_ = 0;
-  // This node's sessions' puts and updates for one peer's store, waiting to
-  // go as one batch (replica_batch_atom).
-  struct outbox {
-    caf::actor store;
-    replica_batch queued;
-    using promises = std::vector<caf::typed_response_promise<caf::ok_atom>>;
-    promises waiting;   // per queued item: its session's answer
-    int in_flight = 0;  // batches sent, not answered
-    struct taken_batch {
-      replica_batch batch;
-      std::shared_ptr<promises> waiting;  // shared by the batch's two answer handlers
-    };
-    std::size_t size() const { return queued.whole.size(); }
-    /// The oldest queued items, up to max_batch_items or max_batch_bytes of
-    /// message bodies (at least one).
-    taken_batch take() {
-      std::size_t n = 0;
-      std::size_t puts = 0;
-      std::size_t bytes = 0;
-      while (n < size() && n < max_batch_items && (n == 0 || bytes < max_batch_bytes)) {
-        if (queued.whole[n] == 1) {
-          for (auto& body : queued.puts[puts].buffer_bodies) bytes += body.size();
-          ++puts;
-        } else {
-          for (auto& e : queued.updates[n - puts].entries) bytes += e.body.size();
-        }
-        ++n;
-      }
-      taken_batch t{.waiting = std::make_shared<promises>()};
-      if (n == size()) {
-        t.batch = std::exchange(queued, {});
-        *t.waiting = std::exchange(waiting, {});
-        return t;
-      }
-      auto cut = [](auto& from, auto& to, std::size_t k) {
-        to.assign(std::make_move_iterator(from.begin()),
-                  std::make_move_iterator(from.begin() + static_cast<std::ptrdiff_t>(k)));
-        from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(k));
-      };
-      cut(queued.puts, t.batch.puts, puts);
-      cut(queued.updates, t.batch.updates, n - puts);
-      cut(queued.whole, t.batch.whole, n);
-      cut(waiting, *t.waiting, n);
-      return t;
-    }
-  };
-  std::map<caf::actor_addr, outbox> outboxes_;  // by the peer store's address
+  std::map<caf::actor_addr, replica_outbox> outboxes_;  // by the peer store's address
 
   caf::actor me() const { return caf::actor_cast<caf::actor>(self_); }
 
