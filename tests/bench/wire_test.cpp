@@ -21,6 +21,23 @@ TEST(BenchWire, PayloadCarriesSenderNumberAndTimeAndHasTheAskedSize) {
   EXPECT_EQ(tiny, "1:2:3:");
 }
 
+TEST(BenchWire, TicksFillerIsMarketTextOfTheAskedSizeDifferentPerMessage) {
+  EXPECT_EQ(parse_filler("ticks"), filler::ticks);
+  EXPECT_EQ(parse_filler("x"), filler::x);
+  EXPECT_FALSE(parse_filler("zeros"));
+  auto a = make_payload({.src = 1, .k = 1, .t_ns = 5}, 280, filler::ticks);
+  auto b = make_payload({.src = 1, .k = 2, .t_ns = 5}, 280, filler::ticks);
+  EXPECT_EQ(a.size(), 280u);
+  EXPECT_EQ(b.size(), 280u);
+  EXPECT_NE(a.substr(6), b.substr(6));  // past the stamps, the ticks differ
+  EXPECT_NE(a.find("symbol="), std::string::npos) << a;
+  EXPECT_EQ(a.find_first_of("\"\\"), std::string::npos) << a;  // no JSON escaping needed
+  auto s = parse_payload(b);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->k, 2u);
+  EXPECT_EQ(make_payload({.src = 1, .k = 1, .t_ns = 5}, 280, filler::ticks), a);  // deterministic
+}
+
 TEST(BenchWire, PayloadParserRejectsForeignText) {
   EXPECT_FALSE(parse_payload(""));
   EXPECT_FALSE(parse_payload("hello"));

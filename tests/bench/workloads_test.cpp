@@ -169,6 +169,28 @@ TEST(BenchWorkloads, FanOutAgainstWsvisorDeliversEveryMessageOnce) {
   expect_lossless_fanout(r);
 }
 
+TEST(BenchWorkloads, FanOutWithDeflateCountsCompressedConnectionsAndFewerBytesOnTheWire) {
+  // The bench's compression rows: market-tick payloads, subscribers that
+  // offer permessage-deflate, bytes on the wire per delivery from TCP_INFO.
+  auto plain = start_wsvisor();
+  std::vector<std::string> args{"--workload", "fanout",   "-n",    "4",         "--payload",
+                                "280",        "--filler", "ticks", "--deflate", "on"};
+  auto off = bench(plain, "wsvisor", args);
+  expect_lossless_fanout(off);
+  EXPECT_EQ(u(off, "compressed_connections"), 0u);  // offered, not answered
+  // A message frame holds at least its 280-byte payload.
+  EXPECT_GT(d(off, "wire_bytes_per_delivery"), 280) << json::serialize(off);
+
+  auto deflating = start_wsvisor({"--set", "server.compression.enabled=true"});
+  auto on = bench(deflating, "wsvisor", args);
+  expect_lossless_fanout(on);
+  EXPECT_EQ(u(on, "compressed_connections"), 4u) << json::serialize(on);
+  EXPECT_GT(d(on, "wire_bytes_per_delivery"), 0);
+  EXPECT_LT(d(on, "wire_bytes_per_delivery"), d(off, "wire_bytes_per_delivery") * 0.8)
+      << json::serialize(on) << "\n"
+      << json::serialize(off);
+}
+
 TEST(BenchWorkloads, FanOutOverTheNodesOfAClusterDeliversEveryMessageOnce) {
   // --ports names a cluster's nodes: subscribers round robin, the publisher on
   // the first. One server named twice stands in for two nodes here; the

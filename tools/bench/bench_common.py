@@ -18,7 +18,8 @@ NODE_DIR = os.path.join(ROOT, "tools", "bench", "node")
 # name -> dialect, and how to start it on a port (None: not available here)
 PEER_ORDER = ["wsvisor", "wsvisor-sharing", "wsvisor-stealing", "beast", "websocketpp", "node-ws", "socket.io"]
 DIALECT = {"wsvisor": "wsvisor", "wsvisor-sharing": "wsvisor", "wsvisor-stealing": "wsvisor", "beast": "raw",
-           "websocketpp": "raw", "node-ws": "raw", "socket.io": "socketio", "wsvisor-noreplicas": "wsvisor"}
+           "websocketpp": "raw", "node-ws": "raw", "socket.io": "socketio", "wsvisor-noreplicas": "wsvisor",
+           "wsvisor-deflate": "wsvisor", "wsvisor-deflate-nct": "wsvisor"}
 SESSIONS = {"wsvisor", "socket.io"}  # peers that keep sessions: storm and detached rows
 # wsvisor under CAF's own schedulers instead of its default `io` one: the
 # per-message workloads only (docs/configuration.md, server.actor_scheduler).
@@ -36,7 +37,18 @@ CLUSTER_NODES = 3
 # without replicas a killed node's sessions are gone).
 REPLICA_VARIANTS = {"wsvisor-noreplicas": 0}
 REPLICA_WORKLOADS = {"cluster_fanout", "cluster_roundtrip", "cluster_idle"}
-WORKLOADS = ["roundtrip", "fanout", "idle", "detached", "storm", "connrate"] + list(CLUSTER_WORKLOADS)
+# The compression stage: a fan-out of market-tick payloads (wsbench --filler
+# ticks) to subscribers that offer permessage-deflate (--deflate on), against
+# wsvisor with [server.compression] off (the plain `wsvisor`), on, and on
+# without context takeover (docs/configuration.md, [server.compression]).
+COMPRESSION_WORKLOADS = {"fanout_deflate": "fanout"}
+COMPRESSION_PEERS = ["wsvisor", "wsvisor-deflate", "wsvisor-deflate-nct"]
+COMPRESSION_VARIANTS = {"wsvisor-deflate": "enabled = true\n",
+                        "wsvisor-deflate-nct": "enabled = true\ncontext_takeover = false\n"}
+# The wsbench workload each of the bench's workloads runs.
+WSBENCH_WORKLOAD = {**CLUSTER_WORKLOADS, **COMPRESSION_WORKLOADS}
+WORKLOADS = (["roundtrip", "fanout", "idle", "detached", "storm", "connrate"] + list(COMPRESSION_WORKLOADS)
+             + list(CLUSTER_WORKLOADS))
 
 
 def log(msg):
@@ -44,6 +56,10 @@ def log(msg):
 
 
 def applies(workload, peer):
+    if workload in COMPRESSION_WORKLOADS:
+        return peer in COMPRESSION_PEERS
+    if peer in COMPRESSION_VARIANTS:
+        return False
     if workload in CLUSTER_WORKLOADS:
         return peer in CLUSTER_PEERS and (peer not in REPLICA_VARIANTS or workload in REPLICA_WORKLOADS)
     if peer in SCHEDULER_VARIANTS:

@@ -7,8 +7,8 @@ import os
 import shutil
 import subprocess
 
-from bench_common import (CLUSTER_NODES, CLUSTER_PEERS, CLUSTER_WORKLOADS, OUT_DIR, PEER_ORDER, ROOT, SESSIONS, WORK,
-                          applies, log)
+from bench_common import (CLUSTER_NODES, CLUSTER_PEERS, CLUSTER_WORKLOADS, COMPRESSION_PEERS, OUT_DIR, PEER_ORDER,
+                          ROOT, SESSIONS, WORK, applies, log)
 
 
 def load():
@@ -229,6 +229,46 @@ def targets(results):
     return "| target | measured | wanted | |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
+def per_subscriber_kib(r):
+    """The server's RSS over its subscribers: an upper bound of the memory
+    per connection (the RSS before the clients is in it, a few KiB each at
+    1,000)."""
+    if r.get("server_rss_kib") is None or not r.get("n"):
+        return "–"
+    return f"{r['server_rss_kib'] / r['n']:,.1f}"
+
+
+def compression_section(results):
+    """2b. Fan-out with compression."""
+    out = ["### Fan-out with compression\n"]
+    out.append("The fan-out above with what compression meets in practice: each message's payload is about 280 "
+               "bytes of text shaped like a market-data stream (`wsbench --filler ticks`: symbols, prices, "
+               "sizes, sides, every message different), and every subscriber offers `permessage-deflate` "
+               "(`--deflate on`: Beast's client inflates what it receives and compresses its acks, as browsers "
+               "do). Three wsvisor servers, each fresh: `wsvisor` with `[server.compression]` off (the "
+               "default: the offer is not answered), `wsvisor-deflate` with `enabled = true` (level 1, "
+               "`window_bits` 15, context takeover: each connection keeps its own compressor), and "
+               "`wsvisor-deflate-nct` with `context_takeover = false` as well (each message compressed alone: "
+               "one compression of the shared body per I/O thread, whatever the subscribers; "
+               "[configuration.md](configuration.md#servercompression)). *Bytes on the wire*: what the "
+               "subscribers' sockets received once subscribed (`TCP_INFO` `tcpi_bytes_received`: frame headers, "
+               "pings and all) over the deliveries. *RSS per subscriber*: the server's RSS at the end over N "
+               "(an upper bound: what the server holds without clients is in it). The last column is off ÷ "
+               "that server.\n")
+    ns = sorted({r["n"] for r in results if r.get("workload") == "fanout_deflate"})
+    if not ns:
+        out.append("Not in this run's results.\n")
+        return "\n".join(out)
+    out.append(table(results, COMPRESSION_PEERS, "fanout_deflate", ns,
+                     [("deliveries/s", num("rate")), ("bytes on the wire per delivery", num("wire_bytes_per_delivery")),
+                      ("p50", ms("delivery_p50_us")), ("p99", ms("delivery_p99_us")), ("lost", num("lost")),
+                      ("dup", num("duplicates")), ("compressed connections", num("compressed_connections")),
+                      ("server CPU", num("server_cpu")), ("RSS per subscriber (KiB)", per_subscriber_kib),
+                      ("generator CPU", num("gen_cpu"))],
+                     "rate", "n/a") + "\n")
+    return "\n".join(out)
+
+
 NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 
 
@@ -378,7 +418,7 @@ def report(analysis_path):
                f"{max(1, round(meta['elapsed_s'] / 60))} minutes here); "
                "`./scripts/bench --quick` runs a smaller version in about two minutes; "
                f"`--workloads {','.join(CLUSTER_WORKLOADS)}` (the cluster stage) or any of "
-               "`roundtrip,fanout,idle,detached,storm,connrate` runs only those.\n")
+               "`roundtrip,fanout,fanout_deflate,idle,detached,storm,connrate` runs only those.\n")
     out.append("## This run\n")
     out.append(f"- Date: {meta['date']}{' (quick run)' if meta.get('quick') else ''}")
     out.append(f"- Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['mem_gib']} GiB, Linux {meta['kernel']}")
@@ -426,6 +466,7 @@ def report(analysis_path):
         out.append("![fan-out rate](bench/fanout-rate.png)\n")
     if "fanout-cdf.png" in made:
         out.append("![fan-out CDF](bench/fanout-cdf.png)\n")
+    out.append(compression_section(results))
 
     out.append("## 3. Idle memory\n")
     out.append("Server RSS (from `/proc/PID/status`) after N idle sessions (wsvisor: `hello` answered; "

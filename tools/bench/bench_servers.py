@@ -13,7 +13,8 @@ import subprocess
 import time
 import urllib.request
 
-from bench_common import BUILD, CLUSTER_NODES, NODE_DIR, REPLICA_VARIANTS, SCHEDULER_VARIANTS, WORK
+from bench_common import (BUILD, CLUSTER_NODES, COMPRESSION_VARIANTS, NODE_DIR, REPLICA_VARIANTS, SCHEDULER_VARIANTS,
+                          WORK)
 
 WSVISOR_CONFIG = """# written by tools/bench/run_bench.py
 [server]
@@ -128,6 +129,8 @@ class Server(Process):
             cfg = os.path.join(WORK, f"{name}.toml")
             with open(cfg, "w") as f:
                 f.write(WSVISOR_CONFIG.format(port=self.port, scheduler=SCHEDULER_VARIANTS.get(name, "io")))
+                if name in COMPRESSION_VARIANTS:
+                    f.write("[server.compression]\n" + COMPRESSION_VARIANTS[name])
             return [os.path.join(BUILD, "app", "wsvisor"), "--config", cfg]
         if name == "beast":
             return [os.path.join(BUILD, "tools", "bench", "beast_peer"), "--port", str(self.port)]

@@ -1,6 +1,7 @@
 #include "tools/bench/client.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -28,6 +29,7 @@ client::~client() = default;
 task<bool> client::connect(const std::string& path) {
   ++generation_;
   last_close_code_ = 0;
+  compressed_ = false;
   out_.clear();
   pending_.clear();
   writing_ = false;
@@ -68,6 +70,11 @@ task<bool> client::connect(const std::string& path) {
   sock.set_option(tcp::no_delay(true), ec);
   ws_->read_message_max(16 * 1024 * 1024);
   ws_->auto_fragment(false);
+  if (target_.deflate) {
+    websocket::permessage_deflate pmd;
+    pmd.client_enable = true;
+    ws_->set_option(pmd);
+  }
   if (target_.kind == dialect::wsvisor) {
     ws_->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(beast::http::field::sec_websocket_protocol, "wsvisor.v1");
@@ -80,8 +87,25 @@ task<bool> client::connect(const std::string& path) {
     last_error_ = "upgrade: " + herr.message() + " (HTTP " + std::to_string(res.result_int()) + ")";
     co_return false;
   }
+  compressed_ = res[beast::http::field::sec_websocket_extensions].starts_with("permessage-deflate");
   ws_->text(true);
   co_return true;
+}
+
+std::uint64_t client::bytes_received() const {
+  if (!ws_) return 0;
+  // glibc's tcp_info stops before the fields Linux added since (4.1:
+  // tcpi_bytes_received); <linux/tcp.h> clashes with <netinet/tcp.h>.
+  struct {
+    tcp_info base;
+    std::uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+  } info{};
+  static_assert(sizeof(tcp_info) == 104, "the kernel's layout follows at offset 104");
+  socklen_t len = sizeof info;
+  if (::getsockopt(ws_->next_layer().native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < sizeof info)
+    return 0;
+  return info.bytes_received;
 }
 
 task<bool> client::establish(bool resume) {

@@ -35,6 +35,7 @@ struct target {
   std::string path;                  // empty: the dialect's default for the workload
   int source_ips = 8;                // loopback only: spread clients over 127.0.0.1..N
   std::uint64_t ack_every = 64;      // wsvisor: ack after this many messages
+  bool deflate = false;              // offer permessage-deflate (Beast compresses and inflates)
 
   /// How many servers: the cluster's nodes, or 1.
   std::uint32_t nodes() const {
@@ -86,6 +87,12 @@ class client {
   /// failover: the client's node is gone). The session state is kept.
   void move_to(std::uint32_t node) { port_ = target_.port_of(node); }
 
+  /// Bytes the kernel has received on the current connection (TCP_INFO),
+  /// headers and handshake included: what the server sent; 0 if closed.
+  std::uint64_t bytes_received() const;
+  /// The current connection negotiated permessage-deflate.
+  bool compressed() const { return compressed_; }
+
   bool resumed() const { return resumed_; }
   /// wsvisor: why the last welcome did not resume (`unknown`, `overflow`, ...).
   const std::string& welcome_reason() const { return welcome_reason_; }
@@ -119,6 +126,7 @@ class client {
   std::deque<std::string> out_;
   std::deque<std::string> pending_;  // deliveries read before the session was established
   bool writing_ = false;
+  bool compressed_ = false;
 
   // Session state, kept across connections.
   std::string session_, token_;  // wsvisor

@@ -35,6 +35,10 @@ constexpr const char* usage =
                    (a cluster's processes) is summed
   -n N             connections, subscribers or sessions (100)
   --payload B      payload bytes (64)
+  --filler F       what pads the payload: x (the letter repeated) | ticks (text shaped
+                   like market data, every message different: realistic for compression)
+  --deflate on     offer permessage-deflate on every connection (compressed both ways
+                   when the server accepts; fanout reports compressed_connections)
   --warmup S       seconds before measuring (1)
   --duration S     seconds measured (5); storm, failover: seconds of traffic after the
                    last session is back
@@ -148,7 +152,15 @@ int main(int argc, char** argv) {
       o.n = count();
     else if (flag == "--payload")
       o.payload = count();
-    else if (flag == "--warmup")
+    else if (flag == "--filler") {
+      auto f = wsbench::parse_filler(v);
+      if (!f) bad(std::string{"unknown filler '"} + v + "' (x or ticks)");
+      o.fill = *f;
+    } else if (flag == "--deflate") {
+      std::string_view on = v;
+      if (on != "on" && on != "off") bad(std::string{"--deflate wants on or off, got '"} + v + "'");
+      o.to.deflate = on == "on";
+    } else if (flag == "--warmup")
       o.warmup_s = number(flag, v);
     else if (flag == "--duration")
       o.duration_s = number(flag, v);

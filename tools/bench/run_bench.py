@@ -23,8 +23,9 @@ import time
 
 sys.dont_write_bytecode = True  # the modules below leave no __pycache__ in the tree
 
-from bench_common import (BUILD, CLUSTER_PEERS, CLUSTER_WORKLOADS, DIALECT, NODE_DIR, OUT_DIR,  # noqa: E402
-                          PEER_ORDER, ROOT, WORKLOADS, WSBENCH, applies, log)
+from bench_common import (BUILD, CLUSTER_PEERS, CLUSTER_WORKLOADS, COMPRESSION_PEERS,  # noqa: E402
+                          COMPRESSION_WORKLOADS, DIALECT, NODE_DIR, OUT_DIR, PEER_ORDER, ROOT, WORKLOADS, WSBENCH,
+                          WSBENCH_WORKLOAD, applies, log)
 from bench_report import report  # noqa: E402
 from bench_servers import Server, cluster_unavailable, pinned, start_cluster  # noqa: E402
 
@@ -58,6 +59,11 @@ def plan(quick):
         # ~20,000 deliveries a second of steady traffic whatever N is
         runs.append(("storm", n, ["--warmup", "3", "--duration", "2", "--rate", str(max(1, 20000 // n))]))
     runs.append(("connrate", 32, ["--warmup", "1", "--duration", d, "--concurrency", "32"]))
+    # Fan-out with compression: ~280-byte market ticks, subscribers offering
+    # permessage-deflate; off, on, on without context takeover.
+    for n in scale([1000, 10000], [100]):
+        runs.append(("fanout_deflate", n, ["--warmup", "1", "--duration", d, "--window", "4", "--payload", "280",
+                                           "--filler", "ticks", "--deflate", "on"]))
     # The cluster stage: the clients spread over the nodes, a publisher on
     # the first (failover: on the second, as wsbench kills the first).
     for n in scale([1000, 10000], [1000]):
@@ -93,12 +99,15 @@ def run_all(args):
     chosen = lambda p: not args.peers or p in args.peers.split(",")  # noqa: E731
     peers = [p for p in available_peers() if chosen(p)]
     cluster_peers = [p for p in CLUSTER_PEERS if chosen(p)]
+    compression_peers = [p for p in COMPRESSION_PEERS if chosen(p)]
     commands, cluster_commands = [], {}
     started = time.time()
     for workload, n, extra in plan(args.quick):
         if args.workloads and workload not in args.workloads.split(","):
             continue
-        for peer in (cluster_peers if workload in CLUSTER_WORKLOADS else peers):
+        stage = (cluster_peers if workload in CLUSTER_WORKLOADS else
+                 compression_peers if workload in COMPRESSION_WORKLOADS else peers)
+        for peer in stage:
             if not applies(workload, peer):
                 continue
             if workload in CLUSTER_WORKLOADS:
@@ -169,7 +178,7 @@ def run_cluster(workload, n, extra, peer, cpus, commands, cluster_commands):
 def generate(workload, n, extra, peer, gen_cpu, where, shown_where, pids, shown_pids, commands):
     """Runs wsbench against servers already up (`where`: --port or --ports)."""
     cdf = os.path.join(OUT_DIR, "cdf", f"{workload}-{n}-{peer}.dat")
-    head = [WSBENCH, "--workload", CLUSTER_WORKLOADS.get(workload, workload), "--dialect", DIALECT[peer]]
+    head = [WSBENCH, "--workload", WSBENCH_WORKLOAD.get(workload, workload), "--dialect", DIALECT[peer]]
     tail = ["--label", peer, "-n", str(n), "--timeout", "180"] + extra
     argv = head + where + tail + ["--cdf", cdf]
     shown = ["wsbench"] + head[1:] + shown_where + tail
@@ -188,7 +197,7 @@ def generate(workload, n, extra, peer, gen_cpu, where, shown_where, pids, shown_
 
 
 def summary(r):
-    keys = ["rate", "rtt_p50_us", "rtt_p99_us", "delivery_p99_us", "bytes_per_session", "storm_ms", "killed_sessions",
+    keys = ["rate", "wire_bytes_per_delivery", "compressed_connections", "rtt_p50_us", "rtt_p99_us", "delivery_p99_us", "bytes_per_session", "storm_ms", "killed_sessions",
             "recovered", "back_ms", "told_to_retry", "lost", "duplicates", "not_resumed", "gen_cpu", "server_cpu"]
     return " ".join(f"{k}={fmt(r[k])}" for k in keys if k in r)
 

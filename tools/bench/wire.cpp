@@ -69,7 +69,62 @@ std::uint64_t uint_field(const json::object& o, std::string_view key) {
 
 }  // namespace
 
-std::string make_payload(const stamp& s, std::size_t size) {
+std::optional<filler> parse_filler(std::string_view name) {
+  if (name == "x") return filler::x;
+  if (name == "ticks") return filler::ticks;
+  return std::nullopt;
+}
+
+namespace {
+
+/// Appends market-tick text until `out` holds `size` bytes (cut there).
+/// No quote or backslash: the payload needs no JSON escaping.
+void append_ticks(std::string& out, std::uint64_t k, std::size_t size) {
+  static constexpr const char* symbols[] = {"ACME",  "GLOBEX", "INITECH", "UMBRELLA",
+                                            "HOOLI", "STARK",  "WAYNE",   "WONKA"};
+  std::uint64_t x = k * 0x9E3779B97F4A7C15ull + 1;  // splitmix64 over the message number
+  auto next = [&x] {
+    x += 0x9E3779B97F4A7C15ull;
+    auto z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  auto price = [&](std::uint64_t cents) {
+    append_number(out, cents / 100);
+    out += '.';
+    out += static_cast<char>('0' + cents / 10 % 10);
+    out += static_cast<char>('0' + cents % 10);
+  };
+  while (out.size() < size) {
+    auto cents = 1000 + next() % 49000;
+    out += "symbol=";
+    out += symbols[next() % 8];
+    out += " exchange=XNAS ts=";
+    append_number(out, 1765000000000ull + k * 37);
+    out += " bid=";
+    price(cents);
+    out += 'x';
+    append_number(out, 1 + next() % 900);
+    out += " ask=";
+    price(cents + 1 + next() % 9);
+    out += 'x';
+    append_number(out, 1 + next() % 900);
+    out += " last=";
+    price(cents);
+    out += 'x';
+    append_number(out, 1 + next() % 500);
+    out += next() % 2 ? " buy" : " sell";
+    out += " volume=";
+    append_number(out, 10000 + next() % 8990000);
+    out += " flags=regular,odd_lot; ";
+  }
+  out.resize(size);
+}
+
+}  // namespace
+
+std::string make_payload(const stamp& s, std::size_t size, filler fill) {
   std::string out;
   out.reserve(size);
   append_number(out, s.src);
@@ -78,7 +133,11 @@ std::string make_payload(const stamp& s, std::size_t size) {
   out += ':';
   append_number(out, s.t_ns);
   out += ':';
-  if (out.size() < size) out.append(size - out.size(), 'x');
+  if (out.size() >= size) return out;
+  if (fill == filler::ticks)
+    append_ticks(out, s.k, size);
+  else
+    out.append(size - out.size(), 'x');
   return out;
 }
 

@@ -35,7 +35,13 @@ struct stamp {
   std::uint64_t k = 0;
   std::int64_t t_ns = 0;
 };
-std::string make_payload(const stamp& s, std::size_t size);
+/// What pads a payload to its size: `x`, the letter repeated (the default:
+/// nothing for a server to do but copy it), or `ticks`, text shaped like a
+/// market-data stream (symbols, prices, sizes, sides; the numbers drawn from
+/// `k`, so every message differs): what compression meets in practice.
+enum class filler { x, ticks };
+std::optional<filler> parse_filler(std::string_view name);
+std::string make_payload(const stamp& s, std::size_t size, filler fill = filler::x);
 std::optional<stamp> parse_payload(std::string_view payload);
 
 // ---- wsvisor.v1 ----------------------------------------------------------

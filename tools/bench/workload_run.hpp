@@ -328,8 +328,12 @@ inline std::uint64_t rss_kib(const std::vector<pid_t>& pids) {
 /// Subscribers count what they receive from the one publisher (client n,
 /// src = n); `unique` counts first receipts across all subscribers.
 struct fan_state {
-  explicit fan_state(std::uint32_t n) : checks(n) {}
+  explicit fan_state(std::uint32_t n) : checks(n), wire_base(n, not_subscribed) {}
+  static constexpr std::uint64_t not_subscribed = ~std::uint64_t{0};
   std::vector<sequence_check> checks;  // each touched by its subscriber's thread only
+  // fan-out: each subscriber's client::bytes_received() once subscribed
+  // (set before it counts as ready), so the bytes of the deliveries alone.
+  std::vector<std::uint64_t> wire_base;
   std::atomic<std::uint64_t> unique{0}, sent{0};
   std::atomic<bool> publishing{true};
   // fan-out: the publisher sleeps until `unique` reaches `wake_at`.

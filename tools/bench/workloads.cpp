@@ -35,7 +35,7 @@ json::object roundtrip(const options& o) {
     std::uint64_t k = 0;
     while (!r.stop) {
       auto t0 = now_ns();
-      c.publish(channel, make_payload({i, ++k, t0}, o.payload), "echo");
+      c.publish(channel, make_payload({i, ++k, t0}, o.payload, o.fill), "echo");
       for (;;) {
         auto e = co_await c.next();
         if (e.type == client::event::closed) {

@@ -27,6 +27,7 @@ struct options {
       server_pids;        // CPU and RSS, summed (a cluster's processes); none: not measured
   std::uint32_t n = 100;  // connections / subscribers / sessions
   std::size_t payload = 64;
+  filler fill = filler::x;  // what pads the payload (wire.hpp)
   double warmup_s = 1;
   double duration_s = 5;
   double settle_s = 2;             // idle, detached: before reading RSS

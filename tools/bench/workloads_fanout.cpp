@@ -95,7 +95,7 @@ task<void> paced_publisher(env& x, fan_state& f, const std::string& channel) {
   auto at = steady::now();
   std::uint64_t k = 0;
   while (f.publishing) {
-    c.publish(channel, make_payload({o.n, ++k, now_ns()}, o.payload));
+    c.publish(channel, make_payload({o.n, ++k, now_ns()}, o.payload, o.fill));
     f.sent = k;
     at += period;
     tick.expires_at(at);
@@ -135,6 +135,7 @@ json::object fanout(const options& o) {
       r.failed(c);
       co_return;
     }
+    f.wire_base[i] = c.bytes_received();
     ++r.ready;
     for (;;) {
       auto e = co_await c.next();
@@ -170,7 +171,7 @@ json::object fanout(const options& o) {
         }
         continue;
       }
-      c.publish(channel, make_payload({o.n, ++k, now_ns()}, o.payload));
+      c.publish(channel, make_payload({o.n, ++k, now_ns()}, o.payload, o.fill));
       f.sent = k;
     }
   };
@@ -182,10 +183,26 @@ json::object fanout(const options& o) {
   // Let what is in flight arrive: bounded by the window, so this is quick.
   sleep_s(0.1);
   wait_delivered(f.unique, f.sent * (o.n - r.failures), 20);
+  // What the server sent the subscribers since they subscribed, per
+  // delivery, read before the connections are cut: a getsockopt from this
+  // thread (a fan-out never replaces a client's socket; one closed reads 0
+  // and is left out).
+  std::uint64_t wire = 0;
+  std::uint32_t compressed = 0;
+  for (std::uint32_t i = 0; i < o.n; ++i) {
+    auto now = r.clients[i]->bytes_received();
+    if (f.wire_base[i] == fan_state::not_subscribed || now < f.wire_base[i]) continue;
+    wire += now - f.wire_base[i];
+    compressed += r.clients[i]->compressed();
+  }
   r.stop_threads();
 
   auto out = header(o, r);
   auto count = r.merged(&thread_stats::count);
+  if (f.unique > 0)
+    out["wire_bytes_per_delivery"] =
+        static_cast<double>(wire) / static_cast<double>(f.unique.load());
+  out["compressed_connections"] = compressed;
   out["window"] = o.window;
   out["delivered"] = count;
   out["rate"] = static_cast<double>(count) / m.seconds();
