@@ -53,7 +53,8 @@ using shared_body = std::shared_ptr<const std::string>;
 /// (ws_text_atom, std::string payload): one complete text frame arrived.
 using ws_text_atom = caf::atom_constant<caf::atom("ws_text")>;
 
-/// (ws_binary_atom): one complete binary frame arrived (unsupported; answered with an error).
+/// (ws_binary_atom, std::string payload): one complete binary frame arrived
+/// (a wsvisor.v1.msgpack frame; on wsvisor.v1 answered with an error).
 using ws_binary_atom = caf::atom_constant<caf::atom("ws_binary")>;
 
 /// (ws_closed_atom, std::uint16_t code, std::string why): the socket is gone (close

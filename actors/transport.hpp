@@ -32,6 +32,12 @@ struct out_frame {
   std::size_t size() const { return head.size() + (body ? body->size() : 0); }
 };
 
+/// What the frames of a connection are on the wire: JSON text (`wsvisor.v1`)
+/// or MessagePack binary messages (`wsvisor.v1.msgpack`,
+/// protocol/msgpack_codec.hpp). Actors always send JSON `out_frame`s; a
+/// MessagePack transport encodes them on the way out.
+enum class wire_format : std::uint8_t { json, msgpack };
+
 /// Answer of `transport::send`.
 enum class send_result {
   queued,   // accepted; will be written after the frames queued before it
@@ -55,6 +61,9 @@ class transport {
 
   /// The peer's address as `host:port`, for logs.
   virtual std::string peer() const = 0;
+
+  /// How the client's frames are encoded (the subprotocol it chose).
+  virtual wire_format format() const { return wire_format::json; }
 
   // -- flow control -----------------------------------------------------------
   //

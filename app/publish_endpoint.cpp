@@ -10,6 +10,7 @@
 #include "actors/messages.hpp"
 #include "actors/session/messages.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 namespace wsvisor {
 
@@ -22,7 +23,9 @@ caf::behavior api_publish(caf::event_based_actor* self, net::publish_request req
     self->quit();
     return {};
   }
-  auto body = proto::encode_message_body(req.channel, req.data_json);
+  auto body = req.data_msgpack.empty()
+                  ? proto::encode_message_body(req.channel, req.data_json)
+                  : proto::encode_message_body_msgpack(req.channel, req.data_msgpack);
   self->request(broker, std::chrono::seconds{5}, broker_publish_atom::value, req.channel, body)
       .then(
           [self, reply, metrics](std::uint64_t sessions, std::string& upstream) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <memory>
 
 #include <boost/asio/ip/address.hpp>
@@ -17,6 +18,7 @@
 #include <boost/url/pct_string_view.hpp>
 
 #include "protocol/codec.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 namespace wsvisor::net {
 
@@ -143,13 +145,35 @@ std::optional<api_answer> check_api_access(std::string_view authorization, std::
   return answer;
 }
 
-std::variant<publish_request, api_answer> parse_publish(std::string_view body) {
-  // As deep as a client frame may nest.
-  json::parse_options options;
-  options.max_depth = proto::max_frame_depth;
-  boost::system::error_code ec;
-  auto value = json::parse(json::string_view{body.data(), body.size()}, ec, {}, options);
-  if (ec) return error_answer(400, "bad_json", "the body is not valid JSON: " + ec.message());
+bool is_msgpack_type(std::string_view content_type) {
+  auto media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+  auto same = [media](std::string_view want) {
+    return media.size() == want.size() &&
+           std::equal(media.begin(), media.end(), want.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  return same("application/msgpack") || same("application/x-msgpack");
+}
+
+std::variant<publish_request, api_answer> parse_publish(std::string_view body,
+                                                        std::string_view content_type) {
+  json::value value;
+  std::string data_msgpack;
+  if (is_msgpack_type(content_type)) {
+    value = json::object{};
+    if (auto why = proto::decode_msgpack_map(body, value.get_object(), data_msgpack))
+      return error_answer(400, "bad_msgpack", "the body is " + *why);
+  } else {
+    // As deep as a client frame may nest.
+    json::parse_options options;
+    options.max_depth = proto::max_frame_depth;
+    boost::system::error_code ec;
+    value = json::parse(json::string_view{body.data(), body.size()}, ec, {}, options);
+    if (ec) return error_answer(400, "bad_json", "the body is not valid JSON: " + ec.message());
+  }
   const auto* object = value.if_object();
   if (!object) return error_answer(400, "bad_json", "the body must be a JSON object");
   const auto* channel = object->if_contains("channel");
@@ -169,6 +193,9 @@ std::variant<publish_request, api_answer> parse_publish(std::string_view body) {
     return error_answer(
         400, "bad_channel",
         "channel " + shown_channel(name) + " is reserved: sys.* channels are the server's own");
+  if (!data_msgpack.empty())
+    return publish_request{
+        .channel = std::string{name}, .data_json = "null", .data_msgpack = std::move(data_msgpack)};
   if (!proto::finite_numbers(*data))
     return error_answer(400, "bad_request", "\"data\" holds a number beyond the range of a double");
   return publish_request{.channel = std::string{name}, .data_json = json::serialize(*data)};

@@ -73,8 +73,16 @@ bool bearer_matches(std::string_view authorization, std::string_view token);
 
 /// The body `{"channel": "...", "data": <any JSON>}` as a request, or the
 /// 400 answer: bad_json (not a JSON object), bad_request (a field missing or
-/// of the wrong type), bad_channel (invalid or reserved channel).
-std::variant<publish_request, api_answer> parse_publish(std::string_view body);
+/// of the wrong type), bad_channel (invalid or reserved channel). With
+/// `content_type` application/msgpack (or application/x-msgpack; parameters
+/// and case aside) the body is one MessagePack map with the same fields,
+/// whose `data` may be any MessagePack value (protocol/msgpack_codec.hpp);
+/// not one: 400 bad_msgpack. Any other type, or none, is JSON.
+std::variant<publish_request, api_answer> parse_publish(std::string_view body,
+                                                        std::string_view content_type = {});
+
+/// True iff `content_type`'s media type is application/msgpack (or x-msgpack).
+bool is_msgpack_type(std::string_view content_type);
 
 /// 200 {"sessions":N[,"upstream":"NAME"]}, or the outcome's error: 503 for
 /// "upstream_down" and "timeout", 500 for any other code.

@@ -8,7 +8,8 @@
 /// frame; a burst of small frames (a publish's `ack` and `message`, a
 /// fan-out window, a replay) then costs a send per frame and Beast's
 /// machinery for each. A server's data frames are simple to write itself (no
-/// mask; permessage-deflate is not negotiated): `encode_text_header` and
+/// mask; permessage-deflate, when negotiated, is ours too:
+/// net/message_deflater.hpp): `data_frame_header` and
 /// `async_write_frames` do it, and everything else (the opening handshake,
 /// reading, control frames, the close) stays Beast's.
 ///
@@ -38,15 +39,15 @@
 
 namespace wsvisor::net {
 
-/// The header of an unmasked, unfragmented text frame of `size` payload
-/// bytes (RFC 6455 §5.2): 2, 4 or 10 bytes.
-struct text_frame_header {
+/// The header of an unmasked, unfragmented text (or binary) frame of
+/// `size` payload bytes (RFC 6455 §5.2): 2, 4 or 10 bytes.
+struct data_frame_header {
   std::array<std::uint8_t, 10> bytes{};
   std::uint8_t size = 0;
 
-  static text_frame_header of(std::uint64_t payload) {
-    text_frame_header h;
-    h.bytes[0] = 0x81;  // FIN, opcode 1 (text)
+  static data_frame_header of(std::uint64_t payload, bool binary = false) {
+    data_frame_header h;
+    h.bytes[0] = binary ? 0x82 : 0x81;  // FIN, opcode 2 (binary) or 1 (text)
     if (payload < 126) {
       h.bytes[1] = static_cast<std::uint8_t>(payload);
       h.size = 2;
@@ -110,7 +111,7 @@ class frame_stream {
     waiting_ = std::move(fn);
   }
 
-  /// Writes `buffers` (complete frames, see `text_frame_header`) in one
+  /// Writes `buffers` (complete frames, see `data_frame_header`) in one
   /// gathered write. Only when `!beast_writing()`, and one at a time.
   template <class ConstBufferSequence, class Handler>
   void async_write_frames(const ConstBufferSequence& buffers, Handler&& handler) {

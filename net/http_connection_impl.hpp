@@ -236,7 +236,7 @@ class http_connection : public std::enable_shared_from_this<http_connection<Stre
         check_publish_access(req.method() == http::verb::post, req[http::field::authorization],
                              opts_->api_token, loopback_);
     if (refusal) return send_api(*refusal, version, keep_alive, {});
-    auto parsed = parse_publish(req.body());
+    auto parsed = parse_publish(req.body(), req[http::field::content_type]);
     if (auto* bad = std::get_if<api_answer>(&parsed))
       return send_api(*bad, version, keep_alive, {});
     auto& request = std::get<publish_request>(parsed);

@@ -77,6 +77,9 @@ class io_pool;
 struct publish_request {
   std::string channel;    // passes proto::valid_channel and does not start with "sys."
   std::string data_json;  // `data`, one serialised JSON value (may be "null")
+  // A MessagePack body's `data` without a JSON equivalent, MessagePack-encoded
+  // (then data_json is "null" and unused); empty: none.
+  std::string data_msgpack;
 };
 
 /// What the actors answered to a publish_request.

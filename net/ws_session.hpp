@@ -9,7 +9,8 @@
 /// everything below holds for both.
 ///
 /// Inbound: every complete text message goes to the actor as
-/// `(ws_text_atom, std::string)`, every binary one as `(ws_binary_atom)`.
+/// `(ws_text_atom, std::string)`, every binary one as
+/// `(ws_binary_atom, std::string)`.
 /// When the socket ends, for whatever reason, the actor gets
 /// `(ws_closed_atom, std::uint16_t code, std::string reason)` exactly once:
 /// the code the session sent (its own close, 1009 for an oversized message,
@@ -105,6 +106,7 @@ class ws_session final : public transport,
   send_result send(out_frame frame) override;
   void close(std::uint16_t code, std::string reason) override;
   std::string peer() const override { return peer_; }
+  wire_format format() const override { return format_; }
   bool has_room() const override;
   void when_room(std::function<void()> fn) override;
   void set_timer(std::chrono::milliseconds delay, std::function<void()> fn) override;
@@ -125,6 +127,7 @@ class ws_session final : public transport,
   void write_next();
   void write_batch();
   void write_compressed_batch();
+  const std::vector<out_frame>& frames_to_write();
   void start_deflate();
   void release_idle_queues();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
@@ -145,6 +148,7 @@ class ws_session final : public transport,
   const std::string peer_;
   const std::string ip_;  // the remote address alone: its slot in `slots_`
   const std::string subprotocol_;
+  const wire_format format_;
   const std::shared_ptr<const http_options> opts_;
   const std::shared_ptr<ws_slots> slots_;
 
@@ -178,8 +182,9 @@ class ws_session final : public transport,
   // while empty, as it is on an idle connection.
   std::vector<out_frame> batch_;
   std::vector<out_frame> queue_;
-  std::vector<out_frame> draining_;                // inbox_ swapped out by drain_inbox
-  std::string scratch_;                            // the batch's headers and small frames, copied
+  std::vector<out_frame> draining_;  // inbox_ swapped out by drain_inbox
+  std::vector<out_frame> encoded_;   // wsvisor.v1.msgpack: batch_ in MessagePack, being written
+  std::string scratch_;              // the batch's headers and small frames, copied
   std::vector<boost::asio::const_buffer> gather_;  // what the batch's write sends
   bool writing_ = false;
   bool accepted_ = false;

@@ -10,6 +10,7 @@
 #include "net/io_gate.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstdlib>
 
 #include <boost/asio/dispatch.hpp>
@@ -23,6 +24,7 @@
 #include "log/log.hpp"
 #include "net/tls_stream.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 namespace wsvisor::net {
 
@@ -89,6 +91,8 @@ ws_session<NextLayer>::ws_session(NextLayer&& stream, std::string subprotocol,
       peer_(endpoint_text(beast::get_lowest_layer(stream).socket())),
       ip_(remote_ip(beast::get_lowest_layer(stream).socket())),
       subprotocol_(std::move(subprotocol)),
+      format_(subprotocol_ == proto::msgpack_subprotocol ? wire_format::msgpack
+                                                         : wire_format::json),
       opts_(std::move(opts)),
       slots_(std::move(slots)),
       ws_(std::move(stream)),
@@ -208,7 +212,7 @@ void ws_session<NextLayer>::on_read(beast::error_code ec, std::size_t) {
     if (ws_.got_text())
       caf::anon_send(actor_, ws_text_atom::value, std::move(payload));
     else
-      caf::anon_send(actor_, ws_binary_atom::value);
+      caf::anon_send(actor_, ws_binary_atom::value, std::move(payload));
   }
   read();
 }
@@ -335,8 +339,10 @@ void ws_session<NextLayer>::write_batch() {
   // fan-out window) leaves in one send; a large body is written from where
   // it is, shared with the other recipients.
   constexpr std::size_t copied_body = 1024;
+  const auto& frames = frames_to_write();
+  const bool binary = format_ == wire_format::msgpack;
   std::size_t scratch_bytes = 0;
-  for (auto& frame : batch_) {
+  for (auto& frame : frames) {
     auto body = frame.body ? frame.body->size() : 0;
     scratch_bytes += 10 + frame.head.size() + (body <= copied_body ? body : 0);
   }
@@ -344,8 +350,8 @@ void ws_session<NextLayer>::write_batch() {
   scratch_.reserve(scratch_bytes);  // no reallocation below: gather_ points into it
   gather_.clear();
   std::size_t cut = 0;  // scratch_ bytes already in gather_
-  for (auto& frame : batch_) {
-    auto header = text_frame_header::of(frame.size());
+  for (auto& frame : frames) {
+    auto header = data_frame_header::of(frame.size(), binary);
     scratch_.append(reinterpret_cast<const char*>(header.bytes.data()), header.size);
     scratch_.append(frame.head);
     if (!frame.body || frame.body->empty()) continue;
@@ -369,11 +375,12 @@ void ws_session<NextLayer>::write_batch() {
 template <class NextLayer>
 void ws_session<NextLayer>::write_compressed_batch() {
   const auto threshold = opts_->compression.threshold;
+  const bool binary = format_ == wire_format::msgpack;
   scratch_.clear();
-  for (auto& frame : batch_) {
+  for (auto& frame : frames_to_write()) {
     std::string_view body = frame.body ? std::string_view{*frame.body} : std::string_view{};
     if (frame.size() < threshold) {
-      auto header = text_frame_header::of(frame.size());
+      auto header = data_frame_header::of(frame.size(), binary);
       scratch_.append(reinterpret_cast<const char*>(header.bytes.data()), header.size);
       scratch_.append(frame.head);
       scratch_.append(body);
@@ -384,7 +391,7 @@ void ws_session<NextLayer>::write_compressed_batch() {
       deflater_->compress(frame.head, body, deflated_);
     else  // no context takeover: a body shared by many frames is compressed once
       deflater_->compress_shared(frame.head, frame.body, deflated_);
-    auto header = text_frame_header::of(deflated_.size());
+    auto header = data_frame_header::of(deflated_.size(), binary);
     header.bytes[0] |= 0x40;  // RSV1: this message is compressed
     scratch_.append(reinterpret_cast<const char*>(header.bytes.data()), header.size);
     scratch_.append(deflated_);
@@ -395,6 +402,38 @@ void ws_session<NextLayer>::write_compressed_batch() {
       gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
+// What the batch is on the wire: batch_ itself (JSON), or its frames in
+// MessagePack (wsvisor.v1.msgpack), kept in encoded_ until the write is
+// done. batch_ stays as it was queued: the queue's byte count is of those.
+// A message (its head and a shared body) gets a head of its own and the
+// body's MessagePack form from this thread's cache, encoded once per
+// message, not once per recipient; any other frame is encoded whole.
+template <class NextLayer>
+const std::vector<out_frame>& ws_session<NextLayer>::frames_to_write() {
+  if (format_ != wire_format::msgpack) return batch_;
+  thread_local proto::msgpack_bodies bodies;
+  constexpr std::string_view message_head = R"({"type":"message","seq":)";
+  encoded_.clear();
+  encoded_.reserve(batch_.size());
+  for (const auto& frame : batch_) {
+    std::string_view head = frame.head;
+    if (frame.body && head.starts_with(message_head)) {
+      std::uint64_t seq = 0;
+      auto digits = head.substr(message_head.size());
+      std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+      auto body = bodies.get(frame.body);
+      if (body.pairs) {
+        encoded_.push_back({proto::msgpack_message_head(seq, body.count), body.pairs});
+        continue;
+      }
+    }
+    std::string text{head};
+    if (frame.body) text += *frame.body;
+    encoded_.push_back({{}, std::make_shared<const std::string>(proto::msgpack_frame(text))});
+  }
+  return encoded_;
+}
+
 template <class NextLayer>
 void ws_session<NextLayer>::release_idle_queues() {
   // After a burst the vectors keep their capacity; an idle connection should
@@ -403,6 +442,7 @@ void ws_session<NextLayer>::release_idle_queues() {
   if (batch_.capacity() > kept_slots) std::vector<out_frame>{}.swap(batch_);
   if (queue_.capacity() > kept_slots) std::vector<out_frame>{}.swap(queue_);
   if (draining_.capacity() > kept_slots) std::vector<out_frame>{}.swap(draining_);
+  if (encoded_.capacity() > kept_slots) std::vector<out_frame>{}.swap(encoded_);
   if (gather_.capacity() > kept_slots) std::vector<asio::const_buffer>{}.swap(gather_);
   if (scratch_.capacity() > 512) std::string{}.swap(scratch_);
   if (deflated_.capacity() > 512) std::string{}.swap(deflated_);
@@ -455,6 +495,7 @@ void ws_session<NextLayer>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   for (auto& frame : batch_) queued_.fetch_sub(frame.size(), std::memory_order_acq_rel);
   batch_.clear();
+  encoded_.clear();
   notify_room();
   if (ec) {
     fail(ec, "write");

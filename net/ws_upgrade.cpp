@@ -1,5 +1,7 @@
 #include "net/ws_upgrade.hpp"
 
+#include "protocol/msgpack_codec.hpp"
+
 namespace wsvisor::net {
 
 namespace http = boost::beast::http;
@@ -66,7 +68,9 @@ subprotocol_choice choose_subprotocol(const http::request<http::string_body>& re
       if (first == std::string_view::npos) continue;
       token = token.substr(first, token.find_last_not_of(" \t") - first + 1);
       offered = true;
-      if (token == ws_subprotocol) return {true, std::string{ws_subprotocol}};
+      // The first the client offered of those we speak.
+      if (token == ws_subprotocol || token == proto::msgpack_subprotocol)
+        return {true, std::string{token}};
     }
   }
   return {!offered, {}};

@@ -60,17 +60,20 @@ std::string remote_ip(const boost::asio::ip::tcp::socket& socket);
 /// `allowed` is empty, or holds it exactly.
 bool origin_allowed(const std::vector<std::string>& allowed, std::string_view origin);
 
-/// The value of `Sec-WebSocket-Protocol` that wsvisor speaks.
+/// The value of `Sec-WebSocket-Protocol` for JSON text frames; wsvisor also
+/// speaks proto::msgpack_subprotocol (`wsvisor.v1.msgpack`).
 inline constexpr std::string_view ws_subprotocol = "wsvisor.v1";
 
 /// What to answer to the subprotocols a client offered.
 struct subprotocol_choice {
   bool acceptable = true;  // false: the client offered only protocols we do not speak
-  std::string selected;    // "wsvisor.v1", or empty when the client offered none
+  std::string selected;    // "wsvisor.v1" or "wsvisor.v1.msgpack" (the first offered), or empty
+                           // when the client offered none
 };
 
 /// Decides from every `Sec-WebSocket-Protocol` field of `req` (each a
-/// comma-separated list; RFC 6455 §4.1 allows several fields).
+/// comma-separated list; RFC 6455 §4.1 allows several fields): the first
+/// offered that wsvisor speaks.
 subprotocol_choice choose_subprotocol(
     const boost::beast::http::request<boost::beast::http::string_body>& req);
 

@@ -1,6 +1,7 @@
 #include "protocol/codec.hpp"
 
 #include "config/checks.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 #include <array>
 #include <cmath>
@@ -83,7 +84,9 @@ parse_result frame_or(std::optional<protocol_error> err, Frame& frame) {
   return client_frame{std::move(frame)};
 }
 
-parse_result parse_object(const json::object& obj) {
+}  // namespace
+
+parse_result parse_object(const json::object& obj, std::string_view data_msgpack) {
   auto* type_field = obj.if_contains("type");
   if (type_field == nullptr) return missing("frame", "type");
   if (!type_field->is_string()) return wrong("frame", "type", "a string");
@@ -134,8 +137,12 @@ parse_result parse_object(const json::object& obj) {
     if (reserved_channel(channel_text))
       return fail(error_code::bad_channel,
                   "publish: channels starting with \"sys.\" are reserved for the server");
-    if (!finite_numbers(*data)) return wrong(type, "data", "JSON whose numbers fit in a double");
     f.channel = std::move(channel_text);
+    if (!data_msgpack.empty()) {
+      f.body = encode_message_body_msgpack(f.channel, data_msgpack);
+      return client_frame{std::move(f)};
+    }
+    if (!finite_numbers(*data)) return wrong(type, "data", "JSON whose numbers fit in a double");
     // The one re-serialisation of `data`: from here on every subscriber's
     // frame shares these bytes.
     f.body = encode_message_body(f.channel, json::serialize(*data));
@@ -150,6 +157,8 @@ parse_result parse_object(const json::object& obj) {
   if (type == "bye") return client_frame{bye{}};
   return fail(error_code::unknown_type, "unknown type \"" + std::string{echo(type)} + "\"");
 }
+
+namespace {
 
 void append_quoted(std::string& out, std::string_view text) {
   out += json::serialize(json::string_view{text.data(), text.size()});
@@ -187,6 +196,10 @@ std::string_view to_string(error_code code) {
       return "too_many_channels";
     case error_code::server_full:
       return "server_full";
+    case error_code::text_unsupported:
+      return "text_unsupported";
+    case error_code::bad_msgpack:
+      return "bad_msgpack";
   }
   return "bad_frame";
 }

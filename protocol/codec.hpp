@@ -49,6 +49,8 @@ enum class error_code : std::uint8_t {
   too_many_subscriptions,  // over limits.subscriptions_per_session
   too_many_channels,       // a subscribe that would exceed limits.channels on this node
   server_full,             // a new session over limits.sessions (then close 4429)
+  text_unsupported,        // a text frame on wsvisor.v1.msgpack
+  bad_msgpack,             // a binary frame on wsvisor.v1.msgpack that is not one MessagePack map
 };
 
 /// The wire name, e.g. "bad_json".
@@ -107,6 +109,12 @@ using parse_result = std::variant<client_frame, protocol_error>;
 /// Parses one client text frame. Unknown fields are ignored. Never throws on
 /// any input.
 parse_result parse(std::string_view text);
+
+/// One client frame already decoded into a JSON object (`parse`, and
+/// `parse_msgpack` in protocol/msgpack_codec.hpp). `data_msgpack`: a
+/// publish's `data` that has no JSON equivalent, MessagePack-encoded (the
+/// object then only needs some `data`); empty: none.
+parse_result parse_object(const boost::json::object& frame, std::string_view data_msgpack = {});
 
 /// The frame's `type` as on the wire, e.g. "publish".
 std::string_view type_name(const client_frame& frame);

@@ -28,6 +28,7 @@
 #include "actors/supervision/messages.hpp"
 #include "log/log.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 namespace wsvisor {
 namespace {
@@ -427,24 +428,33 @@ auto on_down(connection_actor* self, caf::down_msg& msg) {
   }
 }
 
-auto on_ws_text(connection_actor* self, const std::string& payload) {
+/// A client frame in the connection's format (JSON text on wsvisor.v1,
+/// MessagePack binary on wsvisor.v1.msgpack); a frame of the other kind is
+/// answered with an error.
+auto on_ws_frame(connection_actor* self, const std::string& payload, bool binary) {
   auto& st = self->state;
   if (st.closing_) return;
   st.last_text_ = self->clock().now();
-  auto parsed = proto::parse(payload);
+  const bool msgpack = st.transport_->format() == wire_format::msgpack;
+  if (binary != msgpack) {
+    if (!st.within_rate(st.last_text_, nullptr)) return;
+    if (msgpack)
+      st.send_error(proto::error_code::text_unsupported,
+                    "text frames are not supported on wsvisor.v1.msgpack; send MessagePack "
+                    "binary frames");
+    else
+      st.send_error(proto::error_code::binary_unsupported,
+                    "binary frames are not supported on wsvisor.v1; send JSON text frames (or "
+                    "choose the subprotocol wsvisor.v1.msgpack)");
+    return;
+  }
+  auto parsed = msgpack ? proto::parse_msgpack(payload) : proto::parse(payload);
   if (!st.within_rate(st.last_text_, &parsed)) return;
   if (auto* err = std::get_if<proto::protocol_error>(&parsed)) {
     st.send_error(err->code, err->message);
     return;
   }
   st.on_frame(std::get<proto::client_frame>(parsed));
-}
-
-auto on_ws_binary(connection_actor* self) {
-  if (self->state.closing_) return;
-  if (!self->state.within_rate(self->clock().now(), nullptr)) return;
-  self->state.send_error(proto::error_code::binary_unsupported,
-                         "binary frames are not supported; send JSON text frames");
 }
 
 auto on_ws_closed(connection_actor* self, std::uint16_t code, const std::string& why) {
@@ -471,8 +481,12 @@ caf::behavior connection_behavior(connection_actor* self, transport_ptr transpor
   self->set_down_handler([self](caf::down_msg& msg) { return on_down(self, msg); });
 
   return {
-      [self](ws_text_atom, const std::string& payload) { return on_ws_text(self, payload); },
-      [self](ws_binary_atom) { return on_ws_binary(self); },
+      [self](ws_text_atom, const std::string& payload) {
+        return on_ws_frame(self, payload, false);
+      },
+      [self](ws_binary_atom, const std::string& payload) {
+        return on_ws_frame(self, payload, true);
+      },
       [self](ws_closed_atom, std::uint16_t code, const std::string& why) {
         return on_ws_closed(self, code, why);
       },

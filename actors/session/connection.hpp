@@ -5,7 +5,9 @@
 /// ws_closed_atom, actors/messages.hpp), and closes the socket when it quits
 /// (with 1011 unless the actor closed the transport itself).
 ///
-/// It parses client frames (protocol/codec.hpp). Before a session exists it
+/// It parses client frames (protocol/codec.hpp; on wsvisor.v1.msgpack,
+/// protocol/msgpack_codec.hpp: the frames it and its session send stay JSON,
+/// which the transport encodes). Before a session exists it
 /// accepts only hello/resume (anything else: error `no_session`) and asks the
 /// session registry, found in CAF's actor registry under
 /// `session_registry_name` at that moment, for a session. Frames that arrive
@@ -13,8 +15,8 @@
 /// `max_pending_frames`; beyond: error `rate_limited`) and forwarded in order
 /// once attached. Then it forwards subscribe/unsubscribe/publish/ack/bye to
 /// the session; the session writes its answers to the transport itself.
-/// Parse errors and binary frames are answered with `error`; the connection
-/// stays open.
+/// Parse errors and frames of the other kind (binary on wsvisor.v1, text on
+/// wsvisor.v1.msgpack) are answered with `error`; the connection stays open.
 ///
 /// Limits (docs/security.md): every text or binary frame takes a token from
 /// the connection's bucket (limits.messages_per_second, message_burst); a

@@ -26,6 +26,7 @@
 #include "config/checks.hpp"
 #include "log/log.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 namespace wsvisor::detail {
 
@@ -266,7 +267,7 @@ caf::result<std::uint64_t, std::string> upstreams_state::on_forward(const std::s
     return make_error(errc::upstream_down,
                       "upstream " + e->cfg.name + " is " + e->state + " and buffers nothing");
   auto id = e->next_id++;
-  e->buffer.push_back(forward{id, proto::upstream_text(proto::message_body_data(*body))});
+  e->buffer.push_back(forward{id, proto::upstream_text_of(*body)});
   flush(*e);
   trim(*e);
   return {std::uint64_t{0}, e->cfg.name};

@@ -9,6 +9,12 @@ WSVISOR_PACKAGES=(
   libcaf-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libspdlog-dev
   libgtest-dev libtomlplusplus-dev libssl-dev libjwt-dev libsystemd-dev zlib1g-dev
 )
+# msgpack-cxx (wsvisor.v1.msgpack) is Debian's libmsgpack-cxx-dev too, but on
+# Debian 12 it cannot be installed beside libboost1.81-dev: it depends on
+# libboost-dev, which is Boost 1.74 and conflicts with 1.81. It is header-only,
+# so build_preset unpacks Debian's package into the build tree instead
+# (ensure_msgpack_cxx); an installed libmsgpack-cxx-dev is used as it is.
+WSVISOR_MSGPACK_ROOT="$WSVISOR_ROOT/build/_deps/msgpack-cxx"
 # Independent peers used by the interoperability tests and by the load
 # generator's own tests (WebSocket++ peer; Node for the npm ws and Socket.IO
 # peers, whose packages come from tools/bench/node/package-lock.json).
@@ -16,7 +22,7 @@ WSVISOR_PACKAGES=(
 # dpkg-dev) and check the systemd unit with systemd-analyze (in systemd).
 # The browser tests (tests/web) drive Debian's chromium with playwright-core.
 # Interop.NginxClusterExample runs docs/cluster.md's example behind nginx.
-WSVISOR_TEST_PACKAGES=(python3 python3-websockets libwebsocketpp-dev nodejs dpkg-dev systemd chromium nginx)
+WSVISOR_TEST_PACKAGES=(python3 python3-websockets python3-msgpack libwebsocketpp-dev nodejs dpkg-dev systemd chromium nginx)
 # The fuzz preset (scripts/test's short runs, scripts/fuzz): Debian's clang
 # and its runtime libraries, which hold libFuzzer and the sanitizers.
 WSVISOR_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
@@ -50,10 +56,34 @@ install_packages() {
     || die "apt-get install ${missing[*]} failed"
 }
 
+# ensure_msgpack_cxx — Debian's libmsgpack-cxx-dev unpacked (dpkg-deb -x, not
+# installed) into $WSVISOR_MSGPACK_ROOT, once, unless the package is installed.
+# CMake finds it there (find_package(msgpack) in CMakeLists.txt).
+ensure_msgpack_cxx() {
+  dpkg-query -W -f='${Status}' libmsgpack-cxx-dev 2>/dev/null | grep -q "install ok installed" && return 0
+  local stamp="$WSVISOR_MSGPACK_ROOT/unpacked.stamp"
+  [ -f "$stamp" ] && return 0
+  local dl="$WSVISOR_MSGPACK_ROOT.download"
+  rm -rf "$dl" "$WSVISOR_MSGPACK_ROOT" && mkdir -p "$dl" || die "cannot create $dl"
+  chmod 755 "$dl"  # apt-get download writes as the _apt user where it can
+  if ! (cd "$dl" && apt-get download -qq libmsgpack-cxx-dev >/dev/null 2>&1); then
+    [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$dl" && apt-get download -qq libmsgpack-cxx-dev >/dev/null 2>&1) \
+      || die "apt-get download libmsgpack-cxx-dev failed"
+  fi
+  local deb
+  deb="$(compgen -G "$dl/libmsgpack-cxx-dev_*.deb" | head -n 1)" || die "no libmsgpack-cxx-dev .deb in $dl"
+  dpkg-deb -x "$deb" "$WSVISOR_MSGPACK_ROOT" || die "dpkg-deb -x $deb failed"
+  basename "$deb" >"$stamp"
+  rm -rf "$dl"
+  echo "wsvisor: unpacked Debian's $(cat "$stamp") into ${WSVISOR_MSGPACK_ROOT#"$WSVISOR_ROOT"/}" >&2
+}
+
 # build_preset NAME [TARGET...] — configure (first time only) and build.
 build_preset() {
   local preset="$1"; shift
   cd "$WSVISOR_ROOT" || die "cannot enter $WSVISOR_ROOT"
+  ensure_msgpack_cxx
   # Re-applying the preset is cheap and picks up changed preset flags.
   cmake --preset "$preset" >/dev/null || die "cmake configure (preset $preset) failed"
   local targets=()

@@ -110,7 +110,9 @@ void test_client::send(std::string text) {
 
 void test_client::send(const json::object& frame) { send(json::serialize(frame)); }
 
-void test_client::send_binary() { caf::anon_send(conn_, ws_binary_atom::value); }
+void test_client::send_binary(std::string bytes) {
+  caf::anon_send(conn_, ws_binary_atom::value, std::move(bytes));
+}
 
 void test_client::drop(std::uint16_t code) {
   caf::anon_send(conn_, ws_closed_atom::value, code, std::string{"test drop"});

@@ -84,7 +84,7 @@ class test_client {
   /// Delivers one text frame to the connection, as net/ would.
   void send(std::string text);
   void send(const boost::json::object& frame);
-  void send_binary();
+  void send_binary(std::string bytes = std::string{"\x00\x01", 2});
   /// The socket went away (close frame, reset): ws_closed.
   void drop(std::uint16_t code = 1006);
 

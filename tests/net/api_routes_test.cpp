@@ -83,6 +83,47 @@ TEST(ApiParse, AcceptsAnyJsonValueAsDataIncludingNull) {
   }
 }
 
+TEST(ApiParse, AMessagePackBodyCarriesTheSameFieldsAndAnyData) {
+  using namespace std::string_literals;
+  // {"channel":"news","data":{"a":1}}
+  const auto plain =
+      "\x82\xa7"
+      "channel\xa4news\xa4"
+      "data\x81\xa1\x61\x01"s;
+  // {"channel":"news","data":bin(00 01)}
+  const auto binary =
+      "\x82\xa7"
+      "channel\xa4news\xa4"
+      "data\xc4\x02\x00\x01"s;
+  for (auto type :
+       {"application/msgpack", "Application/MsgPack; charset=binary", " application/x-msgpack "}) {
+    auto parsed = parse_publish(plain, type);
+    auto* request = std::get_if<publish_request>(&parsed);
+    ASSERT_TRUE(request) << type << " -> " << std::get<api_answer>(parsed).body;
+    EXPECT_EQ(request->channel, "news");
+    EXPECT_EQ(request->data_json, R"({"a":1})");
+    EXPECT_EQ(request->data_msgpack, "");
+  }
+  auto parsed = parse_publish(binary, "application/msgpack");
+  auto* request = std::get_if<publish_request>(&parsed);
+  ASSERT_TRUE(request);
+  EXPECT_EQ(request->data_msgpack, "\xc4\x02\x00\x01"s);
+  // Any other type is JSON, which these bytes are not.
+  auto as_json = std::get<api_answer>(parse_publish(plain, "application/json"));
+  EXPECT_NE(as_json.body.find("bad_json"), std::string::npos);
+  // Not MessagePack, or not a map: bad_msgpack; fields are checked as in JSON.
+  auto garbage = std::get<api_answer>(parse_publish("\xc1", "application/msgpack"));
+  EXPECT_EQ(garbage.status, 400u);
+  EXPECT_NE(garbage.body.find(R"("error":"bad_msgpack")"), std::string::npos) << garbage.body;
+  auto array = std::get<api_answer>(parse_publish("\x91\x01", "application/msgpack"));
+  EXPECT_EQ(array.body, R"({"error":"bad_msgpack","message":"the body is not a MessagePack map"})");
+  auto no_channel =
+      std::get<api_answer>(parse_publish("\x81\xa4"
+                                         "data\xc4\x01\x00"s,
+                                         "application/msgpack"));
+  EXPECT_EQ(no_channel.body, R"({"error":"bad_request","message":"missing \"channel\""})");
+}
+
 TEST(ApiParse, RejectsBodiesThatAreNotJsonObjects) {
   for (auto body : {"", "not json", "[1]", "\"x\"", "null", "{\"channel\":", "channel=a&data=1"}) {
     auto answer = rejected(body);

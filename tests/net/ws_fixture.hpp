@@ -112,7 +112,7 @@ inline caf::behavior probe(caf::stateful_actor<probe_state>* self, transport_ptr
           o.after_drop = again;
         });
       },
-      [=](ws_binary_atom) { rec->update([](observed& o) { ++o.binaries; }); },
+      [=](ws_binary_atom, const std::string&) { rec->update([](observed& o) { ++o.binaries; }); },
       [=](ws_closed_atom, std::uint16_t code, const std::string& reason) {
         std::uint64_t peak = 0;
         const auto& tr = self->state.transport;

@@ -324,7 +324,7 @@ TEST_F(WsSession, NoFrameFollowsTheEchoOfTheClientsClose) {
 
 TEST(TextFrameHeader, UsesTheShortestLengthFormForEachSize) {
   auto bytes = [](std::uint64_t n) {
-    auto h = text_frame_header::of(n);
+    auto h = data_frame_header::of(n);
     return std::vector<int>(h.bytes.begin(), h.bytes.begin() + h.size);
   };
   EXPECT_EQ(bytes(0), (std::vector<int>{0x81, 0}));
