@@ -91,6 +91,10 @@ struct client_message {
   std::string channel;
   std::uint64_t seq = 0;  // 1, 2, 3, ... per session; starts again at 1 after a reset
   std::string data;       // the JSON value, serialised
+  // Data a MessagePack client published that has no JSON equivalent (bytes,
+  // say; `data_msgpack` in docs/protocol.md): its MessagePack encoding, and
+  // `data` is empty. Empty for every other message.
+  std::string data_msgpack;
 };
 
 struct client_callbacks {

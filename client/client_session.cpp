@@ -146,7 +146,7 @@ void client_actor_state::on_message(server_frame& f) {
   }
   last_seq_ = f.seq;
   if (auto& cb = shared_->callbacks.on_message; cb && !shared_->muted) {
-    client_message m{std::move(f.channel), f.seq, std::move(f.data)};
+    client_message m{std::move(f.channel), f.seq, std::move(f.data), std::move(f.data_msgpack)};
     try {
       cb(m);
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "protocol/client_frames.hpp"
 
 #include "protocol/codec.hpp"
+#include "protocol/msgpack_codec.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -60,6 +61,14 @@ bool decode_fields(const json::object& o, server_frame& f, std::string& missing)
       return need(read(o, "channel", f.channel), "channel");
     case server_frame_kind::message: {
       auto* data = o.if_contains("data");
+      if (auto* packed = o.if_contains("data_msgpack");
+          data == nullptr && packed != nullptr && packed->is_string()) {
+        const auto& text = packed->get_string();
+        auto raw = proto::base64_decode(std::string_view{text.data(), text.size()});
+        if (!need(raw && !raw->empty(), "data_msgpack")) return false;
+        f.data_msgpack = std::move(*raw);
+        return need(read(o, "seq", f.seq), "seq") && need(read(o, "channel", f.channel), "channel");
+      }
       if (!need(data != nullptr && proto::finite_numbers(*data), "data")) return false;
       f.data = json::serialize(*data);
       return need(read(o, "seq", f.seq), "seq") && need(read(o, "channel", f.channel), "channel");

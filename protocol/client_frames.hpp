@@ -65,6 +65,10 @@ struct server_frame {
   // message
   std::uint64_t seq = 0;
   std::string data;  // the JSON value, serialised
+  // message published over MessagePack whose data has no JSON equivalent
+  // (`data_msgpack` on the wire, protocol.md): that data's MessagePack
+  // encoding, decoded from base64; `data` is then empty.
+  std::string data_msgpack;
   // ack; error about one publish (0: none)
   std::uint64_t cseq = 0;
   // error
@@ -77,7 +81,8 @@ struct server_frame {
 
 /// Decodes one text frame. Returns nullopt and sets `error` when the frame is
 /// not a JSON object with a string `type`, or a known type lacks a required
-/// field or has one of the wrong type. Unknown fields are ignored.
+/// field or has one of the wrong type (a message needs `data`, or a base64
+/// `data_msgpack`). Unknown fields are ignored.
 std::optional<server_frame> decode_server_frame(std::string_view text, std::string& error);
 
 }  // namespace wsvisor::detail

@@ -110,6 +110,29 @@ TEST(Client, DeliversMessagesOnceAndInOrder) {
   EXPECT_EQ(s.last_seq, 51u);
 }
 
+TEST(Client, DeliversDataPublishedOverMessagePackAsItsBytes) {
+  // A MessagePack client published bytes: the server sends data_msgpack
+  // (docs/protocol.md). Delivered with its MessagePack encoding, and the
+  // stream goes on without a gap or a resume.
+  system_holder h;
+  fake_server srv;
+  client_recorder rec;
+  client c{h.sys, options_for(srv.url()), rec.callbacks()};
+  ASSERT_TRUE(rec.await_state(kind::connected));
+  subscribe(c, srv, "news");
+  srv.send_raw(R"({"type":"message","seq":1,"channel":"news","data_msgpack":"xAIAAQ=="})");
+  srv.send_raw(R"({"type":"message","seq":2,"channel":"news","data":{"n":2}})");
+  ASSERT_TRUE(rec.await_messages(2));
+  auto msgs = rec.messages();
+  EXPECT_EQ(msgs[0].message.data, "");
+  EXPECT_EQ(msgs[0].message.data_msgpack, std::string("\xc4\x02\x00\x01", 4));
+  EXPECT_EQ(msgs[1].message.data, R"({"n":2})");
+  EXPECT_EQ(msgs[1].message.data_msgpack, "");
+  auto s = c.stats();
+  EXPECT_EQ(s.last_seq, 2u);
+  EXPECT_EQ(s.disconnects, 0u);
+}
+
 TEST(Client, ResumesAfterADropWithTheHighestSeqItHolds) {
   system_holder h;
   fake_server srv;

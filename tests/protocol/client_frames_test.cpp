@@ -59,6 +59,23 @@ TEST(ClientFrames, DecodesMessagesWithAnyJsonData) {
   EXPECT_FALSE(decode_server_frame(R"({"type":"message","seq":1,"channel":"c"})", error));
 }
 
+TEST(ClientFrames, DecodesDataPublishedOverMessagePackWithoutAJsonEquivalent) {
+  // A message whose data a MessagePack client published as bytes: the
+  // client reads data_msgpack rather than dropping the frame (which, with
+  // the seq gap that follows, would make it resume into the same frame
+  // forever).
+  std::string error;
+  auto f = decode_server_frame(
+      R"({"type":"message","seq":5,"channel":"c","data_msgpack":"xAIAAQ=="})", error);
+  ASSERT_TRUE(f) << error;
+  EXPECT_EQ(f->seq, 5u);
+  EXPECT_EQ(f->data, "");
+  EXPECT_EQ(f->data_msgpack, std::string("\xc4\x02\x00\x01", 4));
+  EXPECT_FALSE(decode_server_frame(
+      R"({"type":"message","seq":5,"channel":"c","data_msgpack":"not base64!"})", error));
+  EXPECT_EQ(error, "message: field `data_msgpack` missing or of the wrong type");
+}
+
 // Found by tests/fuzz/protocol_fuzz: the server accepts `data` nested up to
 // max_frame_depth - 1 deep, but the client parsed frames with boost::json's
 // default depth of 32 and dropped the message as a bad frame.
