@@ -10,6 +10,35 @@ export type WsvisorResetReason = "unknown" | "expired" | "overflow" | (string & 
 /** Any JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/** A MessagePack ext value (wsvisor.v1.msgpack). */
+export class MsgpackExt {
+  constructor(type: number, data: Uint8Array);
+  type: number;
+  data: Uint8Array;
+}
+
+/**
+ * Data as MessagePack carries it: JSON's values, plus bytes, 64-bit integers,
+ * maps with keys of any type and ext values. A JSON client receives such data
+ * too when a MessagePack client published it (decoded from `data_msgpack`).
+ */
+export type MsgpackValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | MsgpackExt
+  | MsgpackValue[]
+  | Map<MsgpackValue, MsgpackValue>
+  | { [key: string]: MsgpackValue };
+
+/** `value` in MessagePack (the client's own codec). Throws a TypeError for what it cannot encode. */
+export function encodeMsgpack(value: unknown): Uint8Array;
+/** One MessagePack value; throws on malformed input or bytes after it. */
+export function decodeMsgpack(input: Uint8Array | ArrayBuffer): MsgpackValue;
+
 /** The constructor of a WHATWG-style WebSocket (browsers' WebSocket, npm `ws`). */
 export interface WebSocketConstructor {
   new (url: string, protocols?: string | string[]): WebSocketLike;
@@ -18,7 +47,9 @@ export interface WebSocketConstructor {
 /** What the client uses of a WebSocket. */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  send(data: string | Uint8Array): void;
+  /** Set to "arraybuffer" by format "msgpack". */
+  binaryType?: string;
   close(code?: number, reason?: string): void;
   /** npm `ws` only: destroys the socket without a close handshake. */
   terminate?(): void;
@@ -61,6 +92,8 @@ export interface WsvisorClientOptions {
   persistKey?: string;
   /** What persist "session" writes to; default globalThis.sessionStorage. */
   storage?: { getItem(key: string): string | null; setItem(key: string, value: string): void; removeItem(key: string): void };
+  /** The frames' encoding: "json" (default, wsvisor.v1) or "msgpack" (wsvisor.v1.msgpack). */
+  format?: "json" | "msgpack";
 }
 
 /** Payload of the `state` event. */
@@ -84,7 +117,8 @@ export interface WsvisorStateEvent {
 export interface WsvisorMessage {
   seq: number;
   channel: string;
-  data: JsonValue;
+  /** JSON data, or MessagePack data (bytes and all) on format "msgpack" or when a MessagePack client published it. */
+  data: MsgpackValue;
 }
 
 /** Payload of the `error` event: a server `error` frame. */
@@ -154,7 +188,8 @@ export class WsvisorClient {
   connect(): void;
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
-  publish(channel: string, data: JsonValue): Promise<number>;
+  /** `data`: any JSON value; on format "msgpack", any MsgpackValue. */
+  publish(channel: string, data: MsgpackValue): Promise<number>;
   drop(): void;
   suspend(ms: number): void;
   close(): void;

@@ -6,6 +6,7 @@
 // this file describes the API.
 
 const SUBPROTOCOL = "wsvisor.v1";
+const MSGPACK_SUBPROTOCOL = "wsvisor.v1.msgpack";
 const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
 const ACK_EVERY = 16; // ack after this many messages…
 const ACK_INTERVAL_MS = 100; // …or this long after the first unacknowledged one
@@ -19,6 +20,259 @@ export class WsvisorError extends Error {
     this.name = "WsvisorError";
     this.code = code;
   }
+}
+
+// ---- MessagePack (wsvisor.v1.msgpack; the client's own small codec) ----
+
+/** A MessagePack ext value: `type` (-128..127) and its `data` bytes. */
+export class MsgpackExt {
+  /** @param {number} type @param {Uint8Array} data */
+  constructor(type, data) {
+    this.type = type;
+    this.data = data;
+  }
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/**
+ * `value` in MessagePack: null and undefined as nil (undefined object members
+ * are left out, as JSON.stringify does), integers in their smallest form
+ * (bigint as 64-bit), other numbers as float 64, strings as str, Uint8Array,
+ * ArrayBuffer and other typed arrays as bin, arrays, Map and plain objects as
+ * maps, MsgpackExt as ext; an object with toJSON() as what it returns.
+ * Throws a TypeError for anything else (functions, symbols, cycles past 100 levels).
+ * @param {any} value
+ * @returns {Uint8Array}
+ */
+export function encodeMsgpack(value) {
+  let buf = new Uint8Array(64);
+  let view = new DataView(buf.buffer);
+  let n = 0;
+  const room = (k) => {
+    if (n + k <= buf.length) return;
+    let size = buf.length * 2;
+    while (size < n + k) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(buf.subarray(0, n));
+    buf = bigger;
+    view = new DataView(buf.buffer);
+  };
+  const byte = (b) => {
+    room(1);
+    buf[n++] = b;
+  };
+  const head = (small, base, codes, len) => {
+    // fix form when `small` allows it, else 8-, 16- or 32-bit length
+    if (small && len < small) return byte(base | len);
+    if (codes[0] && len < 0x100) return byte(codes[0]), byte(len);
+    room(5);
+    if (len < 0x10000) {
+      buf[n++] = codes[1];
+      view.setUint16(n, len);
+      n += 2;
+    } else {
+      buf[n++] = codes[2];
+      view.setUint32(n, len);
+      n += 4;
+    }
+  };
+  const bytes = (b) => {
+    room(b.length);
+    buf.set(b, n);
+    n += b.length;
+  };
+  const int = (v) => {
+    room(9);
+    if (v >= 0) {
+      if (v < 0x80) buf[n++] = v;
+      else if (v < 0x100) (buf[n++] = 0xcc), (buf[n++] = v);
+      else if (v < 0x10000) (buf[n++] = 0xcd), view.setUint16(n, v), (n += 2);
+      else if (v < 0x100000000) (buf[n++] = 0xce), view.setUint32(n, v), (n += 4);
+      else (buf[n++] = 0xcf), view.setBigUint64(n, BigInt(v)), (n += 8);
+    } else if (v >= -32) buf[n++] = v & 0xff;
+    else if (v >= -0x80) (buf[n++] = 0xd0), view.setInt8(n, v), (n += 1);
+    else if (v >= -0x8000) (buf[n++] = 0xd1), view.setInt16(n, v), (n += 2);
+    else if (v >= -0x80000000) (buf[n++] = 0xd2), view.setInt32(n, v), (n += 4);
+    else (buf[n++] = 0xd3), view.setBigInt64(n, BigInt(v)), (n += 8);
+  };
+  const put = (v, depth) => {
+    if (depth > 100) throw new TypeError("encodeMsgpack: nested deeper than 100 levels");
+    if (v === null || v === undefined) return byte(0xc0);
+    if (v === false) return byte(0xc2);
+    if (v === true) return byte(0xc3);
+    if (typeof v === "number") {
+      if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) return int(v);
+      room(9);
+      buf[n++] = 0xcb;
+      view.setFloat64(n, v);
+      n += 8;
+      return;
+    }
+    if (typeof v === "bigint") {
+      if (v < -(2n ** 63n) || v >= 2n ** 64n) throw new TypeError("encodeMsgpack: a bigint beyond 64 bits");
+      room(9);
+      buf[n++] = v < 0n ? 0xd3 : 0xcf;
+      if (v < 0n) view.setBigInt64(n, v);
+      else view.setBigUint64(n, v);
+      n += 8;
+      return;
+    }
+    if (typeof v === "string") {
+      const b = utf8Encoder.encode(v);
+      head(32, 0xa0, [0xd9, 0xda, 0xdb], b.length);
+      return bytes(b);
+    }
+    if (v instanceof MsgpackExt) {
+      const d = v.data;
+      const fixed = { 1: 0xd4, 2: 0xd5, 4: 0xd6, 8: 0xd7, 16: 0xd8 }[d.length];
+      if (fixed) byte(fixed);
+      else head(0, 0, [0xc7, 0xc8, 0xc9], d.length);
+      byte(v.type & 0xff);
+      return bytes(d);
+    }
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+      const b = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      head(0, 0, [0xc4, 0xc5, 0xc6], b.length);
+      return bytes(b);
+    }
+    if (Array.isArray(v)) {
+      head(16, 0x90, [0, 0xdc, 0xdd], v.length);
+      for (const e of v) put(e, depth + 1);
+      return;
+    }
+    if (v instanceof Map) {
+      head(16, 0x80, [0, 0xde, 0xdf], v.size);
+      for (const [k, e] of v) put(k, depth + 1), put(e, depth + 1);
+      return;
+    }
+    if (typeof v === "object") {
+      if (typeof v.toJSON === "function") return put(v.toJSON(), depth);
+      const keys = Object.keys(v).filter((k) => v[k] !== undefined && typeof v[k] !== "function");
+      head(16, 0x80, [0, 0xde, 0xdf], keys.length);
+      for (const k of keys) put(k, depth + 1), put(v[k], depth + 1);
+      return;
+    }
+    throw new TypeError(`encodeMsgpack: cannot encode a ${typeof v}`);
+  };
+  put(value, 0);
+  return buf.slice(0, n);
+}
+
+/**
+ * One MessagePack value from `input` (Uint8Array or ArrayBuffer): maps whose
+ * keys are all strings as plain objects, others as Map; bin as Uint8Array;
+ * ext as MsgpackExt; 64-bit integers beyond 2^53 as bigint. Throws on
+ * malformed or trailing bytes.
+ * @param {Uint8Array|ArrayBuffer} input
+ * @returns {any}
+ */
+export function decodeMsgpack(input) {
+  const buf = input instanceof Uint8Array ? input : new Uint8Array(input);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let n = 0;
+  const need = (k) => {
+    if (n + k > buf.length) throw new RangeError("decodeMsgpack: truncated input");
+  };
+  const take = (k) => {
+    need(k);
+    const b = buf.subarray(n, n + k);
+    n += k;
+    return b;
+  };
+  // A copy, always a plain Uint8Array (a Node Buffer's slice() is a view).
+  const copy = (k) => new Uint8Array(take(k));
+  const u = (bits) => {
+    need(bits / 8);
+    const v = bits === 8 ? view.getUint8(n) : bits === 16 ? view.getUint16(n) : view.getUint32(n);
+    n += bits / 8;
+    return v;
+  };
+  const big = (signed) => {
+    need(8);
+    const v = signed ? view.getBigInt64(n) : view.getBigUint64(n);
+    n += 8;
+    return v >= -BigInt(Number.MAX_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const str = (len) => utf8Decoder.decode(take(len));
+  const array = (len, depth) => {
+    const out = [];
+    for (let i = 0; i < len; i++) out.push(get(depth + 1));
+    return out;
+  };
+  const map = (len, depth) => {
+    const entries = [];
+    for (let i = 0; i < len; i++) entries.push([get(depth + 1), get(depth + 1)]);
+    if (!entries.every(([k]) => typeof k === "string")) return new Map(entries);
+    const out = {};
+    for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return out;
+  };
+  const ext = (len) => {
+    need(1);
+    const type = view.getInt8(n++);
+    return new MsgpackExt(type, copy(len));
+  };
+  const get = (depth) => {
+    if (depth > 100) throw new RangeError("decodeMsgpack: nested deeper than 100 levels");
+    const b = u(8);
+    if (b < 0x80) return b;
+    if (b < 0x90) return map(b & 0x0f, depth);
+    if (b < 0xa0) return array(b & 0x0f, depth);
+    if (b < 0xc0) return str(b & 0x1f);
+    if (b >= 0xe0) return b - 0x100;
+    switch (b) {
+      case 0xc0: return null;
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xc4: return copy(u(8));
+      case 0xc5: return copy(u(16));
+      case 0xc6: return copy(u(32));
+      case 0xc7: return ext(u(8));
+      case 0xc8: return ext(u(16));
+      case 0xc9: return ext(u(32));
+      case 0xca: need(4); n += 4; return view.getFloat32(n - 4);
+      case 0xcb: need(8); n += 8; return view.getFloat64(n - 8);
+      case 0xcc: return u(8);
+      case 0xcd: return u(16);
+      case 0xce: return u(32);
+      case 0xcf: return big(false);
+      case 0xd0: need(1); n += 1; return view.getInt8(n - 1);
+      case 0xd1: need(2); n += 2; return view.getInt16(n - 2);
+      case 0xd2: need(4); n += 4; return view.getInt32(n - 4);
+      case 0xd3: return big(true);
+      case 0xd4: return ext(1);
+      case 0xd5: return ext(2);
+      case 0xd6: return ext(4);
+      case 0xd7: return ext(8);
+      case 0xd8: return ext(16);
+      case 0xd9: return str(u(8));
+      case 0xda: return str(u(16));
+      case 0xdb: return str(u(32));
+      case 0xdc: return array(u(16), depth);
+      case 0xdd: return array(u(32), depth);
+      case 0xde: return map(u(16), depth);
+      case 0xdf: return map(u(32), depth);
+    }
+    throw new RangeError(`decodeMsgpack: 0x${b.toString(16)} is not a MessagePack type`);
+  };
+  const value = get(0);
+  if (n !== buf.length) throw new RangeError("decodeMsgpack: bytes after the value");
+  return value;
+}
+
+function base64ToBytes(text) {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function bytesToBase64(bytes) {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 /** Resolves a ws(s) URL; http(s) and relative URLs are taken relative to the page. */
@@ -61,9 +315,16 @@ export class WsvisorClient {
    * @param {string} [options.persistKey] the storage key (default "wsvisor:" + the URL)
    * @param {{getItem: Function, setItem: Function, removeItem: Function}} [options.storage]
    *   what persist "session" writes to (default globalThis.sessionStorage)
+   * @param {"json"|"msgpack"} [options.format] the frames' encoding: "json" (default,
+   *   subprotocol wsvisor.v1) or "msgpack" (wsvisor.v1.msgpack: binary frames, and
+   *   `data` may hold Uint8Array, Map, bigint and MsgpackExt values)
    */
   constructor(url, options = {}) {
     this._url = websocketUrl(url);
+    this._format = options.format ?? "json";
+    if (this._format !== "json" && this._format !== "msgpack") {
+      throw new TypeError(`WsvisorClient: format must be "json" or "msgpack", not ${JSON.stringify(this._format)}`);
+    }
     const persist = options.persist ?? "memory";
     if (persist !== "memory" && persist !== "session") {
       throw new TypeError(`WsvisorClient: persist must be "memory" or "session", not ${JSON.stringify(persist)}`);
@@ -235,11 +496,12 @@ export class WsvisorClient {
   publish(channel, data) {
     if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
     if (this._state === "closed") return Promise.reject(new WsvisorError("closed", "the client is closed"));
-    if (data === undefined) return Promise.reject(new WsvisorError("bad_data", "data must be a JSON value (undefined is not)"));
+    if (data === undefined) return Promise.reject(new WsvisorError("bad_data", "data must be a value (undefined is not)"));
     try {
-      JSON.stringify(data);
+      if (this._format === "msgpack") encodeMsgpack(data);
+      else JSON.stringify(data);
     } catch (err) {
-      return Promise.reject(new WsvisorError("bad_data", `data is not serialisable as JSON: ${err.message}`));
+      return Promise.reject(new WsvisorError("bad_data", `data is not serialisable as ${this._format === "msgpack" ? "MessagePack" : "JSON"}: ${err.message}`));
     }
     if (this._pending.length >= this._maxPending) {
       return Promise.reject(new WsvisorError("full", `${this._pending.length} publishes are unacknowledged`));
@@ -316,8 +578,17 @@ export class WsvisorClient {
     // Publishes the last page load made and the server did not acknowledge:
     // resent after the resume (the server drops those it already took).
     for (const p of Array.isArray(saved.pending) ? saved.pending : []) {
-      if (!Number.isInteger(p?.cseq) || !CHANNEL_RE.test(String(p.channel)) || p.data === undefined) continue;
-      this._pending.push({ cseq: p.cseq, channel: p.channel, data: p.data, resolve() {}, reject() {} });
+      if (!Number.isInteger(p?.cseq) || !CHANNEL_RE.test(String(p.channel))) continue;
+      let data = p.data;
+      if (typeof p.data_msgpack === "string") {
+        try {
+          data = decodeMsgpack(base64ToBytes(p.data_msgpack));
+        } catch {
+          continue;
+        }
+      }
+      if (data === undefined) continue;
+      this._pending.push({ cseq: p.cseq, channel: p.channel, data, resolve() {}, reject() {} });
     }
   }
 
@@ -335,7 +606,9 @@ export class WsvisorClient {
         lastCseq: this._lastCseq,
         nextCseq: this._nextCseq,
         channels: [...this._wanted],
-        pending: this._pending.map(({ cseq, channel, data }) => ({ cseq, channel, data })),
+        // MessagePack data may hold bytes, which JSON cannot: kept as base64 of its encoding.
+        pending: this._pending.map(({ cseq, channel, data }) =>
+          this._format === "msgpack" ? { cseq, channel, data_msgpack: bytesToBase64(encodeMsgpack(data)) } : { cseq, channel, data }),
       };
       try {
         this._storage.setItem(this._storageKey, JSON.stringify(state));
@@ -353,7 +626,8 @@ export class WsvisorClient {
     this._offlineReason = null;
     let ws;
     try {
-      ws = new this._WebSocket(this._url, [SUBPROTOCOL]);
+      ws = new this._WebSocket(this._url, [this._format === "msgpack" ? MSGPACK_SUBPROTOCOL : SUBPROTOCOL]);
+      if (this._format === "msgpack") ws.binaryType = "arraybuffer";
     } catch (err) {
       this._setState("connecting", { url: this._url, attempt: this._attempt });
       this._retry(`connect_failed: ${err.message}`);
@@ -490,12 +764,21 @@ export class WsvisorClient {
 
   // ---- frames ----
 
-  _frame(text) {
+  _frame(raw) {
     let f;
-    try {
-      f = JSON.parse(text);
-    } catch {
-      return this._lost("protocol_violation: a frame is not JSON", true);
+    if (this._format === "msgpack") {
+      if (typeof raw === "string") return this._lost("protocol_violation: a text frame on wsvisor.v1.msgpack", true);
+      try {
+        f = decodeMsgpack(raw);
+      } catch {
+        return this._lost("protocol_violation: a frame is not MessagePack", true);
+      }
+    } else {
+      try {
+        f = JSON.parse(raw);
+      } catch {
+        return this._lost("protocol_violation: a frame is not JSON", true);
+      }
     }
     if (!f || typeof f.type !== "string") return;
     if (this._welcomed) this._arm(this._heartbeatMs === 0 ? 0 : this._heartbeatMs + this._grace(), "heartbeat_timeout");
@@ -579,10 +862,19 @@ export class WsvisorClient {
       // Something was lost: resume from what we hold, the server replays the rest.
       return this._lost(`protocol_violation: seq gap (got ${seq}, expected ${this._lastSeq + 1})`, true);
     }
+    let data = f.data;
+    if (data === undefined && typeof f.data_msgpack === "string") {
+      // Data published over MessagePack with no JSON equivalent (protocol.md).
+      try {
+        data = decodeMsgpack(base64ToBytes(f.data_msgpack));
+      } catch {
+        return this._lost("protocol_violation: data_msgpack is not base64 of MessagePack", true);
+      }
+    }
     this._lastSeq = seq;
     this._save();
     this._stats.received++;
-    this._emit("message", { seq, channel: f.channel, data: f.data });
+    this._emit("message", { seq, channel: f.channel, data });
     this._scheduleAck(false);
   }
 
@@ -684,7 +976,7 @@ export class WsvisorClient {
 
   _sendNow(obj) {
     const ws = this._ws;
-    if (ws && ws.readyState === OPEN) ws.send(JSON.stringify(obj));
+    if (ws && ws.readyState === OPEN) ws.send(this._format === "msgpack" ? encodeMsgpack(obj) : JSON.stringify(obj));
   }
 
   _sendSubscribe(channel) {

@@ -24,7 +24,7 @@ test("every member the declarations give WsvisorClient exists in the module, and
   class NoSocket {} // never opened: connect() is not called
   const client = new module.WsvisorClient("ws://127.0.0.1:9/ws", { WebSocket: NoSocket, environment: { window: null, document: null } });
   for (const name of declared) assert.ok(name in client, `WsvisorClient has no ${name}`);
-  assert.deepEqual(Object.keys(module).sort(), ["WsvisorClient", "WsvisorError", "default"]);
+  assert.deepEqual(Object.keys(module).sort(), ["MsgpackExt", "WsvisorClient", "WsvisorError", "decodeMsgpack", "default", "encodeMsgpack"]);
   assert.equal(module.default, module.WsvisorClient);
   assert.equal(new module.WsvisorError("full", "x").code, "full");
 });

@@ -1,8 +1,12 @@
 // Compiled with tsc --strict --noEmit by types.test.mjs: wsvisor-client.d.ts
 // must describe the client as the README shows it being used.
 import WsvisorClientDefault, {
+  MsgpackExt,
   WsvisorClient,
   WsvisorError,
+  decodeMsgpack,
+  encodeMsgpack,
+  type MsgpackValue,
   type WsvisorMessage,
   type WsvisorState,
   type WsvisorStateEvent,
@@ -29,6 +33,10 @@ const persisted = new WsvisorClientDefault("ws://127.0.0.1:8080/ws", {
   },
 });
 void persisted;
+const binary = new WsvisorClientDefault("ws://127.0.0.1:8080/ws", { format: "msgpack" });
+const bytes: Uint8Array = encodeMsgpack({ raw: new Uint8Array([1]), big: 2n ** 60n, ext: new MsgpackExt(1, new Uint8Array(1)) });
+const back: MsgpackValue = decodeMsgpack(bytes);
+void binary.publish("bin", new Map<MsgpackValue, MsgpackValue>([[1, back]]));
 const off: () => void = client.on("message", (m: WsvisorMessage) => {
   const seq: number = m.seq;
   const channel: string = m.channel;
