@@ -169,6 +169,17 @@ TEST(BenchWorkloads, FanOutAgainstWsvisorDeliversEveryMessageOnce) {
   expect_lossless_fanout(r);
 }
 
+TEST(BenchWorkloads, RoundTripAndFanOutOverMessagePackCountLikeJson) {
+  // The bench's wsvisor-msgpack rows: wsbench --format msgpack against a
+  // real server, every frame a MessagePack map in a binary message.
+  auto s = start_wsvisor();
+  expect_round_trips(
+      bench(s, "wsvisor", {"--workload", "roundtrip", "-n", "3", "--format", "msgpack"}));
+  auto r = bench(s, "wsvisor",
+                 {"--workload", "fanout", "-n", "4", "--ack-every", "4", "--format", "msgpack"});
+  expect_lossless_fanout(r);
+}
+
 TEST(BenchWorkloads, FanOutWithDeflateCountsCompressedConnectionsAndFewerBytesOnTheWire) {
   // The bench's compression rows: market-tick payloads, subscribers that
   // offer permessage-deflate, bytes on the wire per delivery from TCP_INFO.

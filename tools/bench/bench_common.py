@@ -16,14 +16,17 @@ WORK = os.path.join(ROOT, "build", "bench")
 NODE_DIR = os.path.join(ROOT, "tools", "bench", "node")
 
 # name -> dialect, and how to start it on a port (None: not available here)
-PEER_ORDER = ["wsvisor", "wsvisor-sharing", "wsvisor-stealing", "beast", "websocketpp", "node-ws", "socket.io"]
+PEER_ORDER = ["wsvisor", "wsvisor-sharing", "wsvisor-stealing", "wsvisor-msgpack", "beast", "websocketpp", "node-ws", "socket.io"]
 DIALECT = {"wsvisor": "wsvisor", "wsvisor-sharing": "wsvisor", "wsvisor-stealing": "wsvisor", "beast": "raw",
            "websocketpp": "raw", "node-ws": "raw", "socket.io": "socketio", "wsvisor-noreplicas": "wsvisor",
-           "wsvisor-deflate": "wsvisor", "wsvisor-deflate-nct": "wsvisor"}
+           "wsvisor-deflate": "wsvisor", "wsvisor-deflate-nct": "wsvisor", "wsvisor-msgpack": "wsvisor"}
 SESSIONS = {"wsvisor", "socket.io"}  # peers that keep sessions: storm and detached rows
 # wsvisor under CAF's own schedulers instead of its default `io` one: the
 # per-message workloads only (docs/configuration.md, server.actor_scheduler).
 SCHEDULER_VARIANTS = {"wsvisor-sharing": "sharing", "wsvisor-stealing": "stealing"}
+# wsvisor with clients on wsvisor.v1.msgpack (wsbench --format msgpack;
+# docs/protocol.md): the same workloads in MessagePack frames.
+FORMAT_VARIANTS = {"wsvisor-msgpack": "msgpack"}
 VARIANT_WORKLOADS = {"roundtrip", "fanout"}
 # The cluster stage (bench_servers.py starts the clusters): workload name ->
 # the wsbench workload it runs over the nodes, and the systems it compares.
@@ -62,7 +65,7 @@ def applies(workload, peer):
         return False
     if workload in CLUSTER_WORKLOADS:
         return peer in CLUSTER_PEERS and (peer not in REPLICA_VARIANTS or workload in REPLICA_WORKLOADS)
-    if peer in SCHEDULER_VARIANTS:
+    if peer in SCHEDULER_VARIANTS or peer in FORMAT_VARIANTS:
         return workload in VARIANT_WORKLOADS
     return workload not in ("storm", "detached") or peer in SESSIONS
 

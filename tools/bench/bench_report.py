@@ -429,7 +429,10 @@ def report(analysis_path):
                "`max_connections = 30000`, `resume_window = \"10m\"`, log level `warn`, `actor_scheduler = \"io\"` "
                "(the default: the actors run on the I/O thread); the rows `wsvisor-sharing` and "
                "`wsvisor-stealing` (round trip and fan-out only) run CAF's own schedulers instead, "
-               "`actor_scheduler = \"sharing\"` / `\"stealing\"` with `actor_threads = 1`; `[limits]` `connections_per_ip`, "
+               "`actor_scheduler = \"sharing\"` / `\"stealing\"` with `actor_threads = 1`; the row `wsvisor-msgpack` "
+               "(round trip and fan-out only) is the default wsvisor with clients on `wsvisor.v1.msgpack` "
+               "(`wsbench --format msgpack`: every frame a MessagePack map in a binary message, "
+               "[protocol.md](protocol.md#messagepack-wsvisorv1msgpack)); `[limits]` `connections_per_ip`, "
                "`messages_per_second` and `handshakes_per_second` off (the peers have no such limits); everything else "
                "is the built-in default (replay buffer 1,024 messages, send queue 1 MiB).")
     out.append("- Payload: 64 bytes. A figure marked † was taken while the generator used ≥ 90 % of its "

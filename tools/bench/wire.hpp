@@ -50,6 +50,8 @@ std::string wsv_hello();
 std::string wsv_resume(std::string_view session, std::string_view token, std::uint64_t last_seq);
 std::string wsv_subscribe(std::string_view channel);
 /// `payload` must not need JSON escaping (make_payload's never does).
+/// On wsvisor.v1.msgpack every frame is the same one as a MessagePack map
+/// (wsv_msgpack, parse_wsv_msgpack).
 std::string wsv_publish(std::string_view channel, std::string_view payload, std::uint64_t cseq);
 std::string wsv_ack(std::uint64_t seq);
 std::string wsv_pong();
@@ -75,6 +77,10 @@ struct wsv_frame {
   std::string reason;          // welcome (resumed: false) or error code
 };
 wsv_frame parse_wsv(std::string_view text);
+/// wsvisor.v1.msgpack: one binary frame, a MessagePack map of the same fields.
+wsv_frame parse_wsv_msgpack(std::string_view bytes);
+/// A frame written by the wsv_* functions above, as wsvisor.v1.msgpack sends it.
+std::string wsv_msgpack(std::string_view json_frame);
 
 // ---- Engine.IO v4 / Socket.IO v5 -----------------------------------------
 
