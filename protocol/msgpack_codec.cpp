@@ -57,7 +57,8 @@ bool valid_utf8(std::string_view s) {
 /// A str object's text. An empty one may hold a null pointer, which must not
 /// reach memcpy (Boost.JSON copies keys and strings with it).
 std::string_view str_of(const msgpack::object& o) {
-  return o.via.str.size == 0 ? std::string_view{""} : std::string_view{o.via.str.ptr, o.via.str.size};
+  return o.via.str.size == 0 ? std::string_view{""}
+                             : std::string_view{o.via.str.ptr, o.via.str.size};
 }
 
 /// `o` as JSON, or false when it has no JSON equivalent. Recursion is
@@ -335,7 +336,8 @@ std::string base64_encode(std::string_view bytes) {
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
     auto n = (static_cast<unsigned char>(bytes[i]) << 16) |
-             (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+             (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+             static_cast<unsigned char>(bytes[i + 2]);
     out += alphabet[(n >> 18) & 63];
     out += alphabet[(n >> 12) & 63];
     out += alphabet[(n >> 6) & 63];

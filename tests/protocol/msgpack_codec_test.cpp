@@ -295,8 +295,13 @@ TEST(MsgpackCodec, MalformedFramesAreRejectedWithTheReason) {
 }
 
 TEST(MsgpackCodec, ServerFramesBecomeMapsWithTheJsonFieldsAndTypes) {
-  welcome w{.session = "s", .token = "t", .resumed = true, .last_cseq = 3,
-            .heartbeat = duration{25000}, .resume_window = duration{120000}, .replay = 2};
+  welcome w{.session = "s",
+            .token = "t",
+            .resumed = true,
+            .last_cseq = 3,
+            .heartbeat = duration{25000},
+            .resume_window = duration{120000},
+            .replay = 2};
   auto bytes = msgpack_frame(encode(w));
   auto handle = msgpack::unpack(bytes.data(), bytes.size());
   std::map<std::string, msgpack::object> fields;
@@ -324,7 +329,8 @@ TEST(MsgpackCodec, EachThreadEncodesAMessageBodyOnce) {
   auto b = bodies.get(first);
   EXPECT_EQ(a.pairs, b.pairs);  // the same bytes, shared
   EXPECT_EQ(bodies.encoded(), 1u);
-  for (std::size_t i = 0; i < msgpack_bodies::cached; ++i) bodies.get(encode_message_body("c", "2"));
+  for (std::size_t i = 0; i < msgpack_bodies::cached; ++i)
+    bodies.get(encode_message_body("c", "2"));
   EXPECT_EQ(bodies.encoded(), 1u + msgpack_bodies::cached);
   bodies.get(first);  // pushed out of the cache by the others
   EXPECT_EQ(bodies.encoded(), 2u + msgpack_bodies::cached);
