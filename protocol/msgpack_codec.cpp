@@ -159,7 +159,8 @@ void pack_json(packer& pk, const json::value& v) {
   }
 }
 
-void pack_key(packer& pk, std::string_view key) {
+template <class Packer>
+void pack_key(Packer& pk, std::string_view key) {
   pk.pack_str(static_cast<std::uint32_t>(key.size()));
   pk.pack_str_body(key.data(), static_cast<std::uint32_t>(key.size()));
 }
@@ -242,6 +243,17 @@ parse_result parse_msgpack(std::string_view bytes) {
   return parse_object(frame, data_msgpack);
 }
 
+parse_result parse_frame(std::string_view payload, bool binary, bool msgpack) {
+  if (binary == msgpack) return msgpack ? parse_msgpack(payload) : parse(payload);
+  if (msgpack)
+    return protocol_error{error_code::text_unsupported,
+                          "text frames are not supported on wsvisor.v1.msgpack; send MessagePack "
+                          "binary frames"};
+  return protocol_error{error_code::binary_unsupported,
+                        "binary frames are not supported on wsvisor.v1; send JSON text frames (or "
+                        "choose the subprotocol wsvisor.v1.msgpack)"};
+}
+
 shared_body encode_message_body_msgpack(std::string_view channel, std::string_view data_msgpack) {
   std::string out;
   auto b64 = base64_encode(data_msgpack);
@@ -308,15 +320,21 @@ msgpack_body msgpack_message_body(std::string_view json_body) {
 }
 
 frame_text msgpack_message_head(std::uint64_t seq, std::uint32_t body_pairs) {
-  std::string out;
-  string_sink sink{out};
-  packer pk{sink};
+  // Per recipient: packed straight into the frame_text, which holds a head
+  // this short inline (no heap block per message and subscriber).
+  struct head_sink {
+    frame_text& out;
+    void write(const char* data, std::size_t size) { out.append(std::string_view{data, size}); }
+  };
+  frame_text out;
+  head_sink sink{out};
+  msgpack::packer<head_sink> pk{sink};
   pk.pack_map(body_pairs + 2);
   pack_key(pk, "type");
   pack_key(pk, "message");
   pack_key(pk, "seq");
   pk.pack_uint64(seq);
-  return frame_text{std::move(out)};
+  return out;
 }
 
 msgpack_body msgpack_bodies::get(const shared_body& body) {

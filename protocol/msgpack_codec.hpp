@@ -39,6 +39,12 @@ inline constexpr std::string_view msgpack_subprotocol = "wsvisor.v1.msgpack";
 /// `data`, which may hold anything. Never throws on any input.
 parse_result parse_msgpack(std::string_view bytes);
 
+/// One client frame as it came off the socket, text or `binary`, on a
+/// connection of wsvisor.v1 or (`msgpack`) wsvisor.v1.msgpack: `parse` or
+/// `parse_msgpack`; a frame of the other kind is binary_unsupported (on
+/// wsvisor.v1) or text_unsupported (on wsvisor.v1.msgpack).
+parse_result parse_frame(std::string_view payload, bool binary, bool msgpack);
+
 /// One MessagePack map (a client frame, or the body of an HTTP publish)
 /// decoded into `out`: each field whose name is a string, with its value in
 /// JSON, or null when it has no JSON equivalent; the `data` field's value

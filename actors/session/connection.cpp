@@ -428,27 +428,12 @@ auto on_down(connection_actor* self, caf::down_msg& msg) {
   }
 }
 
-/// A client frame in the connection's format (JSON text on wsvisor.v1,
-/// MessagePack binary on wsvisor.v1.msgpack); a frame of the other kind is
-/// answered with an error.
 auto on_ws_frame(connection_actor* self, const std::string& payload, bool binary) {
   auto& st = self->state;
   if (st.closing_) return;
   st.last_text_ = self->clock().now();
-  const bool msgpack = st.transport_->format() == wire_format::msgpack;
-  if (binary != msgpack) {
-    if (!st.within_rate(st.last_text_, nullptr)) return;
-    if (msgpack)
-      st.send_error(proto::error_code::text_unsupported,
-                    "text frames are not supported on wsvisor.v1.msgpack; send MessagePack "
-                    "binary frames");
-    else
-      st.send_error(proto::error_code::binary_unsupported,
-                    "binary frames are not supported on wsvisor.v1; send JSON text frames (or "
-                    "choose the subprotocol wsvisor.v1.msgpack)");
-    return;
-  }
-  auto parsed = msgpack ? proto::parse_msgpack(payload) : proto::parse(payload);
+  auto parsed =
+      proto::parse_frame(payload, binary, st.transport_->format() == wire_format::msgpack);
   if (!st.within_rate(st.last_text_, &parsed)) return;
   if (auto* err = std::get_if<proto::protocol_error>(&parsed)) {
     st.send_error(err->code, err->message);

@@ -24,7 +24,6 @@ import asyncio
 import base64
 import json
 import os
-import signal
 import sys
 import urllib.request
 
@@ -33,7 +32,8 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
-from python_session_test import TIMEOUT, drain, recv_type, send, start_server  # noqa: E402
+from python_compression_test import run_node  # noqa: E402
+from python_session_test import TIMEOUT, recv_type, send  # noqa: E402
 
 BOTH = ["wsvisor.v1.msgpack", "wsvisor.v1"]
 
@@ -167,17 +167,11 @@ async def mixed_channel(url, port):
 
 
 async def main(binary):
-    proc, port = await start_server(binary, ["--set", "server.compression.enabled=true"])
-    drainer = asyncio.create_task(drain(proc))
-    try:
-        url = f"ws://127.0.0.1:{port}/ws"
+    async def checks(url):
         await negotiation(url)
-        await mixed_channel(url, port)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        status = await asyncio.wait_for(proc.wait(), TIMEOUT)
-        await drainer
-    assert status == 0, f"wsvisor exited with {status}"
+        await mixed_channel(url, int(url.rsplit(":", 1)[1].split("/", 1)[0]))
+
+    await run_node(binary, ["--set", "server.compression.enabled=true"], checks)
     print("interop: 2 passed, 0 failed")
 
 
