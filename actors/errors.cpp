@@ -55,6 +55,8 @@ std::string to_string(errc code) {
       return "auth_required";
     case errc::too_many_channels:
       return "too_many_channels";
+    case errc::too_many_members:
+      return "too_many_members";
     case errc::unknown_session:
       return "unknown_session";
     case errc::not_attached:

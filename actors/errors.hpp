@@ -46,6 +46,7 @@ enum class errc : std::uint8_t {
   session_parked,          // the session is (being) parked: ask its registry again; context: the id
   session_unreachable,     // a resume's session on another node did not answer; context: the id
   session_moved,           // a replica's store no longer holds this copy: another node adopted it
+  too_many_members,        // broker: a presence member over limits.presence_members; context: it
 };
 
 // make_error must be declared right after the enum, before anything compares

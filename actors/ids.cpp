@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 namespace wsvisor {
 namespace {
@@ -30,6 +31,23 @@ std::string new_session_id() {
   for (auto b : bytes) {
     out += digits[b >> 4];
     out += digits[b & 0x0f];
+  }
+  return out;
+}
+
+std::string member_of(std::string_view session_id) {
+  static constexpr char digits[] = "0123456789abcdef";
+  static constexpr std::string_view prefix = "wsvisor.member:";
+  std::string input;
+  input.reserve(prefix.size() + session_id.size());
+  input.append(prefix).append(session_id);
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest.data());
+  std::string out;
+  out.reserve(24);
+  for (std::size_t i = 0; i < 12; ++i) {
+    out += digits[digest[i] >> 4];
+    out += digits[digest[i] & 0x0f];
   }
   return out;
 }

@@ -25,6 +25,13 @@ std::uint64_t new_origin();
 /// padding). Throws std::runtime_error if the CSPRNG fails.
 std::string new_token();
 
+/// The presence `member` of session `id` (docs/protocol.md, "Presence"): the
+/// first 96 bits of SHA-256("wsvisor.member:" + id) as 24 lowercase hex
+/// characters. Stable for the session's life on every node (it depends on
+/// the id alone) and does not reveal the id, which stays secret to its
+/// client.
+std::string member_of(std::string_view session_id);
+
 /// `bytes` in base64url without padding (RFC 4648 §5, as JWTs use it).
 std::string base64url(std::string_view bytes);
 

@@ -111,6 +111,7 @@ void diff_live_keys(const config& a, const config& b, reload_plan& plan) {
   d("limits.subscriptions_per_session", la.subscriptions_per_session, lb.subscriptions_per_session);
   d("limits.sessions", la.sessions, lb.sessions);
   d("limits.channels", la.channels, lb.channels);
+  d("limits.presence_members", la.presence_members, lb.presence_members);
   d("limits.handshakes_per_second", la.handshakes_per_second, lb.handshakes_per_second);
   d("limits.handshake_burst", la.handshake_burst, lb.handshake_burst);
   plan.limits = live.size() > before;
@@ -238,7 +239,8 @@ caf::behavior reloader(caf::event_based_actor* self, int, reload_plan plan, conf
              registry_settings{.session = applied.session,
                                .max_sessions = applied.limits.sessions,
                                .max_subscriptions = applied.limits.subscriptions_per_session,
-                               .max_channels = applied.limits.channels}),
+                               .max_channels = applied.limits.channels,
+                               .max_members = applied.limits.presence_members}),
          "the session registry", logger);
   auto steps = std::make_shared<std::vector<upstream_step>>(upstream_steps(plan));
   if (!ups || (!plan.policies && steps->empty())) {

@@ -40,6 +40,7 @@ std::vector<child_spec> root_children(const config& cfg, const outbound_dialer& 
                                       .auth_required = auth,
                                       .max_subscriptions = limits.subscriptions_per_session,
                                       .max_channels = limits.channels,
+                                      .max_members = limits.presence_members,
                                       .metrics = metrics});
           },
       .restart = restart_kind::permanent,

@@ -159,6 +159,7 @@ struct limits_config {
   std::uint64_t subscriptions_per_session = 1000;
   std::uint64_t sessions = 100000;             // per node, detached ones included
   std::uint64_t channels = 100000;             // per node: channels with a local subscriber
+  std::uint64_t presence_members = 1000;       // per channel: presence members, cluster-wide
   std::uint64_t handshakes_per_second = 2000;  // hello + resume admitted per second (node)
   std::uint64_t handshake_burst = 2000;        // admitted at once before the rate applies
   bool operator==(const limits_config&) const = default;

@@ -109,6 +109,7 @@ void read_limits(reader& r, const std::string& path, const toml::node& node, lim
           integer_field(r, "subscriptions_per_session", l.subscriptions_per_session, 0, unbounded),
           integer_field(r, "sessions", l.sessions, 0, unbounded),
           integer_field(r, "channels", l.channels, 0, unbounded),
+          integer_field(r, "presence_members", l.presence_members, 0, unbounded),
           integer_field(r, "handshakes_per_second", l.handshakes_per_second, 0, unbounded),
           integer_field(r, "handshake_burst", l.handshake_burst, 1, unbounded),
       });

@@ -102,6 +102,7 @@ std::string to_toml(const config& cfg) {
   w.integer("subscriptions_per_session", l.subscriptions_per_session);
   w.integer("sessions", l.sessions);
   w.integer("channels", l.channels);
+  w.integer("presence_members", l.presence_members);
   w.integer("handshakes_per_second", l.handshakes_per_second);
   w.integer("handshake_burst", l.handshake_burst);
 

@@ -102,7 +102,11 @@ node_metrics::node_metrics(std::function<double()> open_connections, const std::
           "wsvisor_replication_latency_seconds",
           "Round trip of a session's update to its replica: how long a message or an answer "
           "waits before its client may see it",
-          latency_bounds())) {
+          latency_bounds())),
+      presence_members(registry.add_gauge(
+          "wsvisor_presence_members",
+          "Presence memberships of this node's sessions: one per session and channel it joined "
+          "with presence, online or away")) {
   registry.add_callback_gauge(
       "wsvisor_connections", "Open WebSocket connections",
       open_connections ? std::move(open_connections) : std::function<double()>{[] { return 0.0; }});

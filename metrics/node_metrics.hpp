@@ -63,6 +63,9 @@ struct node_metrics {
   metrics::gauge& replication_pending;      // sessions here with changes their replica lacks
   metrics::histogram& replication_latency;  // an update's round trip to the replica
 
+  // Presence (actors/session/broker_presence.cpp).
+  metrics::gauge& presence_members;  // this node's sessions' memberships (session x channel)
+
   /// The rejected-resume counter for a welcome `reason` (unknown, expired,
   /// overflow; anything else counts as unknown).
   metrics::counter& resume_rejected(std::string_view reason);

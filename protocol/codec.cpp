@@ -114,6 +114,15 @@ parse_result parse_object(const json::object& obj, std::string_view data_msgpack
   }
   if (type == "subscribe") {
     subscribe f;
+    if (auto err = get_channel(obj, type, f.channel)) return std::move(*err);
+    if (auto* flag = obj.if_contains("presence"); flag != nullptr) {
+      if (!flag->is_bool()) return wrong(type, "presence", "true or false");
+      f.presence = flag->get_bool();
+    }
+    return client_frame{std::move(f)};
+  }
+  if (type == "presence") {
+    presence f;
     auto err = get_channel(obj, type, f.channel);
     return frame_or(std::move(err), f);
   }
@@ -200,6 +209,10 @@ std::string_view to_string(error_code code) {
       return "text_unsupported";
     case error_code::bad_msgpack:
       return "bad_msgpack";
+    case error_code::too_many_members:
+      return "too_many_members";
+    case error_code::not_subscribed:
+      return "not_subscribed";
   }
   return "bad_frame";
 }
@@ -225,7 +238,7 @@ parse_result parse(std::string_view text) {
 
 std::string_view type_name(const client_frame& frame) {
   static constexpr std::array<std::string_view, std::variant_size_v<client_frame>> names{
-      "hello", "resume", "subscribe", "unsubscribe", "publish", "ack", "pong", "bye"};
+      "hello", "resume", "subscribe", "unsubscribe", "publish", "ack", "pong", "bye", "presence"};
   return names[frame.index()];
 }
 
@@ -336,6 +349,89 @@ shared_body encode_message_body(std::string_view channel, std::string_view data_
 frame_text encode_message_head(std::uint64_t seq) {
   frame_text out{R"({"type":"message","seq":)"};
   out.append(seq).append(",");
+  return out;
+}
+
+std::string_view to_string(presence_state state) {
+  switch (state) {
+    case presence_state::online:
+      return "online";
+    case presence_state::away:
+      return "away";
+    case presence_state::gone:
+      return "gone";
+  }
+  return "gone";
+}
+
+std::string presence_subject_json(std::string_view subject) {
+  if (subject.empty()) return "null";
+  std::string out;
+  append_quoted(out, subject);
+  return out;
+}
+
+shared_body encode_presence_body(std::string_view channel, std::string_view member,
+                                 std::string_view subject_json, presence_state state) {
+  // A member id is hex and a channel name needs no escaping: both are
+  // written as they are, which read_presence_body relies on.
+  std::string out;
+  out.reserve(member.size() + channel.size() + subject_json.size() + 56);
+  out.append(R"("member":")").append(member);
+  out.append(R"(","channel":")").append(channel);
+  out.append(R"(","subject":)").append(subject_json);
+  out.append(R"(,"state":")").append(to_string(state)).append(R"("})");
+  return std::make_shared<const std::string>(std::move(out));
+}
+
+std::optional<presence_fields> read_presence_body(std::string_view body) {
+  constexpr std::string_view member_key = R"("member":")";
+  constexpr std::string_view channel_key = R"(","channel":")";
+  constexpr std::string_view subject_key = R"(","subject":)";
+  constexpr std::string_view state_key = R"(,"state":")";
+  if (!body.starts_with(member_key) || !body.ends_with(R"("})")) return std::nullopt;
+  presence_fields f;
+  auto at = member_key.size();
+  auto end = body.find('"', at);
+  if (end == std::string_view::npos) return std::nullopt;
+  f.member = body.substr(at, end - at);
+  if (body.substr(end, channel_key.size()) != channel_key) return std::nullopt;
+  at = end + channel_key.size();
+  end = body.find('"', at);
+  if (end == std::string_view::npos) return std::nullopt;
+  f.channel = body.substr(at, end - at);
+  if (body.substr(end, subject_key.size()) != subject_key) return std::nullopt;
+  at = end + subject_key.size();
+  // The subject may hold anything; the state is the last field.
+  auto state_at = body.rfind(state_key);
+  if (state_at == std::string_view::npos || state_at < at) return std::nullopt;
+  f.subject_json = body.substr(at, state_at - at);
+  auto state = body.substr(state_at + state_key.size());
+  state.remove_suffix(2);
+  if (state == "online")
+    f.state = presence_state::online;
+  else if (state == "away")
+    f.state = presence_state::away;
+  else if (state == "gone")
+    f.state = presence_state::gone;
+  else
+    return std::nullopt;
+  return f;
+}
+
+frame_text encode_head(std::uint64_t seq, std::string_view body) {
+  frame_text out{is_presence_body(body) ? std::string_view{R"({"type":"presence_event","seq":)"}
+                                        : std::string_view{R"({"type":"message","seq":)"}};
+  out.append(seq).append(",");
+  return out;
+}
+
+std::string encode_presence_members(std::string_view channel, std::string_view members_json) {
+  std::string out = R"({"type":"presence","channel":)";
+  append_quoted(out, channel);
+  out += R"(,"members":)";
+  out += members_json;
+  out += '}';
   return out;
 }
 

@@ -51,6 +51,8 @@ enum class error_code : std::uint8_t {
   server_full,             // a new session over limits.sessions (then close 4429)
   text_unsupported,        // a text frame on wsvisor.v1.msgpack
   bad_msgpack,             // a binary frame on wsvisor.v1.msgpack that is not one MessagePack map
+  too_many_members,        // a presence subscribe beyond limits.presence_members
+  not_subscribed,          // a presence query on a channel the session is not subscribed to
 };
 
 /// The wire name, e.g. "bad_json".
@@ -79,6 +81,7 @@ struct resume {
 
 struct subscribe {
   std::string channel;
+  bool presence = false;  // the session becomes a member of the channel (docs/protocol.md)
 };
 
 struct unsubscribe {
@@ -101,7 +104,13 @@ struct pong {};
 
 struct bye {};
 
-using client_frame = std::variant<hello, resume, subscribe, unsubscribe, publish, ack, pong, bye>;
+/// `{"type":"presence","channel":C}`: who is a member of C.
+struct presence {
+  std::string channel;
+};
+
+using client_frame =
+    std::variant<hello, resume, subscribe, unsubscribe, publish, ack, pong, bye, presence>;
 
 /// A parsed client frame, or why it was rejected.
 using parse_result = std::variant<client_frame, protocol_error>;
@@ -174,6 +183,49 @@ shared_body encode_message_body(std::string_view channel, std::string_view data_
 
 /// The per-session part of a `message` frame: `{"type":"message","seq":N,`.
 frame_text encode_message_head(std::uint64_t seq);
+
+// -- presence (docs/protocol.md, "Presence") ------------------------------------
+//
+// A presence event travels inside the server as a message does: a shared
+// body on the channel, numbered per session, buffered and replayed. Its body
+// starts with `"member"` where a message's starts with `"channel"`, which
+// tells the two apart in one byte.
+
+/// A member's state as on the wire.
+enum class presence_state : std::uint8_t { online, away, gone };
+
+std::string_view to_string(presence_state state);
+
+/// The shared part of a `presence_event` frame:
+/// `"member":"M","channel":"C","subject":S,"state":"online"}`. `subject_json`
+/// is one serialised JSON value (a string, or `null`).
+shared_body encode_presence_body(std::string_view channel, std::string_view member,
+                                 std::string_view subject_json, presence_state state);
+
+/// A member's `subject` as JSON: the string, or `null` when empty.
+std::string presence_subject_json(std::string_view subject);
+
+/// True iff `body` was made by encode_presence_body (not encode_message_body).
+inline bool is_presence_body(std::string_view body) { return body.size() > 2 && body[1] == 'm'; }
+
+/// The fields of a body made by encode_presence_body.
+struct presence_fields {
+  std::string_view member;
+  std::string_view channel;
+  std::string_view subject_json;
+  presence_state state = presence_state::gone;
+};
+
+/// Reads a body made by encode_presence_body; nullopt for anything else.
+std::optional<presence_fields> read_presence_body(std::string_view body);
+
+/// The per-session part of the frame for a shared body: `{"type":"message",
+/// "seq":N,` or, for a presence body, `{"type":"presence_event","seq":N,`.
+frame_text encode_head(std::uint64_t seq, std::string_view body);
+
+/// The answer to a presence query: `{"type":"presence","channel":C,
+/// "members":[…]}`, `members_json` being the serialised array.
+std::string encode_presence_members(std::string_view channel, std::string_view members_json);
 
 // -- upstream links (docs/upstreams.md) ------------------------------------------
 

@@ -123,6 +123,16 @@ auto on_cluster_leave(cluster_actor* self, const std::string& name) {
   log::info(*st.log_, "peer leaving", {{"peer", name}});
 }
 
+// A peer's broker asks ours who is present on `channel` here.
+caf::result<std::uint64_t, std::uint64_t, std::vector<std::string>> on_presence_rows(
+    cluster_actor* self, std::string& channel) {
+  auto broker = self->state.broker();
+  if (!broker) return make_error(errc::shutting_down, "no broker");
+  auto rp = self->make_response_promise<std::uint64_t, std::uint64_t, std::vector<std::string>>();
+  rp.delegate(broker, presence_rows_atom::value, std::move(channel));
+  return rp;
+}
+
 caf::result<supervision_tree> on_get_tree(cluster_actor* self) {
   auto& st = self->state;
   if (!st.links_) return make_error(errc::shutting_down, "the peer links are stopping");
@@ -198,6 +208,15 @@ void on_cluster_publishes(cluster_actor* self, cluster_publishes& batch) {
         *self->state.log_, "a peer's publishes dropped: malformed batch",
         {{"channels", n}, {"bodies", batch.bodies.size()}, {"counters", batch.counters.size()}});
     return;
+  }
+  auto& st = self->state;
+  if (n > 0 && counter_of(st.received_, batch.origin) == 0) {
+    // The first from this origin: the broker learns whose it is, so that a
+    // loss of that peer finds the members it named (presence).
+    auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    for (auto& [name, m] : st.members_)
+      if (m.actor.node() == from.node())
+        st.tell_broker(caf::make_message(peer_origin_atom::value, m.actor, batch.origin));
   }
   for (std::size_t i = 0; i < n; ++i)
     on_cluster_publish(self, batch.channels[i], batch.bodies[i], batch.origin, batch.counters[i]);
@@ -356,6 +375,7 @@ caf::behavior cluster_behavior(cluster_actor* self, cluster_options opts) {
       [self](cluster_gap_atom, std::vector<std::string>& channels) {
         on_cluster_gap(self, channels);
       },
+      [self](presence_rows_atom, std::string& channel) { return on_presence_rows(self, channel); },
       [self](local_barrier_atom) { return on_cluster_barrier(self); },
       [self](cluster_barrier_atom, std::uint64_t token, const caf::actor& origin) {
         // Through our broker, so the echo travels behind its publishes.

@@ -60,6 +60,7 @@ void unsubscribe(broker_actor* self, const std::string& channel, const caf::acto
   auto it = st.by_subscriber.find(who.address());
   if (it == st.by_subscriber.end() || it->second.erase(channel) == 0) return;
   remove(self, channel, who.address());
+  presence_leave(self, channel, who.address());
   if (it->second.empty()) {
     // A down_msg already queued may still arrive (CAF issue 1301); the
     // down handler ignores subscribers it does not know.
@@ -92,9 +93,9 @@ void fan_out(broker_actor* self, const subscribers& to, const std::string& chann
   for (auto& [addr, who] : to) self->send(who, msg);
 }
 
-/// A publish taken by this broker: to local subscribers, and once to each
-/// peer with subscribers on the channel.
-void publish_here(broker_actor* self, const std::string& channel, const shared_body& body) {
+}  // namespace
+
+void detail::publish_here(broker_actor* self, const std::string& channel, const shared_body& body) {
   auto& st = self->state;
   auto counter = ++st.counter;
   if (auto it = st.channels.find(channel); it != st.channels.end())
@@ -104,6 +105,8 @@ void publish_here(broker_actor* self, const std::string& channel, const shared_b
   if (it == st.remote.end()) return;
   for (auto& peer : it->second) send_to_peer(self, peer, channel, *body, counter);
 }
+
+namespace {
 
 void own(broker_actor* self, const std::string& channel, const caf::actor& owner) {
   if (!owner) return;
@@ -155,6 +158,7 @@ auto on_down(broker_actor* self, caf::down_msg& msg) {
   auto it = st.by_subscriber.find(msg.source);
   if (it == st.by_subscriber.end()) return;
   for (auto& channel : it->second) remove(self, channel, msg.source);
+  presence_holder_down(self, msg.source);
   log::debug(*log::get("broker"), "subscriber gone",
              {{"channels", it->second.size()}, {"remaining_channels", st.channels.size()}});
   st.by_subscriber.erase(it);
@@ -193,6 +197,9 @@ caf::result<caf::ok_atom> on_subscribe(broker_actor* self, const std::string& ch
       add(self, channel, w.who);
       w.rp.deliver(caf::ok_atom::value);
     }
+    // This node receives the channel from now on: who is present on the
+    // other nodes is asked once, changes follow as they are published.
+    ask_presence_rows(self, channel);
   };
   self->request(cluster, caf::infinite, local_interest_atom::value, channel, true)
       .then([join](caf::ok_atom) { join(); },
@@ -235,6 +242,7 @@ auto on_park(broker_actor* self, const caf::actor& registry, const std::string& 
     // Its end must not undo the move: it is no subscriber any more.
     self->demonitor(session);
   }
+  presence_parked(self, session.address());
   // The notice goes before the answer: the registry holds what follows
   // for the record the session sends once it has the answer.
   self->send(registry, parked_moved_atom::value, id, channels);
@@ -242,7 +250,7 @@ auto on_park(broker_actor* self, const caf::actor& registry, const std::string& 
 }
 
 auto on_unpark(broker_actor* self, const caf::actor& session,
-               const std::vector<std::string>& channels) {
+               const std::vector<std::string>& channels, const std::string& member) {
   auto& st = self->state;
   auto registry = caf::actor_cast<caf::actor>(self->current_sender());
   for (auto& channel : channels) {
@@ -254,6 +262,7 @@ auto on_unpark(broker_actor* self, const caf::actor& session,
     st.parked.erase(it);
     unsubscribe(self, channel, registry);
   }
+  presence_unparked(self, session, member);
   return caf::ok_atom::value;
 }
 
@@ -304,6 +313,7 @@ void start(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels,
 // A publish made on a peer: to this node's subscribers only.
 void on_peer_publish(broker_actor* self, const std::string& channel, const shared_body& body,
                      std::uint64_t origin, std::uint64_t counter) {
+  if (proto::is_presence_body(*body)) presence_from_peer(self, *body, origin, counter);
   auto it = self->state.channels.find(channel);
   if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
 }
@@ -323,9 +333,22 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
              const std::vector<std::string>& channels) {
         return on_park(self, registry, id, channels);
       },
-      [self](unpark_atom, const caf::actor& session, const std::vector<std::string>& channels) {
-        return on_unpark(self, session, channels);
+      [self](unpark_atom, const caf::actor& session, const std::vector<std::string>& channels,
+             const std::string& member) { return on_unpark(self, session, channels, member); },
+      [self](presence_join_atom, const std::string& channel, const std::string& member,
+             const std::string& subject_json,
+             bool online) { return on_presence_join(self, channel, member, subject_json, online); },
+      [self](presence_state_atom, bool online) { on_presence_state(self, online); },
+      [self](presence_query_atom, const std::string& channel) {
+        return presence_members(self, channel);
       },
+      [self](presence_rows_atom, const std::string& channel) {
+        return presence_rows(self, channel);
+      },
+      [self](peer_origin_atom, const caf::actor& peer, std::uint64_t origin) {
+        self->state.peer_origins[peer.address()].insert(origin);
+      },
+      [self](presence_expire_atom, std::uint64_t origin) { presence_expire(self, origin); },
       [self](broker_publish_atom, const std::string& channel, const shared_body& body) {
         return on_publish(self, channel, body);
       },
@@ -360,6 +383,11 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
         return on_disown_channel(self, channel, owner);
       },
       [self](broker_limit_atom, std::uint64_t limit) { self->state.max_channels = limit; },
+      [self](broker_limit_atom, std::uint64_t channels, std::uint64_t members, duration window) {
+        self->state.max_channels = channels;
+        self->state.max_members = members;
+        self->state.presence_window = window;
+      },
       [self](stand_in_atom) {
         self->state.stand_ins.insert(caf::actor_cast<caf::actor_addr>(self->current_sender()));
       },

@@ -65,6 +65,10 @@ void on_peer_interest(broker_actor* self, const caf::actor& peer, const std::str
 void on_peer_gone(broker_actor* self, const caf::actor& peer, const std::string& name, bool lost) {
   flush_peers(self);  // as if each had gone when it was made
   self->state.resend.gone(peer.address(), name, lost);
+  if (lost)
+    presence_peer_lost(self, peer);
+  else
+    self->state.peer_origins.erase(peer.address());
   auto& remote = self->state.remote;
   for (auto it = remote.begin(); it != remote.end();) {
     std::erase(it->second, peer);

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -25,6 +26,7 @@
 #include "actors/session/cluster_seam.hpp"
 #include "actors/session/messages.hpp"
 #include "actors/session/peer_resend.hpp"
+#include "actors/session/presence_table.hpp"
 #include "metrics/node_metrics.hpp"
 
 namespace wsvisor::detail {
@@ -83,6 +85,31 @@ struct broker_state {
   };
   std::vector<for_peer> to_peers;  // a few peers: searched in order
   bool flush_queued = false;       // a flush_peers_atom is in the mailbox
+
+  // -- presence (broker_presence.cpp) ------------------------------------------
+  std::uint64_t max_members = 0;     // limits.presence_members (per channel); 0 = no limit
+  duration presence_window{30'000};  // session.resume_window: a lost peer's members expire
+  presence_table presence;           // every member this node knows of, on every node
+  // This node's members: member id -> what the broker keeps for it. `holder`
+  // is the session actor (null while the session is parked: the registry
+  // holds its record and tells the broker when it ends or comes back).
+  struct local_member {
+    caf::actor_addr holder;
+    std::string subject_json;
+    bool online = false;
+    std::set<std::string> channels;
+  };
+  std::unordered_map<std::string, local_member> members;
+  std::unordered_map<caf::actor_addr, std::string> member_by_holder;
+  // Cluster nodes: channel -> peers' answers still due to ask_presence_rows,
+  // and the queries that wait for them.
+  struct presence_asking {
+    std::size_t due = 0;
+    std::vector<caf::typed_response_promise<std::string>> queries;
+  };
+  std::unordered_map<std::string, presence_asking> presence_asked;
+  // Cluster nodes: a peer's cluster actor -> the origins its presence came from.
+  std::unordered_map<caf::actor_addr, std::set<std::uint64_t>> peer_origins;
 };
 
 using broker_actor = caf::stateful_actor<broker_state>;
@@ -98,6 +125,58 @@ void send_to_peer(broker_actor* self, const caf::actor& peer, const std::string&
 /// Sends every queued publish to its peer now; `due`: the flush_peers_atom
 /// has come.
 void flush_peers(broker_actor* self, bool due = false);
+
+/// A publish taken by this broker: to local subscribers, and once to each
+/// peer with subscribers on the channel (broker.cpp).
+void publish_here(broker_actor* self, const std::string& channel, const shared_body& body);
+
+// -- presence (broker_presence.cpp; docs/protocol.md, "Presence") -----------------
+
+/// The sender (a session) becomes `member` of `channel`, which it is subscribed to.
+caf::result<caf::ok_atom> on_presence_join(broker_actor* self, const std::string& channel,
+                                           const std::string& member,
+                                           const std::string& subject_json, bool online);
+
+/// The sender's connection came (online) or went (away).
+void on_presence_state(broker_actor* self, bool online);
+
+/// `holder` left `channel` (unsubscribed): gone there, if it was a member.
+void presence_leave(broker_actor* self, const std::string& channel, const caf::actor_addr& holder);
+
+/// `holder` ended: gone everywhere.
+void presence_holder_down(broker_actor* self, const caf::actor_addr& holder);
+
+/// The session `holder` parked: its memberships stay, held by no actor.
+void presence_parked(broker_actor* self, const caf::actor_addr& holder);
+
+/// The parked `member` was restored into `session`, or (null) ended: gone everywhere.
+void presence_unparked(broker_actor* self, const caf::actor& session, const std::string& member);
+
+/// The presence answer's members array for `channel`, once every peer asked
+/// for its members there (ask_presence_rows) has answered.
+caf::result<std::string> presence_members(broker_actor* self, const std::string& channel);
+
+/// A presence body that came from a peer (origin, counter): noted.
+void presence_from_peer(broker_actor* self, const std::string& body, std::uint64_t origin,
+                        std::uint64_t counter);
+
+/// (origin, counter, bodies): this node's members of `channel`, for a peer.
+caf::message presence_rows(broker_actor* self, const std::string& channel);
+
+/// This node started receiving `channel`: asks every peer that has
+/// subscribers there for its members.
+void ask_presence_rows(broker_actor* self, const std::string& channel);
+
+/// A peer was lost: its members are away until adopted, and gone after
+/// presence_window (session.resume_window) unless a change from another
+/// node (the one adopting the session) came.
+void presence_peer_lost(broker_actor* self, const caf::actor& peer);
+
+/// presence_window after a peer's loss: its members still away are gone.
+void presence_expire(broker_actor* self, std::uint64_t origin);
+
+/// (presence_expire_atom, std::uint64_t origin): the broker to itself, presence_expire.
+using presence_expire_atom = caf::atom_constant<caf::atom("b_pexpire")>;
 
 inline caf::actor cluster_of(broker_actor* self) {
   return self->home_system().registry().get<caf::actor>(cluster_name);

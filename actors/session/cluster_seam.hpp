@@ -86,6 +86,16 @@ using cluster_publishes_atom = caf::atom_constant<caf::atom("cl_fanouts")>;
 /// from a peer: to local subscribers only, never forwarded again.
 using peer_publish_atom = caf::atom_constant<caf::atom("cl_deliver")>;
 
+/// (presence_rows_atom, std::string channel) -> (std::uint64_t origin, std::uint64_t counter,
+/// std::vector<std::string> bodies): a broker -> a peer's cluster -> its broker, when the asking
+/// node starts receiving `channel`: the peer's own members of it as presence bodies, as of its
+/// delivery counter `counter` (actors/session/presence_table.hpp merge).
+using presence_rows_atom = caf::atom_constant<caf::atom("cl_prows")>;
+
+/// (peer_origin_atom, caf::actor peer_cluster, std::uint64_t origin): cluster -> broker, the
+/// first delivery from `origin` came from that peer (its members are away if it is lost).
+using peer_origin_atom = caf::atom_constant<caf::atom("cl_porig")>;
+
 /// (cluster_find_atom, std::string session, std::string token) -> caf::actor session |
 /// errc::resume_unknown | errc::session_expired: registry -> cluster, a resume of a session
 /// this node does not hold; the cluster asks every peer (cluster_lookup_atom).

@@ -382,7 +382,9 @@ struct connection_state {
             join(caf::make_message(resume_atom::value, me(), transport_, std::move(f.session),
                                    std::move(f.token), f.last_seq, std::move(who)));
           } else if constexpr (std::is_same_v<frame_type, proto::subscribe>) {
-            to_session(caf::make_message(subscribe_atom::value, std::move(f.channel)));
+            to_session(caf::make_message(subscribe_atom::value, std::move(f.channel), f.presence));
+          } else if constexpr (std::is_same_v<frame_type, proto::presence>) {
+            to_session(caf::make_message(presence_query_atom::value, std::move(f.channel)));
           } else if constexpr (std::is_same_v<frame_type, proto::unsubscribe>) {
             to_session(caf::make_message(unsubscribe_atom::value, std::move(f.channel)));
           } else if constexpr (std::is_same_v<frame_type, proto::publish>) {

@@ -67,6 +67,7 @@ struct registry_settings {
   std::uint64_t max_sessions = 0;       // limits.sessions; 0 = no limit
   std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session, for new sessions
   std::uint64_t max_channels = 0;       // limits.channels, passed on to the broker
+  std::uint64_t max_members = 0;        // limits.presence_members, passed on to the broker
 };
 
 /// (registry_settings_atom, registry_settings) -> ok_atom: a reload's session and limit settings.
@@ -77,8 +78,14 @@ using registry_settings_atom = caf::atom_constant<caf::atom("reg_set")>;
 // A session acts only on frames from the connection it is attached to; anything
 // from an earlier connection is dropped.
 
-/// (subscribe_atom, std::string channel): client `subscribe`; the session answers `subscribed`.
+/// (subscribe_atom, std::string channel, bool presence): client `subscribe`; the session
+/// answers `subscribed`. `presence`: as a member of the channel (docs/protocol.md, "Presence").
 using subscribe_atom = caf::atom_constant<caf::atom("s_sub")>;
+
+/// (presence_query_atom, std::string channel): client `presence`; the session answers with the
+/// members (asked of its broker: (presence_query_atom, channel) -> std::string, the members
+/// array's JSON).
+using presence_query_atom = caf::atom_constant<caf::atom("s_presq")>;
 
 /// (unsubscribe_atom, std::string channel): client `unsubscribe`; answered by `unsubscribed`.
 using unsubscribe_atom = caf::atom_constant<caf::atom("s_unsub")>;
@@ -178,10 +185,11 @@ using parked_atom = caf::atom_constant<caf::atom("s_parked")>;
 /// (parked_count_atom) -> std::uint64_t: registry, sessions parked now (tests).
 using parked_count_atom = caf::atom_constant<caf::atom("r_pcount")>;
 
-/// (unpark_atom, caf::actor session, std::vector<std::string> channels) -> ok_atom: registry ->
-/// broker, subscribe `session` to those channels in place of one parked session. Every delivery
-/// the broker sent the registry before reaches it before the answer. A null `session` only
-/// drops the parked one (expired or ended).
+/// (unpark_atom, caf::actor session, std::vector<std::string> channels, std::string member)
+/// -> ok_atom: registry -> broker, subscribe `session` to those channels in place of one parked
+/// session, which holds the presence memberships of `member` (actors/ids.hpp member_of) from now
+/// on. Every delivery the broker sent the registry before reaches it before the answer. A null
+/// `session` only drops the parked one (expired or ended): its memberships are gone.
 using unpark_atom = caf::atom_constant<caf::atom("s_unpark")>;
 
 /// (restore_atom, parked_session record, std::string token): registry -> the session it spawned
@@ -205,6 +213,15 @@ using drain_goaway_atom = caf::atom_constant<caf::atom("c_goaway")>;
 /// errc::too_many_channels: a session's subscription (answered once the cluster knows, on a
 /// cluster node's first subscriber of the channel).
 using broker_subscribe_atom = caf::atom_constant<caf::atom("b_sub")>;
+
+/// (presence_join_atom, std::string channel, std::string member, std::string subject_json,
+/// bool online) -> ok_atom | errc::too_many_members: the sender (a session subscribed to
+/// `channel`) becomes `member` of it; its members are told (presence_event).
+using presence_join_atom = caf::atom_constant<caf::atom("b_pjoin")>;
+
+/// (presence_state_atom, bool online): the sender's connection came or went: its memberships
+/// are online or away. No reply. Unsubscribing (or ending) ends its membership (gone).
+using presence_state_atom = caf::atom_constant<caf::atom("b_pstate")>;
 
 /// (stand_in_atom): the sender (a replica store, actors/cluster/replica_store.hpp) subscribes
 /// in the place of sessions homed on other nodes: its subscriptions are not counted as
@@ -231,7 +248,9 @@ using fanout_atom = caf::atom_constant<caf::atom("b_fanout")>;
 using own_channel_atom = caf::atom_constant<caf::atom("b_own")>;
 
 /// (broker_limit_atom, std::uint64_t max_channels): a reload's limits.channels, for
-/// subscriptions from now on. No reply.
+/// subscriptions from now on. (broker_limit_atom, std::uint64_t max_channels, std::uint64_t
+/// max_members, duration resume_window): with limits.presence_members and the window after
+/// which a lost peer's presence members are gone. No reply.
 using broker_limit_atom = caf::atom_constant<caf::atom("b_limit")>;
 
 /// (disown_channel_atom, std::string channel, caf::actor owner): undoes own_channel_atom.

@@ -1,5 +1,6 @@
 #include "actors/session/parked_session.hpp"
 #include "actors/session/messages.hpp"
+#include "protocol/codec.hpp"
 
 #include <algorithm>
 
@@ -45,8 +46,16 @@ bool parked_session::append(shared_body body, std::uint64_t origin, std::uint64_
   // below the mark is a copy of a message a predecessor handed over.
   if (origin != 0 && counter <= counter_of(origin_counters, origin)) return false;
   raise_counter(origin_counters, origin, counter);
+  if (!wants(*body)) return false;
   buffer_message(buffer, ++seq, std::move(body), accepted, metrics);
   return true;
+}
+
+bool parked_session::wants(const std::string& body) const {
+  if (!proto::is_presence_body(body)) return true;
+  auto f = proto::read_presence_body(body);
+  return f && f->member != member &&
+         std::binary_search(presence.begin(), presence.end(), f->channel);
 }
 
 session_info describe_session(const std::string& id, bool attached, const client_identity& identity,

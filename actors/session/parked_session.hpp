@@ -60,6 +60,8 @@ struct parked_session {
   std::uint64_t max_subscriptions = 0;  // limits.subscriptions_per_session it was made with
   replay_buffer buffer{0, 0};           // unacknowledged messages, with its bounds and marks
   std::vector<std::string> channels;    // subscriptions, sorted
+  std::vector<std::string> presence;    // of channels: joined as a member, sorted
+  std::string member;                   // its presence member id (actors/ids.hpp member_of)
   per_origin_counters origin_counters;  // cluster nodes: per origin, the highest counter held
   std::uint64_t epoch = 0;              // which copy of the session (session_handover::epoch)
   std::string replica;                  // the node holding its replica when it parked (admin API)
@@ -68,11 +70,15 @@ struct parked_session {
   std::chrono::steady_clock::time_point due{};    // the resume window ends
 
   /// Appends a delivery as the session would have: a copy (its counter at or
-  /// below the origin's mark) is dropped, anything else takes the next seq.
+  /// below the origin's mark) is dropped, so is a presence event it is not
+  /// a member for, or its own; anything else takes the next seq.
   /// A null `body` is a gap (channel_gap_atom): it takes the next seq, lost.
   /// Returns true iff it was appended.
   bool append(shared_body body, std::uint64_t origin, std::uint64_t counter, std::int64_t accepted,
               node_metrics* metrics);
+
+  /// Whether a presence body is for this session (any other body is).
+  bool wants(const std::string& body) const;
 
   /// What the admin API shows of it (detached, no peer).
   session_info info(const std::string& id) const;

@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/make_message.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -126,7 +127,9 @@ auto on_registry_settings(registry_actor* self, registry_settings& settings) {
   o.max_sessions = settings.max_sessions;
   o.max_subscriptions = settings.max_subscriptions;
   o.max_channels = settings.max_channels;
-  self->send(self->state.broker_, broker_limit_atom::value, settings.max_channels);
+  o.max_members = settings.max_members;
+  self->send(self->state.broker_, broker_limit_atom::value, settings.max_channels,
+             settings.max_members, settings.session.resume_window);
   return caf::ok_atom::value;
 }
 
@@ -232,6 +235,9 @@ caf::actor spawn_registry(caf::actor_system& sys, registry_options opts) {
   // them. The registry links to its broker before it handles any message.
   auto broker =
       spawn_broker(sys, opts.node.empty() ? 0 : new_origin(), opts.max_channels, opts.metrics);
+  // First in its mailbox: no one else knows the broker yet.
+  caf::anon_send(broker, broker_limit_atom::value, opts.max_channels, opts.max_members,
+                 opts.session.resume_window);
   auto registry = sys.spawn(registry_behavior, std::move(opts), broker);
   sys.registry().put(session_registry_name, registry);
   sys.registry().put(broker_name, broker);

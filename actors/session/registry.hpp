@@ -89,6 +89,8 @@ struct registry_options {
   std::uint64_t max_subscriptions = 0;
   /// limits.channels, handed to the broker; 0 = no limit.
   std::uint64_t max_channels = 0;
+  /// limits.presence_members, handed to the broker; 0 = no limit.
+  std::uint64_t max_members = 0;
   /// The node's metrics (docs/metrics.md), handed to every session; null: none.
   node_metrics_ptr metrics;
 };

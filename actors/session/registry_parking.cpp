@@ -33,7 +33,7 @@ void registry_state::on_notice(const std::string& id, std::vector<std::string> c
     // Its actor ended abnormally between asking the broker and hearing back:
     // nobody will send the record. Give the broker's count back.
     log::warn(*log_, "park notice for a session not parking", {{"session", id}});
-    release(std::move(channels));
+    release(std::move(channels), member_of(id));
     return;
   }
   auto& slot = it->second;
@@ -112,7 +112,7 @@ void registry_state::unpark(const std::string& id, session_slot& slot, duration 
   slot.move->unparking = true;
   // Until the broker answers, deliveries keep coming here and go into the
   // record; after, they go to the actor, which holds them until the record.
-  self_->request(broker_, caf::infinite, unpark_atom::value, session, e.rec.channels)
+  self_->request(broker_, caf::infinite, unpark_atom::value, session, e.rec.channels, member_of(id))
       .then([this, id, session, hold](caf::ok_atom) { finish_unpark(id, session, hold); },
             [this](caf::error& err) { self_->quit(std::move(err)); });
 }
@@ -145,7 +145,7 @@ void registry_state::forget(const std::string& id) {
     lot_.unqueue(*e);
     // An unpark under way gives the broker's count back itself.
     bool moving_out = slot.move && slot.move->unparking;
-    if (e->filed && !moving_out) release(e->rec.channels);
+    if (e->filed && !moving_out) release(e->rec.channels, member_of(id));
     if (!moving_out) drop_replica(id, e->rec.epoch);
     lot_.unfile(*e);
     if (e->ready && metrics()) metrics()->sessions_detached.sub();
@@ -160,10 +160,12 @@ void registry_state::drop_replica(const std::string& id, std::uint64_t epoch) {
     self_->send(store, replica_drop_atom::value, id, epoch);
 }
 
-void registry_state::release(std::vector<std::string> channels) {
+void registry_state::release(std::vector<std::string> channels, std::string member) {
   if (channels.empty()) return;
   // Asked, not told: the broker answers every unpark.
-  self_->request(broker_, caf::infinite, unpark_atom::value, caf::actor{}, std::move(channels))
+  self_
+      ->request(broker_, caf::infinite, unpark_atom::value, caf::actor{}, std::move(channels),
+                std::move(member))
       .then([](caf::ok_atom) {}, [](caf::error&) {});
 }
 

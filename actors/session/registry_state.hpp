@@ -160,7 +160,9 @@ struct registry_state {
 
   void drop_replica(const std::string& id, std::uint64_t epoch);
 
-  void release(std::vector<std::string> channels);
+  /// Gives the broker back a parked session's place on `channels`; its
+  /// presence memberships (of `member`) are gone.
+  void release(std::vector<std::string> channels, std::string member);
   void arm_expiry();
   void expire_due();
 

@@ -59,7 +59,10 @@ caf::behavior running(session_actor* self) {
             std::uint64_t last_seq) { return st.attach_remote(conn, peer, token, last_seq); },
       [&st](connection_credit_atom, std::uint64_t bytes) { st.on_credit(bytes); },
       [&st](welcomed_atom) { return st.on_welcomed(); },
-      [&st](subscribe_atom, const std::string& channel) { st.on_subscribe(channel); },
+      [&st](subscribe_atom, const std::string& channel, bool presence) {
+        st.on_subscribe(channel, presence);
+      },
+      [&st](presence_query_atom, const std::string& channel) { st.on_presence_query(channel); },
       [&st](unsubscribe_atom, const std::string& channel) { st.on_unsubscribe(channel); },
       [&st](local_publish_atom, const std::string& channel, const shared_body& body,
             std::uint64_t cseq) { st.publish(channel, body, cseq); },

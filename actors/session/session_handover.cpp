@@ -56,6 +56,11 @@ void session_state::append(const std::string& channel, shared_body body, std::ui
     return;
   }
   if (channels_.count(channel) == 0) return;  // fanned out before our unsubscribe
+  if (body && !wants(channel, *body)) {
+    // A presence event for members only, or this session's own.
+    raise_counter(origin_counters_, origin, counter);
+    return;
+  }
   // Each origin's deliveries come in counter order on one path; one at or
   // below what we hold is a copy of a message a predecessor handed us
   // (it reached this node after the handover was done).
@@ -73,8 +78,11 @@ void session_state::append(const std::string& channel, shared_body body, std::ui
       handing_over_.since_snapshot.push_back(std::move(d));
   }
   raise_counter(origin_counters_, origin, counter);
+  // A presence event goes to the replica with its body: a local one (a lost
+  // peer's members) never reaches the replica's node.
+  bool event = proto::is_presence_body(*body);
   buffer(++seq_, std::move(body), accepted);
-  note_ref(channel, origin, counter);
+  if (!event) note_ref(channel, origin, counter);
   replicate_soon();
   pump();
 }

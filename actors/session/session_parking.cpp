@@ -55,6 +55,8 @@ void session_state::hand_record() {
                      .max_subscriptions = max_subscriptions_,
                      .buffer = std::move(buffer_),
                      .channels = {channels_.begin(), channels_.end()},
+                     .presence = {presence_.begin(), presence_.end()},
+                     .member = member_,
                      .origin_counters = std::move(origin_counters_),
                      .epoch = replica_.epoch,
                      .replica = replica_.store ? replica_.node : std::string{},
@@ -79,6 +81,7 @@ void session_state::restore(parked_session& rec, std::string token) {
   max_subscriptions_ = rec.max_subscriptions;
   buffer_ = std::move(rec.buffer);
   channels_.insert(rec.channels.begin(), rec.channels.end());
+  presence_.insert(rec.presence.begin(), rec.presence.end());
   origin_counters_ = std::move(rec.origin_counters);
   replica_.epoch = rec.epoch;
   attached_or_detached_at_ = rec.since;

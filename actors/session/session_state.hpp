@@ -165,6 +165,26 @@ struct session_state {
   std::set<std::string> channels_;
   // Of channels_: asked of the broker, not yet answered.
   std::multiset<std::string> subscribes_at_broker_;
+  // -- presence (docs/protocol.md, "Presence") ----------------------------------
+  std::string member_;                    // member_of(id_)
+  std::set<std::string> presence_;        // of channels_: joined as a member
+  std::set<std::string> presence_asked_;  // subscribes with presence not decided yet
+
+  /// Whether a delivery on `channel` is for this session: a presence event
+  /// only on a channel it is a member of, and never its own.
+  bool wants(const std::string& channel, const std::string& body) const;
+
+  /// Joins `channel` (subscribed) as a member, then answers `ticket`
+  /// (`subscribed`, or `too_many_members`; `fresh`: the subscription was made
+  /// for this subscribe and goes with the refusal). `change`: the replica
+  /// change the answer waits for.
+  void join_presence(const std::string& channel, std::uint64_t ticket, bool fresh,
+                     std::uint64_t change);
+
+  /// Tells the broker this session's connection came or went (its memberships).
+  void say_presence(bool online);
+
+  void on_presence_query(const std::string& channel);
   client_identity identity_;             // [auth]: subject and allowed channels
   std::uint64_t max_subscriptions_ = 0;  // limits.subscriptions_per_session; 0 = none
   delivery_flow flow_;
@@ -415,7 +435,7 @@ struct session_state {
                                           const std::string& token, std::uint64_t last_seq);
   void on_credit(std::uint64_t bytes);
   caf::result<caf::actor> on_welcomed();
-  void on_subscribe(const std::string& channel);
+  void on_subscribe(const std::string& channel, bool presence);
   void on_unsubscribe(const std::string& channel);
   void on_ack(std::uint64_t seq);
   void on_connection_answer(std::string frame);

@@ -60,6 +60,44 @@ TEST(Protocol, ParsesEveryClientFrameAndIgnoresUnknownFields) {
   parsed_as<bye>(R"({"type":"bye","why":"done"})");
 }
 
+TEST(Protocol, SubscribeTakesAPresenceFlagAndPresenceAsksForMembers) {
+  EXPECT_FALSE(parsed_as<subscribe>(R"({"type":"subscribe","channel":"room"})").presence);
+  EXPECT_TRUE(
+      parsed_as<subscribe>(R"({"type":"subscribe","channel":"room","presence":true})").presence);
+  EXPECT_EQ(parsed_as<presence>(R"({"type":"presence","channel":"room"})").channel, "room");
+  auto bad = std::get<protocol_error>(parse(R"({"type":"subscribe","channel":"r","presence":1})"));
+  EXPECT_EQ(bad.code, error_code::bad_frame);
+  EXPECT_NE(bad.message.find("presence"), std::string::npos) << bad.message;
+  auto no_channel = std::get<protocol_error>(parse(R"({"type":"presence"})"));
+  EXPECT_EQ(no_channel.code, error_code::bad_frame);
+  EXPECT_EQ(type_name(client_frame{presence{"x"}}), "presence");
+}
+
+TEST(Protocol, APresenceBodyIsToldApartFromAMessageAndReadBack) {
+  auto body = encode_presence_body("room", "0a1b", presence_subject_json("ann \"x\""),
+                                   presence_state::away);
+  EXPECT_TRUE(is_presence_body(*body));
+  EXPECT_FALSE(is_presence_body(*encode_message_body("room", "1")));
+  auto f = read_presence_body(*body);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->member, "0a1b");
+  EXPECT_EQ(f->channel, "room");
+  EXPECT_EQ(f->subject_json, R"("ann \"x\"")");
+  EXPECT_EQ(f->state, presence_state::away);
+  auto frame = std::string{encode_head(4, *body).view()} + *body;
+  auto v = object_of(frame);
+  EXPECT_EQ(v["type"], "presence_event");
+  EXPECT_EQ(v["seq"], 4);
+  EXPECT_EQ(v["subject"], "ann \"x\"");
+  EXPECT_EQ(v["state"], "away");
+  auto message = std::string{encode_head(5, "\"channel\":\"room\",\"data\":1}").view()};
+  EXPECT_EQ(message, R"({"type":"message","seq":5,)");
+  EXPECT_EQ(presence_subject_json(""), "null");
+  EXPECT_FALSE(read_presence_body(*encode_message_body("room", "1")));
+  EXPECT_EQ(encode_presence_members("room", "[]"),
+            R"({"type":"presence","channel":"room","members":[]})");
+}
+
 TEST(Protocol, PublishDataIsSerialisedOnceIntoTheMessageBody) {
   for (auto data :
        {R"({"k":"v","n":[1,2.5,null,true]})", R"("text \"quoted\"")", "null", "42", "[]"}) {

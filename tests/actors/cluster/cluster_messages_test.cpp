@@ -158,7 +158,12 @@ TEST_F(ClusterMessages, EveryOtherShapeTheClusterSendsCrossesIntact) {
       caf::make_message(drop_connection_atom::value, std::uint16_t{4409}, std::string{"moved"}),
       caf::make_message(publish_atom::value, std::string{"c"}, std::string{"body"},
                         std::uint64_t{4}),
-      caf::make_message(subscribe_atom::value, std::string{"c"}),
+      caf::make_message(subscribe_atom::value, std::string{"c"}, true),
+      caf::make_message(presence_query_atom::value, std::string{"c"}),
+      caf::make_message(presence_rows_atom::value, std::string{"c"}),
+      caf::make_message(std::uint64_t{7}, std::uint64_t{12},
+                        std::vector<std::string>{R"("member":"m","channel":"c","subject":null,)"
+                                                 R"("state":"away"})"}),
       caf::make_message(client_ack_atom::value, std::uint64_t{5}),
       caf::make_message(cluster_barrier_atom::value, std::uint64_t{1}, remote_),
       caf::make_message(cluster_echo_atom::value, std::uint64_t{1}),

@@ -208,7 +208,7 @@ TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsU
   bool moved = false;
   registry
       ->request(broker_, await_timeout, unpark_atom::value, caf::actor{successor},
-                std::vector<std::string>{"news", "x"})
+                std::vector<std::string>{"news", "x"}, std::string{"m1"})
       .receive([&](caf::ok_atom) { moved = true; },
                [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   ASSERT_TRUE(moved);
@@ -231,7 +231,7 @@ TEST_F(Broker, AParkedSessionsDeliveriesGoToTheRegistryFromTheNoticeOnUntilItIsU
   EXPECT_EQ(subscribers("y"), 1u);
   registry
       ->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
-                std::vector<std::string>{"y"})
+                std::vector<std::string>{"y"}, std::string{"m2"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   EXPECT_EQ(subscribers("y"), 0u);
   EXPECT_EQ(channels(), 2u);  // news and x
@@ -486,7 +486,7 @@ TEST_F(Broker, AChannelWhoseSubscribersAllParkedKeepsItsClusterInterest) {
   // The record expires: the last subscriber is gone.
   registry
       ->request(broker_, await_timeout, unpark_atom::value, caf::actor{},
-                std::vector<std::string>{"news"})
+                std::vector<std::string>{"news"}, std::string{"m1"})
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   expect_interest_withdrawn(cluster, "news");
   sys_.registry().erase(cluster_name);

@@ -53,7 +53,7 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   auto session = spawn_session(
       sys_, session_args{"id1", "tok1", session_, broker, caf::actor{old_conn}, old_t, ""});
   ASSERT_TRUE(old_t->next_frame());  // welcome
-  old_conn->send(session, subscribe_atom::value, std::string{"a"});
+  old_conn->send(session, subscribe_atom::value, std::string{"a"}, false);
   EXPECT_EQ(subscribed_channel(*old_t), "a");
   bool resumed = false;
   new_conn
@@ -69,9 +69,9 @@ TEST_F(SessionAlone, NothingFromAFormerConnectionDisturbsTheSessionAfterAMove) {
   EXPECT_EQ(parse_frame(*new_t->next_frame()).at("resumed"), true);
   // A late frame, then a down_msg as if it had been queued before the
   // demonitor (CAF issue 1301): both ignored.
-  old_conn->send(session, subscribe_atom::value, std::string{"late"});
+  old_conn->send(session, subscribe_atom::value, std::string{"late"}, false);
   caf::anon_send(session, caf::down_msg{old_conn->address(), caf::exit_reason::normal});
-  new_conn->send(session, subscribe_atom::value, std::string{"b"});
+  new_conn->send(session, subscribe_atom::value, std::string{"b"}, false);
   EXPECT_EQ(subscribed_channel(*new_t), "b");
   caf::anon_send(session, deliver_atom::value, std::string{"b"},
                  shared_body{std::make_shared<const std::string>(R"("channel":"b","data":0})")},
@@ -92,7 +92,7 @@ TEST_F(SessionAlone, TimesADeliveryFromWhenTheBrokerTookIt) {
   args.metrics = metrics;
   auto session = spawn_session(sys_, std::move(args));
   ASSERT_TRUE(t->next_frame());  // welcome
-  conn->send(session, subscribe_atom::value, std::string{"b"});
+  conn->send(session, subscribe_atom::value, std::string{"b"}, false);
   EXPECT_EQ(subscribed_channel(*t), "b");
   // Accepted by the broker 3 s before the session gets it: the 3 s count.
   auto accepted = steady_clock_ns() - std::int64_t{3'000'000'000};
@@ -245,7 +245,7 @@ TEST_F(SessionAlone, ASubscribeDuringItsHandoverReachesTheSuccessorBeforeItIsDon
   auto session =
       spawn_session(sys_, session_args{"a.2", "tok", session_, broker, caf::actor{conn}, t, ""});
   ASSERT_TRUE(t->next_frame());  // welcome
-  conn->send(session, subscribe_atom::value, std::string{"a"});
+  conn->send(session, subscribe_atom::value, std::string{"a"}, false);
   EXPECT_EQ(subscribed_channel(*t), "a");
   caf::scoped_actor registry{sys_};
   caf::scoped_actor target{sys_};
@@ -261,7 +261,7 @@ TEST_F(SessionAlone, ASubscribeDuringItsHandoverReachesTheSuccessorBeforeItIsDon
         adopt = target->make_response_promise();
       },
       caf::after(await_timeout) >> [] { ADD_FAILURE() << "no adopt"; });
-  conn->send(session, subscribe_atom::value, std::string{"b"});
+  conn->send(session, subscribe_atom::value, std::string{"b"}, false);
   EXPECT_EQ(subscribed_channel(*t), "b");
   adopt.deliver(caf::actor{successor});
   // The successor is told of "b" and confirms it before the session is done.

@@ -50,7 +50,7 @@ class SessionReplica : public SessionFixture {
     auto session = start_session(store);
     take_put(store, rp);
     rp->deliver(caf::ok_atom::value);
-    conn_->send(session, subscribe_atom::value, std::string{"news"});
+    conn_->send(session, subscribe_atom::value, std::string{"news"}, false);
     take_update(store, rp);
     return session;
   }
@@ -110,7 +110,7 @@ TEST_F(SessionReplica, TheClientSeesAMessageAnAckOrSubscribedOnlyOnceTheReplicaH
   EXPECT_EQ(put.token, "tok");
   rp->deliver(caf::ok_atom::value);
 
-  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  conn_->send(session, subscribe_atom::value, std::string{"news"}, false);
   auto sub = take_update(store, rp);  // sent once the broker confirmed
   EXPECT_TRUE(sub.channels_changed);
   EXPECT_EQ(sub.channels, (std::vector<std::string>{"news"}));
@@ -222,7 +222,7 @@ TEST_F(SessionReplica, APublishAndItsOwnEchoGoToTheReplicaInOneUpdate) {
   std::optional<caf::response_promise> rp;
   take_put(store, rp);
   rp->deliver(caf::ok_atom::value);
-  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  conn_->send(session, subscribe_atom::value, std::string{"news"}, false);
   broker->receive([](broker_subscribe_atom, const std::string&,
                      const caf::actor&) { return caf::ok_atom::value; },
                   caf::after(await_timeout) >> [] { ADD_FAILURE() << "no subscribe"; });
@@ -361,7 +361,7 @@ TEST_F(SessionReplica, WhenThisNodesStoreEndsTheOneThatReplacesItIsPutTheWholeSe
   auto put = take_put(store, rp);
   EXPECT_EQ(put.token, "tok");
   rp->deliver(caf::ok_atom::value);
-  conn_->send(session, subscribe_atom::value, std::string{"news"});
+  conn_->send(session, subscribe_atom::value, std::string{"news"}, false);
   take_update(store, rp);
   rp->deliver(caf::ok_atom::value);
   EXPECT_EQ(str(parse_frame(*transport_->next_frame()), "type"), "subscribed");

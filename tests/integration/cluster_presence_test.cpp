@@ -1,0 +1,96 @@
+// Presence across a cluster of real wsvisor processes (docs/protocol.md,
+// "Presence"; docs/cluster.md): members on every node listed by a query on
+// any of them, including members that joined before the asking node received
+// the channel; events crossing nodes; a lost node's members away on the
+// others, then gone when its sessions' window ends.
+
+#include "tests/integration/cluster_scenarios.hpp"
+#include "tests/support/eventually.hpp"
+
+namespace wsvisor::test::cluster_scenarios {
+namespace {
+
+void join(wire_client& c, const std::string& channel) {
+  c.send({{"type", "subscribe"}, {"channel", channel}, {"presence", true}});
+  auto f = c.expect("subscribed");
+  ASSERT_EQ(str(f["channel"]), channel);
+}
+
+// Member id -> state, from a presence query.
+std::map<std::string, std::string> members(wire_client& c, const std::string& channel) {
+  c.send({{"type", "presence"}, {"channel", channel}});
+  auto answer = c.expect("presence");
+  std::map<std::string, std::string> out;
+  for (auto& m : answer["members"].as_array())
+    out[str(m.as_object().at("member"))] = str(m.as_object().at("state"));
+  return out;
+}
+
+json::object expect_event(wire_client& c, const std::string& member, std::string_view state,
+                          ms timeout = ms{5000}) {
+  auto e = c.expect("presence_event", timeout);
+  EXPECT_EQ(str(e["member"]), member) << json::serialize(e);
+  EXPECT_EQ(str(e["state"]), state) << json::serialize(e);
+  return e;
+}
+
+TEST_F(Cluster, PresenceSpansTheNodesAndALostNodesMembersGoAwayThenGone) {
+  auto& cl = make({"a", "b", "c"});
+  for (auto& n : cl.nodes()) {
+    n->settings().replicas = 0;  // no adoption: the lost node's sessions end with their window
+    n->settings().resume_window = ms{2000};
+  }
+  ASSERT_TRUE(cl.start());
+  auto& a = cl.node("a");
+  auto& b = cl.node("b");
+  auto& c = cl.node("c");
+
+  // x joins on a before b or c receive the channel at all.
+  wire_client x{a.http_port()};
+  x.hello();
+  join(x, "room");
+  wire_client y{b.http_port()};
+  auto wy = y.hello();
+  join(y, "room");
+  auto first = x.expect("presence_event");
+  EXPECT_EQ(str(first["state"]), "online");
+  auto member_y = str(first["member"]);
+  auto on_b = members(y, "room");
+  ASSERT_EQ(on_b.size(), 2u);
+  std::string member_x;
+  for (auto& [m, state] : on_b) {
+    EXPECT_EQ(state, "online");
+    if (m != member_y) member_x = m;
+  }
+  ASSERT_FALSE(member_x.empty());
+
+  // A plain subscriber on c sees both and gets no events.
+  wire_client z{c.http_port()};
+  z.hello();
+  z.subscribe("room");
+  EXPECT_EQ(members(z, "room"), on_b);
+
+  // y's connection drops and it resumes on c: x on a sees away, then online.
+  y.socket().drop();
+  expect_event(x, member_y, "away");
+  wire_client y2{c.http_port()};
+  auto w = y2.resume(str(wy["session"]), str(wy["token"]), 0);
+  ASSERT_EQ(w["resumed"], true);
+  expect_event(x, member_y, "online");
+
+  // a is lost: its member is away for y, then gone once a's sessions would
+  // have expired; the query agrees.
+  auto marks = cl.marks();
+  a.kill9();
+  ASSERT_TRUE(b.await_peer_down("a", detection_wait, marks[1]));
+  expect_event(y2, member_x, "away", detection_wait);
+  // c notices the loss on its own, a little earlier or later than b.
+  EXPECT_TRUE(eventually([&] { return members(z, "room")[member_x] == "away"; }, detection_wait));
+  expect_event(y2, member_x, "gone", ms{2000} + detection_wait);
+  EXPECT_TRUE(eventually([&] { return members(z, "room").count(member_x) == 0; }, detection_wait));
+  EXPECT_EQ(members(z, "room")[member_y], "online");
+  expect_quiet(z, "plain subscriber on c");
+}
+
+}  // namespace
+}  // namespace wsvisor::test::cluster_scenarios
