@@ -147,7 +147,10 @@ bool replica_records::update(replica_update& delta, channel_changes& changes) {
   r.state.last_cseq = std::max(r.state.last_cseq, delta.last_cseq);
   r.state.through_origins = std::move(delta.through_origins);
   r.state.through_counters = std::move(delta.through_counters);
-  if (delta.channels_changed) set_channels(r, std::move(delta.channels), changes);
+  if (delta.channels_changed) {
+    r.state.presence = std::move(delta.presence);
+    set_channels(r, std::move(delta.channels), changes);
+  }
   return true;
 }
 

@@ -95,10 +95,11 @@ void fan_out(broker_actor* self, const subscribers& to, const std::string& chann
 
 }  // namespace
 
-void detail::publish_here(broker_actor* self, const std::string& channel, const shared_body& body) {
+void detail::publish_here(broker_actor* self, const std::string& channel, const shared_body& body,
+                          bool to_local) {
   auto& st = self->state;
   auto counter = ++st.counter;
-  if (auto it = st.channels.find(channel); it != st.channels.end())
+  if (auto it = st.channels.find(channel); to_local && it != st.channels.end())
     fan_out(self, it->second, channel, body, st.origin, counter);
   if (st.origin != 0 && st.resend.wanted(channel)) st.resend.keep(counter, channel, body);
   auto it = st.remote.find(channel);
@@ -313,7 +314,9 @@ void start(broker_actor* self, std::uint64_t origin, std::uint64_t max_channels,
 // A publish made on a peer: to this node's subscribers only.
 void on_peer_publish(broker_actor* self, const std::string& channel, const shared_body& body,
                      std::uint64_t origin, std::uint64_t counter) {
-  if (proto::is_presence_body(*body)) presence_from_peer(self, *body, origin, counter);
+  // A presence change that changes nothing here (a session adopted by the
+  // node that says so, away before and after) is not passed on.
+  if (proto::is_presence_body(*body) && !presence_from_peer(self, *body, origin, counter)) return;
   auto it = self->state.channels.find(channel);
   if (it != self->state.channels.end()) fan_out(self, it->second, channel, body, origin, counter);
 }
@@ -339,6 +342,7 @@ caf::behavior broker_behavior(broker_actor* self, std::uint64_t origin, std::uin
              const std::string& subject_json,
              bool online) { return on_presence_join(self, channel, member, subject_json, online); },
       [self](presence_state_atom, bool online) { on_presence_state(self, online); },
+      [self](presence_handed_atom) { presence_handed(self); },
       [self](presence_query_atom, const std::string& channel) {
         return presence_members(self, channel);
       },

@@ -37,9 +37,12 @@ void count_members(broker_state& st) {
 void emit(broker_actor* self, const std::string& channel, const std::string& member,
           const std::string& subject_json, presence_state state) {
   auto& st = self->state;
-  // publish_here stamps it with the next counter.
-  st.presence.apply(channel, member, subject_json, state, st.origin, st.counter + 1);
-  publish_here(self, channel, proto::encode_presence_body(channel, member, subject_json, state));
+  // publish_here stamps it with the next counter. One that changes nothing
+  // here (a session adopted from a lost node: away there, away here) still
+  // goes to the peers, whose rows move to this node.
+  bool changed = st.presence.apply(channel, member, subject_json, state, st.origin, st.counter + 1);
+  publish_here(self, channel, proto::encode_presence_body(channel, member, subject_json, state),
+               changed);
 }
 
 /// A change this node saw of a peer's member (the peer was lost): to local
@@ -118,6 +121,16 @@ void presence_leave(broker_actor* self, const std::string& channel, const caf::a
   count_members(st);
 }
 
+void presence_handed(broker_actor* self) {
+  auto& st = self->state;
+  if (!self->current_sender()) return;
+  auto h = st.member_by_holder.find(self->current_sender()->address());
+  if (h == st.member_by_holder.end()) return;
+  st.members.erase(h->second);
+  st.member_by_holder.erase(h);
+  count_members(st);
+}
+
 void presence_holder_down(broker_actor* self, const caf::actor_addr& holder) {
   auto& st = self->state;
   auto h = st.member_by_holder.find(holder);
@@ -161,12 +174,12 @@ caf::result<std::string> presence_members(broker_actor* self, const std::string&
   return rp;
 }
 
-void presence_from_peer(broker_actor* self, const std::string& body, std::uint64_t origin,
+bool presence_from_peer(broker_actor* self, const std::string& body, std::uint64_t origin,
                         std::uint64_t counter) {
   auto f = proto::read_presence_body(body);
-  if (!f) return;
-  self->state.presence.apply(std::string{f->channel}, f->member, f->subject_json, f->state, origin,
-                             counter);
+  if (!f) return false;
+  return self->state.presence.apply(std::string{f->channel}, f->member, f->subject_json, f->state,
+                                    origin, counter);
 }
 
 caf::message presence_rows(broker_actor* self, const std::string& channel) {

@@ -126,9 +126,10 @@ void send_to_peer(broker_actor* self, const caf::actor& peer, const std::string&
 /// has come.
 void flush_peers(broker_actor* self, bool due = false);
 
-/// A publish taken by this broker: to local subscribers, and once to each
-/// peer with subscribers on the channel (broker.cpp).
-void publish_here(broker_actor* self, const std::string& channel, const shared_body& body);
+/// A publish taken by this broker: to local subscribers (unless `to_local` is
+/// false), and once to each peer with subscribers on the channel (broker.cpp).
+void publish_here(broker_actor* self, const std::string& channel, const shared_body& body,
+                  bool to_local = true);
 
 // -- presence (broker_presence.cpp; docs/protocol.md, "Presence") -----------------
 
@@ -143,6 +144,10 @@ void on_presence_state(broker_actor* self, bool online);
 /// `holder` left `channel` (unsubscribed): gone there, if it was a member.
 void presence_leave(broker_actor* self, const std::string& channel, const caf::actor_addr& holder);
 
+/// The sender (a session) was handed over: its memberships are forgotten
+/// here without `gone` (its successor on another node holds them).
+void presence_handed(broker_actor* self);
+
 /// `holder` ended: gone everywhere.
 void presence_holder_down(broker_actor* self, const caf::actor_addr& holder);
 
@@ -156,8 +161,9 @@ void presence_unparked(broker_actor* self, const caf::actor& session, const std:
 /// for its members there (ask_presence_rows) has answered.
 caf::result<std::string> presence_members(broker_actor* self, const std::string& channel);
 
-/// A presence body that came from a peer (origin, counter): noted.
-void presence_from_peer(broker_actor* self, const std::string& body, std::uint64_t origin,
+/// A presence body that came from a peer (origin, counter): noted. False if
+/// it changes nothing members here would see (presence_table::apply).
+bool presence_from_peer(broker_actor* self, const std::string& body, std::uint64_t origin,
                         std::uint64_t counter);
 
 /// (origin, counter, bodies): this node's members of `channel`, for a peer.

@@ -246,13 +246,14 @@ struct session_handover {
   // adoption from a replica, so that an older copy is refused by the
   // replica's store (errc::session_moved) and never acts as a second home.
   std::uint64_t epoch = 0;
+  std::vector<std::string> presence;  // of channels: joined as a member (docs/protocol.md)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_handover& x) {
   return f(caf::meta::type_name("session_handover"), x.id, x.token, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels, x.buffer_seqs, x.buffer_bodies,
-           x.through_origins, x.through_counters, x.identity, x.epoch);
+           x.through_origins, x.through_counters, x.identity, x.epoch, x.presence);
 }
 
 /// A message in a replica update: its body, or where the replica's node received it itself
@@ -285,13 +286,14 @@ struct replica_update {
   // Per origin (broker incarnation), the highest delivery counter in the session.
   std::vector<std::uint64_t> through_origins;
   std::vector<std::uint64_t> through_counters;
+  std::vector<std::string> presence;  // of channels, when channels_changed; else empty
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_update& x) {
   return f(caf::meta::type_name("replica_update"), x.id, x.epoch, x.seq, x.last_cseq,
            x.acked_through, x.lost_through, x.channels_changed, x.channels, x.entries,
-           x.through_origins, x.through_counters);
+           x.through_origins, x.through_counters, x.presence);
 }
 
 /// Many sessions' puts and updates for one replica store (replica_batch_atom), in the order

@@ -223,6 +223,10 @@ using presence_join_atom = caf::atom_constant<caf::atom("b_pjoin")>;
 /// are online or away. No reply. Unsubscribing (or ending) ends its membership (gone).
 using presence_state_atom = caf::atom_constant<caf::atom("b_pstate")>;
 
+/// (presence_handed_atom): the sender (a session handed over to another node) ends, and its
+/// successor holds its memberships: its leaving is not `gone`. No reply.
+using presence_handed_atom = caf::atom_constant<caf::atom("b_phanded")>;
+
 /// (stand_in_atom): the sender (a replica store, actors/cluster/replica_store.hpp) subscribes
 /// in the place of sessions homed on other nodes: its subscriptions are not counted as
 /// subscribers (admin API, a publish's sessions reached). No reply.

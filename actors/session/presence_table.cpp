@@ -44,12 +44,13 @@ bool presence_table::apply(const std::string& channel, std::string_view member,
     if (rows.empty()) channels_.erase(channel);
     return true;
   }
+  bool changed = it == rows.end() || it->second.state != state;
   if (it == rows.end()) {
     it = rows.emplace(std::string{member}, row{}).first;
     ++rows_;
   }
   it->second = row{std::string{subject_json}, state, origin, counter};
-  return true;
+  return changed;
 }
 
 std::vector<proto::shared_body> presence_table::rows_from(const std::string& channel,

@@ -43,8 +43,11 @@ class presence_table {
   const row* find(const std::string& channel, std::string_view member) const;
 
   /// A change made at `origin` as its `counter`: `gone` removes the row,
-  /// anything else sets it. Ignored (false) if the row came from the same
-  /// origin with a higher counter.
+  /// anything else sets it (with that origin and counter). Ignored if the row
+  /// came from the same origin with a higher counter. True iff what members
+  /// see changed: a row added or removed, or its state; false for a change
+  /// ignored or one that only moves the row to another origin (a session
+  /// adopted by another node, away before and after).
   bool apply(const std::string& channel, std::string_view member, std::string_view subject_json,
              proto::presence_state state, std::uint64_t origin, std::uint64_t counter);
 

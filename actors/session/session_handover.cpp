@@ -96,7 +96,8 @@ session_handover session_state::snapshot() const {
                      .lost_through = buffer_.lost_through(),
                      .channels = {channels_.begin(), channels_.end()},
                      .identity = identity_,
-                     .epoch = replica_.epoch};
+                     .epoch = replica_.epoch,
+                     .presence = {presence_.begin(), presence_.end()}};
   for (auto& e : buffer_) {
     h.buffer_seqs.push_back(e.seq);
     h.buffer_bodies.push_back(*e.body);
@@ -186,6 +187,8 @@ void session_state::finish_handover() {
     send_text(proto::encode(proto::goaway{"handover", duration{retry_ms}, url}));
     transport_->close(1001, "session handed over");
   }
+  // The successor holds the memberships now: leaving is not `gone`.
+  if (!presence_.empty()) self_->send(broker_, presence_handed_atom::value);
   leave_channels();
   rp.deliver(caf::ok_atom::value);
   self_->quit();
@@ -218,6 +221,23 @@ void session_state::adopt(session_handover& h, caf::actor predecessor) {
               [self, channel](caf::error& err) {
                 self->state.lost_channel(channel, std::move(err));
               });
+  // Its memberships, away until its client resumes: the others see it move
+  // here (no change for them) or come back from a lost node.
+  for (auto& channel : h.presence) {
+    if (channels_.count(channel) == 0) continue;
+    presence_.insert(channel);
+    self->request(broker_, caf::infinite, presence_join_atom::value, channel, member_,
+                  proto::presence_subject_json(identity_.subject), false)
+        .then([](caf::ok_atom) {},
+              [self, channel](caf::error& err) {
+                // Over the limit here: the session goes on as a plain subscriber.
+                log::warn(*self->state.log_, "presence membership not adopted",
+                          {{"session", self->state.id_},
+                           {"channel", channel},
+                           {"error", caf::to_string(err)}});
+                self->state.presence_.erase(channel);
+              });
+  }
   resume_deadline_ = std::chrono::steady_clock::now() + config_.resume_window;
   parking_.wanted = true;
   arm_expiry();
@@ -286,6 +306,9 @@ void session_state::on_handoff_delivery(const std::string& channel, std::string 
                                         std::uint64_t origin, std::uint64_t counter) {
   if (!adopting_.under_way || channels_.count(channel) == 0) return;
   raise_counter(origin_counters_, origin, counter);
+  // A replica store keeps every presence event on the channel: this
+  // session's own, and others' where it is no member, are not for it.
+  if (!wants(channel, body)) return;
   buffer(++seq_, std::make_shared<const std::string>(std::move(body)));
   replicate();
   pump();

@@ -77,8 +77,11 @@ void session_state::replicate() {
   bool whole = !r.put_sent;
   // The channel list goes only when it changed: most updates carry a few
   // numbers and the new messages.
-  bool channels_changed = whole || channels_ != r.sent_channels;
-  if (channels_changed) r.sent_channels = channels_;
+  bool channels_changed = whole || channels_ != r.sent_channels || presence_ != r.sent_presence;
+  if (channels_changed) {
+    r.sent_channels = channels_;
+    r.sent_presence = presence_;
+  }
   session_handover h;
   replica_update u;
   if (whole) {
@@ -91,7 +94,10 @@ void session_state::replicate() {
                        .acked_through = buffer_.acked_through(),
                        .lost_through = buffer_.lost_through(),
                        .channels_changed = channels_changed};
-    if (channels_changed) u.channels.assign(channels_.begin(), channels_.end());
+    if (channels_changed) {
+      u.channels.assign(channels_.begin(), channels_.end());
+      u.presence.assign(presence_.begin(), presence_.end());
+    }
     auto ref = r.refs.begin();
     for (auto it = buffer_.first_after(r.sent_seq); it != buffer_.end(); ++it) {
       while (ref != r.refs.end() && ref->seq < it->seq) ++ref;
@@ -276,6 +282,8 @@ void session_state::replica_failed(const caf::error& err) {
               {{"session", id_}, {"epoch", r.epoch}, {"peer", peer()}});
     r.store = nullptr;  // no drop: the record there is the other copy's
     r.local = nullptr;
+    // Its memberships are the other copy's too: ending here is not `gone`.
+    if (!presence_.empty()) self_->send(broker_, presence_handed_atom::value);
     end(4413, "session moved to another node; resume", "moved");
     return;
   }

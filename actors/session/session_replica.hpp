@@ -76,6 +76,7 @@ struct session_replica {
   std::vector<ref_mark> refs;
   std::set<std::string> held_channels;  // the replica's node receives these
   std::set<std::string> sent_channels;  // as the last put or update that carried them had them
+  std::set<std::string> sent_presence;  // the presence channels with them
 };
 
 }  // namespace wsvisor

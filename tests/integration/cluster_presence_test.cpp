@@ -92,5 +92,65 @@ TEST_F(Cluster, PresenceSpansTheNodesAndALostNodesMembersGoAwayThenGone) {
   expect_quiet(z, "plain subscriber on c");
 }
 
+TEST_F(Cluster, AnAdoptedSessionKeepsItsPresenceAndIsNeverGone) {
+  // With replicas (the default): a's sessions are adopted by b or c.
+  auto& cl = make({"a", "b", "c"});
+  for (auto& n : cl.nodes()) n->settings().resume_window = ms{1500};
+  ASSERT_TRUE(cl.start());
+  auto& a = cl.node("a");
+  auto& b = cl.node("b");
+
+  wire_client x{a.http_port()};
+  auto wx = x.hello();
+  join(x, "room");
+  wire_client y{b.http_port()};
+  y.hello();
+  join(y, "room");
+  auto member_y = str(x.expect("presence_event")["member"]);
+  std::string member_x;
+  for (auto& [m, state] : members(y, "room"))
+    if (m != member_y) member_x = m;
+  ASSERT_FALSE(member_x.empty());
+
+  // a dies with x attached: x is away for y once (whichever of b's own
+  // finding and the adopting node's word comes first), ...
+  a.kill9();
+  expect_event(y, member_x, "away", detection_wait);
+  // ... and back online when its client resumes through b (4503 while the
+  // adoption is under way: retried as a client would).
+  std::unique_ptr<wire_client> x2;
+  auto deadline = clock::now() + detection_wait + ms{5000};
+  while (!x2 && clock::now() < deadline) {
+    auto c = std::make_unique<wire_client>(b.http_port());
+    c->send({{"type", "resume"},
+             {"session", str(wx["session"])},
+             {"token", str(wx["token"])},
+             {"last_seq", 1}});
+    auto f = c->next(ms{5000});
+    if (f) {
+      ASSERT_EQ(str((*f)["type"]), "welcome") << json::serialize(*f);
+      ASSERT_EQ((*f)["resumed"], true) << json::serialize(*f);
+      x2 = std::move(c);
+    } else {
+      EXPECT_EQ(c->last_event().close_code, 4503);
+      std::this_thread::sleep_for(ms{100});  // the client's back-off, not a synchronisation
+    }
+  }
+  ASSERT_TRUE(x2) << "x was not resumed";
+  expect_event(y, member_x, "online");
+  // Its membership came with it: y's changes reach it, numbered after what
+  // it had (the online event of y was seq 1).
+  y.send({{"type", "unsubscribe"}, {"channel", "room"}});
+  y.expect("unsubscribed");
+  auto gone = expect_event(*x2, member_y, "gone");
+  EXPECT_EQ(num(gone, "seq"), 2u);
+  // a's sessions' window passes: x, adopted, is not taken for one of them.
+  wire_client z{b.http_port()};
+  z.hello();
+  z.subscribe("room");
+  expect_quiet(*x2, "adopted member", ms{2500});
+  EXPECT_EQ(members(z, "room")[member_x], "online");
+}
+
 }  // namespace
 }  // namespace wsvisor::test::cluster_scenarios

@@ -34,9 +34,13 @@ TEST(PresenceTable, AnOlderChangeFromTheSameOriginIsIgnoredAnotherOriginsIsNot) 
   t.apply("room", "m1", "null", presence_state::away, 7, 10);
   EXPECT_FALSE(t.apply("room", "m1", "null", presence_state::online, 7, 9));
   EXPECT_EQ(t.find("room", "m1")->state, presence_state::away);
-  // The session moved to another node (adopted): its changes count.
-  EXPECT_TRUE(t.apply("room", "m1", "null", presence_state::online, 8, 1));
+  // The session moved to another node (adopted): its changes count; one
+  // that only moves the row is no change members would see.
+  EXPECT_FALSE(t.apply("room", "m1", "null", presence_state::away, 8, 1));
   EXPECT_EQ(t.find("room", "m1")->origin, 8u);
+  EXPECT_TRUE(t.apply("room", "m1", "null", presence_state::online, 8, 3));
+  EXPECT_FALSE(t.apply("room", "m1", "null", presence_state::away, 8, 2));
+  EXPECT_EQ(t.find("room", "m1")->state, presence_state::online);
 }
 
 TEST(PresenceTable, ASnapshotSetsWhatItListsAndDropsWhatItLacksUnlessChangedSince) {
