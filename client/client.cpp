@@ -88,9 +88,15 @@ client::~client() {
   io_->stop(close_timeout_);
 }
 
-bool client::subscribe(std::string channel) {
+bool client::subscribe(std::string channel, bool presence) {
   if (shared_->closed || !detail::is_valid_channel(channel)) return false;
-  caf::anon_send(*actor_, detail::client_subscribe_atom::value, std::move(channel));
+  caf::anon_send(*actor_, detail::client_subscribe_atom::value, std::move(channel), presence);
+  return true;
+}
+
+bool client::ask_presence(std::string channel) {
+  if (shared_->closed || !detail::is_valid_channel(channel)) return false;
+  caf::anon_send(*actor_, detail::client_ask_presence_atom::value, std::move(channel));
   return true;
 }
 

@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -97,9 +98,35 @@ struct client_message {
   std::string data_msgpack;
 };
 
+/// A change of a member of a channel this client joined with presence
+/// (docs/protocol.md, "Presence"): numbered in the session's seq with the
+/// messages, delivered exactly once and in order like them.
+struct client_presence_event {
+  std::string channel;
+  std::uint64_t seq = 0;
+  std::string member;   // the member's opaque id (not its session id)
+  std::string subject;  // its JWT `sub`; empty when the server sent null
+  std::string state;    // online, away or gone
+};
+
+/// A member of a channel, as a presence query lists it.
+struct client_member {
+  std::string member;
+  std::string subject;  // empty when null
+  std::string state;    // online or away
+};
+
+/// The answer to ask_presence.
+struct client_members {
+  std::string channel;
+  std::vector<client_member> members;
+};
+
 struct client_callbacks {
-  std::function<void(const client_message&)> on_message;     // optional
-  std::function<void(const client_state_change&)> on_state;  // optional
+  std::function<void(const client_message&)> on_message;          // optional
+  std::function<void(const client_state_change&)> on_state;       // optional
+  std::function<void(const client_presence_event&)> on_presence;  // optional
+  std::function<void(const client_members&)> on_members;          // optional
 };
 
 /// Counters and the current view of the session. A snapshot; `wait_for`
@@ -108,14 +135,15 @@ struct client_callbacks {
 /// also sees every callback behind them completed.
 struct client_stats {
   client_state_kind state = client_state_kind::connecting;  // the last one reported
-  bool live = false;             // a welcome arrived on the current connection
-  std::string session;           // empty before the first welcome
-  std::string url;               // where the client connects (changes after goaway{url})
-  std::uint64_t last_seq = 0;    // highest seq delivered in the current session
-  std::uint64_t last_acked = 0;  // highest seq acknowledged to the server
-  std::uint64_t messages = 0;    // delivered to on_message, all sessions
-  std::uint64_t duplicates = 0;  // messages dropped because their seq was already delivered
-  std::uint64_t published = 0;   // publishes accepted by publish()
+  bool live = false;                  // a welcome arrived on the current connection
+  std::string session;                // empty before the first welcome
+  std::string url;                    // where the client connects (changes after goaway{url})
+  std::uint64_t last_seq = 0;         // highest seq delivered in the current session
+  std::uint64_t last_acked = 0;       // highest seq acknowledged to the server
+  std::uint64_t messages = 0;         // delivered to on_message, all sessions
+  std::uint64_t presence_events = 0;  // delivered to on_presence, all sessions
+  std::uint64_t duplicates = 0;       // messages dropped because their seq was already delivered
+  std::uint64_t published = 0;        // publishes accepted by publish()
   std::uint64_t publishes_acked = 0;
   std::uint64_t publishes_refused = 0;  // answered `upstream_down`: dropped, not resent
   std::size_t pending_publishes = 0;    // accepted, not yet acknowledged
@@ -157,7 +185,16 @@ class client {
 
   /// Subscribes now, or on the next connection, and again after every
   /// reset. False for an invalid channel name or a closed client.
-  bool subscribe(std::string channel);
+  /// `presence`: as a member of the channel; its members' changes arrive at
+  /// on_presence (a subscription made without presence is made again with
+  /// it; a refusal, `too_many_members`, shows in stats().last_error).
+  bool subscribe(std::string channel, bool presence = false);
+
+  /// Asks who is a member of `channel` (subscribed): the answer arrives at
+  /// on_members, on this connection or, while none is live, on the next one
+  /// once its subscriptions are sent. An error answer (`not_subscribed`)
+  /// shows in stats(). False for an invalid channel name or a closed client.
+  bool ask_presence(std::string channel);
 
   /// Stops wanting `channel`. Messages on it may arrive until the server
   /// has confirmed, and are delivered (they carry seqs the session needs).

@@ -32,7 +32,10 @@ caf::behavior client_behavior(actor_type* self, std::shared_ptr<client_shared> s
   self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
   self->state.init(std::move(shared), std::move(opts), std::move(io));
   return {
-      [self](client_subscribe_atom, const std::string& ch) { self->state.subscribe(ch); },
+      [self](client_subscribe_atom, const std::string& ch, bool presence) {
+        self->state.subscribe(ch, presence);
+      },
+      [self](client_ask_presence_atom, const std::string& ch) { self->state.ask_presence(ch); },
       [self](client_unsubscribe_atom, const std::string& ch) { self->state.unsubscribe(ch); },
       [self](client_publish_atom, std::string& ch, std::string& data) {
         self->state.publish(std::move(ch), std::move(data));
@@ -108,16 +111,30 @@ void client_actor_state::init(std::shared_ptr<client_shared> shared, client_opti
 
 // -- from the facade ------------------------------------------------------------
 
-void client_actor_state::subscribe(const std::string& channel) {
+void client_actor_state::subscribe(const std::string& channel, bool presence) {
   if (final_ || closing_) return;
-  channels_[channel].wanted = true;
+  auto& c = channels_[channel];
+  c.wanted = true;
+  // A member now: the confirmed subscription (without presence) is made
+  // again with it.
+  if (presence && !c.presence) c.confirmed = false;
+  c.presence = c.presence || presence;
   reconcile(channel);
+}
+
+void client_actor_state::ask_presence(const std::string& channel) {
+  if (final_ || closing_) return;
+  if (live_)
+    send_frame(encode_presence(channel));
+  else
+    presence_asks_.push_back(channel);
 }
 
 void client_actor_state::unsubscribe(const std::string& channel) {
   auto it = channels_.find(channel);
   if (final_ || closing_ || it == channels_.end()) return;
   it->second.wanted = false;
+  it->second.presence = false;
   reconcile(channel);
 }
 

@@ -54,6 +54,7 @@ struct channel_state {
   bool wanted = false;     // the caller subscribed and did not unsubscribe since
   bool confirmed = false;  // the current session answered `subscribed` last
   bool requested = false;  // a subscribe or unsubscribe is in flight on this connection
+  bool presence = false;   // wanted as a member (docs/protocol.md, "Presence")
 };
 
 class client_actor_state {
@@ -73,7 +74,8 @@ class client_actor_state {
             std::shared_ptr<client_io> io);
 
   // -- from the facade --
-  void subscribe(const std::string& channel);
+  void subscribe(const std::string& channel, bool presence);
+  void ask_presence(const std::string& channel);
   void unsubscribe(const std::string& channel);
   void publish(std::string channel, std::string data);
   void close();
@@ -91,6 +93,13 @@ class client_actor_state {
   bool is_current(std::uint64_t link_id) const { return link_id != 0 && link_id == link_id_; }
   void on_welcome(const server_frame& f);
   void on_message(server_frame& f);
+  /// The seq checks of a numbered frame (message, presence_event): false if
+  /// it is not to be delivered (a copy, or a gap, which drops the link).
+  bool take_seq(const server_frame& f);
+  /// After a numbered frame was delivered: counts it and acks in time.
+  void delivered(bool presence_event);
+  void on_presence_event(server_frame& f);
+  void on_members(server_frame& f);
   void on_channel_answer(const std::string& channel, bool subscribed);
   void on_error_frame(const server_frame& f);
   void on_goaway(const server_frame& f);
@@ -98,6 +107,8 @@ class client_actor_state {
   void send_pending();
   void reconcile(const std::string& channel);
   void reconcile_all();
+  /// Sends the presence queries asked while no connection was live.
+  void ask_waiting();
   void send_frame(std::string text);
   void send_ack();
   void arm_silence(duration d);
@@ -138,6 +149,7 @@ class client_actor_state {
   std::deque<pending_publish> pending_;  // ascending cseq
   std::uint64_t next_cseq_ = 1;
   std::map<std::string, channel_state> channels_;
+  std::vector<std::string> presence_asks_;  // asked while no connection was live
 };
 
 }  // namespace wsvisor::detail

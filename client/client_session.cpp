@@ -3,6 +3,7 @@
 // half (links, supervisor, timers, reporting) is in client_actor.cpp.
 
 #include <exception>
+#include <utility>
 #include <vector>
 
 #include "client/client_actor.hpp"
@@ -42,6 +43,10 @@ void client_actor_state::on_frame(std::uint64_t link_id, const std::string& text
       return on_welcome(*f);
     case server_frame_kind::message:
       return on_message(*f);
+    case server_frame_kind::presence_event:
+      return on_presence_event(*f);
+    case server_frame_kind::presence:
+      return on_members(*f);
     case server_frame_kind::ack:
       return release_acked(f->cseq);
     case server_frame_kind::subscribed:
@@ -81,6 +86,7 @@ void client_actor_state::on_welcome(const server_frame& f) {
     // Everything at or below last_cseq was accepted: its ack got lost.
     release_acked(f.last_cseq);
     reconcile_all();
+    ask_waiting();
     send_pending();
     if (last_acked_ < last_seq_) send_ack();  // frees the server's replay buffer now
     shared_->update([&](client_stats& s) {
@@ -109,6 +115,7 @@ void client_actor_state::on_welcome(const server_frame& f) {
     it = it->second.wanted ? std::next(it) : channels_.erase(it);
   }
   reconcile_all();
+  ask_waiting();
   send_pending();
   shared_->update([&](client_stats& s) {
     ++s.sessions;
@@ -124,41 +131,80 @@ void client_actor_state::on_welcome(const server_frame& f) {
     report({client_state_kind::connected, session_});
 }
 
-void client_actor_state::on_message(server_frame& f) {
+bool client_actor_state::take_seq(const server_frame& f) {
   if (!live_) {
     // After close() the rest of the stream is of no interest; before a
     // welcome a message is a protocol error.
     if (!closing_) log::warn(*client_log(), "message before welcome ignored", {{"seq", f.seq}});
-    return;
+    return false;
   }
   if (f.seq <= last_seq_) {
     // Defensive: the server replays only above last_seq, but a message must
     // never reach the caller twice.
     shared_->update([](client_stats& s) { ++s.duplicates; });
-    return;
+    return false;
   }
   if (f.seq != last_seq_ + 1) {
     // Something was lost on the way. Resuming asks for everything above
     // last_seq again, which is exactly the repair.
-    return drop_link(
+    drop_link(
         client_errc::protocol_violation,
         "seq gap: expected " + std::to_string(last_seq_ + 1) + ", got " + std::to_string(f.seq));
+    return false;
   }
   last_seq_ = f.seq;
-  if (auto& cb = shared_->callbacks.on_message; cb && !shared_->muted) {
-    client_message m{std::move(f.channel), f.seq, std::move(f.data), std::move(f.data_msgpack)};
-    try {
-      cb(m);
-    } catch (const std::exception& e) {
-      log::error(*client_log(), "on_message threw", {{"what", e.what()}, {"seq", f.seq}});
-    } catch (...) {
-      log::error(*client_log(), "on_message threw", {{"seq", f.seq}});
-    }
+  return true;
+}
+
+namespace {
+
+template <class Callback, class Value>
+void call(const Callback& cb, const Value& v, const char* what, std::uint64_t seq) {
+  try {
+    cb(v);
+  } catch (const std::exception& e) {
+    log::error(*client_log(), std::string{what} + " threw", {{"what", e.what()}, {"seq", seq}});
+  } catch (...) {
+    log::error(*client_log(), std::string{what} + " threw", {{"seq", seq}});
   }
+}
+
+}  // namespace
+
+void client_actor_state::on_message(server_frame& f) {
+  if (!take_seq(f)) return;
+  if (auto& cb = shared_->callbacks.on_message; cb && !shared_->muted)
+    call(cb,
+         client_message{std::move(f.channel), f.seq, std::move(f.data), std::move(f.data_msgpack)},
+         "on_message", f.seq);
+  delivered(false);
+}
+
+void client_actor_state::on_presence_event(server_frame& f) {
+  if (!take_seq(f)) return;
+  if (auto& cb = shared_->callbacks.on_presence; cb && !shared_->muted)
+    call(cb,
+         client_presence_event{std::move(f.channel), f.seq, std::move(f.member),
+                               std::move(f.subject), std::move(f.state)},
+         "on_presence", f.seq);
+  delivered(true);
+}
+
+void client_actor_state::on_members(server_frame& f) {
+  auto& cb = shared_->callbacks.on_members;
+  if (!cb || shared_->muted) return;
+  client_members m{std::move(f.channel), {}};
+  m.members.reserve(f.members.size());
+  for (auto& row : f.members)
+    m.members.push_back({std::move(row.member), std::move(row.subject), std::move(row.state)});
+  call(cb, m, "on_members", 0);
+}
+
+void client_actor_state::delivered(bool presence_event) {
   // Counted after the callback returned, so that a caller who waits for a
   // count also sees every callback behind it completed.
   shared_->update([&](client_stats& s) {
-    ++s.messages;
+    ++(presence_event ? s.presence_events : s.messages);
     s.last_seq = last_seq_;
   });
   ++unacked_;
@@ -226,7 +272,7 @@ void client_actor_state::reconcile(const std::string& channel) {
   if (it == channels_.end() || !live_ || it->second.requested) return;
   auto& c = it->second;
   if (c.wanted && !c.confirmed) {
-    send_frame(encode_subscribe(channel));
+    send_frame(encode_subscribe(channel, c.presence));
     c.requested = true;
   } else if (!c.wanted && c.confirmed) {
     send_frame(encode_unsubscribe(channel));
@@ -234,6 +280,10 @@ void client_actor_state::reconcile(const std::string& channel) {
   } else if (!c.wanted) {
     channels_.erase(it);
   }
+}
+
+void client_actor_state::ask_waiting() {
+  for (auto& channel : std::exchange(presence_asks_, {})) send_frame(encode_presence(channel));
 }
 
 void client_actor_state::reconcile_all() {

@@ -14,8 +14,12 @@ namespace wsvisor::detail {
 
 // -- client actor <- client facade (any thread) -------------------------------
 
-/// (client_subscribe_atom, std::string channel): the caller wants this channel.
+/// (client_subscribe_atom, std::string channel, bool presence): the caller wants this channel
+/// (as a member: presence).
 using client_subscribe_atom = caf::atom_constant<caf::atom("cl_sub")>;
+
+/// (client_ask_presence_atom, std::string channel): the caller asks who is a member.
+using client_ask_presence_atom = caf::atom_constant<caf::atom("cl_askpres")>;
 
 /// (client_unsubscribe_atom, std::string channel): the caller no longer wants it.
 using client_unsubscribe_atom = caf::atom_constant<caf::atom("cl_unsub")>;

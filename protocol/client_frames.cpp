@@ -73,6 +73,25 @@ bool decode_fields(const json::object& o, server_frame& f, std::string& missing)
       f.data = json::serialize(*data);
       return need(read(o, "seq", f.seq), "seq") && need(read(o, "channel", f.channel), "channel");
     }
+    case server_frame_kind::presence_event:
+      read(o, "subject", f.subject);  // null: empty
+      return need(read(o, "seq", f.seq), "seq") && need(read(o, "channel", f.channel), "channel") &&
+             need(read(o, "member", f.member), "member") &&
+             need(read(o, "state", f.state), "state");
+    case server_frame_kind::presence: {
+      auto* members = o.if_contains("members");
+      if (!need(members != nullptr && members->is_array(), "members")) return false;
+      for (auto& m : members->get_array()) {
+        if (!need(m.is_object(), "members")) return false;
+        server_frame::member_row row;
+        read(m.get_object(), "subject", row.subject);
+        if (!need(read(m.get_object(), "member", row.member), "members") ||
+            !need(read(m.get_object(), "state", row.state), "members"))
+          return false;
+        f.members.push_back(std::move(row));
+      }
+      return need(read(o, "channel", f.channel), "channel");
+    }
     case server_frame_kind::ack:
       return need(read(o, "cseq", f.cseq), "cseq");
     case server_frame_kind::error:
@@ -98,6 +117,8 @@ server_frame_kind kind_of(std::string_view type) {
   if (type == "subscribed") return server_frame_kind::subscribed;
   if (type == "unsubscribed") return server_frame_kind::unsubscribed;
   if (type == "message") return server_frame_kind::message;
+  if (type == "presence_event") return server_frame_kind::presence_event;
+  if (type == "presence") return server_frame_kind::presence;
   if (type == "ack") return server_frame_kind::ack;
   if (type == "ping") return server_frame_kind::ping;
   if (type == "error") return server_frame_kind::error;
@@ -119,8 +140,14 @@ std::string encode_resume(const std::string& session, const std::string& token,
       {{"type", "resume"}, {"session", session}, {"token", token}, {"last_seq", last_seq}});
 }
 
-std::string encode_subscribe(const std::string& channel) {
-  return frame({{"type", "subscribe"}, {"channel", channel}});
+std::string encode_subscribe(const std::string& channel, bool presence) {
+  json::object o{{"type", "subscribe"}, {"channel", channel}};
+  if (presence) o["presence"] = true;
+  return frame(std::move(o));
+}
+
+std::string encode_presence(const std::string& channel) {
+  return frame({{"type", "presence"}, {"channel", channel}});
 }
 
 std::string encode_unsubscribe(const std::string& channel) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wsvisor::detail {
 
@@ -16,7 +17,9 @@ namespace wsvisor::detail {
 std::string encode_hello(const std::optional<std::string>& auth);
 std::string encode_resume(const std::string& session, const std::string& token,
                           std::uint64_t last_seq);
-std::string encode_subscribe(const std::string& channel);
+std::string encode_subscribe(const std::string& channel, bool presence = false);
+/// `{"type":"presence","channel":C}`: who is a member of C.
+std::string encode_presence(const std::string& channel);
 std::string encode_unsubscribe(const std::string& channel);
 /// `json_data` must be one valid JSON value (see is_json_value); it is
 /// spliced into the frame as is, so it is parsed once, at publish time.
@@ -41,6 +44,8 @@ enum class server_frame_kind {
   subscribed,
   unsubscribed,
   message,
+  presence_event,  // numbered like a message
+  presence,        // the answer to a presence query
   ack,
   ping,
   error,
@@ -69,6 +74,18 @@ struct server_frame {
   // (`data_msgpack` on the wire, protocol.md): that data's MessagePack
   // encoding, decoded from base64; `data` is then empty.
   std::string data_msgpack;
+  // presence_event (with seq, channel): the member, its subject (empty: null)
+  // and state (online, away or gone)
+  std::string member;
+  std::string subject;
+  std::string state;
+  // presence (with channel): the members, each with member, subject and state
+  struct member_row {
+    std::string member;
+    std::string subject;
+    std::string state;
+  };
+  std::vector<member_row> members;
   // ack; error about one publish (0: none)
   std::uint64_t cseq = 0;
   // error

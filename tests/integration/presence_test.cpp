@@ -2,12 +2,19 @@
 // node: members, their online/away/gone events numbered, replayed and
 // acknowledged like messages, the query, the limit and the gauge.
 
+#include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "client/client.hpp"
+#include "client/errors.hpp"
 #include "tests/integration/node_fixture.hpp"
 #include "tests/integration/wire_client.hpp"
 #include "tests/support/eventually.hpp"
@@ -200,6 +207,83 @@ TEST_F(Presence, TheQueryNeedsASubscriptionAndAPresenceFlagMustBeABoolean) {
   join(c, "room");
   EXPECT_EQ(states(query(c, "room")).size(), 1u);
   EXPECT_EQ(gauge(), 1);
+}
+
+TEST_F(Presence, TheCxxClientJoinsGetsEventsInItsSeqAndAsksForTheMembers) {
+  start_node();
+  wire_client b{port()};
+  auto wb = b.hello();
+  join(b, "room");
+
+  caf::actor_system_config caf_cfg;
+  add_client_types(caf_cfg);
+  caf::actor_system sys{caf_cfg};
+  std::mutex mtx;
+  std::vector<client_presence_event> events;
+  std::vector<client_members> answers;
+  std::vector<std::uint64_t> message_seqs;
+  client_callbacks callbacks{
+      .on_message =
+          [&](const client_message& m) {
+            std::lock_guard guard{mtx};
+            message_seqs.push_back(m.seq);
+          },
+      .on_presence =
+          [&](const client_presence_event& e) {
+            std::lock_guard guard{mtx};
+            events.push_back(e);
+          },
+      .on_members =
+          [&](const client_members& m) {
+            std::lock_guard guard{mtx};
+            answers.push_back(m);
+          },
+  };
+  client a{sys, client_options{.url = "ws://127.0.0.1:" + std::to_string(port()) + "/ws"},
+           callbacks};
+  ASSERT_TRUE(a.subscribe("room", true));
+  // Asked before the connection is live: sent after the subscribe, so the
+  // answer lists a as a member too.
+  ASSERT_TRUE(a.ask_presence("room"));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard guard{mtx};
+    return !answers.empty();
+  }));
+  {
+    std::lock_guard guard{mtx};
+    ASSERT_EQ(answers[0].channel, "room");
+    ASSERT_EQ(answers[0].members.size(), 2u);
+    for (auto& m : answers[0].members) EXPECT_EQ(m.state, "online");
+  }
+
+  // b drops and comes back, then a message is published: away (1), online
+  // (2), message (3), all in the client's one seq.
+  b.socket().drop();
+  ASSERT_TRUE(a.wait_for([](const client_stats& s) { return s.presence_events == 1; }, 5s));
+  wire_client b2{port()};
+  ASSERT_EQ(b2.resume(str(wb["session"]), str(wb["token"]), 0)["resumed"], true);
+  wire_client pub{port()};
+  pub.hello();
+  pub.publish("room", json::object{{"n", 1}}, 1);
+  ASSERT_TRUE(a.wait_for([](const client_stats& s) { return s.messages == 1; }, 5s));
+  auto stats = a.stats();
+  EXPECT_EQ(stats.presence_events, 2u);
+  EXPECT_EQ(stats.last_seq, 3u);
+  EXPECT_EQ(stats.disconnects, 0u);
+  std::lock_guard guard{mtx};
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 1u);
+  EXPECT_EQ(events[0].state, "away");
+  EXPECT_EQ(events[0].channel, "room");
+  EXPECT_EQ(events[0].subject, "");
+  EXPECT_EQ(events[1].seq, 2u);
+  EXPECT_EQ(events[1].state, "online");
+  EXPECT_EQ(events[1].member, events[0].member);
+  // b is the member a was told about, listed in the answer.
+  bool listed = false;
+  for (auto& m : answers[0].members) listed = listed || m.member == events[0].member;
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(message_seqs, (std::vector<std::uint64_t>{3}));
 }
 
 }  // namespace

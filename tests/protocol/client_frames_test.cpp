@@ -76,6 +76,39 @@ TEST(ClientFrames, DecodesDataPublishedOverMessagePackWithoutAJsonEquivalent) {
   EXPECT_EQ(error, "message: field `data_msgpack` missing or of the wrong type");
 }
 
+TEST(ClientFrames, EncodesPresenceAndDecodesPresenceEventsAndAnswers) {
+  EXPECT_EQ(encode_subscribe("room", true),
+            R"({"type":"subscribe","channel":"room","presence":true})");
+  EXPECT_EQ(encode_subscribe("room"), R"({"type":"subscribe","channel":"room"})");
+  EXPECT_EQ(encode_presence("room"), R"({"type":"presence","channel":"room"})");
+  std::string error;
+  auto e = decode_server_frame(
+      R"({"type":"presence_event","seq":4,"member":"ab","channel":"room","subject":"ann",)"
+      R"("state":"away"})",
+      error);
+  ASSERT_TRUE(e) << error;
+  EXPECT_EQ(e->kind, server_frame_kind::presence_event);
+  EXPECT_EQ(e->seq, 4u);
+  EXPECT_EQ(e->member, "ab");
+  EXPECT_EQ(e->subject, "ann");
+  EXPECT_EQ(e->state, "away");
+  EXPECT_FALSE(decode_server_frame(
+      R"({"type":"presence_event","member":"ab","channel":"room","state":"away"})", error));
+  EXPECT_EQ(error, "presence_event: field `seq` missing or of the wrong type");
+  auto a = decode_server_frame(
+      R"({"type":"presence","channel":"room","members":[{"member":"ab","subject":null,)"
+      R"("state":"online"},{"member":"cd","subject":"bo","state":"away"}]})",
+      error);
+  ASSERT_TRUE(a) << error;
+  EXPECT_EQ(a->kind, server_frame_kind::presence);
+  ASSERT_EQ(a->members.size(), 2u);
+  EXPECT_EQ(a->members[0].member, "ab");
+  EXPECT_EQ(a->members[0].subject, "");
+  EXPECT_EQ(a->members[1].subject, "bo");
+  EXPECT_EQ(a->members[1].state, "away");
+  EXPECT_FALSE(decode_server_frame(R"({"type":"presence","channel":"room","members":[1]})", error));
+}
+
 // Found by tests/fuzz/protocol_fuzz: the server accepts `data` nested up to
 // max_frame_depth - 1 deep, but the client parsed frames with boost::json's
 // default depth of 32 and dropped the message as a bad frame.
