@@ -152,5 +152,44 @@ TEST_F(Cluster, AnAdoptedSessionKeepsItsPresenceAndIsNeverGone) {
   EXPECT_EQ(members(z, "room")[member_x], "online");
 }
 
+TEST_F(Cluster, ADrainedMemberMovesToThePeerAndIsNeverGone) {
+  auto& cl = make({"a", "b"});
+  ASSERT_TRUE(cl.start());
+  auto& a = cl.node("a");
+  auto& b = cl.node("b");
+
+  auto x = std::make_unique<wire_client>(a.http_port());
+  auto wx = x->hello();
+  join(*x, "room");
+  wire_client y{b.http_port()};
+  y.hello();
+  join(y, "room");
+  auto member_y = str(x->expect("presence_event")["member"]);
+  std::string member_x;
+  for (auto& [m, state] : members(y, "room"))
+    if (m != member_y) member_x = m;
+  ASSERT_FALSE(member_x.empty());
+
+  // a drains: x's session moves to b (away there until its client is back),
+  // and a forgets it without `gone`.
+  a.send_sigterm();
+  auto goaway = x->expect("goaway", 10s);
+  ASSERT_FALSE(goaway.empty()) << "no goaway";
+  EXPECT_EQ(x->await_close(), 1001);
+  expect_event(y, member_x, "away", ms{10'000});
+  auto status = a.wait_exit(30s);
+  ASSERT_TRUE(status) << "a did not exit within 30 s of SIGTERM";
+  wire_client x2{b.http_port()};
+  auto w = x2.resume(str(wx["session"]), str(wx["token"]), 1);
+  ASSERT_TRUE(is_true(w, "resumed")) << json::serialize(w);
+  expect_event(y, member_x, "online");
+  // Still a member on b: y's leaving reaches it, after what it had.
+  y.send({{"type", "unsubscribe"}, {"channel", "room"}});
+  y.expect("unsubscribed");
+  auto gone = expect_event(x2, member_y, "gone");
+  EXPECT_EQ(num(gone, "seq"), 2u);
+  expect_quiet(x2, "the moved member");
+}
+
 }  // namespace
 }  // namespace wsvisor::test::cluster_scenarios

@@ -103,7 +103,7 @@ export interface WsvisorStateEvent {
   reason?: string;
   /** connected, resumed, reset: the session now carried. */
   sessionId?: string;
-  /** resumed: messages the server will replay (welcome.replay), when the server sends it. */
+  /** resumed: messages (and presence events) the server will replay (welcome.replay), when the server sends it. */
   replay?: number;
   /** connecting after a drop: the backoff delay; offline: how long until the reconnect (absent for a browser offline). */
   retryMs?: number;
@@ -119,6 +119,32 @@ export interface WsvisorMessage {
   channel: string;
   /** JSON data, or MessagePack data (bytes and all) on format "msgpack" or when a MessagePack client published it. */
   data: MsgpackValue;
+}
+
+/** A member of a channel, as `presence()` lists it. */
+export interface WsvisorMember {
+  /** The member's id: 24 hex characters, opaque, the same for its session's whole life. */
+  member: string;
+  /** The `sub` of the member's JWT where the server has [auth] on, else null. */
+  subject: string | null;
+  /** `away`: its connection ended and its session waits for a resume. */
+  state: "online" | "away";
+}
+
+/** Payload of the `presence` event: a `presence_event` about another member, numbered in the session's seq with the messages. */
+export interface WsvisorPresenceEvent {
+  seq: number;
+  channel: string;
+  member: string;
+  subject: string | null;
+  /** `gone`: it unsubscribed, said bye, was ended, or its resume window ran out. */
+  state: "online" | "away" | "gone";
+}
+
+/** Options of `subscribe()`. */
+export interface WsvisorSubscribeOptions {
+  /** Join the channel as a member (until unsubscribe): the other members see it, and it gets `presence` events. Default false. */
+  presence?: boolean;
 }
 
 /** Payload of the `error` event: a server `error` frame. */
@@ -139,6 +165,7 @@ export interface WsvisorGoawayEvent {
 export interface WsvisorEvents {
   state: WsvisorStateEvent;
   message: WsvisorMessage;
+  presence: WsvisorPresenceEvent;
   error: WsvisorErrorEvent;
   goaway: WsvisorGoawayEvent;
 }
@@ -156,11 +183,13 @@ export interface WsvisorStats {
   replayed: number;
   /** Messages delivered to `message` listeners. */
   received: number;
+  /** Presence events delivered to `presence` listeners. */
+  presenceEvents: number;
   /** publish() calls accepted. */
   published: number;
   /** Publishes acknowledged by the server. */
   acked: number;
-  /** Messages dropped because their seq was at or below lastSeq. */
+  /** Messages and presence events dropped because their seq was at or below lastSeq. */
   duplicates: number;
   /** Publishes sent again on a later connection. */
   resent: number;
@@ -170,13 +199,18 @@ export interface WsvisorStats {
 export class WsvisorError extends Error {
   constructor(code: string, message: string);
   readonly name: "WsvisorError";
-  /** bad_channel, bad_data, full, closed, unsubscribed, or a server error code (forbidden, upstream_down, too_many_subscriptions, too_many_channels). */
+  /**
+   * bad_channel, bad_data, full, closed, unsubscribed, disconnected (presence), or a server error code
+   * (forbidden, upstream_down, too_many_subscriptions, too_many_channels, too_many_members, not_subscribed;
+   * unknown_type for presence() on a server without presence).
+   */
   code: string;
 }
 
 export class WsvisorClient {
   constructor(url: string, options?: WsvisorClientOptions);
   readonly sessionId: string | null;
+  /** Highest seq delivered to `message` and `presence` listeners in the current session. */
   readonly lastSeq: number;
   readonly lastCseq: number;
   readonly state: WsvisorState;
@@ -186,8 +220,11 @@ export class WsvisorClient {
   on<E extends keyof WsvisorEvents>(event: E, fn: (payload: WsvisorEvents[E]) => void): () => void;
   off<E extends keyof WsvisorEvents>(event: E, fn: (payload: WsvisorEvents[E]) => void): void;
   connect(): void;
-  subscribe(channel: string): Promise<void>;
+  /** With `{ presence: true }`, resolves once the session is a member of the channel too. */
+  subscribe(channel: string, options?: WsvisorSubscribeOptions): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /** The channel's members (this session among them when it is one); the session must be subscribed to it. */
+  presence(channel: string): Promise<WsvisorMember[]>;
   /** `data`: any JSON value; on format "msgpack", any MsgpackValue. */
   publish(channel: string, data: MsgpackValue): Promise<number>;
   drop(): void;

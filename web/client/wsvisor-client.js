@@ -1,9 +1,9 @@
 // wsvisor-client: a dependency-free client of the wsvisor.v1 protocol for
 // browsers and Node. It keeps one logical session across any number of
 // WebSocket connections: it reconnects with full-jitter backoff, resumes the
-// session, resends unacknowledged publishes and reports every message once and
-// in order. The wire contract is wsvisor's docs/protocol.md; README.md next to
-// this file describes the API.
+// session, resends unacknowledged publishes and reports every message (and
+// presence event) once and in order. The wire contract is wsvisor's
+// docs/protocol.md; README.md next to this file describes the API.
 
 const SUBPROTOCOL = "wsvisor.v1";
 const MSGPACK_SUBPROTOCOL = "wsvisor.v1.msgpack";
@@ -12,7 +12,7 @@ const ACK_EVERY = 16; // ack after this many messages…
 const ACK_INTERVAL_MS = 100; // …or this long after the first unacknowledged one
 const OPEN = 1; // WebSocket.OPEN in every implementation
 
-/** Error with a machine-readable `code`; publish/subscribe promises reject with it. */
+/** Error with a machine-readable `code`; publish/subscribe/presence promises reject with it. */
 export class WsvisorError extends Error {
   /** @param {string} code @param {string} message */
   constructor(code, message) {
@@ -289,7 +289,8 @@ function websocketUrl(url) {
  * A wsvisor.v1 client: one session kept across reconnects.
  *
  * States: `idle` (before connect), `connecting`, `connected`, `resumed`,
- * `reset`, `offline`, `closed`. Events: `state`, `message`, `error`, `goaway`.
+ * `reset`, `offline`, `closed`. Events: `state`, `message`, `presence`,
+ * `error`, `goaway`.
  */
 export class WsvisorClient {
   /**
@@ -363,17 +364,22 @@ export class WsvisorClient {
     this._nextCseq = 1;
     this._pending = []; // unacknowledged publishes in cseq order: {cseq, channel, data, resolve, reject}
     this._wanted = new Set(); // channels the app wants
+    this._presence = new Set(); // wanted channels the app wants to be a member of (subscribe with presence)
     this._confirmed = new Set(); // channels the current session holds
-    this._subWaiters = new Map(); // channel -> [{resolve, reject}] for subscribe
+    this._confirmedPresence = new Set(); // channels the current session holds as a member
+    this._subWaiters = new Map(); // channel -> [{resolve, reject, presence}] for subscribe
     this._unsubWaiters = new Map(); // channel -> [resolve] for unsubscribe
-    this._subsInFlight = []; // channels whose `subscribe` awaits its answer on this socket
+    this._subsInFlight = []; // {channel, presence} of each `subscribe` awaiting its answer on this socket, in order
+    this._presenceAsked = new Map(); // channel -> [{resolve, reject}]: presence() calls not sent yet
+    this._presenceInFlight = []; // {channel, waiters} of each `presence` query awaiting its answer on this socket, in order
+    this._welcoming = false; // inside _welcome: queries wait until its subscribes are sent
     this._attempt = 0; // consecutive failed links since the last welcome
     this._retryTimer = null;
     this._watchdog = null;
     this._ackTimer = null;
     this._heartbeatMs = 0;
     this._offlineReason = null; // "offline" | "suspend" | "goaway" while reconnects wait for it
-    this._stats = { connects: 0, drops: 0, resumes: 0, resets: 0, replayed: 0, received: 0, published: 0, acked: 0, duplicates: 0, resent: 0 };
+    this._stats = { connects: 0, drops: 0, resumes: 0, resets: 0, replayed: 0, received: 0, presenceEvents: 0, published: 0, acked: 0, duplicates: 0, resent: 0 };
 
     this._onOnline = () => this._online();
     this._onOffline = () => this._offline();
@@ -385,7 +391,7 @@ export class WsvisorClient {
   get sessionId() {
     return this._session;
   }
-  /** Highest seq delivered to `message` listeners in the current session. */
+  /** Highest seq delivered to `message` and `presence` listeners in the current session. */
   get lastSeq() {
     return this._lastSeq;
   }
@@ -412,7 +418,7 @@ export class WsvisorClient {
 
   /**
    * Adds a listener; returns a function that removes it.
-   * @param {"state"|"message"|"error"|"goaway"} event
+   * @param {"state"|"message"|"presence"|"error"|"goaway"} event
    * @param {(payload: any) => void} fn
    * @returns {() => void}
    */
@@ -438,24 +444,38 @@ export class WsvisorClient {
 
   /**
    * Subscribes to a channel; resolves when the server confirms (`subscribed`).
-   * The subscription is remembered and restored after a reset. Rejects with a
-   * WsvisorError for an invalid name, a refusal (`forbidden`,
-   * `too_many_subscriptions`, `too_many_channels`) or `close()`.
+   * With `{ presence: true }` the session also becomes a member of the
+   * channel (protocol.md, "Presence"): the promise resolves once it is one,
+   * and from then on the client emits `presence` events about the other
+   * members. Membership lasts until `unsubscribe`: a later `subscribe(channel)`
+   * without it keeps it. The subscription (and membership) is remembered and
+   * restored after a reset. Rejects with a WsvisorError for an invalid name,
+   * a refusal (`forbidden`, `too_many_subscriptions`, `too_many_channels`,
+   * `too_many_members`) or `close()`.
    * @param {string} channel
+   * @param {{presence?: boolean}} [options]
    * @returns {Promise<void>}
    */
-  subscribe(channel) {
+  subscribe(channel, options = {}) {
     if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
     if (this._state === "closed") return Promise.reject(new WsvisorError("closed", "the client is closed"));
+    const presence = options?.presence === true;
     this._wanted.add(channel);
+    if (presence) this._presence.add(channel);
     this._save();
     // (A pending unsubscribe is answered first: answers come in order.)
-    if (this._confirmed.has(channel) && !this._unsubWaiters.has(channel)) return Promise.resolve();
+    const held = this._confirmed.has(channel) && (!presence || this._confirmedPresence.has(channel));
+    if (held && !this._unsubWaiters.has(channel)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const first = !this._subWaiters.has(channel);
-      if (first) this._subWaiters.set(channel, []);
-      this._subWaiters.get(channel).push({ resolve, reject });
-      if (first) this._sendSubscribe(channel);
+      const waiters = this._subWaiters.get(channel);
+      const waiter = { resolve, reject, presence };
+      if (!waiters) {
+        this._subWaiters.set(channel, [waiter]);
+        return this._sendSubscribe(channel);
+      }
+      waiters.push(waiter);
+      // A subscribe on its way without presence does not make the session a member.
+      if (presence && !this._subsInFlight.some((s) => s.channel === channel && s.presence)) this._sendSubscribe(channel);
     });
   }
 
@@ -469,6 +489,7 @@ export class WsvisorClient {
   unsubscribe(channel) {
     if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
     this._wanted.delete(channel);
+    this._presence.delete(channel);
     this._save();
     const waiters = this._subWaiters.get(channel);
     this._subWaiters.delete(channel);
@@ -479,6 +500,30 @@ export class WsvisorClient {
       if (first) this._unsubWaiters.set(channel, []);
       this._unsubWaiters.get(channel).push(resolve);
       if (first) this._send({ type: "unsubscribe", channel });
+    });
+  }
+
+  /**
+   * Asks the server who the members of `channel` are; resolves with the
+   * answer's `members`, `[{member, subject, state}]` (`state` `online` or
+   * `away`; this session among them when it is a member). The session must
+   * be subscribed to the channel (with or without presence). Sent once the
+   * client is connected, after the subscribes it has still to send (the
+   * server answers in order, so `subscribe(c)` then `presence(c)` works
+   * without waiting); calls for one channel made before it is sent share one
+   * query. Rejects with a WsvisorError: `bad_channel`, `not_subscribed` (the
+   * server's refusal), `disconnected` (the connection it was sent on was lost
+   * before the answer: ask again after the resume), `closed`.
+   * @param {string} channel
+   * @returns {Promise<Array<{member: string, subject: string|null, state: string}>>}
+   */
+  presence(channel) {
+    if (!CHANNEL_RE.test(String(channel))) return Promise.reject(new WsvisorError("bad_channel", `invalid channel name: ${channel}`));
+    if (this._state === "closed") return Promise.reject(new WsvisorError("closed", "the client is closed"));
+    return new Promise((resolve, reject) => {
+      if (!this._presenceAsked.has(channel)) this._presenceAsked.set(channel, []);
+      this._presenceAsked.get(channel).push({ resolve, reject });
+      this._sendPresenceQueries();
     });
   }
 
@@ -539,8 +584,10 @@ export class WsvisorClient {
   close() {
     if (this._state === "closed") return;
     const ws = this._ws;
-    if (ws && this._welcomed && ws.readyState === OPEN) ws.send(JSON.stringify({ type: "bye" }));
-    this._detach();
+    // In the connection's format: a text bye on wsvisor.v1.msgpack is refused
+    // (text_unsupported) and the session would wait out its resume window.
+    if (this._welcomed) this._sendNow({ type: "bye" });
+    this._detach(new WsvisorError("closed", "the client is closed: closed by the application"));
     if (ws) ws.close(1000, "bye");
     this._stop("closed by the application");
     // The session ended with bye: nothing to resume after a reload.
@@ -575,6 +622,12 @@ export class WsvisorClient {
       this._wanted.add(ch);
       this._confirmed.add(ch);
     }
+    // …and is a member of these (subscribed with presence).
+    for (const ch of Array.isArray(saved.presence) ? saved.presence : []) {
+      if (!this._wanted.has(ch)) continue;
+      this._presence.add(ch);
+      this._confirmedPresence.add(ch);
+    }
     // Publishes the last page load made and the server did not acknowledge:
     // resent after the resume (the server drops those it already took).
     for (const p of Array.isArray(saved.pending) ? saved.pending : []) {
@@ -606,6 +659,7 @@ export class WsvisorClient {
         lastCseq: this._lastCseq,
         nextCseq: this._nextCseq,
         channels: [...this._wanted],
+        presence: [...this._presence],
         // MessagePack data may hold bytes, which JSON cannot: kept as base64 of its encoding.
         pending: this._pending.map(({ cseq, channel, data }) =>
           this._format === "msgpack" ? { cseq, channel, data_msgpack: bytesToBase64(encodeMsgpack(data)) } : { cseq, channel, data }),
@@ -674,13 +728,22 @@ export class WsvisorClient {
     this._retry(reason);
   }
 
-  /** Forgets the current socket: its late events are ignored from now on. */
-  _detach() {
+  /**
+   * Forgets the current socket: its late events are ignored from now on.
+   * Presence queries sent on it can no longer be answered: rejected with
+   * `error` (default: `disconnected`).
+   */
+  _detach(error) {
     const ws = this._ws;
     this._ws = null;
     this._welcomed = false;
     this._opened = false;
     this._subsInFlight = [];
+    const unanswered = this._presenceInFlight.splice(0);
+    if (unanswered.length > 0) {
+      const why = error ?? new WsvisorError("disconnected", "the connection was lost before the presence answer");
+      for (const q of unanswered) for (const w of q.waiters) w.reject(why);
+    }
     this._clearTimer("_watchdog");
     this._clearTimer("_ackTimer"); // the resume's last_seq tells the next connection
     return ws;
@@ -739,6 +802,8 @@ export class WsvisorClient {
     this._subWaiters.clear();
     for (const ws of this._unsubWaiters.values()) for (const r of ws) r();
     this._unsubWaiters.clear();
+    for (const ws of this._presenceAsked.values()) for (const w of ws) w.reject(closed);
+    this._presenceAsked.clear();
     this._setState("closed", { reason });
   }
 
@@ -786,7 +851,10 @@ export class WsvisorClient {
       case "welcome":
         return this._welcome(f);
       case "message":
-        return this._message(f);
+      case "presence_event":
+        return this._numbered(f);
+      case "presence":
+        return this._presenceAnswer(f);
       case "ack":
         return this._ack(f.cseq);
       case "ping":
@@ -807,6 +875,18 @@ export class WsvisorClient {
   }
 
   _welcome(f) {
+    // Presence queries made meanwhile (by a `state` listener, say) wait
+    // until the subscribes below are sent: answers come in order.
+    this._welcoming = true;
+    try {
+      this._takeWelcome(f);
+    } finally {
+      this._welcoming = false;
+    }
+    this._sendPresenceQueries();
+  }
+
+  _takeWelcome(f) {
     const resumedSession = this._session !== null && f.resumed === true && f.session === this._session;
     const wasResume = this._session !== null;
     this._welcomed = true;
@@ -836,6 +916,7 @@ export class WsvisorClient {
     this._nextCseq = 1;
     for (const p of this._pending) p.cseq = this._nextCseq++;
     this._confirmed.clear();
+    this._confirmedPresence.clear();
     for (const [ch, resolvers] of this._unsubWaiters) if (!this._wanted.has(ch)) for (const r of resolvers) r();
     this._unsubWaiters.clear();
     if (wasResume) {
@@ -851,7 +932,8 @@ export class WsvisorClient {
     this._resendPending();
   }
 
-  _message(f) {
+  /** A `message` or a `presence_event`: both are numbered in the session's seq (protocol.md). */
+  _numbered(f) {
     const seq = Number(f.seq);
     if (!Number.isInteger(seq)) return;
     if (seq <= this._lastSeq) {
@@ -861,6 +943,13 @@ export class WsvisorClient {
     if (seq !== this._lastSeq + 1) {
       // Something was lost: resume from what we hold, the server replays the rest.
       return this._lost(`protocol_violation: seq gap (got ${seq}, expected ${this._lastSeq + 1})`, true);
+    }
+    if (f.type === "presence_event") {
+      this._lastSeq = seq;
+      this._save();
+      this._stats.presenceEvents++;
+      this._emit("presence", { seq, channel: f.channel, member: f.member, subject: f.subject ?? null, state: f.state });
+      return this._scheduleAck(false);
     }
     let data = f.data;
     if (data === undefined && typeof f.data_msgpack === "string") {
@@ -895,17 +984,23 @@ export class WsvisorClient {
   }
 
   _subscribed(channel) {
-    const i = this._subsInFlight.indexOf(channel);
+    const i = this._subsInFlight.findIndex((s) => s.channel === channel);
+    const member = i >= 0 && this._subsInFlight[i].presence;
     if (i >= 0) this._subsInFlight.splice(i, 1);
     if (!this._wanted.has(channel)) return; // unsubscribed meanwhile; its unsubscribe follows
     this._confirmed.add(channel);
+    if (member) this._confirmedPresence.add(channel);
     const waiters = this._subWaiters.get(channel) || [];
-    this._subWaiters.delete(channel);
-    for (const w of waiters) w.resolve();
+    // Those who asked for presence wait for the answer to a subscribe with it.
+    const left = this._confirmedPresence.has(channel) ? [] : waiters.filter((w) => w.presence);
+    if (left.length > 0) this._subWaiters.set(channel, left);
+    else this._subWaiters.delete(channel);
+    for (const w of waiters) if (!left.includes(w)) w.resolve();
   }
 
   _unsubscribed(channel) {
     this._confirmed.delete(channel);
+    this._confirmedPresence.delete(channel);
     const resolvers = this._unsubWaiters.get(channel) || [];
     this._unsubWaiters.delete(channel);
     for (const r of resolvers) r();
@@ -921,7 +1016,11 @@ export class WsvisorClient {
         return this._refuseSubscribe(code, f.message);
       case "too_many_subscriptions":
       case "too_many_channels":
+      case "too_many_members":
         return this._refuseSubscribe(code, f.message);
+      case "not_subscribed":
+      case "unknown_type": // a server without presence
+        return this._refusePresence(code, f.message);
       case "unauthorized":
         if (!this._welcomed) {
           const ws = this._detach();
@@ -948,12 +1047,51 @@ export class WsvisorClient {
 
   /** Subscribe answers come in order: a refusal is for the oldest one in flight. */
   _refuseSubscribe(code, message) {
-    const channel = this._subsInFlight.shift();
-    if (channel === undefined) return;
-    this._wanted.delete(channel);
+    const sub = this._subsInFlight.shift();
+    if (sub === undefined) return;
+    const { channel } = sub;
+    const error = new WsvisorError(code, message || code);
     const waiters = this._subWaiters.get(channel) || [];
-    this._subWaiters.delete(channel);
-    for (const w of waiters) w.reject(new WsvisorError(code, message || code));
+    this._presence.delete(channel);
+    this._save();
+    if (code !== "too_many_members") {
+      this._wanted.delete(channel);
+      this._subWaiters.delete(channel);
+      for (const w of waiters) w.reject(error);
+      return;
+    }
+    // Only the membership is refused: a subscription the session held stays,
+    // and plain subscribe() calls waiting with this one are still made.
+    const plain = waiters.filter((w) => !w.presence);
+    for (const w of waiters) if (w.presence) w.reject(error);
+    const held = this._confirmed.has(channel) && !this._unsubWaiters.has(channel);
+    if (held || plain.length === 0) {
+      this._subWaiters.delete(channel);
+      if (!held) this._wanted.delete(channel);
+      for (const w of plain) w.resolve();
+      return;
+    }
+    this._subWaiters.set(channel, plain);
+    if (!this._subsInFlight.some((s) => s.channel === channel)) this._sendSubscribe(channel);
+  }
+
+  /** The answer to the oldest presence query in flight for its channel. */
+  _presenceAnswer(f) {
+    const i = this._presenceInFlight.findIndex((q) => q.channel === f.channel);
+    if (i < 0) return;
+    const [q] = this._presenceInFlight.splice(i, 1);
+    const members = Array.isArray(f.members) ? f.members : [];
+    for (const w of q.waiters) {
+      w.resolve(members.map((m) => ({ member: m?.member, subject: m?.subject ?? null, state: m?.state })));
+    }
+  }
+
+  /** Presence answers come in order too: a refusal is for the oldest query in flight. */
+  _refusePresence(code, message) {
+    const q = this._presenceInFlight.shift();
+    if (q === undefined) return;
+    const error = new WsvisorError(code, message || code);
+    for (const w of q.waiters) w.reject(error);
   }
 
   _goaway(f) {
@@ -981,8 +1119,19 @@ export class WsvisorClient {
 
   _sendSubscribe(channel) {
     if (!this._welcomed) return;
-    this._subsInFlight.push(channel);
-    this._sendNow({ type: "subscribe", channel });
+    const presence = this._presence.has(channel);
+    this._subsInFlight.push({ channel, presence });
+    this._sendNow(presence ? { type: "subscribe", channel, presence: true } : { type: "subscribe", channel });
+  }
+
+  /** Sends the presence queries asked for, once the session's subscribes are out. */
+  _sendPresenceQueries() {
+    if (!this._welcomed || this._welcoming) return;
+    for (const [channel, waiters] of this._presenceAsked) {
+      this._presenceInFlight.push({ channel, waiters });
+      this._sendNow({ type: "presence", channel });
+    }
+    this._presenceAsked.clear();
   }
 
   _sendPublish(p) {

@@ -1,7 +1,9 @@
 // The demo page (/): a chat on one channel over WsvisorClient, with buttons
-// that cut the connection or keep the client offline for a while, and a log of
+// that cut the connection or keep the client offline for a while, a log of
 // what the client did about it (drops, resumes with their replayed messages,
-// resets, goaways).
+// resets, goaways), and who is on the channel: the page joins it as a presence
+// member, lists the members once (client.presence) and keeps the list up to
+// date from the `presence` events.
 //
 // Query parameters: ?channel=NAME (default "chat"), ?auth=JWT (sent in hello
 // when the node has [auth] on), ?url=ws://HOST/PATH (default: this host, at
@@ -46,6 +48,8 @@ const ui = {
   cut: $("cut"),
   offline: $("offline"),
   offlineSeconds: $("offline-seconds"),
+  members: $("members"),
+  memberCount: $("member-count"),
 };
 
 const client = new WsvisorClient(url, { persist: "session", ...(auth === undefined ? {} : { auth }) });
@@ -54,9 +58,14 @@ ui.channel.textContent = channel;
 ui.name.value = localStorage.getItem("wsvisor-demo-name") || `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
 ui.name.addEventListener("change", () => localStorage.setItem("wsvisor-demo-name", ui.name.value.trim()));
 
-// Messages still to come from the replay that the last resume announced:
-// they are marked in the chat so that the replay is visible.
+// Messages (and presence events: they are numbered and replayed alike) still
+// to come from the replay that the last resume announced: the messages are
+// marked in the chat so that the replay is visible.
 let replayLeft = 0;
+// The channel's members: member id -> {member, subject, state}. Null until
+// the first list arrives, and again when one is needed (after a reset, or when
+// the connection was lost before the answer).
+let members = null;
 // When the connection was last lost (for "resumed after 1.2 s").
 let lostAt = null;
 let previous = null;
@@ -90,6 +99,49 @@ function refresh() {
   }
 }
 
+/** The member list as the page shows it: a line per member, by name. */
+function renderMembers() {
+  const list = members === null ? [] : [...members.values()];
+  const name = (m) => m.subject ?? m.member.slice(0, 8);
+  list.sort((x, y) => name(x).localeCompare(name(y)) || x.member.localeCompare(y.member));
+  ui.members.replaceChildren(
+    ...list.map((m) => {
+      const li = document.createElement("li");
+      li.dataset.member = m.member;
+      li.dataset.state = m.state;
+      li.title = `member ${m.member}${m.subject === null ? "" : ` (${m.subject})`}`;
+      const who = document.createElement("span");
+      who.className = "name";
+      who.textContent = name(m);
+      const state = document.createElement("span");
+      state.className = "state";
+      state.textContent = m.state;
+      li.append(who, state);
+      return li;
+    }),
+  );
+  const online = list.filter((m) => m.state === "online").length;
+  ui.memberCount.textContent = members === null ? "" : `${online} online${list.length > online ? `, ${list.length - online} away` : ""}`;
+}
+
+/**
+ * Asks the server who is on the channel (sent after the subscribe, answered in
+ * order); the answer replaces the list, and presence events update it from there.
+ */
+function loadMembers() {
+  client
+    .presence(channel)
+    .then((list) => {
+      members = new Map(list.map((m) => [m.member, m]));
+      renderMembers();
+    })
+    .catch((err) => {
+      // Lost with the connection: asked again once the session is back.
+      if (err?.code === "disconnected" || err?.code === "closed") return;
+      log("error", `presence ${channel}: ${err?.message || err}`);
+    });
+}
+
 function showState(state) {
   ui.state.dataset.state = state;
   ui.state.textContent = state;
@@ -114,11 +166,16 @@ client.on("state", (event) => {
   } else if (state === "resumed") {
     const after = lostAt === null ? "" : ` after ${((performance.now() - lostAt) / 1000).toFixed(1)} s`;
     lostAt = null;
+    if (members === null) loadMembers(); // the last list was lost with its connection
     if (typeof replay !== "number") return void log("resumed", `resumed session${after}`);
     replayLeft = replay;
     log("resumed", `resumed session${after}: ${plural(replay, "message")} replayed`).dataset.replay = String(replay);
   } else if (state === "reset") {
     lostAt = null;
+    // A new session: the old list is stale (events went to the old session).
+    members = null;
+    renderMembers();
+    loadMembers(); // sent after the client subscribes the channel again
     log("reset", `session reset (${reason || "unknown"}): new session ${client.sessionId}, subscriptions renewed; messages sent meanwhile are lost`);
   } else if (state === "offline" || (wasUp && state === "connecting")) {
     if (wasUp) lostAt = performance.now();
@@ -159,6 +216,16 @@ client.on("message", ({ seq, channel: from, data }) => {
   refresh();
 });
 
+client.on("presence", ({ member, subject, state }) => {
+  if (replayLeft > 0) replayLeft -= 1;
+  if (members !== null) {
+    if (state === "gone") members.delete(member);
+    else members.set(member, { member, subject, state });
+    renderMembers();
+  }
+  refresh();
+});
+
 client.on("error", ({ code, message }) => log("error", `error ${code}: ${message}`));
 
 client.on("goaway", ({ reason, retryMs, url: next }) => {
@@ -191,5 +258,14 @@ ui.offline.addEventListener("click", () => {
 });
 
 client.connect();
-client.subscribe(channel).catch((err) => log("error", `subscribe ${channel}: ${err?.message || err}`));
+client
+  .subscribe(channel, { presence: true })
+  .catch((err) => {
+    if (err?.code !== "too_many_members") throw err;
+    // The channel holds its limit of members: chat without being listed.
+    log("error", `${channel} is full of members: chatting without being listed`);
+    return client.subscribe(channel);
+  })
+  .then(loadMembers)
+  .catch((err) => log("error", `subscribe ${channel}: ${err?.message || err}`));
 refresh();

@@ -1,6 +1,10 @@
 // The demo page (/) in Debian's chromium against a real wsvisor: messages
 // published while the page is cut off or offline all show up once, in order,
-// after the resume, and the page's log says how many were replayed.
+// after the resume, and the page's log says how many were replayed; the list
+// of the channel's members follows another member online, away, back and gone.
+// Each test chats on a channel of its own: the page is a presence member of its
+// channel, and another test's page coming and going would be numbered in its
+// seq among the messages.
 //
 // The page's JavaScript clock is Playwright's (page.clock): pausing it holds
 // the client's reconnect timer, so the test knows the page is away while it
@@ -69,11 +73,11 @@ describe("the demo page", () => {
     await node?.stop();
   });
 
-  /** Publishes chat lines from another client (a raw wsvisor.v1 connection) and awaits their acks. */
-  async function publish(texts) {
+  /** Publishes chat lines to `channel` from another client (a raw wsvisor.v1 connection) and awaits their acks. */
+  async function publish(channel, texts) {
     for (const text of texts) {
       cseq += 1;
-      publisher.send({ type: "publish", channel: "chat", cseq, data: { name: "bot", text } });
+      publisher.send({ type: "publish", channel, cseq, data: { name: "bot", text } });
       const ack = await publisher.next("ack");
       assert.equal(ack.cseq, cseq);
     }
@@ -98,10 +102,10 @@ describe("the demo page", () => {
     );
   }
 
-  async function openDemo() {
+  async function openDemo(channel) {
     const { context, page } = await newPage(browser);
     await page.clock.install();
-    await page.goto(`${node.httpUrl}/`);
+    await page.goto(`${node.httpUrl}/?channel=${channel}`);
     await waitForState(page, "connected");
     await page.waitForFunction(() => document.getElementById("session").textContent.length > 8, null, WAIT);
     return { context, page };
@@ -114,7 +118,7 @@ describe("the demo page", () => {
   }
 
   test("shows every message published while the connection was cut exactly once, in order, and logs how many were replayed", async () => {
-    const { context, page } = await openDemo();
+    const { context, page } = await openDemo("chat");
     await sendFromPage(page, "ada", "hello from the browser");
     await sendFromPage(page, "ada", "anyone here?");
     await waitForChatLength(page, 2);
@@ -125,7 +129,7 @@ describe("the demo page", () => {
     await page.click("#cut");
     await waitForState(page, "connecting");
     const cut = ["while you were away 1", "while you were away 2", "while you were away 3", "while you were away 4", "while you were away 5"];
-    await publish(cut);
+    await publish("chat", cut);
     await awaitBuffered(page, 7);
     await page.clock.resume();
 
@@ -152,7 +156,7 @@ describe("the demo page", () => {
   });
 
   test("loses and repeats nothing over the offline button and the browser going offline and online", async () => {
-    const { context, page } = await openDemo();
+    const { context, page } = await openDemo("offline");
     const expected = [];
 
     // The "go offline for N s" button: the client stays away for N s (of the page's clock).
@@ -160,7 +164,7 @@ describe("the demo page", () => {
     await page.click("#offline");
     await waitForState(page, "offline");
     const first = ["offline 1", "offline 2", "offline 3"];
-    await publish(first);
+    await publish("offline", first);
     expected.push(...first);
     await awaitBuffered(page, 3);
     // Written while offline: queued, sent after the resume, shown once.
@@ -179,7 +183,7 @@ describe("the demo page", () => {
     await context.setOffline(true);
     await waitForState(page, "offline");
     const second = ["network down 1", "network down 2"];
-    await publish(second);
+    await publish("offline", second);
     expected.push(...second);
     await eventually(async () => (await sessionOf(page)).seq === 6, { timeoutMs: 10000, what: "seq 6 produced" });
     await context.setOffline(false);
@@ -190,7 +194,7 @@ describe("the demo page", () => {
     await assertChat(page, expected);
 
     // And live traffic still flows afterwards.
-    await publish(["back online"]);
+    await publish("offline", ["back online"]);
     expected.push("back online");
     await waitForChatLength(page, 7);
     await assertChat(page, expected);
@@ -201,7 +205,7 @@ describe("the demo page", () => {
 
   test("a reload resumes the tab's session from sessionStorage and shows what was published meanwhile", async () => {
     const { context, page } = await newPage(browser);
-    await page.goto(`${node.httpUrl}/`);
+    await page.goto(`${node.httpUrl}/?channel=reload`);
     await waitForState(page, "connected");
     await page.waitForFunction(() => document.getElementById("session").textContent.length > 8, null, WAIT);
     await sendFromPage(page, "ada", "before the reload");
@@ -218,13 +222,13 @@ describe("the demo page", () => {
       timeoutMs: 10000,
       what: "the page's session detached",
     });
-    await publish(missed);
+    await publish("reload", missed);
     await eventually(async () => (await httpJson(node.httpUrl, `/api/sessions/${before.id}`)).body.seq === before.seq + 3, {
       timeoutMs: 10000,
       what: "the missed messages buffered",
     });
 
-    await page.goto(`${node.httpUrl}/`);
+    await page.goto(`${node.httpUrl}/?channel=reload`);
     await waitForState(page, "resumed");
     assert.equal((await page.textContent("#session")).trim(), before.id);
     const resumed = page.locator('#log li[data-kind="resumed"]').last();
@@ -248,6 +252,63 @@ describe("the demo page", () => {
     await waitForState(page, "resumed");
     assert.equal((await page.textContent("#session")).trim(), before.id);
     assert.equal(await page.locator('#log li[data-kind="resumed"]').last().getAttribute("data-replay"), "0");
+    assert.deepEqual(page.problems, []);
+    await context.close();
+  });
+
+  test("lists the channel's members: another one online, away while cut off, online again after its resume (replayed to the page too), gone when it leaves", async () => {
+    const channel = "members";
+    const { context, page } = await openDemo(channel);
+    // The page is the channel's first member.
+    const first = page.locator('#members li[data-state="online"]');
+    await first.waitFor(WAIT);
+    const self = await first.getAttribute("data-member");
+    assert.match(self, /^[0-9a-f]{24}$/);
+    assert.equal(await page.textContent("#member-count"), "1 online");
+
+    const other = await rawConnection(node.url);
+    const session = await other.hello();
+    other.send({ type: "subscribe", channel, presence: true });
+    await other.next("subscribed");
+    const row = page.locator(`#members li:not([data-member="${self}"])`);
+    await row.waitFor(WAIT);
+    const member = await row.getAttribute("data-member");
+    assert.match(member, /^[0-9a-f]{24}$/);
+    const shown = (state) => page.waitForSelector(`#members li[data-member="${member}"][data-state="${state}"]`, WAIT);
+    await shown("online");
+    assert.equal(await page.textContent("#member-count"), "2 online");
+
+    // Its connection is cut without bye: away while its session waits.
+    other.close();
+    await shown("away");
+    assert.equal(await page.textContent("#member-count"), "1 online, 1 away");
+    assert.match(await row.textContent(), /away/);
+    await screenshot(page, "demo-members");
+
+    // The page's own connection is cut too, and the other member comes back
+    // meanwhile: the page learns it from the replay.
+    await page.clock.pauseAt(Date.now() + 1000);
+    await page.click("#cut");
+    await waitForState(page, "connecting");
+    const back = await rawConnection(node.url);
+    back.send({ type: "resume", session: session.session, token: session.token, last_seq: 0 });
+    assert.equal((await back.next("welcome")).resumed, true);
+    await awaitBuffered(page, 3);
+    await page.clock.resume();
+    await waitForState(page, "resumed");
+    await shown("online");
+    assert.equal(await page.locator('#log li[data-kind="resumed"]').last().getAttribute("data-replay"), "1");
+    assert.equal(await page.textContent("#member-count"), "2 online");
+
+    // It leaves: gone from the list.
+    back.send({ type: "unsubscribe", channel });
+    await back.next("unsubscribed");
+    await page.waitForFunction((m) => !document.querySelector(`#members li[data-member="${m}"]`), member, WAIT);
+    assert.equal(await page.textContent("#member-count"), "1 online");
+    // The four events are numbered like messages, and none is a chat line.
+    assert.equal(await page.textContent("#last-seq"), "4");
+    assert.equal(await page.locator("#messages li").count(), 0);
+    back.close();
     assert.deepEqual(page.problems, []);
     await context.close();
   });
@@ -279,6 +340,8 @@ describe("the demo page on a node with [auth]", () => {
     await assertChat(page, ["signed in"]);
     const session = await httpJson(node.httpUrl, `/api/sessions/${(await page.textContent("#session")).trim()}`);
     assert.equal(session.body.subject, "ada");
+    // Members are listed by their token's subject.
+    await page.locator('#members li[data-state="online"]', { hasText: "ada" }).waitFor(WAIT);
     assert.deepEqual(page.problems, []);
 
     const anonymous = await context.newPage();

@@ -7,7 +7,9 @@ import WsvisorClientDefault, {
   decodeMsgpack,
   encodeMsgpack,
   type MsgpackValue,
+  type WsvisorMember,
   type WsvisorMessage,
+  type WsvisorPresenceEvent,
   type WsvisorState,
   type WsvisorStateEvent,
   type WsvisorStats,
@@ -47,12 +49,20 @@ client.on("state", (e: WsvisorStateEvent) => {
   if (state === "resumed") void (e.replay ?? 0);
   if (state === "reset") void e.reason?.toUpperCase();
 });
+client.on("presence", (e: WsvisorPresenceEvent) => {
+  const seq: number = e.seq;
+  const who: string = e.subject ?? e.member;
+  if (e.state === "gone") void [seq, who, e.channel];
+});
 client.on("error", (e) => void e.code.length);
 client.on("goaway", (e) => void (e.retryMs + 1));
 client.connect();
 async function use(): Promise<void> {
   await client.subscribe("news");
   const cseq: number = await client.publish("news", { text: "hi", n: [1, 2, null] });
+  await client.subscribe("room", { presence: true });
+  const members: WsvisorMember[] = await client.presence("room");
+  for (const m of members) if (m.state === "away") void (m.subject?.length ?? m.member.length);
   await client.unsubscribe("news");
   try {
     await client.publish("news", 1);
@@ -63,7 +73,7 @@ async function use(): Promise<void> {
 }
 void use;
 const stats: WsvisorStats = client.stats;
-const pending: number = client.pendingPublishes + stats.acked + client.lastSeq + client.lastCseq;
+const pending: number = client.pendingPublishes + stats.acked + stats.presenceEvents + client.lastSeq + client.lastCseq;
 const id: string | null = client.sessionId;
 void [pending, id, client.url];
 client.drop();
@@ -72,5 +82,9 @@ client.close();
 off();
 // @ts-expect-error: publish takes JSON, not a function
 void client.publish("news", () => 1);
+// @ts-expect-error: a member is online or away, never gone
+void client.presence("room").then((m) => m[0].state === "gone");
+// @ts-expect-error: presence is a boolean
+void client.subscribe("room", { presence: "yes" });
 // @ts-expect-error: there is no such event
 client.on("nope", () => {});
