@@ -12,6 +12,11 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "protocol/client_frames.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/msgpack_codec.hpp"
@@ -99,6 +104,40 @@ void check_goaway(const server_frame& f) {
              again.url.value_or("") == f.url.value_or(""));
 }
 
+// A presence event the server could have made (a hex member id, a valid
+// channel, a known state) comes back the same from the server's encoding.
+void check_presence_event(const server_frame& f) {
+  auto state = f.state == "online" ? proto::presence_state::online
+               : f.state == "away" ? proto::presence_state::away
+               : f.state == "gone" ? proto::presence_state::gone
+                                   : std::optional<proto::presence_state>{};
+  bool hex =
+      !f.member.empty() && f.member.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!state || !hex || !proto::valid_channel(f.channel)) return;
+  auto body = proto::encode_presence_body(f.channel, f.member,
+                                          proto::presence_subject_json(f.subject), *state);
+  auto again = decoded_again(proto::encode_head(f.seq, *body).str() + *body, f.kind);
+  FUZZ_CHECK(again.seq == f.seq && again.member == f.member && again.channel == f.channel &&
+             again.subject == f.subject && again.state == f.state);
+}
+
+// A presence answer's members come back the same, in order.
+void check_presence(const server_frame& f) {
+  boost::json::array rows;
+  for (auto& m : f.members)
+    rows.push_back(boost::json::object{
+        {"member", m.member},
+        {"subject", m.subject.empty() ? boost::json::value() : boost::json::value(m.subject)},
+        {"state", m.state}});
+  auto again = decoded_again(
+      proto::encode_presence_members(f.channel, boost::json::serialize(rows)), f.kind);
+  FUZZ_CHECK(again.channel == f.channel && again.members.size() == f.members.size());
+  for (std::size_t i = 0; i < f.members.size() && i < again.members.size(); ++i)
+    FUZZ_CHECK(again.members[i].member == f.members[i].member &&
+               again.members[i].subject == f.members[i].subject &&
+               again.members[i].state == f.members[i].state);
+}
+
 void check_frame(const server_frame& f) {
   switch (f.kind) {
     case server_frame_kind::welcome:
@@ -111,6 +150,10 @@ void check_frame(const server_frame& f) {
       return;
     case server_frame_kind::message:
       return check_message(f);
+    case server_frame_kind::presence_event:
+      return check_presence_event(f);
+    case server_frame_kind::presence:
+      return check_presence(f);
     case server_frame_kind::ack:
       FUZZ_CHECK(decoded_again(proto::encode_ack(f.cseq).str(), f.kind).cseq == f.cseq);
       return;
