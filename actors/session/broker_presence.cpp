@@ -25,11 +25,9 @@ constexpr auto peer_ask_timeout = std::chrono::seconds{5};
 
 using proto::presence_state;
 
-void count_members(broker_state& st) {
-  if (!st.metrics) return;
-  std::int64_t n = 0;
-  for (auto& [member, m] : st.members) n += static_cast<std::int64_t>(m.channels.size());
-  st.metrics->presence_members.set(n);
+/// The gauge of this node's memberships, by `n`.
+void count_members(broker_state& st, std::int64_t n) {
+  if (st.metrics && n != 0) st.metrics->presence_members.add(n);
 }
 
 /// A change of this node's member: noted, then published on the channel
@@ -66,7 +64,7 @@ void leave_all(broker_actor* self, const std::string& member) {
   if (m.holder) st.member_by_holder.erase(m.holder);
   for (auto& channel : m.channels)
     emit(self, channel, member, m.subject_json, presence_state::gone);
-  count_members(st);
+  count_members(st, -static_cast<std::int64_t>(m.channels.size()));
 }
 
 }  // namespace
@@ -87,9 +85,8 @@ caf::result<caf::ok_atom> on_presence_join(broker_actor* self, const std::string
   }
   m.subject_json = subject_json;
   m.online = online;
-  m.channels.insert(channel);
+  if (m.channels.insert(channel).second) count_members(st, 1);
   emit(self, channel, member, subject_json, online ? presence_state::online : presence_state::away);
-  count_members(st);
   return caf::ok_atom::value;
 }
 
@@ -114,11 +111,11 @@ void presence_leave(broker_actor* self, const std::string& channel, const caf::a
   auto& m = st.members.at(member);
   if (m.channels.erase(channel) == 0) return;
   emit(self, channel, member, m.subject_json, presence_state::gone);
+  count_members(st, -1);
   if (m.channels.empty()) {
     st.members.erase(member);
     st.member_by_holder.erase(holder);
   }
-  count_members(st);
 }
 
 void presence_handed(broker_actor* self) {
@@ -126,9 +123,10 @@ void presence_handed(broker_actor* self) {
   if (!self->current_sender()) return;
   auto h = st.member_by_holder.find(self->current_sender()->address());
   if (h == st.member_by_holder.end()) return;
-  st.members.erase(h->second);
+  auto it = st.members.find(h->second);
+  count_members(st, -static_cast<std::int64_t>(it->second.channels.size()));
+  st.members.erase(it);
   st.member_by_holder.erase(h);
-  count_members(st);
 }
 
 void presence_holder_down(broker_actor* self, const caf::actor_addr& holder) {

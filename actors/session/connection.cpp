@@ -25,6 +25,7 @@
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/session/messages.hpp"
+#include "actors/session/session_frames.hpp"
 #include "actors/supervision/messages.hpp"
 #include "log/log.hpp"
 #include "protocol/codec.hpp"
@@ -360,46 +361,28 @@ struct connection_state {
                  std::string{proto::type_name(frame)} + ": this connection already has a session");
       return;
     }
-    std::visit(
-        [this](auto& f) {
-          using frame_type = std::decay_t<decltype(f)>;
-          if constexpr (std::is_same_v<frame_type, proto::hello>) {
-            if (!admitted()) return;
-            auto who = authenticate(f.auth);
-            if (!who) return;
-            join(caf::make_message(hello_atom::value, me(), transport_, std::move(*who)));
-          } else if constexpr (std::is_same_v<frame_type, proto::resume>) {
-            if (!admitted()) return;
-            // The resume needs only its session token. A JWT in `auth` is
-            // for the new session should the resume fail; a bad one counts
-            // as a failure like a hello's.
-            client_identity who{.restricted = opts_.auth != nullptr};
-            if (opts_.auth && f.auth) {
-              auto verified = authenticate(f.auth);
-              if (!verified) return;
-              who = std::move(*verified);
-            }
-            join(caf::make_message(resume_atom::value, me(), transport_, std::move(f.session),
-                                   std::move(f.token), f.last_seq, std::move(who)));
-          } else if constexpr (std::is_same_v<frame_type, proto::subscribe>) {
-            to_session(caf::make_message(subscribe_atom::value, std::move(f.channel), f.presence));
-          } else if constexpr (std::is_same_v<frame_type, proto::presence>) {
-            to_session(caf::make_message(presence_query_atom::value, std::move(f.channel)));
-          } else if constexpr (std::is_same_v<frame_type, proto::unsubscribe>) {
-            to_session(caf::make_message(unsubscribe_atom::value, std::move(f.channel)));
-          } else if constexpr (std::is_same_v<frame_type, proto::publish>) {
-            to_session(caf::make_message(local_publish_atom::value, std::move(f.channel),
-                                         std::move(f.body), f.cseq));
-          } else if constexpr (std::is_same_v<frame_type, proto::ack>) {
-            to_session(caf::make_message(client_ack_atom::value, f.seq));
-          } else if constexpr (std::is_same_v<frame_type, proto::bye>) {
-            to_session(caf::make_message(bye_atom::value));
-          } else {
-            static_assert(std::is_same_v<frame_type, proto::pong>);
-            // A pong only proves liveness, which last_text_ already recorded.
-          }
-        },
-        frame);
+    if (auto* f = std::get_if<proto::hello>(&frame)) {
+      if (!admitted()) return;
+      auto who = authenticate(f->auth);
+      if (!who) return;
+      join(caf::make_message(hello_atom::value, me(), transport_, std::move(*who)));
+    } else if (auto* r = std::get_if<proto::resume>(&frame)) {
+      if (!admitted()) return;
+      // The resume needs only its session token. A JWT in `auth` is for the
+      // new session should the resume fail; a bad one counts as a failure
+      // like a hello's.
+      client_identity who{.restricted = opts_.auth != nullptr};
+      if (opts_.auth && r->auth) {
+        auto verified = authenticate(r->auth);
+        if (!verified) return;
+        who = std::move(*verified);
+      }
+      join(caf::make_message(resume_atom::value, me(), transport_, std::move(r->session),
+                             std::move(r->token), r->last_seq, std::move(who)));
+    } else if (auto msg = session_message(frame); !msg.empty()) {
+      to_session(std::move(msg));
+    }
+    // A pong only proves liveness, which last_text_ already recorded.
   }
 };
 

@@ -4,6 +4,7 @@
 /// holds and the named operations its behaviour dispatches to
 /// (actors/session/session.cpp). Its parts, each named: what it counts
 /// (session_counting), the answers kept in the client's order (answer_order),
+/// its channels and presence memberships (session_channels.cpp),
 /// flow control towards the transport (delivery_flow), parking
 /// (parking_flags, session_parking.cpp), its replica (session_replica,
 /// session_replica.cpp) and the two sides of a handover between nodes
